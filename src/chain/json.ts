@@ -1,0 +1,582 @@
+/**
+ * Canonical JSON ("Go JSON", FORMAT.md section 1): the only place that turns
+ * chain values into text and back.
+ *
+ * Encoding mirrors the compact output of Go's `encoding/json`; decoding is
+ * strict: every u64 stays a `bigint`, times keep their nanoseconds and offset,
+ * and an error names the field that was missing or malformed.
+ *
+ * @module
+ */
+
+/** An error in decoding chain data; the message names the offending field. */
+export class DecodeError extends Error {
+  /** Creates a decode error for `path` (such as `tx.value`). */
+  constructor(path: string, problem: string) {
+    super(path ? `${path}: ${problem}` : problem);
+    this.name = "DecodeError";
+  }
+}
+
+/** The largest unsigned 64-bit integer. */
+export const U64_MAX: bigint = (1n << 64n) - 1n;
+
+// ---------------------------------------------------------------- encoding
+
+const HEX = "0123456789abcdef";
+
+/**
+ * Encodes a string as Go's `encoding/json` does, HTML characters and
+ * U+2028/U+2029 escaped. Throws on a lone surrogate, which Go never writes.
+ *
+ * @example
+ * ```ts
+ * import { encodeString } from "./json.ts";
+ * encodeString("a<b"); // "\"a\\u003cb\""
+ * ```
+ */
+export function encodeString(s: string): string {
+  if (!s.isWellFormed()) {
+    throw new DecodeError("", "string holds a lone surrogate");
+  }
+  let out = '"';
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    let esc: string | undefined;
+    if (c < 0x20) {
+      switch (c) {
+        case 0x08:
+          esc = "\\b";
+          break;
+        case 0x0c:
+          esc = "\\f";
+          break;
+        case 0x0a:
+          esc = "\\n";
+          break;
+        case 0x0d:
+          esc = "\\r";
+          break;
+        case 0x09:
+          esc = "\\t";
+          break;
+        default:
+          esc = "\\u00" + HEX[c >> 4] + HEX[c & 15];
+      }
+    } else if (c === 0x22) esc = '\\"';
+    else if (c === 0x5c) esc = "\\\\";
+    else if (c === 0x3c) esc = "\\u003c";
+    else if (c === 0x3e) esc = "\\u003e";
+    else if (c === 0x26) esc = "\\u0026";
+    else if (c === 0x2028) esc = "\\u2028";
+    else if (c === 0x2029) esc = "\\u2029";
+    if (esc !== undefined) {
+      out += s.slice(start, i) + esc;
+      start = i + 1;
+    }
+  }
+  return out + s.slice(start) + '"';
+}
+
+/** Encodes a u64 as plain decimal; throws when out of range. */
+export function encodeU64(n: bigint): string {
+  if (typeof n !== "bigint" || n < 0n || n > U64_MAX) {
+    throw new RangeError(`not an unsigned 64-bit integer: ${n}`);
+  }
+  return n.toString();
+}
+
+/** Encodes bytes as a JSON string of standard padded base64. */
+export function encodeBytes(b: Uint8Array): string {
+  return '"' + toBase64(b) + '"';
+}
+
+/** Standard base64 with padding (RFC 4648 section 4). */
+export function toBase64(b: Uint8Array): string {
+  let bin = "";
+  for (let i = 0; i < b.length; i += 0x8000) {
+    bin += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  }
+  return btoa(bin);
+}
+
+/** Lowercase hex of bytes. */
+export function toHex(b: Uint8Array): string {
+  let s = "";
+  for (const x of b) s += HEX[x >> 4] + HEX[x & 15];
+  return s;
+}
+
+/** Bytes of an even-length hex string of either case; throws otherwise. */
+export function fromHex(s: string): Uint8Array {
+  if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) {
+    throw new DecodeError("", "expected hex characters");
+  }
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  }
+  return out;
+}
+
+/** Compares strings by code point, which is the byte order of their UTF-8. */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(i)!;
+    if (x !== y) return x - y;
+    if (x > 0xffff) i++;
+  }
+  return a.length - b.length;
+}
+
+// ------------------------------------------------------------------- times
+
+/**
+ * A point in time as Go's `time.Time` renders it in JSON: the instant in
+ * nanoseconds and the UTC offset it was written with.
+ */
+export interface Time {
+  /** Nanoseconds since 1970-01-01T00:00:00Z (negative before). */
+  readonly unixNano: bigint;
+  /** The UTC offset in minutes, east positive. */
+  readonly offsetMinutes: number;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const NS_PER_DAY = 86_400_000_000_000n;
+
+function isLeap(y: number): boolean {
+  return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+}
+
+// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar.
+function daysFromCivil(y: number, m: number, d: number): number {
+  y -= m <= 2 ? 1 : 0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function civilFromDays(z: number): [number, number, number] {
+  z += 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) -
+      Math.floor(doe / 146096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp + (mp < 10 ? 3 : -9);
+  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
+}
+
+const TIME_RE =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * Parses an RFC 3339 time as Go's parser does: year 0000-9999, more than 9
+ * fraction digits truncated, `-00:00` is UTC; lowercase `t`/`z`, a missing
+ * offset, hour 24 and second 60 are rejected.
+ *
+ * @example
+ * ```ts
+ * import { formatTime, parseTime } from "./json.ts";
+ * formatTime(parseTime("2024-05-01T10:00:00.120+00:00")); // "2024-05-01T10:00:00.12Z"
+ * ```
+ */
+export function parseTime(s: string, path = "time"): Time {
+  const m = TIME_RE.exec(s);
+  if (!m) throw new DecodeError(path, "expected an RFC 3339 time");
+  const [y, mo, d, h, mi, se] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(
+    Number,
+  );
+  const dim = mo === 2 && isLeap(y) ? 29 : DAYS_IN_MONTH[mo - 1];
+  if (mo < 1 || mo > 12 || d < 1 || d > dim) {
+    throw new DecodeError(path, "day or month out of range");
+  }
+  if (h > 23 || mi > 59 || se > 59) {
+    throw new DecodeError(path, "hour, minute or second out of range");
+  }
+  let offset = 0;
+  if (!m[8]) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 23 || om > 59) {
+      throw new DecodeError(path, "time zone offset out of range");
+    }
+    offset = (oh * 60 + om) * (m[9] === "-" ? -1 : 1);
+  }
+  const frac = BigInt((m[7] ?? "").slice(0, 9).padEnd(9, "0"));
+  const secs = BigInt(daysFromCivil(y, mo, d)) * 86400n +
+    BigInt(h * 3600 + mi * 60 + se - offset * 60);
+  return { unixNano: secs * 1_000_000_000n + frac, offsetMinutes: offset };
+}
+
+function pad(n: number, w: number): string {
+  return String(n).padStart(w, "0");
+}
+
+/** Renders a time as Go's RFC3339Nano: trailing fraction zeros dropped. */
+export function formatTime(t: Time): string {
+  const local = t.unixNano + BigInt(t.offsetMinutes) * 60_000_000_000n;
+  let days = local / NS_PER_DAY;
+  let rem = local % NS_PER_DAY;
+  if (rem < 0n) {
+    rem += NS_PER_DAY;
+    days -= 1n;
+  }
+  const [y, mo, d] = civilFromDays(Number(days));
+  const secOfDay = Number(rem / 1_000_000_000n);
+  const ns = Number(rem % 1_000_000_000n);
+  let out = `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${
+    pad(Math.floor(secOfDay / 3600), 2)
+  }:${pad(Math.floor(secOfDay / 60) % 60, 2)}:${pad(secOfDay % 60, 2)}`;
+  if (ns !== 0) out += "." + pad(ns, 9).replace(/0+$/, "");
+  if (t.offsetMinutes === 0) return out + "Z";
+  const o = Math.abs(t.offsetMinutes);
+  return out + (t.offsetMinutes < 0 ? "-" : "+") +
+    `${pad(Math.floor(o / 60), 2)}:${pad(o % 60, 2)}`;
+}
+
+/** The current time in UTC, with millisecond precision or better. */
+export function timeNow(): Time {
+  const ms = BigInt(Date.now());
+  return { unixNano: ms * 1_000_000n, offsetMinutes: 0 };
+}
+
+/** Orders times by instant. */
+export function compareTime(a: Time, b: Time): number {
+  return a.unixNano < b.unixNano ? -1 : a.unixNano > b.unixNano ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- decoding
+
+/** A JSON number kept as its source text, so no precision is lost. */
+export class JsonNumber {
+  /** Wraps the number's literal text. */
+  constructor(readonly text: string) {}
+}
+
+/** A parsed JSON value: numbers stay as text, objects are Maps. */
+export type JsonValue =
+  | null
+  | boolean
+  | string
+  | JsonNumber
+  | JsonValue[]
+  | Map<string, JsonValue>;
+
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Parses JSON text or UTF-8 bytes strictly: invalid UTF-8, lone surrogates,
+ * raw control characters and trailing data are errors.
+ */
+export function parseJson(input: string | Uint8Array, what = ""): JsonValue {
+  let text: string;
+  if (typeof input === "string") {
+    text = input;
+  } else {
+    try {
+      text = decoder.decode(input);
+    } catch {
+      throw new DecodeError(what, "invalid UTF-8");
+    }
+  }
+  if (!text.isWellFormed()) {
+    throw new DecodeError(what, "string holds a lone surrogate");
+  }
+  const p = new Parser(text, what);
+  p.ws();
+  const v = p.value(0);
+  p.ws();
+  if (p.i !== text.length) p.fail("unexpected data after JSON value");
+  return v;
+}
+
+const MAX_DEPTH = 64;
+
+class Parser {
+  i = 0;
+  constructor(readonly s: string, readonly what: string) {}
+
+  fail(msg: string): never {
+    throw new DecodeError(
+      this.what,
+      `invalid JSON at offset ${this.i}: ${msg}`,
+    );
+  }
+
+  ws(): void {
+    const s = this.s;
+    while (this.i < s.length) {
+      const c = s.charCodeAt(this.i);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) this.i++;
+      else break;
+    }
+  }
+
+  value(depth: number): JsonValue {
+    if (depth > MAX_DEPTH) this.fail("nested too deeply");
+    const c = this.s[this.i];
+    if (c === "{") return this.object(depth);
+    if (c === "[") return this.array(depth);
+    if (c === '"') return this.string();
+    if (c === "-" || (c >= "0" && c <= "9")) return this.number();
+    for (const [lit, v] of [["true", true], ["false", false], ["null", null]]) {
+      if (this.s.startsWith(lit as string, this.i)) {
+        this.i += (lit as string).length;
+        return v as JsonValue;
+      }
+    }
+    return this.fail(c === undefined ? "unexpected end" : "unexpected token");
+  }
+
+  object(depth: number): Map<string, JsonValue> {
+    const m = new Map<string, JsonValue>();
+    this.i++;
+    this.ws();
+    if (this.s[this.i] === "}") {
+      this.i++;
+      return m;
+    }
+    for (;;) {
+      this.ws();
+      if (this.s[this.i] !== '"') this.fail("expected a field name");
+      const k = this.string();
+      this.ws();
+      if (this.s[this.i] !== ":") this.fail("expected ':'");
+      this.i++;
+      this.ws();
+      m.set(k, this.value(depth + 1));
+      this.ws();
+      const c = this.s[this.i++];
+      if (c === "}") return m;
+      if (c !== ",") this.fail("expected ',' or '}'");
+    }
+  }
+
+  array(depth: number): JsonValue[] {
+    const a: JsonValue[] = [];
+    this.i++;
+    this.ws();
+    if (this.s[this.i] === "]") {
+      this.i++;
+      return a;
+    }
+    for (;;) {
+      this.ws();
+      a.push(this.value(depth + 1));
+      this.ws();
+      const c = this.s[this.i++];
+      if (c === "]") return a;
+      if (c !== ",") this.fail("expected ',' or ']'");
+    }
+  }
+
+  string(): string {
+    const s = this.s;
+    let out = "";
+    let start = ++this.i;
+    for (;;) {
+      if (this.i >= s.length) this.fail("unterminated string");
+      const c = s.charCodeAt(this.i);
+      if (c === 0x22) {
+        out += s.slice(start, this.i++);
+        return out;
+      }
+      if (c < 0x20) this.fail("control character in string");
+      if (c !== 0x5c) {
+        this.i++;
+        continue;
+      }
+      out += s.slice(start, this.i);
+      const e = s[this.i + 1];
+      this.i += 2;
+      switch (e) {
+        case '"':
+        case "\\":
+        case "/":
+          out += e;
+          break;
+        case "b":
+          out += "\b";
+          break;
+        case "f":
+          out += "\f";
+          break;
+        case "n":
+          out += "\n";
+          break;
+        case "r":
+          out += "\r";
+          break;
+        case "t":
+          out += "\t";
+          break;
+        case "u": {
+          const hi = this.hex4();
+          if (hi >= 0xd800 && hi <= 0xdbff) {
+            if (s[this.i] !== "\\" || s[this.i + 1] !== "u") {
+              this.fail("lone surrogate escape");
+            }
+            this.i += 2;
+            const lo = this.hex4();
+            if (lo < 0xdc00 || lo > 0xdfff) this.fail("lone surrogate escape");
+            out += String.fromCharCode(hi, lo);
+          } else if (hi >= 0xdc00 && hi <= 0xdfff) {
+            this.fail("lone surrogate escape");
+          } else {
+            out += String.fromCharCode(hi);
+          }
+          break;
+        }
+        default:
+          this.fail("invalid escape");
+      }
+      start = this.i;
+    }
+  }
+
+  hex4(): number {
+    const h = this.s.slice(this.i, this.i + 4);
+    if (!/^[0-9a-fA-F]{4}$/.test(h)) this.fail("invalid \\u escape");
+    this.i += 4;
+    return parseInt(h, 16);
+  }
+
+  number(): JsonNumber {
+    const m = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(
+      this.s.slice(this.i, this.i + 400),
+    );
+    if (!m) this.fail("invalid number");
+    this.i += m[0].length;
+    return new JsonNumber(m[0]);
+  }
+}
+
+// ------------------------------------------------- typed field accessors
+
+/** A decoded JSON object with typed, path-aware field readers. */
+export class Fields {
+  /** Wraps `v`, which must be an object, found at `path`. */
+  constructor(v: JsonValue, readonly path: string) {
+    if (!(v instanceof Map)) throw new DecodeError(path, "expected an object");
+    this.map = v;
+  }
+  private readonly map: Map<string, JsonValue>;
+
+  /** The path of field `name`, for error messages. */
+  at(name: string): string {
+    return this.path ? `${this.path}.${name}` : name;
+  }
+
+  /** The raw value of a required field. */
+  raw(name: string): JsonValue {
+    const v = this.map.get(name);
+    if (v === undefined || v === null) {
+      throw new DecodeError(this.at(name), "missing");
+    }
+    return v;
+  }
+
+  /** A string field. */
+  string(name: string): string {
+    return asString(this.raw(name), this.at(name));
+  }
+
+  /** A u64 field. */
+  u64(name: string): bigint {
+    return asU64(this.raw(name), this.at(name));
+  }
+
+  /** A 32-byte hash field, returned as 64 lowercase hex characters. */
+  hash(name: string): string {
+    return asHash(this.raw(name), this.at(name));
+  }
+
+  /** A time field. */
+  time(name: string): Time {
+    return parseTime(this.string(name), this.at(name));
+  }
+
+  /** A base64 byte-string field. */
+  bytes(name: string): Uint8Array {
+    return asBytes(this.raw(name), this.at(name));
+  }
+
+  /** An array field. */
+  array(name: string): JsonValue[] {
+    const v = this.raw(name);
+    if (!Array.isArray(v)) {
+      throw new DecodeError(this.at(name), "expected an array");
+    }
+    return v;
+  }
+
+  /** An object field, as a Map. */
+  object(name: string): Map<string, JsonValue> {
+    const v = this.raw(name);
+    if (!(v instanceof Map)) {
+      throw new DecodeError(this.at(name), "expected an object");
+    }
+    return v;
+  }
+}
+
+/** Reads a JSON string. */
+export function asString(v: JsonValue, path: string): string {
+  if (typeof v !== "string") throw new DecodeError(path, "expected a string");
+  return v;
+}
+
+/** Reads a u64 from a JSON number: no sign, fraction, exponent or overflow. */
+export function asU64(v: JsonValue, path: string): bigint {
+  if (!(v instanceof JsonNumber) || !/^(?:0|[1-9]\d{0,19})$/.test(v.text)) {
+    throw new DecodeError(path, "expected an unsigned 64-bit integer");
+  }
+  const n = BigInt(v.text);
+  if (n > U64_MAX) {
+    throw new DecodeError(path, "expected an unsigned 64-bit integer");
+  }
+  return n;
+}
+
+/** Reads exactly 64 hex characters of either case; returns lowercase. */
+export function asHash(v: JsonValue, path: string): string {
+  if (typeof v !== "string" || !/^[0-9a-fA-F]{64}$/.test(v)) {
+    throw new DecodeError(path, "expected a hash of 64 hex characters");
+  }
+  return v.toLowerCase();
+}
+
+/** Checks a hash given as text (a CLI flag, an RPC field); returns lowercase. */
+export function parseHash(s: string, path = "hash"): string {
+  return asHash(s, path);
+}
+
+const B64_RE =
+  /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Reads standard padded base64. */
+export function asBytes(v: JsonValue, path: string): Uint8Array {
+  if (typeof v !== "string" || !B64_RE.test(v)) {
+    throw new DecodeError(path, "expected standard base64");
+  }
+  const bin = atob(v);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Parses `input` and wraps it as an object at `path`. */
+export function parseObject(input: string | Uint8Array, path: string): Fields {
+  return new Fields(parseJson(input, path), path);
+}

@@ -1,0 +1,104 @@
+/**
+ * Transactions (FORMAT.md section 3): a transfer of value between accounts.
+ *
+ * @module
+ */
+import { keccak256, keccak256Hex, verifySignature } from "./crypto.ts";
+import {
+  encodeBytes,
+  encodeString,
+  encodeU64,
+  Fields,
+  formatTime,
+  type JsonValue,
+  parseJson,
+  type Time,
+} from "./json.ts";
+
+/** An unsigned transfer of `value` from `from` to `to`. */
+export interface Tx {
+  /** The sender's address. */
+  readonly from: string;
+  /** The receiver: any string, usually an address. */
+  readonly to: string;
+  /** The amount transferred. */
+  readonly value: bigint;
+  /** The sender's nonce: its previous nonce + 1. */
+  readonly nonce: bigint;
+  /** When the transaction was made. */
+  readonly time: Time;
+}
+
+/** A transaction signed by its sender. */
+export interface SigTx extends Tx {
+  /** r || s || v over {@link txDigest}. */
+  readonly sig: Uint8Array;
+}
+
+function txFields(tx: Tx): string {
+  return `"from":${encodeString(tx.from)},"to":${encodeString(tx.to)},"value":${
+    encodeU64(tx.value)
+  },"nonce":${encodeU64(tx.nonce)},"time":"${formatTime(tx.time)}"`;
+}
+
+/** Canonical JSON of an unsigned transaction. */
+export function encodeTx(tx: Tx): string {
+  return `{${txFields(tx)}}`;
+}
+
+/**
+ * Canonical JSON of a signed transaction.
+ *
+ * @example
+ * ```ts
+ * import { decodeSigTx, encodeSigTx } from "./tx.ts";
+ * const text = encodeSigTx(decodeSigTx('{"from":"a","to":"b","value":1,"nonce":1,"time":"2024-01-01T00:00:00Z","sig":""}'));
+ * ```
+ */
+export function encodeSigTx(tx: SigTx): string {
+  return `{${txFields(tx)},"sig":${encodeBytes(tx.sig)}}`;
+}
+
+/** Reads the Tx fields of an object. */
+export function txFromFields(f: Fields): Tx {
+  return {
+    from: f.string("from"),
+    to: f.string("to"),
+    value: f.u64("value"),
+    nonce: f.u64("nonce"),
+    time: f.time("time"),
+  };
+}
+
+/** Decodes a SigTx from a parsed JSON value found at `path`. */
+export function sigTxFromJson(v: JsonValue, path = "tx"): SigTx {
+  const f = new Fields(v, path);
+  return { ...txFromFields(f), sig: f.bytes("sig") };
+}
+
+/** Decodes a signed transaction from JSON text or bytes. */
+export function decodeSigTx(input: string | Uint8Array, path = "tx"): SigTx {
+  return sigTxFromJson(parseJson(input, path), path);
+}
+
+/** The digest the sender signs: Keccak-256 of the canonical Tx. */
+export function txDigest(tx: Tx): Uint8Array {
+  return keccak256(encodeTx(tx));
+}
+
+const hashCache = new WeakMap<SigTx, string>();
+
+/** A signed transaction's identifier: Keccak-256 of its canonical SigTx. */
+export function txHash(tx: SigTx): string {
+  let h = hashCache.get(tx);
+  if (h === undefined) {
+    h = keccak256Hex(encodeSigTx(tx));
+    hashCache.set(tx, h);
+  }
+  return h;
+}
+
+/** Whether the transaction's signature recovers its `from` address. */
+export function verifyTx(tx: SigTx): boolean {
+  return verifySignature(txDigest(tx), tx.sig, tx.from);
+}
