@@ -1,0 +1,59 @@
+/** Micro-benchmarks of the chain core: `deno task bench`. */
+import { Account } from "../src/chain/account.ts";
+import { recover, sign } from "../src/chain/crypto.ts";
+import { newGenesis } from "../src/chain/genesis.ts";
+import { timeNow } from "../src/chain/json.ts";
+import { State } from "../src/chain/state.ts";
+import { encodeSigTx, txDigest, txHash } from "../src/chain/tx.ts";
+
+const auth = Account.create();
+const owner = Account.create();
+const bob = Account.create();
+const tx = owner.signTx({
+  from: owner.address,
+  to: bob.address,
+  value: 1n,
+  nonce: 1n,
+  time: timeNow(),
+});
+const digest = txDigest(tx);
+const d = 0x1234567890abcdefn;
+
+Deno.bench("sign a digest", () => {
+  sign(digest, d);
+});
+
+Deno.bench("recover a signer", () => {
+  recover(digest, tx.sig);
+});
+
+Deno.bench("transaction hash (encode + keccak, uncached)", () => {
+  // A fresh object each time, so the hash cache does not answer.
+  txHash({ ...tx });
+});
+
+Deno.bench("encode a signed transaction", () => {
+  encodeSigTx(tx);
+});
+
+const genesis = auth.signGenesis(
+  newGenesis("bench", auth.address, owner.address, 1_000_000n),
+);
+const maker = new State(genesis);
+for (let i = 1n; i <= 100n; i++) {
+  maker.applyTx(owner.signTx({
+    from: owner.address,
+    to: bob.address,
+    value: 1n,
+    nonce: i,
+    time: timeNow(),
+  }));
+}
+const block = maker.createBlock(auth)!;
+
+Deno.bench("apply a 100-transaction block", (b) => {
+  const state = new State(genesis);
+  b.start();
+  state.applyBlock(block);
+  b.end();
+});

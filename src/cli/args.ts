@@ -1,0 +1,118 @@
+/**
+ * Flag parsing for every command, in one place: `parseArgs` from `node:util`
+ * today (JSR's `@std/cli` is not reachable here), so a later switch is one
+ * file.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** A mistake in the command line; printed as one line, exit code 1. */
+export class UsageError extends Error {
+  /** Creates a usage error with a one-line message. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** The flags a command accepts: `string` or `boolean`, with an env fallback. */
+export interface FlagSpec {
+  /** The kind of value. */
+  type: "string" | "boolean";
+  /** An environment variable read when the flag is absent. */
+  env?: string;
+}
+
+/** Parsed flag values by name. */
+export type Flags = Record<string, string | boolean | undefined>;
+
+/** Parses `args` strictly against `spec`; unknown flags and stray words are errors. */
+export function parseFlags(
+  args: string[],
+  spec: Record<string, FlagSpec>,
+): Flags {
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    help: { type: "boolean" },
+  };
+  for (const [name, s] of Object.entries(spec)) {
+    options[name] = { type: s.type };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options,
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (e) {
+    throw new UsageError(cleanMessage((e as Error).message));
+  }
+  const values: Flags = { ...parsed.values };
+  for (const [name, s] of Object.entries(spec)) {
+    if (values[name] === undefined && s.env) {
+      const v = Deno.env.get(s.env);
+      if (v !== undefined && v !== "") values[name] = v;
+    }
+  }
+  return values;
+}
+
+// node:util's messages span lines and mention "args"; keep the first line
+// and say it the way a CLI user expects.
+function cleanMessage(msg: string): string {
+  const first = msg.split("\n")[0];
+  const unknown = /Unknown option '([^']+)'/.exec(first);
+  if (unknown) return `unknown flag ${unknown[1]}`;
+  const missing = /Option '([^']*?)(?: <value>)?' argument missing/.exec(first);
+  if (missing) {
+    return `flag ${missing[1].split(",").pop()!.trim()} needs a value`;
+  }
+  const positional = /Unexpected argument '([^']+)'/.exec(first);
+  if (positional) return `unexpected argument ${JSON.stringify(positional[1])}`;
+  return first.replace(/\.$/, "");
+}
+
+/** A required string flag, or a usage error naming it. */
+export function requireString(flags: Flags, name: string): string {
+  const v = flags[name];
+  if (typeof v !== "string" || v === "") {
+    throw new UsageError(`missing --${name}`);
+  }
+  return v;
+}
+
+/** An optional string flag. */
+export function optionalString(flags: Flags, name: string): string | undefined {
+  const v = flags[name];
+  return typeof v === "string" ? v : undefined;
+}
+
+/** Parses a u64 flag value; a usage error names the flag when it is not one. */
+export function parseU64Flag(name: string, value: string): bigint {
+  if (!/^(0|[1-9]\d{0,19})$/.test(value) || BigInt(value) >= 1n << 64n) {
+    throw new UsageError(
+      `--${name}: expected an unsigned 64-bit integer, got ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  return BigInt(value);
+}
+
+/** Parses a duration such as `5s`, `200ms`, `1m` into milliseconds. */
+export function parseDuration(name: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value);
+  const ms = m
+    ? Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2]] ?? 0)
+    : NaN;
+  if (!m || !(ms >= 10) || ms > 3_600_000) {
+    throw new UsageError(
+      `--${name}: expected a duration from 10ms to 1h such as 5s or 200ms, got ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  return ms;
+}

@@ -1,0 +1,367 @@
+/**
+ * State sync (the seed's chapter): a bootstrap node creates or reads its
+ * genesis; a regular node fetches and verifies it from its seed. Either then
+ * replays its own block store and streams newer blocks from every known
+ * peer, verifying, applying and appending each one.
+ *
+ * @module
+ */
+import { Account } from "../chain/account.ts";
+import { decodeSigBlock } from "../chain/block.ts";
+import {
+  decodeSigGenesis,
+  genesisHash,
+  newGenesis,
+  type SigGenesis,
+  verifyGenesis,
+} from "../chain/genesis.ts";
+import { State } from "../chain/state.ts";
+import { BlockStore } from "../store/block_store.ts";
+import { writeKey } from "../store/key_store.ts";
+import type { NodeConfig } from "./config.ts";
+
+/** Gives the addresses of the peers a node currently knows. */
+export interface PeerReader {
+  /** The known peers, `host:port` each. */
+  peers(): string[];
+}
+
+/**
+ * What state sync needs from the network. The node's implementation speaks
+ * the Block service's GenesisSync and BlockSync; tests can substitute their
+ * own.
+ */
+export interface SyncSource {
+  /** The peer's stored genesis bytes. */
+  genesis(peer: string, signal: AbortSignal): Promise<Uint8Array>;
+  /** The peer's stored blocks with number >= `from`, as raw JSON bytes. */
+  blocks(
+    peer: string,
+    from: bigint,
+    signal: AbortSignal,
+  ): AsyncIterable<Uint8Array>;
+}
+
+/** An error that stops state sync; its message is one line for the user. */
+export class SyncError extends Error {
+  /** Creates a sync error with a one-line reason. */
+  constructor(message: string) {
+    super(message);
+    this.name = "SyncError";
+  }
+}
+
+/** Options of {@link StateSync}. */
+export interface StateSyncOptions {
+  /** The network access; required for a regular node and for peers. */
+  source?: SyncSource;
+  /** An already opened block store for `cfg.blockStoreDir`. */
+  store?: BlockStore;
+  /** Where progress and warnings go; `console.error` by default. */
+  log?: (message: string) => void;
+  /** Streams tried per peer before it is given up; 5 by default. */
+  maxAttempts?: number;
+  /** The first pause between attempts, doubled each time; 200 ms by default. */
+  retryDelayMs?: number;
+}
+
+const MIN_PASSWORD_BYTES = 5;
+
+/**
+ * Syncs a node's state: genesis, local replay, then newer blocks from peers.
+ *
+ * @example
+ * ```ts
+ * import { StateSync } from "../../mod.ts";
+ * const controller = new AbortController();
+ * const sync = new StateSync({
+ *   node: "127.0.0.1:1123",
+ *   bootstrap: false,
+ *   seed: "127.0.0.1:1122",
+ *   keyStoreDir: ".keystore1123",
+ *   blockStoreDir: ".blockstore1123",
+ *   chain: "blockchain",
+ * }, { peers: () => ["127.0.0.1:1122"] }, controller.signal);
+ * // const state = await sync.syncState();
+ * ```
+ */
+export class StateSync {
+  readonly #cfg: NodeConfig;
+  readonly #peerReader: PeerReader;
+  readonly #signal: AbortSignal;
+  readonly #options: StateSyncOptions;
+  #store: BlockStore | undefined;
+  #state: State | undefined;
+
+  /** Prepares a sync for `cfg`, asking `peerReader` for peers. */
+  constructor(
+    cfg: NodeConfig,
+    peerReader: PeerReader,
+    signal: AbortSignal,
+    options: StateSyncOptions = {},
+  ) {
+    this.#cfg = cfg;
+    this.#peerReader = peerReader;
+    this.#signal = signal;
+    this.#options = options;
+    this.#store = options.store;
+  }
+
+  /** The block store, once {@link syncState} has opened it. */
+  get store(): BlockStore | undefined {
+    return this.#store;
+  }
+
+  /**
+   * Reads, creates (bootstrap) or fetches (regular) the genesis, verifies
+   * it, replays the local block store, then applies newer blocks from every
+   * known peer. Resolves to the synced state; rejects with a
+   * {@link SyncError} naming what was wrong.
+   */
+  async syncState(): Promise<State> {
+    const store = this.#store ??= await BlockStore.open(
+      this.#cfg.blockStoreDir,
+      {
+        onWarning: this.#log,
+      },
+    );
+    let genesis = await store.readGenesis();
+    if (genesis === undefined) {
+      genesis = this.#cfg.bootstrap
+        ? await this.#createGenesis(store)
+        : await this.#syncGenesis(store);
+    } else {
+      if (!verifyGenesis(genesis)) {
+        throw new SyncError(
+          `invalid genesis signature in ${this.#cfg.blockStoreDir}`,
+        );
+      }
+      if (!this.#cfg.bootstrap) await this.#checkSeedChain(genesis);
+    }
+    const state = this.#state = new State(genesis);
+    await this.#readBlocks(store, state);
+    await this.syncBlocks();
+    return state;
+  }
+
+  /**
+   * Streams newer blocks from every known peer into the state and the
+   * store. Safe to call again later, for example after the node fell
+   * behind.
+   */
+  async syncBlocks(): Promise<void> {
+    const state = this.#state;
+    if (!state || !this.#store) throw new Error("syncState() has not run");
+    for (const peer of this.#peerReader.peers()) {
+      if (peer === this.#cfg.node) continue;
+      this.#signal.throwIfAborted();
+      await this.#syncFromPeer(peer, state, this.#store);
+    }
+  }
+
+  #log = (message: string): void => {
+    (this.#options.log ?? console.error)(message);
+  };
+
+  #source(): SyncSource {
+    if (!this.#options.source) {
+      throw new SyncError("no network source configured for state sync");
+    }
+    return this.#options.source;
+  }
+
+  async #createGenesis(store: BlockStore): Promise<SigGenesis> {
+    const cfg = this.#cfg;
+    // Every check comes before anything is written.
+    const enc = new TextEncoder();
+    if (enc.encode(cfg.authPass ?? "").length < MIN_PASSWORD_BYTES) {
+      throw new SyncError(
+        "authority password (--authpass or BCN_AUTHPASS) must be at least 5 bytes",
+      );
+    }
+    if (enc.encode(cfg.ownerPass ?? "").length < MIN_PASSWORD_BYTES) {
+      throw new SyncError(
+        "owner password (--ownerpass or BCN_OWNERPASS) must be at least 5 bytes",
+      );
+    }
+    if (cfg.balance === undefined || cfg.balance <= 0n) {
+      throw new SyncError(
+        "balance (--balance) of the initial owner must be positive",
+      );
+    }
+    const auth = Account.create();
+    const owner = Account.create();
+    await writeKey(cfg.keyStoreDir, auth, cfg.authPass!);
+    await writeKey(cfg.keyStoreDir, owner, cfg.ownerPass!);
+    const genesis = auth.signGenesis(
+      newGenesis(cfg.chain, auth.address, owner.address, cfg.balance),
+    );
+    await store.writeGenesis(genesis);
+    return genesis;
+  }
+
+  async #fetchGenesis(seed: string): Promise<SigGenesis> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.#retry(
+        () => this.#source().genesis(seed, this.#signal),
+      );
+    } catch (e) {
+      if (e instanceof SyncError) throw e;
+      this.#signal.throwIfAborted();
+      throw new SyncError(
+        `cannot fetch the genesis from seed ${seed}: ${messageOf(e)}`,
+      );
+    }
+    let genesis: SigGenesis;
+    try {
+      genesis = decodeSigGenesis(bytes);
+    } catch (e) {
+      throw new SyncError(`invalid genesis from ${seed}: ${messageOf(e)}`);
+    }
+    if (!verifyGenesis(genesis)) {
+      throw new SyncError(`invalid genesis signature from ${seed}`);
+    }
+    return genesis;
+  }
+
+  async #syncGenesis(store: BlockStore): Promise<SigGenesis> {
+    const seed = this.#cfg.seed;
+    if (!seed) throw new SyncError("a regular node needs --seed host:port");
+    const genesis = await this.#fetchGenesis(seed);
+    // Written only after its signature checked.
+    await store.writeGenesis(genesis);
+    return genesis;
+  }
+
+  // A restarted regular node makes sure its store belongs to its seed's
+  // chain. A seed that cannot be reached is not fatal here: the local store
+  // is valid on its own, and other peers may serve newer blocks.
+  async #checkSeedChain(local: SigGenesis): Promise<void> {
+    const seed = this.#cfg.seed;
+    if (!seed) return;
+    let remote: SigGenesis;
+    try {
+      remote = await this.#fetchGenesis(seed);
+    } catch (e) {
+      if (e instanceof SyncError && !e.message.startsWith("cannot fetch")) {
+        throw e;
+      }
+      this.#log(`warning: ${messageOf(e)}; continuing with the local store`);
+      return;
+    }
+    const mine = genesisHash(local);
+    const theirs = genesisHash(remote);
+    if (mine !== theirs) {
+      throw new SyncError(
+        `block store ${this.#cfg.blockStoreDir} belongs to another chain ` +
+          `(genesis ${mine.slice(0, 7)}) than seed ${seed} (genesis ${
+            theirs.slice(0, 7)
+          })`,
+      );
+    }
+  }
+
+  async #readBlocks(store: BlockStore, state: State): Promise<void> {
+    try {
+      for await (const block of store.blocks({ signal: this.#signal })) {
+        state.applyBlock(block);
+      }
+    } catch (e) {
+      this.#signal.throwIfAborted();
+      throw new SyncError(
+        `cannot replay block store ${this.#cfg.blockStoreDir}: ${messageOf(e)}`,
+      );
+    }
+  }
+
+  // Streams from `peer` until a stream brings nothing new. A stream that
+  // breaks part-way keeps what it applied and resumes from the next block;
+  // a bad block stops the sync with an error naming the peer and the block.
+  async #syncFromPeer(
+    peer: string,
+    state: State,
+    store: BlockStore,
+  ): Promise<void> {
+    const maxAttempts = this.#options.maxAttempts ?? 5;
+    let failures = 0;
+    for (;;) {
+      const before = state.lastNumber;
+      try {
+        for await (
+          const bytes of this.#source().blocks(
+            peer,
+            state.lastNumber + 1n,
+            this.#signal,
+          )
+        ) {
+          const expected = state.lastNumber + 1n;
+          let block;
+          try {
+            block = decodeSigBlock(bytes);
+            state.applyBlock(block);
+          } catch (e) {
+            throw new SyncError(
+              `peer ${peer}: rejected block ${expected}: ${messageOf(e)}`,
+            );
+          }
+          await store.appendBlock(block);
+        }
+        if (state.lastNumber === before) return;
+        failures = 0;
+      } catch (e) {
+        if (e instanceof SyncError) throw e;
+        this.#signal.throwIfAborted();
+        // Progress resets the budget: only consecutive failures count.
+        if (state.lastNumber !== before) failures = 0;
+        if (++failures >= maxAttempts) {
+          this.#log(
+            `warning: block sync from ${peer} stopped at block ${state.lastNumber}: ${
+              messageOf(e)
+            }`,
+          );
+          return;
+        }
+        await this.#pause(failures);
+      }
+    }
+  }
+
+  async #retry<T>(fn: () => Promise<T>): Promise<T> {
+    const maxAttempts = this.#options.maxAttempts ?? 5;
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        this.#signal.throwIfAborted();
+        if (attempt >= maxAttempts) throw e;
+        await this.#pause(attempt);
+      }
+    }
+  }
+
+  #pause(attempt: number): Promise<void> {
+    const ms = (this.#options.retryDelayMs ?? 200) * 2 ** (attempt - 1);
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#signal.removeEventListener("abort", abort);
+      };
+      const abort = () => {
+        done();
+        reject(this.#signal.reason);
+      };
+      const timer = setTimeout(() => {
+        done();
+        resolve();
+      }, ms);
+      this.#signal.addEventListener("abort", abort, { once: true });
+    });
+  }
+}
+
+/** The one-line message of an error of any kind. */
+export function messageOf(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split("\n")[0];
+}

@@ -1,0 +1,100 @@
+/**
+ * Crash-safe file writes for the stores: a file is either absent, or whole,
+ * never half-written.
+ *
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+
+/** Options for {@link writeFileAtomic}. */
+export interface WriteFileAtomicOptions {
+  /** The new file's permission bits (ignored on Windows); default 0o600. */
+  mode?: number;
+}
+
+/**
+ * Writes `data` to `path` atomically: to a temporary file in the same
+ * directory (created with `mode`), flushed to disk, then renamed over `path`,
+ * and the directory is flushed so the rename itself is durable. A crash at any
+ * point leaves either the old file or the new one, plus perhaps a stray
+ * temporary file whose name starts with `.<name>.tmp-`.
+ *
+ * @example
+ * ```ts
+ * import { writeFileAtomic } from "./atomic_write.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${dir}/genesis.json`, new TextEncoder().encode("{}"));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  const mode = options.mode ?? 0o600;
+  const dir = dirname(path);
+  const suffix = crypto.randomUUID().slice(0, 8);
+  const tmp = join(dir, `.${basename(path)}.tmp-${suffix}`);
+  const file = await Deno.open(tmp, { write: true, createNew: true, mode });
+  try {
+    try {
+      await writeAll(file, data);
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  await syncDir(dir);
+}
+
+/**
+ * Flushes a directory's entries (new, renamed or removed files) to disk.
+ * Best effort: platforms that cannot open a directory (Windows) are skipped.
+ *
+ * @example
+ * ```ts
+ * import { syncDir } from "./atomic_write.ts";
+ * await syncDir(Deno.cwd());
+ * ```
+ */
+export async function syncDir(dir: string): Promise<void> {
+  let d: Deno.FsFile;
+  try {
+    d = await Deno.open(dir, { read: true });
+  } catch {
+    return;
+  }
+  try {
+    await d.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory; nothing more to do.
+  } finally {
+    d.close();
+  }
+}
+
+/**
+ * Writes every byte of `data` to `file` (a single `write` may be partial).
+ *
+ * @example
+ * ```ts
+ * import { writeAll } from "./atomic_write.ts";
+ * const path = await Deno.makeTempFile();
+ * using f = await Deno.open(path, { write: true });
+ * await writeAll(f, new Uint8Array([1, 2, 3]));
+ * ```
+ */
+export async function writeAll(
+  file: Deno.FsFile,
+  data: Uint8Array,
+): Promise<void> {
+  let off = 0;
+  while (off < data.length) {
+    off += await file.write(data.subarray(off));
+  }
+}

@@ -1,0 +1,448 @@
+/**
+ * The block store (FORMAT.md section 6): `genesis.json` and `block.store` in
+ * one directory.
+ *
+ * `block.store` holds one canonical JSON SigBlock per line, each ending in
+ * `\n`, block 1 first. Appends are durable (flushed before they resolve) and
+ * serialised; reads stream the file in chunks, in constant memory; opening
+ * the store cuts off a torn last line left by an interrupted write. A bad line
+ * anywhere else is never "repaired": reading reports it with its line number.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import {
+  decodeSigBlock,
+  encodeSigBlock,
+  type SigBlock,
+} from "../chain/block.ts";
+import {
+  decodeSigGenesis,
+  encodeSigGenesis,
+  type SigGenesis,
+} from "../chain/genesis.ts";
+import { syncDir, writeAll, writeFileAtomic } from "./atomic_write.ts";
+
+/** A block-store error a user can fix: a damaged file, a genesis clash. */
+export class BlockStoreError extends Error {
+  /** Creates a block-store error with a one-line message. */
+  constructor(message: string) {
+    super(message);
+    this.name = "BlockStoreError";
+  }
+}
+
+/** Options for {@link BlockStore.open}. */
+export interface BlockStoreOptions {
+  /** Receives repair warnings; default `console.warn`. */
+  onWarning?: (message: string) => void;
+}
+
+/** Options for reading blocks from a {@link BlockStore}. */
+export interface ReadBlocksOptions {
+  /** The first block number wanted; 0 and 1 both mean from block 1. */
+  from?: bigint;
+  /** Stops the iteration (it throws the signal's reason) and closes the file. */
+  signal?: AbortSignal;
+  /** Bytes read at a time; default 64 KiB. */
+  chunkSize?: number;
+}
+
+/** The genesis file's name inside the store directory. */
+export const GENESIS_FILE = "genesis.json";
+/** The block file's name inside the store directory. */
+export const BLOCKS_FILE = "block.store";
+
+const NL = 0x0a;
+const DEFAULT_CHUNK = 64 * 1024;
+const utf8 = new TextEncoder();
+
+/**
+ * `genesis.json` and `block.store` in a directory (mode 0700, files 0600).
+ *
+ * @example
+ * ```ts
+ * import { BlockStore } from "./block_store.ts";
+ * const dir = await Deno.makeTempDir();
+ * const store = await BlockStore.open(dir);
+ * for await (const block of store.blocks()) console.log(block.number);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class BlockStore {
+  /** The store directory. */
+  readonly dir: string;
+  /** The path of `genesis.json`. */
+  readonly genesisPath: string;
+  /** The path of `block.store`. */
+  readonly blocksPath: string;
+  #queue: Promise<void> = Promise.resolve();
+  #blocksFileExists = false;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.genesisPath = join(dir, GENESIS_FILE);
+    this.blocksPath = join(dir, BLOCKS_FILE);
+  }
+
+  /**
+   * Opens the store in `dir`, creating the directory (mode 0700) when
+   * missing, and cuts off a torn or unparsable last line of `block.store`
+   * (reading only the file's tail), reporting it through `onWarning`.
+   *
+   * @example
+   * ```ts
+   * import { BlockStore } from "./block_store.ts";
+   * const dir = await Deno.makeTempDir();
+   * const store = await BlockStore.open(dir, { onWarning: console.error });
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  static async open(
+    dir: string,
+    options: BlockStoreOptions = {},
+  ): Promise<BlockStore> {
+    const warn = options.onWarning ?? ((m: string) => console.warn(m));
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    const store = new BlockStore(dir);
+    await store.#repairTail(warn);
+    return store;
+  }
+
+  /**
+   * Writes `genesis.json` atomically (canonical JSON, no trailing newline,
+   * mode 0600). Writing the same genesis again does nothing; a different one
+   * is refused.
+   *
+   * @example
+   * ```ts
+   * import { Account } from "../chain/account.ts";
+   * import { newGenesis } from "../chain/genesis.ts";
+   * import { BlockStore } from "./block_store.ts";
+   * const dir = await Deno.makeTempDir();
+   * const store = await BlockStore.open(dir);
+   * const auth = Account.create();
+   * await store.writeGenesis(
+   *   auth.signGenesis(newGenesis("blockchain", auth.address, auth.address, 1000n)),
+   * );
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  writeGenesis(genesis: SigGenesis): Promise<void> {
+    const bytes = utf8.encode(encodeSigGenesis(genesis));
+    return this.#serialise(async () => {
+      const old = await this.readGenesisBytes();
+      if (old !== undefined) {
+        if (equalBytes(old, bytes)) return;
+        throw new BlockStoreError(
+          `${this.genesisPath} already holds a different genesis`,
+        );
+      }
+      await writeFileAtomic(this.genesisPath, bytes, { mode: 0o600 });
+    });
+  }
+
+  /**
+   * The bytes of `genesis.json` as stored, or `undefined` when absent.
+   *
+   * @example
+   * ```ts
+   * import { BlockStore } from "./block_store.ts";
+   * const dir = await Deno.makeTempDir();
+   * const store = await BlockStore.open(dir);
+   * await store.readGenesisBytes(); // undefined
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async readGenesisBytes(): Promise<Uint8Array | undefined> {
+    try {
+      return await Deno.readFile(this.genesisPath);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * The stored genesis, decoded (not verified), or `undefined` when absent.
+   * Throws a {@link BlockStoreError} naming the file when it is malformed.
+   *
+   * @example
+   * ```ts
+   * import { BlockStore } from "./block_store.ts";
+   * const dir = await Deno.makeTempDir();
+   * const store = await BlockStore.open(dir);
+   * await store.readGenesis(); // undefined
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async readGenesis(): Promise<SigGenesis | undefined> {
+    const bytes = await this.readGenesisBytes();
+    if (bytes === undefined) return undefined;
+    try {
+      return decodeSigGenesis(bytes);
+    } catch (e) {
+      throw new BlockStoreError(`${this.genesisPath}: ${errorText(e)}`);
+    }
+  }
+
+  /**
+   * Appends `block` as one line of `block.store` and flushes it to disk
+   * before resolving. Appends are serialised, so lines never interleave. The
+   * caller checks the block follows the last one; this only stores it. If
+   * the write fails, the file is cut back to its previous length.
+   *
+   * @example
+   * ```ts
+   * import type { SigBlock } from "../chain/block.ts";
+   * import { BlockStore } from "./block_store.ts";
+   * async function save(store: BlockStore, block: SigBlock): Promise<void> {
+   *   await store.appendBlock(block);
+   * }
+   * ```
+   */
+  appendBlock(block: SigBlock): Promise<void> {
+    const line = utf8.encode(encodeSigBlock(block) + "\n");
+    return this.#serialise(async () => {
+      const created = !this.#blocksFileExists &&
+        !(await exists(this.blocksPath));
+      using file = await Deno.open(this.blocksPath, {
+        append: true,
+        create: true,
+        mode: 0o600,
+      });
+      const size = (await file.stat()).size;
+      try {
+        await writeAll(file, line);
+        await file.syncData();
+      } catch (e) {
+        await file.truncate(size).catch(() => {});
+        throw e;
+      }
+      if (created) await syncDir(this.dir);
+      this.#blocksFileExists = true;
+    });
+  }
+
+  /**
+   * Streams the stored blocks in order, from block `from` on. Throws a
+   * {@link BlockStoreError} naming the line of a line that does not decode or
+   * holds the wrong block number. An incomplete last line (an append in
+   * progress) is not yet a block and is left out. Leaving the loop early
+   * (`break`, an exception, an abort) closes the file.
+   *
+   * @example
+   * ```ts
+   * import { BlockStore } from "./block_store.ts";
+   * const dir = await Deno.makeTempDir();
+   * const store = await BlockStore.open(dir);
+   * for await (const b of store.blocks({ from: 10n })) console.log(b.number);
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async *blocks(
+    options: ReadBlocksOptions = {},
+  ): AsyncIterableIterator<SigBlock> {
+    let lineNo = firstLine(options.from);
+    for await (const line of this.blockLines(options)) {
+      let block: SigBlock;
+      try {
+        block = decodeSigBlock(line);
+      } catch (e) {
+        throw new BlockStoreError(
+          `${this.blocksPath} line ${lineNo}: ${errorText(e)}`,
+        );
+      }
+      if (block.number !== BigInt(lineNo)) {
+        throw new BlockStoreError(
+          `${this.blocksPath} line ${lineNo}: holds block ${block.number}, ` +
+            `expected block ${lineNo}`,
+        );
+      }
+      yield block;
+      lineNo++;
+    }
+  }
+
+  /**
+   * Streams the raw lines of `block.store` (without their `\n`), skipping by
+   * line count, without parsing, to block `from` (line `from`). Each yielded
+   * array is a fresh copy. Leaving the loop early closes the file.
+   *
+   * @example
+   * ```ts
+   * import { BlockStore } from "./block_store.ts";
+   * const dir = await Deno.makeTempDir();
+   * const store = await BlockStore.open(dir);
+   * for await (const line of store.blockLines({ from: 2n })) {
+   *   console.log(line.length);
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async *blockLines(
+    options: ReadBlocksOptions = {},
+  ): AsyncIterableIterator<Uint8Array> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
+    let skip = firstLine(options.from) - 1;
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.blocksPath, { read: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw e;
+    }
+    try {
+      const buf = new Uint8Array(chunkSize);
+      // Bytes of the current line read so far, from earlier chunks.
+      let parts: Uint8Array[] = [];
+      let partsLen = 0;
+      for (;;) {
+        const n = await file.read(buf);
+        signal?.throwIfAborted();
+        if (n === null) return; // an incomplete last line is left out
+        let start = 0;
+        for (;;) {
+          const nl = buf.subarray(start, n).indexOf(NL);
+          if (nl < 0) break;
+          const end = start + nl;
+          if (skip > 0) {
+            skip--;
+          } else {
+            const line = new Uint8Array(partsLen + end - start);
+            let off = 0;
+            for (const p of parts) {
+              line.set(p, off);
+              off += p.length;
+            }
+            line.set(buf.subarray(start, end), off);
+            yield line;
+            signal?.throwIfAborted();
+          }
+          parts = [];
+          partsLen = 0;
+          start = end + 1;
+        }
+        if (start < n && skip === 0) {
+          parts.push(buf.slice(start, n));
+          partsLen += n - start;
+        }
+      }
+    } finally {
+      file.close();
+    }
+  }
+
+  /** Runs `task` after every earlier write has settled. */
+  #serialise(task: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(task);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Cuts off the last line of `block.store` when it has no `\n` (a torn
+   * write) or does not decode. Reads only the tail of the file.
+   */
+  async #repairTail(warn: (message: string) => void): Promise<void> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.blocksPath, { read: true, write: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw e;
+    }
+    try {
+      this.#blocksFileExists = true;
+      const size = (await file.stat()).size;
+      if (size === 0) return;
+      const last = await readAt(file, size - 1, 1);
+      if (last[0] !== NL) {
+        const keep = (await lastNewline(file, size)) + 1;
+        await file.truncate(keep);
+        await file.syncData();
+        warn(
+          `${BLOCKS_FILE}: cut off a torn last line (${size - keep} bytes) ` +
+            "left by an interrupted write",
+        );
+        return;
+      }
+      const keep = (await lastNewline(file, size - 1)) + 1;
+      const line = await readAt(file, keep, size - 1 - keep);
+      try {
+        decodeSigBlock(line);
+      } catch (e) {
+        await file.truncate(keep);
+        await file.syncData();
+        warn(
+          `${BLOCKS_FILE}: cut off an unparsable last line ` +
+            `(${size - keep} bytes): ${errorText(e)}`,
+        );
+      }
+    } finally {
+      file.close();
+    }
+  }
+}
+
+/** The line number of block `from`: 0 and 1 both mean line 1. */
+function firstLine(from: bigint | undefined): number {
+  if (from === undefined || from <= 1n) return 1;
+  if (from > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER;
+  return Number(from);
+}
+
+/** The offset of the last `\n` before offset `before`, or -1. */
+async function lastNewline(file: Deno.FsFile, before: number): Promise<number> {
+  const chunk = DEFAULT_CHUNK;
+  let end = before;
+  while (end > 0) {
+    const start = Math.max(0, end - chunk);
+    const bytes = await readAt(file, start, end - start);
+    const i = bytes.lastIndexOf(NL);
+    if (i >= 0) return start + i;
+    end = start;
+  }
+  return -1;
+}
+
+/** Reads exactly `length` bytes at `offset`. */
+async function readAt(
+  file: Deno.FsFile,
+  offset: number,
+  length: number,
+): Promise<Uint8Array> {
+  await file.seek(offset, Deno.SeekMode.Start);
+  const out = new Uint8Array(length);
+  let off = 0;
+  while (off < length) {
+    const n = await file.read(out.subarray(off));
+    if (n === null) {
+      throw new Error(`unexpected end of file at ${offset + off}`);
+    }
+    off += n;
+  }
+  return out;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,266 @@
+/**
+ * Password-encrypted key files (FORMAT.md section 5).
+ *
+ * One file per account, `<dir>/<address>`, mode 0600, in a directory of mode
+ * 0700. Content: salt (32 bytes) || nonce (12 bytes) || AES-256-GCM
+ * ciphertext with its 16-byte tag appended, no additional data. The AES key is
+ * Argon2id(password, salt, t=1, m=256 KiB, p=1, 32 bytes, version 0x13); the
+ * plaintext is the private-key JSON of {@link Account.encodePrivateKey}.
+ *
+ * The Argon2 cost is fixed by the format (the reference node reads and writes
+ * exactly these parameters); it is cheap, about 256 KiB and one pass, so it is
+ * not tuned here.
+ *
+ * @module
+ */
+import { argon2idAsync } from "@noble/hashes/argon2.js";
+import { join } from "node:path";
+import { type Account, decodePrivateKey } from "../chain/account.ts";
+import { writeFileAtomic } from "./atomic_write.ts";
+
+/** A key-store error a user can fix (wrong password, missing key, ...). */
+export class KeyStoreError extends Error {
+  /** Creates a key-store error with a one-line message. */
+  constructor(message: string) {
+    super(message);
+    this.name = "KeyStoreError";
+  }
+}
+
+/** The shortest accepted password, in UTF-8 bytes. */
+export const MIN_PASSWORD_BYTES = 5;
+
+const SALT_BYTES = 32;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const ADDRESS_RE = /^[0-9a-f]{64}$/;
+const utf8 = new TextEncoder();
+
+async function aesKey(
+  password: string,
+  salt: Uint8Array,
+  usage: KeyUsage,
+): Promise<CryptoKey> {
+  const raw = await argon2idAsync(utf8.encode(password), salt, {
+    t: 1,
+    m: 256,
+    p: 1,
+    dkLen: 32,
+    version: 0x13,
+  });
+  try {
+    return await crypto.subtle.importKey("raw", raw, "AES-GCM", false, [
+      usage,
+    ]);
+  } finally {
+    raw.fill(0);
+  }
+}
+
+/**
+ * Encrypts an account's private key into key-file bytes with fresh random
+ * salt and nonce. Refuses a password shorter than 5 UTF-8 bytes.
+ *
+ * @example
+ * ```ts
+ * import { Account } from "../chain/account.ts";
+ * import { decryptKey, encryptKey } from "./key_store.ts";
+ * const acc = Account.create();
+ * const data = await encryptKey(acc, "secret password");
+ * (await decryptKey(data, "secret password")).address === acc.address; // true
+ * ```
+ */
+export async function encryptKey(
+  account: Account,
+  password: string,
+): Promise<Uint8Array> {
+  checkPassword(password);
+  const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
+  const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+  const key = await aesKey(password, salt, "encrypt");
+  const plain = utf8.encode(account.encodePrivateKey());
+  try {
+    const sealed = new Uint8Array(
+      await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce }, key, plain),
+    );
+    const out = new Uint8Array(SALT_BYTES + NONCE_BYTES + sealed.length);
+    out.set(salt, 0);
+    out.set(nonce, SALT_BYTES);
+    out.set(sealed, SALT_BYTES + NONCE_BYTES);
+    return out;
+  } finally {
+    plain.fill(0);
+  }
+}
+
+/**
+ * Decrypts key-file bytes; `undefined` when the password is wrong or the
+ * bytes are damaged (AES-GCM cannot tell the two apart).
+ */
+async function openSealed(
+  input: Uint8Array,
+  password: string,
+): Promise<Uint8Array | undefined> {
+  const data = new Uint8Array(input); // an ArrayBuffer-backed copy for WebCrypto
+  if (data.length < SALT_BYTES + NONCE_BYTES + TAG_BYTES) return undefined;
+  const salt = data.subarray(0, SALT_BYTES);
+  const nonce = data.subarray(SALT_BYTES, SALT_BYTES + NONCE_BYTES);
+  const sealed = data.subarray(SALT_BYTES + NONCE_BYTES);
+  const key = await aesKey(password, salt, "decrypt");
+  try {
+    return new Uint8Array(
+      await crypto.subtle.decrypt({ name: "AES-GCM", iv: nonce }, key, sealed),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Decrypts key-file bytes into an account. Throws a {@link KeyStoreError}
+ * when the password is wrong or the bytes are damaged.
+ *
+ * @example
+ * ```ts
+ * import { Account } from "../chain/account.ts";
+ * import { decryptKey, encryptKey } from "./key_store.ts";
+ * const data = await encryptKey(Account.create(), "secret password");
+ * await decryptKey(data, "secret password");
+ * ```
+ */
+export async function decryptKey(
+  data: Uint8Array,
+  password: string,
+): Promise<Account> {
+  return await decryptNamed(data, password, "key");
+}
+
+async function decryptNamed(
+  data: Uint8Array,
+  password: string,
+  name: string,
+): Promise<Account> {
+  const plain = await openSealed(data, password);
+  if (plain === undefined) {
+    throw new KeyStoreError(
+      `cannot decrypt ${name}: wrong password or corrupted file`,
+    );
+  }
+  try {
+    return decodePrivateKey(plain);
+  } catch (e) {
+    throw new KeyStoreError(`${name} holds no valid key: ${errorText(e)}`);
+  } finally {
+    plain.fill(0);
+  }
+}
+
+/**
+ * Encrypts `account` with `password` and writes it to `<dir>/<address>`
+ * (mode 0600) atomically, creating `dir` (mode 0700) when missing. An existing
+ * file for the same account is replaced. Returns the file's path.
+ *
+ * @example
+ * ```ts
+ * import { Account } from "../chain/account.ts";
+ * import { readKey, writeKey } from "./key_store.ts";
+ * const dir = await Deno.makeTempDir();
+ * const acc = Account.create();
+ * await writeKey(dir, acc, "secret password");
+ * await readKey(dir, acc.address, "secret password");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeKey(
+  dir: string,
+  account: Account,
+  password: string,
+): Promise<string> {
+  const data = await encryptKey(account, password);
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, account.address);
+  await writeFileAtomic(path, data, { mode: 0o600 });
+  return path;
+}
+
+/**
+ * Reads and decrypts the key of `address` from `dir`. Throws a
+ * {@link KeyStoreError} when there is no such key, the password is wrong, or
+ * the file is damaged.
+ *
+ * @example
+ * ```ts
+ * import { Account } from "../chain/account.ts";
+ * import { readKey, writeKey } from "./key_store.ts";
+ * const dir = await Deno.makeTempDir();
+ * const acc = Account.create();
+ * await writeKey(dir, acc, "secret password");
+ * (await readKey(dir, acc.address, "secret password")).address; // acc.address
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function readKey(
+  dir: string,
+  address: string,
+  password: string,
+): Promise<Account> {
+  const addr = address.toLowerCase();
+  if (!ADDRESS_RE.test(addr)) {
+    throw new KeyStoreError(
+      `invalid account address ${JSON.stringify(address)}: ` +
+        "expected 64 hex characters",
+    );
+  }
+  const path = join(dir, addr);
+  let data: Uint8Array;
+  try {
+    data = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new KeyStoreError(`no key for account ${addr} in ${dir}`);
+    }
+    throw e;
+  }
+  const account = await decryptNamed(data, password, `key file ${path}`);
+  if (account.address !== addr) {
+    throw new KeyStoreError(
+      `key file ${path} holds the key of account ${account.address}`,
+    );
+  }
+  return account;
+}
+
+/**
+ * The addresses that have a key file in `dir` (file names of 64 lowercase
+ * hex characters), sorted; empty when `dir` does not exist.
+ *
+ * @example
+ * ```ts
+ * import { listKeys } from "./key_store.ts";
+ * await listKeys("/no/such/dir"); // []
+ * ```
+ */
+export async function listKeys(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && ADDRESS_RE.test(e.name)) out.push(e.name);
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return out.sort();
+}
+
+function checkPassword(password: string): void {
+  if (utf8.encode(password).length < MIN_PASSWORD_BYTES) {
+    throw new KeyStoreError(
+      `password must be at least ${MIN_PASSWORD_BYTES} bytes`,
+    );
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
