@@ -211,7 +211,9 @@ export function parseTime(s: string, path = "time"): Time {
     if (oh > 23 || om > 59) {
       throw new DecodeError(path, "time zone offset out of range");
     }
-    offset = (oh * 60 + om) * (m[9] === "-" ? -1 : 1);
+    const mins = oh * 60 + om;
+    // `-00:00` is the zero offset: +0, never -0.
+    offset = m[9] === "-" && mins !== 0 ? -mins : mins;
   }
   const frac = BigInt((m[7] ?? "").slice(0, 9).padEnd(9, "0"));
   const secs = BigInt(daysFromCivil(y, mo, d)) * 86400n +
@@ -258,7 +260,11 @@ export function compareTime(a: Time, b: Time): number {
 
 // ---------------------------------------------------------------- decoding
 
-/** A JSON number kept as its source text, so no precision is lost. */
+/**
+ * A JSON number kept as its source text, so no precision is lost. The text
+ * may have leading zeros (`01`), which strict JSON forbids: readers must
+ * validate it.
+ */
 export class JsonNumber {
   /** Wraps the number's literal text. */
   constructor(readonly text: string) {}
@@ -453,7 +459,10 @@ class Parser {
   }
 
   number(): JsonNumber {
-    const m = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(
+    // Leading zeros are lexed here so that the typed reader rejects them
+    // with an error naming the field; every reader of JsonNumber checks
+    // its text.
+    const m = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(
       this.s.slice(this.i, this.i + 400),
     );
     if (!m) this.fail("invalid number");

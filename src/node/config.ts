@@ -4,8 +4,9 @@
  * @module
  */
 
-/** How a node talks to its peers: see `src/rpc/client.ts`. */
-export type PeerProtocol = "auto" | "connect" | "grpc";
+import type { PeerProtocol } from "../rpc/client.ts";
+
+export type { PeerProtocol };
 
 /** Everything a node needs to start. */
 export interface NodeConfig {

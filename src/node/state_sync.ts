@@ -18,6 +18,7 @@ import {
 import { State } from "../chain/state.ts";
 import { BlockStore } from "../store/block_store.ts";
 import { writeKey } from "../store/key_store.ts";
+import type { PeerRegistry } from "../rpc/client.ts";
 import type { NodeConfig } from "./config.ts";
 
 /** Gives the addresses of the peers a node currently knows. */
@@ -364,4 +365,25 @@ export class StateSync {
 export function messageOf(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   return msg.split("\n")[0];
+}
+
+/**
+ * The network {@link SyncSource}: the Block service's GenesisSync and
+ * BlockSync of each peer, through the node's peer registry.
+ */
+export function peerSyncSource(registry: PeerRegistry): SyncSource {
+  return {
+    async genesis(peer, signal) {
+      const res = await registry.clients(peer).block.genesisSync({}, {
+        signal,
+      });
+      return res.Genesis;
+    },
+    async *blocks(peer, from, signal) {
+      const stream = registry.clients(peer).block.blockSync({ Number: from }, {
+        signal,
+      });
+      for await (const res of stream) yield res.Block;
+    },
+  };
 }

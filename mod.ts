@@ -1,0 +1,62 @@
+/**
+ * bcn: a proof-of-authority blockchain node, byte-compatible with the
+ * reference Go node of the "blockchain from scratch in Go with gRPC" guide.
+ *
+ * The library holds the whole node: the chain domain (canonical JSON,
+ * signatures, transactions, blocks, Merkle proofs, state), the key and block
+ * stores, the Connect RPC server and clients, state sync and the node itself.
+ *
+ * Sync a node from a running peer in code:
+ *
+ * ```ts ignore
+ * import { StateSync, peerSyncSource, PeerRegistry } from "@bcn/bcn";
+ *
+ * const peers = new PeerRegistry();
+ * const controller = new AbortController();
+ * const sync = new StateSync({
+ *   node: "127.0.0.1:1123",
+ *   bootstrap: false,
+ *   seed: "127.0.0.1:1122",
+ *   keyStoreDir: ".keystore1123",
+ *   blockStoreDir: ".blockstore1123",
+ *   chain: "blockchain",
+ * }, { peers: () => ["127.0.0.1:1122"] }, controller.signal, {
+ *   source: peerSyncSource(peers),
+ * });
+ * const state = await sync.syncState();
+ * console.log(`synced to block ${state.lastNumber}: ${state.lastHash}`);
+ * peers.close();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/chain/json.ts";
+export * from "./src/chain/crypto.ts";
+export * from "./src/chain/tx.ts";
+export * from "./src/chain/genesis.ts";
+export * from "./src/chain/block.ts";
+export * from "./src/chain/account.ts";
+export * from "./src/chain/merkle.ts";
+export * from "./src/chain/event.ts";
+export * from "./src/chain/state.ts";
+export * from "./src/store/key_store.ts";
+export * from "./src/store/block_store.ts";
+export * from "./src/node/config.ts";
+export * from "./src/node/state_sync.ts";
+export * from "./src/node/node.ts";
+export {
+  createPeerClients,
+  createPeerTransport,
+  describePeerError,
+  type PeerClients,
+  PeerRegistry,
+  type PeerRegistryOptions,
+  PeerTransport,
+  type PeerTransportOptions,
+} from "./src/rpc/client.ts";
+export {
+  type RpcServer,
+  type ServerOptions,
+  startServer,
+} from "./src/rpc/server.ts";

@@ -1,0 +1,76 @@
+/**
+ * The `bcn` command: a proof-of-authority blockchain node and its client.
+ *
+ * @module
+ */
+import denoJson from "../deno.json" with { type: "json" };
+import { nodeStart } from "./cli/node.ts";
+
+/** The version of bcn, from deno.json. */
+export const VERSION: string = denoJson.version;
+
+const HELP = `bcn ${VERSION}: a proof-of-authority blockchain node and client
+
+Usage: bcn COMMAND [flags]
+
+Commands:
+  node start       start a bootstrap or regular node
+
+Run 'bcn COMMAND --help' for a command's flags.
+Flags: --help, --version
+`;
+
+type Command = (args: string[]) => Promise<void>;
+
+const COMMANDS: Record<string, Command> = {
+  "node start": nodeStart,
+};
+
+/**
+ * Runs the CLI with `args`; returns the exit code. User errors are one line
+ * on stderr and exit code 1.
+ */
+export async function main(args: string[]): Promise<number> {
+  if (args.length === 0 || args[0] === "--help" || args[0] === "-h") {
+    console.log(HELP);
+    return args.length === 0 ? 1 : 0;
+  }
+  if (args[0] === "--version") {
+    console.log(`bcn ${VERSION}`);
+    return 0;
+  }
+  const key = args.slice(0, 2).join(" ");
+  const command = COMMANDS[key];
+  if (!command) {
+    const group = Object.keys(COMMANDS).some((c) =>
+      c.startsWith(args[0] + " ")
+    );
+    console.error(
+      `bcn: unknown command ${
+        JSON.stringify(group ? key : args[0])
+      }; run 'bcn --help'`,
+    );
+    return 1;
+  }
+  try {
+    await command(args.slice(2));
+    return 0;
+  } catch (e) {
+    // Programming errors keep their stack trace; everything else is a
+    // one-line message a user can act on.
+    if (e instanceof Error && !isBug(e)) {
+      console.error(`bcn: ${e.message.split("\n")[0]}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+function isBug(e: Error): boolean {
+  return e instanceof TypeError || e instanceof ReferenceError ||
+    e instanceof SyntaxError;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,417 @@
+import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { makeChain, type TestChain } from "../fixtures.ts";
+import { blockHash, encodeSigBlock } from "../../src/chain/block.ts";
+import {
+  decodeSigGenesis,
+  encodeSigGenesis,
+  verifyGenesis,
+} from "../../src/chain/genesis.ts";
+import { BlockStore } from "../../src/store/block_store.ts";
+import { listKeys } from "../../src/store/key_store.ts";
+import { PeerRegistry } from "../../src/rpc/client.ts";
+import { blockSyncMethods } from "../../src/rpc/block.ts";
+import { Block } from "../../src/rpc/gen/block_pb.ts";
+import { startServer } from "../../src/rpc/server.ts";
+import type { NodeConfig } from "../../src/node/config.ts";
+import {
+  peerSyncSource,
+  StateSync,
+  SyncError,
+  type SyncSource,
+} from "../../src/node/state_sync.ts";
+
+const encoder = new TextEncoder();
+const SEED = "127.0.0.1:1";
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "bcn_sync_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function regular(dir: string, extra: Partial<NodeConfig> = {}): NodeConfig {
+  return {
+    node: "127.0.0.1:2",
+    bootstrap: false,
+    seed: SEED,
+    keyStoreDir: `${dir}/keys`,
+    blockStoreDir: `${dir}/blocks`,
+    chain: "blockchain",
+    ...extra,
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A peer that serves `chain` from memory, with faults on request. */
+function fakeSource(chain: TestChain, faults: {
+  genesisBytes?: Uint8Array;
+  // Throw after this many blocks on the first `times` streams.
+  breakAfter?: number;
+  breakTimes?: number;
+  // Replace block number n by these bytes.
+  replace?: Map<bigint, Uint8Array>;
+} = {}): SyncSource & { requests: bigint[] } {
+  let broken = 0;
+  const requests: bigint[] = [];
+  return {
+    requests,
+    genesis() {
+      return Promise.resolve(
+        faults.genesisBytes ?? encoder.encode(encodeSigGenesis(chain.genesis)),
+      );
+    },
+    async *blocks(_peer, from) {
+      requests.push(from);
+      let sent = 0;
+      for (const b of chain.blocks) {
+        if (b.number < from) continue;
+        if (
+          faults.breakAfter !== undefined && sent === faults.breakAfter &&
+          broken < (faults.breakTimes ?? 1)
+        ) {
+          broken++;
+          throw new Error("Premature close");
+        }
+        await Promise.resolve();
+        yield faults.replace?.get(b.number) ??
+          encoder.encode(encodeSigBlock(b));
+        sent++;
+      }
+    },
+  };
+}
+
+const peersOf = (...p: string[]) => ({ peers: () => p });
+const quiet = { log: () => {}, retryDelayMs: 1 };
+
+async function storedLines(dir: string): Promise<string[]> {
+  try {
+    const text = await Deno.readTextFile(`${dir}/blocks/block.store`);
+    return text.split("\n").filter((l) => l !== "");
+  } catch {
+    return [];
+  }
+}
+
+Deno.test("bootstrap creates keys and a signed genesis, then restarts from it", async () => {
+  await withDir(async (dir) => {
+    const cfg: NodeConfig = {
+      ...regular(dir),
+      bootstrap: true,
+      seed: undefined,
+      authPass: "authpass",
+      ownerPass: "ownerpass",
+      balance: 1000n,
+    };
+    const ac = new AbortController();
+    const state = await new StateSync(cfg, peersOf(), ac.signal, quiet)
+      .syncState();
+    assertEquals(state.lastNumber, 0n);
+    const keys = await listKeys(cfg.keyStoreDir);
+    assertEquals(keys.length, 2);
+    assert(keys.includes(state.authority));
+    const owner = keys.find((k) => k !== state.authority)!;
+    assertEquals(state.balance(owner), 1000n);
+    const stored = decodeSigGenesis(
+      await Deno.readFile(`${cfg.blockStoreDir}/genesis.json`),
+    );
+    assert(verifyGenesis(stored));
+    // A restart reads the genesis and needs no owner password or balance.
+    const again = await new StateSync(
+      { ...cfg, ownerPass: undefined, balance: undefined },
+      peersOf(),
+      ac.signal,
+      quiet,
+    ).syncState();
+    assertEquals(again.genesisHash, state.genesisHash);
+    assertEquals((await listKeys(cfg.keyStoreDir)).length, 2);
+  });
+});
+
+Deno.test("bootstrap refuses short passwords and a zero balance before writing", async () => {
+  const cases: [Partial<NodeConfig>, string][] = [
+    [{ authPass: "abcd" }, "authority password"],
+    [{ ownerPass: "abcd" }, "owner password"],
+    [{ balance: 0n }, "must be positive"],
+    [{ balance: undefined }, "must be positive"],
+  ];
+  for (const [bad, message] of cases) {
+    await withDir(async (dir) => {
+      const cfg: NodeConfig = {
+        ...regular(dir),
+        bootstrap: true,
+        authPass: "password",
+        ownerPass: "password",
+        balance: 10n,
+        ...bad,
+      };
+      await assertRejects(
+        () =>
+          new StateSync(cfg, peersOf(), new AbortController().signal, quiet)
+            .syncState(),
+        SyncError,
+        message,
+      );
+      assertEquals(await listKeys(cfg.keyStoreDir), []);
+      assert(!await exists(`${cfg.blockStoreDir}/genesis.json`));
+    });
+  }
+});
+
+Deno.test("a regular node fetches the genesis and every block from its seed", async () => {
+  const chain = makeChain(6, 2);
+  await withDir(async (dir) => {
+    const source = fakeSource(chain);
+    const state = await new StateSync(
+      regular(dir),
+      peersOf(SEED),
+      new AbortController().signal,
+      { ...quiet, source },
+    ).syncState();
+    assertEquals(state.lastNumber, 6n);
+    assertEquals(state.lastHash, blockHash(chain.blocks[5]));
+    assertEquals(
+      await storedLines(dir),
+      chain.blocks.map(encodeSigBlock),
+    );
+    // Restarted: replays its store and asks only for block 7 onwards.
+    const again = fakeSource(chain);
+    const restarted = await new StateSync(
+      regular(dir),
+      peersOf(SEED),
+      new AbortController().signal,
+      { ...quiet, source: again },
+    ).syncState();
+    assertEquals(restarted.lastNumber, 6n);
+    assertEquals(again.requests, [7n]);
+  });
+});
+
+Deno.test("a stream that breaks part-way resumes from the last applied block", async () => {
+  const chain = makeChain(9, 1);
+  await withDir(async (dir) => {
+    const source = fakeSource(chain, { breakAfter: 3, breakTimes: 2 });
+    const state = await new StateSync(
+      regular(dir),
+      peersOf(SEED),
+      new AbortController().signal,
+      { ...quiet, source },
+    ).syncState();
+    assertEquals(state.lastNumber, 9n);
+    // 1..3, broken; 4..6, broken; 7..9; then a stream with nothing new.
+    assertEquals(source.requests, [1n, 4n, 7n, 10n]);
+    assertEquals((await storedLines(dir)).length, 9);
+  });
+});
+
+Deno.test("a peer that keeps failing is given up after bounded attempts", async () => {
+  const chain = makeChain(3, 1);
+  await withDir(async (dir) => {
+    const source = fakeSource(chain, { breakAfter: 0, breakTimes: 100 });
+    const warnings: string[] = [];
+    const state = await new StateSync(
+      regular(dir),
+      peersOf(SEED),
+      new AbortController().signal,
+      { retryDelayMs: 1, maxAttempts: 3, source, log: (m) => warnings.push(m) },
+    ).syncState();
+    assertEquals(state.lastNumber, 0n);
+    assertEquals(source.requests.length, 3);
+    assert(warnings.some((w) => w.includes(SEED)));
+  });
+});
+
+Deno.test("a genesis whose signature does not verify is refused and not written", async () => {
+  const chain = makeChain(0, 1);
+  const forged = encodeSigGenesis({ ...chain.genesis, chain: "other" });
+  await withDir(async (dir) => {
+    const source = fakeSource(chain, { genesisBytes: encoder.encode(forged) });
+    await assertRejects(
+      () =>
+        new StateSync(
+          regular(dir),
+          peersOf(SEED),
+          new AbortController().signal,
+          {
+            ...quiet,
+            source,
+          },
+        ).syncState(),
+      SyncError,
+      `invalid genesis signature from ${SEED}`,
+    );
+    assert(!await exists(`${dir}/blocks/genesis.json`));
+  });
+});
+
+Deno.test("a bad block after good ones stops sync; the good ones stay", async () => {
+  const chain = makeChain(5, 1);
+  const other = makeChain(5, 1);
+  const b3 = chain.blocks[2];
+  const variants: [string, Uint8Array, string][] = [
+    [
+      "bad signature",
+      encoder.encode(encodeSigBlock(other.authority.signBlock(b3))),
+      "invalid signature",
+    ],
+    [
+      "wrong number",
+      encoder.encode(
+        encodeSigBlock(chain.authority.signBlock({ ...b3, number: 4n })),
+      ),
+      "wrong number",
+    ],
+    [
+      "wrong parent",
+      encoder.encode(
+        encodeSigBlock(
+          chain.authority.signBlock({ ...b3, parent: "ab".repeat(32) }),
+        ),
+      ),
+      "wrong parent",
+    ],
+    [
+      "wrong Merkle root",
+      encoder.encode(
+        encodeSigBlock(
+          chain.authority.signBlock({ ...b3, merkleRoot: "cd".repeat(32) }),
+        ),
+      ),
+      "wrong Merkle root",
+    ],
+    ["undecodable", encoder.encode("{not json"), "invalid JSON"],
+  ];
+  for (const [, bytes, reason] of variants) {
+    await withDir(async (dir) => {
+      const source = fakeSource(chain, { replace: new Map([[3n, bytes]]) });
+      const err = await assertRejects(
+        () =>
+          new StateSync(
+            regular(dir),
+            peersOf(SEED),
+            new AbortController().signal,
+            {
+              ...quiet,
+              source,
+            },
+          ).syncState(),
+        SyncError,
+        `peer ${SEED}: rejected block 3`,
+      );
+      assert(err.message.includes(reason), err.message);
+      assertEquals(
+        await storedLines(dir),
+        chain.blocks.slice(0, 2).map(encodeSigBlock),
+      );
+    });
+  }
+});
+
+Deno.test("a block store of another chain than the seed's is refused", async () => {
+  const mine = makeChain(2, 1);
+  const seeds = makeChain(2, 1);
+  await withDir(async (dir) => {
+    const store = await BlockStore.open(`${dir}/blocks`);
+    await store.writeGenesis(mine.genesis);
+    await assertRejects(
+      () =>
+        new StateSync(
+          regular(dir),
+          peersOf(SEED),
+          new AbortController().signal,
+          {
+            ...quiet,
+            store,
+            source: fakeSource(seeds),
+          },
+        ).syncState(),
+      SyncError,
+      "another chain",
+    );
+  });
+});
+
+Deno.test("an unreachable seed fails with an error naming it, after bounded retries", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const seed = `127.0.0.1:${port}`;
+  const registry = new PeerRegistry({ protocol: "connect" });
+  try {
+    await withDir(async (dir) => {
+      await assertRejects(
+        () =>
+          new StateSync(
+            regular(dir, { seed }),
+            peersOf(seed),
+            new AbortController().signal,
+            { ...quiet, maxAttempts: 2, source: peerSyncSource(registry) },
+          ).syncState(),
+        SyncError,
+        `cannot fetch the genesis from seed ${seed}`,
+      );
+      assert(!await exists(`${dir}/blocks/genesis.json`));
+    });
+  } finally {
+    registry.close();
+  }
+});
+
+// The seed's three tests, over the wire: GenesisSync, BlockSync, StateSync.
+Deno.test("GenesisSync, BlockSync and StateSync over Connect", async () => {
+  const chain = makeChain(7, 3);
+  await withDir(async (dir) => {
+    const store = await BlockStore.open(`${dir}/boot`);
+    await store.writeGenesis(chain.genesis);
+    for (const b of chain.blocks) await store.appendBlock(b);
+    const server = await startServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      routes: (r) => {
+        r.service(Block, blockSyncMethods({ store }));
+      },
+    });
+    const registry = new PeerRegistry({ protocol: "connect" });
+    try {
+      const { block } = registry.clients(server.addr);
+      const gen = decodeSigGenesis((await block.genesisSync({})).Genesis);
+      assert(verifyGenesis(gen));
+      assertEquals(encodeSigGenesis(gen), encodeSigGenesis(chain.genesis));
+
+      let expected = 3;
+      for await (const res of block.blockSync({ Number: 3n })) {
+        const line = new TextDecoder().decode(res.Block);
+        assertEquals(line, encodeSigBlock(chain.blocks[expected - 1]));
+        expected++;
+      }
+      assertEquals(expected, 8);
+
+      const state = await new StateSync(
+        regular(dir, { seed: server.addr }),
+        peersOf(server.addr),
+        new AbortController().signal,
+        { ...quiet, source: peerSyncSource(registry) },
+      ).syncState();
+      assertEquals(state.lastNumber, 7n);
+      assertEquals(state.lastHash, blockHash(chain.blocks[6]));
+      assertEquals(
+        await Deno.readTextFile(`${dir}/blocks/block.store`),
+        await Deno.readTextFile(`${dir}/boot/block.store`),
+      );
+    } finally {
+      registry.close();
+      await server.close();
+    }
+  });
+});

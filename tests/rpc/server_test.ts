@@ -1,0 +1,451 @@
+import { assert, assertEquals, assertRejects } from "../assert.ts";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  createClient,
+} from "@connectrpc/connect";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+  Http2SessionManager,
+} from "@connectrpc/connect-node";
+import { Block } from "../../src/rpc/gen/block_pb.ts";
+import { type RpcServer, startServer } from "../../src/rpc/server.ts";
+
+const GENESIS = new TextEncoder().encode('{"chain":"test"}');
+const BLOCK_SIZE = 3000;
+
+/** A fake Block service: BlockSync streams `Number` blocks (8 when 0). */
+function fakeBlockRoutes(
+  received: number[] = [],
+): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(Block, {
+      genesisSync: () => ({ Genesis: GENESIS }),
+      async *blockSync(req) {
+        const n = req.Number === 0n ? 8 : Number(req.Number);
+        for (let i = 0; i < n; i++) yield { Block: block(i) };
+      },
+      async blockReceive(reqs) {
+        let n = 0;
+        for await (const req of reqs) {
+          if (req.Block.length !== BLOCK_SIZE) {
+            throw new Error("bad block size");
+          }
+          n++;
+        }
+        received.push(n);
+        return {};
+      },
+      async *blockSearch(_req, context) {
+        // Streams one block, then waits until the call ends.
+        yield { Block: block(0) };
+        await new Promise((resolve) =>
+          context.signal.addEventListener("abort", resolve)
+        );
+      },
+    });
+  };
+}
+
+function block(i: number): Uint8Array {
+  return new Uint8Array(BLOCK_SIZE).fill(i % 256);
+}
+
+async function* blocks(n: number): AsyncGenerator<{ Block: Uint8Array }> {
+  for (let i = 0; i < n; i++) yield { Block: block(i) };
+}
+
+function startFake(received?: number[]): Promise<RpcServer> {
+  return startServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    routes: fakeBlockRoutes(received),
+  });
+}
+
+Deno.test("startServer binds port 0 and reports the bound port", async () => {
+  const server = await startFake();
+  try {
+    assert(server.port > 0);
+    assertEquals(server.addr, `127.0.0.1:${server.port}`);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("startServer rejects a port in use with a one-line message", async () => {
+  const server = await startFake();
+  try {
+    const err = await assertRejects(() =>
+      startServer({
+        hostname: "127.0.0.1",
+        port: server.port,
+        routes: fakeBlockRoutes(),
+      })
+    );
+    assertEquals(
+      (err as Error).message,
+      `cannot listen on 127.0.0.1:${server.port}: address already in use`,
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("Connect over HTTP/1.1 with a keep-alive agent: 50 x (unary + 8 x 3 KB stream), then 20 in parallel", async () => {
+  const server = await startFake();
+  const agent = new http.Agent({ keepAlive: true });
+  const localPorts = new Set<number | undefined>();
+  agent.on("free", (socket: net.Socket) => localPorts.add(socket.localPort));
+  try {
+    const client = createClient(
+      Block,
+      createConnectTransport({
+        baseUrl: `http://${server.addr}`,
+        httpVersion: "1.1",
+        nodeOptions: { agent },
+      }),
+    );
+    const signal = AbortSignal.timeout(20_000);
+    const call = async (): Promise<void> => {
+      const res = await client.genesisSync({}, { signal });
+      assertEquals(new Uint8Array(res.Genesis), GENESIS);
+      let n = 0;
+      for await (const msg of client.blockSync({ Number: 0n }, { signal })) {
+        assertEquals(new Uint8Array(msg.Block), block(n));
+        n++;
+      }
+      assertEquals(n, 8);
+    };
+    for (let i = 0; i < 50; i++) await call();
+    await Promise.all(Array.from({ length: 20 }, call));
+    // The server answers "Connection: close" (see server.ts), so no socket
+    // is pooled for reuse: one connection per call.
+    assertEquals(localPorts.size, 0);
+  } finally {
+    agent.destroy();
+    await server.close();
+  }
+});
+
+Deno.test("Connect over HTTP/1.1: client stream, 20 calls x 50 x 3 KB", async () => {
+  const received: number[] = [];
+  const server = await startFake(received);
+  const agent = new http.Agent({ keepAlive: true });
+  try {
+    const client = createClient(
+      Block,
+      createConnectTransport({
+        baseUrl: `http://${server.addr}`,
+        httpVersion: "1.1",
+        nodeOptions: { agent },
+      }),
+    );
+    const signal = AbortSignal.timeout(20_000);
+    for (let i = 0; i < 20; i++) {
+      await client.blockReceive(blocks(50), { signal });
+    }
+    assertEquals(received, new Array(20).fill(50));
+  } finally {
+    agent.destroy();
+    await server.close();
+  }
+});
+
+Deno.test("gRPC-Web over HTTP/1.1: unary and server stream", async () => {
+  const server = await startFake();
+  const agent = new http.Agent({ keepAlive: true });
+  try {
+    const client = createClient(
+      Block,
+      createGrpcWebTransport({
+        baseUrl: `http://${server.addr}`,
+        httpVersion: "1.1",
+        nodeOptions: { agent },
+      }),
+    );
+    const signal = AbortSignal.timeout(10_000);
+    assertEquals(
+      new Uint8Array((await client.genesisSync({}, { signal })).Genesis),
+      GENESIS,
+    );
+    let n = 0;
+    for await (const _ of client.blockSync({ Number: 8n }, { signal })) n++;
+    assertEquals(n, 8);
+  } finally {
+    agent.destroy();
+    await server.close();
+  }
+});
+
+Deno.test("gRPC over HTTP/2: unary, server stream (raw transport), client stream", async () => {
+  const received: number[] = [];
+  const server = await startFake(received);
+  const session = new Http2SessionManager(`http://${server.addr}`);
+  try {
+    const client = createClient(
+      Block,
+      createGrpcTransport({
+        baseUrl: `http://${server.addr}`,
+        sessionManager: session,
+      }),
+    );
+    const signal = AbortSignal.timeout(20_000);
+    for (let i = 0; i < 50; i++) {
+      assertEquals(
+        new Uint8Array((await client.genesisSync({}, { signal })).Genesis),
+        GENESIS,
+      );
+    }
+    // Server streams through the bare connect-node gRPC transport. Under
+    // Deno 2.9.6 its HTTP/2 client often ends a stream with "Premature close"
+    // after every message arrived (PLATFORM.md); record it, require only that
+    // no message is lost and no other error occurs.
+    let ok = 0;
+    let premature = 0;
+    for (let i = 0; i < 20; i++) {
+      let n = 0;
+      try {
+        for await (const _ of client.blockSync({ Number: 8n }, { signal })) n++;
+        ok++;
+      } catch (err) {
+        assert(String(err).includes("Premature close"), String(err));
+        premature++;
+      }
+      assertEquals(n, 8);
+    }
+    console.log(
+      `gRPC/HTTP2 server streams (8 x 3 KB): ${ok} ok, ${premature} Premature close`,
+    );
+    for (let i = 0; i < 10; i++) {
+      await client.blockReceive(blocks(50), { signal });
+    }
+    assertEquals(received, new Array(10).fill(50));
+  } finally {
+    session.abort();
+    await server.close();
+  }
+});
+
+Deno.test("Connect over HTTP/2: unary and client stream", async () => {
+  const received: number[] = [];
+  const server = await startFake(received);
+  const session = new Http2SessionManager(`http://${server.addr}`);
+  try {
+    const client = createClient(
+      Block,
+      createConnectTransport({
+        baseUrl: `http://${server.addr}`,
+        httpVersion: "2",
+        sessionManager: session,
+      }),
+    );
+    const signal = AbortSignal.timeout(20_000);
+    for (let i = 0; i < 20; i++) {
+      assertEquals(
+        new Uint8Array((await client.genesisSync({}, { signal })).Genesis),
+        GENESIS,
+      );
+      await client.blockReceive(blocks(20), { signal });
+    }
+    assertEquals(received, new Array(20).fill(20));
+  } finally {
+    session.abort();
+    await server.close();
+  }
+});
+
+Deno.test("fetch POST application/json {} to /Block/GenesisSync", async () => {
+  const server = await startFake();
+  try {
+    const res = await fetch(`http://${server.addr}/Block/GenesisSync`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+      signal: AbortSignal.timeout(5000),
+    });
+    assertEquals(res.status, 200);
+    const body = await res.json();
+    assertEquals(atob(body.Genesis), new TextDecoder().decode(GENESIS));
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("an HTTP/1.1 request whose first read is 1 byte is routed to HTTP/1.1", async () => {
+  const server = await startFake();
+  const socket = net.connect(server.port, "127.0.0.1");
+  try {
+    await new Promise<void>((resolve) =>
+      socket.once("connect", () => resolve())
+    );
+    const response = readAll(socket);
+    const request = "POST /Block/GenesisSync HTTP/1.1\r\nHost: x\r\n" +
+      "Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+    // "P" is also the first byte of the HTTP/2 preface: the server must wait.
+    socket.write(request.slice(0, 1));
+    await delay(50);
+    socket.write(request.slice(1, 3));
+    await delay(50);
+    socket.write(request.slice(3));
+    const text = await response;
+    assert(text.startsWith("HTTP/1.1 200"), text);
+    assert(
+      text.includes(`"Genesis":"${btoa(new TextDecoder().decode(GENESIS))}"`),
+      text,
+    );
+  } finally {
+    socket.destroy();
+    await server.close();
+  }
+});
+
+Deno.test("an HTTP/2 preface split over several reads is routed to HTTP/2", async () => {
+  const server = await startFake();
+  const socket = net.connect(server.port, "127.0.0.1");
+  try {
+    await new Promise<void>((resolve) =>
+      socket.once("connect", () => resolve())
+    );
+    const firstFrame = new Promise<Uint8Array>((resolve) =>
+      socket.once("data", resolve)
+    );
+    const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    socket.write(preface.slice(0, 5));
+    await delay(50);
+    socket.write(preface.slice(5, 20));
+    await delay(50);
+    socket.write(preface.slice(20));
+    socket.write(new Uint8Array([0, 0, 0, 4, 0, 0, 0, 0, 0])); // empty SETTINGS
+    const frame = await firstFrame;
+    assertEquals(
+      frame[3],
+      4,
+      "the server answers with an HTTP/2 SETTINGS frame",
+    );
+  } finally {
+    socket.destroy();
+    await server.close();
+  }
+});
+
+Deno.test("curl-like HTTP/2 prior knowledge request with JSON", async () => {
+  const server = await startFake();
+  const session = http2.connect(`http://${server.addr}`);
+  try {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/Block/GenesisSync",
+      "content-type": "application/json",
+    });
+    stream.end("{}");
+    const status = new Promise<number>((resolve) =>
+      stream.once("response", (h) => resolve(Number(h[":status"])))
+    );
+    const chunks: Uint8Array[] = [];
+    stream.on("data", (c: Uint8Array) => chunks.push(c));
+    await new Promise((resolve) => stream.once("end", resolve));
+    assertEquals(await status, 200);
+    const body = JSON.parse(new TextDecoder().decode(concat(chunks)));
+    assertEquals(atob(body.Genesis), new TextDecoder().decode(GENESIS));
+  } finally {
+    session.destroy();
+    await server.close();
+  }
+});
+
+Deno.test("close() ends promptly with a server stream in flight", async () => {
+  const server = await startServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    routes: fakeBlockRoutes(),
+    closeGraceMs: 300,
+  });
+  const agent = new http.Agent({ keepAlive: true });
+  try {
+    const client = createClient(
+      Block,
+      createConnectTransport({
+        baseUrl: `http://${server.addr}`,
+        httpVersion: "1.1",
+        nodeOptions: { agent },
+      }),
+    );
+    const stream = client.blockSearch({}, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    const iterator = stream[Symbol.asyncIterator]();
+    assertEquals((await iterator.next()).done, false);
+    const rest = iterator.next();
+    const started = Date.now();
+    await server.close();
+    const took = Date.now() - started;
+    assert(took < 2000, `close took ${took} ms`);
+    const err = await assertRejects(() => rest);
+    assert(err instanceof ConnectError, String(err));
+    // the second close() returns the same promise
+    await server.close();
+  } finally {
+    agent.destroy();
+  }
+});
+
+Deno.test("close() through the abort signal; a closed server refuses", async () => {
+  const controller = new AbortController();
+  const server = await startServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    routes: fakeBlockRoutes(),
+    signal: controller.signal,
+  });
+  controller.abort();
+  await server.close();
+  const agent = new http.Agent({ keepAlive: true });
+  try {
+    const client = createClient(
+      Block,
+      createConnectTransport({
+        baseUrl: `http://${server.addr}`,
+        httpVersion: "1.1",
+        nodeOptions: { agent },
+      }),
+    );
+    const err = await assertRejects(() =>
+      client.genesisSync({}, { timeoutMs: 5000 })
+    );
+    assertEquals((err as ConnectError).code, Code.Unavailable);
+  } finally {
+    agent.destroy();
+  }
+});
+
+function readAll(socket: net.Socket): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  socket.on("data", (c: Uint8Array) => chunks.push(c));
+  return new Promise((resolve) =>
+    socket.once(
+      "close",
+      () => resolve(new TextDecoder().decode(concat(chunks))),
+    )
+  );
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
