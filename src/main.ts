@@ -4,7 +4,11 @@
  * @module
  */
 import denoJson from "../deno.json" with { type: "json" };
+import { ACCOUNT_COMMANDS } from "./cli/account.ts";
+import { BLOCK_COMMANDS } from "./cli/block.ts";
 import { nodeStart } from "./cli/node.ts";
+import { SUBSCRIBE_COMMANDS } from "./cli/subscribe.ts";
+import { TX_COMMANDS } from "./cli/tx.ts";
 
 /** The version of bcn, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -15,6 +19,15 @@ Usage: bcn COMMAND [flags]
 
 Commands:
   node start       start a bootstrap or regular node
+  node subscribe   print a node's validated blocks and transactions as they come
+  account create   create an account in a node's key store
+  account balance  print an account's balance
+  tx sign          have a node sign a transfer with a key it holds
+  tx send          send a signed transaction to a node
+  tx search        find confirmed transactions by hash, sender or receiver
+  tx prove         print the Merkle proof of a confirmed transaction
+  tx verify        check a Merkle proof against a Merkle root
+  block search     find a confirmed block by number, hash or parent
 
 Run 'bcn COMMAND --help' for a command's flags.
 Flags: --help, --version
@@ -24,6 +37,10 @@ type Command = (args: string[]) => Promise<void>;
 
 const COMMANDS: Record<string, Command> = {
   "node start": nodeStart,
+  ...SUBSCRIBE_COMMANDS,
+  ...ACCOUNT_COMMANDS,
+  ...TX_COMMANDS,
+  ...BLOCK_COMMANDS,
 };
 
 /**
@@ -45,6 +62,10 @@ export async function main(args: string[]): Promise<number> {
     const group = Object.keys(COMMANDS).some((c) =>
       c.startsWith(args[0] + " ")
     );
+    if (group && [undefined, "--help", "-h"].includes(args[1])) {
+      console.log(groupHelp(args[0]));
+      return args[1] === undefined ? 1 : 0;
+    }
     console.error(
       `bcn: unknown command ${
         JSON.stringify(group ? key : args[0])
@@ -64,6 +85,14 @@ export async function main(args: string[]): Promise<number> {
     }
     throw e;
   }
+}
+
+/** The usage of a command group: its lines of the command list. */
+function groupHelp(group: string): string {
+  const lines = HELP.split("\n").filter((l) => l.startsWith(`  ${group} `));
+  return `Usage: bcn ${group} COMMAND [flags]\n\nCommands:\n${
+    lines.join("\n")
+  }\n\nRun 'bcn ${group} COMMAND --help' for a command's flags.\n`;
 }
 
 function isBug(e: Error): boolean {

@@ -69,6 +69,11 @@ function cleanMessage(msg: string): string {
   if (missing) {
     return `flag ${missing[1].split(",").pop()!.trim()} needs a value`;
   }
+  const ambiguous = /Option '([^']+)' argument is ambiguous/.exec(first);
+  if (ambiguous) {
+    const flag = ambiguous[1].split(",").pop()!.trim();
+    return `${flag}: a value starting with "-" must be written ${flag}=VALUE`;
+  }
   const positional = /Unexpected argument '([^']+)'/.exec(first);
   if (positional) return `unexpected argument ${JSON.stringify(positional[1])}`;
   return first.replace(/\.$/, "");

@@ -1,16 +1,30 @@
 /**
- * A bcn node: state sync, then the RPC server, until it is stopped.
+ * A bcn node: state sync, then the RPC server, peer discovery, the relays
+ * and (on the authority) the block proposer, until it is stopped.
  *
  * @module
  */
+import type { Account } from "../chain/account.ts";
+import { encodeSigBlock, type SigBlock } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
+import { encodeSigTx, type SigTx } from "../chain/tx.ts";
+import { accountMethods } from "../rpc/account.ts";
+import { blockRelayMethods, blockSyncMethods } from "../rpc/block.ts";
 import { PeerRegistry } from "../rpc/client.ts";
-import { blockSyncMethods } from "../rpc/block.ts";
+import { Account as AccountService } from "../rpc/gen/account_pb.ts";
 import { Block } from "../rpc/gen/block_pb.ts";
+import { Node as NodeService } from "../rpc/gen/node_pb.ts";
+import { Tx } from "../rpc/gen/tx_pb.ts";
 import { type RpcServer, startServer } from "../rpc/server.ts";
-import type { BlockStore } from "../store/block_store.ts";
+import { txMethods } from "../rpc/tx.ts";
+import { readKey } from "../store/key_store.ts";
 import { type NodeConfig, splitHostPort } from "./config.ts";
-import { type PeerReader, peerSyncSource, StateSync } from "./state_sync.ts";
+import { EventBus, streamSubscribeMethods } from "./events.ts";
+import { Ledger } from "./ledger.ts";
+import { peerDiscoverMethods, PeerDiscovery } from "./peers.ts";
+import { runProposer } from "./proposer.ts";
+import { Relay } from "./relay.ts";
+import { messageOf, peerSyncSource, StateSync } from "./state_sync.ts";
 
 /** Options of {@link Node}. */
 export interface NodeOptions {
@@ -20,43 +34,87 @@ export interface NodeOptions {
   log?: (message: string) => void;
 }
 
+const DEFAULT_PERIOD_MS = 5000;
+const encoder = new TextEncoder();
+
 /**
- * A running node. {@link Node.start} syncs the state and starts serving;
- * {@link Node.stop} stops everything and waits for it.
+ * A running node. {@link Node.start} syncs the state and starts serving and
+ * every background task; {@link Node.stop} stops all of it and waits.
  *
  * @example
- * ```ts
- * import { Node } from "../../mod.ts";
+ * ```ts ignore
+ * import { Node } from "@bcn/bcn";
  * const node = new Node({
- *   node: "127.0.0.1:0",
+ *   node: "127.0.0.1:1122",
  *   bootstrap: true,
- *   keyStoreDir: ".keystore",
- *   blockStoreDir: ".blockstore",
+ *   keyStoreDir: ".keystore1122",
+ *   blockStoreDir: ".blockstore1122",
  *   chain: "blockchain",
  *   authPass: "password",
  *   ownerPass: "password",
  *   balance: 1000n,
  * });
- * // await node.start(); ... await node.stop();
+ * await node.start();
+ * await node.stop();
  * ```
  */
 export class Node {
   /** The configuration the node was started with. */
   readonly config: NodeConfig;
+  /** The event stream of confirmed blocks and transactions. */
+  readonly events: EventBus = new EventBus();
   readonly #options: NodeOptions;
   readonly #controller = new AbortController();
   readonly #registry: PeerRegistry;
+  readonly #discovery: PeerDiscovery;
+  readonly #txRelay: Relay<SigTx>;
+  readonly #blockRelay: Relay<SigBlock>;
+  readonly #tasks: Promise<unknown>[] = [];
   #server: RpcServer | undefined;
-  #state: State | undefined;
-  #store: BlockStore | undefined;
+  #ledger: Ledger | undefined;
+  #sync: StateSync | undefined;
+  #catchingUp: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
 
   /** Prepares a node; nothing runs until {@link Node.start}. */
   constructor(config: NodeConfig, options: NodeOptions = {}) {
     this.config = config;
     this.#options = options;
+    const log = this.#log;
+    const periodMs = config.periodMs ?? DEFAULT_PERIOD_MS;
     this.#registry = new PeerRegistry({
       protocol: config.peerProtocol ?? "auto",
+    });
+    this.#discovery = new PeerDiscovery({
+      self: config.node,
+      seed: config.seed,
+      registry: this.#registry,
+      periodMs,
+      log,
+    });
+    const registry = this.#registry;
+    this.#txRelay = new Relay<SigTx>({
+      name: "tx",
+      retryMs: periodMs,
+      log,
+      open: (peer, items, signal) =>
+        registry.clients(peer).tx.txReceive(
+          mapAsync(items, (tx) => ({ Tx: encoder.encode(encodeSigTx(tx)) })),
+          { signal },
+        ),
+    });
+    this.#blockRelay = new Relay<SigBlock>({
+      name: "block",
+      retryMs: periodMs,
+      log,
+      open: (peer, items, signal) =>
+        registry.clients(peer).block.blockReceive(
+          mapAsync(
+            items,
+            (b) => ({ Block: encoder.encode(encodeSigBlock(b)) }),
+          ),
+          { signal },
+        ),
     });
   }
 
@@ -67,8 +125,13 @@ export class Node {
 
   /** The node's state, once started. */
   get state(): State {
-    if (!this.#state) throw new Error("the node has not started");
-    return this.#state;
+    if (!this.#ledger) throw new Error("the node has not started");
+    return this.#ledger.state;
+  }
+
+  /** The peers the node knows now. */
+  peers(): string[] {
+    return this.#discovery.peers();
   }
 
   /** An abort signal that fires when the node stops. */
@@ -76,36 +139,127 @@ export class Node {
     return this.#controller.signal;
   }
 
-  /** Syncs the state, then serves RPC on `config.node`. */
+  /**
+   * Syncs the state, then serves RPC on `config.node` and starts discovery,
+   * the relays and, on the bootstrap node, the proposer. Rejects with a
+   * one-line error when the node cannot start.
+   */
   async start(): Promise<void> {
     const cfg = this.config;
     const { hostname, port } = splitHostPort(cfg.node);
     const out = this.#options.out ?? ((t: string) => console.log(t));
-    const peers: PeerReader = { peers: () => (cfg.seed ? [cfg.seed] : []) };
-    const sync = new StateSync(cfg, peers, this.signal, {
+    const signal = this.signal;
+    // Discovery lists only peers that have answered; at start-up the seed
+    // has not been asked yet, so it is always a sync source.
+    const discovery = this.#discovery;
+    const syncPeers = {
+      peers: () => [
+        ...new Set([...(cfg.seed ? [cfg.seed] : []), ...discovery.peers()]),
+      ],
+    };
+    const sync = this.#sync = new StateSync(cfg, syncPeers, signal, {
       source: peerSyncSource(this.#registry),
-      log: this.#options.log,
+      log: this.#log,
+      onApplied: (block) => this.#ledger?.confirmed(block),
     });
-    this.#state = await sync.syncState();
-    this.#store = sync.store!;
-    out(`=== Sync state\n${this.#state}`.trimEnd());
-    const store = this.#store;
+    const state = await sync.syncState();
+    // The authority key is read before serving, so a wrong password stops
+    // the start instead of a proposer that never works.
+    let authority: Account | undefined;
+    if (cfg.bootstrap) {
+      authority = await readKey(
+        cfg.keyStoreDir,
+        state.authority,
+        cfg.authPass ?? "",
+      );
+    }
+    const ledger = this.#ledger = new Ledger(state, sync.store!, {
+      onTx: (tx) => this.#txRelay.push(tx),
+      onBlock: (block) => this.#blockRelay.push(block),
+      onEvent: (event) => this.events.publish(event),
+      onBehind: () => this.#catchUp(),
+      log: this.#log,
+      onFatal: (e) => {
+        this.#log(`${e.message}; stopping the node`);
+        void this.stop();
+      },
+    });
+    out(`=== Sync state\n${state}`.trimEnd());
+    const keyStoreDir = cfg.keyStoreDir;
+    const store = ledger.store;
     this.#server = await startServer({
       hostname,
       port,
       routes: (router) => {
-        router.service(Block, { ...blockSyncMethods({ store }) });
+        router.service(Block, {
+          ...blockSyncMethods({ store }),
+          ...blockRelayMethods({ ledger }),
+        });
+        router.service(Tx, txMethods({ ledger, keyStoreDir }));
+        router.service(AccountService, accountMethods({ ledger, keyStoreDir }));
+        router.service(NodeService, {
+          ...peerDiscoverMethods(this.#discovery, {
+            remembersCallers: cfg.bootstrap,
+          }),
+          ...streamSubscribeMethods(this.events),
+        });
       },
     });
+    this.#discovery.onChange((peers) => {
+      this.#txRelay.setPeers(peers);
+      this.#blockRelay.setPeers(peers);
+    });
+    this.#tasks.push(this.#discovery.start(signal));
+    if (authority) {
+      this.#tasks.push(runProposer(ledger, authority, {
+        periodMs: cfg.periodMs ?? DEFAULT_PERIOD_MS,
+        signal,
+        log: this.#log,
+      }));
+    }
     out(`<=> gRPC ${this.#server.addr}`);
   }
 
-  /** Stops serving and every background task; safe to call twice. */
+  /**
+   * Stops the proposer, discovery, relays and subscriptions, drains the
+   * server, and waits for all of it; safe to call twice.
+   */
   stop(): Promise<void> {
     return this.#stopping ??= (async () => {
       this.#controller.abort(new Error("node stopped"));
+      await Promise.allSettled(this.#tasks);
+      if (this.#catchingUp) await this.#catchingUp.catch(() => {});
+      await Promise.allSettled([
+        this.#txRelay.close(),
+        this.#blockRelay.close(),
+      ]);
       await this.#server?.close();
       this.#registry.close();
     })();
   }
+
+  #log = (message: string): void => {
+    (this.#options.log ?? ((m: string) => console.error(m)))(message);
+  };
+
+  // A relayed block from the future means this node missed some: sync from
+  // the peers once (not once per such block), under the ledger's lock.
+  #catchUp(): void {
+    if (this.#catchingUp || this.signal.aborted) return;
+    const ledger = this.#ledger!;
+    this.#catchingUp = ledger.exclusive(() => this.#sync!.syncBlocks())
+      .catch((e) => {
+        if (!this.signal.aborted) this.#log(`catch-up failed: ${messageOf(e)}`);
+      })
+      .finally(() => {
+        this.#catchingUp = undefined;
+      });
+  }
+}
+
+async function* mapAsync<T, U>(
+  items: AsyncIterable<T>,
+  fn: (item: T) => U,
+): AsyncIterable<U> {
+  for await (const item of items) yield fn(item);
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import { Account } from "../chain/account.ts";
-import { decodeSigBlock } from "../chain/block.ts";
+import { decodeSigBlock, type SigBlock } from "../chain/block.ts";
 import {
   decodeSigGenesis,
   genesisHash,
@@ -16,10 +16,12 @@ import {
   verifyGenesis,
 } from "../chain/genesis.ts";
 import { State } from "../chain/state.ts";
-import { BlockStore } from "../store/block_store.ts";
+import { join } from "node:path";
+import { BlockStore, GENESIS_FILE } from "../store/block_store.ts";
 import { writeKey } from "../store/key_store.ts";
 import type { PeerRegistry } from "../rpc/client.ts";
 import type { NodeConfig } from "./config.ts";
+import { sleep } from "./sleep.ts";
 
 /** Gives the addresses of the peers a node currently knows. */
 export interface PeerReader {
@@ -64,6 +66,8 @@ export interface StateSyncOptions {
   maxAttempts?: number;
   /** The first pause between attempts, doubled each time; 200 ms by default. */
   retryDelayMs?: number;
+  /** Called after each block from a peer is applied and appended. */
+  onApplied?: (block: SigBlock) => void;
 }
 
 const MIN_PASSWORD_BYTES = 5;
@@ -120,6 +124,14 @@ export class StateSync {
    * {@link SyncError} naming what was wrong.
    */
   async syncState(): Promise<State> {
+    if (this.#cfg.bootstrap && !this.#store) {
+      // Refuse bad genesis inputs before the store directory is created.
+      const exists = await Deno.stat(
+        join(this.#cfg.blockStoreDir, GENESIS_FILE),
+      )
+        .then(() => true, () => false);
+      if (!exists) this.#checkGenesisInputs();
+    }
     const store = this.#store ??= await BlockStore.open(
       this.#cfg.blockStoreDir,
       {
@@ -171,9 +183,8 @@ export class StateSync {
     return this.#options.source;
   }
 
-  async #createGenesis(store: BlockStore): Promise<SigGenesis> {
+  #checkGenesisInputs(): void {
     const cfg = this.#cfg;
-    // Every check comes before anything is written.
     const enc = new TextEncoder();
     if (enc.encode(cfg.authPass ?? "").length < MIN_PASSWORD_BYTES) {
       throw new SyncError(
@@ -190,12 +201,18 @@ export class StateSync {
         "balance (--balance) of the initial owner must be positive",
       );
     }
+  }
+
+  async #createGenesis(store: BlockStore): Promise<SigGenesis> {
+    const cfg = this.#cfg;
+    // Every check comes before anything is written.
+    this.#checkGenesisInputs();
     const auth = Account.create();
     const owner = Account.create();
     await writeKey(cfg.keyStoreDir, auth, cfg.authPass!);
     await writeKey(cfg.keyStoreDir, owner, cfg.ownerPass!);
     const genesis = auth.signGenesis(
-      newGenesis(cfg.chain, auth.address, owner.address, cfg.balance),
+      newGenesis(cfg.chain, auth.address, owner.address, cfg.balance!),
     );
     await store.writeGenesis(genesis);
     return genesis;
@@ -307,6 +324,7 @@ export class StateSync {
             );
           }
           await store.appendBlock(block);
+          this.#options.onApplied?.(block);
         }
         if (state.lastNumber === before) return;
         failures = 0;
@@ -341,23 +359,9 @@ export class StateSync {
     }
   }
 
-  #pause(attempt: number): Promise<void> {
+  async #pause(attempt: number): Promise<void> {
     const ms = (this.#options.retryDelayMs ?? 200) * 2 ** (attempt - 1);
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#signal.removeEventListener("abort", abort);
-      };
-      const abort = () => {
-        done();
-        reject(this.#signal.reason);
-      };
-      const timer = setTimeout(() => {
-        done();
-        resolve();
-      }, ms);
-      this.#signal.addEventListener("abort", abort, { once: true });
-    });
+    if (!await sleep(ms, this.#signal)) this.#signal.throwIfAborted();
   }
 }
 

@@ -5,6 +5,13 @@
  * @module
  */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import {
+  blockHash,
+  decodeSigBlock,
+  encodeSigBlock,
+  type SigBlock,
+} from "../chain/block.ts";
+import type { Ledger } from "../node/ledger.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import type { Block } from "./gen/block_pb.ts";
 
@@ -48,4 +55,102 @@ export function blockSyncMethods(
       }
     },
   };
+}
+
+/** What the Block service's relay and search methods work on. */
+export interface BlockRelayBackend {
+  /** The node's state and block store. */
+  readonly ledger: Ledger;
+  /** Where dropped relayed blocks are reported; nowhere by default. */
+  readonly log?: (message: string) => void;
+}
+
+const utf8 = new TextEncoder();
+const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/;
+
+/**
+ * BlockReceive and BlockSearch on a ledger:
+ * - BlockReceive takes relayed blocks and offers each to the ledger, which
+ *   applies, persists, relays and publishes the next one; undecodable,
+ *   invalid, known or future blocks are dropped and the stream goes on;
+ * - BlockSearch streams the first stored block whose number equals `Number`
+ *   (when non-zero), or whose hash or parent starts with the given hex
+ *   prefix; nothing when none matches. Exactly one criterion must be given,
+ *   else InvalidArgument.
+ */
+export function blockRelayMethods(
+  backend: BlockRelayBackend,
+): Pick<ServiceImpl<typeof Block>, "blockReceive" | "blockSearch"> {
+  const { ledger } = backend;
+  return {
+    async blockReceive(reqs) {
+      for await (const req of reqs) {
+        let block: SigBlock;
+        try {
+          block = decodeSigBlock(req.Block);
+        } catch (e) {
+          backend.log?.(`dropped relayed block: ${(e as Error).message}`);
+          continue;
+        }
+        try {
+          await ledger.receiveBlock(block);
+        } catch (e) {
+          // The store failed under an applied block: the ledger has already
+          // reported it as fatal to the node.
+          throw new ConnectError(
+            `cannot keep block ${block.number}: ${(e as Error).message}`,
+            Code.Internal,
+          );
+        }
+      }
+      return {};
+    },
+
+    async *blockSearch(req, ctx) {
+      const match = blockCriterion(req);
+      // A number search starts at its line; the others read from the start.
+      const from = req.Number > 0n ? req.Number : 1n;
+      try {
+        for await (
+          const block of ledger.store.blocks({ from, signal: ctx.signal })
+        ) {
+          if (!match(block)) continue;
+          yield { Block: utf8.encode(encodeSigBlock(block)) };
+          return;
+        }
+      } catch (e) {
+        if (ctx.signal.aborted) return;
+        throw new ConnectError(
+          `cannot read the block store: ${(e as Error).message}`,
+          Code.Internal,
+        );
+      }
+    },
+  };
+}
+
+/** The single criterion of a BlockSearch request; InvalidArgument otherwise. */
+function blockCriterion(
+  req: { Number: bigint; Hash: string; Parent: string },
+): (block: SigBlock) => boolean {
+  const given = [req.Number !== 0n, req.Hash !== "", req.Parent !== ""]
+    .filter(Boolean).length;
+  if (given !== 1) {
+    throw new ConnectError(
+      "give exactly one of Number, Hash or Parent",
+      Code.InvalidArgument,
+    );
+  }
+  if (req.Number !== 0n) return (block) => block.number === req.Number;
+  const field = req.Hash !== "" ? "Hash" : "Parent";
+  const prefix = (req.Hash || req.Parent).toLowerCase();
+  if (!HEX_PREFIX_RE.test(prefix)) {
+    throw new ConnectError(
+      `${field}: expected a prefix of 1 to 64 hex characters`,
+      Code.InvalidArgument,
+    );
+  }
+  return field === "Hash"
+    ? (block) => blockHash(block).startsWith(prefix)
+    : (block) => block.parent.startsWith(prefix);
 }

@@ -1,0 +1,165 @@
+/**
+ * `bcn block search`: find a confirmed block by number, hash or parent.
+ *
+ * @module
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  blockHash,
+  decodeSigBlock,
+  encodeSigBlock,
+  type SigBlock,
+} from "../chain/block.ts";
+import { encodeU64, formatTime } from "../chain/json.ts";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { BlockSearchReqSchema } from "../rpc/gen/block_pb.ts";
+import {
+  type Flags,
+  optionalString,
+  parseFlags,
+  parseU64Flag,
+  UsageError,
+} from "./args.ts";
+import { requireNode, withNode } from "./rpc_errors.ts";
+import { answerLine, formatTx, parseHexPrefix } from "./tx.ts";
+
+/** Help for `bcn block search`. */
+export const BLOCK_SEARCH_HELP =
+  `Usage: bcn block search --node HOST:PORT (--number N | --hash PREFIX | --parent PREFIX) [--json]
+
+Prints the first confirmed block with that number, or whose hash or parent
+hash starts with PREFIX: a header line, then one line per transaction:
+  blk <number>: <hash> -> <parent7> txs <count> mrk <merkle root7> <time>
+    tx <hash>: <from7> -> <to7> <value> nonce <nonce>
+(hashes and addresses ending in 7 are shortened to 7 characters). With
+--json, the signed block's JSON on one line. No match is an error.
+
+Flags:
+  --node HOST:PORT    the node to ask (required)
+  --number N          the block number, from 1
+  --hash PREFIX       block hash prefix, hex
+  --parent PREFIX     parent block hash prefix, hex
+  --json              machine-readable output
+Exactly one of --number, --hash and --parent.
+`;
+
+const SEARCH_FLAGS = {
+  node: { type: "string" },
+  number: { type: "string" },
+  hash: { type: "string" },
+  parent: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+/** What `bcn block search` asks for. */
+export interface BlockSearchQuery {
+  /** The flag given. */
+  readonly flag: "number" | "hash" | "parent";
+  /** Its value: the number in decimal, or the lowercase hex prefix. */
+  readonly value: string;
+  /** The BlockSearch request. */
+  readonly request: MessageInitShape<typeof BlockSearchReqSchema>;
+}
+
+const FLAG_NAMES = ["number", "hash", "parent"] as const;
+
+/**
+ * The search of `bcn block search` flags: exactly one of `--number` (from 1),
+ * `--hash` and `--parent` (hex prefixes); a usage error otherwise.
+ *
+ * @example
+ * ```ts
+ * import { blockSearchQuery } from "./block.ts";
+ *
+ * blockSearchQuery({ number: "3" }).request; // { Number: 3n }
+ * ```
+ */
+export function blockSearchQuery(flags: Flags): BlockSearchQuery {
+  const given = FLAG_NAMES.filter((n) => flags[n] !== undefined);
+  if (given.length !== 1) {
+    throw new UsageError(
+      given.length === 0
+        ? "give one of --number, --hash and --parent"
+        : `give only one of --number, --hash and --parent, not ${
+          given.map((n) => `--${n}`).join(" and ")
+        }`,
+    );
+  }
+  const flag = given[0];
+  const text = optionalString(flags, flag) ?? "";
+  if (flag === "number") {
+    const n = parseU64Flag("number", text);
+    if (n === 0n) {
+      throw new UsageError("--number: blocks are numbered from 1");
+    }
+    return { flag, value: encodeU64(n), request: { Number: n } };
+  }
+  const prefix = parseHexPrefix(flag, text);
+  return {
+    flag,
+    value: prefix,
+    request: flag === "hash" ? { Hash: prefix } : { Parent: prefix },
+  };
+}
+
+/**
+ * A block in text output: a header line, then one indented line per
+ * transaction (see {@link formatTx}).
+ *
+ * @example
+ * ```ts
+ * import { formatBlock } from "./block.ts";
+ * import { decodeSigBlock } from "../chain/block.ts";
+ *
+ * declare const text: string; // a SigBlock's JSON
+ * console.log(formatBlock(decodeSigBlock(text)));
+ * // blk 1: <hash> -> <parent7> txs 1 mrk <root7> 2024-05-01T10:00:00Z
+ * //   tx <hash>: <from7> -> <to7> 5 nonce 1
+ * ```
+ */
+export function formatBlock(b: SigBlock): string {
+  const head = `blk ${encodeU64(b.number)}: ${blockHash(b)} -> ${
+    b.parent.slice(0, 7)
+  } txs ${b.txs.length} mrk ${b.merkleRoot.slice(0, 7)} ${formatTime(b.time)}`;
+  return [head, ...b.txs.map((tx) => `  ${formatTx(tx)}`)].join("\n");
+}
+
+/** Runs `bcn block search`. */
+export async function blockSearch(args: string[]): Promise<void> {
+  const flags = parseFlags(args, SEARCH_FLAGS);
+  if (flags.help) {
+    console.log(BLOCK_SEARCH_HELP);
+    return;
+  }
+  const node = requireNode(flags);
+  const query = blockSearchQuery(flags);
+  const json = flags.json === true;
+  const line = await withNode(node, async ({ block }) => {
+    try {
+      // The node sends the first match; stop reading after it.
+      for await (const res of block.blockSearch(query.request)) {
+        const b = decodeSigBlock(res.Block, "block");
+        return json ? answerLine(res.Block, encodeSigBlock(b)) : formatBlock(b);
+      }
+    } catch (e) {
+      // A node may answer "no match" with NotFound rather than no block.
+      if (!(e instanceof ConnectError && e.code === Code.NotFound)) throw e;
+    }
+    return undefined;
+  });
+  if (line === undefined) {
+    throw new Error(`no block matches --${query.flag} ${query.value}`);
+  }
+  console.log(line);
+}
+
+/** The `bcn block ...` commands, keyed as in `main.ts`. */
+export const BLOCK_COMMANDS: Record<string, (args: string[]) => Promise<void>> =
+  {
+    "block search": blockSearch,
+  };
+
+/** Help texts of the `bcn block ...` commands, keyed like the commands. */
+export const BLOCK_HELP: Record<string, string> = {
+  "block search": BLOCK_SEARCH_HELP,
+};

@@ -1,0 +1,583 @@
+/**
+ * `bcn tx ...`: have a node sign a transaction, send one, search confirmed
+ * transactions, prove one and verify a proof. Also the text formatting of
+ * transactions shared by `bcn block search` and `bcn node subscribe`.
+ *
+ * @module
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  DecodeError,
+  encodeString,
+  encodeU64,
+  parseHash,
+} from "../chain/json.ts";
+import {
+  decodeMerkleProof,
+  encodeMerkleProof,
+  type MerkleStep,
+} from "../chain/merkle.ts";
+import {
+  decodeSearchTx,
+  encodeSearchTx,
+  type SearchTx,
+} from "../chain/search_tx.ts";
+import { decodeSigTx, encodeSigTx, type SigTx, txHash } from "../chain/tx.ts";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { TxSearchReqSchema } from "../rpc/gen/tx_pb.ts";
+import {
+  type Flags,
+  optionalString,
+  parseFlags,
+  parseU64Flag,
+  requireString,
+  UsageError,
+} from "./args.ts";
+import { requireNode, withNode } from "./rpc_errors.ts";
+
+// ------------------------------------------------------------------ help
+
+/** Help for `bcn tx sign`. */
+export const TX_SIGN_HELP =
+  `Usage: bcn tx sign --node HOST:PORT --from ADDRESS --to ADDRESS --value N --ownerpass PASS [--json]
+
+Has the node sign a transfer with the sender's key from its key store (the
+nonce is the sender's pending nonce + 1) and prints the signed transaction's
+JSON, exactly as the node made it, for 'bcn tx send --sigtx'. Nothing is sent.
+The output is the same with --json.
+
+Flags:
+  --node HOST:PORT    the node holding the sender's key (required)
+  --from ADDRESS      the sender (required)
+  --to ADDRESS        the receiver (required)
+  --value N           the amount, an unsigned 64-bit integer (required)
+  --ownerpass PASS    the sender's password (required; or BCN_OWNERPASS)
+  --json              machine-readable output (the same JSON)
+`;
+
+/** Help for `bcn tx send`. */
+export const TX_SEND_HELP =
+  `Usage: bcn tx send --node HOST:PORT --sigtx JSON [--json]
+
+Checks a signed transaction's JSON, sends its canonical form to the node,
+which applies it to its pending state and relays it, and prints its hash:
+  tx <hash>
+With --json: {"hash":"<hash>"}
+A transaction the node rejects (bad signature or nonce, insufficient funds)
+is an error.
+
+Flags:
+  --node HOST:PORT   the node to send to (required)
+  --sigtx JSON       the signed transaction, as 'bcn tx sign' prints it;
+                     - reads it from stdin (required)
+  --json             machine-readable output
+`;
+
+/** Help for `bcn tx search`. */
+export const TX_SEARCH_HELP =
+  `Usage: bcn tx search --node HOST:PORT (--hash | --from | --to | --account) PREFIX [--json]
+
+Prints the confirmed transactions whose hash, sender, receiver, or sender or
+receiver starts with PREFIX (the first match only for --hash), one a line:
+  tx <hash>: <from> -> <to> <value> nonce <nonce> blk <block number> <block hash>
+where <from>, <to> and <block hash> are shortened to 7 characters (a receiver
+that is not an address is shown in full, quoted when it holds more than
+letters, digits and ._:@+-). With --json, one SearchTx JSON a line as the node
+returned it: the transaction's fields, then blockNumber, blockHash and
+merkleRoot. No match is an error.
+
+Flags:
+  --node HOST:PORT    the node to ask (required)
+  --hash PREFIX       transaction hash prefix, hex
+  --from PREFIX       sender address prefix, hex
+  --to PREFIX         receiver prefix
+  --account PREFIX    sender or receiver prefix
+  --json              machine-readable output
+Exactly one of --hash, --from, --to and --account.
+`;
+
+/** Help for `bcn tx prove`. */
+export const TX_PROVE_HELP =
+  `Usage: bcn tx prove --node HOST:PORT --hash HASH [--json]
+
+Prints the Merkle proof that a confirmed transaction is in its block, as JSON
+for 'bcn tx verify --mrkproof':
+  [{"hash":"<hash>","pos":1},{"hash":"<hash>","pos":2},...]
+(pos 1: the hash is on the left, 2: on the right). The output is the same
+with --json. An unknown transaction is an error.
+
+Flags:
+  --node HOST:PORT   the node to ask (required)
+  --hash HASH        the transaction hash, 64 hex characters (required)
+  --json             machine-readable output (the same JSON)
+`;
+
+/** Help for `bcn tx verify`. */
+export const TX_VERIFY_HELP =
+  `Usage: bcn tx verify --node HOST:PORT --hash HASH --mrkproof JSON --mrkroot ROOT [--json]
+
+Has the node check that a Merkle proof links a transaction hash to a Merkle
+root (a block's merkleRoot) and prints the verdict:
+  tx <hash> valid
+  tx <hash> INVALID
+With --json: {"hash":"<hash>","valid":true} or ... "valid":false}.
+Both verdicts exit with code 0.
+
+Flags:
+  --node HOST:PORT   the node to ask (required)
+  --hash HASH        the transaction hash, 64 hex characters (required)
+  --mrkproof JSON    the proof, as 'bcn tx prove' prints it; - reads it from
+                     stdin (required)
+  --mrkroot ROOT     the Merkle root, 64 hex characters (required)
+  --json             machine-readable output
+`;
+
+// -------------------------------------------------------------- formats
+
+/**
+ * An account in text output: an address (64 lowercase hex) shortened to its
+ * first 7 characters; another name in full, quoted as a JSON string when it
+ * holds more than letters, digits and `._:@+-`.
+ *
+ * @example
+ * ```ts
+ * import { shortAccount } from "./tx.ts";
+ *
+ * shortAccount("ab".repeat(32)); // "abababa"
+ * shortAccount("bob"); // "bob"
+ * shortAccount("bob smith"); // '"bob smith"'
+ * ```
+ */
+export function shortAccount(account: string): string {
+  if (/^[0-9a-f]{64}$/.test(account)) return account.slice(0, 7);
+  if (/^[\w.:@+-]+$/.test(account)) return account;
+  return encodeString(account);
+}
+
+/**
+ * One transaction in text output:
+ * `tx <hash>: <from7> -> <to7> <value> nonce <nonce>`.
+ *
+ * @example
+ * ```ts
+ * import { decodeSigTx } from "../chain/tx.ts";
+ * import { formatTx } from "./tx.ts";
+ *
+ * const tx = decodeSigTx('{"from":"a","to":"b","value":5,"nonce":1,"time":"2024-01-01T00:00:00Z","sig":""}');
+ * formatTx(tx); // "tx <hash>: a -> b 5 nonce 1"
+ * ```
+ */
+export function formatTx(tx: SigTx): string {
+  return `tx ${txHash(tx)}: ${shortAccount(tx.from)} -> ${
+    shortAccount(tx.to)
+  } ${encodeU64(tx.value)} nonce ${encodeU64(tx.nonce)}`;
+}
+
+/**
+ * One `bcn tx search` result in text output: {@link formatTx}, then
+ * ` blk <block number> <block hash7>`.
+ *
+ * @example
+ * ```ts
+ * import { decodeSearchTx } from "../chain/search_tx.ts";
+ * import { formatSearchTx } from "./tx.ts";
+ *
+ * const tx = decodeSearchTx('{"from":"a","to":"b","value":5,"nonce":1,"time":"2024-01-01T00:00:00Z","sig":"",' +
+ *   `"blockNumber":3,"blockHash":"${"c".repeat(64)}","merkleRoot":"${"d".repeat(64)}"}`);
+ * formatSearchTx(tx); // "tx <hash>: a -> b 5 nonce 1 blk 3 ccccccc"
+ * ```
+ */
+export function formatSearchTx(tx: SearchTx): string {
+  return `${formatTx(tx)} blk ${encodeU64(tx.blockNumber)} ${
+    tx.blockHash.slice(0, 7)
+  }`;
+}
+
+/**
+ * The output line of `bcn tx send`.
+ *
+ * @example
+ * ```ts
+ * import { formatTxSent } from "./tx.ts";
+ *
+ * formatTxSent("ab".repeat(32), true); // '{"hash":"abab..."}'
+ * ```
+ */
+export function formatTxSent(hash: string, json: boolean): string {
+  return json ? `{"hash":${encodeString(hash)}}` : `tx ${hash}`;
+}
+
+/**
+ * The output line of `bcn tx verify`.
+ *
+ * @example
+ * ```ts
+ * import { formatVerdict } from "./tx.ts";
+ *
+ * formatVerdict("ab".repeat(32), false, false); // "tx abab... INVALID"
+ * formatVerdict("ab".repeat(32), true, true); // '{"hash":"abab...","valid":true}'
+ * ```
+ */
+export function formatVerdict(
+  hash: string,
+  valid: boolean,
+  json: boolean,
+): string {
+  if (json) return `{"hash":${encodeString(hash)},"valid":${valid}}`;
+  return `tx ${hash} ${valid ? "valid" : "INVALID"}`;
+}
+
+/**
+ * A JSON answer of the node as one output line: its text without surrounding
+ * white space, or `canonical` when the text spans lines.
+ *
+ * @example
+ * ```ts
+ * import { answerLine } from "./tx.ts";
+ *
+ * answerLine(new TextEncoder().encode('{"a":1}\n'), '{"a":1}'); // '{"a":1}'
+ * ```
+ */
+export function answerLine(bytes: Uint8Array, canonical: string): string {
+  const text = new TextDecoder().decode(bytes).trim();
+  return /[\n\r]/.test(text) ? canonical : text;
+}
+
+// ---------------------------------------------------------------- flags
+
+/**
+ * A hex prefix flag (such as `--hash abc`), lowercased; a usage error when it
+ * is empty, longer than 64 characters or not hex.
+ *
+ * @example
+ * ```ts
+ * import { parseHexPrefix } from "./tx.ts";
+ *
+ * parseHexPrefix("hash", "ABC"); // "abc"
+ * ```
+ */
+export function parseHexPrefix(name: string, value: string): string {
+  if (!/^[0-9a-fA-F]{1,64}$/.test(value)) {
+    throw new UsageError(
+      `--${name}: expected a prefix of 1 to 64 hex characters, got ${
+        encodeString(value)
+      }`,
+    );
+  }
+  return value.toLowerCase();
+}
+
+/**
+ * A hash flag: exactly 64 hex characters, returned lowercase; a usage error
+ * naming the flag otherwise.
+ *
+ * @example
+ * ```ts
+ * import { parseHashFlag } from "./tx.ts";
+ *
+ * parseHashFlag("hash", "AB".repeat(32)); // "abab..."
+ * ```
+ */
+export function parseHashFlag(name: string, value: string): string {
+  try {
+    return parseHash(value, `--${name}`);
+  } catch (e) {
+    if (e instanceof DecodeError) {
+      throw new UsageError(`${e.message}, got ${encodeString(value)}`);
+    }
+    throw e;
+  }
+}
+
+/**
+ * Checks a `--sigtx` value: the signed transaction it holds, or a usage error
+ * naming the bad field (`--sigtx: value: expected an unsigned 64-bit
+ * integer`).
+ *
+ * @example
+ * ```ts
+ * import { parseSigTxFlag } from "./tx.ts";
+ *
+ * parseSigTxFlag('{"from":"a","to":"b","value":1,"nonce":1,"time":"2024-01-01T00:00:00Z","sig":""}');
+ * ```
+ */
+export function parseSigTxFlag(text: string): SigTx {
+  try {
+    return decodeSigTx(text, "");
+  } catch (e) {
+    if (e instanceof DecodeError) {
+      throw new UsageError(`--sigtx: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+/**
+ * Checks a `--mrkproof` value: the non-empty proof it holds, or a usage error
+ * naming the bad entry (`--mrkproof: [0].pos: expected 1 (left) or 2
+ * (right)`).
+ *
+ * @example
+ * ```ts
+ * import { parseProofFlag } from "./tx.ts";
+ *
+ * parseProofFlag(`[{"hash":"${"a".repeat(64)}","pos":1}]`);
+ * ```
+ */
+export function parseProofFlag(text: string): MerkleStep[] {
+  let proof: MerkleStep[];
+  try {
+    proof = decodeMerkleProof(text, "");
+  } catch (e) {
+    if (e instanceof DecodeError) {
+      throw new UsageError(`--mrkproof: ${e.message}`);
+    }
+    throw e;
+  }
+  if (proof.length === 0) throw new UsageError("--mrkproof: empty proof");
+  return proof;
+}
+
+/** What `bcn tx search` asks for: the request field, its flag and prefix. */
+export interface TxSearchQuery {
+  /** The flag given, such as `hash`. */
+  readonly flag: "hash" | "from" | "to" | "account";
+  /** The prefix searched for (hex ones lowercased). */
+  readonly prefix: string;
+}
+
+const SEARCH_FLAG_NAMES = ["hash", "from", "to", "account"] as const;
+
+/**
+ * The search of `bcn tx search` flags: exactly one of `--hash`, `--from`,
+ * `--to` and `--account`, with a non-empty prefix (hex for hash and from).
+ *
+ * @example
+ * ```ts
+ * import { txSearchQuery } from "./tx.ts";
+ *
+ * txSearchQuery({ from: "AB12" }); // { flag: "from", prefix: "ab12" }
+ * ```
+ */
+export function txSearchQuery(flags: Flags): TxSearchQuery {
+  const given = SEARCH_FLAG_NAMES.filter((n) => flags[n] !== undefined);
+  if (given.length !== 1) {
+    throw new UsageError(
+      given.length === 0
+        ? "give one of --hash, --from, --to and --account"
+        : `give only one of --hash, --from, --to and --account, not ${
+          given.map((n) => `--${n}`).join(" and ")
+        }`,
+    );
+  }
+  const flag = given[0];
+  const value = optionalString(flags, flag) ?? "";
+  if (flag === "hash" || flag === "from") {
+    return { flag, prefix: parseHexPrefix(flag, value) };
+  }
+  if (value === "") throw new UsageError(`--${flag}: empty prefix`);
+  return { flag, prefix: value };
+}
+
+/** The TxSearch request of a query. */
+function searchRequest(
+  q: TxSearchQuery,
+): MessageInitShape<typeof TxSearchReqSchema> {
+  switch (q.flag) {
+    case "hash":
+      return { Hash: q.prefix };
+    case "from":
+      return { From: q.prefix };
+    case "to":
+      return { To: q.prefix };
+    case "account":
+      return { Account: q.prefix };
+  }
+}
+
+/** A flag's text, or stdin's whole text when it is `-`. */
+async function flagOrStdin(flags: Flags, name: string): Promise<string> {
+  const value = requireString(flags, name);
+  if (value !== "-") return value;
+  const text = (await new Response(Deno.stdin.readable).text()).trim();
+  if (text === "") throw new UsageError(`--${name} -: nothing on stdin`);
+  return text;
+}
+
+// ------------------------------------------------------------- commands
+
+const SIGN_FLAGS = {
+  node: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  value: { type: "string" },
+  ownerpass: { type: "string", env: "BCN_OWNERPASS" },
+  json: { type: "boolean" },
+} as const;
+
+const SEND_FLAGS = {
+  node: { type: "string" },
+  sigtx: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+const SEARCH_FLAGS = {
+  node: { type: "string" },
+  hash: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  account: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+const PROVE_FLAGS = {
+  node: { type: "string" },
+  hash: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+const VERIFY_FLAGS = {
+  node: { type: "string" },
+  hash: { type: "string" },
+  mrkproof: { type: "string" },
+  mrkroot: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+/** Runs `bcn tx sign`. */
+export async function txSign(args: string[]): Promise<void> {
+  const flags = parseFlags(args, SIGN_FLAGS);
+  if (flags.help) {
+    console.log(TX_SIGN_HELP);
+    return;
+  }
+  const node = requireNode(flags);
+  const from = requireString(flags, "from");
+  const to = requireString(flags, "to");
+  const value = parseU64Flag("value", requireString(flags, "value"));
+  const password = requireString(flags, "ownerpass");
+  const line = await withNode(node, async ({ tx }) => {
+    const res = await tx.txSign({
+      From: from,
+      To: to,
+      Value: value,
+      Password: password,
+    });
+    return answerLine(res.Tx, encodeSigTx(decodeSigTx(res.Tx, "tx")));
+  }, { labels: { [Code.NotFound]: "unknown account" } });
+  console.log(line);
+}
+
+/** Runs `bcn tx send`. */
+export async function txSend(args: string[]): Promise<void> {
+  const flags = parseFlags(args, SEND_FLAGS);
+  if (flags.help) {
+    console.log(TX_SEND_HELP);
+    return;
+  }
+  const node = requireNode(flags);
+  const sigTx = parseSigTxFlag(await flagOrStdin(flags, "sigtx"));
+  const body = new TextEncoder().encode(encodeSigTx(sigTx));
+  const hash = await withNode(node, async ({ tx }) => {
+    const res = await tx.txSend({ Tx: body });
+    return parseHash(res.Hash, "Hash");
+  }, {
+    labels: {
+      [Code.FailedPrecondition]: "tx rejected",
+      [Code.InvalidArgument]: "tx rejected",
+    },
+  });
+  console.log(formatTxSent(hash, flags.json === true));
+}
+
+/** Runs `bcn tx search`. */
+export async function txSearch(args: string[]): Promise<void> {
+  const flags = parseFlags(args, SEARCH_FLAGS);
+  if (flags.help) {
+    console.log(TX_SEARCH_HELP);
+    return;
+  }
+  const node = requireNode(flags);
+  const query = txSearchQuery(flags);
+  const json = flags.json === true;
+  const found = await withNode(node, async ({ tx }) => {
+    let n = 0;
+    try {
+      for await (const res of tx.txSearch(searchRequest(query))) {
+        const st = decodeSearchTx(res.Tx, "tx");
+        console.log(
+          json ? answerLine(res.Tx, encodeSearchTx(st)) : formatSearchTx(st),
+        );
+        n++;
+      }
+    } catch (e) {
+      // A node may answer "no match" with NotFound rather than no results.
+      if (!(e instanceof ConnectError && e.code === Code.NotFound && n === 0)) {
+        throw e;
+      }
+    }
+    return n;
+  });
+  if (found === 0) {
+    throw new Error(
+      `no transaction matches --${query.flag} ${query.prefix}`,
+    );
+  }
+}
+
+/** Runs `bcn tx prove`. */
+export async function txProve(args: string[]): Promise<void> {
+  const flags = parseFlags(args, PROVE_FLAGS);
+  if (flags.help) {
+    console.log(TX_PROVE_HELP);
+    return;
+  }
+  const node = requireNode(flags);
+  const hash = parseHashFlag("hash", requireString(flags, "hash"));
+  const proof = await withNode(node, async ({ tx }) => {
+    const res = await tx.txProve({ Hash: hash });
+    return decodeMerkleProof(res.MerkleProof, "MerkleProof");
+  }, { labels: { [Code.NotFound]: "unknown tx" } });
+  console.log(encodeMerkleProof(proof));
+}
+
+/** Runs `bcn tx verify`. */
+export async function txVerify(args: string[]): Promise<void> {
+  const flags = parseFlags(args, VERIFY_FLAGS);
+  if (flags.help) {
+    console.log(TX_VERIFY_HELP);
+    return;
+  }
+  const node = requireNode(flags);
+  const hash = parseHashFlag("hash", requireString(flags, "hash"));
+  const root = parseHashFlag("mrkroot", requireString(flags, "mrkroot"));
+  const proof = parseProofFlag(await flagOrStdin(flags, "mrkproof"));
+  const body = new TextEncoder().encode(encodeMerkleProof(proof));
+  const valid = await withNode(node, async ({ tx }) => {
+    const res = await tx.txVerify({
+      Hash: hash,
+      MerkleProof: body,
+      MerkleRoot: root,
+    });
+    return res.Valid;
+  });
+  console.log(formatVerdict(hash, valid, flags.json === true));
+}
+
+/** The `bcn tx ...` commands, keyed as in `main.ts`. */
+export const TX_COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+  "tx sign": txSign,
+  "tx send": txSend,
+  "tx search": txSearch,
+  "tx prove": txProve,
+  "tx verify": txVerify,
+};
+
+/** Help texts of the `bcn tx ...` commands, keyed like the commands. */
+export const TX_HELP: Record<string, string> = {
+  "tx sign": TX_SIGN_HELP,
+  "tx send": TX_SEND_HELP,
+  "tx search": TX_SEARCH_HELP,
+  "tx prove": TX_PROVE_HELP,
+  "tx verify": TX_VERIFY_HELP,
+};

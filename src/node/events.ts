@@ -1,0 +1,295 @@
+/**
+ * The event bus of a node: confirmed blocks and transactions are published
+ * once and fanned out to every subscriber whose filter matches, each through
+ * its own bounded queue. Publishing never waits for a subscriber: one whose
+ * queue is full is disconnected (its iterator throws
+ * {@link SubscriberTooSlow} once it has read what was queued), so a slow
+ * client costs at most `capacity` events of memory and never slows the node.
+ *
+ * {@link streamSubscribeMethods} serves the bus as the Node service's
+ * `StreamSubscribe`.
+ *
+ * @module
+ */
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { encodeEvent, type Event, EventType } from "../chain/event.ts";
+import type { Node } from "../rpc/gen/node_pb.ts";
+
+/** Default of {@link SubscribeOptions.capacity}. */
+export const DEFAULT_SUBSCRIBER_CAPACITY = 1000;
+
+/** Thrown by a subscription that fell more than its capacity behind. */
+export class SubscriberTooSlow extends Error {
+  /** The capacity that was exceeded. */
+  readonly capacity: number;
+
+  /**
+   * Creates the error for a subscriber of `capacity` events.
+   *
+   * @example
+   * ```ts
+   * import { SubscriberTooSlow } from "./events.ts";
+   *
+   * console.log(new SubscriberTooSlow(1000).message);
+   * // subscriber too slow: more than 1000 events queued
+   * ```
+   */
+  constructor(capacity: number) {
+    super(`subscriber too slow: more than ${capacity} events queued`);
+    this.name = "SubscriberTooSlow";
+    this.capacity = capacity;
+  }
+}
+
+/** Options of {@link EventBus.subscribe}. */
+export interface SubscribeOptions {
+  /** Aborting it ends the subscription: the iterator returns. */
+  signal?: AbortSignal;
+  /** Events queued at most before the subscriber is dropped; default 1000. */
+  capacity?: number;
+}
+
+/** One subscriber: a bounded queue read as an async iterator. */
+class Subscription implements AsyncIterableIterator<Event> {
+  readonly #bus: Set<Subscription>;
+  readonly #all: boolean;
+  readonly #types: ReadonlySet<number>;
+  readonly #capacity: number;
+  readonly #signal: AbortSignal | undefined;
+  #queue: Event[] = [];
+  #waiters: ((result: IteratorResult<Event>) => void)[] = [];
+  #error: SubscriberTooSlow | undefined;
+  #closed = false;
+
+  constructor(
+    bus: Set<Subscription>,
+    types: readonly number[],
+    options: SubscribeOptions,
+  ) {
+    this.#bus = bus;
+    this.#types = new Set(types);
+    this.#all = types.length === 0 || this.#types.has(EventType.All);
+    this.#capacity = options.capacity ?? DEFAULT_SUBSCRIBER_CAPACITY;
+    this.#signal = options.signal;
+    if (this.#signal?.aborted) {
+      this.#closed = true;
+      return;
+    }
+    this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+    bus.add(this);
+  }
+
+  /** Queues `event` if it matches; disconnects when the queue is full. */
+  offer(event: Event): void {
+    if (this.#closed) return;
+    if (!this.#all && !this.#types.has(event.type)) return;
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) {
+      waiter({ value: event, done: false });
+    } else if (this.#queue.length < this.#capacity) {
+      this.#queue.push(event);
+    } else {
+      this.#error = new SubscriberTooSlow(this.#capacity);
+      this.#detach();
+    }
+  }
+
+  next(): Promise<IteratorResult<Event>> {
+    const event = this.#queue.shift();
+    if (event !== undefined) {
+      return Promise.resolve({ value: event, done: false });
+    }
+    const error = this.#error;
+    if (error !== undefined) {
+      this.#error = undefined;
+      return Promise.reject(error);
+    }
+    if (this.#closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  return(): Promise<IteratorResult<Event>> {
+    this.#end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Event> {
+    return this;
+  }
+
+  #onAbort = (): void => this.#end();
+
+  /** Ends the subscription: nothing more is delivered. */
+  #end(): void {
+    this.#queue = [];
+    this.#error = undefined;
+    this.#detach();
+    for (const waiter of this.#waiters) {
+      waiter({ value: undefined, done: true });
+    }
+    this.#waiters = [];
+  }
+
+  /** Leaves the bus; what is queued can still be read. */
+  #detach(): void {
+    this.#closed = true;
+    this.#bus.delete(this);
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+  }
+}
+
+/**
+ * Fans events out to subscribers (see the module documentation).
+ *
+ * @example
+ * ```ts
+ * import { EventType, type Event } from "../chain/event.ts";
+ * import { EventBus } from "./events.ts";
+ *
+ * const bus = new EventBus();
+ * const controller = new AbortController();
+ * const blocks = bus.subscribe([EventType.Block], { signal: controller.signal });
+ * const event: Event = {
+ *   type: EventType.Block,
+ *   action: "validated",
+ *   body: new TextEncoder().encode("{}"),
+ * };
+ * bus.publish(event);
+ * const { value } = await blocks.next();
+ * console.log(value?.action); // validated
+ * controller.abort();
+ * ```
+ */
+export class EventBus {
+  readonly #subscribers = new Set<Subscription>();
+
+  /**
+   * The number of current subscribers.
+   *
+   * @example
+   * ```ts
+   * import { EventBus } from "./events.ts";
+   *
+   * console.log(new EventBus().subscriberCount); // 0
+   * ```
+   */
+  get subscriberCount(): number {
+    return this.#subscribers.size;
+  }
+
+  /**
+   * Delivers `event` to every subscriber whose filter matches. Never waits,
+   * never throws; a subscriber whose queue is full is disconnected.
+   *
+   * @example
+   * ```ts
+   * import { EventType } from "../chain/event.ts";
+   * import { EventBus } from "./events.ts";
+   *
+   * new EventBus().publish({
+   *   type: EventType.Tx,
+   *   action: "validated",
+   *   body: new Uint8Array(),
+   * });
+   * ```
+   */
+  publish(event: Event): void {
+    for (const subscriber of [...this.#subscribers]) subscriber.offer(event);
+  }
+
+  /**
+   * Subscribes to the events of `types` (`1` transactions, `2` blocks; an
+   * empty list or `0` means all), from now on. The iterator yields them in
+   * publication order; it returns when `options.signal` aborts or when
+   * `return()` is called (a `for await` loop that breaks), which removes the
+   * subscriber. When more than `options.capacity` events wait unread, the
+   * subscriber is removed and its iterator throws {@link SubscriberTooSlow}
+   * after yielding what was queued.
+   *
+   * @example
+   * ```ts
+   * import { EventBus } from "./events.ts";
+   *
+   * const bus = new EventBus();
+   * const controller = new AbortController();
+   * const all = bus.subscribe([], { signal: controller.signal, capacity: 100 });
+   * console.log(bus.subscriberCount); // 1
+   * controller.abort();
+   * console.log(bus.subscriberCount); // 0
+   * console.log(await all.next()); // { value: undefined, done: true }
+   * ```
+   */
+  subscribe(
+    types: readonly number[],
+    options: SubscribeOptions = {},
+  ): AsyncIterableIterator<Event> {
+    const capacity = options.capacity ?? DEFAULT_SUBSCRIBER_CAPACITY;
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(`capacity must be a positive integer: ${capacity}`);
+    }
+    return new Subscription(this.#subscribers, types, options);
+  }
+}
+
+/** Options of {@link streamSubscribeMethods}. */
+export interface StreamSubscribeOptions {
+  /** Events queued per subscriber; default 1000. */
+  capacity?: number;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * The Node service's `StreamSubscribe` handler: checks `EventTypes` (each 0,
+ * 1 or 2, else InvalidArgument naming the bad value), then streams every
+ * matching event as canonical JSON until the client goes away. A client too
+ * slow to keep up gets ResourceExhausted.
+ *
+ * @example
+ * ```ts
+ * import { Node } from "../rpc/gen/node_pb.ts";
+ * import { startServer } from "../rpc/server.ts";
+ * import { EventBus, streamSubscribeMethods } from "./events.ts";
+ *
+ * const bus = new EventBus();
+ * const server = await startServer({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   routes: (router) => router.service(Node, streamSubscribeMethods(bus)),
+ * });
+ * await server.close();
+ * ```
+ */
+export function streamSubscribeMethods(
+  bus: EventBus,
+  options: StreamSubscribeOptions = {},
+): Pick<ServiceImpl<typeof Node>, "streamSubscribe"> {
+  return {
+    async *streamSubscribe(req, ctx) {
+      const types = req.EventTypes.map(checkEventType);
+      const events = bus.subscribe(types, {
+        signal: ctx.signal,
+        capacity: options.capacity,
+      });
+      try {
+        for await (const event of events) {
+          yield { Event: utf8.encode(encodeEvent(event)) };
+        }
+      } catch (err) {
+        if (err instanceof SubscriberTooSlow) {
+          throw new ConnectError(err.message, Code.ResourceExhausted);
+        }
+        throw err;
+      }
+    },
+  };
+}
+
+/** A requested event type as a number; InvalidArgument when unknown. */
+function checkEventType(type: bigint): number {
+  if (type === 0n || type === 1n || type === 2n) return Number(type);
+  throw new ConnectError(
+    `invalid event type ${type}: expected 0 (all), 1 (tx) or 2 (block)`,
+    Code.InvalidArgument,
+  );
+}

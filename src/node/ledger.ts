@@ -1,0 +1,162 @@
+/**
+ * The node's single writer of chain data: every transaction and block that
+ * reaches the node (from a client, a relay, the proposer or a catch-up sync)
+ * goes through here, so the state and the block store change in one order.
+ *
+ * @module
+ */
+import type { Account } from "../chain/account.ts";
+import { blockEvent, type Event, txEvent } from "../chain/event.ts";
+import type { SigBlock } from "../chain/block.ts";
+import type { State } from "../chain/state.ts";
+import type { SigTx } from "../chain/tx.ts";
+import type { BlockStore } from "../store/block_store.ts";
+
+/** What happened to a block offered to {@link Ledger.receiveBlock}. */
+export type BlockOutcome = "applied" | "known" | "ahead" | "rejected";
+
+/** Hooks through which the ledger tells the rest of the node what changed. */
+export interface LedgerHooks {
+  /** A new transaction entered the pending set: relay it. */
+  onTx?: (tx: SigTx) => void;
+  /** A new block was confirmed here: relay it. */
+  onBlock?: (block: SigBlock) => void;
+  /** An event for subscribers. */
+  onEvent?: (event: Event) => void;
+  /** A block beyond the next one arrived: this node is behind. */
+  onBehind?: (number: bigint) => void;
+  /** Progress and problems. */
+  log?: (message: string) => void;
+  /**
+   * The store could not take a block the state already holds: the node must
+   * stop (a restart replays the store and syncs the rest from peers).
+   */
+  onFatal?: (error: Error) => void;
+}
+
+/**
+ * The state and block store of a running node, with one lock around every
+ * change so blocks are applied and appended strictly in order.
+ */
+export class Ledger {
+  /** The confirmed and pending state. */
+  readonly state: State;
+  /** The block store. */
+  readonly store: BlockStore;
+  readonly #hooks: LedgerHooks;
+  #lock: Promise<unknown> = Promise.resolve();
+
+  /** Wraps a synced state and its store. */
+  constructor(state: State, store: BlockStore, hooks: LedgerHooks = {}) {
+    this.state = state;
+    this.store = store;
+    this.#hooks = hooks;
+  }
+
+  /**
+   * Validates a transaction against the pending state, keeps it and relays
+   * it. Returns its hash; throws a `StateError` when it does not apply or is
+   * already pending.
+   */
+  sendTx(tx: SigTx): string {
+    const hash = this.state.applyTx(tx);
+    this.#hooks.onTx?.(tx);
+    return hash;
+  }
+
+  /**
+   * A relayed transaction: like {@link sendTx}, but one that is invalid or
+   * already pending is dropped (and not relayed again). Returns whether it
+   * was new.
+   */
+  receiveTx(tx: SigTx): boolean {
+    try {
+      this.sendTx(tx);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A relayed block: applied, appended, published and relayed when it is
+   * the next one; ignored when already known; reported when it is ahead.
+   */
+  receiveBlock(block: SigBlock): Promise<BlockOutcome> {
+    return this.#locked(async () => {
+      const next = this.state.lastNumber + 1n;
+      if (block.number < next) return "known";
+      if (block.number > next) {
+        this.#hooks.onBehind?.(block.number);
+        return "ahead";
+      }
+      try {
+        this.state.applyBlock(block);
+      } catch (e) {
+        this.#hooks.log?.(
+          `dropped block ${block.number}: ${(e as Error).message}`,
+        );
+        return "rejected";
+      }
+      await this.#persist(block);
+      return "applied";
+    });
+  }
+
+  /**
+   * The authority's turn: builds a block from the pending transactions,
+   * applies, appends, publishes and relays it. Resolves to the block, or to
+   * undefined when no pending transaction applies (no empty blocks).
+   */
+  proposeBlock(authority: Account): Promise<SigBlock | undefined> {
+    return this.#locked(async () => {
+      const block = this.state.createBlock(authority);
+      if (!block) return undefined;
+      this.state.applyBlock(block);
+      await this.#persist(block);
+      return block;
+    });
+  }
+
+  /**
+   * Runs `fn` under the ledger's lock, for work that applies blocks itself
+   * (a catch-up sync); `confirmed` must then be called for each block.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#locked(fn);
+  }
+
+  /** Publishes and relays a block that was applied and appended elsewhere. */
+  confirmed(block: SigBlock): void {
+    this.#hooks.onBlock?.(block);
+    this.#publish(block);
+  }
+
+  async #persist(block: SigBlock): Promise<void> {
+    try {
+      await this.store.appendBlock(block);
+    } catch (e) {
+      const error = new Error(
+        `cannot append block ${block.number} to the block store: ${
+          (e as Error).message
+        }`,
+      );
+      this.#hooks.onFatal?.(error);
+      throw error;
+    }
+    this.confirmed(block);
+  }
+
+  #publish(block: SigBlock): void {
+    const onEvent = this.#hooks.onEvent;
+    if (!onEvent) return;
+    onEvent(blockEvent(block));
+    for (const tx of block.txs) onEvent(txEvent(tx));
+  }
+
+  #locked<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn, fn);
+    this.#lock = run.catch(() => {});
+    return run;
+  }
+}

@@ -1,0 +1,425 @@
+/**
+ * Peer discovery: every node asks the peers it knows, and its seed, for the
+ * peers they know (`Node.PeerDiscover`), and keeps the ones that answer.
+ *
+ * The rules:
+ * - a peer is *live* (listed by {@link PeerDiscovery.peers}) once it answered
+ *   one of our calls; a peer we only heard of (reported by another peer, or
+ *   a caller recorded by the bootstrap node with {@link PeerDiscovery.add})
+ *   is a *candidate*: it is asked in the next round and becomes live when it
+ *   answers. So a dead or mistyped address is never listed, nor passed on;
+ * - a live peer that fails `maxFailures` rounds in a row is forgotten, a
+ *   candidate that fails once is forgotten; either comes back when another
+ *   peer reports it again or when it calls the bootstrap node;
+ * - the seed is never forgotten: it is asked every round, and listed while
+ *   it answers;
+ * - our own address is never listed.
+ *
+ * Every node answers `PeerDiscover` with its live peers plus its own address
+ * (so a caller that knew the answerer under another name learns its
+ * advertised one), without the caller's address.
+ *
+ * @module
+ */
+import type { ServiceImpl } from "@connectrpc/connect";
+import { describePeerError, type PeerRegistry } from "../rpc/client.ts";
+import type { Node } from "../rpc/gen/node_pb.ts";
+import type { PeerReader } from "./state_sync.ts";
+
+/** Default of {@link PeerDiscoveryOptions.maxFailures}. */
+export const DEFAULT_MAX_FAILURES = 3;
+/** Default of {@link PeerDiscoveryOptions.timeoutMs}. */
+export const DEFAULT_DISCOVER_TIMEOUT_MS = 2000;
+/** At most this many live and candidate peers are kept; more are ignored. */
+export const MAX_KNOWN_PEERS = 1000;
+
+/** Options of {@link PeerDiscovery}. */
+export interface PeerDiscoveryOptions {
+  /** Our own advertised address, `host:port`: never listed as a peer. */
+  self: string;
+  /** The bootstrap node to ask, `host:port`; never forgotten. */
+  seed?: string;
+  /** Where the clients of every peer come from. */
+  registry: PeerRegistry;
+  /** The pause between two discovery rounds, in milliseconds. */
+  periodMs: number;
+  /** Failed rounds in a row after which a live peer is forgotten; default 3. */
+  maxFailures?: number;
+  /** Timeout of one `PeerDiscover` call; default 2000 ms. */
+  timeoutMs?: number;
+  /** Where peers that come and go are reported; nowhere by default. */
+  log?: (message: string) => void;
+}
+
+/** A listener of {@link PeerDiscovery.onChange}: gets the live peers. */
+export type PeersListener = (peers: string[]) => void;
+
+/** What is known of one peer. */
+interface PeerEntry {
+  /** Whether it answered (listed by `peers()`), or was only heard of. */
+  live: boolean;
+  /** Failed calls in a row. */
+  failures: number;
+}
+
+const PORT_RE = /^[0-9]{1,5}$/;
+const HOST_RE = /^[A-Za-z0-9._-]+$/;
+const IPV6_RE = /^\[[0-9A-Fa-f:.]+\]$/;
+
+/**
+ * Whether `addr` looks like a peer address: `host:port` or `[v6]:port` with
+ * a port from 1 to 65535.
+ *
+ * @example
+ * ```ts
+ * import { isPeerAddress } from "./peers.ts";
+ *
+ * console.log(isPeerAddress("127.0.0.1:1122")); // true
+ * console.log(isPeerAddress("127.0.0.1")); // false
+ * ```
+ */
+export function isPeerAddress(addr: string): boolean {
+  const colon = addr.lastIndexOf(":");
+  if (colon <= 0 || addr.length > 300) return false;
+  const host = addr.slice(0, colon);
+  const port = addr.slice(colon + 1);
+  if (!PORT_RE.test(port)) return false;
+  const n = Number(port);
+  if (n < 1 || n > 65535) return false;
+  return HOST_RE.test(host) || IPV6_RE.test(host);
+}
+
+/**
+ * Finds and tracks the live peers of a node (see the module documentation).
+ * Run {@link PeerDiscovery.start} once and await it on shutdown.
+ *
+ * @example
+ * ```ts
+ * import { PeerRegistry } from "../rpc/client.ts";
+ * import { PeerDiscovery } from "./peers.ts";
+ *
+ * const registry = new PeerRegistry();
+ * const discovery = new PeerDiscovery({
+ *   self: "127.0.0.1:1123",
+ *   seed: "127.0.0.1:1122",
+ *   registry,
+ *   periodMs: 10_000,
+ * });
+ * const stop = discovery.onChange((peers) => console.log(peers));
+ * const controller = new AbortController();
+ * const running = discovery.start(controller.signal);
+ * // ... later, on shutdown:
+ * controller.abort();
+ * await running;
+ * stop();
+ * registry.close();
+ * ```
+ */
+export class PeerDiscovery implements PeerReader {
+  readonly #self: string;
+  readonly #seed: string | undefined;
+  readonly #registry: PeerRegistry;
+  readonly #periodMs: number;
+  readonly #maxFailures: number;
+  readonly #timeoutMs: number;
+  readonly #log: (message: string) => void;
+  readonly #known = new Map<string, PeerEntry>();
+  readonly #listeners = new Set<PeersListener>();
+  #running = false;
+
+  /**
+   * Creates a discovery that knows no peer yet; the seed is asked from the
+   * first round on.
+   *
+   * @example
+   * ```ts
+   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerDiscovery } from "./peers.ts";
+   *
+   * const registry = new PeerRegistry();
+   * const discovery = new PeerDiscovery({
+   *   self: "127.0.0.1:1122",
+   *   registry,
+   *   periodMs: 10_000,
+   * });
+   * console.log(discovery.peers()); // []
+   * registry.close();
+   * ```
+   */
+  constructor(options: PeerDiscoveryOptions) {
+    if (!(options.periodMs > 0)) {
+      throw new RangeError(
+        `periodMs must be positive, got ${options.periodMs}`,
+      );
+    }
+    this.#self = options.self;
+    this.#seed = options.seed !== undefined && options.seed !== options.self
+      ? options.seed
+      : undefined;
+    this.#registry = options.registry;
+    this.#periodMs = options.periodMs;
+    this.#maxFailures = Math.max(
+      1,
+      options.maxFailures ?? DEFAULT_MAX_FAILURES,
+    );
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_DISCOVER_TIMEOUT_MS;
+    this.#log = options.log ?? (() => {});
+  }
+
+  /**
+   * Our own advertised address.
+   *
+   * @example
+   * ```ts
+   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerDiscovery } from "./peers.ts";
+   *
+   * const registry = new PeerRegistry();
+   * const d = new PeerDiscovery({ self: "127.0.0.1:1122", registry, periodMs: 1000 });
+   * console.log(d.self); // 127.0.0.1:1122
+   * registry.close();
+   * ```
+   */
+  get self(): string {
+    return this.#self;
+  }
+
+  /**
+   * The live peers, `host:port` each, in the order they were found; never
+   * our own address.
+   *
+   * @example
+   * ```ts
+   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerDiscovery } from "./peers.ts";
+   *
+   * const registry = new PeerRegistry();
+   * const d = new PeerDiscovery({ self: "127.0.0.1:1122", registry, periodMs: 1000 });
+   * for (const peer of d.peers()) console.log(peer);
+   * registry.close();
+   * ```
+   */
+  peers(): string[] {
+    const live: string[] = [];
+    for (const [addr, entry] of this.#known) if (entry.live) live.push(addr);
+    return live;
+  }
+
+  /**
+   * Records a peer we heard of, such as a caller of the bootstrap node's
+   * `PeerDiscover`. It becomes live when it answers our next round. Our own
+   * address, malformed addresses and already known peers are ignored.
+   *
+   * @example
+   * ```ts
+   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerDiscovery } from "./peers.ts";
+   *
+   * const registry = new PeerRegistry();
+   * const d = new PeerDiscovery({ self: "127.0.0.1:1122", registry, periodMs: 1000 });
+   * d.add("127.0.0.1:1123");
+   * console.log(d.peers()); // [] until 127.0.0.1:1123 answers a round
+   * registry.close();
+   * ```
+   */
+  add(peer: string): void {
+    if (peer === this.#self || !isPeerAddress(peer)) return;
+    if (this.#known.has(peer) || this.#known.size >= MAX_KNOWN_PEERS) return;
+    this.#known.set(peer, { live: false, failures: 0 });
+  }
+
+  /**
+   * Calls `listener` with the live peers each time they change (a peer
+   * appears or is forgotten). Returns a function that removes the listener.
+   * A listener that throws is logged and kept.
+   *
+   * @example
+   * ```ts
+   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerDiscovery } from "./peers.ts";
+   *
+   * const registry = new PeerRegistry();
+   * const d = new PeerDiscovery({ self: "127.0.0.1:1122", registry, periodMs: 1000 });
+   * const off = d.onChange((peers) => console.log("peers:", peers));
+   * off();
+   * registry.close();
+   * ```
+   */
+  onChange(listener: PeersListener): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /**
+   * Runs discovery rounds: one at once, then one `periodMs` after the end of
+   * the previous one, until `signal` aborts. Each round asks every known peer
+   * and the seed concurrently, each call bounded by `timeoutMs`. Resolves
+   * (never rejects) soon after `signal` aborts: the calls in flight are
+   * cancelled and no timer is left behind. Throws if already running.
+   *
+   * @example
+   * ```ts
+   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerDiscovery } from "./peers.ts";
+   *
+   * const registry = new PeerRegistry();
+   * const d = new PeerDiscovery({ self: "127.0.0.1:1122", registry, periodMs: 1000 });
+   * const controller = new AbortController();
+   * const running = d.start(controller.signal);
+   * controller.abort();
+   * await running;
+   * registry.close();
+   * ```
+   */
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.#running) throw new Error("peer discovery is already running");
+    this.#running = true;
+    try {
+      while (!signal.aborted) {
+        await this.#round(signal);
+        await sleep(this.#periodMs, signal);
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** Asks every known peer and the seed once, concurrently. */
+  async #round(signal: AbortSignal): Promise<void> {
+    const targets = [...this.#known.keys()];
+    if (this.#seed !== undefined && !this.#known.has(this.#seed)) {
+      targets.push(this.#seed);
+    }
+    await Promise.all(targets.map((peer) => this.#ask(peer, signal)));
+  }
+
+  /** Asks one peer and records the outcome. */
+  async #ask(peer: string, signal: AbortSignal): Promise<void> {
+    let reported: string[];
+    try {
+      const res = await this.#registry.clients(peer).node.peerDiscover(
+        { Peer: this.#self },
+        { signal, timeoutMs: this.#timeoutMs },
+      );
+      reported = res.Peers;
+    } catch (err) {
+      if (!signal.aborted) this.#failed(peer, err);
+      return;
+    }
+    if (signal.aborted) return;
+    this.#answered(peer);
+    for (const other of reported) this.add(other);
+  }
+
+  /** A peer answered: it is live. */
+  #answered(peer: string): void {
+    const entry = this.#known.get(peer);
+    if (entry?.live) {
+      entry.failures = 0;
+      return;
+    }
+    // A candidate, or the seed (which may be missing from the map).
+    this.#known.set(peer, { live: true, failures: 0 });
+    this.#log(`peer ${peer} joined`);
+    this.#changed();
+  }
+
+  /** A call to a peer failed. */
+  #failed(peer: string, err: unknown): void {
+    const entry = this.#known.get(peer);
+    if (entry === undefined) return; // the seed while not live
+    entry.failures++;
+    if (entry.live && entry.failures < this.#maxFailures) return;
+    this.#known.delete(peer);
+    if (entry.live) {
+      this.#log(
+        `peer ${peer} forgotten after ${entry.failures} failed calls: ${
+          describePeerError(peer, err)
+        }`,
+      );
+      this.#changed();
+    }
+  }
+
+  /** Tells the listeners about the new list. */
+  #changed(): void {
+    const peers = this.peers();
+    for (const listener of this.#listeners) {
+      try {
+        listener([...peers]);
+      } catch (err) {
+        this.#log(`peer listener failed: ${(err as Error)?.message ?? err}`);
+      }
+    }
+  }
+}
+
+/** Options of {@link peerDiscoverMethods}. */
+export interface PeerDiscoverMethodsOptions {
+  /**
+   * Whether callers are recorded with {@link PeerDiscovery.add}: true on the
+   * bootstrap node, which is how regular nodes find each other.
+   */
+  remembersCallers: boolean;
+}
+
+/**
+ * The Node service's `PeerDiscover` handler: records the caller when
+ * `remembersCallers`, and answers with the live peers plus our own address,
+ * without the caller's address.
+ *
+ * @example
+ * ```ts
+ * import { PeerRegistry } from "../rpc/client.ts";
+ * import { Node } from "../rpc/gen/node_pb.ts";
+ * import { startServer } from "../rpc/server.ts";
+ * import { PeerDiscovery, peerDiscoverMethods } from "./peers.ts";
+ *
+ * const registry = new PeerRegistry();
+ * const discovery = new PeerDiscovery({
+ *   self: "127.0.0.1:1122",
+ *   registry,
+ *   periodMs: 10_000,
+ * });
+ * const server = await startServer({
+ *   hostname: "127.0.0.1",
+ *   port: 1122,
+ *   routes: (router) => {
+ *     router.service(
+ *       Node,
+ *       peerDiscoverMethods(discovery, { remembersCallers: true }),
+ *     );
+ *   },
+ * });
+ * await server.close();
+ * registry.close();
+ * ```
+ */
+export function peerDiscoverMethods(
+  discovery: PeerDiscovery,
+  options: PeerDiscoverMethodsOptions,
+): Pick<ServiceImpl<typeof Node>, "peerDiscover"> {
+  return {
+    peerDiscover(req) {
+      if (options.remembersCallers) discovery.add(req.Peer);
+      const peers = discovery.peers().filter((p) => p !== req.Peer);
+      return { Peers: [...peers, discovery.self] };
+    },
+  };
+}
+
+/** Resolves after `ms`, or at once (clearing the timer) when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

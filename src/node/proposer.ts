@@ -1,0 +1,46 @@
+/**
+ * The authority's block proposer: at a random interval in
+ * [period, 3 x period) it turns the pending transactions into a block.
+ *
+ * @module
+ */
+import type { Account } from "../chain/account.ts";
+import type { SigBlock } from "../chain/block.ts";
+import type { Ledger } from "./ledger.ts";
+import { sleep } from "./sleep.ts";
+
+/** Options of {@link runProposer}. */
+export interface ProposerOptions {
+  /** The base period in ms. */
+  periodMs: number;
+  /** Stops the proposer. */
+  signal: AbortSignal;
+  /** Called with each proposed block. */
+  onBlock?: (block: SigBlock) => void;
+  /** Where problems go. */
+  log?: (message: string) => void;
+}
+
+/**
+ * Proposes blocks signed by `authority` until the signal aborts; resolves
+ * then. A round with no applicable pending transaction makes no block.
+ */
+export async function runProposer(
+  ledger: Ledger,
+  authority: Account,
+  options: ProposerOptions,
+): Promise<void> {
+  const { periodMs, signal } = options;
+  while (!signal.aborted) {
+    // Random spacing, as in the reference, so proposals do not align with
+    // the relay and discovery rounds.
+    const wait = periodMs + Math.random() * 2 * periodMs;
+    if (!await sleep(wait, signal)) return;
+    try {
+      const block = await ledger.proposeBlock(authority);
+      if (block) options.onBlock?.(block);
+    } catch (e) {
+      options.log?.(`block proposal failed: ${(e as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,590 @@
+/**
+ * Relays items (transactions or blocks) to every peer over one long-lived
+ * client stream per peer (`Tx.TxReceive`, `Block.BlockReceive`).
+ *
+ * Each peer has a worker with a bounded queue. {@link Relay.push} only
+ * enqueues and never waits: when a queue is full its oldest item is dropped
+ * and counted, so a slow or dead peer neither grows memory without limit nor
+ * delays the others. The worker opens a stream once something is queued and
+ * keeps it open, feeding it as items arrive. After an error it re-opens the
+ * stream with exponential backoff (`retryMs * 2^n`, capped at `maxRetryMs`);
+ * the queue is kept meanwhile.
+ *
+ * Delivery is at least once, as far as the sender can tell: an item leaves
+ * the queue only when the transport asks for the next one, which
+ * connect-node does once the previous message was written to the socket. The
+ * item that was being written when a stream failed is put back and sent
+ * again on the next stream, so a peer may receive it twice (receivers drop
+ * known transactions and blocks); an item written to a socket just before
+ * the peer died may still be lost.
+ *
+ * Measured (Deno 2.9.6, connect-node 2.2.0, the {@link PeerRegistry}
+ * transports in `"connect"`, `"auto"` and `"grpc"` modes, against
+ * `startServer`): on a long-lived client stream each message reaches the
+ * server handler within a few milliseconds while the stream stays open, so
+ * one stream per peer is kept open rather than one per batch. A stream whose
+ * server goes away fails at once (`socket hang up`), even while idle; a
+ * refused connection fails before any item is taken from the queue.
+ *
+ * @module
+ */
+import { describePeerError, type PeerRegistry } from "../rpc/client.ts";
+
+/** Default of {@link RelayOptions.capacity}. */
+export const DEFAULT_RELAY_CAPACITY = 1000;
+/** Default of {@link RelayOptions.retryMs}. */
+export const DEFAULT_RELAY_RETRY_MS = 200;
+/** Default of {@link RelayOptions.maxRetryMs}. */
+export const DEFAULT_RELAY_MAX_RETRY_MS = 5000;
+/** Default of {@link RelayOptions.closeGraceMs}. */
+export const DEFAULT_RELAY_CLOSE_GRACE_MS = 1000;
+
+/**
+ * Opens a client stream to `peer`, sends `items` until they end and resolves
+ * with the response; rejects when the stream fails. Must stop when `signal`
+ * aborts.
+ */
+export type RelayOpen<T> = (
+  peer: string,
+  items: AsyncIterable<T>,
+  signal: AbortSignal,
+) => Promise<unknown>;
+
+/** Options of {@link Relay}. */
+export interface RelayOptions<T> {
+  /** What is relayed, for logs: `"tx"` or `"block"`. */
+  name: string;
+  /** Opens one client stream, e.g. {@link openTxStream}. */
+  open: RelayOpen<T>;
+  /** Items queued per peer at most; default 1000. */
+  capacity?: number;
+  /** The first pause before re-opening a failed stream; default 200 ms. */
+  retryMs?: number;
+  /** The longest pause before re-opening a failed stream; default 5000 ms. */
+  maxRetryMs?: number;
+  /**
+   * How long {@link Relay.close} (or dropping a peer) lets a stream send
+   * what is queued and end before it is cancelled; default 1000 ms.
+   */
+  closeGraceMs?: number;
+  /** Where failures and recoveries are reported; nowhere by default. */
+  log?: (message: string) => void;
+}
+
+/** Options of {@link Relay.push}. */
+export interface RelayPushOptions {
+  /** A peer not to send the item to, such as the one it came from. */
+  except?: string;
+}
+
+/** Counters of a relay, for tests and logs. */
+export interface RelayStats {
+  /** Items the transport took (written to a stream). */
+  sent: number;
+  /** Items dropped because a queue was full or its peer left. */
+  dropped: number;
+  /** Streams re-opened after a failure. */
+  reconnects: number;
+  /** Items waiting in the queues now. */
+  queued: number;
+}
+
+/** A fixed-capacity FIFO of items. */
+class Ring<T> {
+  readonly #items: (T | undefined)[];
+  #head = 0;
+  #size = 0;
+
+  constructor(capacity: number) {
+    this.#items = new Array(capacity);
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get full(): boolean {
+    return this.#size === this.#items.length;
+  }
+
+  /** Adds at the tail; the caller makes room first. */
+  push(item: T): void {
+    this.#items[(this.#head + this.#size) % this.#items.length] = item;
+    this.#size++;
+  }
+
+  /** Adds at the head; the caller makes room first. */
+  unshift(item: T): void {
+    this.#head = (this.#head - 1 + this.#items.length) % this.#items.length;
+    this.#items[this.#head] = item;
+    this.#size++;
+  }
+
+  /** Removes and returns the head. */
+  shift(): T | undefined {
+    if (this.#size === 0) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head] = undefined;
+    this.#head = (this.#head + 1) % this.#items.length;
+    this.#size--;
+    return item;
+  }
+
+  clear(): void {
+    this.#items.fill(undefined);
+    this.#head = 0;
+    this.#size = 0;
+  }
+}
+
+/** The item a stream's transport holds, until it asks for the next one. */
+interface Held<T> {
+  item: { value: T } | undefined;
+}
+
+/** What a worker needs from its relay. */
+interface WorkerParams<T> {
+  name: string;
+  peer: string;
+  open: RelayOpen<T>;
+  capacity: number;
+  retryMs: number;
+  maxRetryMs: number;
+  closeGraceMs: number;
+  log: (message: string) => void;
+}
+
+/** The queue and the stream of one peer. */
+class PeerWorker<T> {
+  readonly peer: string;
+  readonly stats = { sent: 0, dropped: 0, reconnects: 0 };
+  readonly done: Promise<void>;
+  readonly #p: WorkerParams<T>;
+  readonly #queue: Ring<T>;
+  readonly #stop = new AbortController();
+  /** Whether a failure was logged and no item got through since. */
+  #failing = false;
+  #wake: (() => void) | undefined;
+
+  constructor(params: WorkerParams<T>) {
+    this.#p = params;
+    this.peer = params.peer;
+    this.#queue = new Ring(params.capacity);
+    this.done = this.#run();
+  }
+
+  get queued(): number {
+    return this.#queue.size;
+  }
+
+  push(item: T): void {
+    if (this.#stop.signal.aborted) return;
+    if (this.#queue.full) {
+      this.#queue.shift();
+      this.stats.dropped++;
+    }
+    this.#queue.push(item);
+    this.#notify();
+  }
+
+  /** Ends the stream after what is queued (within the grace), then stops. */
+  stop(): void {
+    this.#stop.abort();
+    this.#notify();
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /** Resolves when an item is queued, on stop, or when `signal` aborts. */
+  #waitForItem(signal: AbortSignal): Promise<void> {
+    if (this.#queue.size > 0 || this.#stop.signal.aborted || signal.aborted) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener("abort", done);
+        if (this.#wake === done) this.#wake = undefined;
+        resolve();
+      };
+      this.#wake = done;
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /** The worker: open, feed, and re-open with backoff after a failure. */
+  async #run(): Promise<void> {
+    const stop = this.#stop.signal;
+    let failures = 0;
+    while (!stop.aborted) {
+      await this.#waitForItem(stop);
+      if (stop.aborted) break;
+      if (failures > 0) this.stats.reconnects++;
+      const sentBefore = this.stats.sent;
+      const error = await this.#stream();
+      if (stop.aborted) break;
+      const progressed = this.stats.sent > sentBefore;
+      if (error === undefined && progressed) {
+        failures = 0;
+        continue;
+      }
+      // A failure, or a stream the peer ended without taking anything.
+      if (progressed) failures = 0;
+      failures++;
+      if (failures === 1 && error !== undefined) {
+        this.#failing = true;
+        this.#p.log(
+          `${this.#p.name} relay: ${
+            describePeerError(this.peer, error.err)
+          }; retrying`,
+        );
+      }
+      await sleep(
+        Math.min(this.#p.maxRetryMs, this.#p.retryMs * 2 ** (failures - 1)),
+        stop,
+      );
+    }
+    this.stats.dropped += this.#queue.size;
+    this.#queue.clear();
+  }
+
+  /**
+   * One stream: resolves with `undefined` when it ended normally, or with
+   * the error. After a stop it may send what is queued for `closeGraceMs`,
+   * then it is cancelled. The item the transport held when the stream
+   * ended unconfirmed goes back to the head of the queue.
+   */
+  async #stream(): Promise<{ err: unknown } | undefined> {
+    const call = new AbortController();
+    const held: Held<T> = { item: undefined };
+    let graceTimer: ReturnType<typeof setTimeout> | undefined;
+    const onStop = (): void => {
+      graceTimer = setTimeout(() => call.abort(), this.#p.closeGraceMs);
+    };
+    this.#stop.signal.addEventListener("abort", onStop, { once: true });
+    try {
+      await this.#p.open(this.peer, this.#feed(call.signal, held), call.signal);
+      return undefined;
+    } catch (err) {
+      return { err };
+    } finally {
+      this.#stop.signal.removeEventListener("abort", onStop);
+      clearTimeout(graceTimer);
+      call.abort(); // ends a feed still waiting for items
+      if (held.item !== undefined) {
+        if (this.#queue.full) this.stats.dropped++;
+        else this.#queue.unshift(held.item.value);
+        held.item = undefined;
+      }
+    }
+  }
+
+  /**
+   * The items of one stream: each pull first confirms the previous item
+   * (the transport wrote it), then waits for the next one. Ends when the
+   * worker stops and the queue is empty, or when `signal` aborts.
+   */
+  async *#feed(signal: AbortSignal, held: Held<T>): AsyncGenerator<T> {
+    while (!signal.aborted) {
+      if (held.item !== undefined) {
+        held.item = undefined;
+        this.stats.sent++;
+        if (this.#failing) {
+          this.#failing = false;
+          this.#p.log(
+            `${this.#p.name} relay: peer ${this.peer}: relaying again`,
+          );
+        }
+      }
+      if (this.#queue.size > 0) {
+        const value = this.#queue.shift() as T;
+        held.item = { value };
+        yield value;
+      } else if (this.#stop.signal.aborted) {
+        return;
+      } else {
+        await this.#waitForItem(signal);
+      }
+    }
+  }
+}
+
+/**
+ * Relays items to a changing set of peers, one worker and one long-lived
+ * client stream per peer (see the module documentation).
+ *
+ * @example
+ * ```ts
+ * import { PeerRegistry } from "../rpc/client.ts";
+ * import { openTxStream, Relay } from "./relay.ts";
+ *
+ * const registry = new PeerRegistry();
+ * const relay = new Relay<Uint8Array>({
+ *   name: "tx",
+ *   open: openTxStream(registry),
+ * });
+ * relay.setPeers(["127.0.0.1:1123"]);
+ * relay.push(new TextEncoder().encode("{}"));
+ * await relay.close();
+ * registry.close();
+ * ```
+ */
+export class Relay<T> {
+  readonly #options: RelayOptions<T>;
+  readonly #workers = new Map<string, PeerWorker<T>>();
+  /** Workers being stopped, until their promise settles. */
+  readonly #stopping = new Set<PeerWorker<T>>();
+  /** Counters of workers that are gone. */
+  readonly #past = { sent: 0, dropped: 0, reconnects: 0 };
+  #closing: Promise<void> | undefined;
+
+  /**
+   * Creates a relay without peers.
+   *
+   * @example
+   * ```ts
+   * import { Relay } from "./relay.ts";
+   *
+   * const relay = new Relay<string>({
+   *   name: "test",
+   *   open: async (_peer, items) => {
+   *     for await (const item of items) console.log(item);
+   *   },
+   *   capacity: 10,
+   * });
+   * await relay.close();
+   * ```
+   */
+  constructor(options: RelayOptions<T>) {
+    const capacity = options.capacity ?? DEFAULT_RELAY_CAPACITY;
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(`capacity must be a positive integer: ${capacity}`);
+    }
+    this.#options = options;
+  }
+
+  /**
+   * Sets the peers to relay to: starts a worker for each new peer and stops
+   * the workers of the peers that are no longer listed (they get
+   * `closeGraceMs` to send what they hold). Ignored after {@link close}.
+   *
+   * @example
+   * ```ts
+   * import { Relay } from "./relay.ts";
+   *
+   * const relay = new Relay<string>({ name: "test", open: async () => {} });
+   * relay.setPeers(["127.0.0.1:1123", "127.0.0.1:1124"]);
+   * relay.setPeers(["127.0.0.1:1124"]);
+   * console.log(relay.peers()); // ["127.0.0.1:1124"]
+   * await relay.close();
+   * ```
+   */
+  setPeers(peers: readonly string[]): void {
+    if (this.#closing !== undefined) return;
+    const wanted = new Set(peers);
+    for (const [peer, worker] of this.#workers) {
+      if (!wanted.has(peer)) this.#retire(worker);
+    }
+    const o = this.#options;
+    for (const peer of wanted) {
+      if (this.#workers.has(peer)) continue;
+      this.#workers.set(
+        peer,
+        new PeerWorker({
+          name: o.name,
+          peer,
+          open: o.open,
+          capacity: o.capacity ?? DEFAULT_RELAY_CAPACITY,
+          retryMs: o.retryMs ?? DEFAULT_RELAY_RETRY_MS,
+          maxRetryMs: o.maxRetryMs ?? DEFAULT_RELAY_MAX_RETRY_MS,
+          closeGraceMs: o.closeGraceMs ?? DEFAULT_RELAY_CLOSE_GRACE_MS,
+          log: (message) => {
+            try {
+              o.log?.(message);
+            } catch {
+              // a failing logger must not stop the relay
+            }
+          },
+        }),
+      );
+    }
+  }
+
+  /**
+   * The peers relayed to.
+   *
+   * @example
+   * ```ts
+   * import { Relay } from "./relay.ts";
+   *
+   * const relay = new Relay<string>({ name: "test", open: async () => {} });
+   * console.log(relay.peers()); // []
+   * await relay.close();
+   * ```
+   */
+  peers(): string[] {
+    return [...this.#workers.keys()];
+  }
+
+  /**
+   * Queues `item` for every peer but `options.except`. Never waits and
+   * never throws; a full queue drops its oldest item. Ignored after
+   * {@link close}.
+   *
+   * @example
+   * ```ts
+   * import { Relay } from "./relay.ts";
+   *
+   * const relay = new Relay<string>({ name: "test", open: async () => {} });
+   * relay.setPeers(["127.0.0.1:1123", "127.0.0.1:1124"]);
+   * relay.push("hello", { except: "127.0.0.1:1123" });
+   * await relay.close();
+   * ```
+   */
+  push(item: T, options: RelayPushOptions = {}): void {
+    if (this.#closing !== undefined) return;
+    for (const [peer, worker] of this.#workers) {
+      if (peer !== options.except) worker.push(item);
+    }
+  }
+
+  /**
+   * Counters summed over every peer, or of one peer when `peer` is given
+   * (zeros for an unknown peer).
+   *
+   * @example
+   * ```ts
+   * import { Relay } from "./relay.ts";
+   *
+   * const relay = new Relay<string>({ name: "test", open: async () => {} });
+   * console.log(relay.stats()); // { sent: 0, dropped: 0, reconnects: 0, queued: 0 }
+   * await relay.close();
+   * ```
+   */
+  stats(peer?: string): RelayStats {
+    if (peer !== undefined) {
+      const w = this.#workers.get(peer);
+      return w === undefined
+        ? { sent: 0, dropped: 0, reconnects: 0, queued: 0 }
+        : { ...w.stats, queued: w.queued };
+    }
+    const total = { ...this.#past, queued: 0 };
+    for (const w of [...this.#workers.values(), ...this.#stopping]) {
+      total.sent += w.stats.sent;
+      total.dropped += w.stats.dropped;
+      total.reconnects += w.stats.reconnects;
+      total.queued += w.queued;
+    }
+    return total;
+  }
+
+  /**
+   * Stops every worker: each open stream may send what is queued for
+   * `closeGraceMs`, then it is cancelled; no new stream is opened and what
+   * is left in the queues is dropped. Resolves when every worker ended;
+   * calling it again returns the same promise.
+   *
+   * @example
+   * ```ts
+   * import { Relay } from "./relay.ts";
+   *
+   * const relay = new Relay<string>({ name: "test", open: async () => {} });
+   * await relay.close();
+   * ```
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const worker of this.#workers.values()) this.#retire(worker);
+      while (this.#stopping.size > 0) {
+        await Promise.all([...this.#stopping].map((w) => w.done));
+      }
+    })();
+    return this.#closing;
+  }
+
+  /** Stops a worker and keeps its promise until it settles. */
+  #retire(worker: PeerWorker<T>): void {
+    this.#workers.delete(worker.peer);
+    this.#stopping.add(worker);
+    worker.stop();
+    worker.done.finally(() => {
+      this.#stopping.delete(worker);
+      this.#past.sent += worker.stats.sent;
+      this.#past.dropped += worker.stats.dropped;
+      this.#past.reconnects += worker.stats.reconnects;
+    });
+  }
+}
+
+/**
+ * The {@link RelayOpen} of the transaction relay: one `Tx.TxReceive` client
+ * stream of canonical JSON transactions.
+ *
+ * @example
+ * ```ts
+ * import { PeerRegistry } from "../rpc/client.ts";
+ * import { openTxStream, Relay } from "./relay.ts";
+ *
+ * const registry = new PeerRegistry();
+ * const txRelay = new Relay({ name: "tx", open: openTxStream(registry) });
+ * await txRelay.close();
+ * registry.close();
+ * ```
+ */
+export function openTxStream(registry: PeerRegistry): RelayOpen<Uint8Array> {
+  return (peer, items, signal) =>
+    registry.clients(peer).tx.txReceive(
+      mapItems(items, (tx) => ({ Tx: tx })),
+      { signal },
+    );
+}
+
+/**
+ * The {@link RelayOpen} of the block relay: one `Block.BlockReceive` client
+ * stream of canonical JSON blocks.
+ *
+ * @example
+ * ```ts
+ * import { PeerRegistry } from "../rpc/client.ts";
+ * import { openBlockStream, Relay } from "./relay.ts";
+ *
+ * const registry = new PeerRegistry();
+ * const blockRelay = new Relay({ name: "block", open: openBlockStream(registry) });
+ * await blockRelay.close();
+ * registry.close();
+ * ```
+ */
+export function openBlockStream(
+  registry: PeerRegistry,
+): RelayOpen<Uint8Array> {
+  return (peer, items, signal) =>
+    registry.clients(peer).block.blockReceive(
+      mapItems(items, (block) => ({ Block: block })),
+      { signal },
+    );
+}
+
+/** Maps every item of an async iterable, pulling one at a time. */
+async function* mapItems<T, U>(
+  items: AsyncIterable<T>,
+  fn: (item: T) => U,
+): AsyncGenerator<U> {
+  for await (const item of items) yield fn(item);
+}
+
+/** Resolves after `ms`, or at once (clearing the timer) when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,314 @@
+/**
+ * Helpers for end-to-end tests that run the `bcn` CLI from source as a
+ * child process: free ports, bounded waits on output, and processes that are
+ * always stopped.
+ *
+ * Every wait here is bounded in time; a process that does not stop on
+ * SIGTERM is killed.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+
+/** The absolute path of the CLI entry point. */
+export const MAIN_PATH: string = fileURLToPath(
+  new URL("../../src/main.ts", import.meta.url),
+);
+
+/** The project's deno.json (import map and lock file for the child). */
+export const CONFIG_PATH: string = fileURLToPath(
+  new URL("../../deno.json", import.meta.url),
+);
+
+/** The permissions `bcn` runs with (the `bcn` task's). */
+export const BCN_PERMISSIONS: readonly string[] = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-env",
+  "--allow-sys",
+];
+
+/** Default bound of {@link BcnProcess.waitFor}. */
+export const WAIT_TIMEOUT_MS = 30_000;
+
+/** Default bound of {@link runBcn}. */
+export const RUN_TIMEOUT_MS = 30_000;
+
+/** How long {@link BcnProcess.stop} waits after SIGTERM before SIGKILL. */
+export const STOP_TIMEOUT_MS = 10_000;
+
+/** How a finished process ended. */
+export interface BcnResult {
+  /** The exit code (128 + n after signal n, as Deno reports it). */
+  code: number;
+  /** The signal that ended it, if any. */
+  signal: Deno.Signal | null;
+  /** Everything it wrote to stdout. */
+  stdout: string;
+  /** Everything it wrote to stderr. */
+  stderr: string;
+}
+
+/** Options of {@link startBcn} and {@link runBcn}. */
+export interface BcnOptions {
+  /** The working directory of the process; the test's own by default. */
+  cwd?: string;
+  /**
+   * Extra environment variables. BCN_AUTHPASS and BCN_OWNERPASS are set to
+   * the empty string (which bcn treats as absent) unless given here, so a
+   * test never picks up the caller's passwords.
+   */
+  env?: Record<string, string>;
+}
+
+/** A running `bcn` process; see {@link startBcn}. */
+export interface BcnProcess {
+  /** The process id. */
+  readonly pid: number;
+  /**
+   * Resolves with stdout so far once `text` appears in it; rejects with the
+   * output so far when `timeoutMs` passes or the process exits first.
+   */
+  waitFor(text: string, timeoutMs?: number): Promise<string>;
+  /**
+   * Resolves when the process exits by itself; rejects (after killing it)
+   * when it is still running after `timeoutMs`.
+   */
+  waitExit(timeoutMs?: number): Promise<BcnResult>;
+  /**
+   * Sends `signal` (SIGTERM by default), waits for the exit, and sends
+   * SIGKILL after {@link STOP_TIMEOUT_MS}. Safe to call more than once and
+   * after the process has exited.
+   */
+  stop(signal?: Deno.Signal): Promise<BcnResult>;
+  /** The output so far. */
+  output(): { stdout: string; stderr: string };
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    return (listener.addr as Deno.NetAddr).port;
+  } finally {
+    listener.close();
+  }
+}
+
+function command(args: string[], options: BcnOptions): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...BCN_PERMISSIONS,
+      "--config",
+      CONFIG_PATH,
+      MAIN_PATH,
+      ...args,
+    ],
+    cwd: options.cwd,
+    env: { BCN_AUTHPASS: "", BCN_OWNERPASS: "", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+function describe(what: string, out: { stdout: string; stderr: string }) {
+  return `${what}\n--- stdout\n${out.stdout}--- stderr\n${out.stderr}---`;
+}
+
+function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
+  let id: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<void>((resolve) => {
+    id = setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => clearTimeout(id) };
+}
+
+/**
+ * Starts `bcn ARGS` (from source, with the CLI's permissions) and collects
+ * its output. The caller must {@link BcnProcess.stop} it, in a `finally`.
+ */
+// deno-lint-ignore require-await
+export async function startBcn(
+  args: string[],
+  options: BcnOptions = {},
+): Promise<BcnProcess> {
+  const child = command(args, options).spawn();
+  let stdout = "";
+  let stderr = "";
+  let exited = false;
+  const listeners = new Set<() => void>();
+  const notify = () => {
+    for (const l of [...listeners]) l();
+  };
+  const pump = async (
+    stream: ReadableStream<Uint8Array>,
+    add: (s: string) => void,
+  ) => {
+    for await (const s of stream.pipeThrough(new TextDecoderStream())) {
+      add(s);
+      notify();
+    }
+  };
+  // Settles once the process has exited and both pipes are drained.
+  const done: Promise<BcnResult> = Promise.all([
+    child.status,
+    pump(child.stdout, (s) => stdout += s),
+    pump(child.stderr, (s) => stderr += s),
+  ]).then(([status]) => {
+    exited = true;
+    notify();
+    return { code: status.code, signal: status.signal, stdout, stderr };
+  });
+  const output = () => ({ stdout, stderr });
+
+  const waitUntil = <T>(
+    check: () => T | undefined,
+    timeoutMs: number,
+    what: string,
+  ): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const finish = () => {
+        listeners.delete(onChange);
+        clearTimeout(timer);
+      };
+      const onChange = () => {
+        const value = check();
+        if (value !== undefined) {
+          finish();
+          resolve(value);
+        } else if (exited) {
+          finish();
+          reject(new Error(describe(`bcn exited before ${what}`, output())));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(
+          new Error(describe(`timed out after ${timeoutMs} ms: ${what}`, {
+            stdout,
+            stderr,
+          })),
+        );
+      }, timeoutMs);
+      listeners.add(onChange);
+      onChange();
+    });
+
+  const kill = (signal: Deno.Signal) => {
+    if (exited) return;
+    try {
+      child.kill(signal);
+    } catch (e) {
+      // It exited between the check and the kill.
+      if (!(e instanceof TypeError)) throw e;
+    }
+  };
+
+  let stopping: Promise<BcnResult> | undefined;
+  const stop = (signal: Deno.Signal = "SIGTERM") =>
+    stopping ??= (async () => {
+      kill(signal);
+      const grace = delay(STOP_TIMEOUT_MS);
+      const first = await Promise.race([done, grace.promise]);
+      grace.cancel();
+      if (first) return first;
+      kill("SIGKILL");
+      return await done;
+    })();
+
+  return {
+    pid: child.pid,
+    output,
+    stop,
+    waitFor: (text, timeoutMs = WAIT_TIMEOUT_MS) =>
+      waitUntil(
+        () => stdout.includes(text) ? stdout : undefined,
+        timeoutMs,
+        `${JSON.stringify(text)} on stdout`,
+      ),
+    waitExit: async (timeoutMs = RUN_TIMEOUT_MS) => {
+      try {
+        await waitUntil(() => exited ? true : undefined, timeoutMs, "exit");
+      } catch (e) {
+        await stop("SIGKILL");
+        throw e;
+      }
+      return await done;
+    },
+  };
+}
+
+/**
+ * Runs `bcn ARGS` to its end: for commands expected to exit by themselves.
+ * Kills the process and rejects when it runs longer than `timeoutMs`.
+ */
+export async function runBcn(
+  args: string[],
+  options: BcnOptions = {},
+  timeoutMs: number = RUN_TIMEOUT_MS,
+): Promise<BcnResult> {
+  const bcn = await startBcn(args, options);
+  try {
+    return await bcn.waitExit(timeoutMs);
+  } finally {
+    await bcn.stop("SIGKILL");
+  }
+}
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards. */
+export async function withTempDir<T>(
+  fn: (dir: string) => Promise<T>,
+): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "bcn_e2e_" });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Every regular file under `dir`, as sorted paths relative to it. */
+export async function listFiles(dir: string, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory) out.push(...await listFiles(`${dir}/${e.name}`, rel));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+/** Whether `path` exists. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/**
+ * The printed state: the text from `=== Sync state` up to (without) the
+ * `<=> gRPC` line, or `undefined` when it is not complete yet.
+ */
+export function printedState(stdout: string): string | undefined {
+  const start = stdout.indexOf("=== Sync state\n");
+  const end = stdout.indexOf("<=> gRPC ", start);
+  return start < 0 || end < 0 ? undefined : stdout.slice(start, end);
+}
+
+/**
+ * The confirmed part of the printed state: from `* Balances and nonces` up
+ * to `* Pending balances and nonces`.
+ */
+export function confirmedSection(stdout: string): string | undefined {
+  const start = stdout.indexOf("* Balances and nonces\n");
+  const end = stdout.indexOf("* Pending balances and nonces\n", start);
+  return start < 0 || end < 0 ? undefined : stdout.slice(start, end);
+}

@@ -1,0 +1,349 @@
+import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { PeerRegistry } from "../../src/rpc/client.ts";
+import { Tx } from "../../src/rpc/gen/tx_pb.ts";
+import { type RpcServer, startServer } from "../../src/rpc/server.ts";
+import { openTxStream, Relay } from "../../src/node/relay.ts";
+
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+
+/** Polls `cond` every 10 ms until true or `ms` pass; returns the last value. */
+async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
+    if (cond()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return cond();
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A server whose TxReceive records each Tx (as text) and when it came. */
+function startTxServer(
+  received: string[],
+  port = 0,
+  arrivals: number[] = [],
+): Promise<RpcServer> {
+  return startServer({
+    hostname: "127.0.0.1",
+    port,
+    closeGraceMs: 50,
+    routes: (router) => {
+      router.service(Tx, {
+        async txReceive(reqs) {
+          for await (const req of reqs) {
+            arrivals.push(performance.now());
+            received.push(text.decode(req.Tx));
+          }
+          return {};
+        },
+      });
+    },
+  });
+}
+
+/** An address where nothing listens (a port just freed). */
+async function freeAddr(): Promise<string> {
+  const server = await startServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    routes: () => {},
+  });
+  await server.close();
+  return server.addr;
+}
+
+function items(from: number, to: number): string[] {
+  const out: string[] = [];
+  for (let i = from; i < to; i++) out.push(`tx${i}`);
+  return out;
+}
+
+Deno.test({
+  name:
+    "measure: a long-lived Connect client stream over HTTP/1.1 delivers each message while open",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const received: string[] = [];
+    const arrivals: number[] = [];
+    const server = await startTxServer(received, 0, arrivals);
+    const registry = new PeerRegistry(); // "auto": Connect over HTTP/1.1
+    let secondSentAt = 0;
+    async function* messages(): AsyncGenerator<{ Tx: Uint8Array }> {
+      yield { Tx: utf8.encode("first") };
+      await delay(300);
+      secondSentAt = performance.now();
+      yield { Tx: utf8.encode("second") };
+    }
+    try {
+      await registry.clients(server.addr).tx.txReceive(messages());
+      assertEquals(registry.protocolOf(server.addr), "connect");
+      assertEquals(received, ["first", "second"]);
+      assert(
+        arrivals[0] < secondSentAt,
+        `first arrived ${
+          arrivals[0] - secondSentAt
+        } ms after the second was sent`,
+      );
+      // Measured: the first message arrives within a few ms, ~300 ms early.
+      assert(secondSentAt - arrivals[0] > 200, "first arrived promptly");
+    } finally {
+      registry.close();
+      await server.close();
+    }
+  },
+});
+
+Deno.test("Relay rejects a capacity below 1", () => {
+  assertThrows(
+    () => new Relay({ name: "t", open: async () => {}, capacity: 0 }),
+    RangeError,
+    "capacity",
+  );
+});
+
+Deno.test({
+  name: "Relay delivers pushed items to two peers in order, except the sender",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const gotA: string[] = [];
+    const gotB: string[] = [];
+    const a = await startTxServer(gotA);
+    const b = await startTxServer(gotB);
+    const registry = new PeerRegistry({ protocol: (Deno.env.get("P") ?? "auto") as "auto" });
+    const log: string[] = [];
+    const relay = new Relay<Uint8Array>({
+      name: "tx",
+      open: openTxStream(registry),
+      log: (m) => log.push(m),
+    });
+    try {
+      relay.setPeers([a.addr, b.addr]);
+      const sent = items(0, 50);
+      for (const item of sent.slice(0, 25)) relay.push(utf8.encode(item));
+      await delay(20); // the rest goes to the already open streams
+      for (const item of sent.slice(25)) relay.push(utf8.encode(item));
+      relay.push(utf8.encode("not for a"), { except: a.addr });
+      assert(
+        await waitFor(() => gotA.length >= 50 && gotB.length >= 51, 3000),
+        `a got ${gotA.length}, b got ${gotB.length}; ${
+          JSON.stringify(relay.stats())
+        }; ${log.join("; ")}`,
+      );
+      assertEquals(gotA, sent);
+      assertEquals(gotB, [...sent, "not for a"]);
+      assertEquals(relay.stats(a.addr).sent, 50);
+      assertEquals(relay.stats().dropped, 0);
+    } finally {
+      await relay.close();
+      registry.close();
+      await Promise.all([a.close(), b.close()]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "Relay: a dead peer neither delays the others nor grows its queue, and gets the queue once up",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const gotLive: string[] = [];
+    const gotLate: string[] = [];
+    const live = await startTxServer(gotLive);
+    const deadAddr = await freeAddr();
+    const registry = new PeerRegistry();
+    const log: string[] = [];
+    const relay = new Relay<Uint8Array>({
+      name: "tx",
+      open: openTxStream(registry),
+      capacity: 10,
+      retryMs: 10,
+      maxRetryMs: 80,
+      log: (m) => log.push(m),
+    });
+    let late: RpcServer | undefined;
+    try {
+      relay.setPeers([deadAddr, live.addr]);
+      const t0 = Date.now();
+      const sent = items(0, 25);
+      // Batches within the live peer's capacity, each delivered at once.
+      for (let i = 0; i < sent.length; i += 5) {
+        for (const item of sent.slice(i, i + 5)) relay.push(utf8.encode(item));
+        assert(
+          await waitFor(() => gotLive.length === i + 5, 1000),
+          `live got ${gotLive.length}`,
+        );
+      }
+      assert(Date.now() - t0 < 1000, "the dead peer did not delay the live");
+      assertEquals(gotLive, sent);
+      assert(await waitFor(() => relay.stats(deadAddr).reconnects >= 2, 2000));
+      const dead = relay.stats(deadAddr);
+      assertEquals(dead.queued, 10);
+      assertEquals(dead.dropped, 15);
+      assertEquals(dead.sent, 0);
+      assert(log.some((m) => m.includes(deadAddr)), log.join("\n"));
+
+      // The peer comes up on that port: it gets the 10 newest items.
+      late = await startTxServer(gotLate, Number(deadAddr.split(":")[1]));
+      assert(
+        await waitFor(() => gotLate.length >= 10, 3000),
+        `late got ${gotLate.length}`,
+      );
+      assertEquals(gotLate, sent.slice(15));
+      assertEquals(relay.stats(deadAddr).sent, 10);
+      assert(log.some((m) => m.includes("relaying again")), log.join("\n"));
+
+      // ... and what comes next, on the same stream.
+      relay.push(utf8.encode("after"));
+      assert(await waitFor(() => gotLate.length === 11, 2000));
+      assertEquals(gotLate.at(-1), "after");
+    } finally {
+      await relay.close();
+      registry.close();
+      await Promise.all([live.close(), late?.close()]);
+    }
+  },
+});
+
+Deno.test({
+  name: "Relay re-sends after the peer restarts on its port",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const got: string[] = [];
+    let server = await startTxServer(got);
+    const port = server.port;
+    const registry = new PeerRegistry();
+    const relay = new Relay<Uint8Array>({
+      name: "tx",
+      open: openTxStream(registry),
+      retryMs: 10,
+      maxRetryMs: 50,
+    });
+    try {
+      relay.setPeers([server.addr]);
+      relay.push(utf8.encode("one"));
+      assert(await waitFor(() => got.length === 1, 2000));
+      await server.close(); // the open stream fails
+      relay.push(utf8.encode("two"));
+      relay.push(utf8.encode("three"));
+      await delay(100);
+      server = await startTxServer(got, port);
+      assert(await waitFor(() => got.includes("three"), 3000), got.join());
+      // "two" may have been written to the dying stream: at least once.
+      assertEquals(got.filter((t) => t === "three"), ["three"]);
+      assertEquals(got.at(-1), "three");
+      assert(relay.stats().reconnects >= 1);
+    } finally {
+      await relay.close();
+      registry.close();
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "Relay.close ends promptly with a dead peer pending",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const deadAddr = await freeAddr();
+    const registry = new PeerRegistry();
+    const relay = new Relay<Uint8Array>({
+      name: "tx",
+      open: openTxStream(registry),
+      retryMs: 1000,
+    });
+    relay.setPeers([deadAddr]);
+    for (const item of items(0, 5)) relay.push(utf8.encode(item));
+    await delay(50); // the first attempt failed: in backoff now
+    const t0 = Date.now();
+    await relay.close();
+    assert(Date.now() - t0 < 200, `close took ${Date.now() - t0} ms`);
+    assertEquals(relay.stats().dropped, 5);
+    relay.push(utf8.encode("ignored"));
+    assertEquals(relay.stats().queued, 0);
+    registry.close();
+  },
+});
+
+Deno.test({
+  name: "Relay.close cancels a stream that does not end within the grace",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const got: string[] = [];
+    const relay = new Relay<string>({
+      name: "test",
+      closeGraceMs: 50,
+      // A peer that takes the first item, then hangs until cancelled.
+      open: async (_peer, stream, signal) => {
+        for await (const item of stream) {
+          got.push(item);
+          await new Promise((resolve) =>
+            signal.addEventListener("abort", resolve, { once: true })
+          );
+          throw new Error("cancelled");
+        }
+      },
+    });
+    relay.setPeers(["p:1"]);
+    relay.push("a");
+    relay.push("b");
+    assert(await waitFor(() => got.length === 1, 1000));
+    const t0 = Date.now();
+    await relay.close();
+    const took = Date.now() - t0;
+    assert(took >= 40 && took < 500, `close took ${took} ms`);
+    assertEquals(got, ["a"]);
+  },
+});
+
+Deno.test({
+  name: "Relay flushes on close, and stops the workers of peers that left",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const got = new Map<string, string[]>();
+    let open = 0;
+    const relay = new Relay<string>({
+      name: "test",
+      open: async (peer, stream) => {
+        open++;
+        try {
+          for await (const item of stream) {
+            got.set(peer, [...got.get(peer) ?? [], item]);
+          }
+        } finally {
+          open--;
+        }
+      },
+    });
+    relay.setPeers(["p:1", "p:2"]);
+    relay.push("a");
+    assert(await waitFor(() => open === 2, 1000));
+    relay.setPeers(["p:2", "p:3"]);
+    assertEquals(relay.peers(), ["p:2", "p:3"]);
+    assert(await waitFor(() => open === 1, 1000), "p:1's stream ended");
+    // p:2's open stream sends "b" before it ends; p:3 had no stream yet,
+    // and close() opens none.
+    relay.push("b");
+    await relay.close();
+    assertEquals(open, 0);
+    assertEquals(got.get("p:1"), ["a"]);
+    assertEquals(got.get("p:2"), ["a", "b"]);
+    assertEquals(got.get("p:3"), undefined);
+    assertEquals(relay.stats(), {
+      sent: 3,
+      dropped: 1,
+      reconnects: 0,
+      queued: 0,
+    });
+  },
+});

@@ -1,0 +1,125 @@
+import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Account } from "../../src/chain/account.ts";
+import { timeNow } from "../../src/chain/json.ts";
+import { State } from "../../src/chain/state.ts";
+import { Ledger } from "../../src/node/ledger.ts";
+import { accountMethods } from "../../src/rpc/account.ts";
+import { type PeerClients, PeerRegistry } from "../../src/rpc/client.ts";
+import { Account as AccountService } from "../../src/rpc/gen/account_pb.ts";
+import { startServer } from "../../src/rpc/server.ts";
+import { BlockStore } from "../../src/store/block_store.ts";
+import { listKeys, readKey } from "../../src/store/key_store.ts";
+import { makeChain, type TestChain } from "../fixtures.ts";
+
+/** Runs `fn` against a node serving the Account service on `chain`. */
+async function withNode(
+  chain: TestChain,
+  fn: (
+    node: { ledger: Ledger; keyStoreDir: string; clients: PeerClients },
+  ) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "bcn_rpc_account_" });
+  try {
+    const state = new State(chain.genesis);
+    const store = await BlockStore.open(`${dir}/database`);
+    await store.writeGenesis(chain.genesis);
+    for (const block of chain.blocks) {
+      state.applyBlock(block);
+      await store.appendBlock(block);
+    }
+    const ledger = new Ledger(state, store);
+    const keyStoreDir = `${dir}/keystore`;
+    const server = await startServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      routes: (r) => {
+        r.service(AccountService, accountMethods({ ledger, keyStoreDir }));
+      },
+    });
+    const peers = new PeerRegistry({ protocol: "connect" });
+    try {
+      await fn({ ledger, keyStoreDir, clients: peers.clients(server.addr) });
+    } finally {
+      peers.close();
+      await server.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function assertCode(
+  call: () => Promise<unknown>,
+  code: Code,
+  includes: string,
+): Promise<void> {
+  const e = await assertRejects(call, ConnectError, includes);
+  assertEquals(Code[(e as ConnectError).code], Code[code], e.message);
+}
+
+Deno.test("AccountCreate writes a key file and returns its address", async () => {
+  await withNode(makeChain(0, 1), async ({ keyStoreDir, clients }) => {
+    const { Address } = await clients.account.accountCreate({
+      Password: "héllo", // 6 UTF-8 bytes
+    });
+    assert(/^[0-9a-f]{64}$/.test(Address), Address);
+    assertEquals(await listKeys(keyStoreDir), [Address]);
+    const info = await Deno.stat(`${keyStoreDir}/${Address}`);
+    if (Deno.build.os !== "windows") assertEquals(info.mode! & 0o777, 0o600);
+    const account = await readKey(keyStoreDir, Address, "héllo");
+    assertEquals(account.address, Address);
+
+    const second = await clients.account.accountCreate({ Password: "12345" });
+    assert(second.Address !== Address);
+    assertEquals(
+      await listKeys(keyStoreDir),
+      [Address, second.Address].sort(),
+    );
+  });
+});
+
+Deno.test("AccountCreate refuses a short password", async () => {
+  await withNode(makeChain(0, 1), async ({ keyStoreDir, clients }) => {
+    for (const Password of ["", "1234", "éé"]) {
+      await assertCode(
+        () => clients.account.accountCreate({ Password }),
+        Code.InvalidArgument,
+        "password must be at least 5 bytes",
+      );
+    }
+    assertEquals(await listKeys(keyStoreDir), []);
+  });
+});
+
+Deno.test("AccountBalance: confirmed balances, NotFound for unknown", async () => {
+  const chain = makeChain(2, 2, { balance: 1000n });
+  await withNode(chain, async ({ ledger, clients }) => {
+    const balance = async (Address: string): Promise<bigint> =>
+      (await clients.account.accountBalance({ Address })).Balance;
+    // The owner sent 1 + 2 + 3 + 4 to others[1], others[2], others[0], others[1].
+    assertEquals(await balance(chain.owner.address), 990n);
+    assertEquals(await balance(chain.others[0].address), 3n);
+    assertEquals(await balance(chain.others[1].address), 5n);
+    assertEquals(await balance(chain.others[2].address), 2n);
+
+    // A pending transaction does not change the confirmed balance.
+    ledger.sendTx(chain.owner.signTx({
+      from: chain.owner.address,
+      to: chain.others[0].address,
+      value: 100n,
+      nonce: 5n,
+      time: timeNow(),
+    }));
+    assertEquals(ledger.state.balance(chain.owner.address, true), 890n);
+    assertEquals(await balance(chain.owner.address), 990n);
+
+    const stranger = Account.create().address;
+    await assertCode(
+      () => balance(stranger),
+      Code.NotFound,
+      `account ${stranger} has no balance`,
+    );
+    await assertCode(() => balance(""), Code.InvalidArgument, "Address");
+  });
+});

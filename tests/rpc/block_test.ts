@@ -1,0 +1,207 @@
+import { assertEquals, assertRejects } from "../assert.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  blockHash,
+  decodeSigBlock,
+  encodeSigBlock,
+  type SigBlock,
+} from "../../src/chain/block.ts";
+import { genesisHash } from "../../src/chain/genesis.ts";
+import { State } from "../../src/chain/state.ts";
+import { Ledger } from "../../src/node/ledger.ts";
+import { blockRelayMethods, blockSyncMethods } from "../../src/rpc/block.ts";
+import { type PeerClients, PeerRegistry } from "../../src/rpc/client.ts";
+import { Block } from "../../src/rpc/gen/block_pb.ts";
+import { startServer } from "../../src/rpc/server.ts";
+import { BlockStore } from "../../src/store/block_store.ts";
+import { makeChain, type TestChain } from "../fixtures.ts";
+
+const utf8 = new TextEncoder();
+
+/**
+ * Runs `fn` against a node serving the Block service on `chain` with its
+ * first `applied` blocks confirmed.
+ */
+async function withNode(
+  chain: TestChain,
+  applied: number,
+  fn: (node: { ledger: Ledger; clients: PeerClients }) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "bcn_rpc_block_" });
+  try {
+    const state = new State(chain.genesis);
+    const store = await BlockStore.open(dir);
+    await store.writeGenesis(chain.genesis);
+    for (const block of chain.blocks.slice(0, applied)) {
+      state.applyBlock(block);
+      await store.appendBlock(block);
+    }
+    const ledger = new Ledger(state, store);
+    const server = await startServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      routes: (r) => {
+        r.service(Block, {
+          ...blockSyncMethods({ store }),
+          ...blockRelayMethods({ ledger }),
+        });
+      },
+    });
+    const peers = new PeerRegistry({ protocol: "connect" });
+    try {
+      await fn({ ledger, clients: peers.clients(server.addr) });
+    } finally {
+      peers.close();
+      await server.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function assertCode(
+  call: () => Promise<unknown>,
+  code: Code,
+  includes: string,
+): Promise<void> {
+  const e = await assertRejects(call, ConnectError, includes);
+  assertEquals(Code[(e as ConnectError).code], Code[code], e.message);
+}
+
+async function* relay(
+  messages: readonly Uint8Array[],
+): AsyncGenerator<{ Block: Uint8Array }> {
+  for (const m of messages) yield { Block: m };
+}
+
+function bytes(block: SigBlock): Uint8Array {
+  return utf8.encode(encodeSigBlock(block));
+}
+
+async function stored(ledger: Ledger): Promise<string[]> {
+  const out: string[] = [];
+  for await (const b of ledger.store.blocks()) out.push(blockHash(b));
+  return out;
+}
+
+Deno.test("BlockReceive applies the next block and drops the rest", async () => {
+  const chain = makeChain(4, 2);
+  await withNode(chain, 2, async ({ ledger, clients }) => {
+    const [b1, b2, b3, b4] = chain.blocks;
+    // Block 3 signed by someone else than the authority.
+    const forged = chain.others[0].signBlock(b3);
+    await clients.block.blockReceive(relay([
+      utf8.encode("not a block"),
+      bytes(b1), // known
+      bytes(forged), // rejected
+      bytes(b4), // ahead
+      bytes(b3), // applied
+      bytes(b3), // known now
+    ]));
+    assertEquals(ledger.state.lastNumber, 3n);
+    assertEquals(ledger.state.lastHash, blockHash(b3));
+    assertEquals(await stored(ledger), [b1, b2, b3].map((b) => blockHash(b)));
+
+    // The same stream goes on past a bad block to the next good one.
+    await clients.block.blockReceive(relay([bytes(forged), bytes(b4)]));
+    assertEquals(ledger.state.lastNumber, 4n);
+    assertEquals(await stored(ledger), chain.blocks.map((b) => blockHash(b)));
+  });
+});
+
+Deno.test("BlockReceive of a block made from the node's pending txs", async () => {
+  const chain = makeChain(1, 1);
+  await withNode(chain, 1, async ({ ledger, clients }) => {
+    // The authority's twin state sees the same pending transaction.
+    const twin = new State(chain.genesis);
+    twin.applyBlock(chain.blocks[0]);
+    const tx = chain.owner.signTx({
+      from: chain.owner.address,
+      to: chain.others[2].address,
+      value: 50n,
+      nonce: 2n,
+      time: chain.blocks[0].time,
+    });
+    twin.applyTx(tx);
+    ledger.sendTx(tx);
+    const next = twin.createBlock(chain.authority)!;
+    await clients.block.blockReceive(relay([bytes(next)]));
+    assertEquals(ledger.state.lastNumber, 2n);
+    assertEquals(ledger.state.pendingTxs(), []);
+    assertEquals(ledger.state.balance(chain.others[2].address), 50n);
+  });
+});
+
+Deno.test("BlockSearch by number, hash prefix and parent prefix", async () => {
+  const chain = makeChain(4, 1);
+  await withNode(chain, 4, async ({ clients }) => {
+    const search = async (
+      req: { Number?: bigint; Hash?: string; Parent?: string },
+    ): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const res of clients.block.blockSearch(req)) {
+        const block = decodeSigBlock(res.Block);
+        assertEquals(
+          encodeSigBlock(block),
+          new TextDecoder().decode(res.Block),
+        );
+        out.push(blockHash(block));
+      }
+      return out;
+    };
+    const hashes = chain.blocks.map((b) => blockHash(b));
+    assertEquals(await search({ Number: 1n }), [hashes[0]]);
+    assertEquals(await search({ Number: 3n }), [hashes[2]]);
+    assertEquals(await search({ Number: 4n }), [hashes[3]]);
+    assertEquals(await search({ Number: 5n }), []);
+    assertEquals(
+      await search({ Hash: hashes[2].slice(0, 8).toUpperCase() }),
+      [hashes[2]],
+    );
+    assertEquals(await search({ Hash: hashes[3] }), [hashes[3]]);
+    assertEquals(await search({ Parent: hashes[1].slice(0, 8) }), [hashes[2]]);
+    assertEquals(
+      await search({ Parent: genesisHash(chain.genesis) }),
+      [hashes[0]],
+    );
+    assertEquals(await search({ Hash: "ab".repeat(32) }), []);
+    // A one-digit prefix: at most the first block that has it.
+    const first = await search({ Hash: hashes[3][0] });
+    assertEquals(first, [hashes.find((h) => h[0] === hashes[3][0])!]);
+  });
+});
+
+Deno.test("BlockSearch needs exactly one valid criterion", async () => {
+  const chain = makeChain(1, 1);
+  await withNode(chain, 1, async ({ clients }) => {
+    const drain = async (
+      req: { Number?: bigint; Hash?: string; Parent?: string },
+    ): Promise<void> => {
+      for await (const _ of clients.block.blockSearch(req)) { /* drain */ }
+    };
+    for (
+      const req of [
+        {},
+        { Number: 1n, Hash: "ab" },
+        { Hash: "ab", Parent: "cd" },
+        { Number: 1n, Parent: "cd" },
+      ]
+    ) {
+      await assertCode(
+        () => drain(req),
+        Code.InvalidArgument,
+        "exactly one of Number, Hash or Parent",
+      );
+    }
+    await assertCode(
+      () => drain({ Parent: "not hex" }),
+      Code.InvalidArgument,
+      "Parent: expected a prefix",
+    );
+    await assertCode(
+      () => drain({ Hash: "a".repeat(65) }),
+      Code.InvalidArgument,
+      "Hash: expected a prefix",
+    );
+  });
+});
