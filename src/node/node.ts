@@ -5,7 +5,7 @@
  * @module
  */
 import type { Account } from "../chain/account.ts";
-import { encodeSigBlock, type SigBlock } from "../chain/block.ts";
+import { blockHash, encodeSigBlock, type SigBlock } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
 import { encodeSigTx, type SigTx } from "../chain/tx.ts";
 import { accountMethods } from "../rpc/account.ts";
@@ -175,7 +175,14 @@ export class Node {
     }
     const ledger = this.#ledger = new Ledger(state, sync.store!, {
       onTx: (tx) => this.#txRelay.push(tx),
-      onBlock: (block) => this.#blockRelay.push(block),
+      onBlock: (block) => {
+        this.#log(
+          `blk ${block.number}: ${
+            blockHash(block).slice(0, 7)
+          } confirmed, ${block.txs.length} txs`,
+        );
+        this.#blockRelay.push(block);
+      },
       onEvent: (event) => this.events.publish(event),
       onBehind: () => this.#catchUp(),
       log: this.#log,
