@@ -21,11 +21,11 @@
  *   blockStoreDir: ".blockstore1123",
  *   chain: "blockchain",
  * }, { peers: () => ["127.0.0.1:1122"] }, controller.signal, {
- *   source: peerSyncSource(peers),
+ *   source,
  * });
  * const state = await sync.syncState();
  * console.log(`synced to block ${state.lastNumber}: ${state.lastHash}`);
- * peers.close();
+ * source.close();
  * ```
  *
  * @module
@@ -43,20 +43,28 @@ export * from "./src/chain/state.ts";
 export * from "./src/store/key_store.ts";
 export * from "./src/store/block_store.ts";
 export * from "./src/node/config.ts";
-export * from "./src/node/state_sync.ts";
-export * from "./src/node/node.ts";
 export {
-  createPeerClients,
-  createPeerTransport,
-  describePeerError,
-  type PeerClients,
-  PeerRegistry,
-  type PeerRegistryOptions,
-  PeerTransport,
-  type PeerTransportOptions,
-} from "./src/rpc/client.ts";
+  messageOf,
+  type PeerReader,
+  StateSync,
+  type StateSyncOptions,
+  SyncError,
+  type SyncSource,
+} from "./src/node/state_sync.ts";
+export { Node, type NodeOptions } from "./src/node/node.ts";
 export {
-  type RpcServer,
-  type ServerOptions,
-  startServer,
-} from "./src/rpc/server.ts";
+  DEFAULT_SUBSCRIBER_CAPACITY,
+  EventBus,
+  type SubscribeOptions,
+  SubscriberTooSlow,
+} from "./src/node/events.ts";
+export {
+  type BlockOutcome,
+  Ledger,
+  type LedgerHooks,
+} from "./src/node/ledger.ts";
+export * from "./src/chain/search_tx.ts";
+export {
+  type ConnectSyncSource,
+  connectSyncSource,
+} from "./src/node/connect_sync_source.ts";

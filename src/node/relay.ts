@@ -1,30 +1,36 @@
 /**
- * Relays items (transactions or blocks) to every peer over one long-lived
- * client stream per peer (`Tx.TxReceive`, `Block.BlockReceive`).
+ * Relays items (transactions or blocks) to every peer over client streams
+ * (`Tx.TxReceive`, `Block.BlockReceive`).
  *
  * Each peer has a worker with a bounded queue. {@link Relay.push} only
  * enqueues and never waits: when a queue is full its oldest item is dropped
  * and counted, so a slow or dead peer neither grows memory without limit nor
- * delays the others. The worker opens a stream once something is queued and
- * keeps it open, feeding it as items arrive. After an error it re-opens the
- * stream with exponential backoff (`retryMs * 2^n`, capped at `maxRetryMs`);
- * the queue is kept meanwhile.
+ * delays the others. The worker sends in short-lived streams: once something
+ * is queued it opens a stream, sends what is queued (at most `batchSize`
+ * items, including those that arrive meanwhile), ends the stream and awaits
+ * the response; then it starts over while items remain. After an error it
+ * re-opens with exponential backoff (`retryMs * 2^n`, capped at
+ * `maxRetryMs`).
  *
- * Delivery is at least once, as far as the sender can tell: an item leaves
- * the queue only when the transport asks for the next one, which
- * connect-node does once the previous message was written to the socket. The
- * item that was being written when a stream failed is put back and sent
- * again on the next stream, so a peer may receive it twice (receivers drop
- * known transactions and blocks); an item written to a socket just before
- * the peer died may still be lost.
+ * Delivery is at least once: only the response of a stream confirms its
+ * items. When a stream fails, all of its items go back to the head of the
+ * queue (the oldest are dropped if that overflows it) and are sent again, so
+ * a peer may receive an item twice; receivers drop known transactions and
+ * blocks. Items are lost only when a queue overflows, when their peer leaves
+ * the peer set, or on {@link Relay.close}.
  *
- * Measured (Deno 2.9.6, connect-node 2.2.0, the {@link PeerRegistry}
- * transports in `"connect"`, `"auto"` and `"grpc"` modes, against
- * `startServer`): on a long-lived client stream each message reaches the
- * server handler within a few milliseconds while the stream stays open, so
- * one stream per peer is kept open rather than one per batch. A stream whose
- * server goes away fails at once (`socket hang up`), even while idle; a
- * refused connection fails before any item is taken from the queue.
+ * Why not one long-lived stream per peer? Measured under Deno 2.9.6 with
+ * connect-node 2.2.0 (Connect over HTTP/1.1, the {@link PeerRegistry}
+ * default, against `startServer`): messages of an open client stream do reach
+ * the server handler at once (the first of two messages sent 300 ms apart
+ * arrives within a few ms), but the sender learns nothing about them until
+ * the response. Under load (several test processes at once) the one-port
+ * server sometimes fails to parse such a request (`HPE_ERROR` /
+ * `HPE_INVALID_METHOD`: the first bytes reach the HTTP parser after later
+ * ones) and destroys the socket; the client then fails with `socket hang
+ * up` after every write had succeeded, so a long-lived stream would lose
+ * everything it had sent without knowing it. Short streams keep every item
+ * until a response confirms it.
  *
  * @module
  */
@@ -36,6 +42,8 @@ export const DEFAULT_RELAY_CAPACITY = 1000;
 export const DEFAULT_RELAY_RETRY_MS = 200;
 /** Default of {@link RelayOptions.maxRetryMs}. */
 export const DEFAULT_RELAY_MAX_RETRY_MS = 5000;
+/** Default of {@link RelayOptions.batchSize}. */
+export const DEFAULT_RELAY_BATCH_SIZE = 100;
 /** Default of {@link RelayOptions.closeGraceMs}. */
 export const DEFAULT_RELAY_CLOSE_GRACE_MS = 1000;
 
@@ -58,13 +66,15 @@ export interface RelayOptions<T> {
   open: RelayOpen<T>;
   /** Items queued per peer at most; default 1000. */
   capacity?: number;
+  /** Items sent in one stream at most; default 100. */
+  batchSize?: number;
   /** The first pause before re-opening a failed stream; default 200 ms. */
   retryMs?: number;
   /** The longest pause before re-opening a failed stream; default 5000 ms. */
   maxRetryMs?: number;
   /**
-   * How long {@link Relay.close} (or dropping a peer) lets a stream send
-   * what is queued and end before it is cancelled; default 1000 ms.
+   * How long {@link Relay.close} (or dropping a peer) lets the stream in
+   * flight finish before it is cancelled; default 1000 ms.
    */
   closeGraceMs?: number;
   /** Where failures and recoveries are reported; nowhere by default. */
@@ -79,11 +89,11 @@ export interface RelayPushOptions {
 
 /** Counters of a relay, for tests and logs. */
 export interface RelayStats {
-  /** Items the transport took (written to a stream). */
+  /** Items confirmed by the response of their stream. */
   sent: number;
   /** Items dropped because a queue was full or its peer left. */
   dropped: number;
-  /** Streams re-opened after a failure. */
+  /** Streams opened after a failed one. */
   reconnects: number;
   /** Items waiting in the queues now. */
   queued: number;
@@ -137,24 +147,20 @@ class Ring<T> {
   }
 }
 
-/** The item a stream's transport holds, until it asks for the next one. */
-interface Held<T> {
-  item: { value: T } | undefined;
-}
-
 /** What a worker needs from its relay. */
 interface WorkerParams<T> {
   name: string;
   peer: string;
   open: RelayOpen<T>;
   capacity: number;
+  batchSize: number;
   retryMs: number;
   maxRetryMs: number;
   closeGraceMs: number;
   log: (message: string) => void;
 }
 
-/** The queue and the stream of one peer. */
+/** The queue and the streams of one peer. */
 class PeerWorker<T> {
   readonly peer: string;
   readonly stats = { sent: 0, dropped: 0, reconnects: 0 };
@@ -162,7 +168,7 @@ class PeerWorker<T> {
   readonly #p: WorkerParams<T>;
   readonly #queue: Ring<T>;
   readonly #stop = new AbortController();
-  /** Whether a failure was logged and no item got through since. */
+  /** Whether a failure was logged and no stream succeeded since. */
   #failing = false;
   #wake: (() => void) | undefined;
 
@@ -184,57 +190,47 @@ class PeerWorker<T> {
       this.stats.dropped++;
     }
     this.#queue.push(item);
-    this.#notify();
-  }
-
-  /** Ends the stream after what is queued (within the grace), then stops. */
-  stop(): void {
-    this.#stop.abort();
-    this.#notify();
-  }
-
-  #notify(): void {
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
   }
 
-  /** Resolves when an item is queued, on stop, or when `signal` aborts. */
-  #waitForItem(signal: AbortSignal): Promise<void> {
-    if (this.#queue.size > 0 || this.#stop.signal.aborted || signal.aborted) {
-      return Promise.resolve();
-    }
+  /** Lets the stream in flight finish (within the grace), then stops. */
+  stop(): void {
+    this.#stop.abort();
+  }
+
+  /** Resolves when an item is queued or on stop. */
+  #waitForItem(): Promise<void> {
+    const stop = this.#stop.signal;
+    if (this.#queue.size > 0 || stop.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
-        signal.removeEventListener("abort", done);
+        stop.removeEventListener("abort", done);
         if (this.#wake === done) this.#wake = undefined;
         resolve();
       };
       this.#wake = done;
-      signal.addEventListener("abort", done, { once: true });
+      stop.addEventListener("abort", done, { once: true });
     });
   }
 
-  /** The worker: open, feed, and re-open with backoff after a failure. */
+  /** The worker: a stream per batch, with backoff after a failure. */
   async #run(): Promise<void> {
     const stop = this.#stop.signal;
     let failures = 0;
     while (!stop.aborted) {
-      await this.#waitForItem(stop);
+      await this.#waitForItem();
       if (stop.aborted) break;
       if (failures > 0) this.stats.reconnects++;
-      const sentBefore = this.stats.sent;
       const error = await this.#stream();
-      if (stop.aborted) break;
-      const progressed = this.stats.sent > sentBefore;
-      if (error === undefined && progressed) {
+      if (error === undefined) {
         failures = 0;
         continue;
       }
-      // A failure, or a stream the peer ended without taking anything.
-      if (progressed) failures = 0;
       failures++;
-      if (failures === 1 && error !== undefined) {
+      if (stop.aborted) break;
+      if (failures === 1) {
         this.#failing = true;
         this.#p.log(
           `${this.#p.name} relay: ${
@@ -252,69 +248,67 @@ class PeerWorker<T> {
   }
 
   /**
-   * One stream: resolves with `undefined` when it ended normally, or with
-   * the error. After a stop it may send what is queued for `closeGraceMs`,
-   * then it is cancelled. The item the transport held when the stream
-   * ended unconfirmed goes back to the head of the queue.
+   * One stream of at most `batchSize` items. Resolves with `undefined` when
+   * the response confirmed them, or with the error after putting them back
+   * at the head of the queue. After a stop the stream has `closeGraceMs`
+   * to finish, then it is cancelled.
    */
   async #stream(): Promise<{ err: unknown } | undefined> {
     const call = new AbortController();
-    const held: Held<T> = { item: undefined };
+    const batch: T[] = [];
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
     const onStop = (): void => {
       graceTimer = setTimeout(() => call.abort(), this.#p.closeGraceMs);
     };
-    this.#stop.signal.addEventListener("abort", onStop, { once: true });
+    const stop = this.#stop.signal;
+    if (stop.aborted) onStop();
+    else stop.addEventListener("abort", onStop, { once: true });
     try {
-      await this.#p.open(this.peer, this.#feed(call.signal, held), call.signal);
+      await this.#p.open(this.peer, this.#feed(batch), call.signal);
+      this.stats.sent += batch.length;
+      if (this.#failing && batch.length > 0) {
+        this.#failing = false;
+        this.#p.log(`${this.#p.name} relay: peer ${this.peer}: relaying again`);
+      }
       return undefined;
     } catch (err) {
+      this.#requeue(batch);
       return { err };
     } finally {
-      this.#stop.signal.removeEventListener("abort", onStop);
+      stop.removeEventListener("abort", onStop);
       clearTimeout(graceTimer);
-      call.abort(); // ends a feed still waiting for items
-      if (held.item !== undefined) {
-        if (this.#queue.full) this.stats.dropped++;
-        else this.#queue.unshift(held.item.value);
-        held.item = undefined;
-      }
+      call.abort(); // nothing is left to cancel; frees the signal's listeners
     }
   }
 
   /**
-   * The items of one stream: each pull first confirms the previous item
-   * (the transport wrote it), then waits for the next one. Ends when the
-   * worker stops and the queue is empty, or when `signal` aborts.
+   * The items of one stream, taken from the queue as the transport asks for
+   * them (so items pushed meanwhile join), recorded in `batch`. Ends when
+   * the queue is empty or the batch is full.
    */
-  async *#feed(signal: AbortSignal, held: Held<T>): AsyncGenerator<T> {
-    while (!signal.aborted) {
-      if (held.item !== undefined) {
-        held.item = undefined;
-        this.stats.sent++;
-        if (this.#failing) {
-          this.#failing = false;
-          this.#p.log(
-            `${this.#p.name} relay: peer ${this.peer}: relaying again`,
-          );
-        }
-      }
-      if (this.#queue.size > 0) {
-        const value = this.#queue.shift() as T;
-        held.item = { value };
-        yield value;
-      } else if (this.#stop.signal.aborted) {
+  async *#feed(batch: T[]): AsyncGenerator<T> {
+    while (batch.length < this.#p.batchSize && this.#queue.size > 0) {
+      const item = this.#queue.shift() as T;
+      batch.push(item);
+      yield item;
+    }
+  }
+
+  /** Puts a failed batch back at the head of the queue, in order. */
+  #requeue(batch: T[]): void {
+    for (let i = batch.length - 1; i >= 0; i--) {
+      if (this.#queue.full) {
+        this.stats.dropped += i + 1; // the oldest ones
         return;
-      } else {
-        await this.#waitForItem(signal);
       }
+      this.#queue.unshift(batch[i]);
     }
   }
 }
 
 /**
- * Relays items to a changing set of peers, one worker and one long-lived
- * client stream per peer (see the module documentation).
+ * Relays items to a changing set of peers, one worker with a bounded queue
+ * per peer, sending in short client streams (see the module documentation).
  *
  * @example
  * ```ts
@@ -363,13 +357,20 @@ export class Relay<T> {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`capacity must be a positive integer: ${capacity}`);
     }
+    const batchSize = options.batchSize ?? DEFAULT_RELAY_BATCH_SIZE;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(
+        `batchSize must be a positive integer: ${batchSize}`,
+      );
+    }
     this.#options = options;
   }
 
   /**
    * Sets the peers to relay to: starts a worker for each new peer and stops
-   * the workers of the peers that are no longer listed (they get
-   * `closeGraceMs` to send what they hold). Ignored after {@link close}.
+   * the workers of the peers that are no longer listed (a stream in flight
+   * gets `closeGraceMs` to finish; the queue is dropped). Ignored after
+   * {@link close}.
    *
    * @example
    * ```ts
@@ -398,6 +399,7 @@ export class Relay<T> {
           peer,
           open: o.open,
           capacity: o.capacity ?? DEFAULT_RELAY_CAPACITY,
+          batchSize: o.batchSize ?? DEFAULT_RELAY_BATCH_SIZE,
           retryMs: o.retryMs ?? DEFAULT_RELAY_RETRY_MS,
           maxRetryMs: o.maxRetryMs ?? DEFAULT_RELAY_MAX_RETRY_MS,
           closeGraceMs: o.closeGraceMs ?? DEFAULT_RELAY_CLOSE_GRACE_MS,
@@ -482,9 +484,9 @@ export class Relay<T> {
   }
 
   /**
-   * Stops every worker: each open stream may send what is queued for
-   * `closeGraceMs`, then it is cancelled; no new stream is opened and what
-   * is left in the queues is dropped. Resolves when every worker ended;
+   * Stops every worker: a stream in flight gets `closeGraceMs` to finish,
+   * then it is cancelled; no new stream is opened and what is left in the
+   * queues is dropped (and counted). Resolves when every worker ended;
    * calling it again returns the same promise.
    *
    * @example
