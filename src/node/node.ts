@@ -191,6 +191,12 @@ export class Node {
         void this.stop();
       },
     });
+    const created = sync.createdAccounts;
+    if (created) {
+      out(
+        `=== New chain ${cfg.chain}\nauthority ${created.authority}\nowner     ${created.owner}`,
+      );
+    }
     out(`=== Sync state\n${state}`.trimEnd());
     const keyStoreDir = cfg.keyStoreDir;
     const store = ledger.store;

@@ -97,6 +97,7 @@ export class StateSync {
   readonly #options: StateSyncOptions;
   #store: BlockStore | undefined;
   #state: State | undefined;
+  #created: { authority: string; owner: string } | undefined;
 
   /** Prepares a sync for `cfg`, asking `peerReader` for peers. */
   constructor(
@@ -110,6 +111,11 @@ export class StateSync {
     this.#signal = signal;
     this.#options = options;
     this.#store = options.store;
+  }
+
+  /** The accounts made for a new chain, when this sync created the genesis. */
+  get createdAccounts(): { authority: string; owner: string } | undefined {
+    return this.#created;
   }
 
   /** The block store, once {@link syncState} has opened it. */
@@ -215,6 +221,7 @@ export class StateSync {
       newGenesis(cfg.chain, auth.address, owner.address, cfg.balance!),
     );
     await store.writeGenesis(genesis);
+    this.#created = { authority: auth.address, owner: owner.address };
     return genesis;
   }
 

@@ -91,10 +91,11 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
   const peekTimeoutMs = options.peekTimeoutMs ?? 10_000;
   const handler = connectNodeAdapter({ routes: options.routes });
 
-  // Deno 2.9.6 closes a socket handed over with emit("connection") after one
-  // response, although it announces keep-alive; a client that reuses the
-  // socket races that close ("socket hang up", ECONNRESET). Answering with
-  // "Connection: close" makes clients open a fresh connection per call.
+  // Deno 2.9.6 resets a socket handed over with emit("connection") after one
+  // response, although it announces keep-alive (curl: "Connection reset by
+  // peer" on reuse); a client that reuses the socket races that reset.
+  // Answering with "Connection: close" makes clients open a fresh connection
+  // per call.
   const h1 = http.createServer(
     { requestTimeout: 0 },
     (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -119,8 +120,19 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
     peek(socket, peekTimeoutMs, (isHttp2: boolean) => {
       // The socket is paused with the peeked bytes put back; each server
       // attaches its listeners synchronously, then the bytes flow again.
-      if (isHttp2) h2.emit("connection", socket);
-      else h1.emit("connection", socket);
+      if (isHttp2) {
+        h2.emit("connection", socket);
+      } else {
+        // node:http's parser reads straight from the socket's handle when it
+        // can, which skips the bytes put back with unshift(): under load the
+        // request arrives out of order (HPE_INVALID_METHOD). Marking the
+        // handle consumed makes the parser read through the stream instead.
+        const handle =
+          (socket as unknown as { _handle?: { _consumed?: boolean } })
+            ._handle;
+        if (handle) handle._consumed = true;
+        h1.emit("connection", socket);
+      }
       socket.resume();
     });
   });

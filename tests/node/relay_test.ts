@@ -80,7 +80,17 @@ Deno.test({
       yield { Tx: utf8.encode("second") };
     }
     try {
-      await registry.clients(server.addr).tx.txReceive(messages());
+      // Under heavy load the one-port server may drop a request it failed
+      // to parse (see relay.ts); such an attempt is repeated.
+      for (let attempt = 1;; attempt++) {
+        received.length = arrivals.length = 0;
+        try {
+          await registry.clients(server.addr).tx.txReceive(messages());
+          break;
+        } catch (err) {
+          if (attempt === 3) throw err;
+        }
+      }
       assertEquals(registry.protocolOf(server.addr), "connect");
       assertEquals(received, ["first", "second"]);
       assert(
@@ -98,11 +108,16 @@ Deno.test({
   },
 });
 
-Deno.test("Relay rejects a capacity below 1", () => {
+Deno.test("Relay rejects a capacity or batch size below 1", () => {
   assertThrows(
     () => new Relay({ name: "t", open: async () => {}, capacity: 0 }),
     RangeError,
     "capacity",
+  );
+  assertThrows(
+    () => new Relay({ name: "t", open: async () => {}, batchSize: 0 }),
+    RangeError,
+    "batchSize",
   );
 });
 
@@ -115,7 +130,9 @@ Deno.test({
     const gotB: string[] = [];
     const a = await startTxServer(gotA);
     const b = await startTxServer(gotB);
-    const registry = new PeerRegistry({ protocol: (Deno.env.get("P") ?? "auto") as "auto" });
+    const registry = new PeerRegistry({
+      protocol: (Deno.env.get("P") ?? "auto") as "auto",
+    });
     const log: string[] = [];
     const relay = new Relay<Uint8Array>({
       name: "tx",
@@ -137,6 +154,8 @@ Deno.test({
       );
       assertEquals(gotA, sent);
       assertEquals(gotB, [...sent, "not for a"]);
+      // The responses confirm the items a moment after they arrived.
+      assert(await waitFor(() => relay.stats().sent === 101, 2000));
       assertEquals(relay.stats(a.addr).sent, 50);
       assertEquals(relay.stats().dropped, 0);
     } finally {
@@ -196,7 +215,7 @@ Deno.test({
         `late got ${gotLate.length}`,
       );
       assertEquals(gotLate, sent.slice(15));
-      assertEquals(relay.stats(deadAddr).sent, 10);
+      assert(await waitFor(() => relay.stats(deadAddr).sent === 10, 2000));
       assert(log.some((m) => m.includes("relaying again")), log.join("\n"));
 
       // ... and what comes next, on the same stream.
@@ -236,7 +255,6 @@ Deno.test({
       await delay(100);
       server = await startTxServer(got, port);
       assert(await waitFor(() => got.includes("three"), 3000), got.join());
-      // "two" may have been written to the dying stream: at least once.
       assertEquals(got.filter((t) => t === "three"), ["three"]);
       assertEquals(got.at(-1), "three");
       assert(relay.stats().reconnects >= 1);
@@ -306,42 +324,41 @@ Deno.test({
 });
 
 Deno.test({
-  name: "Relay flushes on close, and stops the workers of peers that left",
+  name: "Relay sends in batches, stops peers that left, drops queues on close",
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    const got = new Map<string, string[]>();
-    let open = 0;
+    const streams: [string, string[]][] = [];
     const relay = new Relay<string>({
       name: "test",
-      open: async (peer, stream) => {
-        open++;
-        try {
-          for await (const item of stream) {
-            got.set(peer, [...got.get(peer) ?? [], item]);
-          }
-        } finally {
-          open--;
-        }
+      batchSize: 3,
+      open: async (peer, items) => {
+        const got: string[] = [];
+        for await (const item of items) got.push(item);
+        streams.push([peer, got]);
       },
     });
     relay.setPeers(["p:1", "p:2"]);
-    relay.push("a");
-    assert(await waitFor(() => open === 2, 1000));
+    for (const item of ["a", "b", "c", "d"]) relay.push(item);
+    assert(await waitFor(() => relay.stats().sent === 8, 1000));
+    assertEquals(
+      streams.filter(([peer]) => peer === "p:1").map(([, got]) => got),
+      [["a", "b", "c"], ["d"]],
+    );
     relay.setPeers(["p:2", "p:3"]);
     assertEquals(relay.peers(), ["p:2", "p:3"]);
-    assert(await waitFor(() => open === 1, 1000), "p:1's stream ended");
-    // p:2's open stream sends "b" before it ends; p:3 had no stream yet,
-    // and close() opens none.
-    relay.push("b");
+    relay.push("e");
+    assert(await waitFor(() => relay.stats().sent === 10, 1000));
+    assertEquals(streams.slice(-2).map(([peer]) => peer).sort(), [
+      "p:2",
+      "p:3",
+    ]);
+    // Queued but not yet sent when close() comes: dropped and counted.
+    relay.push("f");
     await relay.close();
-    assertEquals(open, 0);
-    assertEquals(got.get("p:1"), ["a"]);
-    assertEquals(got.get("p:2"), ["a", "b"]);
-    assertEquals(got.get("p:3"), undefined);
     assertEquals(relay.stats(), {
-      sent: 3,
-      dropped: 1,
+      sent: 10,
+      dropped: 2,
       reconnects: 0,
       queued: 0,
     });
