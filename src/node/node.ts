@@ -5,9 +5,9 @@
  * @module
  */
 import type { Account } from "../chain/account.ts";
-import { blockHash, encodeSigBlock, type SigBlock } from "../chain/block.ts";
+import { blockHash, encodeSigBlock } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
-import { encodeSigTx, type SigTx } from "../chain/tx.ts";
+import { encodeSigTx } from "../chain/tx.ts";
 import { accountMethods } from "../rpc/account.ts";
 import { blockRelayMethods, blockSyncMethods } from "../rpc/block.ts";
 import { PeerRegistry } from "../rpc/client.ts";
@@ -23,7 +23,7 @@ import { EventBus, streamSubscribeMethods } from "./events.ts";
 import { Ledger } from "./ledger.ts";
 import { peerDiscoverMethods, PeerDiscovery } from "./peers.ts";
 import { runProposer } from "./proposer.ts";
-import { Relay } from "./relay.ts";
+import { openBlockStream, openTxStream, Relay } from "./relay.ts";
 import { messageOf, peerSyncSource, StateSync } from "./state_sync.ts";
 
 /** Options of {@link Node}. */
@@ -67,8 +67,8 @@ export class Node {
   readonly #controller = new AbortController();
   readonly #registry: PeerRegistry;
   readonly #discovery: PeerDiscovery;
-  readonly #txRelay: Relay<SigTx>;
-  readonly #blockRelay: Relay<SigBlock>;
+  readonly #txRelay: Relay<Uint8Array>;
+  readonly #blockRelay: Relay<Uint8Array>;
   readonly #tasks: Promise<unknown>[] = [];
   #server: RpcServer | undefined;
   #ledger: Ledger | undefined;
@@ -92,29 +92,18 @@ export class Node {
       periodMs,
       log,
     });
-    const registry = this.#registry;
-    this.#txRelay = new Relay<SigTx>({
+    // Relays carry canonical JSON, encoded once per item, not once per peer.
+    this.#txRelay = new Relay<Uint8Array>({
       name: "tx",
       retryMs: periodMs,
       log,
-      open: (peer, items, signal) =>
-        registry.clients(peer).tx.txReceive(
-          mapAsync(items, (tx) => ({ Tx: encoder.encode(encodeSigTx(tx)) })),
-          { signal },
-        ),
+      open: openTxStream(this.#registry),
     });
-    this.#blockRelay = new Relay<SigBlock>({
+    this.#blockRelay = new Relay<Uint8Array>({
       name: "block",
       retryMs: periodMs,
       log,
-      open: (peer, items, signal) =>
-        registry.clients(peer).block.blockReceive(
-          mapAsync(
-            items,
-            (b) => ({ Block: encoder.encode(encodeSigBlock(b)) }),
-          ),
-          { signal },
-        ),
+      open: openBlockStream(this.#registry),
     });
   }
 
@@ -174,14 +163,14 @@ export class Node {
       );
     }
     const ledger = this.#ledger = new Ledger(state, sync.store!, {
-      onTx: (tx) => this.#txRelay.push(tx),
+      onTx: (tx) => this.#txRelay.push(encoder.encode(encodeSigTx(tx))),
       onBlock: (block) => {
         this.#log(
           `blk ${block.number}: ${
             blockHash(block).slice(0, 7)
           } confirmed, ${block.txs.length} txs`,
         );
-        this.#blockRelay.push(block);
+        this.#blockRelay.push(encoder.encode(encodeSigBlock(block)));
       },
       onEvent: (event) => this.events.publish(event),
       onBehind: () => this.#catchUp(),
@@ -268,11 +257,4 @@ export class Node {
         this.#catchingUp = undefined;
       });
   }
-}
-
-async function* mapAsync<T, U>(
-  items: AsyncIterable<T>,
-  fn: (item: T) => U,
-): AsyncIterable<U> {
-  for await (const item of items) yield fn(item);
 }

@@ -25,6 +25,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { describePeerError, type PeerRegistry } from "../rpc/client.ts";
 import type { Node } from "../rpc/gen/node_pb.ts";
 import type { PeerReader } from "./state_sync.ts";
+import { sleep } from "./sleep.ts";
 
 /** Default of {@link PeerDiscoveryOptions.maxFailures}. */
 export const DEFAULT_MAX_FAILURES = 3;
@@ -408,18 +409,4 @@ export function peerDiscoverMethods(
       return { Peers: [...peers, discovery.self] };
     },
   };
-}
-
-/** Resolves after `ms`, or at once (clearing the timer) when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

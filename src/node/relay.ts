@@ -35,6 +35,7 @@
  * @module
  */
 import { describePeerError, type PeerRegistry } from "../rpc/client.ts";
+import { sleep } from "./sleep.ts";
 
 /** Default of {@link RelayOptions.capacity}. */
 export const DEFAULT_RELAY_CAPACITY = 1000;
@@ -575,18 +576,4 @@ async function* mapItems<T, U>(
   fn: (item: T) => U,
 ): AsyncGenerator<U> {
   for await (const item of items) yield fn(item);
-}
-
-/** Resolves after `ms`, or at once (clearing the timer) when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }
