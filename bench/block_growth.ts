@@ -3,7 +3,10 @@
  * over the first and the last 1,000: they should be about equal, since a
  * block costs in proportion to itself, not to the chain.
  *
- *   deno run bench/block_growth.ts [blocks] [txsPerBlock]
+ *   deno run bench/block_growth.ts [blocks] [txsPerBlock] [fresh|fixed]
+ *
+ * `fresh` (the default) pays a new account in every transaction, so the
+ * state grows with the chain; `fixed` pays the same accounts over and over.
  */
 import { Account } from "../src/chain/account.ts";
 import { newGenesis } from "../src/chain/genesis.ts";
@@ -16,6 +19,7 @@ import { txHash } from "../src/chain/tx.ts";
 
 const blocks = Number(Deno.args[0] ?? 10_000);
 const perBlock = Number(Deno.args[1] ?? 10);
+const FRESH_ACCOUNTS = Deno.args[2] !== "fixed";
 const window = Math.min(1_000, Math.floor(blocks / 2));
 
 const auth = Account.create();
@@ -34,7 +38,7 @@ for (let n = 1; n <= blocks; n++) {
   const txs = senders.map((s, i) =>
     s.signTx({
       from: s.address,
-      to: `${n}-${i}`,
+      to: FRESH_ACCOUNTS ? `${n}-${i}` : senders[(i + 1) % perBlock].address,
       value: 1n,
       nonce: BigInt(n),
       time: timeNow(),
