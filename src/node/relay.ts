@@ -19,18 +19,13 @@
  * blocks. Items are lost only when a queue overflows, when their peer leaves
  * the peer set, or on {@link Relay.close}.
  *
- * Why not one long-lived stream per peer? Measured under Deno 2.9.6 with
- * connect-node 2.2.0 (Connect over HTTP/1.1, the {@link PeerRegistry}
- * default, against `startServer`): messages of an open client stream do reach
- * the server handler at once (the first of two messages sent 300 ms apart
- * arrives within a few ms), but the sender learns nothing about them until
- * the response. Under load (several test processes at once) the one-port
- * server sometimes fails to parse such a request (`HPE_ERROR` /
- * `HPE_INVALID_METHOD`: the first bytes reach the HTTP parser after later
- * ones) and destroys the socket; the client then fails with `socket hang
- * up` after every write had succeeded, so a long-lived stream would lose
- * everything it had sent without knowing it. Short streams keep every item
- * until a response confirms it.
+ * Why not one long-lived stream per peer? Messages of an open client stream
+ * do reach the server handler at once (measured: within a few ms), but the
+ * sender learns nothing about them until the response: when the connection
+ * breaks, it cannot tell which items arrived. Under load this happened
+ * between bcn nodes (the one-port server once fed HTTP/1.1 bytes to its
+ * parser out of order; fixed in `src/rpc/server.ts`, but any connection can
+ * break). Short streams keep every item until a response confirms it.
  *
  * @module
  */
