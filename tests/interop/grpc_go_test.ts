@@ -1,0 +1,145 @@
+/**
+ * Interoperability with grpc-go, the stack of the reference Go node: a
+ * grpc-go server that speaks only gRPC over cleartext HTTP/2 (bcn must fall
+ * back to gRPC and sync from it), and a grpc-go client syncing from bcn's
+ * one-port server. The Go side is `tests/interop/grpc_go/main.go`; these
+ * tests need the Go toolchain and are ignored, saying so, without it.
+ */
+import { fileURLToPath } from "node:url";
+import { assert, assertEquals } from "../assert.ts";
+import { makeChain } from "../fixtures.ts";
+import { blockHash, encodeSigBlock } from "../../src/chain/block.ts";
+import { encodeSigGenesis } from "../../src/chain/genesis.ts";
+import { peerSyncSource, StateSync } from "../../src/node/state_sync.ts";
+import { blockSyncMethods } from "../../src/rpc/block.ts";
+import { PeerRegistry } from "../../src/rpc/client.ts";
+import { Block } from "../../src/rpc/gen/block_pb.ts";
+import { startServer } from "../../src/rpc/server.ts";
+import { BlockStore } from "../../src/store/block_store.ts";
+import { freePort, withTempDir } from "../e2e/helpers.ts";
+
+const GO_DIR = fileURLToPath(new URL("./grpc_go/", import.meta.url));
+
+async function hasGo(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("go", {
+      args: ["version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+const GO = await hasGo();
+if (!GO) console.log("grpc-go interop tests ignored: no Go toolchain on PATH");
+
+async function buildGo(dir: string): Promise<string> {
+  const bin = `${dir}/grpc_go`;
+  const out = await new Deno.Command("go", {
+    args: ["build", "-o", bin, "."],
+    cwd: GO_DIR,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(300_000),
+  }).output();
+  assert(
+    out.success,
+    `go build failed: ${new TextDecoder().decode(out.stderr)}`,
+  );
+  return bin;
+}
+
+async function storeOf(dir: string, chain: ReturnType<typeof makeChain>) {
+  const store = await BlockStore.open(dir);
+  await store.writeGenesis(chain.genesis);
+  for (const b of chain.blocks) await store.appendBlock(b);
+  return store;
+}
+
+Deno.test({
+  name: "bcn syncs from a grpc-go server (falls back to gRPC over HTTP/2)",
+  ignore: !GO,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const bin = await buildGo(dir);
+      const chain = makeChain(4, 2);
+      await storeOf(`${dir}/go_store`, chain);
+      const addr = `127.0.0.1:${freePort()}`;
+      const server = new Deno.Command(bin, {
+        args: ["serve", addr, `${dir}/go_store`],
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const registry = new PeerRegistry({ protocol: "auto" });
+      try {
+        // Wait for "listening" before syncing.
+        const reader = server.stdout.getReader();
+        const first = await reader.read();
+        assert(new TextDecoder().decode(first.value).includes("listening"));
+        reader.releaseLock();
+        const state = await new StateSync(
+          {
+            node: "127.0.0.1:1",
+            bootstrap: false,
+            seed: addr,
+            keyStoreDir: `${dir}/keys`,
+            blockStoreDir: `${dir}/blocks`,
+            chain: "blockchain",
+          },
+          { peers: () => [addr] },
+          new AbortController().signal,
+          { source: peerSyncSource(registry), log: () => {} },
+        ).syncState();
+        assertEquals(state.lastNumber, 4n);
+        assertEquals(state.lastHash, blockHash(chain.blocks[3]));
+        assertEquals(registry.protocolOf(addr), "grpc");
+        assertEquals(
+          await Deno.readTextFile(`${dir}/blocks/block.store`),
+          await Deno.readTextFile(`${dir}/go_store/block.store`),
+        );
+      } finally {
+        registry.close();
+        server.kill("SIGTERM");
+        await server.stdout.cancel().catch(() => {});
+        await server.status;
+      }
+    }),
+});
+
+Deno.test({
+  name: "a grpc-go client syncs from bcn's one-port server",
+  ignore: !GO,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const bin = await buildGo(dir);
+      const chain = makeChain(3, 3);
+      const store = await storeOf(`${dir}/store`, chain);
+      const server = await startServer({
+        hostname: "127.0.0.1",
+        port: 0,
+        routes: (r) => {
+          r.service(Block, blockSyncMethods({ store }));
+        },
+      });
+      try {
+        const out = await new Deno.Command(bin, {
+          args: ["sync", server.addr],
+          stdout: "piped",
+          stderr: "piped",
+          signal: AbortSignal.timeout(30_000),
+        }).output();
+        const dec = new TextDecoder();
+        assert(out.success, dec.decode(out.stderr));
+        const lines = dec.decode(out.stdout).trimEnd().split("\n");
+        assertEquals(lines, [
+          `genesis ${encodeSigGenesis(chain.genesis)}`,
+          ...chain.blocks.map((b) => `block ${encodeSigBlock(b)}`),
+        ]);
+      } finally {
+        await server.close();
+      }
+    }),
+});
