@@ -8,10 +8,10 @@
  *
  * Sync a node from a running peer in code:
  *
- * ```ts ignore
- * import { StateSync, peerSyncSource, PeerRegistry } from "@bcn/bcn";
+ * ```ts
+ * import { connectSyncSource, StateSync } from "@bcn/bcn";
  *
- * const peers = new PeerRegistry();
+ * const source = connectSyncSource();
  * const controller = new AbortController();
  * const sync = new StateSync({
  *   node: "127.0.0.1:1123",
