@@ -52,6 +52,13 @@ import { Tx } from "./gen/tx_pb.ts";
  */
 export type PeerProtocol = "auto" | "connect" | "grpc";
 
+/**
+ * The largest message a peer may send (16 MiB): far above any block bcn
+ * proposes, far below what would let one message exhaust a node's memory.
+ * Compressed messages are not accepted, so this bounds memory too.
+ */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
 /** Default timeout of unary calls when the caller gives none. */
 export const DEFAULT_UNARY_TIMEOUT_MS = 10_000;
 
@@ -326,6 +333,8 @@ export class PeerTransport implements Transport {
         baseUrl: `http://${this.addr}`,
         httpVersion: "1.1",
         nodeOptions: { agent: this.#agent },
+        readMaxBytes: MAX_MESSAGE_BYTES,
+        acceptCompression: [],
       });
     }
     return this.#connect;
@@ -339,6 +348,8 @@ export class PeerTransport implements Transport {
         baseUrl,
         sessionManager: this.#session,
         interceptors: [endPrematureCloseAfterOkTrailer],
+        readMaxBytes: MAX_MESSAGE_BYTES,
+        acceptCompression: [],
       });
     }
     return this.#grpc;

@@ -17,6 +17,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { MAX_MESSAGE_BYTES } from "./client.ts";
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
 const HTTP2_PREFACE = new TextEncoder().encode(
@@ -89,7 +90,13 @@ export interface RpcServer {
 export async function startServer(options: ServerOptions): Promise<RpcServer> {
   const closeGraceMs = options.closeGraceMs ?? 1000;
   const peekTimeoutMs = options.peekTimeoutMs ?? 10_000;
-  const handler = connectNodeAdapter({ routes: options.routes });
+  // Bounded messages, no compression: one request cannot make the node
+  // allocate more than MAX_MESSAGE_BYTES.
+  const handler = connectNodeAdapter({
+    routes: options.routes,
+    readMaxBytes: MAX_MESSAGE_BYTES,
+    acceptCompression: [],
+  });
 
   // Deno 2.9.6 resets a socket handed over with emit("connection") after one
   // response, although it announces keep-alive (curl: "Connection reset by

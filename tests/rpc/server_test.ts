@@ -449,3 +449,34 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+Deno.test("messages over 16 MiB and compressed messages are refused", async () => {
+  const server = await startFake();
+  try {
+    const url = `http://${server.addr}/Block/BlockSync`;
+    // A Connect streaming request whose envelope announces 17 MiB: refused
+    // from the header alone, before anything is buffered.
+    const body = new Uint8Array(5 + 16);
+    new DataView(body.buffer).setUint32(1, 17 * 1024 * 1024);
+    const big = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/connect+proto" },
+      body,
+    });
+    const text = await big.text();
+    assert(text.includes("resource_exhausted"), text);
+    const zipped = await fetch(`http://${server.addr}/Block/GenesisSync`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "content-encoding": "gzip",
+      },
+      body: new Uint8Array([0x1f, 0x8b]),
+    });
+    const answer = await zipped.text();
+    assert(!zipped.ok, answer);
+    assert(answer.includes("unimplemented"), answer);
+  } finally {
+    await server.close();
+  }
+});
