@@ -44,10 +44,12 @@ export * from "./src/store/key_store.ts";
 export * from "./src/store/block_store.ts";
 export * from "./src/node/config.ts";
 export {
+  appendOrFail,
   messageOf,
   type PeerReader,
   StateSync,
   type StateSyncOptions,
+  type SyncBlocksOptions,
   SyncError,
   type SyncSource,
 } from "./src/node/state_sync.ts";

@@ -57,7 +57,14 @@ class Overlay {
 interface Ledger {
   balances: Overlay;
   nonces: Overlay;
+  /** Transactions whose signature already checked (values are immutable). */
+  verified: WeakSet<SigTx>;
 }
+
+/** The most transactions the authority puts in one block. */
+export const MAX_BLOCK_TXS = 1000;
+/** The most transactions a node keeps pending. */
+export const MAX_PENDING_TXS = 10_000;
 
 /**
  * Applies `tx` to `ledger` or throws {@link StateError}: the signature must
@@ -65,7 +72,9 @@ interface Ledger {
  * value, and the receiver's balance must stay within a u64.
  */
 function applyTxTo(ledger: Ledger, tx: SigTx): void {
-  if (!verifyTx(tx)) {
+  // Recovering a signer is the costly part: a pending transaction is
+  // checked once, not again when it is proposed, confirmed or re-applied.
+  if (!ledger.verified.has(tx) && !verifyTx(tx)) {
     throw new StateError(
       `tx ${txHash(tx)}: invalid signature: not signed by ${tx.from}`,
     );
@@ -94,6 +103,7 @@ function applyTxTo(ledger: Ledger, tx: SigTx): void {
       `tx ${txHash(tx)}: balance of ${tx.to} would overflow`,
     );
   }
+  ledger.verified.add(tx);
   ledger.balances.set(tx.from, from - tx.value);
   ledger.balances.set(tx.to, to + tx.value);
   ledger.nonces.set(tx.from, tx.nonce);
@@ -129,6 +139,7 @@ export class State {
   #lastHash: string;
   #lastBlock: SigBlock | undefined;
   readonly #pending = new Map<string, SigTx>();
+  readonly #verified = new WeakSet<SigTx>();
   #pendingLedger: Ledger;
 
   /** A state holding only the genesis balances. */
@@ -194,6 +205,11 @@ export class State {
     if (this.#pending.has(hash)) {
       throw new StateError(`tx ${hash}: already pending`);
     }
+    if (this.#pending.size >= MAX_PENDING_TXS) {
+      throw new StateError(
+        `tx ${hash}: too many pending transactions (${MAX_PENDING_TXS}); try again later`,
+      );
+    }
     applyTxTo(this.#pendingLedger, tx);
     this.#pending.set(hash, tx);
     return hash;
@@ -255,6 +271,7 @@ export class State {
       compareTime(a.time, b.time)
     );
     for (const tx of sorted) {
+      if (txs.length >= MAX_BLOCK_TXS) break;
       try {
         applyTxTo(ledger, tx);
         txs.push(tx);
@@ -313,6 +330,7 @@ export class State {
     return {
       balances: new Overlay(this.#balances),
       nonces: new Overlay(this.#nonces),
+      verified: this.#verified,
     };
   }
 

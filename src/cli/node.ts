@@ -108,23 +108,26 @@ export async function nodeStart(args: string[]): Promise<void> {
     return;
   }
   const node = new Node(nodeConfigFromFlags(flags));
-  const stopped = new Promise<void>((resolve) => {
-    const onSignal = () => {
-      for (const s of SIGNALS) Deno.removeSignalListener(s, onSignal);
-      node.stop().then(resolve, resolve);
-    };
-    for (const s of SIGNALS) Deno.addSignalListener(s, onSignal);
-    node.signal.addEventListener("abort", () => {
-      for (const s of SIGNALS) Deno.removeSignalListener(s, onSignal);
-    });
-  });
+  let signalled = false;
+  const onSignal = () => {
+    signalled = true;
+    void node.stop();
+  };
+  for (const s of SIGNALS) Deno.addSignalListener(s, onSignal);
   try {
-    await node.start();
-  } catch (e) {
-    await node.stop();
-    throw e;
+    try {
+      await node.start();
+    } catch (e) {
+      await node.stop();
+      // Interrupted while starting: a clean stop, not an error.
+      if (signalled) return;
+      throw e;
+    }
+    // Resolves after a signal; rejects if the node had to stop by itself.
+    await node.finished;
+  } finally {
+    for (const s of SIGNALS) Deno.removeSignalListener(s, onSignal);
   }
-  await stopped;
 }
 
 const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"

@@ -11,6 +11,7 @@ import type { SigBlock } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
 import type { SigTx } from "../chain/tx.ts";
 import type { BlockStore } from "../store/block_store.ts";
+import { appendOrFail } from "./state_sync.ts";
 
 /** What happened to a block offered to {@link Ledger.receiveBlock}. */
 export type BlockOutcome = "applied" | "known" | "ahead" | "rejected";
@@ -45,6 +46,7 @@ export class Ledger {
   readonly store: BlockStore;
   readonly #hooks: LedgerHooks;
   #lock: Promise<unknown> = Promise.resolve();
+  #failed: Error | undefined;
 
   /** Wraps a synced state and its store. */
   constructor(state: State, store: BlockStore, hooks: LedgerHooks = {}) {
@@ -104,6 +106,20 @@ export class Ledger {
   }
 
   /**
+   * A block from a catch-up sync: applied, appended, published and relayed
+   * when it is the next one, `known` when the node already has it. Throws
+   * a `StateError` for an invalid block, so the sync can name the peer.
+   */
+  commitBlock(block: SigBlock): Promise<"applied" | "known"> {
+    return this.#locked(async () => {
+      if (block.number <= this.state.lastNumber) return "known";
+      this.state.applyBlock(block);
+      await this.#persist(block);
+      return "applied";
+    });
+  }
+
+  /**
    * The authority's turn: builds a block from the pending transactions,
    * applies, appends, publishes and relays it. Resolves to the block, or to
    * undefined when no pending transaction applies (no empty blocks).
@@ -118,33 +134,22 @@ export class Ledger {
     });
   }
 
-  /**
-   * Runs `fn` under the ledger's lock, for work that applies blocks itself
-   * (a catch-up sync); `confirmed` must then be called for each block.
-   */
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return this.#locked(fn);
-  }
-
-  /** Publishes and relays a block that was applied and appended elsewhere. */
-  confirmed(block: SigBlock): void {
+  #confirmed(block: SigBlock): void {
     this.#hooks.onBlock?.(block);
     this.#publish(block);
   }
 
   async #persist(block: SigBlock): Promise<void> {
     try {
-      await this.store.appendBlock(block);
+      await appendOrFail(this.store, block);
     } catch (e) {
-      const error = new Error(
-        `cannot append block ${block.number} to the block store: ${
-          (e as Error).message
-        }`,
-      );
-      this.#hooks.onFatal?.(error);
-      throw error;
+      // The state holds a block the store lacks: refuse every later change
+      // so nothing is stored out of order, and let the node stop.
+      this.#failed = e as Error;
+      this.#hooks.onFatal?.(this.#failed);
+      throw e;
     }
-    this.confirmed(block);
+    this.#confirmed(block);
   }
 
   #publish(block: SigBlock): void {
@@ -155,7 +160,11 @@ export class Ledger {
   }
 
   #locked<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#lock.then(fn, fn);
+    const guarded = () => {
+      if (this.#failed) throw this.#failed;
+      return fn();
+    };
+    const run = this.#lock.then(guarded, guarded);
     this.#lock = run.catch(() => {});
     return run;
   }

@@ -74,10 +74,15 @@ export class Node {
   #ledger: Ledger | undefined;
   #sync: StateSync | undefined;
   #catchingUp: Promise<void> | undefined;
+  #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
+  #fatal: Error | undefined;
+  readonly #finished = Promise.withResolvers<void>();
 
   /** Prepares a node; nothing runs until {@link Node.start}. */
   constructor(config: NodeConfig, options: NodeOptions = {}) {
+    // Nobody may be awaiting `finished`; its rejection is not a crash.
+    this.#finished.promise.catch(() => {});
     this.config = config;
     this.#options = options;
     const log = this.#log;
@@ -133,7 +138,20 @@ export class Node {
    * the relays and, on the bootstrap node, the proposer. Rejects with a
    * one-line error when the node cannot start.
    */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    return this.#starting ??= this.#start();
+  }
+
+  /**
+   * Settles once the node has stopped: resolves after {@link Node.stop}, or
+   * rejects with the error that made the node stop by itself (its block
+   * store failed).
+   */
+  get finished(): Promise<void> {
+    return this.#finished.promise;
+  }
+
+  async #start(): Promise<void> {
     const cfg = this.config;
     const { hostname, port } = splitHostPort(cfg.node);
     const out = this.#options.out ?? ((t: string) => console.log(t));
@@ -149,9 +167,9 @@ export class Node {
     const sync = this.#sync = new StateSync(cfg, syncPeers, signal, {
       source: peerSyncSource(this.#registry),
       log: this.#log,
-      onApplied: (block) => this.#ledger?.confirmed(block),
     });
     const state = await sync.syncState();
+    signal.throwIfAborted();
     // The authority key is read before serving, so a wrong password stops
     // the start instead of a proposer that never works.
     let authority: Account | undefined;
@@ -161,6 +179,7 @@ export class Node {
         state.authority,
         cfg.authPass ?? "",
       );
+      signal.throwIfAborted();
     }
     const ledger = this.#ledger = new Ledger(state, sync.store!, {
       onTx: (tx) => this.#txRelay.push(encoder.encode(encodeSigTx(tx))),
@@ -177,6 +196,7 @@ export class Node {
       log: this.#log,
       onFatal: (e) => {
         this.#log(`${e.message}; stopping the node`);
+        this.#fatal ??= e;
         void this.stop();
       },
     });
@@ -207,6 +227,8 @@ export class Node {
         });
       },
     });
+    // stop() may have come while the server started; it closes the server.
+    signal.throwIfAborted();
     this.#discovery.onChange((peers) => {
       this.#txRelay.setPeers(peers);
       this.#blockRelay.setPeers(peers);
@@ -229,6 +251,8 @@ export class Node {
   stop(): Promise<void> {
     return this.#stopping ??= (async () => {
       this.#controller.abort(new Error("node stopped"));
+      // A start under way sees the abort at its next step and gives up.
+      await this.#starting?.catch(() => {});
       await Promise.allSettled(this.#tasks);
       if (this.#catchingUp) await this.#catchingUp.catch(() => {});
       await Promise.allSettled([
@@ -237,6 +261,8 @@ export class Node {
       ]);
       await this.#server?.close();
       this.#registry.close();
+      if (this.#fatal) this.#finished.reject(this.#fatal);
+      else this.#finished.resolve();
     })();
   }
 
@@ -245,11 +271,17 @@ export class Node {
   };
 
   // A relayed block from the future means this node missed some: sync from
-  // the peers once (not once per such block), under the ledger's lock.
+  // the peers once (not once per such block). Blocks are fetched outside the
+  // ledger's lock and committed one at a time through it, so a slow peer
+  // never holds up the proposer or the relays; a bad peer is logged and
+  // the next one is tried.
   #catchUp(): void {
     if (this.#catchingUp || this.signal.aborted) return;
     const ledger = this.#ledger!;
-    this.#catchingUp = ledger.exclusive(() => this.#sync!.syncBlocks())
+    this.#catchingUp = this.#sync!.syncBlocks({
+      commit: (block) => ledger.commitBlock(block),
+      tolerant: true,
+    })
       .catch((e) => {
         if (!this.signal.aborted) this.#log(`catch-up failed: ${messageOf(e)}`);
       })

@@ -27,6 +27,8 @@ import type { Node } from "../rpc/gen/node_pb.ts";
 import type { PeerReader } from "./state_sync.ts";
 import { sleep } from "./sleep.ts";
 
+/** How many peers of one PeerDiscover answer are taken. */
+export const MAX_PEERS_PER_ANSWER = 100;
 /** Default of {@link PeerDiscoveryOptions.maxFailures}. */
 export const DEFAULT_MAX_FAILURES = 3;
 /** Default of {@link PeerDiscoveryOptions.timeoutMs}. */
@@ -311,7 +313,10 @@ export class PeerDiscovery implements PeerReader {
     }
     if (signal.aborted) return;
     this.#answered(peer);
-    for (const other of reported) this.add(other);
+    // One answer cannot flood the list: take its first entries only.
+    for (const other of reported.slice(0, MAX_PEERS_PER_ANSWER)) {
+      this.add(other);
+    }
   }
 
   /** A peer answered: it is live. */
@@ -334,6 +339,9 @@ export class PeerDiscovery implements PeerReader {
     entry.failures++;
     if (entry.live && entry.failures < this.#maxFailures) return;
     this.#known.delete(peer);
+    // Its connections go too; a peer that comes back gets fresh ones. The
+    // seed keeps its transport, since it is asked every round.
+    if (peer !== this.#seed) this.#registry.forget(peer);
     if (entry.live) {
       this.#log(
         `peer ${peer} forgotten after ${entry.failures} failed calls: ${

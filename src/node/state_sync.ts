@@ -18,7 +18,7 @@ import {
 import { State } from "../chain/state.ts";
 import { join } from "node:path";
 import { BlockStore, GENESIS_FILE } from "../store/block_store.ts";
-import { writeKey } from "../store/key_store.ts";
+import { MIN_PASSWORD_BYTES, writeKey } from "../store/key_store.ts";
 import type { PeerRegistry } from "../rpc/client.ts";
 import type { NodeConfig } from "./config.ts";
 import { sleep } from "./sleep.ts";
@@ -47,10 +47,43 @@ export interface SyncSource {
 
 /** An error that stops state sync; its message is one line for the user. */
 export class SyncError extends Error {
+  /** Whether the node cannot go on (its store failed), whatever the peer. */
+  readonly fatal: boolean;
   /** Creates a sync error with a one-line reason. */
-  constructor(message: string) {
+  constructor(message: string, options: { fatal?: boolean } = {}) {
     super(message);
     this.name = "SyncError";
+    this.fatal = options.fatal ?? false;
+  }
+}
+
+/** Options of {@link StateSync.syncBlocks}. */
+export interface SyncBlocksOptions {
+  /**
+   * Applies and stores one block; resolves `known` for a block the state
+   * already has; throws for an invalid block. By default the sync applies to
+   * its own state and appends to its store.
+   */
+  commit?: (block: SigBlock) => Promise<"applied" | "known">;
+  /** Log a peer's bad block and go on with the next peer, instead of failing. */
+  tolerant?: boolean;
+}
+
+/**
+ * Appends a block the state already holds; a failure is fatal (retrying
+ * would leave a gap in the store), so it is never taken for a peer's fault.
+ */
+export async function appendOrFail(
+  store: BlockStore,
+  block: SigBlock,
+): Promise<void> {
+  try {
+    await store.appendBlock(block);
+  } catch (e) {
+    throw new SyncError(
+      `cannot append block ${block.number} to the block store: ${messageOf(e)}`,
+      { fatal: true },
+    );
   }
 }
 
@@ -66,11 +99,7 @@ export interface StateSyncOptions {
   maxAttempts?: number;
   /** The first pause between attempts, doubled each time; 200 ms by default. */
   retryDelayMs?: number;
-  /** Called after each block from a peer is applied and appended. */
-  onApplied?: (block: SigBlock) => void;
 }
-
-const MIN_PASSWORD_BYTES = 5;
 
 /**
  * Syncs a node's state: genesis, local replay, then newer blocks from peers.
@@ -166,15 +195,28 @@ export class StateSync {
   /**
    * Streams newer blocks from every known peer into the state and the
    * store. Safe to call again later, for example after the node fell
-   * behind.
+   * behind: then pass `commit` (so each block goes through the node's
+   * ledger) and `tolerant` (so one bad peer does not stop the others).
    */
-  async syncBlocks(): Promise<void> {
+  async syncBlocks(options: SyncBlocksOptions = {}): Promise<void> {
     const state = this.#state;
-    if (!state || !this.#store) throw new Error("syncState() has not run");
+    const store = this.#store;
+    if (!state || !store) throw new Error("syncState() has not run");
+    const commit = options.commit ?? (async (block: SigBlock) => {
+      if (block.number <= state.lastNumber) return "known";
+      state.applyBlock(block);
+      await appendOrFail(store, block);
+      return "applied";
+    });
     for (const peer of this.#peerReader.peers()) {
       if (peer === this.#cfg.node) continue;
       this.#signal.throwIfAborted();
-      await this.#syncFromPeer(peer, state, this.#store);
+      try {
+        await this.#syncFromPeer(peer, state, commit);
+      } catch (e) {
+        if (!options.tolerant || !(e instanceof SyncError) || e.fatal) throw e;
+        this.#log(`warning: ${e.message}`);
+      }
     }
   }
 
@@ -194,12 +236,12 @@ export class StateSync {
     const enc = new TextEncoder();
     if (enc.encode(cfg.authPass ?? "").length < MIN_PASSWORD_BYTES) {
       throw new SyncError(
-        "authority password (--authpass or BCN_AUTHPASS) must be at least 5 bytes",
+        `authority password (--authpass or BCN_AUTHPASS) must be at least ${MIN_PASSWORD_BYTES} bytes`,
       );
     }
     if (enc.encode(cfg.ownerPass ?? "").length < MIN_PASSWORD_BYTES) {
       throw new SyncError(
-        "owner password (--ownerpass or BCN_OWNERPASS) must be at least 5 bytes",
+        `owner password (--ownerpass or BCN_OWNERPASS) must be at least ${MIN_PASSWORD_BYTES} bytes`,
       );
     }
     if (cfg.balance === undefined || cfg.balance <= 0n) {
@@ -306,7 +348,7 @@ export class StateSync {
   async #syncFromPeer(
     peer: string,
     state: State,
-    store: BlockStore,
+    commit: (block: SigBlock) => Promise<"applied" | "known">,
   ): Promise<void> {
     const maxAttempts = this.#options.maxAttempts ?? 5;
     let failures = 0;
@@ -321,17 +363,14 @@ export class StateSync {
           )
         ) {
           const expected = state.lastNumber + 1n;
-          let block;
           try {
-            block = decodeSigBlock(bytes);
-            state.applyBlock(block);
+            await commit(decodeSigBlock(bytes));
           } catch (e) {
+            if (e instanceof SyncError) throw e;
             throw new SyncError(
               `peer ${peer}: rejected block ${expected}: ${messageOf(e)}`,
             );
           }
-          await store.appendBlock(block);
-          this.#options.onApplied?.(block);
         }
         if (state.lastNumber === before) return;
         failures = 0;
@@ -382,7 +421,11 @@ export function messageOf(e: unknown): string {
  * The network {@link SyncSource}: the Block service's GenesisSync and
  * BlockSync of each peer, through the node's peer registry.
  */
-export function peerSyncSource(registry: PeerRegistry): SyncSource {
+export function peerSyncSource(
+  registry: PeerRegistry,
+  options: { idleMs?: number } = {},
+): SyncSource {
+  const idleMs = options.idleMs ?? 30_000;
   return {
     async genesis(peer, signal) {
       const res = await registry.clients(peer).block.genesisSync({}, {
@@ -391,10 +434,33 @@ export function peerSyncSource(registry: PeerRegistry): SyncSource {
       return res.Genesis;
     },
     async *blocks(peer, from, signal) {
-      const stream = registry.clients(peer).block.blockSync({ Number: from }, {
-        signal,
-      });
-      for await (const res of stream) yield res.Block;
+      // A peer that accepts the call and then says nothing would hold the
+      // sync forever: give up after a quiet spell between messages.
+      const idle = new AbortController();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(
+          () => idle.abort(new Error(`no block from ${peer} for ${idleMs} ms`)),
+          idleMs,
+        );
+      };
+      arm();
+      try {
+        const stream = registry.clients(peer).block.blockSync(
+          { Number: from },
+          {
+            signal: AbortSignal.any([signal, idle.signal]),
+          },
+        );
+        for await (const res of stream) {
+          clearTimeout(timer);
+          yield res.Block;
+          arm();
+        }
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

@@ -8,7 +8,7 @@ import {
 import { newGenesis } from "../../src/chain/genesis.ts";
 import { parseTime, type Time, U64_MAX } from "../../src/chain/json.ts";
 import { merkleRoot } from "../../src/chain/merkle.ts";
-import { State, StateError } from "../../src/chain/state.ts";
+import { MAX_BLOCK_TXS, State, StateError } from "../../src/chain/state.ts";
 import type { SigTx } from "../../src/chain/tx.ts";
 
 const T0 = parseTime("2024-05-01T10:00:00Z");
@@ -313,4 +313,17 @@ Deno.test("toString uses the reference layout", () => {
   );
   assertEquals(lines[4], "* Pending balances and nonces");
   assert(text.endsWith("\n"));
+});
+
+Deno.test("createBlock takes at most MAX_BLOCK_TXS; the rest stays pending", () => {
+  const { auth, owner, bob, state } = setup(1_000_000n);
+  const n = MAX_BLOCK_TXS + 1;
+  for (let i = 1; i <= n; i++) {
+    state.applyTx(transfer(owner, bob.address, 1n, BigInt(i)));
+  }
+  const blk = state.createBlock(auth)!;
+  assertEquals(blk.txs.length, MAX_BLOCK_TXS);
+  state.applyBlock(blk);
+  assertEquals(state.pendingTxs().length, 1);
+  assertEquals(state.createBlock(auth)!.txs.length, 1);
 });

@@ -179,6 +179,12 @@ Deno.test("a failed append is reported as fatal and rejects", async () => {
       "cannot append block 1",
     );
     assert(fatal?.message.includes("cannot append block 1"));
+    // The state is ahead of the store now: every later change is refused.
+    await assertRejects(
+      () => ledger.proposeBlock(h.chain.authority),
+      Error,
+      "cannot append block 1",
+    );
   });
 });
 
@@ -200,5 +206,21 @@ Deno.test("the proposer proposes on its period and stops on abort", async () => 
     clearTimeout(deadline);
     assertEquals(proposed.length, 1);
     assertEquals(h.ledger.state.lastNumber, 1n);
+  });
+});
+
+Deno.test("commitBlock applies the next block, says known, throws for a bad one", async () => {
+  await withLedger(2, async (h) => {
+    const [b1, b2] = h.chain.blocks;
+    assertEquals(await h.ledger.commitBlock(b1), "applied");
+    assertEquals(await h.ledger.commitBlock(b1), "known");
+    await assertRejects(
+      () => h.ledger.commitBlock(Account.create().signBlock(b2)),
+      StateError,
+      "invalid signature",
+    );
+    assertEquals(await h.ledger.commitBlock(b2), "applied");
+    assertEquals(h.relayedBlocks, [b1, b2]);
+    assertEquals(await storeLines(h.dir), [b1, b2].map(encodeSigBlock));
   });
 });

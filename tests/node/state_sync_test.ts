@@ -415,3 +415,81 @@ Deno.test("GenesisSync, BlockSync and StateSync over Connect", async () => {
     }
   });
 });
+
+Deno.test("a failed append stops sync at once: it is never retried", async () => {
+  const chain = makeChain(3, 1);
+  await withDir(async (dir) => {
+    const store = await BlockStore.open(`${dir}/blocks`);
+    // A full disk, say: every append fails.
+    store.appendBlock = () => Promise.reject(new Error("No space left"));
+    const source = fakeSource(chain);
+    const err = await assertRejects(
+      () =>
+        new StateSync(
+          regular(dir),
+          peersOf(SEED),
+          new AbortController().signal,
+          {
+            ...quiet,
+            store,
+            source,
+          },
+        ).syncState(),
+      SyncError,
+      "cannot append block 1",
+    );
+    assert((err as SyncError).fatal);
+    assertEquals(source.requests, [1n]);
+  });
+});
+
+Deno.test("a peer that goes quiet mid-stream is given up after the idle timeout", async () => {
+  const chain = makeChain(3, 1);
+  await withDir(async (dir) => {
+    const server = await startServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      routes: (r) => {
+        r.service(Block, {
+          genesisSync: () => ({
+            Genesis: encoder.encode(encodeSigGenesis(chain.genesis)),
+          }),
+          async *blockSync(req, ctx) {
+            for (const b of chain.blocks) {
+              if (b.number >= req.Number) {
+                yield { Block: encoder.encode(encodeSigBlock(b)) };
+              }
+            }
+            // Then say nothing until the client gives up.
+            await new Promise((resolve) =>
+              ctx.signal.addEventListener("abort", resolve, { once: true })
+            );
+          },
+        });
+      },
+    });
+    const registry = new PeerRegistry({ protocol: "connect" });
+    const warnings: string[] = [];
+    try {
+      const state = await new StateSync(
+        regular(dir, { seed: server.addr }),
+        peersOf(server.addr),
+        AbortSignal.timeout(20_000),
+        {
+          retryDelayMs: 1,
+          maxAttempts: 2,
+          log: (m) => warnings.push(m),
+          source: peerSyncSource(registry, { idleMs: 200 }),
+        },
+      ).syncState();
+      assertEquals(state.lastNumber, 3n);
+      assert(
+        warnings.some((w) => w.includes("no block from")),
+        warnings.join("\n"),
+      );
+    } finally {
+      registry.close();
+      await server.close();
+    }
+  });
+});
