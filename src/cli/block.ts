@@ -20,7 +20,7 @@ import {
   parseU64Flag,
   UsageError,
 } from "./args.ts";
-import { requireNode, withNode } from "./rpc_errors.ts";
+import { requireNode, SEARCH_TIMEOUT_MS, withNode } from "./rpc_errors.ts";
 import { answerLine, formatTx, parseHexPrefix } from "./tx.ts";
 
 /** Help for `bcn block search`. */
@@ -137,7 +137,11 @@ export async function blockSearch(args: string[]): Promise<void> {
   const line = await withNode(node, async ({ block }) => {
     try {
       // The node sends the first match; stop reading after it.
-      for await (const res of block.blockSearch(query.request)) {
+      for await (
+        const res of block.blockSearch(query.request, {
+          timeoutMs: SEARCH_TIMEOUT_MS,
+        })
+      ) {
         const b = decodeSigBlock(res.Block, "block");
         return json ? answerLine(res.Block, encodeSigBlock(b)) : formatBlock(b);
       }

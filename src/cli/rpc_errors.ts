@@ -246,3 +246,9 @@ function firstLine(s: string): string {
 function stripAddr(text: string, addr: string): string {
   return text.endsWith(` ${addr}`) ? text.slice(0, -addr.length - 1) : text;
 }
+
+/**
+ * How long a search stream may run before the CLI gives up on the node, so
+ * a node that stalls cannot hang the command.
+ */
+export const SEARCH_TIMEOUT_MS = 120_000;

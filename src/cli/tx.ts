@@ -33,7 +33,7 @@ import {
   requireString,
   UsageError,
 } from "./args.ts";
-import { requireNode, withNode } from "./rpc_errors.ts";
+import { requireNode, SEARCH_TIMEOUT_MS, withNode } from "./rpc_errors.ts";
 
 // ------------------------------------------------------------------ help
 
@@ -503,7 +503,11 @@ export async function txSearch(args: string[]): Promise<void> {
   const found = await withNode(node, async ({ tx }) => {
     let n = 0;
     try {
-      for await (const res of tx.txSearch(searchRequest(query))) {
+      for await (
+        const res of tx.txSearch(searchRequest(query), {
+          timeoutMs: SEARCH_TIMEOUT_MS,
+        })
+      ) {
         const st = decodeSearchTx(res.Tx, "tx");
         console.log(
           json ? answerLine(res.Tx, encodeSearchTx(st)) : formatSearchTx(st),

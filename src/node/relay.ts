@@ -32,6 +32,11 @@
 import { describePeerError, type PeerRegistry } from "../rpc/client.ts";
 import { sleep } from "./sleep.ts";
 
+/**
+ * How long one relay stream (a batch) may take: a peer that accepts a stream
+ * and never answers cannot hold its worker forever.
+ */
+export const RELAY_STREAM_TIMEOUT_MS = 30_000;
 /** Default of {@link RelayOptions.capacity}. */
 export const DEFAULT_RELAY_CAPACITY = 1000;
 /** Default of {@link RelayOptions.retryMs}. */
@@ -536,7 +541,7 @@ export function openTxStream(registry: PeerRegistry): RelayOpen<Uint8Array> {
   return (peer, items, signal) =>
     registry.clients(peer).tx.txReceive(
       mapItems(items, (tx) => ({ Tx: tx })),
-      { signal },
+      { signal, timeoutMs: RELAY_STREAM_TIMEOUT_MS },
     );
 }
 
@@ -561,7 +566,7 @@ export function openBlockStream(
   return (peer, items, signal) =>
     registry.clients(peer).block.blockReceive(
       mapItems(items, (block) => ({ Block: block })),
-      { signal },
+      { signal, timeoutMs: RELAY_STREAM_TIMEOUT_MS },
     );
 }
 

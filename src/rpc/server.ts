@@ -20,6 +20,9 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { MAX_MESSAGE_BYTES } from "./client.ts";
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
+/** The most connections the server holds open at once. */
+const MAX_CONNECTIONS = 1024;
+
 const HTTP2_PREFACE = new TextEncoder().encode(
   "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
 );
@@ -143,6 +146,8 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
       socket.resume();
     });
   });
+  // Enough for any real network; a flood of idle connections stops here.
+  tcp.maxConnections = MAX_CONNECTIONS;
 
   await listen(tcp, options.hostname, options.port);
   const address = tcp.address() as net.AddressInfo;

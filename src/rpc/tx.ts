@@ -20,7 +20,11 @@ import { encodeSearchTx, type SearchTx } from "../chain/search_tx.ts";
 import { StateError } from "../chain/state.ts";
 import { decodeSigTx, encodeSigTx, type SigTx, txHash } from "../chain/tx.ts";
 import type { Ledger } from "../node/ledger.ts";
-import { KeyStoreError, readKey } from "../store/key_store.ts";
+import {
+  KeyStoreError,
+  type KeyStoreErrorKind,
+  readKey,
+} from "../store/key_store.ts";
 import type { Tx } from "./gen/tx_pb.ts";
 
 /** What the Tx service works on. */
@@ -176,16 +180,18 @@ async function readAccount(
         Code.Internal,
       );
     }
-    const code = e.message.startsWith("no key for account")
-      ? Code.NotFound
-      : e.message.startsWith("cannot decrypt")
-      ? Code.PermissionDenied
-      : e.message.startsWith("invalid account address")
-      ? Code.InvalidArgument
-      : Code.FailedPrecondition;
+    const code = KEY_STORE_CODES[e.kind];
     throw new ConnectError(e.message, code);
   }
 }
+
+const KEY_STORE_CODES: Record<KeyStoreErrorKind, Code> = {
+  "not-found": Code.NotFound,
+  "wrong-password": Code.PermissionDenied,
+  "invalid-address": Code.InvalidArgument,
+  "short-password": Code.InvalidArgument,
+  damaged: Code.FailedPrecondition,
+};
 
 /** Encodes a freshly signed transaction (a lone surrogate in To fails). */
 function encodeTx(tx: SigTx): string {

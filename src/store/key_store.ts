@@ -18,12 +18,23 @@ import { join } from "node:path";
 import { type Account, decodePrivateKey } from "../chain/account.ts";
 import { writeFileAtomic } from "./atomic_write.ts";
 
+/** What went wrong in the key store, for callers that map it to a status. */
+export type KeyStoreErrorKind =
+  | "not-found"
+  | "wrong-password"
+  | "invalid-address"
+  | "short-password"
+  | "damaged";
+
 /** A key-store error a user can fix (wrong password, missing key, ...). */
 export class KeyStoreError extends Error {
-  /** Creates a key-store error with a one-line message. */
-  constructor(message: string) {
+  /** What went wrong. */
+  readonly kind: KeyStoreErrorKind;
+  /** Creates a key-store error of `kind` with a one-line message. */
+  constructor(kind: KeyStoreErrorKind, message: string) {
     super(message);
     this.name = "KeyStoreError";
+    this.kind = kind;
   }
 }
 
@@ -143,13 +154,17 @@ async function decryptNamed(
   const plain = await openSealed(data, password);
   if (plain === undefined) {
     throw new KeyStoreError(
+      "wrong-password",
       `cannot decrypt ${name}: wrong password or corrupted file`,
     );
   }
   try {
     return decodePrivateKey(plain);
   } catch (e) {
-    throw new KeyStoreError(`${name} holds no valid key: ${errorText(e)}`);
+    throw new KeyStoreError(
+      "damaged",
+      `${name} holds no valid key: ${errorText(e)}`,
+    );
   } finally {
     plain.fill(0);
   }
@@ -207,6 +222,7 @@ export async function readKey(
   const addr = address.toLowerCase();
   if (!ADDRESS_RE.test(addr)) {
     throw new KeyStoreError(
+      "invalid-address",
       `invalid account address ${JSON.stringify(address)}: ` +
         "expected 64 hex characters",
     );
@@ -217,13 +233,17 @@ export async function readKey(
     data = await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new KeyStoreError(`no key for account ${addr} in ${dir}`);
+      throw new KeyStoreError(
+        "not-found",
+        `no key for account ${addr} in ${dir}`,
+      );
     }
     throw e;
   }
   const account = await decryptNamed(data, password, `key file ${path}`);
   if (account.address !== addr) {
     throw new KeyStoreError(
+      "damaged",
       `key file ${path} holds the key of account ${account.address}`,
     );
   }
@@ -256,6 +276,7 @@ export async function listKeys(dir: string): Promise<string[]> {
 function checkPassword(password: string): void {
   if (utf8.encode(password).length < MIN_PASSWORD_BYTES) {
     throw new KeyStoreError(
+      "short-password",
       `password must be at least ${MIN_PASSWORD_BYTES} bytes`,
     );
   }
