@@ -134,6 +134,14 @@ export class Ledger {
     });
   }
 
+  /**
+   * Resolves once every change under way has finished, so a stopping node
+   * exits with no block half-written.
+   */
+  idle(): Promise<void> {
+    return this.#lock.then(() => {}, () => {});
+  }
+
   #confirmed(block: SigBlock): void {
     this.#hooks.onBlock?.(block);
     this.#publish(block);

@@ -260,6 +260,8 @@ export class Node {
         this.#blockRelay.close(),
       ]);
       await this.#server?.close();
+      // Handlers that outlived the server's grace may still be appending.
+      await this.#ledger?.idle();
       this.#registry.close();
       if (this.#fatal) this.#finished.reject(this.#fatal);
       else this.#finished.resolve();
