@@ -259,18 +259,6 @@ export async function runBcn(
   }
 }
 
-/** Runs `fn` with a fresh temporary directory, removed afterwards. */
-export async function withTempDir<T>(
-  fn: (dir: string) => Promise<T>,
-): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "bcn_e2e_" });
-  try {
-    return await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 /** Every regular file under `dir`, as sorted paths relative to it. */
 export async function listFiles(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];
@@ -280,17 +268,6 @@ export async function listFiles(dir: string, prefix = ""): Promise<string[]> {
     else out.push(rel);
   }
   return out.sort();
-}
-
-/** Whether `path` exists. */
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 /**
@@ -312,3 +289,5 @@ export function confirmedSection(stdout: string): string | undefined {
   const end = stdout.indexOf("* Pending balances and nonces\n", start);
   return start < 0 || end < 0 ? undefined : stdout.slice(start, end);
 }
+
+export { exists, withTempDir } from "../support.ts";

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";
+import { exists, withTempDir } from "../support.ts";
 import { blockHash, encodeSigBlock } from "../../src/chain/block.ts";
 import {
   decodeSigGenesis,
@@ -23,15 +24,6 @@ import {
 const encoder = new TextEncoder();
 const SEED = "127.0.0.1:1";
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "bcn_sync_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 function regular(dir: string, extra: Partial<NodeConfig> = {}): NodeConfig {
   return {
     node: "127.0.0.1:2",
@@ -42,15 +34,6 @@ function regular(dir: string, extra: Partial<NodeConfig> = {}): NodeConfig {
     chain: "blockchain",
     ...extra,
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A peer that serves `chain` from memory, with faults on request. */
@@ -105,7 +88,7 @@ async function storedLines(dir: string): Promise<string[]> {
 }
 
 Deno.test("bootstrap creates keys and a signed genesis, then restarts from it", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const cfg: NodeConfig = {
       ...regular(dir),
       bootstrap: true,
@@ -147,7 +130,7 @@ Deno.test("bootstrap refuses short passwords and a zero balance before writing",
     [{ balance: undefined }, "must be positive"],
   ];
   for (const [bad, message] of cases) {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       const cfg: NodeConfig = {
         ...regular(dir),
         bootstrap: true,
@@ -171,7 +154,7 @@ Deno.test("bootstrap refuses short passwords and a zero balance before writing",
 
 Deno.test("a regular node fetches the genesis and every block from its seed", async () => {
   const chain = makeChain(6, 2);
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const source = fakeSource(chain);
     const state = await new StateSync(
       regular(dir),
@@ -200,7 +183,7 @@ Deno.test("a regular node fetches the genesis and every block from its seed", as
 
 Deno.test("a stream that breaks part-way resumes from the last applied block", async () => {
   const chain = makeChain(9, 1);
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const source = fakeSource(chain, { breakAfter: 3, breakTimes: 2 });
     const state = await new StateSync(
       regular(dir),
@@ -217,7 +200,7 @@ Deno.test("a stream that breaks part-way resumes from the last applied block", a
 
 Deno.test("a peer that keeps failing is given up after bounded attempts", async () => {
   const chain = makeChain(3, 1);
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const source = fakeSource(chain, { breakAfter: 0, breakTimes: 100 });
     const warnings: string[] = [];
     const state = await new StateSync(
@@ -235,7 +218,7 @@ Deno.test("a peer that keeps failing is given up after bounded attempts", async 
 Deno.test("a genesis whose signature does not verify is refused and not written", async () => {
   const chain = makeChain(0, 1);
   const forged = encodeSigGenesis({ ...chain.genesis, chain: "other" });
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const source = fakeSource(chain, { genesisBytes: encoder.encode(forged) });
     await assertRejects(
       () =>
@@ -293,7 +276,7 @@ Deno.test("a bad block after good ones stops sync; the good ones stay", async ()
     ["undecodable", encoder.encode("{not json"), "invalid JSON"],
   ];
   for (const [, bytes, reason] of variants) {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       const source = fakeSource(chain, { replace: new Map([[3n, bytes]]) });
       const err = await assertRejects(
         () =>
@@ -321,7 +304,7 @@ Deno.test("a bad block after good ones stops sync; the good ones stay", async ()
 Deno.test("a block store of another chain than the seed's is refused", async () => {
   const mine = makeChain(2, 1);
   const seeds = makeChain(2, 1);
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const store = await BlockStore.open(`${dir}/blocks`);
     await store.writeGenesis(mine.genesis);
     await assertRejects(
@@ -349,7 +332,7 @@ Deno.test("an unreachable seed fails with an error naming it, after bounded retr
   const seed = `127.0.0.1:${port}`;
   const registry = new PeerRegistry({ protocol: "connect" });
   try {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       await assertRejects(
         () =>
           new StateSync(
@@ -371,7 +354,7 @@ Deno.test("an unreachable seed fails with an error naming it, after bounded retr
 // The seed's three tests, over the wire: GenesisSync, BlockSync, StateSync.
 Deno.test("GenesisSync, BlockSync and StateSync over Connect", async () => {
   const chain = makeChain(7, 3);
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const store = await BlockStore.open(`${dir}/boot`);
     await store.writeGenesis(chain.genesis);
     for (const b of chain.blocks) await store.appendBlock(b);
@@ -418,7 +401,7 @@ Deno.test("GenesisSync, BlockSync and StateSync over Connect", async () => {
 
 Deno.test("a failed append stops sync at once: it is never retried", async () => {
   const chain = makeChain(3, 1);
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const store = await BlockStore.open(`${dir}/blocks`);
     // A full disk, say: every append fails.
     store.appendBlock = () => Promise.reject(new Error("No space left"));
@@ -445,7 +428,7 @@ Deno.test("a failed append stops sync at once: it is never retried", async () =>
 
 Deno.test("a peer that goes quiet mid-stream is given up after the idle timeout", async () => {
   const chain = makeChain(3, 1);
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const server = await startServer({
       hostname: "127.0.0.1",
       port: 0,

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { assertRejects } from "../assert.ts";
+import { sanitizedTest as test, withTempDir } from "../support.ts";
 import { join } from "node:path";
 import {
   blockHash,
@@ -16,52 +18,6 @@ import { makeChain } from "../fixtures.ts";
 
 const POSIX = Deno.build.os !== "windows";
 const enc = new TextEncoder();
-
-/**
- * `Deno.test` with the resource and op sanitizers on (they are off by default
- * in Deno 2.9), so a leaked file handle fails the test.
- */
-function test(
-  name: string,
-  ...rest:
-    | [() => Promise<void>]
-    | [Omit<Deno.TestDefinition, "name" | "fn">, () => Promise<void>]
-): void {
-  const [opts, fn] = rest.length === 1 ? [{}, rest[0]] : rest;
-  Deno.test({
-    name,
-    sanitizeResources: true,
-    sanitizeOps: true,
-    ...opts,
-    fn,
-  });
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Awaits `fn`, which must throw a `cls` whose message contains `msg`. */
-async function rejects<E extends Error>(
-  fn: () => Promise<unknown>,
-  // deno-lint-ignore no-explicit-any
-  cls: new (...args: any[]) => E,
-  msg = "",
-): Promise<E> {
-  try {
-    await fn();
-  } catch (e) {
-    assert.ok(e instanceof cls, `expected ${cls.name}, got ${e}`);
-    assert.ok(e.message.includes(msg), `unexpected message: ${e.message}`);
-    return e;
-  }
-  throw new assert.AssertionError({ message: "expected a rejection" });
-}
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -108,7 +64,7 @@ test("genesis: absent, written, read back as value and bytes", async () => {
     }
     // Same genesis again: fine; a different one: refused, file unchanged.
     await store.writeGenesis(chain.genesis);
-    await rejects(
+    await assertRejects(
       () => store.writeGenesis(makeChain(0, 0).genesis),
       BlockStoreError,
       "already holds a different genesis",
@@ -124,7 +80,7 @@ test("genesis: a malformed file is an error naming the file", async () => {
   await withTempDir(async (dir) => {
     const { store } = await quietOpen(dir);
     await Deno.writeTextFile(join(dir, GENESIS_FILE), '{"chain":"x"}');
-    await rejects(
+    await assertRejects(
       () => store.readGenesis(),
       BlockStoreError,
       `${join(dir, GENESIS_FILE)}: genesis.`,
@@ -218,7 +174,7 @@ test("an abort stops the iteration and closes the file", async () => {
     for (const b of chain.blocks) await store.appendBlock(b);
     const ac = new AbortController();
     const seen: bigint[] = [];
-    await rejects(
+    await assertRejects(
       async () => {
         for await (const b of store.blocks({ signal: ac.signal })) {
           seen.push(b.number);
@@ -230,7 +186,7 @@ test("an abort stops the iteration and closes the file", async () => {
     );
     assert.deepEqual(seen, [1n, 2n, 3n]);
     // An already aborted signal yields nothing.
-    await rejects(
+    await assertRejects(
       () => collect(store.blockLines({ signal: AbortSignal.abort() })),
       DOMException,
     );
@@ -308,7 +264,7 @@ test("a bad line mid-file is reported, never repaired", async () => {
     const { store, warnings } = await quietOpen(dir);
     assert.deepEqual(warnings, []);
     const seen: bigint[] = [];
-    const e = await rejects(async () => {
+    const e = await assertRejects(async () => {
       for await (const b of store.blocks()) seen.push(b.number);
     }, BlockStoreError);
     assert.deepEqual(seen, [1n]);
@@ -327,7 +283,7 @@ test("a line holding the wrong block number is reported", async () => {
     const b = chain.blocks;
     await Deno.writeTextFile(path, storeText([b[0], b[2], b[1]]));
     const { store } = await quietOpen(dir);
-    await rejects(
+    await assertRejects(
       () => collect(store.blocks()),
       BlockStoreError,
       "block.store line 2: holds block 3, expected block 2",

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { assertRejects } from "../assert.ts";
+import { sanitizedTest as test, withTempDir } from "../support.ts";
 import { argon2id } from "@noble/hashes/argon2.js";
 import { join } from "node:path";
 import { Account } from "../../src/chain/account.ts";
@@ -12,52 +14,6 @@ import {
 } from "../../src/store/key_store.ts";
 
 const PASSWORD = "correct horse";
-
-/** Awaits `fn`, which must throw a `cls` whose message contains `msg`. */
-async function rejects<E extends Error>(
-  fn: () => Promise<unknown>,
-  // deno-lint-ignore no-explicit-any
-  cls: new (...args: any[]) => E,
-  msg = "",
-): Promise<E> {
-  try {
-    await fn();
-  } catch (e) {
-    assert.ok(e instanceof cls, `expected ${cls.name}, got ${e}`);
-    assert.ok(e.message.includes(msg), `unexpected message: ${e.message}`);
-    return e;
-  }
-  throw new assert.AssertionError({ message: "expected a rejection" });
-}
-
-/**
- * `Deno.test` with the resource and op sanitizers on (they are off by default
- * in Deno 2.9), so a leaked file handle fails the test.
- */
-function test(
-  name: string,
-  ...rest:
-    | [() => Promise<void>]
-    | [Omit<Deno.TestDefinition, "name" | "fn">, () => Promise<void>]
-): void {
-  const [opts, fn] = rest.length === 1 ? [{}, rest[0]] : rest;
-  Deno.test({
-    name,
-    sanitizeResources: true,
-    sanitizeOps: true,
-    ...opts,
-    fn,
-  });
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 test("writeKey then readKey round-trips the account", async () => {
   await withTempDir(async (tmp) => {
@@ -106,7 +62,7 @@ test("wrong password: exact error message", async () => {
   await withTempDir(async (dir) => {
     const acc = Account.create();
     const path = await writeKey(dir, acc, PASSWORD);
-    const e = await rejects(
+    const e = await assertRejects(
       () => readKey(dir, acc.address, "wrong password"),
       KeyStoreError,
     );
@@ -142,7 +98,7 @@ test("damaged or truncated key file is reported", async () => {
       ]
     ) {
       await Deno.writeFile(path, bad);
-      const e = await rejects(
+      const e = await assertRejects(
         () => readKey(dir, acc.address, PASSWORD),
         KeyStoreError,
       );
@@ -155,7 +111,7 @@ test("short passwords are refused", async () => {
   await withTempDir(async (dir) => {
     const acc = Account.create();
     for (const pw of ["", "abcd", "é12"]) { // "é12" is 4 bytes
-      await rejects(
+      await assertRejects(
         () => writeKey(dir, acc, pw),
         KeyStoreError,
         "password must be at least 5 bytes",
@@ -171,17 +127,17 @@ test("short passwords are refused", async () => {
 test("missing key: one clear line", async () => {
   await withTempDir(async (dir) => {
     const addr = Account.create().address;
-    await rejects(
+    await assertRejects(
       () => readKey(dir, addr, PASSWORD),
       KeyStoreError,
       `no key for account ${addr} in ${dir}`,
     );
-    await rejects(
+    await assertRejects(
       () => readKey(join(dir, "none"), addr, PASSWORD),
       KeyStoreError,
       `no key for account ${addr} in ${join(dir, "none")}`,
     );
-    await rejects(
+    await assertRejects(
       () => readKey(dir, "../etc/passwd", PASSWORD),
       KeyStoreError,
       "invalid account address",
@@ -195,7 +151,7 @@ test("a key file of another account is refused", async () => {
     const b = Account.create();
     const path = await writeKey(dir, a, PASSWORD);
     await Deno.rename(path, join(dir, b.address));
-    await rejects(
+    await assertRejects(
       () => readKey(dir, b.address, PASSWORD),
       KeyStoreError,
       `holds the key of account ${a.address}`,

@@ -1,0 +1,51 @@
+/**
+ * Shared test scaffolding: temporary directories and tests with the leak
+ * sanitizers on.
+ */
+
+/**
+ * Runs `fn` with a fresh temporary directory and removes it afterwards,
+ * whatever happens.
+ */
+export async function withTempDir<T>(
+  fn: (dir: string) => Promise<T>,
+  prefix = "bcn_test_",
+): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Whether `path` exists (without following a final symlink). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/**
+ * `Deno.test` with the resource and op sanitizers on (they are off by
+ * default in Deno 2.9), so a leaked file handle or timer fails the test.
+ */
+export function sanitizedTest(
+  name: string,
+  ...rest:
+    | [() => Promise<void>]
+    | [Omit<Deno.TestDefinition, "name" | "fn">, () => Promise<void>]
+): void {
+  const [opts, fn] = rest.length === 1 ? [{}, rest[0]] : rest;
+  Deno.test({
+    name,
+    sanitizeResources: true,
+    sanitizeOps: true,
+    ...opts,
+    fn,
+  });
+}
