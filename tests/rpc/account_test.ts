@@ -1,61 +1,27 @@
-import { assert, assertEquals, assertRejects } from "../assert.ts";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { assert, assertEquals } from "../assert.ts";
+import { Code } from "@connectrpc/connect";
 import { Account } from "../../src/chain/account.ts";
 import { timeNow } from "../../src/chain/json.ts";
-import { State } from "../../src/chain/state.ts";
-import { Ledger } from "../../src/node/ledger.ts";
 import { accountMethods } from "../../src/rpc/account.ts";
-import { type PeerClients, PeerRegistry } from "../../src/rpc/client.ts";
 import { Account as AccountService } from "../../src/rpc/gen/account_pb.ts";
-import { startServer } from "../../src/rpc/server.ts";
-import { BlockStore } from "../../src/store/block_store.ts";
 import { listKeys, readKey } from "../../src/store/key_store.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";
+import {
+  assertCode,
+  type TestNode,
+  withNode as withServedNode,
+} from "./harness.ts";
 
 /** Runs `fn` against a node serving the Account service on `chain`. */
-async function withNode(
+function withNode(
   chain: TestChain,
-  fn: (
-    node: { ledger: Ledger; keyStoreDir: string; clients: PeerClients },
-  ) => Promise<void>,
+  fn: (node: TestNode) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "bcn_rpc_account_" });
-  try {
-    const state = new State(chain.genesis);
-    const store = await BlockStore.open(`${dir}/database`);
-    await store.writeGenesis(chain.genesis);
-    for (const block of chain.blocks) {
-      state.applyBlock(block);
-      await store.appendBlock(block);
-    }
-    const ledger = new Ledger(state, store);
-    const keyStoreDir = `${dir}/keystore`;
-    const server = await startServer({
-      hostname: "127.0.0.1",
-      port: 0,
-      routes: (r) => {
-        r.service(AccountService, accountMethods({ ledger, keyStoreDir }));
-      },
-    });
-    const peers = new PeerRegistry({ protocol: "connect" });
-    try {
-      await fn({ ledger, keyStoreDir, clients: peers.clients(server.addr) });
-    } finally {
-      peers.close();
-      await server.close();
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function assertCode(
-  call: () => Promise<unknown>,
-  code: Code,
-  includes: string,
-): Promise<void> {
-  const e = await assertRejects(call, ConnectError, includes);
-  assertEquals(Code[(e as ConnectError).code], Code[code], e.message);
+  return withServedNode(chain, {
+    routes: (r, { ledger, keyStoreDir }) => {
+      r.service(AccountService, accountMethods({ ledger, keyStoreDir }));
+    },
+  }, fn);
 }
 
 Deno.test("AccountCreate writes a key file and returns its address", async () => {

@@ -1,5 +1,5 @@
-import { assertEquals, assertRejects } from "../assert.ts";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { assertEquals } from "../assert.ts";
+import { Code } from "@connectrpc/connect";
 import {
   blockHash,
   decodeSigBlock,
@@ -7,14 +7,16 @@ import {
   type SigBlock,
 } from "../../src/chain/block.ts";
 import { genesisHash } from "../../src/chain/genesis.ts";
+import type { Ledger } from "../../src/node/ledger.ts";
 import { State } from "../../src/chain/state.ts";
-import { Ledger } from "../../src/node/ledger.ts";
 import { blockRelayMethods, blockSyncMethods } from "../../src/rpc/block.ts";
-import { type PeerClients, PeerRegistry } from "../../src/rpc/client.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
-import { startServer } from "../../src/rpc/server.ts";
-import { BlockStore } from "../../src/store/block_store.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";
+import {
+  assertCode,
+  type TestNode,
+  withNode as withServedNode,
+} from "./harness.ts";
 
 const utf8 = new TextEncoder();
 
@@ -22,50 +24,20 @@ const utf8 = new TextEncoder();
  * Runs `fn` against a node serving the Block service on `chain` with its
  * first `applied` blocks confirmed.
  */
-async function withNode(
+function withNode(
   chain: TestChain,
   applied: number,
-  fn: (node: { ledger: Ledger; clients: PeerClients }) => Promise<void>,
+  fn: (node: TestNode) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "bcn_rpc_block_" });
-  try {
-    const state = new State(chain.genesis);
-    const store = await BlockStore.open(dir);
-    await store.writeGenesis(chain.genesis);
-    for (const block of chain.blocks.slice(0, applied)) {
-      state.applyBlock(block);
-      await store.appendBlock(block);
-    }
-    const ledger = new Ledger(state, store);
-    const server = await startServer({
-      hostname: "127.0.0.1",
-      port: 0,
-      routes: (r) => {
-        r.service(Block, {
-          ...blockSyncMethods({ store }),
-          ...blockRelayMethods({ ledger }),
-        });
-      },
-    });
-    const peers = new PeerRegistry({ protocol: "connect" });
-    try {
-      await fn({ ledger, clients: peers.clients(server.addr) });
-    } finally {
-      peers.close();
-      await server.close();
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function assertCode(
-  call: () => Promise<unknown>,
-  code: Code,
-  includes: string,
-): Promise<void> {
-  const e = await assertRejects(call, ConnectError, includes);
-  assertEquals(Code[(e as ConnectError).code], Code[code], e.message);
+  return withServedNode(chain, {
+    applied,
+    routes: (r, { ledger, store }) => {
+      r.service(Block, {
+        ...blockSyncMethods({ store }),
+        ...blockRelayMethods({ ledger }),
+      });
+    },
+  }, fn);
 }
 
 async function* relay(

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../assert.ts";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { Account } from "../../src/chain/account.ts";
 import { blockHash } from "../../src/chain/block.ts";
 import { timeNow } from "../../src/chain/json.ts";
@@ -9,7 +9,6 @@ import {
   encodeSearchTx,
   type SearchTx,
 } from "../../src/chain/search_tx.ts";
-import { State } from "../../src/chain/state.ts";
 import {
   decodeSigTx,
   encodeSigTx,
@@ -17,83 +16,30 @@ import {
   txHash,
   verifyTx,
 } from "../../src/chain/tx.ts";
-import { Ledger } from "../../src/node/ledger.ts";
-import { type PeerClients, PeerRegistry } from "../../src/rpc/client.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
-import { type RpcServer, startServer } from "../../src/rpc/server.ts";
 import { txMethods } from "../../src/rpc/tx.ts";
-import { BlockStore } from "../../src/store/block_store.ts";
 import { writeKey } from "../../src/store/key_store.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";
+import {
+  assertCode,
+  collect,
+  type OpenNode,
+  startNode as startServedNode,
+  type TestNode,
+} from "./harness.ts";
 
 const PASSWORD = "secret password";
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
-/** A node serving the Tx service on `chain` with all its blocks applied. */
-interface TestNode {
-  ledger: Ledger;
-  keyStoreDir: string;
-  clients: PeerClients;
-  close(): Promise<void>;
-}
-
-async function startNode(chain: TestChain): Promise<TestNode> {
-  const dir = await Deno.makeTempDir({ prefix: "bcn_rpc_tx_" });
-  let server: RpcServer | undefined;
-  let peers: PeerRegistry | undefined;
-  try {
-    const state = new State(chain.genesis);
-    const store = await BlockStore.open(`${dir}/database`);
-    await store.writeGenesis(chain.genesis);
-    for (const block of chain.blocks) {
-      state.applyBlock(block);
-      await store.appendBlock(block);
-    }
-    const ledger = new Ledger(state, store);
-    const keyStoreDir = `${dir}/keystore`;
-    await writeKey(keyStoreDir, chain.owner, PASSWORD);
-    server = await startServer({
-      hostname: "127.0.0.1",
-      port: 0,
-      routes: (r) => {
-        r.service(Tx, txMethods({ ledger, keyStoreDir }));
-      },
-    });
-    peers = new PeerRegistry({ protocol: "connect" });
-    const clients = peers.clients(server.addr);
-    const [s, p] = [server, peers];
-    return {
-      ledger,
-      keyStoreDir,
-      clients,
-      async close() {
-        p.close();
-        await s.close();
-        await Deno.remove(dir, { recursive: true });
-      },
-    };
-  } catch (e) {
-    peers?.close();
-    await server?.close();
-    await Deno.remove(dir, { recursive: true });
-    throw e;
-  }
-}
-
-async function assertCode(
-  call: () => Promise<unknown>,
-  code: Code,
-  includes: string,
-): Promise<void> {
-  const e = await assertRejects(call, ConnectError, includes);
-  assertEquals(Code[(e as ConnectError).code], Code[code], e.message);
-}
-
-async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of stream) out.push(item);
-  return out;
+/** A node serving the Tx service on `chain`, with the owner's key. */
+function startNode(chain: TestChain): Promise<OpenNode> {
+  return startServedNode(chain, {
+    setup: (node) => writeKey(node.keyStoreDir, chain.owner, PASSWORD).then(),
+    routes: (r, { ledger, keyStoreDir }) => {
+      r.service(Tx, txMethods({ ledger, keyStoreDir }));
+    },
+  });
 }
 
 async function search(
