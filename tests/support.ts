@@ -49,3 +49,19 @@ export function sanitizedTest(
     fn,
   });
 }
+
+/**
+ * Polls `cond` every 10 ms until it holds or `ms` pass (at most 1,000
+ * polls); returns its last value.
+ */
+export async function waitFor(
+  cond: () => boolean,
+  ms: number,
+): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
+    if (cond()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return cond();
+}

@@ -21,20 +21,11 @@ import {
   streamSubscribeMethods,
   SubscriberTooSlow,
 } from "../../src/node/events.ts";
+import { waitFor } from "../support.ts";
 
 const chain = makeChain(3, 2);
 const blocks = chain.blocks.map(blockEvent);
 const txs = chain.blocks.flatMap((b) => b.txs.map(txEvent));
-
-/** Polls `cond` every 10 ms until true or `ms` pass; returns the last value. */
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
-    if (cond()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return cond();
-}
 
 /** Reads `n` events from `it`. */
 async function take(it: AsyncIterator<Event>, n: number): Promise<Event[]> {

@@ -7,18 +7,9 @@ import {
   peerDiscoverMethods,
   PeerDiscovery,
 } from "../../src/node/peers.ts";
+import { waitFor } from "../support.ts";
 
 const PERIOD_MS = 50;
-
-/** Polls `cond` every 10 ms until true or `ms` pass; returns the last value. */
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
-    if (cond()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return cond();
-}
 
 function sorted(list: string[]): string[] {
   return [...list].sort();

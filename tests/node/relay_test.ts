@@ -3,19 +3,10 @@ import { PeerRegistry } from "../../src/rpc/client.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
 import { type RpcServer, startServer } from "../../src/rpc/server.ts";
 import { openTxStream, Relay } from "../../src/node/relay.ts";
+import { waitFor } from "../support.ts";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
-
-/** Polls `cond` every 10 ms until true or `ms` pass; returns the last value. */
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
-    if (cond()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return cond();
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
