@@ -118,6 +118,9 @@ function short(s: string): string {
  * Confirmed state (genesis plus confirmed blocks) and pending state
  * (confirmed plus pending transactions).
  *
+ * Transactions and blocks are values: a state remembers which transaction
+ * objects it has verified, so do not mutate one after handing it over.
+ *
  * @example
  * ```ts
  * import { Account, newGenesis, State } from "../../mod.ts";

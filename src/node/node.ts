@@ -152,6 +152,8 @@ export class Node {
   }
 
   async #start(): Promise<void> {
+    // A stopped node does not start (nor write a new chain).
+    this.signal.throwIfAborted();
     const cfg = this.config;
     const { hostname, port } = splitHostPort(cfg.node);
     const out = this.#options.out ?? ((t: string) => console.log(t));
@@ -195,7 +197,7 @@ export class Node {
       onBehind: () => this.#catchUp(),
       log: this.#log,
       onFatal: (e) => {
-        this.#log(`${e.message}; stopping the node`);
+        // `finished` carries the error to whoever runs the node.
         this.#fatal ??= e;
         void this.stop();
       },

@@ -40,7 +40,10 @@ export async function runProposer(
       const block = await ledger.proposeBlock(authority);
       if (block) options.onBlock?.(block);
     } catch (e) {
-      options.log?.(`block proposal failed: ${(e as Error).message}`);
+      // A store failure stops the node, which reports it once.
+      if (!signal.aborted) {
+        options.log?.(`block proposal failed: ${(e as Error).message}`);
+      }
     }
   }
 }

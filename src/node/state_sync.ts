@@ -353,32 +353,36 @@ export class StateSync {
     const maxAttempts = this.#options.maxAttempts ?? 5;
     let failures = 0;
     for (;;) {
-      const before = state.lastNumber;
+      const from = state.lastNumber + 1n;
+      // The stream must bring from, from + 1, ... in order; counting what it
+      // brought (not the state, which relayed blocks may also move) tells
+      // progress from a peer that repeats itself.
+      let next = from;
       try {
         for await (
-          const bytes of this.#source().blocks(
-            peer,
-            state.lastNumber + 1n,
-            this.#signal,
-          )
+          const bytes of this.#source().blocks(peer, from, this.#signal)
         ) {
-          const expected = state.lastNumber + 1n;
           try {
-            await commit(decodeSigBlock(bytes));
+            const block = decodeSigBlock(bytes);
+            if (block.number !== next) {
+              throw new Error(`sent block ${block.number}, expected ${next}`);
+            }
+            await commit(block);
           } catch (e) {
             if (e instanceof SyncError) throw e;
             throw new SyncError(
-              `peer ${peer}: rejected block ${expected}: ${messageOf(e)}`,
+              `peer ${peer}: rejected block ${next}: ${messageOf(e)}`,
             );
           }
+          next++;
         }
-        if (state.lastNumber === before) return;
+        if (next === from) return;
         failures = 0;
       } catch (e) {
         if (e instanceof SyncError) throw e;
         this.#signal.throwIfAborted();
         // Progress resets the budget: only consecutive failures count.
-        if (state.lastNumber !== before) failures = 0;
+        if (next !== from) failures = 0;
         if (++failures >= maxAttempts) {
           this.#log(
             `warning: block sync from ${peer} stopped at block ${state.lastNumber}: ${

@@ -19,10 +19,16 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { MAX_MESSAGE_BYTES } from "./client.ts";
 
-/** The HTTP/2 client connection preface (RFC 9113 §3.4). */
 /** The most connections the server holds open at once. */
 const MAX_CONNECTIONS = 1024;
 
+/**
+ * How long an HTTP/1.1 connection may take to send its request headers; a
+ * client that trickles them cannot hold a connection slot for long.
+ */
+const HEADERS_TIMEOUT_MS = 10_000;
+
+/** The HTTP/2 client connection preface (RFC 9113 §3.4). */
 const HTTP2_PREFACE = new TextEncoder().encode(
   "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
 );
@@ -47,6 +53,11 @@ export interface ServerOptions {
    * HTTP/2 from HTTP/1.1 is destroyed. Default 10 000 ms.
    */
   peekTimeoutMs?: number;
+  /**
+   * An HTTP/1.1 connection whose request headers are not complete after this
+   * long is destroyed. Default 10 000 ms.
+   */
+  headersTimeoutMs?: number;
 }
 
 /** A running RPC server returned by {@link startServer}. */
@@ -93,6 +104,7 @@ export interface RpcServer {
 export async function startServer(options: ServerOptions): Promise<RpcServer> {
   const closeGraceMs = options.closeGraceMs ?? 1000;
   const peekTimeoutMs = options.peekTimeoutMs ?? 10_000;
+  const headersTimeoutMs = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
   // Bounded messages, no compression: one request cannot make the node
   // allocate more than MAX_MESSAGE_BYTES.
   const handler = connectNodeAdapter({
@@ -109,6 +121,8 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
   const h1 = http.createServer(
     { requestTimeout: 0 },
     (req: http.IncomingMessage, res: http.ServerResponse) => {
+      // The headers are in: the call may stream for as long as it needs.
+      req.socket.setTimeout(0);
       res.setHeader("Connection", "close");
       handler(req, res);
     },
@@ -141,6 +155,7 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
           (socket as unknown as { _handle?: { _consumed?: boolean } })
             ._handle;
         if (handle) handle._consumed = true;
+        socket.setTimeout(headersTimeoutMs, () => socket.destroy());
         h1.emit("connection", socket);
       }
       socket.resume();

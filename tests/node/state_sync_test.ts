@@ -253,7 +253,7 @@ Deno.test("a bad block after good ones stops sync; the good ones stay", async ()
       encoder.encode(
         encodeSigBlock(chain.authority.signBlock({ ...b3, number: 4n })),
       ),
-      "wrong number",
+      "sent block 4, expected 3",
     ],
     [
       "wrong parent",
@@ -474,5 +474,38 @@ Deno.test("a peer that goes quiet mid-stream is given up after the idle timeout"
       registry.close();
       await server.close();
     }
+  });
+});
+
+Deno.test("a peer that repeats a block is refused, not followed forever", async () => {
+  const chain = makeChain(2, 1);
+  const repeating: SyncSource = {
+    genesis: () =>
+      Promise.resolve(encoder.encode(encodeSigGenesis(chain.genesis))),
+    async *blocks() {
+      // The reference's BlockSync loop without its counter: block 1 again
+      // and again.
+      for (let i = 0; i < 10_000; i++) {
+        await Promise.resolve();
+        yield encoder.encode(encodeSigBlock(chain.blocks[0]));
+      }
+    },
+  };
+  await withTempDir(async (dir) => {
+    await assertRejects(
+      () =>
+        new StateSync(
+          regular(dir),
+          peersOf(SEED),
+          new AbortController().signal,
+          {
+            ...quiet,
+            source: repeating,
+          },
+        ).syncState(),
+      SyncError,
+      `peer ${SEED}: rejected block 2: sent block 1, expected 2`,
+    );
+    assertEquals(await storedLines(dir), [encodeSigBlock(chain.blocks[0])]);
   });
 });

@@ -480,3 +480,35 @@ Deno.test("messages over 16 MiB and compressed messages are refused", async () =
     await server.close();
   }
 });
+
+Deno.test("an HTTP/1.1 client that never finishes its headers is cut off", async () => {
+  const server = await startServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    routes: fakeBlockRoutes(),
+    headersTimeoutMs: 200,
+  });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    await conn.write(
+      new TextEncoder().encode("POST /Block/GenesisSync HTTP/1.1\r\n"),
+    );
+    // The server closes the connection: the read ends (EOF or reset).
+    const buf = new Uint8Array(64);
+    const read = await Promise.race([
+      conn.read(buf).catch(() => null),
+      new Promise<"hung">((r) => setTimeout(() => r("hung"), 5000)),
+    ]);
+    assert(read !== "hung", "the connection was not closed");
+    // A well-behaved call still works.
+    const res = await fetch(`http://${server.addr}/Block/GenesisSync`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    assert(res.ok, await res.text());
+  } finally {
+    conn.close();
+    await server.close();
+  }
+});
