@@ -38,7 +38,10 @@ export interface NodeConfig {
 export function splitHostPort(
   addr: string,
 ): { hostname: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(addr);
+  // One parser for every address: flags, and what peers report.
+  const m = addr.length <= 300
+    ? /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(addr)
+    : null;
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
     throw new Error(

@@ -25,6 +25,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { describePeerError, type PeerRegistry } from "../rpc/client.ts";
 import type { Node } from "../rpc/gen/node_pb.ts";
 import type { PeerReader } from "./state_sync.ts";
+import { splitHostPort } from "./config.ts";
 import { sleep } from "./sleep.ts";
 
 /** How many peers of one PeerDiscover answer are taken. */
@@ -65,10 +66,6 @@ interface PeerEntry {
   failures: number;
 }
 
-const PORT_RE = /^[0-9]{1,5}$/;
-const HOST_RE = /^[A-Za-z0-9._-]+$/;
-const IPV6_RE = /^\[[0-9A-Fa-f:.]+\]$/;
-
 /**
  * Whether `addr` looks like a peer address: `host:port` or `[v6]:port` with
  * a port from 1 to 65535.
@@ -82,14 +79,11 @@ const IPV6_RE = /^\[[0-9A-Fa-f:.]+\]$/;
  * ```
  */
 export function isPeerAddress(addr: string): boolean {
-  const colon = addr.lastIndexOf(":");
-  if (colon <= 0 || addr.length > 300) return false;
-  const host = addr.slice(0, colon);
-  const port = addr.slice(colon + 1);
-  if (!PORT_RE.test(port)) return false;
-  const n = Number(port);
-  if (n < 1 || n > 65535) return false;
-  return HOST_RE.test(host) || IPV6_RE.test(host);
+  try {
+    return splitHostPort(addr).port >= 1;
+  } catch {
+    return false;
+  }
 }
 
 /**
