@@ -17,6 +17,7 @@ import type { NodeConfig } from "../../src/node/config.ts";
 import {
   peerSyncSource,
   StateSync,
+  type StateSyncOptions,
   SyncError,
   type SyncSource,
 } from "../../src/node/state_sync.ts";
@@ -77,6 +78,16 @@ function fakeSource(chain: TestChain, faults: {
 
 const peersOf = (...p: string[]) => ({ peers: () => p });
 const quiet = { log: () => {}, retryDelayMs: 1 };
+
+/** Syncs a regular node in `dir` from SEED (quiet, fast retries by default). */
+function syncRegular(dir: string, options: StateSyncOptions) {
+  return new StateSync(
+    regular(dir),
+    peersOf(SEED),
+    new AbortController().signal,
+    { ...quiet, ...options },
+  ).syncState();
+}
 
 async function storedLines(dir: string): Promise<string[]> {
   try {
@@ -156,12 +167,7 @@ Deno.test("a regular node fetches the genesis and every block from its seed", as
   const chain = makeChain(6, 2);
   await withTempDir(async (dir) => {
     const source = fakeSource(chain);
-    const state = await new StateSync(
-      regular(dir),
-      peersOf(SEED),
-      new AbortController().signal,
-      { ...quiet, source },
-    ).syncState();
+    const state = await syncRegular(dir, { source });
     assertEquals(state.lastNumber, 6n);
     assertEquals(state.lastHash, blockHash(chain.blocks[5]));
     assertEquals(
@@ -170,12 +176,7 @@ Deno.test("a regular node fetches the genesis and every block from its seed", as
     );
     // Restarted: replays its store and asks only for block 7 onwards.
     const again = fakeSource(chain);
-    const restarted = await new StateSync(
-      regular(dir),
-      peersOf(SEED),
-      new AbortController().signal,
-      { ...quiet, source: again },
-    ).syncState();
+    const restarted = await syncRegular(dir, { source: again });
     assertEquals(restarted.lastNumber, 6n);
     assertEquals(again.requests, [7n]);
   });
@@ -185,12 +186,7 @@ Deno.test("a stream that breaks part-way resumes from the last applied block", a
   const chain = makeChain(9, 1);
   await withTempDir(async (dir) => {
     const source = fakeSource(chain, { breakAfter: 3, breakTimes: 2 });
-    const state = await new StateSync(
-      regular(dir),
-      peersOf(SEED),
-      new AbortController().signal,
-      { ...quiet, source },
-    ).syncState();
+    const state = await syncRegular(dir, { source });
     assertEquals(state.lastNumber, 9n);
     // 1..3, broken; 4..6, broken; 7..9; then a stream with nothing new.
     assertEquals(source.requests, [1n, 4n, 7n, 10n]);
@@ -203,12 +199,12 @@ Deno.test("a peer that keeps failing is given up after bounded attempts", async 
   await withTempDir(async (dir) => {
     const source = fakeSource(chain, { breakAfter: 0, breakTimes: 100 });
     const warnings: string[] = [];
-    const state = await new StateSync(
-      regular(dir),
-      peersOf(SEED),
-      new AbortController().signal,
-      { retryDelayMs: 1, maxAttempts: 3, source, log: (m) => warnings.push(m) },
-    ).syncState();
+    const state = await syncRegular(dir, {
+      retryDelayMs: 1,
+      maxAttempts: 3,
+      source,
+      log: (m) => warnings.push(m),
+    });
     assertEquals(state.lastNumber, 0n);
     assertEquals(source.requests.length, 3);
     assert(warnings.some((w) => w.includes(SEED)));
@@ -221,16 +217,7 @@ Deno.test("a genesis whose signature does not verify is refused and not written"
   await withTempDir(async (dir) => {
     const source = fakeSource(chain, { genesisBytes: encoder.encode(forged) });
     await assertRejects(
-      () =>
-        new StateSync(
-          regular(dir),
-          peersOf(SEED),
-          new AbortController().signal,
-          {
-            ...quiet,
-            source,
-          },
-        ).syncState(),
+      () => syncRegular(dir, { source }),
       SyncError,
       `invalid genesis signature from ${SEED}`,
     );
@@ -279,16 +266,7 @@ Deno.test("a bad block after good ones stops sync; the good ones stay", async ()
     await withTempDir(async (dir) => {
       const source = fakeSource(chain, { replace: new Map([[3n, bytes]]) });
       const err = await assertRejects(
-        () =>
-          new StateSync(
-            regular(dir),
-            peersOf(SEED),
-            new AbortController().signal,
-            {
-              ...quiet,
-              source,
-            },
-          ).syncState(),
+        () => syncRegular(dir, { source }),
         SyncError,
         `peer ${SEED}: rejected block 3`,
       );
@@ -308,17 +286,7 @@ Deno.test("a block store of another chain than the seed's is refused", async () 
     const store = await BlockStore.open(`${dir}/blocks`);
     await store.writeGenesis(mine.genesis);
     await assertRejects(
-      () =>
-        new StateSync(
-          regular(dir),
-          peersOf(SEED),
-          new AbortController().signal,
-          {
-            ...quiet,
-            store,
-            source: fakeSource(seeds),
-          },
-        ).syncState(),
+      () => syncRegular(dir, { store, source: fakeSource(seeds) }),
       SyncError,
       "another chain",
     );
@@ -407,17 +375,7 @@ Deno.test("a failed append stops sync at once: it is never retried", async () =>
     store.appendBlock = () => Promise.reject(new Error("No space left"));
     const source = fakeSource(chain);
     const err = await assertRejects(
-      () =>
-        new StateSync(
-          regular(dir),
-          peersOf(SEED),
-          new AbortController().signal,
-          {
-            ...quiet,
-            store,
-            source,
-          },
-        ).syncState(),
+      () => syncRegular(dir, { store, source }),
       SyncError,
       "cannot append block 1",
     );
@@ -493,16 +451,7 @@ Deno.test("a peer that repeats a block is refused, not followed forever", async 
   };
   await withTempDir(async (dir) => {
     await assertRejects(
-      () =>
-        new StateSync(
-          regular(dir),
-          peersOf(SEED),
-          new AbortController().signal,
-          {
-            ...quiet,
-            source: repeating,
-          },
-        ).syncState(),
+      () => syncRegular(dir, { source: repeating }),
       SyncError,
       `peer ${SEED}: rejected block 2: sent block 1, expected 2`,
     );
