@@ -44,7 +44,6 @@ export * from "./src/store/key_store.ts";
 export * from "./src/store/block_store.ts";
 export * from "./src/node/config.ts";
 export {
-  appendOrFail,
   messageOf,
   type PeerReader,
   StateSync,
