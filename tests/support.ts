@@ -3,6 +3,26 @@
  * sanitizers on.
  */
 
+import { fileURLToPath } from "node:url";
+
+/**
+ * The one directory the tests write under: `.tmp/` in the repository
+ * (git-ignored). `deno task test` creates it and grants write access to it
+ * alone, so a test that writes anywhere else fails with a permission error.
+ */
+export const TEST_ROOT: string = fileURLToPath(
+  new URL("../.tmp/", import.meta.url),
+);
+
+/**
+ * A fresh empty directory under {@link TEST_ROOT}; the caller removes it
+ * (prefer {@link withTempDir}, which does).
+ */
+export async function makeTempDir(prefix = "bcn_test_"): Promise<string> {
+  await Deno.mkdir(TEST_ROOT, { recursive: true });
+  return await Deno.makeTempDir({ dir: TEST_ROOT, prefix });
+}
+
 /**
  * Runs `fn` with a fresh temporary directory and removes it afterwards,
  * whatever happens.
@@ -11,7 +31,7 @@ export async function withTempDir<T>(
   fn: (dir: string) => Promise<T>,
   prefix = "bcn_test_",
 ): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix });
+  const dir = await makeTempDir(prefix);
   try {
     return await fn(dir);
   } finally {
