@@ -29,12 +29,8 @@ import {
   type SigGenesis,
   verifyGenesis,
 } from "../../src/chain/genesis.ts";
-import {
-  Fields,
-  type JsonValue,
-  parseJson,
-  parseTime,
-} from "../../src/chain/json.ts";
+import { Fields, type JsonValue, parseJson } from "../../src/chain/json.ts";
+import { parseTime } from "../../src/chain/time.ts";
 import {
   decodeMerkleProof,
   encodeMerkleProof,

@@ -18,7 +18,8 @@ import {
   encodeEvent,
   txEvent,
 } from "../../src/chain/event.ts";
-import { DecodeError, formatTime } from "../../src/chain/json.ts";
+import { DecodeError } from "../../src/chain/json.ts";
+import { formatTime } from "../../src/chain/time.ts";
 import {
   encodeMerkleProof,
   merkleProve,

@@ -7,7 +7,7 @@ import {
   type SigBlock,
 } from "../../src/chain/block.ts";
 import { type Event, EventType } from "../../src/chain/event.ts";
-import { timeNow } from "../../src/chain/json.ts";
+import { timeNow } from "../../src/chain/time.ts";
 import { State, StateError } from "../../src/chain/state.ts";
 import type { SigTx } from "../../src/chain/tx.ts";
 import { Ledger } from "../../src/node/ledger.ts";

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { Code } from "@connectrpc/connect";
 import { Account } from "../../src/chain/account.ts";
-import { timeNow } from "../../src/chain/json.ts";
+import { timeNow } from "../../src/chain/time.ts";
 import { accountMethods } from "../../src/rpc/account.ts";
 import { Account as AccountService } from "../../src/rpc/gen/account_pb.ts";
 import { listKeys, readKey } from "../../src/store/key_store.ts";
