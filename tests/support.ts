@@ -85,3 +85,35 @@ export async function waitFor(
   }
   return cond();
 }
+
+/**
+ * The directory of the reference node's golden files (FORMAT.md:
+ * `shared/vectors/`): `$BCN_VECTORS` when that variable is readable and set,
+ * else `../shared/vectors/` beside the repository.
+ */
+export function vectorsDir(): string {
+  const env = Deno.permissions.querySync({
+    name: "env",
+    variable: "BCN_VECTORS",
+  });
+  if (env.state === "granted") {
+    const v = Deno.env.get("BCN_VECTORS");
+    if (v) return v;
+  }
+  return new URL("../../shared/vectors/", import.meta.url).pathname;
+}
+
+/**
+ * Whether {@link vectorsDir} is a directory; when it is not, logs that the
+ * tests named by `what` are skipped, so a skip is never silent.
+ */
+export function vectorsPresent(what: string): boolean {
+  const dir = vectorsDir();
+  try {
+    if (Deno.statSync(dir).isDirectory) return true;
+  } catch {
+    // absent
+  }
+  console.log(`vectors: ${dir} is absent; skipping ${what}`);
+  return false;
+}
