@@ -314,8 +314,13 @@ Deno.test("account formats", () => {
 
 Deno.test("tx formats", () => {
   const hash = txHash(TX);
-  assertEquals(formatTxSent(hash, false), `tx ${hash}`);
-  assertEquals(formatTxSent(hash, true), `{"hash":"${hash}"}`);
+  assertEquals(formatTxSent(hash), `tx ${hash}`);
+  assertEquals(formatTxSent(hash, { json: true }), `{"hash":"${hash}"}`);
+  assertEquals(formatTxSent(hash, { queued: true }), `tx ${hash} queued`);
+  assertEquals(
+    formatTxSent(hash, { json: true, queued: true }),
+    `{"hash":"${hash}","queued":true}`,
+  );
   assertEquals(formatVerdict(hash, true, false), `tx ${hash} valid`);
   assertEquals(formatVerdict(hash, false, false), `tx ${hash} INVALID`);
   assertEquals(
