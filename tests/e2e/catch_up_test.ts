@@ -269,9 +269,11 @@ Deno.test("a frozen node resumed on an idle chain catches up from its peers, and
         `frozen node caught up ${MISSED_BLOCKS} blocks ${ms} ms after SIGCONT (period ${PERIOD_MS} ms)`,
       );
 
-      // Discovery lets it rejoin: the bootstrap node lists it again, and so
-      // it gets the next relayed block.
+      // Discovery lets it rejoin: the bootstrap node lists it again (it
+      // calls the bootstrap node, which remembers callers), the other node
+      // learns it from there, and both relay to it again.
       await joined(n1, n3, nodes, 2);
+      await joined(n2, n3, nodes, 2);
       await confirmBlocks(n1, 1, nodes);
       await caughtUp(n3, n1, nodes);
       await caughtUp(n2, n1, nodes);
