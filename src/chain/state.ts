@@ -66,6 +66,37 @@ interface AccountView {
 export const MAX_BLOCK_TXS = 1000;
 /** The most transactions a node keeps pending. */
 export const MAX_PENDING_TXS = 10_000;
+/** The most pending transactions of one sender. */
+export const MAX_PENDING_PER_SENDER = 2_000;
+/**
+ * The most pending transactions, all senders together, from senders without
+ * a confirmed balance. A value-0 transfer from a never-seen account is valid
+ * (FORMAT.md section 8), so fresh keys cost nothing: they get this small share
+ * of the pool (half a block), never the room of funded accounts.
+ */
+export const MAX_UNFUNDED_PENDING_TXS = 500;
+/** The most future-nonce (queued) transactions of one sender. */
+export const MAX_QUEUED_PER_SENDER = 64;
+/** The most queued transactions, all senders together. */
+export const MAX_QUEUED_TXS = 1_024;
+/** How long a queued transaction waits for the gap before it is dropped. */
+export const QUEUED_TX_TTL_MS = 10 * 60_000;
+
+/** Options of {@link State}. */
+export interface StateOptions {
+  /** The clock that ages queued transactions, in ms; `Date.now` by default. */
+  now?: () => number;
+  /** How long a queued transaction is kept; {@link QUEUED_TX_TTL_MS} by default. */
+  queuedTtlMs?: number;
+}
+
+/** A future-nonce transaction waiting for the nonces before it. */
+interface QueuedTx {
+  tx: SigTx;
+  hash: string;
+  /** When it arrived, by the state's clock. */
+  at: number;
+}
 
 /**
  * Applies `tx` to `ledger` or throws {@link StateError}: the signature must
@@ -145,9 +176,23 @@ export class State {
   readonly #pending = new Map<string, SigTx>();
   readonly #verified = new WeakSet<SigTx>();
   #pendingLedger: AccountView;
+  /** Pending transactions per sender. */
+  #pendingBySender = new Map<string, number>();
+  /** Pending transactions whose sender has no confirmed balance. */
+  #unfundedPending = 0;
+  /** Queued transactions by hash, in arrival order (so oldest first). */
+  readonly #queued = new Map<string, QueuedTx>();
+  /** Queued transactions per sender, by nonce. */
+  readonly #queuedBySender = new Map<string, Map<bigint, QueuedTx>>();
+  /** Queued transactions that became pending and are not yet taken. */
+  #promoted: SigTx[] = [];
+  readonly #now: () => number;
+  readonly #queuedTtlMs: number;
 
   /** A state holding only the genesis balances. */
-  constructor(genesis: SigGenesis) {
+  constructor(genesis: SigGenesis, options: StateOptions = {}) {
+    this.#now = options.now ?? Date.now;
+    this.#queuedTtlMs = options.queuedTtlMs ?? QUEUED_TX_TTL_MS;
     this.genesis = genesis;
     this.genesisHash = genesisHash(genesis);
     this.#balances = new Map(genesis.balances);
@@ -199,23 +244,63 @@ export class State {
     return this.#pending.has(hash);
   }
 
+  /** The queued (future-nonce) transactions, oldest first. */
+  queuedTxs(): SigTx[] {
+    this.#expireQueued();
+    return [...this.#queued.values()].map((q) => q.tx);
+  }
+
+  /** Whether `hash` is a queued (future-nonce) transaction. */
+  hasQueued(hash: string): boolean {
+    this.#expireQueued();
+    return this.#queued.has(hash);
+  }
+
   /**
-   * Validates a transaction against the pending state and keeps it pending.
-   * Returns its hash; throws {@link StateError} when it does not apply or is
-   * already pending.
+   * The queued transactions that became pending since the last call (their
+   * missing nonces arrived), in nonce order per sender: a node relays them
+   * now, as it relays any new pending transaction. At most
+   * {@link MAX_QUEUED_TXS} are kept for the taking.
+   */
+  takePromoted(): SigTx[] {
+    const promoted = this.#promoted;
+    this.#promoted = [];
+    return promoted;
+  }
+
+  /**
+   * Validates a transaction against the pending state and keeps it pending,
+   * or, when its nonce is ahead of the sender's pending nonce + 1 and the
+   * sender has a confirmed balance, keeps it queued until the nonces before
+   * it arrive ({@link hasQueued} tells which). Returns its hash; throws
+   * {@link StateError} when it does not apply, is already known, or the pool
+   * or queue has no room for it (see {@link MAX_PENDING_PER_SENDER} and
+   * {@link MAX_UNFUNDED_PENDING_TXS}).
    */
   applyTx(tx: SigTx): string {
     const hash = txHash(tx);
     if (this.#pending.has(hash)) {
       throw new StateError(`tx ${hash}: already pending`);
     }
-    if (this.#pending.size >= MAX_PENDING_TXS) {
+    this.#expireQueued();
+    if (this.#queued.has(hash)) {
+      throw new StateError(`tx ${hash}: already queued`);
+    }
+    const next = this.nonce(tx.from, true) + 1n;
+    if (tx.nonce > next) {
+      this.#queue(tx, hash, next);
+      return hash;
+    }
+    if (tx.nonce < next) {
       throw new StateError(
-        `tx ${hash}: too many pending transactions (${MAX_PENDING_TXS}); try again later`,
+        `tx ${hash}: wrong nonce: expected ${next}, got ${tx.nonce}`,
       );
     }
+    const full = this.#admission(tx);
+    if (full) throw new StateError(`tx ${hash}: ${full}`);
     applyTxTo(this.#pendingLedger, tx);
-    this.#pending.set(hash, tx);
+    this.#addPending(hash, tx);
+    this.#promote(tx.from);
     return hash;
   }
 
@@ -258,6 +343,9 @@ export class State {
     this.#lastBlock = block;
     for (const tx of block.txs) this.#pending.delete(txHash(tx));
     this.#rebuildPending();
+    // The block may have filled the gaps of queued transactions.
+    this.#expireQueued();
+    for (const from of [...this.#queuedBySender.keys()]) this.#promote(from);
   }
 
   /**
@@ -271,10 +359,7 @@ export class State {
   ): SigBlock | undefined {
     const ledger = this.#confirmedLedger();
     const txs: SigTx[] = [];
-    const sorted = [...this.#pending.values()].sort((a, b) =>
-      compareTime(a.time, b.time)
-    );
-    for (const tx of sorted) {
+    for (const tx of proposalOrder(this.#pending.values())) {
       if (txs.length >= MAX_BLOCK_TXS) break;
       try {
         applyTxTo(ledger, tx);
@@ -339,16 +424,174 @@ export class State {
   }
 
   // After a block the pending view is the new confirmed state plus the
-  // pending transactions that still apply; the others are dropped.
+  // pending transactions that still apply; the others are dropped. The
+  // counts of the admission policy are taken again, since a block may have
+  // funded a sender.
   #rebuildPending(): void {
     const ledger = this.#confirmedLedger();
+    this.#pendingBySender = new Map();
+    this.#unfundedPending = 0;
     for (const [h, tx] of this.#pending) {
       try {
         applyTxTo(ledger, tx);
+        this.#count(tx.from, 1);
       } catch {
         this.#pending.delete(h);
       }
     }
     this.#pendingLedger = ledger;
   }
+
+  /** Whether `address` has a confirmed balance above 0. */
+  #funded(address: string): boolean {
+    return (this.#balances.get(address) ?? 0n) > 0n;
+  }
+
+  #count(from: string, delta: number): void {
+    this.#pendingBySender.set(
+      from,
+      (this.#pendingBySender.get(from) ?? 0) + delta,
+    );
+    if (!this.#funded(from)) this.#unfundedPending += delta;
+  }
+
+  #addPending(hash: string, tx: SigTx): void {
+    this.#pending.set(hash, tx);
+    this.#count(tx.from, 1);
+  }
+
+  /**
+   * Why the pool has no room for `tx` (the admission policy), or undefined.
+   * Checked before the signature, so a flood is turned away cheaply.
+   */
+  #admission(tx: SigTx): string | undefined {
+    if (this.#pending.size >= MAX_PENDING_TXS) {
+      return `too many pending transactions (${MAX_PENDING_TXS}); try again later`;
+    }
+    if ((this.#pendingBySender.get(tx.from) ?? 0) >= MAX_PENDING_PER_SENDER) {
+      return `too many pending transactions from ${
+        short(tx.from)
+      } (${MAX_PENDING_PER_SENDER}); try again later`;
+    }
+    if (
+      !this.#funded(tx.from) &&
+      this.#unfundedPending >= MAX_UNFUNDED_PENDING_TXS
+    ) {
+      return `too many pending transactions from accounts without balance (${MAX_UNFUNDED_PENDING_TXS}); try again later`;
+    }
+    return undefined;
+  }
+
+  // Keeps a future-nonce transaction until the nonces before it arrive.
+  // Only senders with a confirmed balance may queue (fresh keys cost
+  // nothing), at most MAX_QUEUED_PER_SENDER nonces ahead, and the queue is
+  // bounded in total; the signature is checked before anything is kept.
+  #queue(tx: SigTx, hash: string, next: bigint): void {
+    const wrong = `tx ${hash}: wrong nonce: expected ${next}, got ${tx.nonce}`;
+    if (!this.#funded(tx.from)) {
+      throw new StateError(
+        `${wrong} (future transactions are queued only for accounts with a balance)`,
+      );
+    }
+    const last = next + BigInt(MAX_QUEUED_PER_SENDER) - 1n;
+    if (tx.nonce > last) {
+      throw new StateError(
+        `${wrong} (at most ${MAX_QUEUED_PER_SENDER} nonces ahead are queued)`,
+      );
+    }
+    const mine = this.#queuedBySender.get(tx.from);
+    if (mine?.has(tx.nonce)) {
+      throw new StateError(
+        `tx ${hash}: nonce ${tx.nonce} of ${short(tx.from)} is already queued`,
+      );
+    }
+    if (this.#queued.size >= MAX_QUEUED_TXS) {
+      throw new StateError(
+        `${wrong}; the queue of future transactions is full (${MAX_QUEUED_TXS}); try again later`,
+      );
+    }
+    if (!this.#verified.has(tx) && !verifyTx(tx)) {
+      throw new StateError(
+        `tx ${hash}: invalid signature: not signed by ${tx.from}`,
+      );
+    }
+    this.#verified.add(tx);
+    const entry = { tx, hash, at: this.#now() };
+    this.#queued.set(hash, entry);
+    if (mine) mine.set(tx.nonce, entry);
+    else this.#queuedBySender.set(tx.from, new Map([[tx.nonce, entry]]));
+  }
+
+  #unqueue(entry: QueuedTx): void {
+    this.#queued.delete(entry.hash);
+    const mine = this.#queuedBySender.get(entry.tx.from);
+    mine?.delete(entry.tx.nonce);
+    if (mine?.size === 0) this.#queuedBySender.delete(entry.tx.from);
+  }
+
+  // Moves the queued transactions of `from` that are now next into the
+  // pending set, in nonce order. Those behind the pending nonce are gone
+  // (another transaction took their nonce); one that does not apply (no
+  // funds) is dropped; a full pool leaves the rest queued.
+  #promote(from: string): void {
+    const mine = this.#queuedBySender.get(from);
+    if (!mine) return;
+    for (;;) {
+      const next = this.nonce(from, true) + 1n;
+      for (const [nonce, entry] of mine) {
+        if (nonce < next) this.#unqueue(entry);
+      }
+      const entry = mine.get(next);
+      if (!entry || this.#admission(entry.tx)) break;
+      this.#unqueue(entry);
+      try {
+        applyTxTo(this.#pendingLedger, entry.tx);
+      } catch {
+        break;
+      }
+      this.#addPending(entry.hash, entry.tx);
+      this.#promoted.push(entry.tx);
+      if (this.#promoted.length > MAX_QUEUED_TXS) this.#promoted.shift();
+    }
+  }
+
+  // Drops the queued transactions older than the time to live, oldest
+  // first: the map keeps arrival order.
+  #expireQueued(): void {
+    const oldest = this.#now() - this.#queuedTtlMs;
+    for (const entry of this.#queued.values()) {
+      if (entry.at > oldest) break;
+      this.#unqueue(entry);
+    }
+  }
+}
+
+/**
+ * The pending transactions in the order the authority tries them: earliest
+ * time first, but never a sender's nonce before its previous one (a later
+ * nonce signed at an earlier time waits for it), so a block holds every
+ * transaction that can apply. Ties go by sender and nonce.
+ */
+function proposalOrder(pending: Iterable<SigTx>): SigTx[] {
+  const bySender = new Map<string, SigTx[]>();
+  for (const tx of pending) {
+    const list = bySender.get(tx.from);
+    if (list) list.push(tx);
+    else bySender.set(tx.from, [tx]);
+  }
+  const keyed: { tx: SigTx; at: Time }[] = [];
+  for (const list of bySender.values()) {
+    list.sort((a, b) => a.nonce < b.nonce ? -1 : a.nonce > b.nonce ? 1 : 0);
+    let at = list[0].time;
+    for (const tx of list) {
+      if (compareTime(tx.time, at) > 0) at = tx.time;
+      keyed.push({ tx, at });
+    }
+  }
+  keyed.sort((a, b) =>
+    compareTime(a.at, b.at) ||
+    (a.tx.from < b.tx.from ? -1 : a.tx.from > b.tx.from ? 1 : 0) ||
+    (a.tx.nonce < b.tx.nonce ? -1 : a.tx.nonce > b.tx.nonce ? 1 : 0)
+  );
+  return keyed.map((k) => k.tx);
 }

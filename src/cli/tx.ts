@@ -25,6 +25,7 @@ import {
 import { decodeSigTx, encodeSigTx, type SigTx, txHash } from "../chain/tx.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { TxSearchReqSchema } from "../rpc/gen/tx_pb.ts";
+import { TX_STATUS_HEADER } from "../rpc/tx.ts";
 import {
   type Flags,
   optionalString,
@@ -63,8 +64,12 @@ Checks a signed transaction's JSON, sends its canonical form to the node,
 which applies it to its pending state and relays it, and prints its hash:
   tx <hash>
 With --json: {"hash":"<hash>"}
-A transaction the node rejects (bad signature or nonce, insufficient funds)
-is an error.
+A transaction whose nonce is ahead of the sender's next one is kept queued by
+a bcn node until the nonces before it arrive (or dropped after 10 minutes):
+  tx <hash> queued
+With --json: {"hash":"<hash>","queued":true}
+A transaction the node rejects (bad signature or nonce, insufficient funds,
+no room in its pool) is an error.
 
 Flags:
   --node HOST:PORT   the node to send to (required)
@@ -194,17 +199,27 @@ export function formatSearchTx(tx: SearchTx): string {
 }
 
 /**
- * The output line of `bcn tx send`.
+ * The output line of `bcn tx send`; `queued` when the node keeps the
+ * transaction until the nonces before it arrive.
  *
  * @example
  * ```ts
  * import { formatTxSent } from "./tx.ts";
  *
- * formatTxSent("ab".repeat(32), true); // '{"hash":"abab..."}'
+ * formatTxSent("ab".repeat(32), { json: true }); // '{"hash":"abab..."}'
+ * formatTxSent("ab".repeat(32), { queued: true }); // 'tx abab... queued'
  * ```
  */
-export function formatTxSent(hash: string, json: boolean): string {
-  return json ? `{"hash":${encodeString(hash)}}` : `tx ${hash}`;
+export function formatTxSent(
+  hash: string,
+  options: { json?: boolean; queued?: boolean } = {},
+): string {
+  if (options.json) {
+    return `{"hash":${encodeString(hash)}${
+      options.queued ? ',"queued":true' : ""
+    }}`;
+  }
+  return options.queued ? `tx ${hash} queued` : `tx ${hash}`;
 }
 
 /**
@@ -478,8 +493,12 @@ export async function txSend(args: string[]): Promise<void> {
   const node = requireNode(flags);
   const sigTx = parseSigTxFlag(await flagOrStdin(flags, "sigtx"));
   const body = new TextEncoder().encode(encodeSigTx(sigTx));
+  let queued = false;
   const hash = await withNode(node, async ({ tx }) => {
-    const res = await tx.txSend({ Tx: body });
+    const res = await tx.txSend({ Tx: body }, {
+      // Only a bcn node sends it; a reference node's answer means pending.
+      onHeader: (h) => queued = h.get(TX_STATUS_HEADER) === "queued",
+    });
     return parseHash(res.Hash, "Hash");
   }, {
     labels: {
@@ -487,7 +506,7 @@ export async function txSend(args: string[]): Promise<void> {
       [Code.InvalidArgument]: "tx rejected",
     },
   });
-  console.log(formatTxSent(hash, flags.json === true));
+  console.log(formatTxSent(hash, { json: flags.json === true, queued }));
 }
 
 /** Runs `bcn tx search`. */

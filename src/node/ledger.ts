@@ -58,11 +58,14 @@ export class Ledger {
   /**
    * Validates a transaction against the pending state, keeps it and relays
    * it. Returns its hash; throws a `StateError` when it does not apply or is
-   * already pending.
+   * already pending. A future-nonce transaction is kept queued instead
+   * (`state.hasQueued(hash)`) and relayed only once the nonces before it
+   * arrive.
    */
   sendTx(tx: SigTx): string {
     const hash = this.state.applyTx(tx);
-    this.#hooks.onTx?.(tx);
+    if (!this.state.hasQueued(hash)) this.#hooks.onTx?.(tx);
+    this.#relayPromoted();
     return hash;
   }
 
@@ -145,6 +148,12 @@ export class Ledger {
   #confirmed(block: SigBlock): void {
     this.#hooks.onBlock?.(block);
     this.#publish(block);
+    this.#relayPromoted();
+  }
+
+  // Queued transactions whose gap just filled are new pending ones.
+  #relayPromoted(): void {
+    for (const tx of this.state.takePromoted()) this.#hooks.onTx?.(tx);
   }
 
   async #persist(block: SigBlock): Promise<void> {

@@ -18,6 +18,7 @@ import { Tx } from "../rpc/gen/tx_pb.ts";
 import { type RpcServer, startServer } from "../rpc/server.ts";
 import { txMethods } from "../rpc/tx.ts";
 import { readKey } from "../store/key_store.ts";
+import { runCatchUpPoller } from "./catch_up.ts";
 import { type NodeConfig, splitHostPort } from "./config.ts";
 import { EventBus, streamSubscribeMethods } from "./events.ts";
 import { Ledger } from "./ledger.ts";
@@ -166,8 +167,9 @@ export class Node {
         ...new Set([...(cfg.seed ? [cfg.seed] : []), ...discovery.peers()]),
       ],
     };
+    const source = peerSyncSource(this.#registry);
     const sync = this.#sync = new StateSync(cfg, syncPeers, signal, {
-      source: peerSyncSource(this.#registry),
+      source,
       log: this.#log,
     });
     const state = await sync.syncState();
@@ -236,6 +238,18 @@ export class Node {
       this.#blockRelay.setPeers(peers);
     });
     this.#tasks.push(this.#discovery.start(signal));
+    if (!cfg.bootstrap) {
+      // Learns from the peers that blocks were missed, relayed or not.
+      this.#tasks.push(runCatchUpPoller({
+        periodMs: cfg.periodMs ?? DEFAULT_PERIOD_MS,
+        peers: syncPeers,
+        self: cfg.node,
+        source,
+        lastNumber: () => ledger.state.lastNumber,
+        onBehind: () => this.#catchUp(),
+        signal,
+      }));
+    }
     if (authority) {
       this.#tasks.push(runProposer(ledger, authority, {
         periodMs: cfg.periodMs ?? DEFAULT_PERIOD_MS,
@@ -274,7 +288,8 @@ export class Node {
     (this.#options.log ?? ((m: string) => console.error(m)))(message);
   };
 
-  // A relayed block from the future means this node missed some: sync from
+  // A relayed block from the future, or a peer that holds a block after our
+  // last one (the catch-up poller), means this node missed some: sync from
   // the peers once (not once per such block). Blocks are fetched outside the
   // ledger's lock and committed one at a time through it, so a slow peer
   // never holds up the proposer or the relays; a bad peer is logged and

@@ -38,6 +38,22 @@ export interface TxBackend {
   readonly log?: (message: string) => void;
 }
 
+/**
+ * The response header of `TxSend` through which a bcn node says how it kept
+ * the transaction: `pending`, or `queued` when its nonce is ahead and it
+ * waits for the ones before it. `TxSendRes` has only the hash, and a
+ * reference client ignores headers it does not know, so the wire stays the
+ * reference's.
+ *
+ * @example
+ * ```ts
+ * import { TX_STATUS_HEADER } from "./tx.ts";
+ *
+ * console.log(TX_STATUS_HEADER); // "bcn-tx-status"
+ * ```
+ */
+export const TX_STATUS_HEADER = "bcn-tx-status";
+
 const utf8 = new TextEncoder();
 const ADDRESS_RE = /^[0-9a-fA-F]{64}$/;
 const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/;
@@ -47,7 +63,8 @@ const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/;
  * - TxSign signs `From -> To` with From's key and the next pending nonce,
  *   without sending it;
  * - TxSend validates against the pending state, keeps and relays
- *   (FailedPrecondition when it does not apply);
+ *   (FailedPrecondition when it does not apply); a future-nonce transaction
+ *   is queued, and the {@link TX_STATUS_HEADER} response header says so;
  * - TxReceive takes relayed transactions, dropping invalid ones;
  * - TxSearch streams confirmed transactions by hash, from, to or account
  *   prefix as SearchTx JSON;
@@ -84,10 +101,15 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
       return { Tx: utf8.encode(encodeTx(tx)) };
     },
 
-    txSend(req) {
+    txSend(req, ctx) {
       const tx = decodeTx(req.Tx);
       try {
-        return { Hash: ledger.sendTx(tx) };
+        const hash = ledger.sendTx(tx);
+        ctx.responseHeader.set(
+          TX_STATUS_HEADER,
+          ledger.state.hasQueued(hash) ? "queued" : "pending",
+        );
+        return { Hash: hash };
       } catch (e) {
         if (e instanceof StateError) {
           throw new ConnectError(e.message, Code.FailedPrecondition);

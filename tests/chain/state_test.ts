@@ -9,8 +9,17 @@ import { newGenesis } from "../../src/chain/genesis.ts";
 import { U64_MAX } from "../../src/chain/json.ts";
 import { parseTime, type Time } from "../../src/chain/time.ts";
 import { merkleRoot } from "../../src/chain/merkle.ts";
-import { MAX_BLOCK_TXS, State, StateError } from "../../src/chain/state.ts";
-import type { SigTx } from "../../src/chain/tx.ts";
+import {
+  MAX_BLOCK_TXS,
+  MAX_PENDING_PER_SENDER,
+  MAX_QUEUED_PER_SENDER,
+  MAX_QUEUED_TXS,
+  MAX_UNFUNDED_PENDING_TXS,
+  QUEUED_TX_TTL_MS,
+  State,
+  StateError,
+} from "../../src/chain/state.ts";
+import { type SigTx, txHash } from "../../src/chain/tx.ts";
 
 const T0 = parseTime("2024-05-01T10:00:00Z");
 
@@ -90,9 +99,15 @@ Deno.test("applyTx rejects bad signature, wrong nonce, insufficient funds, dupli
   });
   assertThrows(() => state.applyTx(forged), StateError, "invalid signature");
   assertThrows(
-    () => state.applyTx(transfer(owner, bob.address, 1n, 2n)),
+    () => state.applyTx(transfer(owner, bob.address, 1n, 0n)),
     StateError,
-    "wrong nonce: expected 1, got 2",
+    "wrong nonce: expected 1, got 0",
+  );
+  // From the future, and too far ahead to be queued.
+  assertThrows(
+    () => state.applyTx(transfer(owner, bob.address, 1n, 1000n)),
+    StateError,
+    `wrong nonce: expected 1, got 1000 (at most ${MAX_QUEUED_PER_SENDER} nonces ahead are queued)`,
   );
   assertThrows(
     () => state.applyTx(transfer(owner, bob.address, 1001n, 1n)),
@@ -327,4 +342,190 @@ Deno.test("createBlock takes at most MAX_BLOCK_TXS; the rest stays pending", () 
   state.applyBlock(blk);
   assertEquals(state.pendingTxs().length, 1);
   assertEquals(state.createBlock(auth)!.txs.length, 1);
+});
+
+Deno.test("nonces 3, 2, 1 sent in that order are queued, promoted and confirmed in one block", () => {
+  const { auth, owner, bob, state } = setup();
+  // Signed in the order they are sent, so nonce 3 has the earliest time.
+  const third = transfer(owner, bob.address, 3n, 3n, at(1));
+  const second = transfer(owner, bob.address, 2n, 2n, at(2));
+  const first = transfer(owner, bob.address, 1n, 1n, at(3));
+  state.applyTx(third);
+  state.applyTx(second);
+  assert(state.hasQueued(txHash(third)));
+  assert(state.hasQueued(txHash(second)));
+  assertEquals(state.pendingTxs(), []);
+  assertEquals(state.nonce(owner.address, true), 0n);
+  assertThrows(() => state.applyTx(third), StateError, "already queued");
+  state.applyTx(first);
+  assertEquals(state.pendingTxs(), [first, second, third]);
+  assertEquals(state.queuedTxs(), []);
+  assertEquals(state.takePromoted(), [second, third]);
+  assertEquals(state.takePromoted(), []);
+  assertEquals(state.balance(owner.address, true), 994n);
+  const blk = state.createBlock(auth)!;
+  assertEquals(blk.txs, [first, second, third]);
+  state.applyBlock(blk);
+  assertEquals(state.nonce(owner.address), 3n);
+  assertEquals(state.balance(bob.address), 6n);
+  assertEquals(state.pendingTxs(), []);
+});
+
+Deno.test("a confirmed block fills the gap of queued transactions", () => {
+  const { auth, owner, bob, state } = setup();
+  const twin = new State(state.genesis);
+  const first = transfer(owner, bob.address, 1n, 1n);
+  const second = transfer(owner, bob.address, 2n, 2n);
+  twin.applyTx(first);
+  state.applyTx(second);
+  assert(state.hasQueued(txHash(second)));
+  const b1 = twin.createBlock(auth)!;
+  twin.applyBlock(b1);
+  state.applyBlock(b1);
+  assertEquals(state.pendingTxs(), [second]);
+  assertEquals(state.takePromoted(), [second]);
+  // A queued transaction whose nonce another one took is dropped.
+  const stale = transfer(owner, bob.address, 9n, 4n);
+  state.applyTx(stale);
+  assert(state.hasQueued(txHash(stale)));
+  twin.applyTx(second);
+  twin.applyTx(transfer(owner, bob.address, 5n, 3n));
+  twin.applyTx(transfer(owner, bob.address, 6n, 4n));
+  state.applyBlock(twin.createBlock(auth)!);
+  assertEquals(state.queuedTxs(), []);
+  assertEquals(state.pendingTxs(), []);
+  assertEquals(state.takePromoted(), []);
+});
+
+Deno.test("future transactions: only funded senders, bounded per sender and in total, signature checked", () => {
+  const { owner, bob, state } = setup();
+  // bob has no balance: a free key cannot fill the queue.
+  assertThrows(
+    () => state.applyTx(transfer(bob, owner.address, 0n, 2n)),
+    StateError,
+    "wrong nonce: expected 1, got 2 (future transactions are queued only for accounts with a balance)",
+  );
+  const forged = bob.signTx({
+    from: owner.address,
+    to: bob.address,
+    value: 1n,
+    nonce: 2n,
+    time: at(1),
+  });
+  assertThrows(() => state.applyTx(forged), StateError, "invalid signature");
+  // Nonces 2 .. MAX_QUEUED_PER_SENDER fit; the next one is too far ahead.
+  for (let n = 2; n <= MAX_QUEUED_PER_SENDER; n++) {
+    state.applyTx(transfer(owner, bob.address, 1n, BigInt(n)));
+  }
+  assertEquals(state.queuedTxs().length, MAX_QUEUED_PER_SENDER - 1);
+  assertThrows(
+    () =>
+      state.applyTx(
+        transfer(owner, bob.address, 1n, BigInt(MAX_QUEUED_PER_SENDER + 1)),
+      ),
+    StateError,
+    "nonces ahead are queued",
+  );
+  assertThrows(
+    () => state.applyTx(transfer(owner, bob.address, 2n, 2n)),
+    StateError,
+    "nonce 2 of",
+  );
+});
+
+Deno.test("the queue is bounded in total and a gap that never fills expires", () => {
+  const auth = Account.create();
+  const perSender = MAX_QUEUED_PER_SENDER - 1;
+  const senders = Array.from(
+    { length: Math.ceil(MAX_QUEUED_TXS / perSender) + 1 },
+    () => Account.create(),
+  );
+  const genesis = auth.signGenesis({
+    chain: "c",
+    authority: auth.address,
+    balances: new Map(senders.map((a) => [a.address, 1000n])),
+    time: T0,
+  });
+  let now = 0;
+  const state = new State(genesis, { now: () => now });
+  const to = senders[0].address;
+  // Every sender's nonce 1 is missing, and never comes.
+  let queued = 0;
+  for (const a of senders) {
+    for (let n = 2; n <= perSender + 1 && queued < MAX_QUEUED_TXS; n++) {
+      state.applyTx(transfer(a, to, 1n, BigInt(n)));
+      queued++;
+    }
+  }
+  assertEquals(state.queuedTxs().length, MAX_QUEUED_TXS);
+  const last = senders.at(-1)!;
+  assertThrows(
+    () => state.applyTx(transfer(last, to, 1n, 60n)),
+    StateError,
+    `the queue of future transactions is full (${MAX_QUEUED_TXS})`,
+  );
+  now += QUEUED_TX_TTL_MS - 1;
+  assertEquals(state.queuedTxs().length, MAX_QUEUED_TXS);
+  now += 1;
+  assertEquals(state.queuedTxs(), [], "expired");
+  // The room is free again, and the gap may still fill later.
+  const late = transfer(last, to, 1n, 3n);
+  state.applyTx(late);
+  state.applyTx(transfer(last, to, 1n, 1n));
+  state.applyTx(transfer(last, to, 1n, 2n));
+  assertEquals(state.pendingTxs().length, 3);
+  assertEquals(state.takePromoted(), [late]);
+});
+
+Deno.test("20,000 value-0 transactions from fresh keys do not lock out a funded account", () => {
+  const { auth, owner, bob, state } = setup();
+  const spam = 20_000;
+  let accepted = 0;
+  let refused = 0;
+  for (let i = 0; i < spam; i++) {
+    const fresh = Account.create();
+    try {
+      state.applyTx(transfer(fresh, fresh.address, 0n, 1n, at(i % 60)));
+      accepted++;
+    } catch (e) {
+      assert(e instanceof StateError);
+      assert(
+        e.message.endsWith(
+          `too many pending transactions from accounts without balance (${MAX_UNFUNDED_PENDING_TXS}); try again later`,
+        ),
+        e.message,
+      );
+      refused++;
+    }
+  }
+  assertEquals(accepted, MAX_UNFUNDED_PENDING_TXS);
+  assertEquals(refused, spam - MAX_UNFUNDED_PENDING_TXS);
+  // A funded account still gets in, and into the next block.
+  const pay = transfer(owner, bob.address, 25n, 1n, at(100));
+  state.applyTx(pay);
+  const blk = state.createBlock(auth)!;
+  assert(blk.txs.includes(pay));
+  state.applyBlock(blk);
+  assertEquals(state.balance(bob.address), 25n);
+  assertEquals(state.pendingTxs(), []);
+});
+
+Deno.test("one sender holds at most MAX_PENDING_PER_SENDER pending transactions", () => {
+  const { auth, owner, bob, state } = setup(1_000_000n);
+  for (let i = 1; i <= MAX_PENDING_PER_SENDER; i++) {
+    state.applyTx(transfer(owner, bob.address, 1n, BigInt(i)));
+  }
+  const over = BigInt(MAX_PENDING_PER_SENDER + 1);
+  assertThrows(
+    () => state.applyTx(transfer(owner, bob.address, 1n, over)),
+    StateError,
+    `too many pending transactions from ${
+      owner.address.slice(0, 7)
+    } (${MAX_PENDING_PER_SENDER})`,
+  );
+  // Another sender is not held up.
+  state.applyTx(transfer(bob, owner.address, 0n, 1n));
+  // A block frees room.
+  state.applyBlock(state.createBlock(auth)!);
+  state.applyTx(transfer(owner, bob.address, 1n, over));
 });

@@ -36,6 +36,7 @@ import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { Node } from "../../src/rpc/gen/node_pb.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
 import { type RpcServer, startServer } from "../../src/rpc/server.ts";
+import { TX_STATUS_HEADER } from "../../src/rpc/tx.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import {
   ACCOUNT_COMMANDS,
@@ -320,8 +321,13 @@ Deno.test("account formats", () => {
 
 Deno.test("tx formats", () => {
   const hash = txHash(TX);
-  assertEquals(formatTxSent(hash, false), `tx ${hash}`);
-  assertEquals(formatTxSent(hash, true), `{"hash":"${hash}"}`);
+  assertEquals(formatTxSent(hash), `tx ${hash}`);
+  assertEquals(formatTxSent(hash, { json: true }), `{"hash":"${hash}"}`);
+  assertEquals(formatTxSent(hash, { queued: true }), `tx ${hash} queued`);
+  assertEquals(
+    formatTxSent(hash, { json: true, queued: true }),
+    `{"hash":"${hash}","queued":true}`,
+  );
   assertEquals(formatVerdict(hash, true, false), `tx ${hash} valid`);
   assertEquals(formatVerdict(hash, false, false), `tx ${hash} INVALID`);
   assertEquals(
@@ -476,8 +482,13 @@ function fakeNode(events: { ended: boolean }): (r: ConnectRouter) => void {
         }
         return { Tx: enc.encode(encodeSigTx(TX)) };
       },
-      txSend: (req) => {
+      txSend: (req, ctx) => {
         const hash = txHash(TX);
+        const ahead = CHAIN.blocks[1].txs[0];
+        if (new TextDecoder().decode(req.Tx) === encodeSigTx(ahead)) {
+          ctx.responseHeader.set(TX_STATUS_HEADER, "queued");
+          return { Hash: txHash(ahead) };
+        }
         if (new TextDecoder().decode(req.Tx) !== encodeSigTx(TX)) {
           throw new ConnectError(
             `tx ${hash}: insufficient funds: balance 0, value 1`,
@@ -602,6 +613,15 @@ Deno.test("account and tx commands against a fake node", async () => {
       await run("tx send", ["--node", node, "--sigtx", spaced, "--json"]),
       [`{"hash":"${hash}"}`],
     );
+    // A bcn node says, in a response header, that it queued the transaction.
+    const ahead = CHAIN.blocks[1].txs[0];
+    const aheadArgs = ["--node", node, "--sigtx", encodeSigTx(ahead)];
+    assertEquals(await run("tx send", aheadArgs), [
+      `tx ${txHash(ahead)} queued`,
+    ]);
+    assertEquals(await run("tx send", [...aheadArgs, "--json"]), [
+      `{"hash":"${txHash(ahead)}","queued":true}`,
+    ]);
     const other = encodeSigTx(CHAIN.blocks[0].txs[1]);
     await assertRejects(
       () => run("tx send", ["--node", node, "--sigtx", other]),

@@ -140,6 +140,27 @@ function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
 }
 
 /**
+ * A free loopback port below the usual ephemeral ranges (Linux 32768-60999,
+ * BSD/macOS/Windows 49152-65535), so that no outgoing connection takes it
+ * as its source port while a node is down: a node is restarted on the same
+ * port, and connecting to a port in the ephemeral range that nobody listens
+ * on can even connect a socket to itself. Falls back to {@link freePort}.
+ */
+export function stablePort(taken: readonly number[]): number {
+  for (let i = 0; i < 100; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (taken.includes(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    }
+  }
+  return freePort();
+}
+
+/**
  * Starts `bcn ARGS` (from source, with the CLI's permissions) and collects
  * its output. The caller must {@link BcnProcess.stop} it, in a `finally`.
  */

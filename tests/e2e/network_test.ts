@@ -38,8 +38,8 @@ import { listKeys } from "../../src/store/key_store.ts";
 import {
   type BcnProcess,
   type BcnResult,
-  freePort,
   runBcn,
+  stablePort,
   startBcn,
   withTempDir,
 } from "./helpers.ts";
@@ -102,27 +102,6 @@ async function poll<T>(
 }
 
 const REFUSED = /^bcn: cannot reach node \S+: connection refused\n$/;
-
-/**
- * A free loopback port below the usual ephemeral ranges (Linux 32768-60999,
- * BSD/macOS/Windows 49152-65535), so that no outgoing connection takes it
- * as its source port while a node is down: a node is restarted on the same
- * port, and connecting to a port in the ephemeral range that nobody listens
- * on can even connect a socket to itself. Falls back to {@link freePort}.
- */
-function stablePort(taken: readonly number[]): number {
-  for (let i = 0; i < 100; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (taken.includes(port)) continue;
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port }).close();
-      return port;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
-    }
-  }
-  return freePort();
-}
 
 function detail(args: string[], res: BcnResult): string {
   return `bcn ${

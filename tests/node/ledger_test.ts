@@ -9,7 +9,7 @@ import {
 import { type Event, EventType } from "../../src/chain/event.ts";
 import { timeNow } from "../../src/chain/time.ts";
 import { State, StateError } from "../../src/chain/state.ts";
-import type { SigTx } from "../../src/chain/tx.ts";
+import { type SigTx, txHash } from "../../src/chain/tx.ts";
 import { Ledger } from "../../src/node/ledger.ts";
 import { runProposer } from "../../src/node/proposer.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
@@ -117,7 +117,8 @@ Deno.test("sendTx relays new transactions; receiveTx drops repeats and invalid o
     h.ledger.sendTx(tx);
     assertEquals(h.relayedTxs, [tx]);
     assertEquals(h.ledger.receiveTx(tx), false);
-    assertEquals(h.ledger.receiveTx(pay(h, 5n, 9n)), false);
+    // Too far ahead to be queued.
+    assertEquals(h.ledger.receiveTx(pay(h, 5n, 900n)), false);
     assertEquals(h.relayedTxs.length, 1);
     await assertRejects(
       () =>
@@ -125,6 +126,35 @@ Deno.test("sendTx relays new transactions; receiveTx drops repeats and invalid o
       StateError,
       "insufficient funds",
     );
+  });
+});
+
+Deno.test("a queued transaction is relayed once the nonce before it arrives, also by a block", async () => {
+  await withLedger(1, async (h) => {
+    // Block 1 of the fixture spends the owner's nonce 1.
+    const third = pay(h, 3n, 3n);
+    const fourth = pay(h, 4n, 4n);
+    h.ledger.sendTx(fourth);
+    h.ledger.sendTx(third);
+    assert(h.ledger.state.hasQueued(txHash(third)));
+    assertEquals(h.relayedTxs, [], "queued transactions are not relayed");
+    const second = pay(h, 2n, 2n);
+    assertEquals(await h.ledger.receiveBlock(h.chain.blocks[0]), "applied");
+    assertEquals(h.relayedTxs, []);
+    h.ledger.sendTx(second);
+    assertEquals(h.relayedTxs, [second, third, fourth]);
+    assertEquals(h.ledger.state.queuedTxs(), []);
+    // A gap filled by a confirmed block promotes too.
+    const sixth = pay(h, 6n, 6n);
+    h.ledger.sendTx(sixth);
+    const twin = new State(h.chain.genesis);
+    twin.applyBlock(h.chain.blocks[0]);
+    for (const tx of [second, third, fourth, pay(h, 5n, 5n)]) twin.applyTx(tx);
+    const block = twin.createBlock(h.chain.authority)!;
+    assertEquals(block.txs.length, 4);
+    assertEquals(await h.ledger.receiveBlock(block), "applied");
+    assertEquals(h.relayedTxs.at(-1), sixth);
+    assertEquals(h.ledger.state.pendingTxs(), [sixth]);
   });
 });
 

@@ -17,7 +17,7 @@ import {
   verifyTx,
 } from "../../src/chain/tx.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
-import { txMethods } from "../../src/rpc/tx.ts";
+import { TX_STATUS_HEADER, txMethods } from "../../src/rpc/tx.ts";
 import { writeKey } from "../../src/store/key_store.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";
 import {
@@ -205,6 +205,47 @@ Deno.test("TxSend errors: undecodable and not applicable", async () => {
   }
 });
 
+Deno.test("TxSend queues future nonces, says so in a header, and promotes them", async () => {
+  const chain = makeChain(1, 1);
+  const node = await startNode(chain);
+  try {
+    const owner = chain.owner;
+    const make = (nonce: bigint): SigTx =>
+      owner.signTx({
+        from: owner.address,
+        to: chain.others[1].address,
+        value: nonce,
+        nonce,
+        time: timeNow(),
+      });
+    // The owner's next nonce is 2.
+    const [fourth, third, second] = [make(4n), make(3n), make(2n)];
+    const send = async (tx: SigTx) => {
+      let status: string | null = null;
+      const res = await node.clients.tx.txSend(
+        { Tx: utf8.encode(encodeSigTx(tx)) },
+        { onHeader: (h) => status = h.get(TX_STATUS_HEADER) },
+      );
+      assertEquals(res.Hash, txHash(tx));
+      return status;
+    };
+    assertEquals(await send(fourth), "queued");
+    assertEquals(await send(third), "queued");
+    const { state } = node.ledger;
+    assertEquals(state.pendingTxs(), []);
+    assertEquals(await send(second), "pending");
+    assertEquals(hashes(state.pendingTxs()), hashes([second, third, fourth]));
+    assertEquals(state.nonce(owner.address, true), 4n);
+    await assertCode(
+      () => node.clients.tx.txSend({ Tx: utf8.encode(encodeSigTx(third)) }),
+      Code.FailedPrecondition,
+      "already pending",
+    );
+  } finally {
+    await node.close();
+  }
+});
+
 Deno.test("TxReceive keeps valid relayed txs and drops invalid ones", async () => {
   const chain = makeChain(1, 1);
   const node = await startNode(chain);
@@ -220,7 +261,7 @@ Deno.test("TxReceive keeps valid relayed txs and drops invalid ones", async () =
       });
     const first = make(2n);
     const second = make(3n);
-    const wrongNonce = make(9n);
+    const wrongNonce = make(900n); // too far ahead to be queued
     const forged = { ...make(4n), from: chain.others[0].address };
     const messages = [
       utf8.encode(encodeSigTx(first)),
