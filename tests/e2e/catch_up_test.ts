@@ -225,7 +225,7 @@ async function stopAll(nodes: TestNode[], check: boolean): Promise<void> {
   for (const n of nodes) {
     if (!n.proc) continue;
     try {
-      Deno.kill(n.proc.pid, "SIGCONT");
+      n.proc.signal("SIGCONT");
     } catch {
       // Already gone.
     }
@@ -249,7 +249,7 @@ Deno.test("a frozen node resumed on an idle chain catches up from its peers, and
 
       // Frozen, it is forgotten by its peers (as in the issue), which then
       // relay it nothing: only asking them can tell it what it missed.
-      Deno.kill(n3.proc!.pid, "SIGSTOP");
+      n3.proc!.signal("SIGSTOP");
       await forgets(n1, n3, nodes);
       await forgets(n2, n3, nodes);
       await confirmBlocks(n1, MISSED_BLOCKS, nodes);
@@ -257,7 +257,7 @@ Deno.test("a frozen node resumed on an idle chain catches up from its peers, and
       const idle = await storeOf(n1);
       assertEquals(blockCount(await storeOf(n3)), 0);
 
-      Deno.kill(n3.proc!.pid, "SIGCONT");
+      n3.proc!.signal("SIGCONT");
       const ms = await caughtUp(n3, n1, nodes);
       // Nothing new was confirmed: the peers were asked, no block came.
       assertEquals(await storeOf(n1), idle);
@@ -301,12 +301,12 @@ Deno.test("a node its peers refuse for several periods catches up once they take
       // N2 misses blocks (frozen and forgotten, so nothing is relayed to
       // it), then, running, finds every connection to its peer refused: N1
       // is down.
-      Deno.kill(n2.proc!.pid, "SIGSTOP");
+      n2.proc!.signal("SIGSTOP");
       await forgets(n1, n2, nodes);
       await confirmBlocks(n1, MISSED_BLOCKS, nodes);
       const res = await n1.proc!.stop();
       assertEquals(res.code, 0, res.stderr);
-      Deno.kill(n2.proc!.pid, "SIGCONT");
+      n2.proc!.signal("SIGCONT");
       await forgets(n2, n1, nodes);
       assertEquals(blockCount(await storeOf(n2)), 0);
 

@@ -95,6 +95,12 @@ export interface BcnProcess {
    * after the process has exited.
    */
   stop(signal?: Deno.Signal): Promise<BcnResult>;
+  /**
+   * Sends `signal` (e.g. SIGSTOP, SIGCONT) and returns at once; nothing
+   * once the process has exited. Through the child's handle, which needs no
+   * `--allow-run` for all programs, as `Deno.kill` would.
+   */
+  signal(signal: Deno.Signal): void;
   /** The output so far. */
   output(): { stdout: string; stderr: string };
 }
@@ -257,6 +263,7 @@ export async function startBcn(
     pid: child.pid,
     output,
     stop,
+    signal: kill,
     waitFor: (text, timeoutMs = WAIT_TIMEOUT_MS) =>
       waitUntil(
         () => stdout.includes(text) ? stdout : undefined,
