@@ -22,6 +22,8 @@ export interface TestNode {
   keyStoreDir: string;
   /** Clients for the served node. */
   clients: PeerClients;
+  /** The served address, `127.0.0.1:port`. */
+  addr: string;
 }
 
 /** Options of {@link withNode}. */
@@ -29,9 +31,12 @@ export interface WithNodeOptions {
   /** How many of the chain's blocks are confirmed; all by default. */
   applied?: number;
   /** Registers the services under test. */
-  routes: (router: ConnectRouter, node: Omit<TestNode, "clients">) => void;
+  routes: (
+    router: ConnectRouter,
+    node: Omit<TestNode, "clients" | "addr">,
+  ) => void;
   /** Runs before the server starts, e.g. to write keys. */
-  setup?: (node: Omit<TestNode, "clients">) => Promise<void>;
+  setup?: (node: Omit<TestNode, "clients" | "addr">) => Promise<void>;
 }
 
 /** A served node; `close()` stops it and removes its directory. */
@@ -74,7 +79,12 @@ export async function startNode(
     cleanups.push(() => server.close());
     const peers = new PeerRegistry({ protocol: "connect" });
     cleanups.push(() => peers.close());
-    return { ...node, clients: peers.clients(server.addr), close };
+    return {
+      ...node,
+      clients: peers.clients(server.addr),
+      addr: server.addr,
+      close,
+    };
   } catch (e) {
     await close();
     throw e;
