@@ -6,7 +6,7 @@
 import * as http from "node:http";
 import * as net from "node:net";
 import { assert, assertEquals } from "../assert.ts";
-import { Code, createClient, type Transport } from "@connectrpc/connect";
+import { Code, type Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
