@@ -262,9 +262,9 @@ export class PasswordThrottle {
     const since = this.#lastLog === undefined
       ? ""
       : ` in the last ${Math.round((now - this.#lastLog) / 1000)}s`;
-    const from = this.#lastClient ? `, last from ${this.#lastClient}` : "";
+    const from = this.#lastClient ? ` from ${this.#lastClient}` : "";
     this.#log(
-      `warning: ${wrong} wrong password(s) and ${throttled} throttled attempt(s) on ${accounts.size} key(s)${since}, last on account ${account}${from} (after ${this.#free} wrong passwords attempts on an account wait, up to ${
+      `warning: ${wrong} wrong password(s) and ${throttled} throttled attempt(s) on ${accounts.size} key(s)${since}, last on account ${account}${from} (after ${this.#free} wrong passwords for an account, its next attempts wait, up to ${
         this.#maxMs / 1000
       }s)`,
     );
