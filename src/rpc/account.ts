@@ -81,7 +81,8 @@ export function accountMethods(
     tokens = Math.min(perMinute, tokens + Math.max(0, t - last) / refillMs);
     last = t;
     if (tokens < 1) {
-      const seconds = Math.ceil((1 - tokens) * refillMs / 1000);
+      // Rounded to the ms first: the float sum is a hair off.
+      const seconds = Math.ceil(Math.round((1 - tokens) * refillMs) / 1000);
       throw new ConnectError(
         `too many new accounts: this node creates at most ${perMinute} a minute; try again in ${seconds}s`,
         Code.ResourceExhausted,
