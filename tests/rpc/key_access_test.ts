@@ -3,21 +3,13 @@
  * operator widens it; everything else stays open. The remote client is a
  * socket bound to 127.0.0.2 (another loopback address, not 127.0.0.1).
  */
-import * as http from "node:http";
-import * as net from "node:net";
 import { assert, assertEquals } from "../assert.ts";
-import { Code, type Transport } from "@connectrpc/connect";
-import {
-  createConnectTransport,
-  createGrpcTransport,
-  Http2SessionManager,
-} from "@connectrpc/connect-node";
+import { Code } from "@connectrpc/connect";
 import { timeNow } from "../../src/chain/json.ts";
 import { decodeSigTx, encodeSigTx, txHash } from "../../src/chain/tx.ts";
 import { accountMethods } from "../../src/rpc/account.ts";
 import { AddressList } from "../../src/rpc/address_list.ts";
 import { blockSyncMethods } from "../../src/rpc/block.ts";
-import { createPeerClients, type PeerClients } from "../../src/rpc/client.ts";
 import { Account as AccountService } from "../../src/rpc/gen/account_pb.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
@@ -26,65 +18,19 @@ import { startServer } from "../../src/rpc/server.ts";
 import { txMethods } from "../../src/rpc/tx.ts";
 import { listKeys, writeKey } from "../../src/store/key_store.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";
-import { assertCode, collect, type OpenNode, startNode } from "./harness.ts";
+import {
+  assertCode,
+  canBind,
+  clientsFrom,
+  collect,
+  type OpenNode,
+  startNode,
+} from "./harness.ts";
 
 const PASSWORD = "secret password";
 const REMOTE = "127.0.0.2";
 
-/** Whether this machine has 127.0.0.2 (Linux does; macOS only 127.0.0.1). */
-function canBind(address: string): boolean {
-  try {
-    Deno.listen({ hostname: address, port: 0 }).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
 const ignore = !canBind(REMOTE);
-
-/** Clients whose connections come from `localAddress`. */
-interface BoundClients {
-  clients: PeerClients;
-  close(): void;
-}
-
-/**
- * Clients of `addr` whose sockets are bound to `localAddress`, over
- * Connect/HTTP/1.1 (what bcn uses) or gRPC/HTTP/2 (what a reference client
- * uses).
- */
-function clientsFrom(
-  addr: string,
-  localAddress: string,
-  protocol: "connect" | "grpc",
-): BoundClients {
-  const baseUrl = `http://${addr}`;
-  if (protocol === "connect") {
-    const agent = new http.Agent({ localAddress });
-    const transport = createConnectTransport({
-      baseUrl,
-      httpVersion: "1.1",
-      nodeOptions: { agent },
-    });
-    return {
-      clients: createPeerClients(transport),
-      close: () => agent.destroy(),
-    };
-  }
-  const [host, port] = addr.split(":");
-  const session = new Http2SessionManager(baseUrl, undefined, {
-    createConnection: () =>
-      net.connect({ host, port: Number(port), localAddress }),
-  });
-  const transport: Transport = createGrpcTransport({
-    baseUrl,
-    sessionManager: session,
-  });
-  return {
-    clients: createPeerClients(transport),
-    close: () => session.abort(),
-  };
-}
 
 /** A node serving Tx, Account and block sync, with the owner's key. */
 function startKeyNode(
