@@ -2,9 +2,10 @@
  * bcn: a proof-of-authority blockchain node, byte-compatible with the
  * reference Go node of the "blockchain from scratch in Go with gRPC" guide.
  *
- * The library holds the whole node: the chain domain (canonical JSON,
- * signatures, transactions, blocks, Merkle proofs, state), the key and block
- * stores, the Connect RPC server and clients, state sync and the node itself.
+ * The library holds the chain domain (canonical JSON, times, signatures,
+ * transactions, blocks, Merkle proofs, events, state), the key and block
+ * stores, state sync with a Connect sync source, the ledger, the event bus
+ * and the node itself.
  *
  * Sync a node from a running peer in code:
  *
@@ -32,6 +33,7 @@
  */
 
 export * from "./src/chain/json.ts";
+export * from "./src/chain/time.ts";
 export * from "./src/chain/crypto.ts";
 export * from "./src/chain/tx.ts";
 export * from "./src/chain/genesis.ts";

@@ -10,7 +10,7 @@
  */
 import { Account } from "../src/chain/account.ts";
 import { newGenesis } from "../src/chain/genesis.ts";
-import { timeNow } from "../src/chain/json.ts";
+import { timeNow } from "../src/chain/time.ts";
 import { blockHash } from "../src/chain/block.ts";
 import { genesisHash } from "../src/chain/genesis.ts";
 import { merkleRoot } from "../src/chain/merkle.ts";

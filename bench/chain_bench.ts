@@ -2,7 +2,7 @@
 import { Account } from "../src/chain/account.ts";
 import { recover, sign } from "../src/chain/crypto.ts";
 import { newGenesis } from "../src/chain/genesis.ts";
-import { timeNow } from "../src/chain/json.ts";
+import { timeNow } from "../src/chain/time.ts";
 import { State } from "../src/chain/state.ts";
 import { encodeSigTx, txDigest, txHash } from "../src/chain/tx.ts";
 

@@ -10,7 +10,7 @@ import {
   newGenesis,
   type SigGenesis,
 } from "../src/chain/genesis.ts";
-import type { Time } from "../src/chain/json.ts";
+import type { Time } from "../src/chain/time.ts";
 import { merkleRoot } from "../src/chain/merkle.ts";
 import { type SigTx, txHash } from "../src/chain/tx.ts";
 

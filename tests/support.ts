@@ -3,6 +3,26 @@
  * sanitizers on.
  */
 
+import { fileURLToPath } from "node:url";
+
+/**
+ * The one directory the tests write under: `.tmp/` in the repository
+ * (git-ignored). `deno task test` creates it and grants write access to it
+ * alone, so a test that writes anywhere else fails with a permission error.
+ */
+export const TEST_ROOT: string = fileURLToPath(
+  new URL("../.tmp/", import.meta.url),
+);
+
+/**
+ * A fresh empty directory under {@link TEST_ROOT}; the caller removes it
+ * (prefer {@link withTempDir}, which does).
+ */
+export async function makeTempDir(prefix = "bcn_test_"): Promise<string> {
+  await Deno.mkdir(TEST_ROOT, { recursive: true });
+  return await Deno.makeTempDir({ dir: TEST_ROOT, prefix });
+}
+
 /**
  * Runs `fn` with a fresh temporary directory and removes it afterwards,
  * whatever happens.
@@ -11,7 +31,7 @@ export async function withTempDir<T>(
   fn: (dir: string) => Promise<T>,
   prefix = "bcn_test_",
 ): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix });
+  const dir = await makeTempDir(prefix);
   try {
     return await fn(dir);
   } finally {
@@ -64,4 +84,36 @@ export async function waitFor(
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   return cond();
+}
+
+/**
+ * The directory of the reference node's golden files (FORMAT.md:
+ * `shared/vectors/`): `$BCN_VECTORS` when that variable is readable and set,
+ * else `../shared/vectors/` beside the repository.
+ */
+export function vectorsDir(): string {
+  const env = Deno.permissions.querySync({
+    name: "env",
+    variable: "BCN_VECTORS",
+  });
+  if (env.state === "granted") {
+    const v = Deno.env.get("BCN_VECTORS");
+    if (v) return v;
+  }
+  return new URL("../../shared/vectors/", import.meta.url).pathname;
+}
+
+/**
+ * Whether {@link vectorsDir} is a directory; when it is not, logs that the
+ * tests named by `what` are skipped, so a skip is never silent.
+ */
+export function vectorsPresent(what: string): boolean {
+  const dir = vectorsDir();
+  try {
+    if (Deno.statSync(dir).isDirectory) return true;
+  } catch {
+    // absent
+  }
+  console.log(`vectors: ${dir} is absent; skipping ${what}`);
+  return false;
 }

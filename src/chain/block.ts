@@ -10,11 +10,10 @@ import {
   encodeBytes,
   encodeU64,
   Fields,
-  formatTime,
   type JsonValue,
   parseJson,
-  type Time,
 } from "./json.ts";
+import { asTime, formatTime, type Time } from "./time.ts";
 import { encodeSigTx, type SigTx, sigTxFromJson, txHash } from "./tx.ts";
 
 /** A block of transactions following `parent`. */
@@ -65,7 +64,7 @@ export function sigBlockFromJson(v: JsonValue, path = "block"): SigBlock {
     parent: f.hash("parent"),
     txs,
     merkleRoot: f.hash("merkleRoot"),
-    time: f.time("time"),
+    time: asTime(f.raw("time"), f.at("time")),
     sig: f.bytes("sig"),
   };
 }

@@ -11,11 +11,9 @@ import {
   encodeBytes,
   encodeString,
   encodeU64,
-  formatTime,
   parseObject,
-  type Time,
-  timeNow,
 } from "./json.ts";
+import { asTime, formatTime, type Time, timeNow } from "./time.ts";
 
 /** The first state of a chain. */
 export interface Genesis {
@@ -88,7 +86,7 @@ export function decodeSigGenesis(
     chain: f.string("chain"),
     authority: f.string("authority"),
     balances,
-    time: f.time("time"),
+    time: asTime(f.raw("time"), f.at("time")),
     sig: f.bytes("sig"),
   };
 }

@@ -10,7 +10,8 @@
 import type { Account } from "./account.ts";
 import { blockHash, blockLeaves, type SigBlock, verifyBlock } from "./block.ts";
 import { genesisHash, type SigGenesis } from "./genesis.ts";
-import { compareTime, type Time, timeNow, U64_MAX } from "./json.ts";
+import { U64_MAX } from "./json.ts";
+import { compareTime, type Time, timeNow } from "./time.ts";
 import { merkleRoot, ZERO_HASH } from "./merkle.ts";
 import { type SigTx, txHash, verifyTx } from "./tx.ts";
 
@@ -54,7 +55,7 @@ class Overlay {
 }
 
 /** Balances and nonces as seen through overlays. */
-interface Ledger {
+interface AccountView {
   balances: Overlay;
   nonces: Overlay;
   /** Transactions whose signature already checked (values are immutable). */
@@ -71,7 +72,7 @@ export const MAX_PENDING_TXS = 10_000;
  * recover `from`, the nonce must be the next one, the balance must cover the
  * value, and the receiver's balance must stay within a u64.
  */
-function applyTxTo(ledger: Ledger, tx: SigTx): void {
+function applyTxTo(ledger: AccountView, tx: SigTx): void {
   // Recovering a signer is the costly part: a pending transaction is
   // checked once, not again when it is proposed, confirmed or re-applied.
   if (!ledger.verified.has(tx) && !verifyTx(tx)) {
@@ -143,7 +144,7 @@ export class State {
   #lastBlock: SigBlock | undefined;
   readonly #pending = new Map<string, SigTx>();
   readonly #verified = new WeakSet<SigTx>();
-  #pendingLedger: Ledger;
+  #pendingLedger: AccountView;
 
   /** A state holding only the genesis balances. */
   constructor(genesis: SigGenesis) {
@@ -329,7 +330,7 @@ export class State {
     return lines.join("\n") + "\n";
   }
 
-  #confirmedLedger(): Ledger {
+  #confirmedLedger(): AccountView {
     return {
       balances: new Overlay(this.#balances),
       nonces: new Overlay(this.#nonces),

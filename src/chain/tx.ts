@@ -9,11 +9,10 @@ import {
   encodeString,
   encodeU64,
   Fields,
-  formatTime,
   type JsonValue,
   parseJson,
-  type Time,
 } from "./json.ts";
+import { asTime, formatTime, type Time } from "./time.ts";
 
 /** An unsigned transfer of `value` from `from` to `to`. */
 export interface Tx {
@@ -66,7 +65,7 @@ export function txFromFields(f: Fields): Tx {
     to: f.string("to"),
     value: f.u64("value"),
     nonce: f.u64("nonce"),
-    time: f.time("time"),
+    time: asTime(f.raw("time"), f.at("time")),
   };
 }
 

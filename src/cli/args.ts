@@ -52,11 +52,21 @@ export function parseFlags(
   const values: Flags = { ...parsed.values };
   for (const [name, s] of Object.entries(spec)) {
     if (values[name] === undefined && s.env) {
-      const v = Deno.env.get(s.env);
+      const v = readEnv(s.env);
       if (v !== undefined && v !== "") values[name] = v;
     }
   }
   return values;
+}
+
+/**
+ * An environment variable, or `undefined` when it is unset or the process
+ * may not read it: a client command run with `--allow-net` alone then asks
+ * for the flag instead of failing on a permission error.
+ */
+function readEnv(name: string): string | undefined {
+  const access = Deno.permissions.querySync({ name: "env", variable: name });
+  return access.state === "granted" ? Deno.env.get(name) : undefined;
 }
 
 // node:util's messages span lines and mention "args"; keep the first line
@@ -108,9 +118,9 @@ export function parseU64Flag(name: string, value: string): bigint {
 
 /** Parses a duration such as `5s`, `200ms`, `1m` into milliseconds. */
 export function parseDuration(name: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value);
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
   const ms = m
-    ? Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2]] ?? 0)
+    ? Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2]] ?? 0)
     : NaN;
   if (!m || !(ms >= 10) || ms > 3_600_000) {
     throw new UsageError(

@@ -10,7 +10,8 @@ import {
   encodeSigBlock,
   type SigBlock,
 } from "../chain/block.ts";
-import { encodeU64, formatTime } from "../chain/json.ts";
+import { encodeU64 } from "../chain/json.ts";
+import { formatTime } from "../chain/time.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { BlockSearchReqSchema } from "../rpc/gen/block_pb.ts";
 import {

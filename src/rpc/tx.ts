@@ -8,7 +8,8 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { Account } from "../chain/account.ts";
 import { blockHash, blockLeaves, type SigBlock } from "../chain/block.ts";
-import { DecodeError, parseHash, timeNow } from "../chain/json.ts";
+import { DecodeError, parseHash } from "../chain/json.ts";
+import { timeNow } from "../chain/time.ts";
 import {
   decodeMerkleProof,
   encodeMerkleProof,

@@ -4,14 +4,17 @@
  *
  * `block.store` holds one canonical JSON SigBlock per line, each ending in
  * `\n`, block 1 first. Appends are durable (flushed before they resolve) and
- * serialised; reads stream the file in chunks, in constant memory; opening
- * the store cuts off a torn last line left by an interrupted write. A bad line
- * anywhere else is never "repaired": reading reports it with its line number.
+ * serialised; reads stream the file in chunks, in constant memory. Opening
+ * the store repairs what an interrupted append leaves: a torn last line is
+ * cut off, and a whole last block that only lacks its `\n` gets it back. A
+ * bad line anywhere else is never "repaired": reading reports it with its
+ * line number.
  *
  * @module
  */
 import { join } from "node:path";
 import {
+  blockHash,
   decodeSigBlock,
   encodeSigBlock,
   type SigBlock,
@@ -19,6 +22,7 @@ import {
 import {
   decodeSigGenesis,
   encodeSigGenesis,
+  genesisHash,
   type SigGenesis,
 } from "../chain/genesis.ts";
 import { syncDir, writeAll, writeFileAtomic } from "./atomic_write.ts";
@@ -87,8 +91,12 @@ export class BlockStore {
 
   /**
    * Opens the store in `dir`, creating the directory (mode 0700) when
-   * missing, and cuts off a torn or unparsable last line of `block.store`
-   * (reading only the file's tail), reporting it through `onWarning`.
+   * missing, and repairs the end of `block.store` (reading only its tail),
+   * reporting each repair through `onWarning`: a torn or unparsable last
+   * line is cut off; a last line that is the whole next block but lacks its
+   * `\n` is kept and the `\n` added. Throws a {@link BlockStoreError},
+   * writing nothing, when such a whole block does not follow the line
+   * before it (the next number on the right parent).
    *
    * @example
    * ```ts
@@ -343,8 +351,18 @@ export class BlockStore {
   }
 
   /**
-   * Cuts off the last line of `block.store` when it has no `\n` (a torn
-   * write) or does not decode. Reads only the tail of the file.
+   * Repairs the end of `block.store` after a crash, reading only its tail.
+   *
+   * A last line without its `\n` is either a torn write (it does not decode
+   * as a block: cut off) or a whole block whose newline was lost (kept, the
+   * newline added and flushed), because cutting a block that peers may
+   * already hold would fork the chain at the next block. Such a block must
+   * continue the line before it (the next number, the parent's hash); a
+   * whole block that does not is no torn write but a damaged file, so it is
+   * an error and nothing is written. Only the structure is checked here;
+   * the replay verifies the signature and the transactions, as for every
+   * other stored block. A last line with its `\n` that does not decode is
+   * cut off too.
    */
   async #repairTail(warn: (message: string) => void): Promise<void> {
     let file: Deno.FsFile;
@@ -361,11 +379,26 @@ export class BlockStore {
       const last = await readAt(file, size - 1, 1);
       if (last[0] !== NL) {
         const keep = (await lastNewline(file, size)) + 1;
-        await file.truncate(keep);
+        const line = await readAt(file, keep, size - keep);
+        let block: SigBlock;
+        try {
+          block = decodeSigBlock(line);
+        } catch {
+          await file.truncate(keep);
+          await file.syncData();
+          warn(
+            `${BLOCKS_FILE}: cut off a torn last line (${size - keep} bytes) ` +
+              "left by an interrupted write",
+          );
+          return;
+        }
+        await this.#checkFollows(file, keep, block);
+        await file.seek(size, Deno.SeekMode.Start);
+        await writeAll(file, new Uint8Array([NL]));
         await file.syncData();
         warn(
-          `${BLOCKS_FILE}: cut off a torn last line (${size - keep} bytes) ` +
-            "left by an interrupted write",
+          `${BLOCKS_FILE}: the last line, block ${block.number}, was whole but ` +
+            "lacked its newline (an interrupted write): kept it and added the newline",
         );
         return;
       }
@@ -383,6 +416,58 @@ export class BlockStore {
       }
     } finally {
       file.close();
+    }
+  }
+
+  /**
+   * Throws a {@link BlockStoreError} unless `block`, the unterminated last
+   * line starting at offset `start`, is the block after the line before it
+   * (or block 1 on the stored genesis, when there is one).
+   */
+  async #checkFollows(
+    file: Deno.FsFile,
+    start: number,
+    block: SigBlock,
+  ): Promise<void> {
+    const refuse = (why: string): never => {
+      throw new BlockStoreError(
+        `${this.blocksPath}: the last line holds block ${block.number} ` +
+          `without its final newline, but ${why}; it is not a torn write, ` +
+          "so it was left as it is: fix or remove it",
+      );
+    };
+    let prevNumber = 0n;
+    let parent: string | undefined;
+    if (start === 0) {
+      // Without a genesis yet (a regular node before its first sync), the
+      // replay checks block 1's parent once the genesis is fetched.
+      const genesis = await this.readGenesis();
+      if (genesis !== undefined) parent = genesisHash(genesis);
+    } else {
+      const prevStart = (await lastNewline(file, start - 1)) + 1;
+      const bytes = await readAt(file, prevStart, start - 1 - prevStart);
+      let prev: SigBlock;
+      try {
+        prev = decodeSigBlock(bytes);
+      } catch (e) {
+        return refuse(`the line before it does not decode: ${errorText(e)}`);
+      }
+      prevNumber = prev.number;
+      parent = blockHash(prev);
+    }
+    if (block.number !== prevNumber + 1n) {
+      refuse(
+        start === 0
+          ? "it is the first line, which must hold block 1"
+          : `the line before it holds block ${prevNumber}`,
+      );
+    }
+    if (parent !== undefined && block.parent !== parent) {
+      refuse(
+        `its parent ${block.parent.slice(0, 7)} is not ` +
+          (start === 0 ? "the genesis" : `block ${prevNumber}`) +
+          ` (${parent.slice(0, 7)})`,
+      );
     }
   }
 }

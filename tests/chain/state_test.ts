@@ -6,7 +6,8 @@ import {
   type SigBlock,
 } from "../../src/chain/block.ts";
 import { newGenesis } from "../../src/chain/genesis.ts";
-import { parseTime, type Time, U64_MAX } from "../../src/chain/json.ts";
+import { U64_MAX } from "../../src/chain/json.ts";
+import { parseTime, type Time } from "../../src/chain/time.ts";
 import { merkleRoot } from "../../src/chain/merkle.ts";
 import { MAX_BLOCK_TXS, State, StateError } from "../../src/chain/state.ts";
 import type { SigTx } from "../../src/chain/tx.ts";

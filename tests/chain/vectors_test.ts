@@ -4,12 +4,13 @@
  * bytes, and carry valid hashes, Merkle roots and signatures. A file this
  * test cannot classify fails it, so that a new kind of vector gets a check.
  *
- * The directory is `../../../shared/vectors/` from this file, or
+ * The directory is `../shared/vectors/` beside the repository, or
  * `$BCN_VECTORS` when that variable is readable. When it is absent the test
  * says so and is skipped.
  */
 import { argon2id } from "@noble/hashes/argon2.js";
 import { assert, assertEquals } from "../assert.ts";
+import { vectorsDir, vectorsPresent } from "../support.ts";
 import { Account, decodePrivateKey } from "../../src/chain/account.ts";
 import {
   blockHash,
@@ -29,12 +30,8 @@ import {
   type SigGenesis,
   verifyGenesis,
 } from "../../src/chain/genesis.ts";
-import {
-  Fields,
-  type JsonValue,
-  parseJson,
-  parseTime,
-} from "../../src/chain/json.ts";
+import { Fields, type JsonValue, parseJson } from "../../src/chain/json.ts";
+import { parseTime } from "../../src/chain/time.ts";
 import {
   decodeMerkleProof,
   encodeMerkleProof,
@@ -52,18 +49,6 @@ import {
 
 const dec = new TextDecoder("utf-8", { fatal: true });
 const enc = new TextEncoder();
-
-function vectorsDir(): string {
-  const env = Deno.permissions.querySync({
-    name: "env",
-    variable: "BCN_VECTORS",
-  });
-  if (env.state === "granted") {
-    const v = Deno.env.get("BCN_VECTORS");
-    if (v) return v;
-  }
-  return new URL("../../../shared/vectors/", import.meta.url).pathname;
-}
 
 /** Reads a file next to the one being checked (for genesis, passwords). */
 type Sibling = (name: string) => Uint8Array | undefined;
@@ -311,15 +296,7 @@ function siblingReader(root: string, rel: string): Sibling {
 }
 
 const DIR = vectorsDir();
-let present = false;
-try {
-  present = Deno.statSync(DIR).isDirectory;
-} catch {
-  present = false;
-}
-if (!present) {
-  console.log(`vectors: ${DIR} is absent; skipping the golden-file checks`);
-}
+const present = vectorsPresent("the golden-file checks");
 
 Deno.test({
   name: `vectors: every file in ${DIR}`,

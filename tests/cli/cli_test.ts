@@ -4,7 +4,12 @@ import {
   assertRejects,
   assertThrows,
 } from "../assert.ts";
-import { fileURLToPath } from "node:url";
+import {
+  BCN_PERMISSIONS,
+  CONFIG_PATH,
+  DENO,
+  MAIN_PATH,
+} from "../e2e/helpers.ts";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { blockHash, encodeSigBlock } from "../../src/chain/block.ts";
 import {
@@ -13,7 +18,8 @@ import {
   encodeEvent,
   txEvent,
 } from "../../src/chain/event.ts";
-import { DecodeError, formatTime } from "../../src/chain/json.ts";
+import { DecodeError } from "../../src/chain/json.ts";
+import { formatTime } from "../../src/chain/time.ts";
 import {
   encodeMerkleProof,
   merkleProve,
@@ -735,15 +741,19 @@ Deno.test("an unreachable node is one line naming the cause", async () => {
 
 // ------------------------------------------------------------ the CLI
 
-const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
-const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
-
 async function bcn(
   args: string[],
   stdin = "",
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG, MAIN, ...args],
+  const child = new Deno.Command(DENO, {
+    args: [
+      "run",
+      ...BCN_PERMISSIONS,
+      "--config",
+      CONFIG_PATH,
+      MAIN_PATH,
+      ...args,
+    ],
     env: { BCN_OWNERPASS: "", NO_COLOR: "1" },
     stdin: "piped",
     stdout: "piped",

@@ -10,6 +10,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { TEST_ROOT } from "../support.ts";
 
 /** The absolute path of the CLI entry point. */
 export const MAIN_PATH: string = fileURLToPath(
@@ -21,14 +22,25 @@ export const CONFIG_PATH: string = fileURLToPath(
   new URL("../../deno.json", import.meta.url),
 );
 
-/** The permissions `bcn` runs with (the `bcn` task's). */
+/**
+ * The permissions a `bcn` child process gets: what `bcn` needs (see the
+ * README's permission table), scoped to the tests' temporary root and to
+ * loopback.
+ */
 export const BCN_PERMISSIONS: readonly string[] = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys",
+  `--allow-read=${TEST_ROOT}`,
+  `--allow-write=${TEST_ROOT}`,
+  "--allow-net=127.0.0.1,localhost",
+  "--allow-env=BCN_AUTHPASS,BCN_OWNERPASS",
 ];
+
+/**
+ * The Deno that runs child processes: `deno` from `PATH`, by name, because
+ * `deno task test` grants `--allow-run=deno` (a name, resolved on `PATH`;
+ * `Deno.execPath()` may be the target of a symlink there and would not
+ * match it).
+ */
+export const DENO = "deno";
 
 /** Default bound of {@link BcnProcess.waitFor}. */
 export const WAIT_TIMEOUT_MS = 30_000;
@@ -98,7 +110,7 @@ export function freePort(): number {
 }
 
 function command(args: string[], options: BcnOptions): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
+  return new Deno.Command(DENO, {
     args: [
       "run",
       ...BCN_PERMISSIONS,

@@ -6,7 +6,13 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "../assert.ts";
 import { makeChain } from "../fixtures.ts";
-import { blockHash, type SigBlock } from "../../src/chain/block.ts";
+import {
+  blockHash,
+  decodeSigBlock,
+  encodeSigBlock,
+  type SigBlock,
+} from "../../src/chain/block.ts";
+import { decodeSigTx, txHash } from "../../src/chain/tx.ts";
 import {
   decodeSigGenesis,
   encodeSigGenesis,
@@ -498,5 +504,104 @@ Deno.test("bcn --help, --version, node start --help and an unknown command", asy
     assertUserError(bad, "nonsense");
     assertUserError(badNode, "node nonsense");
     assertEquals(await listFiles(cwd), []);
+  });
+});
+
+/** The blocks in a `block.store`'s bytes; every line must end in `\n`. */
+function storedBlocks(bytes: Uint8Array): SigBlock[] {
+  const text = new TextDecoder().decode(bytes);
+  assert(text === "" || text.endsWith("\n"), text);
+  return text.split("\n").filter((l) => l !== "").map((l) => decodeSigBlock(l));
+}
+
+Deno.test("a bootstrap restarted after a crash that lost its last block's newline keeps the block and builds on it", async () => {
+  const chain = makeChain(5, 2);
+  await withTempDir(async (tmp) => {
+    const storeDir = join(tmp, "blockstore");
+    const path = join(storeDir, "block.store");
+    await writeStore(storeDir, chain.genesis, chain.blocks);
+    // The crash: block 5 reached the disk, its newline did not.
+    const whole = await Deno.readFile(path);
+    await Deno.truncate(path, whole.length - 1);
+    await writeKey(join(tmp, "keystore"), chain.authority, PASS);
+    await writeKey(join(tmp, "keystore"), chain.owner, PASS);
+    const port = freePort();
+    const node = `127.0.0.1:${port}`;
+    const boot = await startBcn(
+      [...bootstrapArgs(port, tmp), "--period", "300ms"],
+      { cwd: tmp },
+    );
+    try {
+      const out = await boot.waitFor(served(port));
+      assertEquals(
+        printedState(out),
+        expectedState(chain.genesis, chain.blocks),
+      );
+      assert(
+        boot.output().stderr.includes(
+          "block.store: the last line, block 5, was whole but lacked its newline",
+        ),
+        boot.output().stderr,
+      );
+      assertEquals(await Deno.readFile(path), whole);
+
+      // A transfer, which the proposer puts in block 6 on top of block 5.
+      const sign = await runBcn([
+        "tx",
+        "sign",
+        "--node",
+        node,
+        "--from",
+        chain.owner.address,
+        "--to",
+        chain.others[0].address,
+        "--value",
+        "7",
+        "--ownerpass",
+        PASS,
+      ], { cwd: tmp });
+      assertEquals(sign.code, 0, sign.stderr);
+      const tx = decodeSigTx(sign.stdout.trim());
+      assertEquals(tx.nonce, 11n);
+      const send = await runBcn(
+        ["tx", "send", "--node", node, "--sigtx", sign.stdout.trim()],
+        { cwd: tmp },
+      );
+      assertEquals(send.code, 0, send.stderr);
+      let bytes = whole;
+      for (let i = 0; i < 120 && storedBlocks(bytes).length < 6; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        bytes = await Deno.readFile(path);
+      }
+      const blocks = storedBlocks(bytes);
+      assertEquals(blocks.length, 6, boot.output().stderr);
+      assertEquals(bytes.slice(0, whole.length), whole);
+      assertEquals(blocks[5].number, 6n);
+      assertEquals(blocks[5].parent, blockHash(chain.blocks[4]));
+      assertEquals(blocks[5].txs.map(txHash), [txHash(tx)]);
+    } finally {
+      const res = await boot.stop();
+      assertEquals(res.code, 0, res.stderr);
+    }
+  });
+});
+
+Deno.test("a node whose last line is a whole block that does not follow, without its newline, exits 1 and writes nothing", async () => {
+  const chain = makeChain(4, 1);
+  await withTempDir(async (tmp) => {
+    const storeDir = join(tmp, "blockstore");
+    const path = join(storeDir, "block.store");
+    await writeStore(storeDir, chain.genesis, chain.blocks.slice(0, 2));
+    await writeKey(join(tmp, "keystore"), chain.authority, PASS);
+    // Block 4 after block 2: no interrupted append leaves that.
+    const text = (await Deno.readTextFile(path)) +
+      encodeSigBlock(chain.blocks[3]);
+    await Deno.writeTextFile(path, text);
+    const res = await runBcn(bootstrapArgs(freePort(), tmp), { cwd: tmp });
+    assertUserError(
+      res,
+      `${path}: the last line holds block 4 without its final newline, but the line before it holds block 2`,
+    );
+    assertEquals(await Deno.readTextFile(path), text);
   });
 });

@@ -12,6 +12,7 @@ import {
   BCN_PERMISSIONS,
   type BcnProcess,
   CONFIG_PATH,
+  DENO,
   freePort,
   MAIN_PATH,
   startBcn,
@@ -99,7 +100,7 @@ class Bindings {
 }
 
 const bcnCommand = [
-  Deno.execPath(),
+  DENO,
   "run",
   "-q",
   "--config",

@@ -17,6 +17,7 @@ import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { startServer } from "../../src/rpc/server.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
 import { freePort, withTempDir } from "../e2e/helpers.ts";
+import { TEST_ROOT } from "../support.ts";
 
 const GO_DIR = fileURLToPath(new URL("./grpc_go/", import.meta.url));
 
@@ -36,8 +37,23 @@ async function hasGo(): Promise<boolean> {
 const GO = await hasGo();
 if (!GO) console.log("grpc-go interop tests ignored: no Go toolchain on PATH");
 
-async function buildGo(dir: string): Promise<string> {
-  const bin = `${dir}/grpc_go`;
+/**
+ * Where the Go program is built: a fixed path under the tests' temporary
+ * root, because `deno task test` allows running exactly this file (and Deno
+ * then refuses to write or remove it, so it is not in a per-test directory).
+ */
+const GO_BIN = `${TEST_ROOT}bin/grpc_go`;
+
+let built: Promise<string> | undefined;
+
+/** Builds the Go program once per test run. */
+function buildGo(): Promise<string> {
+  built ??= build();
+  return built;
+}
+
+async function build(): Promise<string> {
+  const bin = GO_BIN;
   const out = await new Deno.Command("go", {
     args: ["build", "-o", bin, "."],
     cwd: GO_DIR,
@@ -64,7 +80,7 @@ Deno.test({
   ignore: !GO,
   fn: () =>
     withTempDir(async (dir) => {
-      const bin = await buildGo(dir);
+      const bin = await buildGo();
       const chain = makeChain(4, 2);
       await storeOf(`${dir}/go_store`, chain);
       const addr = `127.0.0.1:${freePort()}`;
@@ -114,7 +130,7 @@ Deno.test({
   ignore: !GO,
   fn: () =>
     withTempDir(async (dir) => {
-      const bin = await buildGo(dir);
+      const bin = await buildGo();
       const chain = makeChain(3, 3);
       const store = await storeOf(`${dir}/store`, chain);
       const server = await startServer({

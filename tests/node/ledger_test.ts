@@ -7,12 +7,13 @@ import {
   type SigBlock,
 } from "../../src/chain/block.ts";
 import { type Event, EventType } from "../../src/chain/event.ts";
-import { timeNow } from "../../src/chain/json.ts";
+import { timeNow } from "../../src/chain/time.ts";
 import { State, StateError } from "../../src/chain/state.ts";
 import type { SigTx } from "../../src/chain/tx.ts";
 import { Ledger } from "../../src/node/ledger.ts";
 import { runProposer } from "../../src/node/proposer.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
+import { makeTempDir } from "../support.ts";
 
 interface Harness {
   chain: TestChain;
@@ -29,7 +30,7 @@ async function withLedger(
   fn: (h: Harness) => Promise<void>,
 ): Promise<void> {
   const chain = makeChain(blocks, 1);
-  const dir = await Deno.makeTempDir({ prefix: "bcn_ledger_" });
+  const dir = await makeTempDir("bcn_ledger_");
   try {
     const store = await BlockStore.open(dir);
     await store.writeGenesis(chain.genesis);

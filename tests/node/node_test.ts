@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../assert.ts";
-import { timeNow } from "../../src/chain/json.ts";
+import { timeNow } from "../../src/chain/time.ts";
 import { encodeSigTx } from "../../src/chain/tx.ts";
 import type { NodeConfig } from "../../src/node/config.ts";
 import { Node } from "../../src/node/node.ts";

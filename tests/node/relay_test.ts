@@ -121,9 +121,7 @@ Deno.test({
     const gotB: string[] = [];
     const a = await startTxServer(gotA);
     const b = await startTxServer(gotB);
-    const registry = new PeerRegistry({
-      protocol: (Deno.env.get("P") ?? "auto") as "auto",
-    });
+    const registry = new PeerRegistry({ protocol: "auto" });
     const log: string[] = [];
     const relay = new Relay<Uint8Array>({
       name: "tx",

@@ -458,3 +458,56 @@ Deno.test("a peer that repeats a block is refused, not followed forever", async 
     assertEquals(await storedLines(dir), [encodeSigBlock(chain.blocks[0])]);
   });
 });
+
+Deno.test("a restarted node keeps a whole last block that lost its newline; the replay still verifies it", async () => {
+  const chain = makeChain(6, 1);
+  const other = makeChain(0, 1);
+  const b4 = chain.blocks[3];
+  const cases: [string, string, string | undefined][] = [
+    ["valid", encodeSigBlock(b4), undefined],
+    [
+      "bad signature",
+      encodeSigBlock(other.authority.signBlock(b4)),
+      "blocks: block 4: invalid signature",
+    ],
+  ];
+  for (const [, last, reason] of cases) {
+    await withTempDir(async (dir) => {
+      const text = chain.blocks.slice(0, 3).map((b) => encodeSigBlock(b) + "\n")
+        .join("") + last;
+      await Deno.mkdir(`${dir}/blocks`);
+      await Deno.writeTextFile(
+        `${dir}/blocks/genesis.json`,
+        encodeSigGenesis(chain.genesis),
+      );
+      await Deno.writeTextFile(`${dir}/blocks/block.store`, text);
+      const log: string[] = [];
+      const sync = syncRegular(dir, {
+        source: fakeSource(chain),
+        log: (m) => log.push(m),
+      });
+      if (reason === undefined) {
+        // Block 4 is kept, blocks 5 and 6 come from the peer after it.
+        const state = await sync;
+        assertEquals(state.lastNumber, 6n);
+        assertEquals(state.lastHash, blockHash(chain.blocks[5]));
+        assertEquals(await storedLines(dir), chain.blocks.map(encodeSigBlock));
+      } else {
+        // Its newline is back, and it is refused like any bad stored block.
+        const err = await assertRejects(() => sync, SyncError, reason);
+        assert(
+          err.message.startsWith("cannot replay block store"),
+          err.message,
+        );
+        assertEquals(
+          await Deno.readTextFile(`${dir}/blocks/block.store`),
+          text + "\n",
+        );
+      }
+      assertEquals(log.filter((m) => m.includes("block.store")), [
+        "block.store: the last line, block 4, was whole but lacked its " +
+        "newline (an interrupted write): kept it and added the newline",
+      ]);
+    });
+  }
+});

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { Account } from "../../src/chain/account.ts";
-import { timeNow } from "../../src/chain/json.ts";
+import { timeNow } from "../../src/chain/time.ts";
 import {
   type AccountCreateLimits,
   accountMethods,

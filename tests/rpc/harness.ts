@@ -27,6 +27,7 @@ import { startServer } from "../../src/rpc/server.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
 import { assertEquals, assertRejects } from "../assert.ts";
 import type { TestChain } from "../fixtures.ts";
+import { makeTempDir } from "../support.ts";
 
 /** What a test gets: the node's parts and clients for it. */
 export interface TestNode {
@@ -66,7 +67,7 @@ export async function startNode(
   chain: TestChain,
   options: WithNodeOptions,
 ): Promise<OpenNode> {
-  const dir = await Deno.makeTempDir({ prefix: "bcn_rpc_" });
+  const dir = await makeTempDir("bcn_rpc_");
   const cleanups: (() => Promise<void> | void)[] = [
     () => Deno.remove(dir, { recursive: true }),
   ];

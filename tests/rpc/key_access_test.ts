@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { Code } from "@connectrpc/connect";
-import { timeNow } from "../../src/chain/json.ts";
+import { timeNow } from "../../src/chain/time.ts";
 import { decodeSigTx, encodeSigTx, txHash } from "../../src/chain/tx.ts";
 import { accountMethods } from "../../src/rpc/account.ts";
 import { AddressList } from "../../src/rpc/address_list.ts";

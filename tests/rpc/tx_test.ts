@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { Code } from "@connectrpc/connect";
 import { Account } from "../../src/chain/account.ts";
 import { blockHash } from "../../src/chain/block.ts";
-import { timeNow } from "../../src/chain/json.ts";
+import { timeNow } from "../../src/chain/time.ts";
 import { decodeMerkleProof } from "../../src/chain/merkle.ts";
 import {
   decodeSearchTx,

@@ -1,0 +1,46 @@
+import { assertEquals, assertThrows } from "../assert.ts";
+import { parseDuration, parseFlags, UsageError } from "../../src/cli/args.ts";
+
+const SPEC = {
+  ownerpass: { type: "string", env: "BCN_OWNERPASS" },
+} as const;
+
+Deno.test("a flag falls back to its environment variable, the flag wins", () => {
+  const before = Deno.env.get("BCN_OWNERPASS");
+  Deno.env.set("BCN_OWNERPASS", "from-env");
+  try {
+    assertEquals(parseFlags([], SPEC).ownerpass, "from-env");
+    assertEquals(
+      parseFlags(["--ownerpass", "from-flag"], SPEC).ownerpass,
+      "from-flag",
+    );
+    Deno.env.set("BCN_OWNERPASS", "");
+    assertEquals(parseFlags([], SPEC).ownerpass, undefined);
+  } finally {
+    if (before === undefined) Deno.env.delete("BCN_OWNERPASS");
+    else Deno.env.set("BCN_OWNERPASS", before);
+  }
+});
+
+Deno.test({
+  name: "without env permission the fallback is skipped, not a crash",
+  permissions: { env: false },
+  fn() {
+    assertEquals(parseFlags([], SPEC).ownerpass, undefined);
+    assertEquals(parseFlags(["--ownerpass", "x"], SPEC).ownerpass, "x");
+  },
+});
+
+Deno.test("durations from 10ms to 1h, in ms, s, m or h", () => {
+  assertEquals(parseDuration("period", "10ms"), 10);
+  assertEquals(parseDuration("period", "1.5s"), 1500);
+  assertEquals(parseDuration("period", "2m"), 120_000);
+  assertEquals(parseDuration("period", "1h"), 3_600_000);
+  for (const bad of ["9ms", "61m", "2h", "5", "1d", "-1s", ""]) {
+    assertThrows(
+      () => parseDuration("period", bad),
+      UsageError,
+      "--period: expected a duration from 10ms to 1h",
+    );
+  }
+});
