@@ -94,12 +94,28 @@ export class AddressList {
     );
   }
 
-  /** The entries as given, comma-separated. */
+  /**
+   * The entries as given (trimmed), comma-separated.
+   *
+   * @example
+   * ```ts
+   * import { AddressList } from "./address_list.ts";
+   * String(AddressList.parse("10.0.0.0/8, ::1")); // "10.0.0.0/8,::1"
+   * ```
+   */
   toString(): string {
     return this.#ranges.map((r) => r.text).join(",");
   }
 
-  /** The number of entries. */
+  /**
+   * The number of entries.
+   *
+   * @example
+   * ```ts
+   * import { AddressList } from "./address_list.ts";
+   * AddressList.parse("").size; // 0
+   * ```
+   */
   get size(): number {
     return this.#ranges.length;
   }

@@ -61,7 +61,16 @@ export class KeyAccess {
   /** The addresses allowed besides {@link LOCAL_ADDRESSES}. */
   readonly extra: AddressList;
 
-  /** Local clients only, unless `extra` adds addresses or ranges. */
+  /**
+   * Local clients only, unless `extra` adds addresses or ranges.
+   *
+   * @example
+   * ```ts
+   * import { AddressList } from "./address_list.ts";
+   * import { KeyAccess } from "./key_access.ts";
+   * const access = new KeyAccess(AddressList.parse("192.168.1.5"));
+   * ```
+   */
   constructor(extra: AddressList = AddressList.of([])) {
     this.extra = extra;
   }

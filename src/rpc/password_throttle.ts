@@ -93,7 +93,15 @@ export class PasswordThrottle {
   #pending = { wrong: 0, throttled: 0, accounts: new Set<string>() };
   #lastClient: string | undefined;
 
-  /** A throttle with the node's defaults unless `options` say otherwise. */
+  /**
+   * A throttle with the node's defaults unless `options` say otherwise.
+   *
+   * @example
+   * ```ts
+   * import { PasswordThrottle } from "./password_throttle.ts";
+   * const throttle = new PasswordThrottle({ maxDelayMs: 5000 });
+   * ```
+   */
   constructor(options: PasswordThrottleOptions = {}) {
     this.#free = options.freeFailures ?? 3;
     this.#baseMs = options.baseDelayMs ?? 500;
