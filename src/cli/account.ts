@@ -99,7 +99,7 @@ export async function accountCreate(args: string[]): Promise<void> {
   const address = await withNode(node, async ({ account }) => {
     const res = await account.accountCreate({ Password: password });
     return parseHash(res.Address, "Address");
-  });
+  }, { labels: { [Code.ResourceExhausted]: "refused" } });
   console.log(formatAccountCreated(address, flags.json === true));
 }
 

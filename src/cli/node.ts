@@ -5,6 +5,7 @@
  */
 import { type NodeConfig, type PeerProtocol, portOf } from "../node/config.ts";
 import { Node } from "../node/node.ts";
+import { AddressList } from "../rpc/address_list.ts";
 import {
   type Flags,
   optionalString,
@@ -36,6 +37,10 @@ Flags:
   --balance N            initial owner balance, first start
   --period DURATION      block, discovery and relay period (default 5s)
   --peer-protocol P      auto, connect or grpc (default auto)
+  --allow-keys-from LIST addresses or CIDR ranges, comma-separated, that may
+                         call tx sign and account create (which use the key
+                         store) besides this machine (127.0.0.1 and ::1),
+                         e.g. 10.0.0.0/8,192.168.1.5
 `;
 
 const START_FLAGS = {
@@ -50,6 +55,7 @@ const START_FLAGS = {
   balance: { type: "string" },
   period: { type: "string" },
   "peer-protocol": { type: "string" },
+  "allow-keys-from": { type: "string" },
 } as const;
 
 /** Builds a node configuration from `bcn node start` flags. */
@@ -83,6 +89,20 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
   }
   const balance = optionalString(flags, "balance");
   const period = optionalString(flags, "period");
+  const allowKeys = optionalString(flags, "allow-keys-from");
+  let allowKeysFrom: string[] | undefined;
+  if (allowKeys !== undefined) {
+    try {
+      allowKeysFrom = AddressList.parse(allowKeys).toString().split(",");
+    } catch (e) {
+      throw new UsageError(`--allow-keys-from: ${(e as Error).message}`);
+    }
+    if (allowKeys.trim() === "") {
+      throw new UsageError(
+        "--allow-keys-from: expected addresses or CIDR ranges, e.g. 10.0.0.0/8,192.168.1.5",
+      );
+    }
+  }
   return {
     node,
     bootstrap,
@@ -97,6 +117,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
       : parseU64Flag("balance", balance),
     periodMs: period === undefined ? 5000 : parseDuration("period", period),
     peerProtocol: protocol as PeerProtocol,
+    allowKeysFrom,
   };
 }
 

@@ -479,7 +479,12 @@ export async function txSign(args: string[]): Promise<void> {
       Password: password,
     });
     return answerLine(res.Tx, encodeSigTx(decodeSigTx(res.Tx, "tx")));
-  }, { labels: { [Code.NotFound]: "unknown account" } });
+  }, {
+    labels: {
+      [Code.NotFound]: "unknown account",
+      [Code.ResourceExhausted]: "refused",
+    },
+  });
   console.log(line);
 }
 

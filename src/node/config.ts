@@ -32,6 +32,12 @@ export interface NodeConfig {
   periodMs?: number;
   /** How to reach peers; `auto` by default. */
   peerProtocol?: PeerProtocol;
+  /**
+   * Addresses and CIDR ranges (e.g. `10.0.0.0/8`) that may call TxSign and
+   * AccountCreate besides the node's machine (127.0.0.1 and ::1); none by
+   * default.
+   */
+  allowKeysFrom?: string[];
 }
 
 /** Splits `host:port` (IPv6 in brackets); throws a one-line error if malformed. */

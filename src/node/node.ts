@@ -9,12 +9,15 @@ import { blockHash, encodeSigBlock } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
 import { encodeSigTx } from "../chain/tx.ts";
 import { accountMethods } from "../rpc/account.ts";
+import { AddressList } from "../rpc/address_list.ts";
 import { blockRelayMethods, blockSyncMethods } from "../rpc/block.ts";
 import { PeerRegistry } from "../rpc/client.ts";
 import { Account as AccountService } from "../rpc/gen/account_pb.ts";
 import { Block } from "../rpc/gen/block_pb.ts";
 import { Node as NodeService } from "../rpc/gen/node_pb.ts";
 import { Tx } from "../rpc/gen/tx_pb.ts";
+import { ALLOW_KEYS_FLAG, KeyAccess } from "../rpc/key_access.ts";
+import { PasswordThrottle } from "../rpc/password_throttle.ts";
 import { type RpcServer, startServer } from "../rpc/server.ts";
 import { txMethods } from "../rpc/tx.ts";
 import { readKey } from "../store/key_store.ts";
@@ -157,6 +160,7 @@ export class Node {
     this.signal.throwIfAborted();
     const cfg = this.config;
     const { hostname, port } = splitHostPort(cfg.node);
+    const keyAccess = new KeyAccess(AddressList.of(cfg.allowKeysFrom ?? []));
     const out = this.#options.out ?? ((t: string) => console.log(t));
     const signal = this.signal;
     // Discovery lists only peers that have answered; at start-up the seed
@@ -221,8 +225,19 @@ export class Node {
           ...blockSyncMethods({ store }),
           ...blockRelayMethods({ ledger }),
         });
-        router.service(Tx, txMethods({ ledger, keyStoreDir }));
-        router.service(AccountService, accountMethods({ ledger, keyStoreDir }));
+        router.service(
+          Tx,
+          txMethods({
+            ledger,
+            keyStoreDir,
+            keyAccess,
+            passwordThrottle: new PasswordThrottle({ log: this.#log }),
+          }),
+        );
+        router.service(
+          AccountService,
+          accountMethods({ ledger, keyStoreDir, keyAccess }),
+        );
         router.service(NodeService, {
           ...peerDiscoverMethods(this.#discovery, {
             remembersCallers: cfg.bootstrap,
@@ -233,6 +248,11 @@ export class Node {
     });
     // stop() may have come while the server started; it closes the server.
     signal.throwIfAborted();
+    if (keyAccess.widened) {
+      this.#log(
+        `warning: TxSign and AccountCreate, which use the key store, are served to ${keyAccess.extra} as well as this machine (${ALLOW_KEYS_FLAG}); password guessing is slowed down, not stopped`,
+      );
+    }
     this.#discovery.onChange((peers) => {
       this.#txRelay.setPeers(peers);
       this.#blockRelay.setPeers(peers);

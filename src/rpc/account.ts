@@ -9,10 +9,33 @@ import { Account } from "../chain/account.ts";
 import type { Ledger } from "../node/ledger.ts";
 import {
   KeyStoreError,
+  listKeys,
   MIN_PASSWORD_BYTES,
   writeKey,
 } from "../store/key_store.ts";
 import type { Account as AccountService } from "./gen/account_pb.ts";
+import { KeyAccess } from "./key_access.ts";
+
+/** How many new accounts AccountCreate makes a minute, by default. */
+export const ACCOUNTS_PER_MINUTE = 10;
+/** The most key files a key store may hold for AccountCreate to add one, by default. */
+export const MAX_KEY_FILES = 1000;
+
+/** Bounds of AccountCreate; the defaults are the node's. */
+export interface AccountCreateLimits {
+  /**
+   * New accounts a minute, with a burst of as many at once.
+   * Default {@link ACCOUNTS_PER_MINUTE}.
+   */
+  perMinute?: number;
+  /**
+   * No new key file once the key store holds this many.
+   * Default {@link MAX_KEY_FILES}.
+   */
+  maxKeyFiles?: number;
+  /** The clock, in ms (tests inject one). Default `Date.now`. */
+  now?: () => number;
+}
 
 /** What the Account service works on. */
 export interface AccountBackend {
@@ -20,6 +43,10 @@ export interface AccountBackend {
   readonly ledger: Ledger;
   /** The directory of the node's key files. */
   readonly keyStoreDir: string;
+  /** Who may call AccountCreate; local clients only by default. */
+  readonly keyAccess?: KeyAccess;
+  /** Bounds of AccountCreate. */
+  readonly createLimits?: AccountCreateLimits;
 }
 
 const utf8 = new TextEncoder();
@@ -28,36 +55,78 @@ const utf8 = new TextEncoder();
  * The Account service on a ledger and a key store:
  * - AccountCreate makes a random account, writes its key encrypted with
  *   `Password` (InvalidArgument when shorter than 5 bytes) and returns its
- *   address;
+ *   address; only for clients `keyAccess` allows (PermissionDenied
+ *   otherwise), at most `perMinute` a minute and only while the key store
+ *   holds fewer than `maxKeyFiles` key files (ResourceExhausted otherwise);
  * - AccountBalance returns the confirmed balance of `Address` (NotFound for
  *   an account that has never held a balance, InvalidArgument when empty).
  */
 export function accountMethods(
   backend: AccountBackend,
 ): ServiceImpl<typeof AccountService> {
+  const keyAccess = backend.keyAccess ?? new KeyAccess();
+  const limits = backend.createLimits ?? {};
+  const perMinute = limits.perMinute ?? ACCOUNTS_PER_MINUTE;
+  const maxKeyFiles = limits.maxKeyFiles ?? MAX_KEY_FILES;
+  const now = limits.now ?? Date.now;
+  // A token bucket: at most `perMinute` tokens, refilled continuously.
+  const refillMs = 60_000 / perMinute;
+  let tokens = perMinute;
+  let last = now();
+  // One creation at a time, so that concurrent calls cannot pass the key
+  // file count together.
+  let queue: Promise<unknown> = Promise.resolve();
+  function takeToken(): void {
+    const t = now();
+    tokens = Math.min(perMinute, tokens + Math.max(0, t - last) / refillMs);
+    last = t;
+    if (tokens < 1) {
+      // Rounded to the ms first: the float sum is a hair off.
+      const seconds = Math.ceil(Math.round((1 - tokens) * refillMs) / 1000);
+      throw new ConnectError(
+        `too many new accounts: this node creates at most ${perMinute} a minute; try again in ${seconds}s`,
+        Code.ResourceExhausted,
+      );
+    }
+    tokens--;
+  }
+  async function create(password: string): Promise<string> {
+    const held = await countKeys(backend.keyStoreDir);
+    if (held >= maxKeyFiles) {
+      throw new ConnectError(
+        `key store ${backend.keyStoreDir} is full: it holds ${held} key files, the most AccountCreate fills it to; remove unused key files to make room`,
+        Code.ResourceExhausted,
+      );
+    }
+    const account = Account.create();
+    try {
+      await writeKey(backend.keyStoreDir, account, password);
+    } catch (e) {
+      if (e instanceof KeyStoreError) {
+        throw new ConnectError(e.message, Code.InvalidArgument);
+      }
+      throw new ConnectError(
+        `cannot write the key of account ${account.address}: ${
+          (e as Error).message
+        }`,
+        Code.Internal,
+      );
+    }
+    return account.address;
+  }
   return {
-    async accountCreate(req) {
+    async accountCreate(req, ctx) {
+      keyAccess.check(ctx.values, "AccountCreate");
       if (utf8.encode(req.Password).length < MIN_PASSWORD_BYTES) {
         throw new ConnectError(
           `password must be at least ${MIN_PASSWORD_BYTES} bytes`,
           Code.InvalidArgument,
         );
       }
-      const account = Account.create();
-      try {
-        await writeKey(backend.keyStoreDir, account, req.Password);
-      } catch (e) {
-        if (e instanceof KeyStoreError) {
-          throw new ConnectError(e.message, Code.InvalidArgument);
-        }
-        throw new ConnectError(
-          `cannot write the key of account ${account.address}: ${
-            (e as Error).message
-          }`,
-          Code.Internal,
-        );
-      }
-      return { Address: account.address };
+      takeToken();
+      const created = queue.then(() => create(req.Password));
+      queue = created.catch(() => {});
+      return { Address: await created };
     },
 
     accountBalance(req) {
@@ -75,4 +144,16 @@ export function accountMethods(
       return { Balance: balance };
     },
   };
+}
+
+/** The number of key files in `dir`; Internal when it cannot be read. */
+async function countKeys(dir: string): Promise<number> {
+  try {
+    return (await listKeys(dir)).length;
+  } catch (e) {
+    throw new ConnectError(
+      `cannot read the key store ${dir}: ${(e as Error).message}`,
+      Code.Internal,
+    );
+  }
 }

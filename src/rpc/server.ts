@@ -15,9 +15,11 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { type ConnectRouter, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { clientAddress } from "./address_list.ts";
 import { MAX_MESSAGE_BYTES } from "./client.ts";
+import { CLIENT_ADDRESS } from "./key_access.ts";
 
 /** The most connections the server holds open at once. */
 const MAX_CONNECTIONS = 1024;
@@ -111,6 +113,13 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
     routes: options.routes,
     readMaxBytes: MAX_MESSAGE_BYTES,
     acceptCompression: [],
+    // Handlers see the connection's peer address (HTTP/1.1 and HTTP/2 alike:
+    // the peeked socket is handed over as it is) under CLIENT_ADDRESS.
+    contextValues: (req) =>
+      createContextValues().set(
+        CLIENT_ADDRESS,
+        clientAddress(req.socket?.remoteAddress),
+      ),
   });
 
   // Deno 2.9.6 resets a socket handed over with emit("connection") after one

@@ -27,6 +27,8 @@ import {
   readKey,
 } from "../store/key_store.ts";
 import type { Tx } from "./gen/tx_pb.ts";
+import { CLIENT_ADDRESS, KeyAccess } from "./key_access.ts";
+import { PasswordThrottle } from "./password_throttle.ts";
 
 /** What the Tx service works on. */
 export interface TxBackend {
@@ -36,6 +38,10 @@ export interface TxBackend {
   readonly keyStoreDir: string;
   /** Where dropped relayed transactions are reported; nowhere by default. */
   readonly log?: (message: string) => void;
+  /** Who may call TxSign; local clients only by default. */
+  readonly keyAccess?: KeyAccess;
+  /** Slows down password guessing in TxSign; a default one when absent. */
+  readonly passwordThrottle?: PasswordThrottle;
 }
 
 /**
@@ -61,7 +67,9 @@ const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/;
 /**
  * The Tx service on a ledger and a key store:
  * - TxSign signs `From -> To` with From's key and the next pending nonce,
- *   without sending it;
+ *   without sending it; only for clients `keyAccess` allows (PermissionDenied
+ *   otherwise), and with password guessing throttled (ResourceExhausted
+ *   while an account must wait, see {@link PasswordThrottle});
  * - TxSend validates against the pending state, keeps and relays
  *   (FailedPrecondition when it does not apply); a future-nonce transaction
  *   is queued, and the {@link TX_STATUS_HEADER} response header says so;
@@ -75,8 +83,11 @@ const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/;
  */
 export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
   const { ledger } = backend;
+  const keyAccess = backend.keyAccess ?? new KeyAccess();
+  const throttle = backend.passwordThrottle ?? new PasswordThrottle();
   return {
-    async txSign(req) {
+    async txSign(req, ctx) {
+      keyAccess.check(ctx.values, "TxSign");
       if (!ADDRESS_RE.test(req.From)) {
         throw new ConnectError(
           `invalid From address ${
@@ -85,10 +96,10 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
           Code.InvalidArgument,
         );
       }
-      const account = await readAccount(
-        backend.keyStoreDir,
-        req.From,
-        req.Password,
+      const account = await throttle.attempt(
+        req.From.toLowerCase(),
+        () => readAccount(backend.keyStoreDir, req.From, req.Password),
+        { client: ctx.values.get(CLIENT_ADDRESS) },
       );
       const from = account.address;
       const tx = account.signTx({
@@ -188,7 +199,11 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
   };
 }
 
-/** Reads a key, turning key-store errors into RPC statuses. */
+/**
+ * Reads a key, turning key-store errors into RPC statuses; the status error
+ * keeps the key-store error as its cause (the throttle counts wrong passwords
+ * by it).
+ */
 async function readAccount(
   dir: string,
   address: string,
@@ -204,7 +219,7 @@ async function readAccount(
       );
     }
     const code = KEY_STORE_CODES[e.kind];
-    throw new ConnectError(e.message, code);
+    throw new ConnectError(e.message, code, undefined, undefined, e);
   }
 }
 

@@ -1,10 +1,14 @@
 import { assert, assertEquals } from "../assert.ts";
-import { Code } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { Account } from "../../src/chain/account.ts";
 import { timeNow } from "../../src/chain/time.ts";
-import { accountMethods } from "../../src/rpc/account.ts";
+import {
+  type AccountCreateLimits,
+  accountMethods,
+  ACCOUNTS_PER_MINUTE,
+} from "../../src/rpc/account.ts";
 import { Account as AccountService } from "../../src/rpc/gen/account_pb.ts";
-import { listKeys, readKey } from "../../src/store/key_store.ts";
+import { listKeys, readKey, writeKey } from "../../src/store/key_store.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";
 import {
   assertCode,
@@ -16,10 +20,14 @@ import {
 function withNode(
   chain: TestChain,
   fn: (node: TestNode) => Promise<void>,
+  createLimits?: AccountCreateLimits,
 ): Promise<void> {
   return withServedNode(chain, {
     routes: (r, { ledger, keyStoreDir }) => {
-      r.service(AccountService, accountMethods({ ledger, keyStoreDir }));
+      r.service(
+        AccountService,
+        accountMethods({ ledger, keyStoreDir, createLimits }),
+      );
     },
   }, fn);
 }
@@ -88,4 +96,70 @@ Deno.test("AccountBalance: confirmed balances, NotFound for unknown", async () =
     );
     await assertCode(() => balance(""), Code.InvalidArgument, "Address");
   });
+});
+
+Deno.test("AccountCreate: at most so many a minute", async () => {
+  let now = 1_000_000;
+  await withNode(makeChain(0, 1), async ({ keyStoreDir, clients }) => {
+    const create = () => clients.account.accountCreate({ Password: "12345" });
+    for (let i = 0; i < 3; i++) await create();
+    await assertCode(
+      create,
+      Code.ResourceExhausted,
+      "too many new accounts: this node creates at most 3 a minute; try again in 20s",
+    );
+    assertEquals((await listKeys(keyStoreDir)).length, 3);
+    now += 19_000;
+    await assertCode(create, Code.ResourceExhausted, "try again in 1s");
+    now += 1_000;
+    await create();
+    await assertCode(create, Code.ResourceExhausted, "try again in 20s");
+    // A quiet while refills the bucket, but not beyond the burst.
+    now += 10 * 60_000;
+    for (let i = 0; i < 3; i++) await create();
+    await assertCode(create, Code.ResourceExhausted, "at most 3 a minute");
+    assertEquals((await listKeys(keyStoreDir)).length, 7);
+  }, { perMinute: 3, now: () => now });
+});
+
+Deno.test("AccountCreate: the default rate", async () => {
+  await withNode(makeChain(0, 1), async ({ keyStoreDir, clients }) => {
+    const create = () => clients.account.accountCreate({ Password: "12345" });
+    for (let i = 0; i < ACCOUNTS_PER_MINUTE; i++) await create();
+    await assertCode(
+      create,
+      Code.ResourceExhausted,
+      `at most ${ACCOUNTS_PER_MINUTE} a minute`,
+    );
+    assertEquals((await listKeys(keyStoreDir)).length, ACCOUNTS_PER_MINUTE);
+  });
+});
+
+Deno.test("AccountCreate stops at the key file bound, also under concurrent calls", async () => {
+  await withNode(makeChain(0, 1), async ({ keyStoreDir, clients }) => {
+    // A key file written by someone else counts too.
+    await writeKey(keyStoreDir, Account.create(), "12345");
+    const results = await Promise.allSettled(
+      Array.from(
+        { length: 8 },
+        () => clients.account.accountCreate({ Password: "12345" }),
+      ),
+    );
+    const created = results.filter((r) => r.status === "fulfilled");
+    assertEquals(created.length, 4);
+    for (const r of results) {
+      if (r.status === "fulfilled") continue;
+      const e = r.reason as ConnectError;
+      assertEquals(Code[e.code], "ResourceExhausted");
+      assertEquals(
+        e.rawMessage,
+        `key store ${keyStoreDir} is full: it holds 5 key files, the most AccountCreate fills it to; remove unused key files to make room`,
+      );
+    }
+    assertEquals((await listKeys(keyStoreDir)).length, 5);
+    // Room again once a key file is removed.
+    await Deno.remove(`${keyStoreDir}/${(await listKeys(keyStoreDir))[0]}`);
+    await clients.account.accountCreate({ Password: "12345" });
+    assertEquals((await listKeys(keyStoreDir)).length, 5);
+  }, { maxKeyFiles: 5, perMinute: 100 });
 });

@@ -3,10 +3,26 @@
  * holding a test chain, an RPC server on a free loopback port, and Connect
  * clients for it.
  */
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import * as http from "node:http";
+import * as net from "node:net";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  type Transport,
+} from "@connectrpc/connect";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  Http2SessionManager,
+} from "@connectrpc/connect-node";
 import { State } from "../../src/chain/state.ts";
 import { Ledger } from "../../src/node/ledger.ts";
-import { type PeerClients, PeerRegistry } from "../../src/rpc/client.ts";
+import {
+  createPeerClients,
+  type PeerClients,
+  PeerRegistry,
+} from "../../src/rpc/client.ts";
 import { startServer } from "../../src/rpc/server.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
 import { assertEquals, assertRejects } from "../assert.ts";
@@ -23,6 +39,8 @@ export interface TestNode {
   keyStoreDir: string;
   /** Clients for the served node. */
   clients: PeerClients;
+  /** The served address, `127.0.0.1:port`. */
+  addr: string;
 }
 
 /** Options of {@link withNode}. */
@@ -30,9 +48,12 @@ export interface WithNodeOptions {
   /** How many of the chain's blocks are confirmed; all by default. */
   applied?: number;
   /** Registers the services under test. */
-  routes: (router: ConnectRouter, node: Omit<TestNode, "clients">) => void;
+  routes: (
+    router: ConnectRouter,
+    node: Omit<TestNode, "clients" | "addr">,
+  ) => void;
   /** Runs before the server starts, e.g. to write keys. */
-  setup?: (node: Omit<TestNode, "clients">) => Promise<void>;
+  setup?: (node: Omit<TestNode, "clients" | "addr">) => Promise<void>;
 }
 
 /** A served node; `close()` stops it and removes its directory. */
@@ -75,7 +96,12 @@ export async function startNode(
     cleanups.push(() => server.close());
     const peers = new PeerRegistry({ protocol: "connect" });
     cleanups.push(() => peers.close());
-    return { ...node, clients: peers.clients(server.addr), close };
+    return {
+      ...node,
+      clients: peers.clients(server.addr),
+      addr: server.addr,
+      close,
+    };
   } catch (e) {
     await close();
     throw e;
@@ -111,4 +137,61 @@ export async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of stream) out.push(item);
   return out;
+}
+
+/**
+ * Whether a socket can be bound to `address` here (Linux has all of
+ * 127.0.0.0/8 on loopback; macOS only 127.0.0.1).
+ */
+export function canBind(address: string): boolean {
+  try {
+    Deno.listen({ hostname: address, port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Clients whose connections come from `localAddress`. */
+export interface BoundClients {
+  clients: PeerClients;
+  close(): void;
+}
+
+/**
+ * Clients of `addr` whose sockets are bound to `localAddress`, over
+ * Connect/HTTP/1.1 (what bcn uses) or gRPC/HTTP/2 (what a reference client
+ * uses).
+ */
+export function clientsFrom(
+  addr: string,
+  localAddress: string,
+  protocol: "connect" | "grpc",
+): BoundClients {
+  const baseUrl = `http://${addr}`;
+  if (protocol === "connect") {
+    const agent = new http.Agent({ localAddress });
+    const transport = createConnectTransport({
+      baseUrl,
+      httpVersion: "1.1",
+      nodeOptions: { agent },
+    });
+    return {
+      clients: createPeerClients(transport),
+      close: () => agent.destroy(),
+    };
+  }
+  const [host, port] = addr.split(":");
+  const session = new Http2SessionManager(baseUrl, undefined, {
+    createConnection: () =>
+      net.connect({ host, port: Number(port), localAddress }),
+  });
+  const transport: Transport = createGrpcTransport({
+    baseUrl,
+    sessionManager: session,
+  });
+  return {
+    clients: createPeerClients(transport),
+    close: () => session.abort(),
+  };
 }
