@@ -6,6 +6,10 @@
 import { type NodeConfig, type PeerProtocol, portOf } from "../node/config.ts";
 import { Node } from "../node/node.ts";
 import {
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  MAX_CONNECTIONS,
+} from "../rpc/conn_limits.ts";
+import {
   type Flags,
   optionalString,
   parseDuration,
@@ -36,6 +40,8 @@ Flags:
   --balance N            initial owner balance, first start
   --period DURATION      block, discovery and relay period (default 5s)
   --peer-protocol P      auto, connect or grpc (default auto)
+  --max-conns-per-ip N   open connections one address may hold (default ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS});
+                         raise it when many nodes or clients share one address
 `;
 
 const START_FLAGS = {
@@ -50,6 +56,7 @@ const START_FLAGS = {
   balance: { type: "string" },
   period: { type: "string" },
   "peer-protocol": { type: "string" },
+  "max-conns-per-ip": { type: "string" },
 } as const;
 
 /** Builds a node configuration from `bcn node start` flags. */
@@ -83,6 +90,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
   }
   const balance = optionalString(flags, "balance");
   const period = optionalString(flags, "period");
+  const perIp = optionalString(flags, "max-conns-per-ip");
   return {
     node,
     bootstrap,
@@ -97,7 +105,21 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
       : parseU64Flag("balance", balance),
     periodMs: period === undefined ? 5000 : parseDuration("period", period),
     peerProtocol: protocol as PeerProtocol,
+    maxConnsPerIp: perIp === undefined ? undefined : parseConnLimit(perIp),
   };
+}
+
+/** `--max-conns-per-ip`: an integer from 1 to the server's total bound. */
+function parseConnLimit(value: string): number {
+  const n = /^[1-9]\d{0,5}$/.test(value) ? Number(value) : NaN;
+  if (!(n <= MAX_CONNECTIONS)) {
+    throw new UsageError(
+      `--max-conns-per-ip: expected an integer from 1 to ${MAX_CONNECTIONS}, got ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  return n;
 }
 
 /** Runs `bcn node start`: resolves when the node has stopped on a signal. */

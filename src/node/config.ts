@@ -32,6 +32,11 @@ export interface NodeConfig {
   periodMs?: number;
   /** How to reach peers; `auto` by default. */
   peerProtocol?: PeerProtocol;
+  /**
+   * Open connections one remote address may hold; the server's default
+   * (`DEFAULT_MAX_CONNECTIONS_PER_ADDRESS`, 64) when absent.
+   */
+  maxConnsPerIp?: number;
 }
 
 /** Splits `host:port` (IPv6 in brackets); throws a one-line error if malformed. */

@@ -39,11 +39,13 @@ export const MAX_CONNECTIONS = 1024;
  * The most connections one remote address may hold (`--max-conns-per-ip`).
  * Between bcn nodes every call is its own HTTP/1.1 connection (the server
  * answers `Connection: close`), so a peer holds one connection per call in
- * flight: measured on a loopback network of 5 nodes under load
- * (`bench/loopback_conns.ts`), all nodes and CLI calls together reached at
- * most 13 from 127.0.0.1. 64 leaves room for a busy machine that runs several
- * nodes and clients behind one address, while 16 addresses are needed to
- * fill {@link MAX_CONNECTIONS}.
+ * flight. Measured on a loopback network of 5 nodes under load
+ * (`bench/loopback_conns.ts`: transfers, 8 balance queries at a time, 2
+ * subscriptions per node): a node held at most 10 connections from its 4
+ * peers and 11 from the clients, 20 together, which is what a node sees
+ * when everything runs at 127.0.0.1. 64 leaves room for several nodes and
+ * busy clients behind one address, while 16 addresses are needed to reach
+ * {@link MAX_CONNECTIONS}.
  */
 export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 64;
 
