@@ -9,7 +9,7 @@
  *
  * `addresses` > 1 spreads the attacker over 127.0.0.2, 127.0.0.3, ...
  * (enough of them fill the node's total bound); `reopen` makes it open a new
- * connection for every one the node closes (at most 20,000 in all). Set
+ * connection 1 s after the node closes one (at most 20,000 in all). Set
  * `BCN_MAIN` to another checkout's `src/main.ts` to attack that version.
  * Loopback only; bounded in count and time.
  */
@@ -141,7 +141,7 @@ await withTempDir(async (dir) => {
         if (stopping) return;
         closedByNode++;
         if (got.startsWith("HTTP/1.1 503")) answered503++;
-        if (REOPEN) setTimeout(() => open(i), 10);
+        if (REOPEN) setTimeout(() => open(i), 1000);
       });
     };
     const t0 = Date.now();

@@ -129,8 +129,8 @@ export class TrackedConnection {
   readonly remoteAddress: string;
   /** The accounting key: the IPv4 address or the IPv6 /64. */
   readonly key: string;
-  /** From the server's own machine, or an address `isPreferred` names. */
-  readonly preferred: boolean;
+  /** From the server's own machine: the remote address is the local one. */
+  readonly local: boolean;
   readonly #socket: net.Socket;
   readonly #tracker: ConnectionTracker;
   #busy = 0;
@@ -143,13 +143,13 @@ export class TrackedConnection {
   constructor(
     socket: net.Socket,
     tracker: ConnectionTracker,
-    info: { remoteAddress: string; key: string; preferred: boolean },
+    info: { remoteAddress: string; key: string; local: boolean },
   ) {
     this.#socket = socket;
     this.#tracker = tracker;
     this.remoteAddress = info.remoteAddress;
     this.key = info.key;
-    this.preferred = info.preferred;
+    this.local = info.local;
   }
 
   /** Whether a request or stream is open on the connection. */
@@ -337,13 +337,9 @@ export class ConnectionTracker {
       this.#stats.refusedPerAddress++;
       return "per-address";
     }
-    let preferred: boolean | undefined;
-    const isPreferred = (): boolean =>
-      preferred ??= remoteAddress ===
-          unwrapMapped(socket.localAddress ?? "") ||
-        this.#isPreferred(remoteAddress);
+    const local = remoteAddress === unwrapMapped(socket.localAddress ?? "");
     if (this.#open >= this.maxConnections - this.reserved) {
-      if (!isPreferred()) {
+      if (!local && !this.#isPreferred(remoteAddress)) {
         this.#stats.refusedFull++;
         return "full";
       }
@@ -361,7 +357,7 @@ export class ConnectionTracker {
     const conn = new TrackedConnection(socket, this, {
       remoteAddress,
       key,
-      preferred: preferred ?? false,
+      local,
     });
     this.#open++;
     this.#perKey.set(key, count + 1);
@@ -425,10 +421,8 @@ export class ConnectionTracker {
 
   #longestIdleNotPreferred(): TrackedConnection | undefined {
     for (const conn of this.#idle) {
-      if (!conn.preferred && !conn.busy) {
-        // A connection admitted while the server had room was not asked
-        // whether it is preferred; ask now.
-        if (this.#isPreferred(conn.remoteAddress)) continue;
+      // Peers are asked now: the peer set may have changed since accept.
+      if (!conn.local && !conn.busy && !this.#isPreferred(conn.remoteAddress)) {
         return conn;
       }
     }

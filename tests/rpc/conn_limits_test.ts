@@ -501,3 +501,67 @@ Deno.test("a peer's block sync works while an attacker holds the node's connecti
     }
   });
 });
+
+Deno.test("when full, a peer takes the place of an idle stranger, never of the own machine's or a busy one", async () => {
+  const server = await start({
+    limits: {
+      maxConnections: 5,
+      reserved: 2,
+      handshakeTimeoutMs: 60_000,
+      isPreferred: (ip) => ip === "127.0.0.3",
+    },
+  });
+  const opened: Held[] = [];
+  try {
+    // Idle, from the node's own machine, admitted first (the longest idle).
+    const own = await hold(server.port, 1, "127.0.0.1", PREFACE_AND_SETTINGS);
+    opened.push(own);
+    // A stranger's busy connection: its request headers are in, its body
+    // never comes.
+    const busy = await hold(
+      server.port,
+      1,
+      "127.0.0.2",
+      new TextEncoder().encode(
+        "POST /Block/GenesisSync HTTP/1.1\r\nHost: x\r\n" +
+          "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+      ),
+    );
+    opened.push(busy);
+    // Then an idle one; the soft bound (5 - 2) is hit.
+    const idle = await hold(server.port, 1, "127.0.0.2", PREFACE_AND_SETTINGS);
+    opened.push(idle);
+    assert(await waitFor(() => server.connectionStats().open === 3, 5000));
+    const late = await hold(server.port, 1, "127.0.0.2", PREFACE_AND_SETTINGS);
+    opened.push(late);
+    assert(await waitFor(() => late.closed[0], 5000));
+    assertEquals(server.connectionStats().refusedFull, 1);
+    // Two peer connections fill the server.
+    const peer = await hold(server.port, 2, "127.0.0.3", PREFACE_AND_SETTINGS);
+    opened.push(peer);
+    assert(await waitFor(() => server.connectionStats().open === 5, 5000));
+    // A third: the stranger's idle connection makes room.
+    const third = await hold(server.port, 1, "127.0.0.3", PREFACE_AND_SETTINGS);
+    opened.push(third);
+    assert(await waitFor(() => idle.closed[0], 5000), "not evicted");
+    assertEquals(server.connectionStats().evicted, 1);
+    assertEquals(server.connectionStats().open, 5);
+    // Nothing idle from elsewhere is left: the next peer is refused.
+    const fourth = await hold(
+      server.port,
+      1,
+      "127.0.0.3",
+      PREFACE_AND_SETTINGS,
+    );
+    opened.push(fourth);
+    assert(await waitFor(() => fourth.closed[0], 5000));
+    assert(fourth.received[0].startsWith("HTTP/1.1 503 "));
+    assert(!own.closed[0], "the own machine's connection was closed");
+    assert(!busy.closed[0], "the busy connection was closed");
+    assert(!third.closed[0] && !peer.closed.includes(true));
+    assertEquals(server.connectionStats().evicted, 1);
+  } finally {
+    for (const h of opened) h.close();
+    await server.close();
+  }
+});
