@@ -13,7 +13,9 @@
  * its peers at 127.0.0.1 and the clients at 127.0.0.2; on a network where
  * everything is at 127.0.0.1, a node sees their sum. Every 50 ms `ss` lists
  * the established connections; the peaks per node and per address are
- * printed. Loopback only; bounded in time.
+ * printed. Loopback only; bounded in time. A few `wrong nonce` failures are
+ * expected: a transfer signed on the bootstrap node may reach another node
+ * before the previous one was relayed there.
  */
 import * as http from "node:http";
 import { createClient } from "@connectrpc/connect";

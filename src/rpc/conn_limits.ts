@@ -41,9 +41,9 @@ export const MAX_CONNECTIONS = 1024;
  * answers `Connection: close`), so a peer holds one connection per call in
  * flight. Measured on a loopback network of 5 nodes under load
  * (`bench/loopback_conns.ts`: transfers, 8 balance queries at a time, 2
- * subscriptions per node): a node held at most 10 connections from its 4
- * peers and 11 from the clients, 20 together, which is what a node sees
- * when everything runs at 127.0.0.1. 64 leaves room for several nodes and
+ * subscriptions per node), over three runs a node held at most 11
+ * connections from its 4 peers and 11 from the clients, 22 together, which
+ * is what a node sees when everything runs at 127.0.0.1. 64 leaves room for several nodes and
  * busy clients behind one address, while 16 addresses are needed to reach
  * {@link MAX_CONNECTIONS}.
  */
