@@ -7,6 +7,10 @@ import { type NodeConfig, type PeerProtocol, portOf } from "../node/config.ts";
 import { Node } from "../node/node.ts";
 import { AddressList } from "../rpc/address_list.ts";
 import {
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  MAX_CONNECTIONS,
+} from "../rpc/conn_limits.ts";
+import {
   type Flags,
   optionalString,
   parseDuration,
@@ -41,6 +45,8 @@ Flags:
                          call tx sign and account create (which use the key
                          store) besides this machine (127.0.0.1 and ::1),
                          e.g. 10.0.0.0/8,192.168.1.5
+  --max-conns-per-ip N   open connections one address may hold (default ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS});
+                         raise it when many nodes or clients share one address
 `;
 
 const START_FLAGS = {
@@ -56,6 +62,7 @@ const START_FLAGS = {
   period: { type: "string" },
   "peer-protocol": { type: "string" },
   "allow-keys-from": { type: "string" },
+  "max-conns-per-ip": { type: "string" },
 } as const;
 
 /** Builds a node configuration from `bcn node start` flags. */
@@ -103,6 +110,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
       );
     }
   }
+  const perIp = optionalString(flags, "max-conns-per-ip");
   return {
     node,
     bootstrap,
@@ -118,7 +126,21 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
     periodMs: period === undefined ? 5000 : parseDuration("period", period),
     peerProtocol: protocol as PeerProtocol,
     allowKeysFrom,
+    maxConnsPerIp: perIp === undefined ? undefined : parseConnLimit(perIp),
   };
+}
+
+/** `--max-conns-per-ip`: an integer from 1 to the server's total bound. */
+function parseConnLimit(value: string): number {
+  const n = /^[1-9]\d{0,5}$/.test(value) ? Number(value) : NaN;
+  if (!(n <= MAX_CONNECTIONS)) {
+    throw new UsageError(
+      `--max-conns-per-ip: expected an integer from 1 to ${MAX_CONNECTIONS}, got ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  return n;
 }
 
 /** Runs `bcn node start`: resolves when the node has stopped on a signal. */

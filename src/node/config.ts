@@ -38,6 +38,11 @@ export interface NodeConfig {
    * default.
    */
   allowKeysFrom?: string[];
+  /**
+   * Open connections one remote address may hold; the server's default
+   * (`DEFAULT_MAX_CONNECTIONS_PER_ADDRESS`, 64) when absent.
+   */
+  maxConnsPerIp?: number;
 }
 
 /** Splits `host:port` (IPv6 in brackets); throws a one-line error if malformed. */

@@ -30,6 +30,19 @@ import { runProposer } from "./proposer.ts";
 import { openBlockStream, openTxStream, Relay } from "./relay.ts";
 import { messageOf, peerSyncSource, StateSync } from "./state_sync.ts";
 
+/** The hosts of `host:port` peer addresses (IPv6 without brackets). */
+function hostsOf(addrs: string[]): Set<string> {
+  const hosts = new Set<string>();
+  for (const addr of addrs) {
+    try {
+      hosts.add(splitHostPort(addr).hostname);
+    } catch {
+      // not an address: no host to prefer
+    }
+  }
+  return hosts;
+}
+
 /** Options of {@link Node}. */
 export interface NodeOptions {
   /** Where the node prints its state and address; stdout by default. */
@@ -220,6 +233,11 @@ export class Node {
     this.#server = await startServer({
       hostname,
       port,
+      limits: {
+        maxPerAddress: cfg.maxConnsPerIp,
+        // Known peers still get in when the server is nearly full.
+        isPreferred: (ip) => hostsOf(syncPeers.peers()).has(ip),
+      },
       routes: (router) => {
         router.service(Block, {
           ...blockSyncMethods({ store }),

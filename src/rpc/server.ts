@@ -9,6 +9,12 @@
  * `connectNodeAdapter` handler, so every protocol reaches the same routes.
  * The peeked bytes are put back with `socket.unshift()` before the hand-off.
  *
+ * Every connection is accounted for by a {@link ConnectionTracker}
+ * (`conn_limits.ts`): a bound per remote address and in total with room kept
+ * for known peers and the node's own machine, a short time to send the
+ * first request, and idle connections closed (HTTP/2 with a GOAWAY). A
+ * refused connection gets an HTTP/1.1 `503` and is closed.
+ *
  * @module
  */
 
@@ -20,15 +26,29 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { clientAddress } from "./address_list.ts";
 import { MAX_MESSAGE_BYTES } from "./client.ts";
 import { CLIENT_ADDRESS } from "./key_access.ts";
-
-/** The most connections the server holds open at once. */
-const MAX_CONNECTIONS = 1024;
+import {
+  type ConnectionLimits,
+  type ConnectionStats,
+  ConnectionTracker,
+  type RefusedReason,
+  type TrackedConnection,
+} from "./conn_limits.ts";
 
 /**
- * How long an HTTP/1.1 connection may take to send its request headers; a
- * client that trickles them cannot hold a connection slot for long.
+ * Streams one HTTP/2 connection may have open at once: a connection is
+ * bounded like an address is, so one connection cannot hold thousands of
+ * subscriptions. A gRPC peer needs a handful.
  */
-const HEADERS_TIMEOUT_MS = 10_000;
+export const MAX_STREAMS_PER_CONNECTION = 100;
+
+/**
+ * Refused connections being answered at once at most; beyond, a refused
+ * connection is closed without an answer.
+ */
+const MAX_REFUSING = 256;
+
+/** How long a refused connection may take to read its `503`. */
+const REFUSE_LINGER_MS = 1000;
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
 const HTTP2_PREFACE = new TextEncoder().encode(
@@ -51,15 +71,11 @@ export interface ServerOptions {
    */
   closeGraceMs?: number;
   /**
-   * A connection that sends nothing for this long before the server can tell
-   * HTTP/2 from HTTP/1.1 is destroyed. Default 10 000 ms.
+   * Connection bounds and timeouts (see `conn_limits.ts`): per address, in
+   * total, time to the first request, idle time, and which addresses get
+   * room when the server is nearly full. Defaults for every field.
    */
-  peekTimeoutMs?: number;
-  /**
-   * An HTTP/1.1 connection whose request headers are not complete after this
-   * long is destroyed. Default 10 000 ms.
-   */
-  headersTimeoutMs?: number;
+  limits?: ConnectionLimits;
 }
 
 /** A running RPC server returned by {@link startServer}. */
@@ -75,6 +91,8 @@ export interface RpcServer {
    * Calling it again returns the same promise.
    */
   close(): Promise<void>;
+  /** Counters of the connections: open, peaks, refused and closed ones. */
+  connectionStats(): ConnectionStats;
 }
 
 /**
@@ -105,8 +123,8 @@ export interface RpcServer {
  */
 export async function startServer(options: ServerOptions): Promise<RpcServer> {
   const closeGraceMs = options.closeGraceMs ?? 1000;
-  const peekTimeoutMs = options.peekTimeoutMs ?? 10_000;
-  const headersTimeoutMs = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+  const tracker = new ConnectionTracker(options.limits);
+  const conns = new WeakMap<net.Socket, TrackedConnection>();
   // Bounded messages, no compression: one request cannot make the node
   // allocate more than MAX_MESSAGE_BYTES.
   const handler = connectNodeAdapter({
@@ -130,31 +148,60 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
   const h1 = http.createServer(
     { requestTimeout: 0 },
     (req: http.IncomingMessage, res: http.ServerResponse) => {
-      // The headers are in: the call may stream for as long as it needs.
-      req.socket.setTimeout(0);
+      // The headers are in: the call may stream for as long as it needs
+      // (the tracker counts it busy until the response is done).
+      const conn = conns.get(req.socket);
+      if (conn) {
+        conn.requestStarted();
+        res.once("close", () => conn.requestEnded());
+      }
       res.setHeader("Connection", "close");
       handler(req, res);
     },
   );
-  const h2 = http2.createServer({}, handler);
+  const h2 = http2.createServer({
+    settings: { maxConcurrentStreams: MAX_STREAMS_PER_CONNECTION },
+  }, handler);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
+  // The connection being handed to h2: "session" is emitted synchronously
+  // inside emit("connection"), and session.socket is a proxy, not the socket.
+  let handingOver: TrackedConnection | undefined;
   h2.on("session", (session: http2.ServerHttp2Session) => {
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
     session.on("error", () => {/* the socket is destroyed; nothing to do */});
+    const conn = handingOver;
+    if (!conn) return;
+    // Closing politely: a GOAWAY, then the socket closes (open streams, if
+    // any, may finish).
+    conn.setCloser(() => session.close());
+    session.on("stream", (stream: http2.ServerHttp2Stream) => {
+      conn.requestStarted();
+      stream.once("close", () => conn.requestEnded());
+    });
   });
   h1.on("clientError", (_err: Error, socket: net.Socket) => socket.destroy());
 
+  const refusing = new Set<net.Socket>();
   const tcp = net.createServer((socket: net.Socket) => {
+    socket.on("error", () => {/* peer reset; "close" follows */});
+    const conn = tracker.admit(socket);
+    if (typeof conn === "string") return refuse(socket, conn, refusing);
+    conns.set(socket, conn);
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => {/* peer reset; "close" follows */});
-    peek(socket, peekTimeoutMs, (isHttp2: boolean) => {
+    // The tracker's handshake time bounds the peek too.
+    peek(socket, (isHttp2: boolean) => {
       // The socket is paused with the peeked bytes put back; each server
       // attaches its listeners synchronously, then the bytes flow again.
       if (isHttp2) {
-        h2.emit("connection", socket);
+        handingOver = conn;
+        try {
+          h2.emit("connection", socket);
+        } finally {
+          handingOver = undefined;
+        }
       } else {
         // node:http's parser reads straight from the socket's handle when it
         // can, which skips the bytes put back with unshift(): under load the
@@ -164,14 +211,13 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
           (socket as unknown as { _handle?: { _consumed?: boolean } })
             ._handle;
         if (handle) handle._consumed = true;
-        socket.setTimeout(headersTimeoutMs, () => socket.destroy());
         h1.emit("connection", socket);
       }
       socket.resume();
     });
   });
-  // Enough for any real network; a flood of idle connections stops here.
-  tcp.maxConnections = MAX_CONNECTIONS;
+  // No tcp.maxConnections: the tracker bounds the total, and must see a
+  // peer's connection when the server is full to make room for it.
 
   await listen(tcp, options.hostname, options.port);
   const address = tcp.address() as net.AddressInfo;
@@ -183,6 +229,7 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
   let closing: Promise<void> | undefined;
   function close(): Promise<void> {
     closing ??= shutdown({ tcp, h1, sockets, sessions, closeGraceMs });
+    for (const socket of refusing) socket.destroy();
     return closing;
   }
   if (options.signal) {
@@ -191,7 +238,52 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
         once: true,
       });}
   }
-  return { port, addr, close };
+  return {
+    port,
+    addr,
+    close,
+    connectionStats: () => tracker.stats(),
+  };
+}
+
+/**
+ * Answers a refused connection with an HTTP/1.1 `503` and closes it. Sent
+ * before the request is read, as HTTP/1.1 allows: a bcn client then gets an
+ * answer (`unavailable`) instead of a connection closed without one, which
+ * in `auto` mode it would take for a gRPC-only peer. An HTTP/2 client sees
+ * a broken connection either way.
+ */
+function refuse(
+  socket: net.Socket,
+  reason: RefusedReason,
+  refusing: Set<net.Socket>,
+): void {
+  if (refusing.size >= MAX_REFUSING) {
+    socket.destroy();
+    return;
+  }
+  refusing.add(socket);
+  // A Connect error body: Connect clients show its message.
+  const body = JSON.stringify({
+    code: "unavailable",
+    message: reason === "per-address"
+      ? "too many connections from your address"
+      : "server busy: too many connections",
+  });
+  socket.end(
+    "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n" +
+      "Content-Type: application/json\r\nRetry-After: 1\r\n" +
+      `Content-Length: ${body.length}\r\n\r\n${body}`,
+  );
+  // Read (and drop) what the client sends until it closes, so that its
+  // request does not meet a closed socket and a reset that would discard
+  // the answer; bounded in time.
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), REFUSE_LINGER_MS);
+  socket.once("close", () => {
+    clearTimeout(timer);
+    refusing.delete(socket);
+  });
 }
 
 /**
@@ -200,13 +292,10 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
  */
 function peek(
   socket: net.Socket,
-  timeoutMs: number,
   decide: (isHttp2: boolean) => void,
 ): void {
   let buffered = new Uint8Array(0);
-  const timer = setTimeout(() => socket.destroy(), timeoutMs);
   function finish(isHttp2: boolean): void {
-    clearTimeout(timer);
     socket.off("data", onData);
     socket.off("close", onClose);
     socket.pause();
@@ -214,7 +303,6 @@ function peek(
     decide(isHttp2);
   }
   function onClose(): void {
-    clearTimeout(timer);
     socket.off("data", onData);
   }
   function onData(chunk: Uint8Array): void {

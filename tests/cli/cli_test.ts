@@ -38,6 +38,7 @@ import { Tx } from "../../src/rpc/gen/tx_pb.ts";
 import { type RpcServer, startServer } from "../../src/rpc/server.ts";
 import { TX_STATUS_HEADER } from "../../src/rpc/tx.ts";
 import { UsageError } from "../../src/cli/args.ts";
+import { nodeConfigFromFlags } from "../../src/cli/node.ts";
 import {
   ACCOUNT_COMMANDS,
   formatAccountCreated,
@@ -845,4 +846,26 @@ Deno.test("bcn prints results on stdout and errors as one line, exit 1", async (
   assert(group.stdout.startsWith("Usage: bcn tx COMMAND [flags]"));
   assert(group.stdout.includes("  tx verify "));
   assert(!group.stdout.includes("block search"));
+});
+
+Deno.test("node start --max-conns-per-ip takes 1 to 1024", () => {
+  const base = { node: "127.0.0.1:1122", bootstrap: true };
+  assertEquals(nodeConfigFromFlags(base).maxConnsPerIp, undefined);
+  assertEquals(
+    nodeConfigFromFlags({ ...base, "max-conns-per-ip": "200" }).maxConnsPerIp,
+    200,
+  );
+  assertEquals(
+    nodeConfigFromFlags({ ...base, "max-conns-per-ip": "1024" }).maxConnsPerIp,
+    1024,
+  );
+  for (const bad of ["0", "1025", "-1", "1e3", "08", "many", ""]) {
+    assertThrows(
+      () => nodeConfigFromFlags({ ...base, "max-conns-per-ip": bad }),
+      UsageError,
+      `--max-conns-per-ip: expected an integer from 1 to 1024, got ${
+        JSON.stringify(bad)
+      }`,
+    );
+  }
 });

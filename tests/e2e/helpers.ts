@@ -73,6 +73,11 @@ export interface BcnOptions {
    * test never picks up the caller's passwords.
    */
   env?: Record<string, string>;
+  /**
+   * Another checkout's `src/main.ts` to run instead of this one's (its
+   * `deno.json` beside `src/`), e.g. to benchmark an older version.
+   */
+  main?: string;
 }
 
 /** A running `bcn` process; see {@link startBcn}. */
@@ -121,8 +126,8 @@ function command(args: string[], options: BcnOptions): Deno.Command {
       "run",
       ...BCN_PERMISSIONS,
       "--config",
-      CONFIG_PATH,
-      MAIN_PATH,
+      options.main?.replace(/src\/main\.ts$/, "deno.json") ?? CONFIG_PATH,
+      options.main ?? MAIN_PATH,
       ...args,
     ],
     cwd: options.cwd,

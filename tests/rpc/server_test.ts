@@ -486,7 +486,7 @@ Deno.test("an HTTP/1.1 client that never finishes its headers is cut off", async
     hostname: "127.0.0.1",
     port: 0,
     routes: fakeBlockRoutes(),
-    headersTimeoutMs: 200,
+    limits: { handshakeTimeoutMs: 200 },
   });
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
