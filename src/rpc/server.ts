@@ -140,6 +140,21 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
       ),
   });
 
+  // Connect builds the request URL from the Host header (HTTP/1.1) or
+  // :authority (HTTP/2) and throws synchronously when it is not a valid
+  // host, e.g. `Host: ::1:5`: uncaught, that ended the process. Any such
+  // throw is the client's fault, so it gets a 400 and the node goes on.
+  const serve = (
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ): void => {
+    try {
+      handler(req, res);
+    } catch (e) {
+      badRequest(res, e);
+    }
+  };
+
   // Deno 2.9.6 resets a socket handed over with emit("connection") after one
   // response, although it announces keep-alive (curl: "Connection reset by
   // peer" on reuse); a client that reuses the socket races that reset.
@@ -156,12 +171,12 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
         res.once("close", () => conn.requestEnded());
       }
       res.setHeader("Connection", "close");
-      handler(req, res);
+      serve(req, res);
     },
   );
   const h2 = http2.createServer({
     settings: { maxConcurrentStreams: MAX_STREAMS_PER_CONNECTION },
-  }, handler);
+  }, serve);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
   // The connection being handed to h2: "session" is emitted synchronously
@@ -319,6 +334,25 @@ function peek(
   }
   socket.on("data", onData);
   socket.on("close", onClose);
+}
+
+/**
+ * Answers a request the handler could not even read (a malformed Host or
+ * :authority) with 400 and one line naming the problem.
+ */
+function badRequest(
+  res: http.ServerResponse | http2.Http2ServerResponse,
+  err: unknown,
+): void {
+  const problem = err instanceof Error ? err.message.split("\n")[0] : "";
+  try {
+    if (!res.headersSent) {
+      res.writeHead(400, { "Content-Type": "text/plain; charset=utf-8" });
+    }
+    res.end(`bad request: ${problem}\n`);
+  } catch {
+    res.destroy();
+  }
 }
 
 /** Binds `server`, turning a bind failure into a one-line Error. */

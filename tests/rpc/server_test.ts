@@ -512,3 +512,60 @@ Deno.test("an HTTP/1.1 client that never finishes its headers is cut off", async
     await server.close();
   }
 });
+
+/** Sends one raw HTTP/1.1 request and reads the whole answer. */
+async function rawHttp1(port: number, request: string): Promise<string> {
+  const socket = net.connect(port, "127.0.0.1");
+  try {
+    await new Promise<void>((resolve) =>
+      socket.once("connect", () => resolve())
+    );
+    const response = readAll(socket);
+    socket.write(request);
+    return await response;
+  } finally {
+    socket.destroy();
+  }
+}
+
+Deno.test("a malformed Host or :authority gets a 400, and the server goes on", async () => {
+  const server = await startFake();
+  try {
+    // Connect builds a URL from the host; `::1:5` is not one.
+    const bad = await rawHttp1(
+      server.port,
+      "POST /Block/GenesisSync HTTP/1.1\r\nHost: ::1:5\r\n" +
+        "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    );
+    assert(bad.startsWith("HTTP/1.1 400"), bad);
+    assert(bad.includes("bad request: "), bad);
+
+    const session = http2.connect(`http://${server.addr}`);
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/Block/GenesisSync",
+        ":authority": "::1:5",
+        "content-type": "application/json",
+      });
+      stream.end("{}");
+      const status = await new Promise<number>((resolve, reject) => {
+        stream.once("response", (h) => resolve(Number(h[":status"])));
+        stream.once("error", reject);
+      });
+      stream.resume();
+      assertEquals(status, 400);
+    } finally {
+      session.destroy();
+    }
+
+    const good = await rawHttp1(
+      server.port,
+      "POST /Block/GenesisSync HTTP/1.1\r\nHost: x\r\n" +
+        "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    );
+    assert(good.startsWith("HTTP/1.1 200"), good);
+  } finally {
+    await server.close();
+  }
+});
