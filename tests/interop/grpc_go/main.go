@@ -1,7 +1,11 @@
 // Command grpc_go is a stand-in for the reference Go node's wire: grpc-go over
-// cleartext HTTP/2 only, with the Block service's GenesisSync and BlockSync.
+// cleartext HTTP/2 only, with what a regular node calls on its seed:
+// Block.GenesisSync, Block.BlockSync, Node.PeerDiscover, and the relay
+// streams Tx.TxReceive and Block.BlockReceive.
 //
-//	grpc_go serve ADDR BLOCKSTORE   serve a bcn block store
+//	grpc_go serve ADDR BLOCKSTORE   serve a bcn block store; on SIGTERM stop
+//	                                gracefully (GracefulStop, which sends
+//	                                GOAWAY) and print "stopped"
 //	grpc_go sync ADDR               fetch the genesis and every block, print them
 //
 // Messages are handled as raw protobuf (field 1, bytes), as the reference's
@@ -12,9 +16,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -54,7 +61,7 @@ func serve(addr, dir string) error {
 	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
 		method, _ := grpc.MethodFromServerStream(stream)
 		var req []byte
-		if err := stream.RecvMsg(&req); err != nil {
+		if err := stream.RecvMsg(&req); err != nil && err != io.EOF {
 			return err
 		}
 		switch method {
@@ -64,6 +71,27 @@ func serve(addr, dir string) error {
 				return err
 			}
 			out := bytesField(g)
+			return stream.SendMsg(&out)
+		case "/Node/PeerDiscover":
+			// Peers: just this node's own address, as the reference answers.
+			out := bytesField([]byte(lis.Addr().String()))
+			return stream.SendMsg(&out)
+		case "/Block/BlockReceive", "/Tx/TxReceive":
+			// A client stream: the first message was read above (none when
+			// the stream was empty); count them all, answer an empty message.
+			n := 0
+			if len(req) > 0 {
+				n = 1
+			}
+			for {
+				var msg []byte
+				if err := stream.RecvMsg(&msg); err != nil {
+					break
+				}
+				n++
+			}
+			fmt.Println("received", method, n)
+			out := []byte{}
 			return stream.SendMsg(&out)
 		case "/Block/BlockSync":
 			from := uint64(0)
@@ -90,8 +118,21 @@ func serve(addr, dir string) error {
 		}
 		return fmt.Errorf("unknown method %s", method)
 	}))
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM)
+	stopped := make(chan struct{})
+	go func() {
+		<-stop
+		srv.GracefulStop()
+		close(stopped)
+	}()
 	fmt.Println("listening", lis.Addr())
-	return srv.Serve(lis)
+	if err := srv.Serve(lis); err != nil {
+		return err
+	}
+	<-stopped
+	fmt.Println("stopped")
+	return nil
 }
 
 func sync(addr string) error {
