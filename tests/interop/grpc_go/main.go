@@ -6,7 +6,10 @@
 //	grpc_go serve ADDR BLOCKSTORE   serve a bcn block store; on SIGTERM stop
 //	                                gracefully (GracefulStop, which sends
 //	                                GOAWAY) and print "stopped"
-//	grpc_go sync ADDR               fetch the genesis and every block, print them
+//	grpc_go sync ADDR [IDLE]        fetch the genesis and every block, print
+//	                                them; with IDLE (a Go duration) wait that
+//	                                long before closing the connection (which
+//	                                sends GOAWAY)
 //
 // Messages are handled as raw protobuf (field 1, bytes), as the reference's
 // GenesisSyncRes and BlockSyncRes are, so no generated code is needed.
@@ -135,12 +138,13 @@ func serve(addr, dir string) error {
 	return nil
 }
 
-func sync(addr string) error {
+func sync(addr string, idle time.Duration) error {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	defer time.Sleep(idle)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	req, res := []byte{}, []byte{}
@@ -178,9 +182,14 @@ func main() {
 	case len(os.Args) == 4 && os.Args[1] == "serve":
 		err = serve(os.Args[2], os.Args[3])
 	case len(os.Args) == 3 && os.Args[1] == "sync":
-		err = sync(os.Args[2])
+		err = sync(os.Args[2], 0)
+	case len(os.Args) == 4 && os.Args[1] == "sync":
+		var idle time.Duration
+		if idle, err = time.ParseDuration(os.Args[3]); err == nil {
+			err = sync(os.Args[2], idle)
+		}
 	default:
-		err = fmt.Errorf("usage: grpc_go serve ADDR BLOCKSTORE | grpc_go sync ADDR")
+		err = fmt.Errorf("usage: grpc_go serve ADDR BLOCKSTORE | grpc_go sync ADDR [IDLE]")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
