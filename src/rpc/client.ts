@@ -356,10 +356,10 @@ export class PeerTransport implements Transport {
  * JavaScript runs (denoland/deno#36788, PLATFORM.md). Measured here
  * (Deno 2.9.6, grpc-go 1.67 stopping gracefully) with one long-lived
  * session per peer, as before: a bcn node joined to a grpc-go seed died in
- * 2 of 4 runs of `bench/goaway_stress.ts` (idle 0-12 s); a client with 8
+ * 8 of 10 runs of `bench/goaway_stress.ts` (idle 0-30 s); a client with 8
  * sessions that served 13 calls each and idled died in 6 of 10 runs. With
- * a session per call: 0 of 20 stress runs (idle 0-30 s), 0 of 10 idle
- * clients, 0 of 15 clients calling through the stop.
+ * a session per call: 0 of 20 stress runs, 0 of 10 idle clients, 0 of 15
+ * clients calling through the stop.
  *
  * The cost is one TCP connection and HTTP/2 handshake per call, on
  * loopback or LAN a fraction of a millisecond, and only toward reference
