@@ -12,6 +12,10 @@
  * and remembers the answer for that peer. A refused connection never triggers
  * the fallback: the peer is simply down.
  *
+ * Every gRPC call gets its own HTTP/2 connection, closed when the call ends:
+ * under Deno 2.9.6 a GOAWAY on a `node:http2` client session kept across
+ * calls can crash the process (see `SessionPerCallGrpcTransport` below).
+ *
  * A {@link PeerRegistry} keeps one transport per peer address, so what was
  * learned about a peer lives as long as the registry, and closes them all.
  *
@@ -88,8 +92,9 @@ export interface PeerClients {
 /**
  * A Connect {@link Transport} bound to one peer address that chooses between
  * Connect over HTTP/1.1 and gRPC over HTTP/2 (see the module documentation).
- * It owns an HTTP/1.1 keep-alive agent and, once gRPC is used, an HTTP/2
- * session: call {@link PeerTransport.close} when done with the peer.
+ * It owns an HTTP/1.1 keep-alive agent and the HTTP/2 connections of its gRPC
+ * calls in flight (one per call, closed when the call ends): call
+ * {@link PeerTransport.close} when done with the peer.
  */
 export class PeerTransport implements Transport {
   /** The peer address, `host:port`. */
@@ -246,8 +251,8 @@ export class PeerTransport implements Transport {
   }
 
   /**
-   * Closes the HTTP/1.1 keep-alive connections and the HTTP/2 session of this
-   * peer; calls in flight fail. Later calls fail with an error.
+   * Closes the HTTP/1.1 keep-alive connections and the HTTP/2 connections of
+   * this peer; calls in flight fail. Later calls fail with an error.
    *
    * @example
    * ```ts
@@ -361,9 +366,9 @@ export class PeerTransport implements Transport {
  * a session per call: 0 of 20 stress runs, 0 of 10 idle clients, 0 of 15
  * clients calling through the stop.
  *
- * The cost is one TCP connection and HTTP/2 handshake per call, on
- * loopback or LAN a fraction of a millisecond, and only toward reference
- * peers (bcn peers use Connect over HTTP/1.1).
+ * The cost is one TCP connection and HTTP/2 handshake per call, only
+ * toward reference peers (bcn peers use Connect over HTTP/1.1): measured on
+ * loopback, a unary call took 1.1 ms instead of 0.6 ms.
  */
 class SessionPerCallGrpcTransport implements Transport {
   readonly #baseUrl: string;
