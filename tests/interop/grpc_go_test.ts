@@ -22,8 +22,10 @@ import {
   hasGo,
   runGoawayScenario,
   runVictimRound,
+  startGoServer,
   writeChain,
 } from "./goaway_scenario.ts";
+import { openBlockStream, openTxStream } from "../../src/node/relay.ts";
 
 const GO = await hasGo();
 if (!GO) console.log("grpc-go interop tests ignored: no Go toolchain on PATH");
@@ -176,5 +178,43 @@ Deno.test({
       const r = await runGoawayScenario({ bin, dir, idleMs: 9000 });
       assert(!r.crashed, `the node died (exit ${r.code})\n${r.stderr}`);
       assertEquals(r.code, 0);
+    }),
+});
+
+async function* items(n: number): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < n; i++) yield new TextEncoder().encode(`{"n":${i}}`);
+}
+
+// Relay streams name their sender in a `bcn-origin` header (no echo, issue
+// 8): a grpc-go server, as the reference node, must take them as before.
+Deno.test({
+  name: "a grpc-go server takes bcn's relay streams with their origin header",
+  ignore: !GO,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const bin = await buildGo(dir);
+      await writeChain(`${dir}/store`, 1);
+      const go = await startGoServer(bin, `${dir}/store`);
+      const registry = new PeerRegistry({ protocol: "auto" });
+      try {
+        const origin = { origin: "127.0.0.1:1123" };
+        const signal = AbortSignal.timeout(20_000);
+        await openTxStream(registry, origin)(go.addr, items(2), signal);
+        await openBlockStream(registry, origin)(go.addr, items(3), signal);
+        assertEquals(registry.protocolOf(go.addr), "grpc");
+      } finally {
+        registry.close();
+        await go.stop();
+      }
+      assert(
+        go.stdout().includes("received /Tx/TxReceive 2 from 127.0.0.1:1123\n"),
+        go.stdout(),
+      );
+      assert(
+        go.stdout().includes(
+          "received /Block/BlockReceive 3 from 127.0.0.1:1123\n",
+        ),
+        go.stdout(),
+      );
     }),
 });

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -93,7 +94,14 @@ func serve(addr, dir string) error {
 				}
 				n++
 			}
-			fmt.Println("received", method, n)
+			// A bcn sender names itself in bcn-origin; the reference ignores it.
+			origin := ""
+			if md, ok := metadata.FromIncomingContext(stream.Context()); ok {
+				if v := md.Get("bcn-origin"); len(v) > 0 {
+					origin = " from " + v[0]
+				}
+			}
+			fmt.Printf("received %s %d%s\n", method, n, origin)
 			out := []byte{}
 			return stream.SendMsg(&out)
 		case "/Block/BlockSync":
