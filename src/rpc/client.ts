@@ -363,7 +363,7 @@ export class PeerTransport implements Transport {
  * session per peer, as before: a bcn node joined to a grpc-go seed died in
  * 8 of 10 runs of `bench/goaway_stress.ts` (idle 0-30 s); a client with 8
  * sessions that served 13 calls each and idled died in 6 of 10 runs. With
- * a session per call: 0 of 20 stress runs, 0 of 10 idle clients, 0 of 15
+ * a session per call: 0 of 50 stress runs, 0 of 10 idle clients, 0 of 15
  * clients calling through the stop.
  *
  * The cost is one TCP connection and HTTP/2 handshake per call, only
