@@ -18,10 +18,16 @@ export type BlockOutcome = "applied" | "known" | "ahead" | "rejected";
 
 /** Hooks through which the ledger tells the rest of the node what changed. */
 export interface LedgerHooks {
-  /** A new transaction entered the pending set: relay it. */
-  onTx?: (tx: SigTx) => void;
-  /** A new block was confirmed here: relay it. */
-  onBlock?: (block: SigBlock) => void;
+  /**
+   * A new transaction entered the pending set: relay it, but not back to
+   * `origin`, the peer it came from (`undefined` when unknown or local).
+   */
+  onTx?: (tx: SigTx, origin?: string) => void;
+  /**
+   * A new block was confirmed here: relay it, but not back to `origin`, the
+   * peer it came from (`undefined` when unknown or proposed here).
+   */
+  onBlock?: (block: SigBlock, origin?: string) => void;
   /** An event for subscribers. */
   onEvent?: (event: Event) => void;
   /** A block beyond the next one arrived: this node is behind. */
@@ -63,20 +69,18 @@ export class Ledger {
    * arrive.
    */
   sendTx(tx: SigTx): string {
-    const hash = this.state.applyTx(tx);
-    if (!this.state.hasQueued(hash)) this.#hooks.onTx?.(tx);
-    this.#relayPromoted();
-    return hash;
+    return this.#addTx(tx, undefined);
   }
 
   /**
    * A relayed transaction: like {@link sendTx}, but one that is invalid or
-   * already pending is dropped (and not relayed again). Returns whether it
+   * already pending is dropped (and not relayed again). `origin` is the peer
+   * that sent it, if known: it is not relayed back there. Returns whether it
    * was new.
    */
-  receiveTx(tx: SigTx): boolean {
+  receiveTx(tx: SigTx, origin?: string): boolean {
     try {
-      this.sendTx(tx);
+      this.#addTx(tx, origin);
       return true;
     } catch {
       return false;
@@ -86,8 +90,9 @@ export class Ledger {
   /**
    * A relayed block: applied, appended, published and relayed when it is
    * the next one; ignored when already known; reported when it is ahead.
+   * `origin` is the peer that sent it, if known: it is not relayed back.
    */
-  receiveBlock(block: SigBlock): Promise<BlockOutcome> {
+  receiveBlock(block: SigBlock, origin?: string): Promise<BlockOutcome> {
     return this.#locked(async () => {
       const next = this.state.lastNumber + 1n;
       if (block.number < next) return "known";
@@ -103,7 +108,7 @@ export class Ledger {
         );
         return "rejected";
       }
-      await this.#persist(block);
+      await this.#persist(block, origin);
       return "applied";
     });
   }
@@ -112,12 +117,16 @@ export class Ledger {
    * A block from a catch-up sync: applied, appended, published and relayed
    * when it is the next one, `known` when the node already has it. Throws
    * a `StateError` for an invalid block, so the sync can name the peer.
+   * `origin` is the peer it was synced from: it is not relayed back there.
    */
-  commitBlock(block: SigBlock): Promise<"applied" | "known"> {
+  commitBlock(
+    block: SigBlock,
+    origin?: string,
+  ): Promise<"applied" | "known"> {
     return this.#locked(async () => {
       if (block.number <= this.state.lastNumber) return "known";
       this.state.applyBlock(block);
-      await this.#persist(block);
+      await this.#persist(block, origin);
       return "applied";
     });
   }
@@ -145,8 +154,16 @@ export class Ledger {
     return this.#lock.then(() => {}, () => {});
   }
 
-  #confirmed(block: SigBlock): void {
-    this.#hooks.onBlock?.(block);
+  #addTx(tx: SigTx, origin: string | undefined): string {
+    const hash = this.state.applyTx(tx);
+    // A queued transaction is relayed once its gap fills, not now.
+    if (!this.state.hasQueued(hash)) this.#hooks.onTx?.(tx, origin);
+    this.#relayPromoted();
+    return hash;
+  }
+
+  #confirmed(block: SigBlock, origin: string | undefined): void {
+    this.#hooks.onBlock?.(block, origin);
     this.#publish(block);
     this.#relayPromoted();
   }
@@ -156,7 +173,7 @@ export class Ledger {
     for (const tx of this.state.takePromoted()) this.#hooks.onTx?.(tx);
   }
 
-  async #persist(block: SigBlock): Promise<void> {
+  async #persist(block: SigBlock, origin?: string): Promise<void> {
     try {
       await appendOrFail(this.store, block);
     } catch (e) {
@@ -166,7 +183,7 @@ export class Ledger {
       this.#hooks.onFatal?.(this.#failed);
       throw e;
     }
-    this.#confirmed(block);
+    this.#confirmed(block, origin);
   }
 
   #publish(block: SigBlock): void {

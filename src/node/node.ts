@@ -119,13 +119,13 @@ export class Node {
       name: "tx",
       retryMs: periodMs,
       log,
-      open: openTxStream(this.#registry),
+      open: openTxStream(this.#registry, { origin: config.node }),
     });
     this.#blockRelay = new Relay<Uint8Array>({
       name: "block",
       retryMs: periodMs,
       log,
-      open: openBlockStream(this.#registry),
+      open: openBlockStream(this.#registry, { origin: config.node }),
     });
   }
 
@@ -203,14 +203,18 @@ export class Node {
       signal.throwIfAborted();
     }
     const ledger = this.#ledger = new Ledger(state, sync.store!, {
-      onTx: (tx) => this.#txRelay.push(encoder.encode(encodeSigTx(tx))),
-      onBlock: (block) => {
+      // Nothing goes back to the peer it came from (`origin`).
+      onTx: (tx, origin) =>
+        this.#txRelay.push(encoder.encode(encodeSigTx(tx)), { except: origin }),
+      onBlock: (block, origin) => {
         this.#log(
           `blk ${block.number}: ${
             blockHash(block).slice(0, 7)
           } confirmed, ${block.txs.length} txs`,
         );
-        this.#blockRelay.push(encoder.encode(encodeSigBlock(block)));
+        this.#blockRelay.push(encoder.encode(encodeSigBlock(block)), {
+          except: origin,
+        });
       },
       onEvent: (event) => this.events.publish(event),
       onBehind: () => this.#catchUp(),
@@ -336,7 +340,7 @@ export class Node {
     if (this.#catchingUp || this.signal.aborted) return;
     const ledger = this.#ledger!;
     this.#catchingUp = this.#sync!.syncBlocks({
-      commit: (block) => ledger.commitBlock(block),
+      commit: (block, peer) => ledger.commitBlock(block, peer),
       tolerant: true,
     })
       .catch((e) => {

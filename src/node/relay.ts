@@ -27,10 +27,55 @@
  * parser out of order; fixed in `src/rpc/server.ts`, but any connection can
  * break). Short streams keep every item until a response confirms it.
  *
+ * No echo: an item is not relayed back to the peer it came from. A bcn
+ * sender names itself (its advertised `host:port`, the address its peers
+ * know it by) in the {@link RELAY_ORIGIN_HEADER} request header of its relay
+ * streams; the receiver passes that origin along to
+ * {@link RelayPushOptions.except}. A reference Go node sends no such header
+ * (and ignores it when it receives one): its items have no known origin and
+ * go to every peer, as before.
+ *
  * @module
  */
 import { describePeerError, type PeerRegistry } from "../rpc/client.ts";
+import { isPeerAddress } from "./peers.ts";
 import { sleep } from "./sleep.ts";
+
+/**
+ * The request header of a relay stream (`Tx.TxReceive`,
+ * `Block.BlockReceive`) in which a bcn sender gives its advertised address,
+ * so the receiver does not relay the items back to it. Unknown metadata to
+ * gRPC servers such as the reference node, which ignore it.
+ */
+export const RELAY_ORIGIN_HEADER = "bcn-origin";
+
+/**
+ * The origin a relay stream announces in {@link RELAY_ORIGIN_HEADER}, or
+ * `undefined` when there is none or it is not a `host:port` address (a
+ * reference node's streams carry none).
+ *
+ * @example
+ * ```ts
+ * import { RELAY_ORIGIN_HEADER, relayOrigin } from "./relay.ts";
+ *
+ * const headers = new Headers({ [RELAY_ORIGIN_HEADER]: "127.0.0.1:1123" });
+ * console.log(relayOrigin(headers)); // 127.0.0.1:1123
+ * console.log(relayOrigin(new Headers())); // undefined
+ * ```
+ */
+export function relayOrigin(headers: Headers): string | undefined {
+  const origin = headers.get(RELAY_ORIGIN_HEADER)?.trim();
+  return origin && isPeerAddress(origin) ? origin : undefined;
+}
+
+/** Options of {@link openTxStream} and {@link openBlockStream}. */
+export interface RelayStreamOptions {
+  /**
+   * This node's advertised address, sent in {@link RELAY_ORIGIN_HEADER} so
+   * the receiver does not relay the items back; nothing is sent without it.
+   */
+  origin?: string;
+}
 
 /**
  * How long one relay stream (a batch) may take: a peer that accepts a stream
@@ -524,7 +569,8 @@ export class Relay<T> {
 
 /**
  * The {@link RelayOpen} of the transaction relay: one `Tx.TxReceive` client
- * stream of canonical JSON transactions.
+ * stream of canonical JSON transactions, naming `options.origin` as the
+ * sender (see {@link RELAY_ORIGIN_HEADER}).
  *
  * @example
  * ```ts
@@ -532,22 +578,30 @@ export class Relay<T> {
  * import { openTxStream, Relay } from "./relay.ts";
  *
  * const registry = new PeerRegistry();
- * const txRelay = new Relay({ name: "tx", open: openTxStream(registry) });
+ * const txRelay = new Relay({
+ *   name: "tx",
+ *   open: openTxStream(registry, { origin: "127.0.0.1:1122" }),
+ * });
  * await txRelay.close();
  * registry.close();
  * ```
  */
-export function openTxStream(registry: PeerRegistry): RelayOpen<Uint8Array> {
+export function openTxStream(
+  registry: PeerRegistry,
+  options: RelayStreamOptions = {},
+): RelayOpen<Uint8Array> {
+  const headers = originHeaders(options);
   return (peer, items, signal) =>
     registry.clients(peer).tx.txReceive(
       mapItems(items, (tx) => ({ Tx: tx })),
-      { signal, timeoutMs: RELAY_STREAM_TIMEOUT_MS },
+      { signal, timeoutMs: RELAY_STREAM_TIMEOUT_MS, headers },
     );
 }
 
 /**
  * The {@link RelayOpen} of the block relay: one `Block.BlockReceive` client
- * stream of canonical JSON blocks.
+ * stream of canonical JSON blocks, naming `options.origin` as the sender
+ * (see {@link RELAY_ORIGIN_HEADER}).
  *
  * @example
  * ```ts
@@ -555,19 +609,33 @@ export function openTxStream(registry: PeerRegistry): RelayOpen<Uint8Array> {
  * import { openBlockStream, Relay } from "./relay.ts";
  *
  * const registry = new PeerRegistry();
- * const blockRelay = new Relay({ name: "block", open: openBlockStream(registry) });
+ * const blockRelay = new Relay({
+ *   name: "block",
+ *   open: openBlockStream(registry, { origin: "127.0.0.1:1122" }),
+ * });
  * await blockRelay.close();
  * registry.close();
  * ```
  */
 export function openBlockStream(
   registry: PeerRegistry,
+  options: RelayStreamOptions = {},
 ): RelayOpen<Uint8Array> {
+  const headers = originHeaders(options);
   return (peer, items, signal) =>
     registry.clients(peer).block.blockReceive(
       mapItems(items, (block) => ({ Block: block })),
-      { signal, timeoutMs: RELAY_STREAM_TIMEOUT_MS },
+      { signal, timeoutMs: RELAY_STREAM_TIMEOUT_MS, headers },
     );
+}
+
+/** The request headers that name the sender, if it is given. */
+function originHeaders(
+  options: RelayStreamOptions,
+): Record<string, string> | undefined {
+  return options.origin === undefined
+    ? undefined
+    : { [RELAY_ORIGIN_HEADER]: options.origin };
 }
 
 /** Maps every item of an async iterable, pulling one at a time. */

@@ -61,10 +61,11 @@ export class SyncError extends Error {
 export interface SyncBlocksOptions {
   /**
    * Applies and stores one block; resolves `known` for a block the state
-   * already has; throws for an invalid block. By default the sync applies to
-   * its own state and appends to its store.
+   * already has; throws for an invalid block. `peer` is where the block
+   * came from (so the node does not relay it back there). By default the
+   * sync applies to its own state and appends to its store.
    */
-  commit?: (block: SigBlock) => Promise<"applied" | "known">;
+  commit?: (block: SigBlock, peer: string) => Promise<"applied" | "known">;
   /** Log a peer's bad block and go on with the next peer, instead of failing. */
   tolerant?: boolean;
 }
@@ -348,7 +349,7 @@ export class StateSync {
   async #syncFromPeer(
     peer: string,
     state: State,
-    commit: (block: SigBlock) => Promise<"applied" | "known">,
+    commit: (block: SigBlock, peer: string) => Promise<"applied" | "known">,
   ): Promise<void> {
     const maxAttempts = this.#options.maxAttempts ?? 5;
     let failures = 0;
@@ -367,7 +368,7 @@ export class StateSync {
             if (block.number !== next) {
               throw new Error(`sent block ${block.number}, expected ${next}`);
             }
-            await commit(block);
+            await commit(block, peer);
           } catch (e) {
             if (e instanceof SyncError) throw e;
             throw new SyncError(

@@ -12,6 +12,7 @@ import {
   type SigBlock,
 } from "../chain/block.ts";
 import type { Ledger } from "../node/ledger.ts";
+import { relayOrigin } from "../node/relay.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import type { Block } from "./gen/block_pb.ts";
 
@@ -71,7 +72,8 @@ const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/;
 /**
  * BlockReceive and BlockSearch on a ledger:
  * - BlockReceive takes relayed blocks and offers each to the ledger, which
- *   applies, persists, relays and publishes the next one; undecodable,
+ *   applies, persists, relays (to every peer but the sender, when it names
+ *   itself, see `RELAY_ORIGIN_HEADER`) and publishes the next one; undecodable,
  *   invalid, known or future blocks are dropped and the stream goes on;
  * - BlockSearch streams the first stored block whose number equals `Number`
  *   (when non-zero), or whose hash or parent starts with the given hex
@@ -83,7 +85,9 @@ export function blockRelayMethods(
 ): Pick<ServiceImpl<typeof Block>, "blockReceive" | "blockSearch"> {
   const { ledger } = backend;
   return {
-    async blockReceive(reqs) {
+    async blockReceive(reqs, ctx) {
+      // A bcn sender names itself, so its blocks are not sent back.
+      const origin = relayOrigin(ctx.requestHeader);
       for await (const req of reqs) {
         let block: SigBlock;
         try {
@@ -93,7 +97,7 @@ export function blockRelayMethods(
           continue;
         }
         try {
-          await ledger.receiveBlock(block);
+          await ledger.receiveBlock(block, origin);
         } catch (e) {
           // The store failed under an applied block: the ledger has already
           // reported it as fatal to the node.

@@ -12,6 +12,10 @@
  * and remembers the answer for that peer. A refused connection never triggers
  * the fallback: the peer is simply down.
  *
+ * Every gRPC call gets its own HTTP/2 connection, closed when the call ends:
+ * under Deno 2.9.6 a GOAWAY on a `node:http2` client session kept across
+ * calls can crash the process (see `SessionPerCallGrpcTransport` below).
+ *
  * A {@link PeerRegistry} keeps one transport per peer address, so what was
  * learned about a peer lives as long as the registry, and closes them all.
  *
@@ -88,8 +92,9 @@ export interface PeerClients {
 /**
  * A Connect {@link Transport} bound to one peer address that chooses between
  * Connect over HTTP/1.1 and gRPC over HTTP/2 (see the module documentation).
- * It owns an HTTP/1.1 keep-alive agent and, once gRPC is used, an HTTP/2
- * session: call {@link PeerTransport.close} when done with the peer.
+ * It owns an HTTP/1.1 keep-alive agent and the HTTP/2 connections of its gRPC
+ * calls in flight (one per call, closed when the call ends): call
+ * {@link PeerTransport.close} when done with the peer.
  */
 export class PeerTransport implements Transport {
   /** The peer address, `host:port`. */
@@ -100,8 +105,7 @@ export class PeerTransport implements Transport {
   #unaryTimeoutMs: number;
   #agent: http.Agent | undefined;
   #connect: Transport | undefined;
-  #session: Http2SessionManager | undefined;
-  #grpc: Transport | undefined;
+  #grpc: SessionPerCallGrpcTransport | undefined;
   #closed = false;
 
   /**
@@ -247,8 +251,8 @@ export class PeerTransport implements Transport {
   }
 
   /**
-   * Closes the HTTP/1.1 keep-alive connections and the HTTP/2 session of this
-   * peer; calls in flight fail. Later calls fail with an error.
+   * Closes the HTTP/1.1 keep-alive connections and the HTTP/2 connections of
+   * this peer; calls in flight fail. Later calls fail with an error.
    *
    * @example
    * ```ts
@@ -260,10 +264,9 @@ export class PeerTransport implements Transport {
   close(): void {
     this.#closed = true;
     this.#agent?.destroy();
-    this.#session?.abort();
+    this.#grpc?.close();
     this.#agent = undefined;
     this.#connect = undefined;
-    this.#session = undefined;
     this.#grpc = undefined;
   }
 
@@ -341,18 +344,114 @@ export class PeerTransport implements Transport {
   }
 
   #grpcTransport(): Transport {
-    if (this.#grpc === undefined) {
-      const baseUrl = `http://${this.addr}`;
-      this.#session = new Http2SessionManager(baseUrl);
-      this.#grpc = createGrpcTransport({
-        baseUrl,
-        sessionManager: this.#session,
-        interceptors: [endPrematureCloseAfterOkTrailer],
-        readMaxBytes: MAX_MESSAGE_BYTES,
-        acceptCompression: [],
-      });
-    }
+    this.#grpc ??= new SessionPerCallGrpcTransport(`http://${this.addr}`);
     return this.#grpc;
+  }
+}
+
+/**
+ * gRPC over cleartext HTTP/2 with a fresh HTTP/2 session (connection) per
+ * call, destroyed as soon as the call ends, so no `node:http2` session ever
+ * stays open, idle or with closed streams in it.
+ *
+ * Why: under Deno 2.9.6 a GOAWAY (what grpc-go sends on a graceful stop)
+ * arriving on a `node:http2` client session that has served calls before
+ * can kill the whole process inside nghttp2 (segfault, or the assertion
+ * `find_stream_on_goaway_func: stream->closed_next == NULL`), before any
+ * JavaScript runs (denoland/deno#36788, PLATFORM.md). Measured here
+ * (Deno 2.9.6, grpc-go 1.67 stopping gracefully) with one long-lived
+ * session per peer, as before: a bcn node joined to a grpc-go seed died in
+ * 8 of 10 runs of `bench/goaway_stress.ts` (idle 0-30 s); a client with 8
+ * sessions that served 13 calls each and idled died in 6 of 10 runs. With
+ * a session per call: 0 of 50 stress runs, 0 of 10 idle clients, 0 of 15
+ * clients calling through the stop.
+ *
+ * The cost is one TCP connection and HTTP/2 handshake per call, only
+ * toward reference peers (bcn peers use Connect over HTTP/1.1): measured on
+ * loopback, a unary call took 1.1 ms instead of 0.6 ms.
+ */
+class SessionPerCallGrpcTransport implements Transport {
+  readonly #baseUrl: string;
+  /** Sessions of the calls in flight, for {@link close}. */
+  readonly #sessions = new Set<Http2SessionManager>();
+
+  constructor(baseUrl: string) {
+    this.#baseUrl = baseUrl;
+  }
+
+  unary<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+    input: MessageInitShape<I>,
+    contextValues?: ContextValues,
+  ): Promise<UnaryResponse<I, O>> {
+    const { transport, end } = this.#open();
+    return transport
+      .unary(method, signal, timeoutMs, header, input, contextValues)
+      .finally(end);
+  }
+
+  async stream<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodStreaming<I, O>,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+    input: AsyncIterable<MessageInitShape<I>>,
+    contextValues?: ContextValues,
+  ): Promise<StreamResponse<I, O>> {
+    const { transport, end } = this.#open();
+    let res: StreamResponse<I, O>;
+    try {
+      res = await transport.stream(
+        method,
+        signal,
+        timeoutMs,
+        header,
+        input,
+        contextValues,
+      );
+    } catch (err) {
+      end();
+      throw err;
+    }
+    // The call ends when its messages are read to the end, fail, or the
+    // reader stops early (`return()` runs the `finally`).
+    const messages = res.message;
+    async function* ending(): AsyncGenerator<
+      typeof messages extends AsyncIterable<infer M> ? M : never
+    > {
+      try {
+        yield* messages;
+      } finally {
+        end();
+      }
+    }
+    return { ...res, message: ending() };
+  }
+
+  /** Destroys the sessions of the calls in flight (they fail). */
+  close(): void {
+    for (const session of this.#sessions) session.abort();
+    this.#sessions.clear();
+  }
+
+  /** A transport on a new session, and what ends that session. */
+  #open(): { transport: Transport; end: () => void } {
+    const session = new Http2SessionManager(this.#baseUrl);
+    this.#sessions.add(session);
+    const transport = createGrpcTransport({
+      baseUrl: this.#baseUrl,
+      sessionManager: session,
+      interceptors: [endPrematureCloseAfterOkTrailer],
+      readMaxBytes: MAX_MESSAGE_BYTES,
+      acceptCompression: [],
+    });
+    const end = (): void => {
+      if (this.#sessions.delete(session)) session.abort();
+    };
+    return { transport, end };
   }
 }
 

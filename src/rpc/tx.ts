@@ -21,6 +21,7 @@ import { encodeSearchTx, type SearchTx } from "../chain/search_tx.ts";
 import { StateError } from "../chain/state.ts";
 import { decodeSigTx, encodeSigTx, type SigTx, txHash } from "../chain/tx.ts";
 import type { Ledger } from "../node/ledger.ts";
+import { relayOrigin } from "../node/relay.ts";
 import {
   KeyStoreError,
   type KeyStoreErrorKind,
@@ -73,7 +74,9 @@ const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/;
  * - TxSend validates against the pending state, keeps and relays
  *   (FailedPrecondition when it does not apply); a future-nonce transaction
  *   is queued, and the {@link TX_STATUS_HEADER} response header says so;
- * - TxReceive takes relayed transactions, dropping invalid ones;
+ * - TxReceive takes relayed transactions, dropping invalid ones, and relays
+ *   the new ones to every peer but the sender (when it names itself, see
+ *   `RELAY_ORIGIN_HEADER`);
  * - TxSearch streams confirmed transactions by hash, from, to or account
  *   prefix as SearchTx JSON;
  * - TxProve and TxVerify build and check Merkle inclusion proofs.
@@ -129,7 +132,9 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
       }
     },
 
-    async txReceive(reqs) {
+    async txReceive(reqs, ctx) {
+      // A bcn sender names itself, so its transactions are not sent back.
+      const origin = relayOrigin(ctx.requestHeader);
       let dropped = 0;
       for await (const req of reqs) {
         let tx: SigTx;
@@ -140,7 +145,7 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
           backend.log?.(`dropped relayed tx: ${(e as Error).message}`);
           continue;
         }
-        if (!ledger.receiveTx(tx)) dropped++;
+        if (!ledger.receiveTx(tx, origin)) dropped++;
       }
       if (dropped > 0) {
         backend.log?.(`dropped ${dropped} relayed invalid or known tx(s)`);

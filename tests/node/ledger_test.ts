@@ -21,6 +21,8 @@ interface Harness {
   dir: string;
   relayedTxs: SigTx[];
   relayedBlocks: SigBlock[];
+  /** The `origin` of every onTx and onBlock call, in order. */
+  origins: (string | undefined)[];
   events: Event[];
   behind: bigint[];
 }
@@ -39,13 +41,20 @@ async function withLedger(
       dir,
       relayedTxs: [],
       relayedBlocks: [],
+      origins: [],
       events: [],
       behind: [],
       ledger: undefined as unknown as Ledger,
     };
     h.ledger = new Ledger(new State(chain.genesis), store, {
-      onTx: (tx) => h.relayedTxs.push(tx),
-      onBlock: (b) => h.relayedBlocks.push(b),
+      onTx: (tx, origin) => {
+        h.relayedTxs.push(tx);
+        h.origins.push(origin);
+      },
+      onBlock: (b, origin) => {
+        h.relayedBlocks.push(b);
+        h.origins.push(origin);
+      },
       onEvent: (e) => h.events.push(e),
       onBehind: (n) => h.behind.push(n),
       log: () => {},
@@ -253,5 +262,26 @@ Deno.test("commitBlock applies the next block, says known, throws for a bad one"
     assertEquals(await h.ledger.commitBlock(b2), "applied");
     assertEquals(h.relayedBlocks, [b1, b2]);
     assertEquals(await storeLines(h.dir), [b1, b2].map(encodeSigBlock));
+  });
+});
+
+Deno.test("the relay hooks get the peer each tx or block came from", async () => {
+  await withLedger(3, async (h) => {
+    const [b1, b2, b3] = h.chain.blocks;
+    const peer = "127.0.0.1:1123";
+    assertEquals(h.ledger.receiveTx(pay(h, 5n, 1n), peer), true);
+    assertEquals(h.ledger.receiveTx(pay(h, 5n, 2n)), true);
+    h.ledger.sendTx(pay(h, 5n, 3n));
+    assertEquals(await h.ledger.receiveBlock(b1, peer), "applied");
+    assertEquals(await h.ledger.commitBlock(b2, "127.0.0.1:1124"), "applied");
+    assertEquals(await h.ledger.receiveBlock(b3), "applied");
+    assertEquals(h.origins, [
+      peer,
+      undefined,
+      undefined,
+      peer,
+      "127.0.0.1:1124",
+      undefined,
+    ]);
   });
 });

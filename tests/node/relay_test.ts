@@ -1,9 +1,24 @@
 import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { makeChain } from "../fixtures.ts";
+import { encodeSigBlock } from "../../src/chain/block.ts";
+import { State } from "../../src/chain/state.ts";
+import { encodeSigTx } from "../../src/chain/tx.ts";
+import { Ledger } from "../../src/node/ledger.ts";
+import { blockRelayMethods } from "../../src/rpc/block.ts";
 import { PeerRegistry } from "../../src/rpc/client.ts";
+import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
 import { type RpcServer, startServer } from "../../src/rpc/server.ts";
-import { openTxStream, Relay } from "../../src/node/relay.ts";
-import { waitFor } from "../support.ts";
+import { txMethods } from "../../src/rpc/tx.ts";
+import {
+  openBlockStream,
+  openTxStream,
+  Relay,
+  RELAY_ORIGIN_HEADER,
+  relayOrigin,
+} from "../../src/node/relay.ts";
+import { BlockStore } from "../../src/store/block_store.ts";
+import { waitFor, withTempDir } from "../support.ts";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -352,4 +367,145 @@ Deno.test({
       queued: 0,
     });
   },
+});
+
+/** A peer that records the txs and blocks relayed to it, as text. */
+async function startRecorder(): Promise<
+  { server: RpcServer; txs: string[]; blocks: string[] }
+> {
+  const txs: string[] = [];
+  const blocks: string[] = [];
+  const server = await startServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    closeGraceMs: 50,
+    routes: (router) => {
+      router.service(Tx, {
+        async txReceive(reqs) {
+          for await (const req of reqs) txs.push(text.decode(req.Tx));
+          return {};
+        },
+      });
+      router.service(Block, {
+        async blockReceive(reqs) {
+          for await (const req of reqs) blocks.push(text.decode(req.Block));
+          return {};
+        },
+      });
+    },
+  });
+  return { server, txs, blocks };
+}
+
+async function* once<T>(...items: T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+Deno.test("relayOrigin takes a host:port from the header, nothing else", () => {
+  const origin = (v: string) =>
+    relayOrigin(new Headers({ [RELAY_ORIGIN_HEADER]: v }));
+  assertEquals(origin("127.0.0.1:1123"), "127.0.0.1:1123");
+  assertEquals(origin(" localhost:1123 "), "localhost:1123");
+  assertEquals(origin("127.0.0.1"), undefined);
+  assertEquals(origin("127.0.0.1:0"), undefined);
+  assertEquals(origin("not an address"), undefined);
+  assertEquals(relayOrigin(new Headers()), undefined);
+});
+
+// A node wired as `Node` wires it (TxReceive and BlockReceive on a ledger
+// whose hooks push to the relays, except the origin) relays to peers B and
+// C. What B relays to it, naming itself, must go to C only; what a sender
+// that names nobody relays (a reference node) goes to both.
+Deno.test({
+  name: "a relayed tx or block is not sent back to the peer it came from",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const chain = makeChain(2, 2);
+      const [block1, block2] = chain.blocks;
+      const [tx1, tx2] = block1.txs;
+      const b = await startRecorder();
+      const c = await startRecorder();
+      const registry = new PeerRegistry();
+      const txRelay = new Relay<Uint8Array>({
+        name: "tx",
+        open: openTxStream(registry),
+      });
+      const blockRelay = new Relay<Uint8Array>({
+        name: "block",
+        open: openBlockStream(registry),
+      });
+      const store = await BlockStore.open(dir);
+      await store.writeGenesis(chain.genesis);
+      const ledger = new Ledger(new State(chain.genesis), store, {
+        onTx: (tx, origin) =>
+          txRelay.push(utf8.encode(encodeSigTx(tx)), { except: origin }),
+        onBlock: (block, origin) =>
+          blockRelay.push(utf8.encode(encodeSigBlock(block)), {
+            except: origin,
+          }),
+      });
+      const m = await startServer({
+        hostname: "127.0.0.1",
+        port: 0,
+        closeGraceMs: 50,
+        routes: (router) => {
+          router.service(Tx, txMethods({ ledger, keyStoreDir: dir }));
+          router.service(Block, blockRelayMethods({ ledger }));
+        },
+      });
+      const senders = new PeerRegistry();
+      const signal = AbortSignal.timeout(10_000);
+      try {
+        txRelay.setPeers([b.server.addr, c.server.addr]);
+        blockRelay.setPeers([b.server.addr, c.server.addr]);
+        const fromB = { origin: b.server.addr };
+        // B relays tx1 naming itself; a reference-like sender relays tx2.
+        await openTxStream(senders, fromB)(
+          m.addr,
+          once(utf8.encode(encodeSigTx(tx1))),
+          signal,
+        );
+        await openTxStream(senders)(
+          m.addr,
+          once(utf8.encode(encodeSigTx(tx2))),
+          signal,
+        );
+        await openBlockStream(senders, fromB)(
+          m.addr,
+          once(utf8.encode(encodeSigBlock(block1))),
+          signal,
+        );
+        await openBlockStream(senders)(
+          m.addr,
+          once(utf8.encode(encodeSigBlock(block2))),
+          signal,
+        );
+        assertEquals(ledger.state.lastNumber, 2n);
+        // Each peer gets its items in order, so once B has tx2 and block2
+        // it would have had tx1 and block1 before them, had they been sent.
+        assert(
+          await waitFor(
+            () =>
+              b.txs.length >= 1 && b.blocks.length >= 1 &&
+              c.txs.length >= 2 && c.blocks.length >= 2,
+            5000,
+          ),
+          `b: ${b.txs.length} txs, ${b.blocks.length} blocks; c: ${c.txs.length} txs, ${c.blocks.length} blocks`,
+        );
+        assertEquals(b.txs, [encodeSigTx(tx2)]);
+        assertEquals(c.txs, [encodeSigTx(tx1), encodeSigTx(tx2)]);
+        assertEquals(b.blocks, [encodeSigBlock(block2)]);
+        assertEquals(c.blocks, [block1, block2].map(encodeSigBlock));
+        assertEquals(txRelay.stats(b.server.addr).queued, 0);
+        assertEquals(blockRelay.stats(b.server.addr).queued, 0);
+      } finally {
+        await Promise.all([txRelay.close(), blockRelay.close()]);
+        registry.close();
+        senders.close();
+        await m.close();
+        await Promise.all([b.server.close(), c.server.close()]);
+      }
+    }),
 });

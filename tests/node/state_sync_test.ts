@@ -511,3 +511,38 @@ Deno.test("a restarted node keeps a whole last block that lost its newline; the 
     });
   }
 });
+
+Deno.test("a later syncBlocks commits through the caller with the peer of each block", async () => {
+  const chain = makeChain(5, 1);
+  await withTempDir(async (dir) => {
+    let served = 3;
+    const full = fakeSource(chain);
+    const source: SyncSource = {
+      genesis: (peer, signal) => full.genesis(peer, signal),
+      async *blocks(peer, from, signal) {
+        for await (const bytes of full.blocks(peer, from, signal)) {
+          if (from++ > served) return;
+          yield bytes;
+        }
+      },
+    };
+    const sync = new StateSync(
+      regular(dir),
+      peersOf(SEED),
+      new AbortController().signal,
+      { ...quiet, source },
+    );
+    const state = await sync.syncState();
+    assertEquals(state.lastNumber, 3n);
+    served = 5;
+    const committed: [bigint, string][] = [];
+    await sync.syncBlocks({
+      commit: (block, peer) => {
+        committed.push([block.number, peer]);
+        state.applyBlock(block);
+        return Promise.resolve("applied");
+      },
+    });
+    assertEquals(committed, [[4n, SEED], [5n, SEED]]);
+  });
+});

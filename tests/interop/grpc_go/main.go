@@ -1,8 +1,15 @@
 // Command grpc_go is a stand-in for the reference Go node's wire: grpc-go over
-// cleartext HTTP/2 only, with the Block service's GenesisSync and BlockSync.
+// cleartext HTTP/2 only, with what a regular node calls on its seed:
+// Block.GenesisSync, Block.BlockSync, Node.PeerDiscover, and the relay
+// streams Tx.TxReceive and Block.BlockReceive.
 //
-//	grpc_go serve ADDR BLOCKSTORE   serve a bcn block store
-//	grpc_go sync ADDR               fetch the genesis and every block, print them
+//	grpc_go serve ADDR BLOCKSTORE   serve a bcn block store; on SIGTERM stop
+//	                                gracefully (GracefulStop, which sends
+//	                                GOAWAY) and print "stopped"
+//	grpc_go sync ADDR [IDLE]        fetch the genesis and every block, print
+//	                                them; with IDLE (a Go duration) wait that
+//	                                long before closing the connection (which
+//	                                sends GOAWAY)
 //
 // Messages are handled as raw protobuf (field 1, bytes), as the reference's
 // GenesisSyncRes and BlockSyncRes are, so no generated code is needed.
@@ -12,14 +19,18 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -54,7 +65,7 @@ func serve(addr, dir string) error {
 	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
 		method, _ := grpc.MethodFromServerStream(stream)
 		var req []byte
-		if err := stream.RecvMsg(&req); err != nil {
+		if err := stream.RecvMsg(&req); err != nil && err != io.EOF {
 			return err
 		}
 		switch method {
@@ -64,6 +75,34 @@ func serve(addr, dir string) error {
 				return err
 			}
 			out := bytesField(g)
+			return stream.SendMsg(&out)
+		case "/Node/PeerDiscover":
+			// Peers: just this node's own address, as the reference answers.
+			out := bytesField([]byte(lis.Addr().String()))
+			return stream.SendMsg(&out)
+		case "/Block/BlockReceive", "/Tx/TxReceive":
+			// A client stream: the first message was read above (none when
+			// the stream was empty); count them all, answer an empty message.
+			n := 0
+			if len(req) > 0 {
+				n = 1
+			}
+			for {
+				var msg []byte
+				if err := stream.RecvMsg(&msg); err != nil {
+					break
+				}
+				n++
+			}
+			// A bcn sender names itself in bcn-origin; the reference ignores it.
+			origin := ""
+			if md, ok := metadata.FromIncomingContext(stream.Context()); ok {
+				if v := md.Get("bcn-origin"); len(v) > 0 {
+					origin = " from " + v[0]
+				}
+			}
+			fmt.Printf("received %s %d%s\n", method, n, origin)
+			out := []byte{}
 			return stream.SendMsg(&out)
 		case "/Block/BlockSync":
 			from := uint64(0)
@@ -90,16 +129,30 @@ func serve(addr, dir string) error {
 		}
 		return fmt.Errorf("unknown method %s", method)
 	}))
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM)
+	stopped := make(chan struct{})
+	go func() {
+		<-stop
+		srv.GracefulStop()
+		close(stopped)
+	}()
 	fmt.Println("listening", lis.Addr())
-	return srv.Serve(lis)
+	if err := srv.Serve(lis); err != nil {
+		return err
+	}
+	<-stopped
+	fmt.Println("stopped")
+	return nil
 }
 
-func sync(addr string) error {
+func sync(addr string, idle time.Duration) error {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	defer time.Sleep(idle)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	req, res := []byte{}, []byte{}
@@ -137,9 +190,14 @@ func main() {
 	case len(os.Args) == 4 && os.Args[1] == "serve":
 		err = serve(os.Args[2], os.Args[3])
 	case len(os.Args) == 3 && os.Args[1] == "sync":
-		err = sync(os.Args[2])
+		err = sync(os.Args[2], 0)
+	case len(os.Args) == 4 && os.Args[1] == "sync":
+		var idle time.Duration
+		if idle, err = time.ParseDuration(os.Args[3]); err == nil {
+			err = sync(os.Args[2], idle)
+		}
 	default:
-		err = fmt.Errorf("usage: grpc_go serve ADDR BLOCKSTORE | grpc_go sync ADDR")
+		err = fmt.Errorf("usage: grpc_go serve ADDR BLOCKSTORE | grpc_go sync ADDR [IDLE]")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,54 @@
+/**
+ * Stress of issue 8: repeats the GOAWAY scenario of
+ * `tests/interop/goaway_scenario.ts` with real processes (a grpc-go server,
+ * a `bcn` node joined to it over gRPC, a graceful stop of the server after a
+ * random idle time) and prints how often the bcn node died.
+ *
+ *   deno task stress:goaway [runs=20] [maxIdleSeconds=30]
+ *
+ * Needs the Go toolchain. Prints one line per run and `crashes: C of N`.
+ */
+import {
+  buildGo,
+  hasGo,
+  runGoawayScenario,
+} from "../tests/interop/goaway_scenario.ts";
+import { makeTempDir } from "../tests/support.ts";
+
+const runs = Number(Deno.args[0] ?? 20);
+const maxIdleMs = Number(Deno.args[1] ?? 30) * 1000;
+if (!Number.isInteger(runs) || runs < 1 || !(maxIdleMs >= 0)) {
+  console.error("usage: goaway_stress.ts [runs] [maxIdleSeconds]");
+  Deno.exit(2);
+}
+if (!await hasGo()) {
+  console.error("goaway_stress: the Go toolchain is not on PATH");
+  Deno.exit(2);
+}
+// Under the tests' root: the bcn children may write only there.
+const root = await makeTempDir("bcn_goaway_");
+try {
+  const bin = await buildGo();
+  let crashes = 0;
+  for (let i = 1; i <= runs; i++) {
+    const idleMs = Math.floor(Math.random() * maxIdleMs);
+    const dir = `${root}/run${i}`;
+    const r = await runGoawayScenario({ bin, dir, idleMs });
+    if (r.crashed) crashes++;
+    const why = r.crashed
+      ? ` CRASH exit ${r.code} ${
+        r.stderr.split("\n").filter((l) => /assert|panic|fault/i.test(l))
+          .join(" | ")
+      }`
+      : "";
+    console.log(
+      `run ${i}: idle ${(idleMs / 1000).toFixed(1)} s: ${
+        r.crashed ? "crashed" : "survived"
+      }${why}`,
+    );
+    await Deno.remove(dir, { recursive: true });
+  }
+  console.log(`crashes: ${crashes} of ${runs}`);
+} finally {
+  await Deno.remove(root, { recursive: true });
+}
