@@ -7,6 +7,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { ACCOUNT_COMMANDS } from "./cli/account.ts";
 import { BLOCK_COMMANDS } from "./cli/block.ts";
 import { nodeStart } from "./cli/node.ts";
+import { nodeStatus } from "./cli/status.ts";
 import { SUBSCRIBE_COMMANDS } from "./cli/subscribe.ts";
 import { TX_COMMANDS } from "./cli/tx.ts";
 
@@ -20,6 +21,7 @@ Usage: bcn COMMAND [flags]
 Commands:
   node start       start a bootstrap or regular node
   node subscribe   print a node's validated blocks and transactions as they come
+  node status      print what a node says about itself (chain, block, peers, health)
   account create   create an account in a node's key store
   account balance  print an account's balance
   tx sign          have a node sign a transfer with a key it holds
@@ -37,6 +39,7 @@ type Command = (args: string[]) => Promise<void>;
 
 const COMMANDS: Record<string, Command> = {
   "node start": nodeStart,
+  "node status": nodeStatus,
   ...SUBSCRIBE_COMMANDS,
   ...ACCOUNT_COMMANDS,
   ...TX_COMMANDS,

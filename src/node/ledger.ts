@@ -22,6 +22,8 @@ export interface LedgerHooks {
   onTx?: (tx: SigTx) => void;
   /** A new block was confirmed here: relay it. */
   onBlock?: (block: SigBlock) => void;
+  /** A block was applied to the state in `seconds` (for metrics). */
+  onApplied?: (seconds: number) => void;
   /** An event for subscribers. */
   onEvent?: (event: Event) => void;
   /** A block beyond the next one arrived: this node is behind. */
@@ -93,7 +95,7 @@ export class Ledger {
         return "ahead";
       }
       try {
-        this.state.applyBlock(block);
+        this.#apply(block);
       } catch (e) {
         this.#hooks.log?.(
           `dropped block ${block.number}: ${(e as Error).message}`,
@@ -113,7 +115,7 @@ export class Ledger {
   commitBlock(block: SigBlock): Promise<"applied" | "known"> {
     return this.#locked(async () => {
       if (block.number <= this.state.lastNumber) return "known";
-      this.state.applyBlock(block);
+      this.#apply(block);
       await this.#persist(block);
       return "applied";
     });
@@ -128,7 +130,7 @@ export class Ledger {
     return this.#locked(async () => {
       const block = this.state.createBlock(authority);
       if (!block) return undefined;
-      this.state.applyBlock(block);
+      this.#apply(block);
       await this.#persist(block);
       return block;
     });
@@ -140,6 +142,12 @@ export class Ledger {
    */
   idle(): Promise<void> {
     return this.#lock.then(() => {}, () => {});
+  }
+
+  #apply(block: SigBlock): void {
+    const start = performance.now();
+    this.state.applyBlock(block);
+    this.#hooks.onApplied?.((performance.now() - start) / 1000);
   }
 
   #confirmed(block: SigBlock): void {

@@ -15,16 +15,32 @@ import { Account as AccountService } from "../rpc/gen/account_pb.ts";
 import { Block } from "../rpc/gen/block_pb.ts";
 import { Node as NodeService } from "../rpc/gen/node_pb.ts";
 import { Tx } from "../rpc/gen/tx_pb.ts";
+import type { HttpRoutes } from "../rpc/http_routes.ts";
 import { type RpcServer, startServer } from "../rpc/server.ts";
 import { txMethods } from "../rpc/tx.ts";
 import { readKey } from "../store/key_store.ts";
+import { EXPOSITION_CONTENT_TYPE } from "./prometheus.ts";
+import { Metrics } from "./metrics.ts";
+import {
+  encodeStatus,
+  type Health,
+  healthOf,
+  type NodePhase,
+  type NodeStatus,
+} from "./status.ts";
 import { type NodeConfig, splitHostPort } from "./config.ts";
+import denoJson from "../../deno.json" with { type: "json" };
 import { EventBus, streamSubscribeMethods } from "./events.ts";
 import { Ledger } from "./ledger.ts";
 import { peerDiscoverMethods, PeerDiscovery } from "./peers.ts";
 import { runProposer } from "./proposer.ts";
 import { openBlockStream, openTxStream, Relay } from "./relay.ts";
-import { messageOf, peerSyncSource, StateSync } from "./state_sync.ts";
+import {
+  messageOf,
+  peerSyncSource,
+  StateSync,
+  type SyncSource,
+} from "./state_sync.ts";
 
 /** Options of {@link Node}. */
 export interface NodeOptions {
@@ -34,7 +50,15 @@ export interface NodeOptions {
   log?: (message: string) => void;
 }
 
+/**
+ * How many periods a node may have no peer before `/healthz` says so: 30 s
+ * at the default period. Discovery itself takes 3 failed rounds to forget a
+ * peer, so this is about 9 periods after the last answer.
+ */
+export const NO_PEERS_GRACE_PERIODS = 6;
+
 const DEFAULT_PERIOD_MS = 5000;
+const VERSION: string = denoJson.version;
 const encoder = new TextEncoder();
 
 /**
@@ -63,6 +87,8 @@ export class Node {
   readonly config: NodeConfig;
   /** The event stream of confirmed blocks and transactions. */
   readonly events: EventBus = new EventBus();
+  /** The node's metrics, served on `GET /metrics`. */
+  readonly #metrics: Metrics;
   readonly #options: NodeOptions;
   readonly #controller = new AbortController();
   readonly #registry: PeerRegistry;
@@ -78,6 +104,12 @@ export class Node {
   #stopping: Promise<void> | undefined;
   #fatal: Error | undefined;
   readonly #finished = Promise.withResolvers<void>();
+  readonly #startedAt = performance.now();
+  #phase: NodePhase = "syncing";
+  #highestKnown = 0n;
+  #isAuthority = false;
+  /** Since when (performance.now()) no peer counts; undefined if one does. */
+  #noPeersSince: number | undefined;
 
   /** Prepares a node; nothing runs until {@link Node.start}. */
   constructor(config: NodeConfig, options: NodeOptions = {}) {
@@ -85,6 +117,7 @@ export class Node {
     this.#finished.promise.catch(() => {});
     this.config = config;
     this.#options = options;
+    this.#metrics = new Metrics({ version: VERSION, chain: config.chain });
     const log = this.#log;
     const periodMs = config.periodMs ?? DEFAULT_PERIOD_MS;
     this.#registry = new PeerRegistry({
@@ -167,7 +200,7 @@ export class Node {
       ],
     };
     const sync = this.#sync = new StateSync(cfg, syncPeers, signal, {
-      source: peerSyncSource(this.#registry),
+      source: this.#countingSource(peerSyncSource(this.#registry)),
       log: this.#log,
     });
     const state = await sync.syncState();
@@ -182,6 +215,7 @@ export class Node {
         cfg.authPass ?? "",
       );
       signal.throwIfAborted();
+      this.#isAuthority = true;
     }
     const ledger = this.#ledger = new Ledger(state, sync.store!, {
       onTx: (tx) => this.#txRelay.push(encoder.encode(encodeSigTx(tx))),
@@ -192,9 +226,14 @@ export class Node {
           } confirmed, ${block.txs.length} txs`,
         );
         this.#blockRelay.push(encoder.encode(encodeSigBlock(block)));
+        this.#metrics.onBlockConfirmed(block);
       },
+      onApplied: (seconds) => this.#metrics.onBlockApplied(seconds),
       onEvent: (event) => this.events.publish(event),
-      onBehind: () => this.#catchUp(),
+      onBehind: (number) => {
+        this.#heard(number);
+        this.#catchUp();
+      },
       log: this.#log,
       onFatal: (e) => {
         // `finished` carries the error to whoever runs the node.
@@ -211,9 +250,12 @@ export class Node {
     out(`=== Sync state\n${state}`.trimEnd());
     const keyStoreDir = cfg.keyStoreDir;
     const store = ledger.store;
+    this.#watchPeers();
     this.#server = await startServer({
       hostname,
       port,
+      httpRoutes: this.#httpRoutes(),
+      interceptors: [this.#metrics.rpcInterceptor()],
       routes: (router) => {
         router.service(Block, {
           ...blockSyncMethods({ store }),
@@ -231,6 +273,7 @@ export class Node {
     });
     // stop() may have come while the server started; it closes the server.
     signal.throwIfAborted();
+    this.#phase = "serving";
     this.#discovery.onChange((peers) => {
       this.#txRelay.setPeers(peers);
       this.#blockRelay.setPeers(peers);
@@ -252,6 +295,7 @@ export class Node {
    */
   stop(): Promise<void> {
     return this.#stopping ??= (async () => {
+      this.#phase = "stopping";
       this.#controller.abort(new Error("node stopped"));
       // A start under way sees the abort at its next step and gives up.
       await this.#starting?.catch(() => {});
@@ -268,6 +312,138 @@ export class Node {
       if (this.#fatal) this.#finished.reject(this.#fatal);
       else this.#finished.resolve();
     })();
+  }
+
+  /**
+   * What `GET /status` answers: the chain, the last block, the pool, the
+   * peers, how far behind the node believes it is, and its health.
+   */
+  status(): NodeStatus {
+    const state = this.state;
+    const last = state.lastBlock;
+    const behind = this.#highestKnown > state.lastNumber
+      ? this.#highestKnown - state.lastNumber
+      : 0n;
+    return {
+      version: VERSION,
+      node: this.addr,
+      chain: state.genesis.chain,
+      genesis: state.genesisHash,
+      lastBlock: {
+        number: state.lastNumber,
+        hash: state.lastHash,
+        time: last ? last.time : state.genesis.time,
+      },
+      pending: BigInt(state.pendingTxs().length),
+      peers: this.peers(),
+      catchingUp: this.#catchingUp !== undefined || this.#phase === "syncing",
+      highestKnownBlock: state.lastNumber + behind,
+      behind,
+      authority: state.authority,
+      isAuthority: this.#isAuthority,
+      uptimeSeconds: BigInt(
+        Math.floor((performance.now() - this.#startedAt) / 1000),
+      ),
+      health: this.health(),
+    };
+  }
+
+  /** What `GET /healthz` answers (see the README's "Health" section). */
+  health(): Health {
+    const height = this.#ledger?.state.lastNumber ?? 0n;
+    const since = this.#noPeersSince;
+    return healthOf({
+      phase: this.#phase,
+      catchingUp: this.#catchingUp !== undefined,
+      height,
+      highestKnown: this.#highestKnown > height ? this.#highestKnown : height,
+      noPeersForMs: since === undefined ? undefined : performance.now() - since,
+      noPeersGraceMs: NO_PEERS_GRACE_PERIODS *
+        (this.config.periodMs ?? DEFAULT_PERIOD_MS),
+    });
+  }
+
+  /** The operators' GET endpoints. */
+  #httpRoutes(): HttpRoutes {
+    const json = "application/json";
+    const text = "text/plain; charset=utf-8";
+    return {
+      "/status": () => ({
+        status: 200,
+        contentType: json,
+        body: encodeStatus(this.status()) + "\n",
+      }),
+      "/healthz": () => {
+        const h = this.health();
+        return {
+          status: h.ok ? 200 : 503,
+          contentType: text,
+          body: h.reason + "\n",
+        };
+      },
+      "/metrics": () => ({
+        status: 200,
+        contentType: EXPOSITION_CONTENT_TYPE,
+        body: this.#metrics.render(),
+      }),
+    };
+  }
+
+  /** Keeps the metrics' view of the node up to date at each scrape. */
+  #collectMetrics(): void {
+    this.#metrics.collect(() => {
+      const state = this.state;
+      const tx = this.#txRelay.stats();
+      const block = this.#blockRelay.stats();
+      return {
+        height: state.lastNumber,
+        highestKnown: this.#highestKnown > state.lastNumber
+          ? this.#highestKnown
+          : state.lastNumber,
+        syncing: this.#catchingUp !== undefined,
+        pending: state.pendingTxs().length,
+        peers: this.peers().length,
+        relays: { tx, block },
+        subscribers: this.events.subscriberCount,
+        slowSubscribers: this.events.slowDisconnects,
+      };
+    });
+  }
+
+  /**
+   * Tracks since when the node has had no peer: a regular node from the
+   * start (it is alone until discovery finds its seed), the bootstrap only
+   * once it had peers and lost them all (alone, it is a whole chain).
+   */
+  #watchPeers(): void {
+    this.#collectMetrics();
+    if (!this.config.bootstrap) this.#noPeersSince = performance.now();
+    this.#discovery.onChange((peers) => {
+      if (peers.length > 0) this.#noPeersSince = undefined;
+      else this.#noPeersSince ??= performance.now();
+    });
+  }
+
+  /** A block number heard of from a peer. */
+  #heard(number: bigint): void {
+    if (number > this.#highestKnown) this.#highestKnown = number;
+  }
+
+  /** `source` with every block it brings counted and heard of. */
+  #countingSource(source: SyncSource): SyncSource {
+    const heard = (n: bigint) => this.#heard(n);
+    const metrics = this.#metrics;
+    return {
+      genesis: (peer, signal) => source.genesis(peer, signal),
+      async *blocks(peer, from, signal) {
+        let next = from;
+        for await (const bytes of source.blocks(peer, from, signal)) {
+          metrics.onSyncBlock();
+          heard(next++);
+          yield bytes;
+        }
+      },
+    };
   }
 
   #log = (message: string): void => {

@@ -15,9 +15,10 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { MAX_MESSAGE_BYTES } from "./client.ts";
+import { type HttpRoutes, notFound, serveHttpRoute } from "./http_routes.ts";
 
 /** The most connections the server holds open at once. */
 const MAX_CONNECTIONS = 1024;
@@ -41,6 +42,13 @@ export interface ServerOptions {
   port: number;
   /** Registers the services, e.g. `(r) => r.service(Block, impl)`. */
   routes: (router: ConnectRouter) => void;
+  /**
+   * Plain GET endpoints served before the services, by exact path (the
+   * operators' `/status`, `/healthz`, `/metrics`); see `http_routes.ts`.
+   */
+  httpRoutes?: HttpRoutes;
+  /** Interceptors of every served call, e.g. for metrics. */
+  interceptors?: Interceptor[];
   /** Aborting this signal closes the server (like {@link RpcServer.close}). */
   signal?: AbortSignal;
   /**
@@ -107,11 +115,17 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
   const headersTimeoutMs = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
   // Bounded messages, no compression: one request cannot make the node
   // allocate more than MAX_MESSAGE_BYTES.
-  const handler = connectNodeAdapter({
+  const rpc = connectNodeAdapter({
     routes: options.routes,
     readMaxBytes: MAX_MESSAGE_BYTES,
     acceptCompression: [],
+    interceptors: options.interceptors,
+    fallback: notFound,
   });
+  const httpRoutes = options.httpRoutes ?? {};
+  const handler: typeof rpc = (req, res) => {
+    if (!serveHttpRoute(httpRoutes, req, res)) rpc(req, res);
+  };
 
   // Deno 2.9.6 resets a socket handed over with emit("connection") after one
   // response, although it announces keep-alive (curl: "Connection reset by
