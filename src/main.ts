@@ -6,6 +6,7 @@
 import denoJson from "../deno.json" with { type: "json" };
 import { ACCOUNT_COMMANDS } from "./cli/account.ts";
 import { BLOCK_COMMANDS } from "./cli/block.ts";
+import { dev } from "./cli/dev.ts";
 import { nodeStart } from "./cli/node.ts";
 import { nodeStatus } from "./cli/status.ts";
 import { SUBSCRIBE_COMMANDS } from "./cli/subscribe.ts";
@@ -19,6 +20,7 @@ const HELP = `bcn ${VERSION}: a proof-of-authority blockchain node and client
 Usage: bcn COMMAND [flags]
 
 Commands:
+  dev              start a local network with funded accounts, in one command
   node start       start a bootstrap or regular node
   node subscribe   print a node's validated blocks and transactions as they come
   node status      print what a node says about itself (chain, block, peers, health)
@@ -38,6 +40,7 @@ Flags: --help, --version
 type Command = (args: string[]) => Promise<void>;
 
 const COMMANDS: Record<string, Command> = {
+  "dev": dev,
   "node start": nodeStart,
   "node status": nodeStatus,
   ...SUBSCRIBE_COMMANDS,
@@ -59,8 +62,10 @@ export async function main(args: string[]): Promise<number> {
     console.log(`bcn ${VERSION}`);
     return 0;
   }
-  const key = args.slice(0, 2).join(" ");
-  const command = COMMANDS[key];
+  // `bcn dev` is one word; every other command is a group and a verb.
+  const words = Object.hasOwn(COMMANDS, args[0]) ? 1 : 2;
+  const key = args.slice(0, words).join(" ");
+  const command = Object.hasOwn(COMMANDS, key) ? COMMANDS[key] : undefined;
   if (!command) {
     const group = Object.keys(COMMANDS).some((c) =>
       c.startsWith(args[0] + " ")
@@ -77,7 +82,7 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   try {
-    await command(args.slice(2));
+    await command(args.slice(words));
     return 0;
   } catch (e) {
     // Programming errors keep their stack trace; everything else is a
