@@ -96,7 +96,7 @@ export class Metrics {
   readonly #relayDropped: Counter;
   readonly #relaySent: Counter;
   readonly #slow: Counter;
-  #snapshot: (() => MetricsSnapshot) | undefined;
+  #snapshot: (() => MetricsSnapshot | undefined) | undefined;
 
   /** Metrics of a node of `version` on `chain` (in `bcn_info`). */
   constructor(info: { version: string; chain: string }) {
@@ -182,7 +182,7 @@ export class Metrics {
   }
 
   /** Installs what the node reports at each scrape. */
-  collect(snapshot: () => MetricsSnapshot): void {
+  collect(snapshot: () => MetricsSnapshot | undefined): void {
     this.#snapshot = snapshot;
   }
 

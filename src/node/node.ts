@@ -17,6 +17,8 @@ import { Node as NodeService } from "../rpc/gen/node_pb.ts";
 import { Tx } from "../rpc/gen/tx_pb.ts";
 import type { HttpRoutes } from "../rpc/http_routes.ts";
 import { type RpcServer, startServer } from "../rpc/server.ts";
+import { whenReady } from "../rpc/when_ready.ts";
+import type { ServiceImpl } from "@connectrpc/connect";
 import { txMethods } from "../rpc/tx.ts";
 import { readKey } from "../store/key_store.ts";
 import { EXPOSITION_CONTENT_TYPE } from "./prometheus.ts";
@@ -36,6 +38,7 @@ import { peerDiscoverMethods, PeerDiscovery } from "./peers.ts";
 import { runProposer } from "./proposer.ts";
 import { openBlockStream, openTxStream, Relay } from "./relay.ts";
 import {
+  checkStartInputs,
   messageOf,
   peerSyncSource,
   StateSync,
@@ -58,6 +61,14 @@ export interface NodeOptions {
 export const NO_PEERS_GRACE_PERIODS = 6;
 
 const DEFAULT_PERIOD_MS = 5000;
+
+/** The services a node serves once its state is ready. */
+interface Services {
+  block: ServiceImpl<typeof Block>;
+  tx: ServiceImpl<typeof Tx>;
+  account: ServiceImpl<typeof AccountService>;
+  node: ServiceImpl<typeof NodeService>;
+}
 const VERSION: string = denoJson.version;
 const encoder = new TextEncoder();
 
@@ -105,7 +116,7 @@ export class Node {
   #fatal: Error | undefined;
   readonly #finished = Promise.withResolvers<void>();
   readonly #startedAt = performance.now();
-  #phase: NodePhase = "syncing";
+  #phase: NodePhase = "starting";
   #highestKnown = 0n;
   #isAuthority = false;
   /** Since when (performance.now()) no peer counts; undefined if one does. */
@@ -203,6 +214,36 @@ export class Node {
       source: this.#countingSource(peerSyncSource(this.#registry)),
       log: this.#log,
     });
+    // The port is served from the start, so `/healthz` says that the node
+    // is starting; the services answer Unavailable until it is ready.
+    const ready: { services?: Services } = {};
+    // A bad flag is reported as such, not as a busy port.
+    await checkStartInputs(cfg);
+    signal.throwIfAborted();
+    this.#collectMetrics();
+    this.#server = await startServer({
+      hostname,
+      port,
+      httpRoutes: this.#httpRoutes(),
+      interceptors: [this.#metrics.rpcInterceptor()],
+      routes: (router) => {
+        const notReady = () => `node ${cfg.node} ${this.health().reason}`;
+        router.service(
+          Block,
+          whenReady(Block, () => ready.services?.block, notReady),
+        );
+        router.service(Tx, whenReady(Tx, () => ready.services?.tx, notReady));
+        router.service(
+          AccountService,
+          whenReady(AccountService, () => ready.services?.account, notReady),
+        );
+        router.service(
+          NodeService,
+          whenReady(NodeService, () => ready.services?.node, notReady),
+        );
+      },
+    });
+    signal.throwIfAborted();
     const state = await sync.syncState();
     signal.throwIfAborted();
     // The authority key is read before serving, so a wrong password stops
@@ -248,32 +289,26 @@ export class Node {
       );
     }
     out(`=== Sync state\n${state}`.trimEnd());
+    // stop() may have come meanwhile: it closes the server.
+    signal.throwIfAborted();
     const keyStoreDir = cfg.keyStoreDir;
     const store = ledger.store;
-    this.#watchPeers();
-    this.#server = await startServer({
-      hostname,
-      port,
-      httpRoutes: this.#httpRoutes(),
-      interceptors: [this.#metrics.rpcInterceptor()],
-      routes: (router) => {
-        router.service(Block, {
-          ...blockSyncMethods({ store }),
-          ...blockRelayMethods({ ledger }),
-        });
-        router.service(Tx, txMethods({ ledger, keyStoreDir }));
-        router.service(AccountService, accountMethods({ ledger, keyStoreDir }));
-        router.service(NodeService, {
-          ...peerDiscoverMethods(this.#discovery, {
-            remembersCallers: cfg.bootstrap,
-          }),
-          ...streamSubscribeMethods(this.events),
-        });
+    ready.services = {
+      block: {
+        ...blockSyncMethods({ store }),
+        ...blockRelayMethods({ ledger }),
       },
-    });
-    // stop() may have come while the server started; it closes the server.
-    signal.throwIfAborted();
+      tx: txMethods({ ledger, keyStoreDir }),
+      account: accountMethods({ ledger, keyStoreDir }),
+      node: {
+        ...peerDiscoverMethods(this.#discovery, {
+          remembersCallers: cfg.bootstrap,
+        }),
+        ...streamSubscribeMethods(this.events),
+      },
+    };
     this.#phase = "serving";
+    this.#watchPeers();
     this.#discovery.onChange((peers) => {
       this.#txRelay.setPeers(peers);
       this.#blockRelay.setPeers(peers);
@@ -368,11 +403,19 @@ export class Node {
     const json = "application/json";
     const text = "text/plain; charset=utf-8";
     return {
-      "/status": () => ({
-        status: 200,
-        contentType: json,
-        body: encodeStatus(this.status()) + "\n",
-      }),
+      "/status": () =>
+        this.#ledger
+          ? {
+            status: 200,
+            contentType: json,
+            body: encodeStatus(this.status()) + "\n",
+          }
+          // No state yet: nothing to report but that.
+          : {
+            status: 503,
+            contentType: text,
+            body: this.health().reason + "\n",
+          },
       "/healthz": () => {
         const h = this.health();
         return {
@@ -392,7 +435,8 @@ export class Node {
   /** Keeps the metrics' view of the node up to date at each scrape. */
   #collectMetrics(): void {
     this.#metrics.collect(() => {
-      const state = this.state;
+      if (!this.#ledger) return undefined;
+      const state = this.#ledger.state;
       const tx = this.#txRelay.stats();
       const block = this.#blockRelay.stats();
       return {
@@ -416,7 +460,6 @@ export class Node {
    * once it had peers and lost them all (alone, it is a whole chain).
    */
   #watchPeers(): void {
-    this.#collectMetrics();
     if (!this.config.bootstrap) this.#noPeersSince = performance.now();
     this.#discovery.onChange((peers) => {
       if (peers.length > 0) this.#noPeersSince = undefined;
@@ -432,11 +475,16 @@ export class Node {
   /** `source` with every block it brings counted and heard of. */
   #countingSource(source: SyncSource): SyncSource {
     const heard = (n: bigint) => this.#heard(n);
+    // Asking peers for blocks: the start's replay is over.
+    const setPhase = () => {
+      if (this.#phase === "starting") this.#phase = "syncing";
+    };
     const metrics = this.#metrics;
     return {
       genesis: (peer, signal) => source.genesis(peer, signal),
       async *blocks(peer, from, signal) {
         let next = from;
+        setPhase();
         for await (const bytes of source.blocks(peer, from, signal)) {
           metrics.onSyncBlock();
           heard(next++);

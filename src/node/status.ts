@@ -16,7 +16,7 @@ import {
 } from "../chain/json.ts";
 
 /** Where a node is in its life. */
-export type NodePhase = "replaying" | "syncing" | "serving" | "stopping";
+export type NodePhase = "starting" | "syncing" | "serving" | "stopping";
 
 /** The answer of `GET /healthz`. */
 export interface Health {
@@ -43,7 +43,8 @@ export interface HealthInput {
 }
 
 /**
- * The health of a node: not ok while it replays, syncs, catches up, is
+ * The health of a node: not ok while it starts (reads its genesis and
+ * replays its block store), syncs, catches up, is
  * behind a block it has heard of, stops, or has had no peer for
  * `noPeersGraceMs` or more.
  *
@@ -67,8 +68,11 @@ export function healthOf(input: HealthInput): Health {
     ? `, peers have block ${input.highestKnown}`
     : "";
   switch (input.phase) {
-    case "replaying":
-      return { ok: false, reason: `replaying its block store: ${at}` };
+    case "starting":
+      return {
+        ok: false,
+        reason: "starting: reading its genesis and replaying its block store",
+      };
     case "syncing":
       return { ok: false, reason: `syncing from peers: ${at}${ahead}` };
     case "stopping":

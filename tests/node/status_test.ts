@@ -24,9 +24,9 @@ const BASE: HealthInput = {
 Deno.test("health: ok only when serving, in sync and not alone too long", () => {
   assertEquals(healthOf(BASE), { ok: true, reason: "ok" });
   assertEquals(healthOf({ ...BASE, noPeersForMs: 29_999 }).ok, true);
-  assertEquals(healthOf({ ...BASE, phase: "replaying" }), {
+  assertEquals(healthOf({ ...BASE, phase: "starting" }), {
     ok: false,
-    reason: "replaying its block store: at block 5",
+    reason: "starting: reading its genesis and replaying its block store",
   });
   assertEquals(
     healthOf({ ...BASE, phase: "syncing", highestKnown: 8n }).reason,
