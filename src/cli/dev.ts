@@ -35,7 +35,7 @@ export const DEV_HELP = `Usage: bcn dev [flags]
 
 Starts a local network in one command: a bootstrap (authority) node and
 regular nodes on consecutive loopback ports, with funded accounts whose key
-files are in the nodes' key stores under the password "${"password"}". Prints
+files are in the nodes' key stores under the password "password". Prints
 the nodes, the accounts and commands to try, once; node logs follow on stderr.
 Everything lives in a temporary directory removed on exit, unless --dir is
 given: then the chain stays there, and 'bcn dev --dir DIR' again restarts it
@@ -85,7 +85,17 @@ export interface DevOptions {
   dir?: string;
 }
 
-/** Parses `bcn dev` flags; a usage error names the flag that is wrong. */
+/**
+ * Parses `bcn dev` flags; a usage error names the flag that is wrong.
+ *
+ * @example
+ * ```ts
+ * import { devOptionsFromFlags } from "./dev.ts";
+ *
+ * const o = devOptionsFromFlags({ nodes: "2", period: "500ms" });
+ * console.log(o.nodes, o.accounts, o.periodMs, o.port); // 2 5 500 1122
+ * ```
+ */
 export function devOptionsFromFlags(flags: Flags): DevOptions {
   const nodes = intFlag(flags, "nodes", { min: 1, max: 32, default: 3 });
   const accounts = intFlag(flags, "accounts", { min: 1, max: 100, default: 5 });
@@ -132,7 +142,16 @@ function intFlag(
   return n;
 }
 
-/** The directories of node `i` of a dev chain in `dir`. */
+/**
+ * The directories of node `i` of a dev chain in `dir`.
+ *
+ * @example
+ * ```ts
+ * import { devNodeDirs } from "./dev.ts";
+ *
+ * console.log(devNodeDirs("/tmp/chain", 1).keyStoreDir); // /tmp/chain/node1/keystore
+ * ```
+ */
 export function devNodeDirs(
   dir: string,
   i: number,
@@ -148,6 +167,20 @@ export function devNodeDirs(
  * accounts, account k's key in the key store of node `k % nodes`, all under
  * {@link DEV_PASSWORD}; the signed genesis (one balance per account) is
  * written last, in node 0's block store. Returns the account addresses.
+ *
+ * @example
+ * ```ts
+ * import { createDevChain } from "./dev.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const accounts = await createDevChain(dir, {
+ *   nodes: 2,
+ *   accounts: 3,
+ *   balance: 1000n,
+ * });
+ * console.log(accounts.length); // 3
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function createDevChain(
   dir: string,
@@ -176,7 +209,16 @@ export async function createDevChain(
   return [...balances.keys()];
 }
 
-/** Runs `bcn dev` until a signal (resolves) or a node failure (rejects). */
+/**
+ * Runs `bcn dev` until a signal (resolves) or a node failure (rejects).
+ *
+ * @example
+ * ```ts ignore
+ * import { dev } from "./dev.ts";
+ *
+ * await dev(["--nodes", "2", "--port", "1122"]); // until Ctrl-C
+ * ```
+ */
 export async function dev(args: string[]): Promise<void> {
   const flags = parseFlags(args, DEV_FLAGS);
   if (flags.help) {
@@ -193,6 +235,9 @@ export async function dev(args: string[]): Promise<void> {
   } finally {
     if (temporary) await Deno.remove(dir, { recursive: true });
   }
+  console.error(
+    `bcn dev: every node stopped${temporary ? `; removed ${dir}` : ""}`,
+  );
 }
 
 async function runDev(
@@ -347,7 +392,9 @@ async function devSummary(
   const from = accounts.find((a) => owners.has(a)) ?? accounts[0];
   const to = accounts.find((a) => a !== from) ?? from;
   const signer = owners.get(from) ?? nodes[0].addr;
-  const other = nodes[nodes.length - 1].addr;
+  // Sent through another node than the signer, to see the relay at work.
+  const other = nodes.map((n) => n.addr).findLast((a) => a !== signer) ??
+    signer;
   lines.push("");
   lines.push(
     "Try (in a clone without an installed bcn, write 'deno task -q bcn' for 'bcn'):",
