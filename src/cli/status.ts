@@ -16,7 +16,8 @@ Prints what the node says about itself (its GET /status endpoint): the chain
 and genesis, the last block, pending transactions, peers, whether it is
 catching up and how far behind it believes it is, the authority and whether
 this node is it, its version, uptime and health. Exit code 0 whenever the node
-answers, healthy or not (the "health" line says which).
+answers its status, healthy or not (the "health" line says which); a node
+still starting has no status yet: its one-line reason, exit code 1.
 
 Flags:
   --node HOST:PORT     the node to ask (required)

@@ -487,8 +487,9 @@ export class Node {
         setPhase();
         for await (const bytes of source.blocks(peer, from, signal)) {
           metrics.onSyncBlock();
-          heard(next++);
           yield bytes;
+          // Asked for the next one: this one was applied.
+          heard(next++);
         }
       },
     };
