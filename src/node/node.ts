@@ -15,25 +15,15 @@ import { Account as AccountService } from "../rpc/gen/account_pb.ts";
 import { Block } from "../rpc/gen/block_pb.ts";
 import { Node as NodeService } from "../rpc/gen/node_pb.ts";
 import { Tx } from "../rpc/gen/tx_pb.ts";
-import type { HttpRoutes } from "../rpc/http_routes.ts";
 import { type RpcServer, startServer } from "../rpc/server.ts";
 import { whenReady } from "../rpc/when_ready.ts";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { txMethods } from "../rpc/tx.ts";
 import { readKey } from "../store/key_store.ts";
-import { EXPOSITION_CONTENT_TYPE } from "./prometheus.ts";
-import { Metrics } from "./metrics.ts";
-import {
-  encodeStatus,
-  type Health,
-  healthOf,
-  type NodePhase,
-  type NodeStatus,
-} from "./status.ts";
 import { type NodeConfig, splitHostPort } from "./config.ts";
-import denoJson from "../../deno.json" with { type: "json" };
 import { EventBus, streamSubscribeMethods } from "./events.ts";
 import { Ledger } from "./ledger.ts";
+import { NodeMonitor } from "./monitor.ts";
 import { peerDiscoverMethods, PeerDiscovery } from "./peers.ts";
 import { runProposer } from "./proposer.ts";
 import { openBlockStream, openTxStream, Relay } from "./relay.ts";
@@ -42,8 +32,8 @@ import {
   messageOf,
   peerSyncSource,
   StateSync,
-  type SyncSource,
 } from "./state_sync.ts";
+import type { Health, NodeStatus } from "./status.ts";
 
 /** Options of {@link Node}. */
 export interface NodeOptions {
@@ -52,13 +42,6 @@ export interface NodeOptions {
   /** Where warnings and progress go; stderr by default. */
   log?: (message: string) => void;
 }
-
-/**
- * How many periods a node may have no peer before `/healthz` says so: 30 s
- * at the default period. Discovery itself takes 3 failed rounds to forget a
- * peer, so this is about 9 periods after the last answer.
- */
-export const NO_PEERS_GRACE_PERIODS = 6;
 
 const DEFAULT_PERIOD_MS = 5000;
 
@@ -69,7 +52,6 @@ interface Services {
   account: ServiceImpl<typeof AccountService>;
   node: ServiceImpl<typeof NodeService>;
 }
-const VERSION: string = denoJson.version;
 const encoder = new TextEncoder();
 
 /**
@@ -98,8 +80,6 @@ export class Node {
   readonly config: NodeConfig;
   /** The event stream of confirmed blocks and transactions. */
   readonly events: EventBus = new EventBus();
-  /** The node's metrics, served on `GET /metrics`. */
-  readonly #metrics: Metrics;
   readonly #options: NodeOptions;
   readonly #controller = new AbortController();
   readonly #registry: PeerRegistry;
@@ -115,12 +95,7 @@ export class Node {
   #stopping: Promise<void> | undefined;
   #fatal: Error | undefined;
   readonly #finished = Promise.withResolvers<void>();
-  readonly #startedAt = performance.now();
-  #phase: NodePhase = "starting";
-  #highestKnown = 0n;
-  #isAuthority = false;
-  /** Since when (performance.now()) no peer counts; undefined if one does. */
-  #noPeersSince: number | undefined;
+  readonly #monitor: NodeMonitor;
 
   /** Prepares a node; nothing runs until {@link Node.start}. */
   constructor(config: NodeConfig, options: NodeOptions = {}) {
@@ -128,7 +103,6 @@ export class Node {
     this.#finished.promise.catch(() => {});
     this.config = config;
     this.#options = options;
-    this.#metrics = new Metrics({ version: VERSION, chain: config.chain });
     const log = this.#log;
     const periodMs = config.periodMs ?? DEFAULT_PERIOD_MS;
     this.#registry = new PeerRegistry({
@@ -154,6 +128,19 @@ export class Node {
       log,
       open: openBlockStream(this.#registry),
     });
+    this.#monitor = new NodeMonitor({
+      config,
+      events: this.events,
+      periodMs,
+      addr: () => this.addr,
+      ledger: () => this.#ledger,
+      peers: () => this.peers(),
+      catchingUp: () => this.#catchingUp !== undefined,
+      relays: () => ({
+        tx: this.#txRelay.stats(),
+        block: this.#blockRelay.stats(),
+      }),
+    });
   }
 
   /** The address the node serves on (with the real port once started). */
@@ -170,6 +157,20 @@ export class Node {
   /** The peers the node knows now. */
   peers(): string[] {
     return this.#discovery.peers();
+  }
+
+  /**
+   * What `GET /status` answers: the chain, the last block, the pool, the
+   * peers, how far behind the node believes it is, and its health. Throws
+   * before the state is ready.
+   */
+  status(): NodeStatus {
+    return this.#monitor.status();
+  }
+
+  /** What `GET /healthz` answers (see the README's "GET /healthz"). */
+  health(): Health {
+    return this.#monitor.health();
   }
 
   /** An abort signal that fires when the node stops. */
@@ -210,24 +211,24 @@ export class Node {
         ...new Set([...(cfg.seed ? [cfg.seed] : []), ...discovery.peers()]),
       ],
     };
+    const monitor = this.#monitor;
     const sync = this.#sync = new StateSync(cfg, syncPeers, signal, {
-      source: this.#countingSource(peerSyncSource(this.#registry)),
+      source: monitor.countingSource(peerSyncSource(this.#registry)),
       log: this.#log,
     });
-    // The port is served from the start, so `/healthz` says that the node
-    // is starting; the services answer Unavailable until it is ready.
-    const ready: { services?: Services } = {};
     // A bad flag is reported as such, not as a busy port.
     await checkStartInputs(cfg);
     signal.throwIfAborted();
-    this.#collectMetrics();
+    // The port is served from the start, so `/healthz` says that the node
+    // is starting; the services answer Unavailable until it is ready.
+    const ready: { services?: Services } = {};
+    const notReady = () => `node ${cfg.node} ${monitor.health().reason}`;
     this.#server = await startServer({
       hostname,
       port,
-      httpRoutes: this.#httpRoutes(),
-      interceptors: [this.#metrics.rpcInterceptor()],
+      httpRoutes: monitor.httpRoutes(),
+      interceptors: [monitor.metrics.rpcInterceptor()],
       routes: (router) => {
-        const notReady = () => `node ${cfg.node} ${this.health().reason}`;
         router.service(
           Block,
           whenReady(Block, () => ready.services?.block, notReady),
@@ -256,7 +257,7 @@ export class Node {
         cfg.authPass ?? "",
       );
       signal.throwIfAborted();
-      this.#isAuthority = true;
+      monitor.proposes = true;
     }
     const ledger = this.#ledger = new Ledger(state, sync.store!, {
       onTx: (tx) => this.#txRelay.push(encoder.encode(encodeSigTx(tx))),
@@ -267,12 +268,12 @@ export class Node {
           } confirmed, ${block.txs.length} txs`,
         );
         this.#blockRelay.push(encoder.encode(encodeSigBlock(block)));
-        this.#metrics.onBlockConfirmed(block);
+        monitor.metrics.onBlockConfirmed(block);
       },
-      onApplied: (seconds) => this.#metrics.onBlockApplied(seconds),
+      onApplied: (seconds) => monitor.metrics.onBlockApplied(seconds),
       onEvent: (event) => this.events.publish(event),
       onBehind: (number) => {
-        this.#heard(number);
+        monitor.heard(number);
         this.#catchUp();
       },
       log: this.#log,
@@ -289,7 +290,7 @@ export class Node {
       );
     }
     out(`=== Sync state\n${state}`.trimEnd());
-    // stop() may have come meanwhile: it closes the server.
+    // stop() may have come meanwhile; it closes the server.
     signal.throwIfAborted();
     const keyStoreDir = cfg.keyStoreDir;
     const store = ledger.store;
@@ -307,11 +308,11 @@ export class Node {
         ...streamSubscribeMethods(this.events),
       },
     };
-    this.#phase = "serving";
-    this.#watchPeers();
+    monitor.serving();
     this.#discovery.onChange((peers) => {
       this.#txRelay.setPeers(peers);
       this.#blockRelay.setPeers(peers);
+      monitor.peersChanged(peers);
     });
     this.#tasks.push(this.#discovery.start(signal));
     if (authority) {
@@ -330,7 +331,7 @@ export class Node {
    */
   stop(): Promise<void> {
     return this.#stopping ??= (async () => {
-      this.#phase = "stopping";
+      this.#monitor.stopping();
       this.#controller.abort(new Error("node stopped"));
       // A start under way sees the abort at its next step and gives up.
       await this.#starting?.catch(() => {});
@@ -347,152 +348,6 @@ export class Node {
       if (this.#fatal) this.#finished.reject(this.#fatal);
       else this.#finished.resolve();
     })();
-  }
-
-  /**
-   * What `GET /status` answers: the chain, the last block, the pool, the
-   * peers, how far behind the node believes it is, and its health.
-   */
-  status(): NodeStatus {
-    const state = this.state;
-    const last = state.lastBlock;
-    const behind = this.#highestKnown > state.lastNumber
-      ? this.#highestKnown - state.lastNumber
-      : 0n;
-    return {
-      version: VERSION,
-      node: this.addr,
-      chain: state.genesis.chain,
-      genesis: state.genesisHash,
-      lastBlock: {
-        number: state.lastNumber,
-        hash: state.lastHash,
-        time: last ? last.time : state.genesis.time,
-      },
-      pending: BigInt(state.pendingTxs().length),
-      peers: this.peers(),
-      catchingUp: this.#catchingUp !== undefined || this.#phase === "syncing",
-      highestKnownBlock: state.lastNumber + behind,
-      behind,
-      authority: state.authority,
-      isAuthority: this.#isAuthority,
-      uptimeSeconds: BigInt(
-        Math.floor((performance.now() - this.#startedAt) / 1000),
-      ),
-      health: this.health(),
-    };
-  }
-
-  /** What `GET /healthz` answers (see the README's "Health" section). */
-  health(): Health {
-    const height = this.#ledger?.state.lastNumber ?? 0n;
-    const since = this.#noPeersSince;
-    return healthOf({
-      phase: this.#phase,
-      catchingUp: this.#catchingUp !== undefined,
-      height,
-      highestKnown: this.#highestKnown > height ? this.#highestKnown : height,
-      noPeersForMs: since === undefined ? undefined : performance.now() - since,
-      noPeersGraceMs: NO_PEERS_GRACE_PERIODS *
-        (this.config.periodMs ?? DEFAULT_PERIOD_MS),
-    });
-  }
-
-  /** The operators' GET endpoints. */
-  #httpRoutes(): HttpRoutes {
-    const json = "application/json";
-    const text = "text/plain; charset=utf-8";
-    return {
-      "/status": () =>
-        this.#ledger
-          ? {
-            status: 200,
-            contentType: json,
-            body: encodeStatus(this.status()) + "\n",
-          }
-          // No state yet: nothing to report but that.
-          : {
-            status: 503,
-            contentType: text,
-            body: this.health().reason + "\n",
-          },
-      "/healthz": () => {
-        const h = this.health();
-        return {
-          status: h.ok ? 200 : 503,
-          contentType: text,
-          body: h.reason + "\n",
-        };
-      },
-      "/metrics": () => ({
-        status: 200,
-        contentType: EXPOSITION_CONTENT_TYPE,
-        body: this.#metrics.render(),
-      }),
-    };
-  }
-
-  /** Keeps the metrics' view of the node up to date at each scrape. */
-  #collectMetrics(): void {
-    this.#metrics.collect(() => {
-      if (!this.#ledger) return undefined;
-      const state = this.#ledger.state;
-      const tx = this.#txRelay.stats();
-      const block = this.#blockRelay.stats();
-      return {
-        height: state.lastNumber,
-        highestKnown: this.#highestKnown > state.lastNumber
-          ? this.#highestKnown
-          : state.lastNumber,
-        syncing: this.#catchingUp !== undefined,
-        pending: state.pendingTxs().length,
-        peers: this.peers().length,
-        relays: { tx, block },
-        subscribers: this.events.subscriberCount,
-        slowSubscribers: this.events.slowDisconnects,
-      };
-    });
-  }
-
-  /**
-   * Tracks since when the node has had no peer: a regular node from the
-   * start (it is alone until discovery finds its seed), the bootstrap only
-   * once it had peers and lost them all (alone, it is a whole chain).
-   */
-  #watchPeers(): void {
-    if (!this.config.bootstrap) this.#noPeersSince = performance.now();
-    this.#discovery.onChange((peers) => {
-      if (peers.length > 0) this.#noPeersSince = undefined;
-      else this.#noPeersSince ??= performance.now();
-    });
-  }
-
-  /** A block number heard of from a peer. */
-  #heard(number: bigint): void {
-    if (number > this.#highestKnown) this.#highestKnown = number;
-  }
-
-  /** `source` with every block it brings counted and heard of. */
-  #countingSource(source: SyncSource): SyncSource {
-    const heard = (n: bigint) => this.#heard(n);
-    // Asking peers for blocks: the start's replay is over.
-    const setPhase = () => {
-      if (this.#phase === "starting") this.#phase = "syncing";
-    };
-    const metrics = this.#metrics;
-    return {
-      genesis: (peer, signal) => source.genesis(peer, signal),
-      async *blocks(peer, from, signal) {
-        let next = from;
-        setPhase();
-        for await (const bytes of source.blocks(peer, from, signal)) {
-          metrics.onSyncBlock();
-          yield bytes;
-          // Asked for the next one: this one was applied.
-          heard(next++);
-        }
-      },
-    };
   }
 
   #log = (message: string): void => {

@@ -6,7 +6,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { assert, assertEquals } from "../assert.ts";
 import type { NodeConfig } from "../../src/node/config.ts";
-import { NO_PEERS_GRACE_PERIODS, Node } from "../../src/node/node.ts";
+import { Node } from "../../src/node/node.ts";
+import { NO_PEERS_GRACE_PERIODS } from "../../src/node/monitor.ts";
 import { decodeStatus } from "../../src/node/status.ts";
 import { PeerRegistry } from "../../src/rpc/client.ts";
 import { freePort, withTempDir } from "../e2e/helpers.ts";
