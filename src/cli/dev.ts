@@ -407,7 +407,9 @@ async function devSummary(
   lines.push(`  curl -s http://${nodes[0].addr}/metrics`);
   lines.push("");
   lines.push(
-    `bcn dev: ${nodes.length} nodes running, a block 1 to 3 periods of ${options.periodMs} ms after a transaction`,
+    `bcn dev: ${nodes.length} node${
+      nodes.length === 1 ? "" : "s"
+    } running, a block 1 to 3 periods of ${options.periodMs} ms after a transaction`,
   );
   return lines.join("\n");
 }

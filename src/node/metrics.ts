@@ -281,15 +281,17 @@ async function* observeEnd<T>(
   messages: AsyncIterable<T>,
   done: (err: unknown) => void,
 ): AsyncGenerator<T> {
-  let failed = false;
+  let ended = false;
   try {
     yield* messages;
+    ended = true;
+    done(undefined);
   } catch (e) {
-    failed = true;
+    ended = true;
     done(e);
     throw e;
   } finally {
-    // A stream the client cancels ends here without an error of its own.
-    if (!failed) done(undefined);
+    // Left early: the call was cancelled (the client went away).
+    if (!ended) done(new ConnectError("stream cancelled", Code.Canceled));
   }
 }

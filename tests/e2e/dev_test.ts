@@ -31,7 +31,7 @@ import {
 
 const DEADLINE_MS = 60_000;
 const POLL_MS = 250;
-const READY = "nodes running";
+const READY = " running, a block ";
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

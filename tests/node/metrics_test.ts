@@ -82,6 +82,43 @@ Deno.test("RPC calls are counted by service, method and code, and timed", async 
   }
 });
 
+Deno.test("a stream left early counts as canceled, one that fails by its code", async () => {
+  const metrics = fresh();
+  const interceptor = metrics.rpcInterceptor();
+  const method = Block.method.blockSearch;
+  const call = (messages: AsyncIterable<unknown>) =>
+    interceptor(() =>
+      Promise.resolve({ stream: true, message: messages } as never)
+    )({ service: Block, method } as never);
+  async function* endless() {
+    for (;;) yield {};
+  }
+  async function* failing() {
+    yield {};
+    throw new ConnectError("gone", Code.Unavailable);
+  }
+  const left = await call(endless()) as unknown as {
+    message: AsyncIterable<unknown>;
+  };
+  for await (const _ of left.message) break;
+  const failed = await call(failing()) as unknown as {
+    message: AsyncIterable<unknown>;
+  };
+  let caught: unknown;
+  try {
+    for await (const _ of failed.message) { /* read on */ }
+  } catch (e) {
+    caught = e;
+  }
+  assert(caught instanceof ConnectError);
+  const s = parseExposition(metrics.render());
+  const key = (code: string) =>
+    `bcn_rpc_requests_total{service="Block",method="BlockSearch",code="${code}"}`;
+  assertEquals(s.get(key("canceled")), 1);
+  assertEquals(s.get(key("unavailable")), 1);
+  assertEquals(s.get(key("ok")), undefined);
+});
+
 Deno.test("blocks, apply times and the collector's snapshot are exported", () => {
   const metrics = fresh();
   metrics.onBlockApplied(0.003);
