@@ -179,9 +179,10 @@ export class Node {
   }
 
   /**
-   * Syncs the state, then serves RPC on `config.node` and starts discovery,
-   * the relays and, on the bootstrap node, the proposer. Rejects with a
-   * one-line error when the node cannot start.
+   * Binds `config.node` (its operator endpoints answer at once, its
+   * services answer Unavailable), syncs the state, then serves every
+   * service and starts discovery, the relays and, on the bootstrap node,
+   * the proposer. Rejects with a one-line error when the node cannot start.
    */
   start(): Promise<void> {
     return this.#starting ??= this.#start();
