@@ -56,6 +56,16 @@ export {
 } from "./src/node/state_sync.ts";
 export { Node, type NodeOptions } from "./src/node/node.ts";
 export {
+  decodeStatus,
+  encodeStatus,
+  formatStatus,
+  type Health,
+  type HealthInput,
+  healthOf,
+  type NodePhase,
+  type NodeStatus,
+} from "./src/node/status.ts";
+export {
   DEFAULT_SUBSCRIBER_CAPACITY,
   EventBus,
   type SubscribeOptions,

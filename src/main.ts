@@ -6,7 +6,9 @@
 import denoJson from "../deno.json" with { type: "json" };
 import { ACCOUNT_COMMANDS } from "./cli/account.ts";
 import { BLOCK_COMMANDS } from "./cli/block.ts";
+import { dev } from "./cli/dev.ts";
 import { nodeStart } from "./cli/node.ts";
+import { nodeStatus } from "./cli/status.ts";
 import { SUBSCRIBE_COMMANDS } from "./cli/subscribe.ts";
 import { TX_COMMANDS } from "./cli/tx.ts";
 
@@ -18,8 +20,10 @@ const HELP = `bcn ${VERSION}: a proof-of-authority blockchain node and client
 Usage: bcn COMMAND [flags]
 
 Commands:
+  dev              start a local network with funded accounts, in one command
   node start       start a bootstrap or regular node
   node subscribe   print a node's validated blocks and transactions as they come
+  node status      print what a node says about itself (chain, block, peers, health)
   account create   create an account in a node's key store
   account balance  print an account's balance
   tx sign          have a node sign a transfer with a key it holds
@@ -36,7 +40,9 @@ Flags: --help, --version
 type Command = (args: string[]) => Promise<void>;
 
 const COMMANDS: Record<string, Command> = {
+  "dev": dev,
   "node start": nodeStart,
+  "node status": nodeStatus,
   ...SUBSCRIBE_COMMANDS,
   ...ACCOUNT_COMMANDS,
   ...TX_COMMANDS,
@@ -56,8 +62,10 @@ export async function main(args: string[]): Promise<number> {
     console.log(`bcn ${VERSION}`);
     return 0;
   }
-  const key = args.slice(0, 2).join(" ");
-  const command = COMMANDS[key];
+  // `bcn dev` is one word; every other command is a group and a verb.
+  const words = Object.hasOwn(COMMANDS, args[0]) ? 1 : 2;
+  const key = args.slice(0, words).join(" ");
+  const command = Object.hasOwn(COMMANDS, key) ? COMMANDS[key] : undefined;
   if (!command) {
     const group = Object.keys(COMMANDS).some((c) =>
       c.startsWith(args[0] + " ")
@@ -74,7 +82,7 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   try {
-    await command(args.slice(2));
+    await command(args.slice(words));
     return 0;
   } catch (e) {
     // Programming errors keep their stack trace; everything else is a

@@ -28,6 +28,8 @@ Starts a node. A bootstrap node creates the chain on its first start (the
 authority and initial owner accounts, and the signed genesis); a regular node
 fetches and verifies the genesis from its seed, replays its block store and
 syncs newer blocks from its peers. It serves until SIGINT or SIGTERM.
+Its port also answers GET /status, /healthz and /metrics for operators, from
+the start (the services answer Unavailable until the node is synced).
 
 Flags:
   --node HOST:PORT       address to serve on (required)

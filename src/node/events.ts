@@ -162,6 +162,12 @@ class Subscription implements AsyncIterableIterator<Event> {
  */
 export class EventBus {
   readonly #subscribers = new Set<Subscription>();
+  #slow = 0;
+
+  /** How many subscribers were disconnected for being too slow so far. */
+  get slowDisconnects(): number {
+    return this.#slow;
+  }
 
   /**
    * The number of current subscribers.
@@ -194,7 +200,10 @@ export class EventBus {
    * ```
    */
   publish(event: Event): void {
+    const before = this.#subscribers.size;
     for (const subscriber of [...this.#subscribers]) subscriber.offer(event);
+    // offer() removes a subscriber only when it is too slow.
+    this.#slow += before - this.#subscribers.size;
   }
 
   /**

@@ -28,6 +28,8 @@ export interface LedgerHooks {
    * peer it came from (`undefined` when unknown or proposed here).
    */
   onBlock?: (block: SigBlock, origin?: string) => void;
+  /** A block was applied to the state in `seconds` (for metrics). */
+  onApplied?: (seconds: number) => void;
   /** An event for subscribers. */
   onEvent?: (event: Event) => void;
   /** A block beyond the next one arrived: this node is behind. */
@@ -101,7 +103,7 @@ export class Ledger {
         return "ahead";
       }
       try {
-        this.state.applyBlock(block);
+        this.#apply(block);
       } catch (e) {
         this.#hooks.log?.(
           `dropped block ${block.number}: ${(e as Error).message}`,
@@ -125,7 +127,7 @@ export class Ledger {
   ): Promise<"applied" | "known"> {
     return this.#locked(async () => {
       if (block.number <= this.state.lastNumber) return "known";
-      this.state.applyBlock(block);
+      this.#apply(block);
       await this.#persist(block, origin);
       return "applied";
     });
@@ -140,7 +142,7 @@ export class Ledger {
     return this.#locked(async () => {
       const block = this.state.createBlock(authority);
       if (!block) return undefined;
-      this.state.applyBlock(block);
+      this.#apply(block);
       await this.#persist(block);
       return block;
     });
@@ -160,6 +162,12 @@ export class Ledger {
     if (!this.state.hasQueued(hash)) this.#hooks.onTx?.(tx, origin);
     this.#relayPromoted();
     return hash;
+  }
+
+  #apply(block: SigBlock): void {
+    const start = performance.now();
+    this.state.applyBlock(block);
+    this.#hooks.onApplied?.((performance.now() - start) / 1000);
   }
 
   #confirmed(block: SigBlock, origin: string | undefined): void {

@@ -19,16 +19,25 @@ import { Tx } from "../rpc/gen/tx_pb.ts";
 import { ALLOW_KEYS_FLAG, KeyAccess } from "../rpc/key_access.ts";
 import { PasswordThrottle } from "../rpc/password_throttle.ts";
 import { type RpcServer, startServer } from "../rpc/server.ts";
+import { whenReady } from "../rpc/when_ready.ts";
+import type { ServiceImpl } from "@connectrpc/connect";
 import { txMethods } from "../rpc/tx.ts";
 import { readKey } from "../store/key_store.ts";
 import { runCatchUpPoller } from "./catch_up.ts";
 import { type NodeConfig, splitHostPort } from "./config.ts";
 import { EventBus, streamSubscribeMethods } from "./events.ts";
 import { Ledger } from "./ledger.ts";
+import { NodeMonitor } from "./monitor.ts";
 import { peerDiscoverMethods, PeerDiscovery } from "./peers.ts";
 import { runProposer } from "./proposer.ts";
 import { openBlockStream, openTxStream, Relay } from "./relay.ts";
-import { messageOf, peerSyncSource, StateSync } from "./state_sync.ts";
+import {
+  checkStartInputs,
+  messageOf,
+  peerSyncSource,
+  StateSync,
+} from "./state_sync.ts";
+import type { Health, NodeStatus } from "./status.ts";
 
 /** The hosts of `host:port` peer addresses (IPv6 without brackets). */
 function hostsOf(addrs: string[]): Set<string> {
@@ -52,6 +61,14 @@ export interface NodeOptions {
 }
 
 const DEFAULT_PERIOD_MS = 5000;
+
+/** The services a node serves once its state is ready. */
+interface Services {
+  block: ServiceImpl<typeof Block>;
+  tx: ServiceImpl<typeof Tx>;
+  account: ServiceImpl<typeof AccountService>;
+  node: ServiceImpl<typeof NodeService>;
+}
 const encoder = new TextEncoder();
 
 /**
@@ -95,6 +112,7 @@ export class Node {
   #stopping: Promise<void> | undefined;
   #fatal: Error | undefined;
   readonly #finished = Promise.withResolvers<void>();
+  readonly #monitor: NodeMonitor;
 
   /** Prepares a node; nothing runs until {@link Node.start}. */
   constructor(config: NodeConfig, options: NodeOptions = {}) {
@@ -127,6 +145,19 @@ export class Node {
       log,
       open: openBlockStream(this.#registry, { origin: config.node }),
     });
+    this.#monitor = new NodeMonitor({
+      config,
+      events: this.events,
+      periodMs,
+      addr: () => this.addr,
+      ledger: () => this.#ledger,
+      peers: () => this.peers(),
+      catchingUp: () => this.#catchingUp !== undefined,
+      relays: () => ({
+        tx: this.#txRelay.stats(),
+        block: this.#blockRelay.stats(),
+      }),
+    });
   }
 
   /** The address the node serves on (with the real port once started). */
@@ -145,15 +176,30 @@ export class Node {
     return this.#discovery.peers();
   }
 
+  /**
+   * What `GET /status` answers: the chain, the last block, the pool, the
+   * peers, how far behind the node believes it is, and its health. Throws
+   * before the state is ready.
+   */
+  status(): NodeStatus {
+    return this.#monitor.status();
+  }
+
+  /** What `GET /healthz` answers (see the README's "GET /healthz"). */
+  health(): Health {
+    return this.#monitor.health();
+  }
+
   /** An abort signal that fires when the node stops. */
   get signal(): AbortSignal {
     return this.#controller.signal;
   }
 
   /**
-   * Syncs the state, then serves RPC on `config.node` and starts discovery,
-   * the relays and, on the bootstrap node, the proposer. Rejects with a
-   * one-line error when the node cannot start.
+   * Binds `config.node` (its operator endpoints answer at once, its
+   * services answer Unavailable), syncs the state, then serves every
+   * service and starts discovery, the relays and, on the bootstrap node,
+   * the proposer. Rejects with a one-line error when the node cannot start.
    */
   start(): Promise<void> {
     return this.#starting ??= this.#start();
@@ -184,11 +230,46 @@ export class Node {
         ...new Set([...(cfg.seed ? [cfg.seed] : []), ...discovery.peers()]),
       ],
     };
-    const source = peerSyncSource(this.#registry);
+    const monitor = this.#monitor;
+    const source = monitor.countingSource(peerSyncSource(this.#registry));
     const sync = this.#sync = new StateSync(cfg, syncPeers, signal, {
       source,
       log: this.#log,
     });
+    // A bad flag is reported as such, not as a busy port.
+    await checkStartInputs(cfg);
+    signal.throwIfAborted();
+    // The port is served from the start, so `/healthz` says that the node
+    // is starting; the services answer Unavailable until it is ready.
+    const ready: { services?: Services } = {};
+    const notReady = () => `node ${cfg.node} ${monitor.health().reason}`;
+    this.#server = await startServer({
+      hostname,
+      port,
+      limits: {
+        maxPerAddress: cfg.maxConnsPerIp,
+        // Known peers still get in when the server is nearly full.
+        isPreferred: (ip) => hostsOf(syncPeers.peers()).has(ip),
+      },
+      httpRoutes: monitor.httpRoutes(),
+      interceptors: [monitor.metrics.rpcInterceptor()],
+      routes: (router) => {
+        router.service(
+          Block,
+          whenReady(Block, () => ready.services?.block, notReady),
+        );
+        router.service(Tx, whenReady(Tx, () => ready.services?.tx, notReady));
+        router.service(
+          AccountService,
+          whenReady(AccountService, () => ready.services?.account, notReady),
+        );
+        router.service(
+          NodeService,
+          whenReady(NodeService, () => ready.services?.node, notReady),
+        );
+      },
+    });
+    signal.throwIfAborted();
     const state = await sync.syncState();
     signal.throwIfAborted();
     // The authority key is read before serving, so a wrong password stops
@@ -201,6 +282,7 @@ export class Node {
         cfg.authPass ?? "",
       );
       signal.throwIfAborted();
+      monitor.proposes = true;
     }
     const ledger = this.#ledger = new Ledger(state, sync.store!, {
       // Nothing goes back to the peer it came from (`origin`).
@@ -215,9 +297,14 @@ export class Node {
         this.#blockRelay.push(encoder.encode(encodeSigBlock(block)), {
           except: origin,
         });
+        monitor.metrics.onBlockConfirmed(block);
       },
+      onApplied: (seconds) => monitor.metrics.onBlockApplied(seconds),
       onEvent: (event) => this.events.publish(event),
-      onBehind: () => this.#catchUp(),
+      onBehind: (number) => {
+        monitor.heard(number);
+        this.#catchUp();
+      },
       log: this.#log,
       onFatal: (e) => {
         // `finished` carries the error to whoever runs the node.
@@ -232,52 +319,39 @@ export class Node {
       );
     }
     out(`=== Sync state\n${state}`.trimEnd());
+    // stop() may have come meanwhile; it closes the server.
+    signal.throwIfAborted();
     const keyStoreDir = cfg.keyStoreDir;
     const store = ledger.store;
-    this.#server = await startServer({
-      hostname,
-      port,
-      limits: {
-        maxPerAddress: cfg.maxConnsPerIp,
-        // Known peers still get in when the server is nearly full.
-        isPreferred: (ip) => hostsOf(syncPeers.peers()).has(ip),
-      },
-      routes: (router) => {
-        router.service(Block, {
-          ...blockSyncMethods({ store }),
-          ...blockRelayMethods({ ledger }),
-        });
-        router.service(
-          Tx,
-          txMethods({
-            ledger,
-            keyStoreDir,
-            keyAccess,
-            passwordThrottle: new PasswordThrottle({ log: this.#log }),
-          }),
-        );
-        router.service(
-          AccountService,
-          accountMethods({ ledger, keyStoreDir, keyAccess }),
-        );
-        router.service(NodeService, {
-          ...peerDiscoverMethods(this.#discovery, {
-            remembersCallers: cfg.bootstrap,
-          }),
-          ...streamSubscribeMethods(this.events),
-        });
-      },
-    });
-    // stop() may have come while the server started; it closes the server.
-    signal.throwIfAborted();
     if (keyAccess.widened) {
       this.#log(
         `warning: TxSign and AccountCreate, which use the key store, are served to ${keyAccess.extra} as well as this machine (${ALLOW_KEYS_FLAG}); password guessing is slowed down, not stopped`,
       );
     }
+    ready.services = {
+      block: {
+        ...blockSyncMethods({ store }),
+        ...blockRelayMethods({ ledger }),
+      },
+      tx: txMethods({
+        ledger,
+        keyStoreDir,
+        keyAccess,
+        passwordThrottle: new PasswordThrottle({ log: this.#log }),
+      }),
+      account: accountMethods({ ledger, keyStoreDir, keyAccess }),
+      node: {
+        ...peerDiscoverMethods(this.#discovery, {
+          remembersCallers: cfg.bootstrap,
+        }),
+        ...streamSubscribeMethods(this.events),
+      },
+    };
+    monitor.serving();
     this.#discovery.onChange((peers) => {
       this.#txRelay.setPeers(peers);
       this.#blockRelay.setPeers(peers);
+      monitor.peersChanged(peers);
     });
     this.#tasks.push(this.#discovery.start(signal));
     if (!cfg.bootstrap) {
@@ -308,6 +382,7 @@ export class Node {
    */
   stop(): Promise<void> {
     return this.#stopping ??= (async () => {
+      this.#monitor.stopping();
       this.#controller.abort(new Error("node stopped"));
       // A start under way sees the abort at its next step and gives up.
       await this.#starting?.catch(() => {});

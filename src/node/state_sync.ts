@@ -160,14 +160,8 @@ export class StateSync {
    * {@link SyncError} naming what was wrong.
    */
   async syncState(): Promise<State> {
-    if (this.#cfg.bootstrap && !this.#store) {
-      // Refuse bad genesis inputs before the store directory is created.
-      const exists = await Deno.stat(
-        join(this.#cfg.blockStoreDir, GENESIS_FILE),
-      )
-        .then(() => true, () => false);
-      if (!exists) this.#checkGenesisInputs();
-    }
+    // Refuse bad genesis inputs before the store directory is created.
+    if (!this.#store) await checkStartInputs(this.#cfg);
     const store = this.#store ??= await BlockStore.open(
       this.#cfg.blockStoreDir,
       {
@@ -233,23 +227,7 @@ export class StateSync {
   }
 
   #checkGenesisInputs(): void {
-    const cfg = this.#cfg;
-    const enc = new TextEncoder();
-    if (enc.encode(cfg.authPass ?? "").length < MIN_PASSWORD_BYTES) {
-      throw new SyncError(
-        `authority password (--authpass or BCN_AUTHPASS) must be at least ${MIN_PASSWORD_BYTES} bytes`,
-      );
-    }
-    if (enc.encode(cfg.ownerPass ?? "").length < MIN_PASSWORD_BYTES) {
-      throw new SyncError(
-        `owner password (--ownerpass or BCN_OWNERPASS) must be at least ${MIN_PASSWORD_BYTES} bytes`,
-      );
-    }
-    if (cfg.balance === undefined || cfg.balance <= 0n) {
-      throw new SyncError(
-        "balance (--balance) of the initial owner must be positive",
-      );
-    }
+    checkGenesisInputs(this.#cfg);
   }
 
   async #createGenesis(store: BlockStore): Promise<SigGenesis> {
@@ -468,4 +446,36 @@ export function peerSyncSource(
       }
     },
   };
+}
+
+/**
+ * Refuses, with a {@link SyncError}, the inputs a bootstrap's first start
+ * needs when they are wrong (passwords, balance), before anything is
+ * written: what {@link StateSync.syncState} checks first. A node runs it
+ * before it binds its port, so a bad flag is reported as such.
+ */
+export async function checkStartInputs(cfg: NodeConfig): Promise<void> {
+  if (!cfg.bootstrap) return;
+  const exists = await Deno.stat(join(cfg.blockStoreDir, GENESIS_FILE))
+    .then(() => true, () => false);
+  if (!exists) checkGenesisInputs(cfg);
+}
+
+function checkGenesisInputs(cfg: NodeConfig): void {
+  const enc = new TextEncoder();
+  if (enc.encode(cfg.authPass ?? "").length < MIN_PASSWORD_BYTES) {
+    throw new SyncError(
+      `authority password (--authpass or BCN_AUTHPASS) must be at least ${MIN_PASSWORD_BYTES} bytes`,
+    );
+  }
+  if (enc.encode(cfg.ownerPass ?? "").length < MIN_PASSWORD_BYTES) {
+    throw new SyncError(
+      `owner password (--ownerpass or BCN_OWNERPASS) must be at least ${MIN_PASSWORD_BYTES} bytes`,
+    );
+  }
+  if (cfg.balance === undefined || cfg.balance <= 0n) {
+    throw new SyncError(
+      "balance (--balance) of the initial owner must be positive",
+    );
+  }
 }

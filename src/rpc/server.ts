@@ -21,7 +21,11 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { type ConnectRouter, createContextValues } from "@connectrpc/connect";
+import {
+  type ConnectRouter,
+  createContextValues,
+  type Interceptor,
+} from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { clientAddress } from "./address_list.ts";
 import { MAX_MESSAGE_BYTES } from "./client.ts";
@@ -33,6 +37,7 @@ import {
   type RefusedReason,
   type TrackedConnection,
 } from "./conn_limits.ts";
+import { type HttpRoutes, notFound, serveHttpRoute } from "./http_routes.ts";
 
 /**
  * Streams one HTTP/2 connection may have open at once: a connection is
@@ -63,6 +68,13 @@ export interface ServerOptions {
   port: number;
   /** Registers the services, e.g. `(r) => r.service(Block, impl)`. */
   routes: (router: ConnectRouter) => void;
+  /**
+   * Plain GET endpoints served before the services, by exact path (the
+   * operators' `/status`, `/healthz`, `/metrics`); see `http_routes.ts`.
+   */
+  httpRoutes?: HttpRoutes;
+  /** Interceptors of every served call, e.g. for metrics. */
+  interceptors?: Interceptor[];
   /** Aborting this signal closes the server (like {@link RpcServer.close}). */
   signal?: AbortSignal;
   /**
@@ -127,7 +139,7 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
   const conns = new WeakMap<net.Socket, TrackedConnection>();
   // Bounded messages, no compression: one request cannot make the node
   // allocate more than MAX_MESSAGE_BYTES.
-  const handler = connectNodeAdapter({
+  const rpc = connectNodeAdapter({
     routes: options.routes,
     readMaxBytes: MAX_MESSAGE_BYTES,
     acceptCompression: [],
@@ -138,18 +150,21 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
         CLIENT_ADDRESS,
         clientAddress(req.socket?.remoteAddress),
       ),
+    interceptors: options.interceptors,
+    fallback: notFound,
   });
-
-  // Connect builds the request URL from the Host header (HTTP/1.1) or
-  // :authority (HTTP/2) and throws synchronously when it is not a valid
-  // host, e.g. `Host: ::1:5`: uncaught, that ended the process. Any such
-  // throw is the client's fault, so it gets a 400 and the node goes on.
+  const httpRoutes = options.httpRoutes ?? {};
+  // The plain GET routes first, then the services. Connect builds the
+  // request URL from the Host header (HTTP/1.1) or :authority (HTTP/2) and
+  // throws synchronously when it is not a valid host, e.g. `Host: ::1:5`:
+  // uncaught, that ended the process. Such a throw is the client's fault, so
+  // it gets a 400 and the node goes on.
   const serve = (
     req: http.IncomingMessage | http2.Http2ServerRequest,
     res: http.ServerResponse | http2.Http2ServerResponse,
   ): void => {
     try {
-      handler(req, res);
+      if (!serveHttpRoute(httpRoutes, req, res)) rpc(req, res);
     } catch (e) {
       badRequest(res, e);
     }

@@ -16,6 +16,8 @@ import { PeerRegistry } from "../../src/rpc/client.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { startServer } from "../../src/rpc/server.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
+import { Node } from "../../src/node/node.ts";
+import { parseExposition } from "../node/exposition.ts";
 import { freePort, withTempDir } from "../e2e/helpers.ts";
 import {
   buildGo,
@@ -216,5 +218,57 @@ Deno.test({
         ),
         go.stdout(),
       );
+    }),
+});
+
+Deno.test({
+  name:
+    "a grpc-go client syncs from a running bcn node that also serves /metrics",
+  ignore: !GO,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const bin = await buildGo();
+      const port = freePort();
+      const node = new Node({
+        node: `127.0.0.1:${port}`,
+        bootstrap: true,
+        keyStoreDir: `${dir}/keys`,
+        blockStoreDir: `${dir}/blocks`,
+        chain: "interop",
+        authPass: "password",
+        ownerPass: "password",
+        balance: 1000n,
+      }, { out: () => {}, log: () => {} });
+      await node.start();
+      try {
+        const out = await new Deno.Command(bin, {
+          args: ["sync", `127.0.0.1:${port}`],
+          stdout: "piped",
+          stderr: "piped",
+          signal: AbortSignal.timeout(30_000),
+        }).output();
+        const dec = new TextDecoder();
+        assert(out.success, dec.decode(out.stderr));
+        assertEquals(dec.decode(out.stdout).trimEnd().split("\n"), [
+          `genesis ${encodeSigGenesis(node.state.genesis)}`,
+        ]);
+        // The gRPC calls went through the same services, and were counted.
+        const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+        const samples = parseExposition(await res.text());
+        assertEquals(
+          samples.get(
+            'bcn_rpc_requests_total{service="Block",method="GenesisSync",code="ok"}',
+          ),
+          1,
+        );
+        assertEquals(
+          samples.get(
+            'bcn_rpc_requests_total{service="Block",method="BlockSync",code="ok"}',
+          ),
+          1,
+        );
+      } finally {
+        await node.stop();
+      }
     }),
 });

@@ -78,10 +78,13 @@ Deno.test("EventBus disconnects a slow subscriber after what it had", async () =
     await new Promise((resolve) => setTimeout(resolve, 0)); // fast keeps up
     if (i === 4) assertEquals(bus.subscriberCount, 2, "5 queued: still on");
     if (i === 5) assertEquals(bus.subscriberCount, 1, "6th event: slow off");
+    assertEquals(bus.slowDisconnects, i < 5 ? 0 : 1, `after event ${i}`);
   }
   await reading;
   assertEquals(fastGot.length, 20);
   assertEquals(bus.subscriberCount, 0, "slow dropped, fast returned");
+  // Leaving by itself is not being too slow.
+  assertEquals(bus.slowDisconnects, 1);
   // The slow one still yields the 5 it had, then fails.
   assertEquals((await take(slow, 5)).length, 5);
   const err = await assertRejects(

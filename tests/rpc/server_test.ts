@@ -569,3 +569,69 @@ Deno.test("a malformed Host or :authority gets a 400, and the server goes on", a
     await server.close();
   }
 });
+
+Deno.test("plain GET routes beside the services: HTTP/1.1 and HTTP/2, HEAD, 405, one-line 404", async () => {
+  let calls = 0;
+  const server = await startServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    routes: fakeBlockRoutes(),
+    httpRoutes: {
+      "/healthz": () => {
+        calls++;
+        return { status: 503, contentType: "text/plain", body: "syncing\n" };
+      },
+    },
+  });
+  try {
+    const url = `http://${server.addr}`;
+    const get = await fetch(`${url}/healthz?verbose=1`);
+    assertEquals([get.status, await get.text()], [503, "syncing\n"]);
+    assertEquals(get.headers.get("content-type"), "text/plain");
+    const head = await fetch(`${url}/healthz`, { method: "HEAD" });
+    assertEquals([head.status, await head.text()], [503, ""]);
+    // A big body is not read, and the route does not run.
+    const post = await fetch(`${url}/healthz`, {
+      method: "POST",
+      body: new Uint8Array(1 << 20),
+    });
+    assertEquals(
+      [post.status, await post.text(), post.headers.get("allow")],
+      [405, "method POST not allowed on /healthz: use GET\n", "GET, HEAD"],
+    );
+    assertEquals(calls, 2);
+    const missing = await fetch(`${url}/metrics`);
+    assertEquals(
+      [missing.status, await missing.text()],
+      [404, "not found: /metrics\n"],
+    );
+    // The services are unchanged on the same port.
+    const rpc = await fetch(`${url}/Block/GenesisSync`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    assertEquals(rpc.status, 200);
+    assertEquals(atob((await rpc.json()).Genesis), '{"chain":"test"}');
+
+    // HTTP/2 with prior knowledge, as curl --http2-prior-knowledge.
+    const session = http2.connect(url);
+    try {
+      const stream = session.request({ ":method": "GET", ":path": "/healthz" });
+      stream.end();
+      const status = new Promise<number>((resolve) =>
+        stream.once("response", (h) => resolve(Number(h[":status"])))
+      );
+      const chunks: Uint8Array[] = [];
+      stream.on("data", (c: Uint8Array) => chunks.push(c));
+      await new Promise((resolve) => stream.once("end", resolve));
+      assertEquals(await status, 503);
+      assertEquals(new TextDecoder().decode(concat(chunks)), "syncing\n");
+    } finally {
+      session.destroy();
+    }
+    assertEquals(calls, 3);
+  } finally {
+    await server.close();
+  }
+});

@@ -1,0 +1,248 @@
+/**
+ * What a node says about itself on `GET /status` and `GET /healthz`, and
+ * how `bcn node status` reads and prints it.
+ *
+ * @module
+ */
+import {
+  DecodeError,
+  encodeString,
+  encodeU64,
+  Fields,
+  type JsonValue,
+  parseObject,
+} from "../chain/json.ts";
+import { asTime, formatTime, type Time } from "../chain/time.ts";
+
+/** Where a node is in its life. */
+export type NodePhase = "starting" | "syncing" | "serving" | "stopping";
+
+/** The answer of `GET /healthz`. */
+export interface Health {
+  /** Whether the node serves and is not behind its peers. */
+  ok: boolean;
+  /** `ok`, or one line saying why not. */
+  reason: string;
+}
+
+/** What {@link healthOf} decides from. */
+export interface HealthInput {
+  /** Where the node is. */
+  phase: NodePhase;
+  /** Whether a catch-up sync is running. */
+  catchingUp: boolean;
+  /** The last confirmed block. */
+  height: bigint;
+  /** The highest block number the node has heard of. */
+  highestKnown: bigint;
+  /** How long the node has had no peer that counts (see below), in ms. */
+  noPeersForMs?: number;
+  /** From how long {@link HealthInput.noPeersForMs} makes it unhealthy. */
+  noPeersGraceMs: number;
+}
+
+/**
+ * The health of a node: not ok while it starts (reads its genesis and
+ * replays its block store), syncs, catches up, is
+ * behind a block it has heard of, stops, or has had no peer for
+ * `noPeersGraceMs` or more.
+ *
+ * @example
+ * ```ts
+ * import { healthOf } from "./status.ts";
+ *
+ * const h = healthOf({
+ *   phase: "serving",
+ *   catchingUp: true,
+ *   height: 5n,
+ *   highestKnown: 9n,
+ *   noPeersGraceMs: 30_000,
+ * });
+ * console.log(h.reason); // catching up: at block 5, peers have block 9
+ * ```
+ */
+export function healthOf(input: HealthInput): Health {
+  const at = `at block ${input.height}`;
+  const ahead = input.highestKnown > input.height
+    ? `, peers have block ${input.highestKnown}`
+    : "";
+  switch (input.phase) {
+    case "starting":
+      return {
+        ok: false,
+        reason: "starting: reading its genesis and replaying its block store",
+      };
+    case "syncing":
+      return { ok: false, reason: `syncing from peers: ${at}${ahead}` };
+    case "stopping":
+      return { ok: false, reason: "stopping" };
+  }
+  if (input.catchingUp) {
+    return { ok: false, reason: `catching up: ${at}${ahead}` };
+  }
+  if (ahead) return { ok: false, reason: `behind: ${at}${ahead}` };
+  const alone = input.noPeersForMs;
+  if (alone !== undefined && alone >= input.noPeersGraceMs) {
+    return {
+      ok: false,
+      reason: `no peers for ${Math.floor(alone / 1000)}s`,
+    };
+  }
+  return { ok: true, reason: "ok" };
+}
+
+/** What `GET /status` answers. */
+export interface NodeStatus {
+  /** The bcn version. */
+  version: string;
+  /** The address the node serves on. */
+  node: string;
+  /** The chain name, from the genesis. */
+  chain: string;
+  /** The genesis identifier. */
+  genesis: string;
+  /** The last confirmed block (number 0 and the genesis before any). */
+  lastBlock: { number: bigint; hash: string; time: Time };
+  /** Pending transactions. */
+  pending: bigint;
+  /** Peers that answered peer discovery. */
+  peers: string[];
+  /** Whether it is catching up (or syncing at start). */
+  catchingUp: boolean;
+  /** The highest block number it has heard of. */
+  highestKnownBlock: bigint;
+  /** How many blocks it believes it is behind. */
+  behind: bigint;
+  /** The authority address, from the genesis. */
+  authority: string;
+  /** Whether this node holds the authority key and proposes blocks. */
+  isAuthority: boolean;
+  /** Seconds since the node process started the node. */
+  uptimeSeconds: bigint;
+  /** What `GET /healthz` answers now. */
+  health: Health;
+}
+
+/**
+ * The status as one line of JSON, u64 values as plain numbers (the chain's
+ * canonical JSON conventions).
+ *
+ * @example
+ * ```ts ignore
+ * import { encodeStatus } from "./status.ts";
+ * console.log(encodeStatus(status));
+ * ```
+ */
+export function encodeStatus(s: NodeStatus): string {
+  const str = encodeString;
+  return `{"version":${str(s.version)},"node":${str(s.node)},"chain":${
+    str(s.chain)
+  },"genesis":${str(s.genesis)},"lastBlock":{"number":${
+    encodeU64(s.lastBlock.number)
+  },"hash":${str(s.lastBlock.hash)},"time":"${
+    formatTime(s.lastBlock.time)
+  }"},"pending":${encodeU64(s.pending)},"peers":[${
+    s.peers.map(str).join(",")
+  }],"catchingUp":${s.catchingUp},"highestKnownBlock":${
+    encodeU64(s.highestKnownBlock)
+  },"behind":${encodeU64(s.behind)},"authority":${
+    str(s.authority)
+  },"isAuthority":${s.isAuthority},"uptimeSeconds":${
+    encodeU64(s.uptimeSeconds)
+  },"health":{"ok":${s.health.ok},"reason":${str(s.health.reason)}}}`;
+}
+
+/**
+ * Decodes what {@link encodeStatus} wrote; throws a `DecodeError` naming
+ * the field that is missing or wrong.
+ *
+ * @example
+ * ```ts ignore
+ * import { decodeStatus } from "./status.ts";
+ * const status = decodeStatus(await (await fetch(url)).text());
+ * ```
+ */
+export function decodeStatus(input: string | Uint8Array): NodeStatus {
+  const f = parseObject(input, "status");
+  const last = new Fields(f.raw("lastBlock"), f.at("lastBlock"));
+  const health = new Fields(f.raw("health"), f.at("health"));
+  return {
+    version: f.string("version"),
+    node: f.string("node"),
+    chain: f.string("chain"),
+    genesis: f.hash("genesis"),
+    lastBlock: {
+      number: last.u64("number"),
+      hash: last.hash("hash"),
+      time: asTime(last.raw("time"), last.at("time")),
+    },
+    pending: f.u64("pending"),
+    peers: f.array("peers").map((p, i) => {
+      if (typeof p !== "string") {
+        throw new DecodeError(`status.peers[${i}]`, "expected a string");
+      }
+      return p;
+    }),
+    catchingUp: bool(f.raw("catchingUp"), "status.catchingUp"),
+    highestKnownBlock: f.u64("highestKnownBlock"),
+    behind: f.u64("behind"),
+    authority: f.string("authority"),
+    isAuthority: bool(f.raw("isAuthority"), "status.isAuthority"),
+    uptimeSeconds: f.u64("uptimeSeconds"),
+    health: {
+      ok: bool(health.raw("ok"), "status.health.ok"),
+      reason: health.string("reason"),
+    },
+  };
+}
+
+function bool(v: JsonValue, path: string): boolean {
+  if (typeof v !== "boolean") throw new DecodeError(path, "expected a boolean");
+  return v;
+}
+
+/**
+ * The status as `bcn node status` prints it: one fact per line.
+ *
+ * @example
+ * ```ts ignore
+ * import { formatStatus } from "./status.ts";
+ * console.log(formatStatus(status));
+ * ```
+ */
+export function formatStatus(s: NodeStatus): string {
+  const sync = s.catchingUp
+    ? `catching up, ${s.behind} blocks behind (peers have ${s.highestKnownBlock})`
+    : s.behind > 0n
+    ? `behind by ${s.behind} blocks (peers have ${s.highestKnownBlock})`
+    : "in sync";
+  const peers = s.peers.length === 0
+    ? "none"
+    : `${s.peers.length}: ${s.peers.join(" ")}`;
+  return [
+    `node      ${s.node} (bcn ${s.version}, up ${
+      formatUptime(s.uptimeSeconds)
+    })`,
+    `chain     ${s.chain}, genesis ${s.genesis}`,
+    `block     ${s.lastBlock.number} ${s.lastBlock.hash} ${
+      formatTime(s.lastBlock.time)
+    }`,
+    `pending   ${s.pending} txs`,
+    `peers     ${peers}`,
+    `sync      ${sync}`,
+    `authority ${s.authority}${s.isAuthority ? " (this node)" : ""}`,
+    `health    ${s.health.reason}`,
+  ].join("\n");
+}
+
+/** `1h 02m 03s`, `4m 05s`, `6s`. */
+function formatUptime(seconds: bigint): string {
+  const s = Number(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  if (h > 0) return `${h}h ${pad(m)}m ${pad(sec)}s`;
+  if (m > 0) return `${m}m ${pad(sec)}s`;
+  return `${sec}s`;
+}

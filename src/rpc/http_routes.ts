@@ -1,0 +1,139 @@
+/**
+ * Plain HTTP GET endpoints served on the RPC port beside the services (for
+ * operators: `/status`, `/healthz`, `/metrics`), and the one-line 404 for
+ * every other path that is not a service method.
+ *
+ * An answer never depends on the request's size: the request body is never
+ * read, the query string is ignored, and the answer is built from what the
+ * node already holds.
+ *
+ * @module
+ */
+
+/** What a route answers. */
+export interface HttpAnswer {
+  /** The HTTP status, e.g. 200 or 503. */
+  status: number;
+  /** The `Content-Type`, e.g. `application/json`. */
+  contentType: string;
+  /** The body. */
+  body: string;
+}
+
+/** GET routes by exact path, e.g. `{ "/healthz": () => ... }`. */
+export type HttpRoutes = Readonly<Record<string, () => HttpAnswer>>;
+
+/** What is read of a `node:http` or `node:http2` (compatibility) request. */
+export interface HttpRequestLike {
+  /** The method, e.g. `GET`. */
+  readonly method?: string;
+  /** The path and query. */
+  readonly url?: string;
+}
+
+/** What is used of a `node:http` or `node:http2` (compatibility) response. */
+export interface HttpResponseLike {
+  /** Writes the status line and headers. */
+  // deno-lint-ignore no-explicit-any
+  writeHead(status: number, headers: any): unknown;
+  /** Ends the response with `data`. */
+  end(data: Uint8Array): unknown;
+}
+
+type Request = HttpRequestLike;
+type Response = HttpResponseLike;
+
+/**
+ * Answers `req` when its path is one of `routes`: the route's answer for
+ * GET and HEAD, 405 for any other method. Returns false (nothing written)
+ * for any other path.
+ *
+ * @example
+ * ```ts
+ * import * as http from "node:http";
+ * import { serveHttpRoute } from "./http_routes.ts";
+ *
+ * const server = http.createServer((req, res) => {
+ *   const routes = {
+ *     "/healthz": () => ({ status: 200, contentType: "text/plain", body: "ok\n" }),
+ *   };
+ *   if (!serveHttpRoute(routes, req, res)) {
+ *     res.writeHead(404);
+ *     res.end();
+ *   }
+ * });
+ * server.close();
+ * ```
+ */
+export function serveHttpRoute(
+  routes: HttpRoutes,
+  req: Request,
+  res: Response,
+): boolean {
+  const path = pathOf(req);
+  if (!Object.hasOwn(routes, path)) return false;
+  const method = req.method ?? "";
+  if (method !== "GET" && method !== "HEAD") {
+    send(res, {
+      status: 405,
+      contentType: "text/plain; charset=utf-8",
+      body: `method ${method} not allowed on ${path}: use GET\n`,
+    }, { allow: "GET, HEAD", head: false });
+    return true;
+  }
+  let answer: HttpAnswer;
+  try {
+    answer = routes[path]();
+  } catch (e) {
+    answer = {
+      status: 500,
+      contentType: "text/plain; charset=utf-8",
+      body: `${path} failed: ${(e as Error)?.message?.split("\n")[0]}\n`,
+    };
+  }
+  send(res, answer, { head: method === "HEAD" });
+  return true;
+}
+
+/**
+ * The answer for a path that is neither a route nor a service method: 404
+ * with one line. Passed to the Connect adapter as its fallback.
+ *
+ * @example
+ * ```ts
+ * import * as http from "node:http";
+ * import { notFound } from "./http_routes.ts";
+ *
+ * const server = http.createServer(notFound);
+ * server.close();
+ * ```
+ */
+export function notFound(req: Request, res: Response): void {
+  send(res, {
+    status: 404,
+    contentType: "text/plain; charset=utf-8",
+    body: `not found: ${pathOf(req).slice(0, 200)}\n`,
+  }, { head: req.method === "HEAD" });
+}
+
+function pathOf(req: Request): string {
+  const url = req.url ?? "";
+  const q = url.indexOf("?");
+  return q < 0 ? url : url.slice(0, q);
+}
+
+function send(
+  res: Response,
+  answer: HttpAnswer,
+  options: { allow?: string; head: boolean },
+): void {
+  const body = new TextEncoder().encode(answer.body);
+  const headers: Record<string, string | number> = {
+    "content-type": answer.contentType,
+    "content-length": body.length,
+    "cache-control": "no-store",
+  };
+  if (options.allow) headers["allow"] = options.allow;
+  res.writeHead(answer.status, headers);
+  res.end(options.head ? new Uint8Array() : body);
+}
