@@ -29,7 +29,6 @@ import {
   startBcn,
   withTempDir,
 } from "./helpers.ts";
-import { TEST_ROOT } from "../support.ts";
 
 const DEADLINE_MS = 60_000;
 const POLL_MS = 250;
@@ -164,9 +163,7 @@ async function withDev(
   args: string[],
   fn: (dev: BcnProcess, summary: DevSummary) => Promise<void>,
 ): Promise<void> {
-  // Its temporary directory goes under the tests' root, the only place the
-  // child may write.
-  const dev = await startBcn(["dev", ...args], { env: { TMPDIR: TEST_ROOT } });
+  const dev = await startBcn(["dev", ...args]);
   try {
     const stdout = await dev.waitFor(READY, DEADLINE_MS);
     await fn(dev, parseSummary(stdout));

@@ -70,7 +70,7 @@ export interface BcnOptions {
   /**
    * Extra environment variables. BCN_AUTHPASS and BCN_OWNERPASS are set to
    * the empty string (which bcn treats as absent) unless given here, so a
-   * test never picks up the caller's passwords.
+   * test never picks up the caller's passwords; TMPDIR is the tests' root.
    */
   env?: Record<string, string>;
   /**
@@ -131,7 +131,14 @@ function command(args: string[], options: BcnOptions): Deno.Command {
       ...args,
     ],
     cwd: options.cwd,
-    env: { BCN_AUTHPASS: "", BCN_OWNERPASS: "", ...options.env },
+    // A child's temporary files (`bcn dev`'s) go under the tests' root, the
+    // only place it may write.
+    env: {
+      BCN_AUTHPASS: "",
+      BCN_OWNERPASS: "",
+      TMPDIR: TEST_ROOT,
+      ...options.env,
+    },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
