@@ -4,7 +4,7 @@
  * latency histograms), beside the cost of observing one RPC call.
  * `deno task bench` (compare within one run: the machine is shared).
  */
-import { Metrics } from "../src/node/metrics.ts";
+import { Metrics, RPC_BUCKETS } from "../src/node/metrics.ts";
 import { Registry } from "../src/node/prometheus.ts";
 
 const metrics = new Metrics({ version: "0.1.0", chain: "bench" });
@@ -29,22 +29,7 @@ const requests = registry.counter("r_total", "R.", [
   "code",
 ]);
 const seconds = registry.histogram("r_seconds", "S.", {
-  buckets: [
-    0.001,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1,
-    2.5,
-    5,
-    10,
-    30,
-    60,
-  ],
+  buckets: RPC_BUCKETS,
   labelNames: ["service", "method"],
 });
 for (let m = 0; m < 14; m++) {

@@ -37,7 +37,7 @@ export interface MetricsSnapshot {
 }
 
 /** RPC latency buckets, in seconds (streams can last long). */
-const RPC_BUCKETS = [
+export const RPC_BUCKETS: readonly number[] = [
   0.001,
   0.005,
   0.01,
