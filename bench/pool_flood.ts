@@ -32,7 +32,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 
 const auth = Account.create();
 const owner = Account.create();
-const perSender = MAX_QUEUED_PER_SENDER - 1;
+const perSender = MAX_QUEUED_PER_SENDER;
 const senders = Array.from(
   { length: Math.ceil(MAX_QUEUED_TXS / perSender) + 1 },
   () => Account.create(),

@@ -493,7 +493,8 @@ export class State {
         `${wrong} (future transactions are queued only for accounts with a balance)`,
       );
     }
-    const last = next + BigInt(MAX_QUEUED_PER_SENDER) - 1n;
+    // `next` itself goes pending, so next + 1 .. next + MAX are queued.
+    const last = next + BigInt(MAX_QUEUED_PER_SENDER);
     if (tx.nonce > last) {
       throw new StateError(
         `${wrong} (at most ${MAX_QUEUED_PER_SENDER} nonces ahead are queued)`,

@@ -413,18 +413,21 @@ Deno.test("future transactions: only funded senders, bounded per sender and in t
     time: at(1),
   });
   assertThrows(() => state.applyTx(forged), StateError, "invalid signature");
-  // Nonces 2 .. MAX_QUEUED_PER_SENDER fit; the next one is too far ahead.
-  for (let n = 2; n <= MAX_QUEUED_PER_SENDER; n++) {
+  // With nonce 1 next, nonces 2 .. MAX_QUEUED_PER_SENDER + 1 fit (that many
+  // queued, as the README says); the next one is too far ahead.
+  for (let n = 2; n <= MAX_QUEUED_PER_SENDER + 1; n++) {
     state.applyTx(transfer(owner, bob.address, 1n, BigInt(n)));
   }
-  assertEquals(state.queuedTxs().length, MAX_QUEUED_PER_SENDER - 1);
+  assertEquals(state.queuedTxs().length, MAX_QUEUED_PER_SENDER);
   assertThrows(
     () =>
       state.applyTx(
-        transfer(owner, bob.address, 1n, BigInt(MAX_QUEUED_PER_SENDER + 1)),
+        transfer(owner, bob.address, 1n, BigInt(MAX_QUEUED_PER_SENDER + 2)),
       ),
     StateError,
-    "nonces ahead are queued",
+    `wrong nonce: expected 1, got ${
+      MAX_QUEUED_PER_SENDER + 2
+    } (at most ${MAX_QUEUED_PER_SENDER} nonces ahead are queued)`,
   );
   assertThrows(
     () => state.applyTx(transfer(owner, bob.address, 2n, 2n)),
@@ -435,7 +438,7 @@ Deno.test("future transactions: only funded senders, bounded per sender and in t
 
 Deno.test("the queue is bounded in total and a gap that never fills expires", () => {
   const auth = Account.create();
-  const perSender = MAX_QUEUED_PER_SENDER - 1;
+  const perSender = MAX_QUEUED_PER_SENDER;
   const senders = Array.from(
     { length: Math.ceil(MAX_QUEUED_TXS / perSender) + 1 },
     () => Account.create(),
