@@ -358,15 +358,37 @@ export class State {
     time: Time = timeNow(),
   ): SigBlock | undefined {
     const ledger = this.#confirmedLedger();
+    const order = proposalOrder(this.#pending.values());
+    // When the pool holds more than a block, each sender first gets an equal
+    // share, so one sender (who picks its transactions' times) cannot fill
+    // every block; the rest of the room then goes in order. A sender's later
+    // nonces only ever follow its earlier ones, so the block stays valid.
+    const share = order.length > MAX_BLOCK_TXS
+      ? Math.max(
+        1,
+        Math.floor(MAX_BLOCK_TXS / new Set(order.map((t) => t.from)).size),
+      )
+      : Infinity;
     const txs: SigTx[] = [];
-    for (const tx of proposalOrder(this.#pending.values())) {
-      if (txs.length >= MAX_BLOCK_TXS) break;
+    const taken = new Map<string, number>();
+    const deferred: SigTx[] = [];
+    const tryAdd = (tx: SigTx): void => {
       try {
         applyTxTo(ledger, tx);
         txs.push(tx);
+        taken.set(tx.from, (taken.get(tx.from) ?? 0) + 1);
       } catch {
         // Left out: it may apply once an earlier transaction arrives.
       }
+    };
+    for (const tx of order) {
+      if (txs.length >= MAX_BLOCK_TXS) break;
+      if ((taken.get(tx.from) ?? 0) >= share) deferred.push(tx);
+      else tryAdd(tx);
+    }
+    for (const tx of deferred) {
+      if (txs.length >= MAX_BLOCK_TXS) break;
+      tryAdd(tx);
     }
     if (txs.length === 0) return undefined;
     return authority.signBlock({

@@ -344,6 +344,28 @@ Deno.test("createBlock takes at most MAX_BLOCK_TXS; the rest stays pending", () 
   assertEquals(state.createBlock(auth)!.txs.length, 1);
 });
 
+Deno.test("a full pool: every sender gets a share of the block, whatever its times", () => {
+  const { auth, owner, bob, state } = setup(1_000_000n);
+  const carol = Account.create();
+  state.applyTx(transfer(owner, carol.address, 10n, 1n, at(0)));
+  state.applyBlock(state.createBlock(auth)!);
+  // The owner floods the pool with transfers dated before carol's.
+  const n = MAX_BLOCK_TXS + 100;
+  for (let i = 2; i <= n + 1; i++) {
+    state.applyTx(transfer(owner, bob.address, 1n, BigInt(i), at(-100_000)));
+  }
+  const honest = transfer(carol, bob.address, 1n, 1n, at(1));
+  state.applyTx(honest);
+  const blk = state.createBlock(auth)!;
+  assertEquals(blk.txs.length, MAX_BLOCK_TXS);
+  assert(blk.txs.some((t) => txHash(t) === txHash(honest)));
+  // The owner's nonces still run in order, so the block applies.
+  const owners = blk.txs.filter((t) => t.from === owner.address);
+  assertEquals(owners.map((t) => t.nonce), owners.map((_, i) => BigInt(i + 2)));
+  state.applyBlock(blk);
+  assertEquals(state.pendingTxs().length, n - (MAX_BLOCK_TXS - 1));
+});
+
 Deno.test("nonces 3, 2, 1 sent in that order are queued, promoted and confirmed in one block", () => {
   const { auth, owner, bob, state } = setup();
   // Signed in the order they are sent, so nonce 3 has the earliest time.
