@@ -46,7 +46,6 @@ export * from "./src/store/key_store.ts";
 export * from "./src/store/block_store.ts";
 export * from "./src/node/config.ts";
 export {
-  messageOf,
   type PeerReader,
   StateSync,
   type StateSyncOptions,
@@ -54,6 +53,7 @@ export {
   SyncError,
   type SyncSource,
 } from "./src/node/state_sync.ts";
+export { messageOf } from "./src/rpc/errors.ts";
 export { Node, type NodeOptions } from "./src/node/node.ts";
 export {
   decodeStatus,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { PeerProtocol } from "../rpc/client.ts";
+import type { PeerProtocol } from "../rpc/transport.ts";
 
 export type { PeerProtocol };
 

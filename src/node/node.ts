@@ -11,7 +11,8 @@ import { encodeSigTx } from "../chain/tx.ts";
 import { accountMethods } from "../rpc/account.ts";
 import { AddressList } from "../rpc/address_list.ts";
 import { blockRelayMethods, blockSyncMethods } from "../rpc/block.ts";
-import { PeerRegistry } from "../rpc/client.ts";
+import { messageOf } from "../rpc/errors.ts";
+import { PeerRegistry } from "../rpc/registry.ts";
 import { Account as AccountService } from "../rpc/gen/account_pb.ts";
 import { Block } from "../rpc/gen/block_pb.ts";
 import { Node as NodeService } from "../rpc/gen/node_pb.ts";
@@ -31,12 +32,7 @@ import { NodeMonitor } from "./monitor.ts";
 import { peerDiscoverMethods, PeerDiscovery } from "./peers.ts";
 import { runProposer } from "./proposer.ts";
 import { openBlockStream, openTxStream, Relay } from "./relay.ts";
-import {
-  checkStartInputs,
-  messageOf,
-  peerSyncSource,
-  StateSync,
-} from "./state_sync.ts";
+import { checkStartInputs, peerSyncSource, StateSync } from "./state_sync.ts";
 import type { Health, NodeStatus } from "./status.ts";
 
 /** The hosts of `host:port` peer addresses (IPv6 without brackets). */

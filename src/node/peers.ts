@@ -22,7 +22,8 @@
  * @module
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { describePeerError, type PeerRegistry } from "../rpc/client.ts";
+import { describePeerError } from "../rpc/errors.ts";
+import type { PeerRegistry } from "../rpc/registry.ts";
 import type { Node } from "../rpc/gen/node_pb.ts";
 import type { PeerReader } from "./state_sync.ts";
 import { splitHostPort } from "./config.ts";
@@ -92,7 +93,7 @@ export function isPeerAddress(addr: string): boolean {
  *
  * @example
  * ```ts
- * import { PeerRegistry } from "../rpc/client.ts";
+ * import { PeerRegistry } from "../rpc/registry.ts";
  * import { PeerDiscovery } from "./peers.ts";
  *
  * const registry = new PeerRegistry();
@@ -130,7 +131,7 @@ export class PeerDiscovery implements PeerReader {
    *
    * @example
    * ```ts
-   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerRegistry } from "../rpc/registry.ts";
    * import { PeerDiscovery } from "./peers.ts";
    *
    * const registry = new PeerRegistry();
@@ -168,7 +169,7 @@ export class PeerDiscovery implements PeerReader {
    *
    * @example
    * ```ts
-   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerRegistry } from "../rpc/registry.ts";
    * import { PeerDiscovery } from "./peers.ts";
    *
    * const registry = new PeerRegistry();
@@ -187,7 +188,7 @@ export class PeerDiscovery implements PeerReader {
    *
    * @example
    * ```ts
-   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerRegistry } from "../rpc/registry.ts";
    * import { PeerDiscovery } from "./peers.ts";
    *
    * const registry = new PeerRegistry();
@@ -209,7 +210,7 @@ export class PeerDiscovery implements PeerReader {
    *
    * @example
    * ```ts
-   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerRegistry } from "../rpc/registry.ts";
    * import { PeerDiscovery } from "./peers.ts";
    *
    * const registry = new PeerRegistry();
@@ -232,7 +233,7 @@ export class PeerDiscovery implements PeerReader {
    *
    * @example
    * ```ts
-   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerRegistry } from "../rpc/registry.ts";
    * import { PeerDiscovery } from "./peers.ts";
    *
    * const registry = new PeerRegistry();
@@ -258,7 +259,7 @@ export class PeerDiscovery implements PeerReader {
    *
    * @example
    * ```ts
-   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerRegistry } from "../rpc/registry.ts";
    * import { PeerDiscovery } from "./peers.ts";
    *
    * const registry = new PeerRegistry();
@@ -375,7 +376,7 @@ export interface PeerDiscoverMethodsOptions {
  *
  * @example
  * ```ts
- * import { PeerRegistry } from "../rpc/client.ts";
+ * import { PeerRegistry } from "../rpc/registry.ts";
  * import { Node } from "../rpc/gen/node_pb.ts";
  * import { startServer } from "../rpc/server.ts";
  * import { PeerDiscovery, peerDiscoverMethods } from "./peers.ts";

@@ -37,7 +37,8 @@
  *
  * @module
  */
-import { describePeerError, type PeerRegistry } from "../rpc/client.ts";
+import { describePeerError } from "../rpc/errors.ts";
+import type { PeerRegistry } from "../rpc/registry.ts";
 import { isPeerAddress } from "./peers.ts";
 import { sleep } from "./sleep.ts";
 
@@ -358,7 +359,7 @@ class PeerWorker<T> {
  *
  * @example
  * ```ts
- * import { PeerRegistry } from "../rpc/client.ts";
+ * import { PeerRegistry } from "../rpc/registry.ts";
  * import { openTxStream, Relay } from "./relay.ts";
  *
  * const registry = new PeerRegistry();
@@ -574,7 +575,7 @@ export class Relay<T> {
  *
  * @example
  * ```ts
- * import { PeerRegistry } from "../rpc/client.ts";
+ * import { PeerRegistry } from "../rpc/registry.ts";
  * import { openTxStream, Relay } from "./relay.ts";
  *
  * const registry = new PeerRegistry();
@@ -605,7 +606,7 @@ export function openTxStream(
  *
  * @example
  * ```ts
- * import { PeerRegistry } from "../rpc/client.ts";
+ * import { PeerRegistry } from "../rpc/registry.ts";
  * import { openBlockStream, Relay } from "./relay.ts";
  *
  * const registry = new PeerRegistry();

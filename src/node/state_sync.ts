@@ -19,7 +19,8 @@ import { State } from "../chain/state.ts";
 import { join } from "node:path";
 import { BlockStore, GENESIS_FILE } from "../store/block_store.ts";
 import { MIN_PASSWORD_BYTES, writeKey } from "../store/key_store.ts";
-import type { PeerRegistry } from "../rpc/client.ts";
+import { messageOf } from "../rpc/errors.ts";
+import type { PeerRegistry } from "../rpc/registry.ts";
 import type { NodeConfig } from "./config.ts";
 import { sleep } from "./sleep.ts";
 
@@ -392,12 +393,6 @@ export class StateSync {
     const ms = (this.#options.retryDelayMs ?? 200) * 2 ** (attempt - 1);
     if (!await sleep(ms, this.#signal)) this.#signal.throwIfAborted();
   }
-}
-
-/** The one-line message of an error of any kind. */
-export function messageOf(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split("\n")[0];
 }
 
 /**

@@ -28,7 +28,7 @@ import {
 } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { clientAddress } from "./address_list.ts";
-import { MAX_MESSAGE_BYTES } from "./client.ts";
+import { MAX_MESSAGE_BYTES } from "./transport.ts";
 import { CLIENT_ADDRESS } from "./key_access.ts";
 import {
   type ConnectionLimits,

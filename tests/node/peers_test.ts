@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../assert.ts";
-import { PeerRegistry } from "../../src/rpc/client.ts";
+import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { Node } from "../../src/rpc/gen/node_pb.ts";
 import { type RpcServer, startServer } from "../../src/rpc/server.ts";
 import {

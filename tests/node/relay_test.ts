@@ -5,7 +5,7 @@ import { State } from "../../src/chain/state.ts";
 import { encodeSigTx } from "../../src/chain/tx.ts";
 import { Ledger } from "../../src/node/ledger.ts";
 import { blockRelayMethods } from "../../src/rpc/block.ts";
-import { PeerRegistry } from "../../src/rpc/client.ts";
+import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
 import { type RpcServer, startServer } from "../../src/rpc/server.ts";

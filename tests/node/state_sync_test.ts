@@ -9,7 +9,7 @@ import {
 } from "../../src/chain/genesis.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
 import { listKeys } from "../../src/store/key_store.ts";
-import { PeerRegistry } from "../../src/rpc/client.ts";
+import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { blockSyncMethods } from "../../src/rpc/block.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { startServer } from "../../src/rpc/server.ts";

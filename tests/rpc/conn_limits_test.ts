@@ -21,7 +21,7 @@ import { blockEvent, decodeEvent, EventType } from "../../src/chain/event.ts";
 import { EventBus, streamSubscribeMethods } from "../../src/node/events.ts";
 import { peerSyncSource, StateSync } from "../../src/node/state_sync.ts";
 import { blockSyncMethods } from "../../src/rpc/block.ts";
-import { PeerRegistry } from "../../src/rpc/client.ts";
+import { PeerRegistry } from "../../src/rpc/registry.ts";
 import {
   addressKey,
   ConnectionTracker,
