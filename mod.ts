@@ -54,6 +54,10 @@ export {
   type SyncSource,
 } from "./src/node/state_sync.ts";
 export { messageOf } from "./src/rpc/errors.ts";
+export type { AccountLedger } from "./src/rpc/account.ts";
+export type { BlockLedger } from "./src/rpc/block.ts";
+export type { TxLedger } from "./src/rpc/tx.ts";
+export type { EventFeed, EventFeedOptions, PeerBook } from "./src/rpc/node.ts";
 export { Node, type NodeOptions } from "./src/node/node.ts";
 export {
   decodeStatus,

@@ -4,9 +4,11 @@
  * @module
  */
 
+import { splitHostPort } from "../rpc/peer_address.ts";
 import type { PeerProtocol } from "../rpc/transport.ts";
 
-export type { PeerProtocol };
+// Re-exported: flags are parsed with the one address parser of rpc/.
+export { type PeerProtocol, splitHostPort };
 
 /** Everything a node needs to start. */
 export interface NodeConfig {
@@ -43,23 +45,6 @@ export interface NodeConfig {
    * (`DEFAULT_MAX_CONNECTIONS_PER_ADDRESS`, 64) when absent.
    */
   maxConnsPerIp?: number;
-}
-
-/** Splits `host:port` (IPv6 in brackets); throws a one-line error if malformed. */
-export function splitHostPort(
-  addr: string,
-): { hostname: string; port: number } {
-  // One parser for every address: flags, and what peers report.
-  const m = addr.length <= 300
-    ? /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(addr)
-    : null;
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
-    throw new Error(
-      `invalid address ${JSON.stringify(addr)}: expected host:port`,
-    );
-  }
-  return { hostname: m[1] ?? m[2], port };
 }
 
 /** The default store directory suffix: the port of `--node`. */

@@ -6,7 +6,7 @@
  */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { Account } from "../chain/account.ts";
-import type { Ledger } from "../node/ledger.ts";
+import type { State } from "../chain/state.ts";
 import {
   KeyStoreError,
   listKeys,
@@ -37,10 +37,19 @@ export interface AccountCreateLimits {
   now?: () => number;
 }
 
+/**
+ * What AccountBalance needs from the node's ledger (the node's `Ledger`
+ * implements it).
+ */
+export interface AccountLedger {
+  /** The confirmed balances. */
+  readonly state: Pick<State, "balance">;
+}
+
 /** What the Account service works on. */
 export interface AccountBackend {
-  /** The node's state. */
-  readonly ledger: Ledger;
+  /** The node's ledger. */
+  readonly ledger: AccountLedger;
   /** The directory of the node's key files. */
   readonly keyStoreDir: string;
   /** Who may call AccountCreate; local clients only by default. */
