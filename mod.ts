@@ -51,6 +51,8 @@ export {
   type StateSyncOptions,
   type SyncBlocksOptions,
   SyncError,
+  type SyncErrorKind,
+  type SyncErrorOptions,
   type SyncSource,
 } from "./src/node/state_sync.ts";
 export { messageOf } from "./src/rpc/errors.ts";

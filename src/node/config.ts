@@ -30,7 +30,10 @@ export interface NodeConfig {
   ownerPass?: string;
   /** The initial owner's balance (bootstrap, first start only). */
   balance?: bigint;
-  /** The base period of the proposer, discovery and relays, in ms. */
+  /**
+   * The base period of the proposer, discovery and relays, in ms; default
+   * {@link DEFAULT_PERIOD_MS}.
+   */
   periodMs?: number;
   /** How to reach peers; `auto` by default. */
   peerProtocol?: PeerProtocol;
@@ -45,6 +48,24 @@ export interface NodeConfig {
    * (`DEFAULT_MAX_CONNECTIONS_PER_ADDRESS`, 64) when absent.
    */
   maxConnsPerIp?: number;
+}
+
+/** The default base period of a node (`--period`), in ms: 5 s. */
+export const DEFAULT_PERIOD_MS = 5000;
+
+/**
+ * The base period of a node, in ms: `cfg.periodMs` or
+ * {@link DEFAULT_PERIOD_MS}.
+ *
+ * @example
+ * ```ts
+ * import { periodOf } from "./config.ts";
+ *
+ * console.log(periodOf({ periodMs: 200 } as never)); // 200
+ * ```
+ */
+export function periodOf(cfg: Pick<NodeConfig, "periodMs">): number {
+  return cfg.periodMs ?? DEFAULT_PERIOD_MS;
 }
 
 /** The default store directory suffix: the port of `--node`. */

@@ -26,7 +26,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { txMethods } from "../rpc/tx.ts";
 import { readKey } from "../store/key_store.ts";
 import { runCatchUpPoller } from "./catch_up.ts";
-import { type NodeConfig, splitHostPort } from "./config.ts";
+import { type NodeConfig, periodOf, splitHostPort } from "./config.ts";
 import { EventBus } from "./events.ts";
 import { Ledger } from "./ledger.ts";
 import { NodeMonitor } from "./monitor.ts";
@@ -56,8 +56,6 @@ export interface NodeOptions {
   /** Where warnings and progress go; stderr by default. */
   log?: (message: string) => void;
 }
-
-const DEFAULT_PERIOD_MS = 5000;
 
 /** The services a node serves once its state is ready. */
 interface Services {
@@ -118,7 +116,7 @@ export class Node {
     this.config = config;
     this.#options = options;
     const log = this.#log;
-    const periodMs = config.periodMs ?? DEFAULT_PERIOD_MS;
+    const periodMs = periodOf(config);
     this.#registry = new PeerRegistry({
       protocol: config.peerProtocol ?? "auto",
     });
@@ -354,7 +352,7 @@ export class Node {
     if (!cfg.bootstrap) {
       // Learns from the peers that blocks were missed, relayed or not.
       this.#tasks.push(runCatchUpPoller({
-        periodMs: cfg.periodMs ?? DEFAULT_PERIOD_MS,
+        periodMs: periodOf(cfg),
         peers: syncPeers,
         self: cfg.node,
         source,
@@ -365,7 +363,7 @@ export class Node {
     }
     if (authority) {
       this.#tasks.push(runProposer(ledger, authority, {
-        periodMs: cfg.periodMs ?? DEFAULT_PERIOD_MS,
+        periodMs: periodOf(cfg),
         signal,
         log: this.#log,
       }));

@@ -8,9 +8,9 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { Account } from "../chain/account.ts";
 import type { State } from "../chain/state.ts";
 import {
+  checkPassword,
   KeyStoreError,
   listKeys,
-  MIN_PASSWORD_BYTES,
   writeKey,
 } from "../store/key_store.ts";
 import type { Account as AccountService } from "./gen/account_pb.ts";
@@ -57,8 +57,6 @@ export interface AccountBackend {
   /** Bounds of AccountCreate. */
   readonly createLimits?: AccountCreateLimits;
 }
-
-const utf8 = new TextEncoder();
 
 /**
  * The Account service on a ledger and a key store:
@@ -126,11 +124,10 @@ export function accountMethods(
   return {
     async accountCreate(req, ctx) {
       keyAccess.check(ctx.values, "AccountCreate");
-      if (utf8.encode(req.Password).length < MIN_PASSWORD_BYTES) {
-        throw new ConnectError(
-          `password must be at least ${MIN_PASSWORD_BYTES} bytes`,
-          Code.InvalidArgument,
-        );
+      try {
+        checkPassword(req.Password);
+      } catch (e) {
+        throw new ConnectError((e as Error).message, Code.InvalidArgument);
       }
       takeToken();
       const created = queue.then(() => create(req.Password));

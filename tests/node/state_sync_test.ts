@@ -293,6 +293,62 @@ Deno.test("a block store of another chain than the seed's is refused", async () 
   });
 });
 
+Deno.test("a restarted node rides out an unreachable seed with its local store", async () => {
+  const chain = makeChain(2, 1);
+  await withTempDir(async (dir) => {
+    const store = await BlockStore.open(`${dir}/blocks`);
+    await store.writeGenesis(chain.genesis);
+    for (const b of chain.blocks) await store.appendBlock(b);
+    const down: SyncSource = {
+      genesis: () => Promise.reject(new Error("connect ECONNREFUSED")),
+      blocks: () => {
+        throw new Error("connect ECONNREFUSED");
+      },
+    };
+    const log: string[] = [];
+    const state = await new StateSync(
+      regular(dir),
+      peersOf(),
+      new AbortController().signal,
+      {
+        ...quiet,
+        maxAttempts: 1,
+        store,
+        source: down,
+        log: (m) => log.push(m),
+      },
+    ).syncState();
+    assertEquals(state.lastNumber, 2n);
+    assert(
+      log.some((m) =>
+        m.startsWith(`warning: cannot fetch the genesis from seed ${SEED}`) &&
+        m.endsWith("; continuing with the local store")
+      ),
+      log.join("\n"),
+    );
+  });
+});
+
+Deno.test("an unreachable seed is a SyncError of kind unreachable", async () => {
+  await withTempDir(async (dir) => {
+    const err = await assertRejects(
+      () =>
+        syncRegular(dir, {
+          maxAttempts: 1,
+          source: {
+            genesis: () => Promise.reject(new Error("connect ECONNREFUSED")),
+            blocks: () => {
+              throw new Error("unused");
+            },
+          },
+        }),
+      SyncError,
+      `cannot fetch the genesis from seed ${SEED}: connect ECONNREFUSED`,
+    );
+    assertEquals((err as SyncError).kind, "unreachable");
+  });
+});
+
 Deno.test("an unreachable seed fails with an error naming it, after bounded retries", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
