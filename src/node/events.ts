@@ -12,20 +12,22 @@
  * @module
  */
 import { type Event, EventType } from "../chain/event.ts";
-import { type EventFeed, SubscriberTooSlow } from "../rpc/node.ts";
+import {
+  type EventFeed,
+  type EventFeedOptions,
+  SubscriberTooSlow,
+} from "../rpc/node.ts";
 
 export { SubscriberTooSlow };
 
-/** Default of {@link SubscribeOptions.capacity}. */
+/** Default of the `capacity` of {@link EventBus.subscribe}. */
 export const DEFAULT_SUBSCRIBER_CAPACITY = 1000;
 
-/** Options of {@link EventBus.subscribe}. */
-export interface SubscribeOptions {
-  /** Aborting it ends the subscription: the iterator returns. */
-  signal?: AbortSignal;
-  /** Events queued at most before the subscriber is dropped; default 1000. */
-  capacity?: number;
-}
+/**
+ * Options of {@link EventBus.subscribe}: those of the Node service's event
+ * feed; `capacity` defaults to {@link DEFAULT_SUBSCRIBER_CAPACITY}.
+ */
+export type SubscribeOptions = EventFeedOptions;
 
 /** One subscriber: a bounded queue read as an async iterator. */
 class Subscription implements AsyncIterableIterator<Event> {

@@ -222,7 +222,7 @@ Deno.test("grpc mode to a bcn server: unary and 20 x 8 x 3 KB streams end cleanl
       GENESIS,
     );
     // The "Premature close" of Deno's HTTP/2 client after an OK trailer is
-    // absorbed by client.ts; every stream must end normally and completely.
+    // absorbed by transport.ts; every stream must end normally and completely.
     for (let i = 0; i < 20; i++) {
       assertEquals(
         await countStream(block.blockSync({ Number: 8n }, { signal })),
