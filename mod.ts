@@ -46,14 +46,20 @@ export * from "./src/store/key_store.ts";
 export * from "./src/store/block_store.ts";
 export * from "./src/node/config.ts";
 export {
-  messageOf,
   type PeerReader,
   StateSync,
   type StateSyncOptions,
   type SyncBlocksOptions,
   SyncError,
+  type SyncErrorKind,
+  type SyncErrorOptions,
   type SyncSource,
 } from "./src/node/state_sync.ts";
+export { messageOf } from "./src/rpc/errors.ts";
+export type { AccountLedger } from "./src/rpc/account.ts";
+export type { BlockLedger } from "./src/rpc/block.ts";
+export type { TxLedger } from "./src/rpc/tx.ts";
+export type { EventFeed, EventFeedOptions, PeerBook } from "./src/rpc/node.ts";
 export { Node, type NodeOptions } from "./src/node/node.ts";
 export {
   decodeStatus,

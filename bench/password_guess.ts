@@ -13,7 +13,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Node } from "../src/node/node.ts";
-import { PeerRegistry } from "../src/rpc/client.ts";
+import { PeerRegistry } from "../src/rpc/registry.ts";
 
 const seconds = Number(Deno.args[0] ?? 5);
 const concurrency = Number(Deno.args[1] ?? 8);

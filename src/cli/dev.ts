@@ -19,7 +19,8 @@ import { Account } from "../chain/account.ts";
 import { U64_MAX } from "../chain/json.ts";
 import { timeNow } from "../chain/time.ts";
 import { Node } from "../node/node.ts";
-import { messageOf } from "../node/state_sync.ts";
+import { STOP_SIGNALS } from "./signals.ts";
+import { messageOf } from "../rpc/errors.ts";
 import { BlockStore } from "../store/block_store.ts";
 import { listKeys, writeKey } from "../store/key_store.ts";
 import {
@@ -264,7 +265,7 @@ async function runDev(
 
   const stop = new AbortController();
   const onSignal = () => stop.abort();
-  for (const s of SIGNALS) Deno.addSignalListener(s, onSignal);
+  for (const s of STOP_SIGNALS) Deno.addSignalListener(s, onSignal);
   const nodes: Node[] = [];
   try {
     const addr = (i: number) => `127.0.0.1:${options.port + i}`;
@@ -326,7 +327,7 @@ async function runDev(
       );
     }
   } finally {
-    for (const s of SIGNALS) Deno.removeSignalListener(s, onSignal);
+    for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, onSignal);
     await Promise.allSettled(nodes.map((n) => n.stop()));
   }
 }
@@ -414,7 +415,3 @@ async function devSummary(
   );
   return lines.join("\n");
 }
-
-const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
-  ? ["SIGINT"]
-  : ["SIGINT", "SIGTERM"];

@@ -3,8 +3,14 @@
  *
  * @module
  */
-import { type NodeConfig, type PeerProtocol, portOf } from "../node/config.ts";
+import {
+  DEFAULT_PERIOD_MS,
+  type NodeConfig,
+  type PeerProtocol,
+  portOf,
+} from "../node/config.ts";
 import { Node } from "../node/node.ts";
+import { STOP_SIGNALS } from "./signals.ts";
 import { AddressList } from "../rpc/address_list.ts";
 import {
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
@@ -125,7 +131,9 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
     balance: balance === undefined
       ? undefined
       : parseU64Flag("balance", balance),
-    periodMs: period === undefined ? 5000 : parseDuration("period", period),
+    periodMs: period === undefined
+      ? DEFAULT_PERIOD_MS
+      : parseDuration("period", period),
     peerProtocol: protocol as PeerProtocol,
     allowKeysFrom,
     maxConnsPerIp: perIp === undefined ? undefined : parseConnLimit(perIp),
@@ -158,7 +166,7 @@ export async function nodeStart(args: string[]): Promise<void> {
     signalled = true;
     void node.stop();
   };
-  for (const s of SIGNALS) Deno.addSignalListener(s, onSignal);
+  for (const s of STOP_SIGNALS) Deno.addSignalListener(s, onSignal);
   try {
     try {
       await node.start();
@@ -171,10 +179,6 @@ export async function nodeStart(args: string[]): Promise<void> {
     // Resolves after a signal; rejects if the node had to stop by itself.
     await node.finished;
   } finally {
-    for (const s of SIGNALS) Deno.removeSignalListener(s, onSignal);
+    for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, onSignal);
   }
 }
-
-const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
-  ? ["SIGINT"]
-  : ["SIGINT", "SIGTERM"];

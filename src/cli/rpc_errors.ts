@@ -9,7 +9,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DecodeError } from "../chain/json.ts";
 import { splitHostPort } from "../node/config.ts";
-import { type PeerClients, PeerRegistry } from "../rpc/client.ts";
+import { firstLine, networkError, withoutAddr } from "../rpc/errors.ts";
+import { type PeerClients, PeerRegistry } from "../rpc/registry.ts";
 import { type Flags, requireString, UsageError } from "./args.ts";
 
 /** A failed call to a node, with a one-line message naming the node. */
@@ -103,7 +104,7 @@ export function describeRpcError(
 ): string {
   const network = describeNetworkFailure(err);
   if (network !== undefined) {
-    return `cannot reach node ${addr}: ${stripAddr(network, addr)}`;
+    return `cannot reach node ${addr}: ${withoutAddr(network, addr)}`;
   }
   if (err instanceof ConnectError) {
     const label = labels[err.code] ?? DEFAULT_LABELS[err.code] ??
@@ -117,7 +118,7 @@ export function describeRpcError(
     return `node ${addr}: bad answer: ${firstLine(err.message)}`;
   }
   const message = err instanceof Error ? err.message : String(err);
-  return `node ${addr}: ${stripAddr(firstLine(message), addr)}`;
+  return `node ${addr}: ${withoutAddr(firstLine(message), addr)}`;
 }
 
 /**
@@ -225,26 +226,8 @@ export function requireNode(flags: Flags): string {
  * ```
  */
 export function describeNetworkFailure(err: unknown): string | undefined {
-  const seen: unknown[] = [];
-  let e: unknown = err;
-  while (e instanceof Error && !seen.includes(e) && seen.length < 16) {
-    seen.push(e);
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string") {
-      return NETWORK_CAUSES[code] ?? firstLine(e.message);
-    }
-    e = e.cause;
-  }
-  return undefined;
-}
-
-function firstLine(s: string): string {
-  return s.split("\n")[0].trim();
-}
-
-/** "connect ECONNREFUSED 127.0.0.1:1122" names the node twice otherwise. */
-function stripAddr(text: string, addr: string): string {
-  return text.endsWith(` ${addr}`) ? text.slice(0, -addr.length - 1) : text;
+  const e = networkError(err);
+  return e && (NETWORK_CAUSES[e.code] ?? firstLine(e.message));
 }
 
 /**

@@ -15,6 +15,7 @@ import { blockHash } from "../chain/block.ts";
 import { DecodeError, encodeString, encodeU64 } from "../chain/json.ts";
 import { decodeSigTx, txHash } from "../chain/tx.ts";
 import { type Flags, optionalString, parseFlags, UsageError } from "./args.ts";
+import { STOP_SIGNALS } from "./signals.ts";
 import {
   describeNetworkFailure,
   NodeError,
@@ -152,7 +153,7 @@ export async function nodeSubscribe(
   const onStop = (): void => stop.abort();
   options.signal?.addEventListener("abort", onStop, { once: true });
   if (options.signal?.aborted) stop.abort();
-  for (const s of SIGNALS) Deno.addSignalListener(s, onStop);
+  for (const s of STOP_SIGNALS) Deno.addSignalListener(s, onStop);
   try {
     await withNode(addr, async ({ node }) => {
       let received = 0;
@@ -180,14 +181,10 @@ export async function nodeSubscribe(
       }
     });
   } finally {
-    for (const s of SIGNALS) Deno.removeSignalListener(s, onStop);
+    for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, onStop);
     options.signal?.removeEventListener("abort", onStop);
   }
 }
-
-const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
-  ? ["SIGINT"]
-  : ["SIGINT", "SIGTERM"];
 
 /** The `bcn node subscribe` command, keyed as in `main.ts`. */
 export const SUBSCRIBE_COMMANDS: Record<

@@ -4,9 +4,11 @@
  * @module
  */
 
-import type { PeerProtocol } from "../rpc/client.ts";
+import { splitHostPort } from "../rpc/peer_address.ts";
+import type { PeerProtocol } from "../rpc/transport.ts";
 
-export type { PeerProtocol };
+// Re-exported: flags are parsed with the one address parser of rpc/.
+export { type PeerProtocol, splitHostPort };
 
 /** Everything a node needs to start. */
 export interface NodeConfig {
@@ -28,7 +30,10 @@ export interface NodeConfig {
   ownerPass?: string;
   /** The initial owner's balance (bootstrap, first start only). */
   balance?: bigint;
-  /** The base period of the proposer, discovery and relays, in ms. */
+  /**
+   * The base period of the proposer, discovery and relays, in ms; default
+   * {@link DEFAULT_PERIOD_MS}.
+   */
   periodMs?: number;
   /** How to reach peers; `auto` by default. */
   peerProtocol?: PeerProtocol;
@@ -45,21 +50,22 @@ export interface NodeConfig {
   maxConnsPerIp?: number;
 }
 
-/** Splits `host:port` (IPv6 in brackets); throws a one-line error if malformed. */
-export function splitHostPort(
-  addr: string,
-): { hostname: string; port: number } {
-  // One parser for every address: flags, and what peers report.
-  const m = addr.length <= 300
-    ? /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(addr)
-    : null;
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
-    throw new Error(
-      `invalid address ${JSON.stringify(addr)}: expected host:port`,
-    );
-  }
-  return { hostname: m[1] ?? m[2], port };
+/** The default base period of a node (`--period`), in ms: 5 s. */
+export const DEFAULT_PERIOD_MS = 5000;
+
+/**
+ * The base period of a node, in ms: `cfg.periodMs` or
+ * {@link DEFAULT_PERIOD_MS}.
+ *
+ * @example
+ * ```ts
+ * import { periodOf } from "./config.ts";
+ *
+ * console.log(periodOf({ periodMs: 200 } as never)); // 200
+ * ```
+ */
+export function periodOf(cfg: Pick<NodeConfig, "periodMs">): number {
+  return cfg.periodMs ?? DEFAULT_PERIOD_MS;
 }
 
 /** The default store directory suffix: the port of `--node`. */

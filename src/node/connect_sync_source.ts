@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type PeerProtocol, PeerRegistry } from "../rpc/client.ts";
+import { PeerRegistry } from "../rpc/registry.ts";
+import type { PeerProtocol } from "../rpc/transport.ts";
 import { peerSyncSource, type SyncSource } from "./state_sync.ts";
 
 /** A {@link SyncSource} with connections to close when done. */

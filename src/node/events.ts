@@ -6,48 +6,28 @@
  * {@link SubscriberTooSlow} once it has read what was queued), so a slow
  * client costs at most `capacity` events of memory and never slows the node.
  *
- * {@link streamSubscribeMethods} serves the bus as the Node service's
- * `StreamSubscribe`.
+ * The Node service's `StreamSubscribe` (`rpc/node.ts`) serves the bus, as its
+ * `EventFeed`.
  *
  * @module
  */
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { encodeEvent, type Event, EventType } from "../chain/event.ts";
-import type { Node } from "../rpc/gen/node_pb.ts";
+import { type Event, EventType } from "../chain/event.ts";
+import {
+  type EventFeed,
+  type EventFeedOptions,
+  SubscriberTooSlow,
+} from "../rpc/node.ts";
 
-/** Default of {@link SubscribeOptions.capacity}. */
+export { SubscriberTooSlow };
+
+/** Default of the `capacity` of {@link EventBus.subscribe}. */
 export const DEFAULT_SUBSCRIBER_CAPACITY = 1000;
 
-/** Thrown by a subscription that fell more than its capacity behind. */
-export class SubscriberTooSlow extends Error {
-  /** The capacity that was exceeded. */
-  readonly capacity: number;
-
-  /**
-   * Creates the error for a subscriber of `capacity` events.
-   *
-   * @example
-   * ```ts
-   * import { SubscriberTooSlow } from "./events.ts";
-   *
-   * console.log(new SubscriberTooSlow(1000).message);
-   * // subscriber too slow: more than 1000 events queued
-   * ```
-   */
-  constructor(capacity: number) {
-    super(`subscriber too slow: more than ${capacity} events queued`);
-    this.name = "SubscriberTooSlow";
-    this.capacity = capacity;
-  }
-}
-
-/** Options of {@link EventBus.subscribe}. */
-export interface SubscribeOptions {
-  /** Aborting it ends the subscription: the iterator returns. */
-  signal?: AbortSignal;
-  /** Events queued at most before the subscriber is dropped; default 1000. */
-  capacity?: number;
-}
+/**
+ * Options of {@link EventBus.subscribe}: those of the Node service's event
+ * feed; `capacity` defaults to {@link DEFAULT_SUBSCRIBER_CAPACITY}.
+ */
+export type SubscribeOptions = EventFeedOptions;
 
 /** One subscriber: a bounded queue read as an async iterator. */
 class Subscription implements AsyncIterableIterator<Event> {
@@ -160,7 +140,7 @@ class Subscription implements AsyncIterableIterator<Event> {
  * controller.abort();
  * ```
  */
-export class EventBus {
+export class EventBus implements EventFeed {
   readonly #subscribers = new Set<Subscription>();
   #slow = 0;
 
@@ -238,67 +218,4 @@ export class EventBus {
     }
     return new Subscription(this.#subscribers, types, options);
   }
-}
-
-/** Options of {@link streamSubscribeMethods}. */
-export interface StreamSubscribeOptions {
-  /** Events queued per subscriber; default 1000. */
-  capacity?: number;
-}
-
-const utf8 = new TextEncoder();
-
-/**
- * The Node service's `StreamSubscribe` handler: checks `EventTypes` (each 0,
- * 1 or 2, else InvalidArgument naming the bad value), then streams every
- * matching event as canonical JSON until the client goes away. A client too
- * slow to keep up gets ResourceExhausted.
- *
- * @example
- * ```ts
- * import { Node } from "../rpc/gen/node_pb.ts";
- * import { startServer } from "../rpc/server.ts";
- * import { EventBus, streamSubscribeMethods } from "./events.ts";
- *
- * const bus = new EventBus();
- * const server = await startServer({
- *   hostname: "127.0.0.1",
- *   port: 0,
- *   routes: (router) => router.service(Node, streamSubscribeMethods(bus)),
- * });
- * await server.close();
- * ```
- */
-export function streamSubscribeMethods(
-  bus: EventBus,
-  options: StreamSubscribeOptions = {},
-): Pick<ServiceImpl<typeof Node>, "streamSubscribe"> {
-  return {
-    async *streamSubscribe(req, ctx) {
-      const types = req.EventTypes.map(checkEventType);
-      const events = bus.subscribe(types, {
-        signal: ctx.signal,
-        capacity: options.capacity,
-      });
-      try {
-        for await (const event of events) {
-          yield { Event: utf8.encode(encodeEvent(event)) };
-        }
-      } catch (err) {
-        if (err instanceof SubscriberTooSlow) {
-          throw new ConnectError(err.message, Code.ResourceExhausted);
-        }
-        throw err;
-      }
-    },
-  };
-}
-
-/** A requested event type as a number; InvalidArgument when unknown. */
-function checkEventType(type: bigint): number {
-  if (type === 0n || type === 1n || type === 2n) return Number(type);
-  throw new ConnectError(
-    `invalid event type ${type}: expected 0 (all), 1 (tx) or 2 (block)`,
-    Code.InvalidArgument,
-  );
 }

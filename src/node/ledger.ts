@@ -10,6 +10,9 @@ import { blockEvent, type Event, txEvent } from "../chain/event.ts";
 import type { SigBlock } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
 import type { SigTx } from "../chain/tx.ts";
+import type { AccountLedger } from "../rpc/account.ts";
+import type { BlockLedger } from "../rpc/block.ts";
+import type { TxLedger } from "../rpc/tx.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import { appendOrFail } from "./state_sync.ts";
 
@@ -47,7 +50,7 @@ export interface LedgerHooks {
  * The state and block store of a running node, with one lock around every
  * change so blocks are applied and appended strictly in order.
  */
-export class Ledger {
+export class Ledger implements TxLedger, BlockLedger, AccountLedger {
   /** The confirmed and pending state. */
   readonly state: State;
   /** The block store. */

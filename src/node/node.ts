@@ -11,7 +11,9 @@ import { encodeSigTx } from "../chain/tx.ts";
 import { accountMethods } from "../rpc/account.ts";
 import { AddressList } from "../rpc/address_list.ts";
 import { blockRelayMethods, blockSyncMethods } from "../rpc/block.ts";
-import { PeerRegistry } from "../rpc/client.ts";
+import { messageOf } from "../rpc/errors.ts";
+import { peerDiscoverMethods, streamSubscribeMethods } from "../rpc/node.ts";
+import { PeerRegistry } from "../rpc/registry.ts";
 import { Account as AccountService } from "../rpc/gen/account_pb.ts";
 import { Block } from "../rpc/gen/block_pb.ts";
 import { Node as NodeService } from "../rpc/gen/node_pb.ts";
@@ -24,19 +26,14 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { txMethods } from "../rpc/tx.ts";
 import { readKey } from "../store/key_store.ts";
 import { runCatchUpPoller } from "./catch_up.ts";
-import { type NodeConfig, splitHostPort } from "./config.ts";
-import { EventBus, streamSubscribeMethods } from "./events.ts";
+import { type NodeConfig, periodOf, splitHostPort } from "./config.ts";
+import { EventBus } from "./events.ts";
 import { Ledger } from "./ledger.ts";
 import { NodeMonitor } from "./monitor.ts";
-import { peerDiscoverMethods, PeerDiscovery } from "./peers.ts";
+import { PeerDiscovery } from "./peers.ts";
 import { runProposer } from "./proposer.ts";
 import { openBlockStream, openTxStream, Relay } from "./relay.ts";
-import {
-  checkStartInputs,
-  messageOf,
-  peerSyncSource,
-  StateSync,
-} from "./state_sync.ts";
+import { checkStartInputs, peerSyncSource, StateSync } from "./state_sync.ts";
 import type { Health, NodeStatus } from "./status.ts";
 
 /** The hosts of `host:port` peer addresses (IPv6 without brackets). */
@@ -59,8 +56,6 @@ export interface NodeOptions {
   /** Where warnings and progress go; stderr by default. */
   log?: (message: string) => void;
 }
-
-const DEFAULT_PERIOD_MS = 5000;
 
 /** The services a node serves once its state is ready. */
 interface Services {
@@ -121,7 +116,7 @@ export class Node {
     this.config = config;
     this.#options = options;
     const log = this.#log;
-    const periodMs = config.periodMs ?? DEFAULT_PERIOD_MS;
+    const periodMs = periodOf(config);
     this.#registry = new PeerRegistry({
       protocol: config.peerProtocol ?? "auto",
     });
@@ -357,7 +352,7 @@ export class Node {
     if (!cfg.bootstrap) {
       // Learns from the peers that blocks were missed, relayed or not.
       this.#tasks.push(runCatchUpPoller({
-        periodMs: cfg.periodMs ?? DEFAULT_PERIOD_MS,
+        periodMs: periodOf(cfg),
         peers: syncPeers,
         self: cfg.node,
         source,
@@ -368,7 +363,7 @@ export class Node {
     }
     if (authority) {
       this.#tasks.push(runProposer(ledger, authority, {
-        periodMs: cfg.periodMs ?? DEFAULT_PERIOD_MS,
+        periodMs: periodOf(cfg),
         signal,
         log: this.#log,
       }));

@@ -15,17 +15,18 @@
  *   it answers;
  * - our own address is never listed.
  *
- * Every node answers `PeerDiscover` with its live peers plus its own address
- * (so a caller that knew the answerer under another name learns its
- * advertised one), without the caller's address.
+ * Every node answers `PeerDiscover` (`rpc/node.ts`, on this discovery as its
+ * `PeerBook`) with its live peers plus its own address (so a caller that knew
+ * the answerer under another name learns its advertised one), without the
+ * caller's address.
  *
  * @module
  */
-import type { ServiceImpl } from "@connectrpc/connect";
-import { describePeerError, type PeerRegistry } from "../rpc/client.ts";
-import type { Node } from "../rpc/gen/node_pb.ts";
+import { describePeerError } from "../rpc/errors.ts";
+import type { PeerRegistry } from "../rpc/registry.ts";
+import type { PeerBook } from "../rpc/node.ts";
 import type { PeerReader } from "./state_sync.ts";
-import { splitHostPort } from "./config.ts";
+import { isPeerAddress } from "../rpc/peer_address.ts";
 import { sleep } from "./sleep.ts";
 
 /** How many peers of one PeerDiscover answer are taken. */
@@ -67,32 +68,12 @@ interface PeerEntry {
 }
 
 /**
- * Whether `addr` looks like a peer address: `host:port` or `[v6]:port` with
- * a port from 1 to 65535.
- *
- * @example
- * ```ts
- * import { isPeerAddress } from "./peers.ts";
- *
- * console.log(isPeerAddress("127.0.0.1:1122")); // true
- * console.log(isPeerAddress("127.0.0.1")); // false
- * ```
- */
-export function isPeerAddress(addr: string): boolean {
-  try {
-    return splitHostPort(addr).port >= 1;
-  } catch {
-    return false;
-  }
-}
-
-/**
  * Finds and tracks the live peers of a node (see the module documentation).
  * Run {@link PeerDiscovery.start} once and await it on shutdown.
  *
  * @example
  * ```ts
- * import { PeerRegistry } from "../rpc/client.ts";
+ * import { PeerRegistry } from "../rpc/registry.ts";
  * import { PeerDiscovery } from "./peers.ts";
  *
  * const registry = new PeerRegistry();
@@ -112,7 +93,7 @@ export function isPeerAddress(addr: string): boolean {
  * registry.close();
  * ```
  */
-export class PeerDiscovery implements PeerReader {
+export class PeerDiscovery implements PeerReader, PeerBook {
   readonly #self: string;
   readonly #seed: string | undefined;
   readonly #registry: PeerRegistry;
@@ -130,7 +111,7 @@ export class PeerDiscovery implements PeerReader {
    *
    * @example
    * ```ts
-   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerRegistry } from "../rpc/registry.ts";
    * import { PeerDiscovery } from "./peers.ts";
    *
    * const registry = new PeerRegistry();
@@ -168,7 +149,7 @@ export class PeerDiscovery implements PeerReader {
    *
    * @example
    * ```ts
-   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerRegistry } from "../rpc/registry.ts";
    * import { PeerDiscovery } from "./peers.ts";
    *
    * const registry = new PeerRegistry();
@@ -187,7 +168,7 @@ export class PeerDiscovery implements PeerReader {
    *
    * @example
    * ```ts
-   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerRegistry } from "../rpc/registry.ts";
    * import { PeerDiscovery } from "./peers.ts";
    *
    * const registry = new PeerRegistry();
@@ -209,7 +190,7 @@ export class PeerDiscovery implements PeerReader {
    *
    * @example
    * ```ts
-   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerRegistry } from "../rpc/registry.ts";
    * import { PeerDiscovery } from "./peers.ts";
    *
    * const registry = new PeerRegistry();
@@ -232,7 +213,7 @@ export class PeerDiscovery implements PeerReader {
    *
    * @example
    * ```ts
-   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerRegistry } from "../rpc/registry.ts";
    * import { PeerDiscovery } from "./peers.ts";
    *
    * const registry = new PeerRegistry();
@@ -258,7 +239,7 @@ export class PeerDiscovery implements PeerReader {
    *
    * @example
    * ```ts
-   * import { PeerRegistry } from "../rpc/client.ts";
+   * import { PeerRegistry } from "../rpc/registry.ts";
    * import { PeerDiscovery } from "./peers.ts";
    *
    * const registry = new PeerRegistry();
@@ -357,58 +338,4 @@ export class PeerDiscovery implements PeerReader {
       }
     }
   }
-}
-
-/** Options of {@link peerDiscoverMethods}. */
-export interface PeerDiscoverMethodsOptions {
-  /**
-   * Whether callers are recorded with {@link PeerDiscovery.add}: true on the
-   * bootstrap node, which is how regular nodes find each other.
-   */
-  remembersCallers: boolean;
-}
-
-/**
- * The Node service's `PeerDiscover` handler: records the caller when
- * `remembersCallers`, and answers with the live peers plus our own address,
- * without the caller's address.
- *
- * @example
- * ```ts
- * import { PeerRegistry } from "../rpc/client.ts";
- * import { Node } from "../rpc/gen/node_pb.ts";
- * import { startServer } from "../rpc/server.ts";
- * import { PeerDiscovery, peerDiscoverMethods } from "./peers.ts";
- *
- * const registry = new PeerRegistry();
- * const discovery = new PeerDiscovery({
- *   self: "127.0.0.1:1122",
- *   registry,
- *   periodMs: 10_000,
- * });
- * const server = await startServer({
- *   hostname: "127.0.0.1",
- *   port: 1122,
- *   routes: (router) => {
- *     router.service(
- *       Node,
- *       peerDiscoverMethods(discovery, { remembersCallers: true }),
- *     );
- *   },
- * });
- * await server.close();
- * registry.close();
- * ```
- */
-export function peerDiscoverMethods(
-  discovery: PeerDiscovery,
-  options: PeerDiscoverMethodsOptions,
-): Pick<ServiceImpl<typeof Node>, "peerDiscover"> {
-  return {
-    peerDiscover(req) {
-      if (options.remembersCallers) discovery.add(req.Peer);
-      const peers = discovery.peers().filter((p) => p !== req.Peer);
-      return { Peers: [...peers, discovery.self] };
-    },
-  };
 }

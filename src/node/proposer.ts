@@ -5,7 +5,6 @@
  * @module
  */
 import type { Account } from "../chain/account.ts";
-import type { SigBlock } from "../chain/block.ts";
 import type { Ledger } from "./ledger.ts";
 import { sleep } from "./sleep.ts";
 
@@ -15,8 +14,6 @@ export interface ProposerOptions {
   periodMs: number;
   /** Stops the proposer. */
   signal: AbortSignal;
-  /** Called with each proposed block. */
-  onBlock?: (block: SigBlock) => void;
   /** Where problems go. */
   log?: (message: string) => void;
 }
@@ -37,8 +34,7 @@ export async function runProposer(
     const wait = periodMs + Math.random() * 2 * periodMs;
     if (!await sleep(wait, signal)) return;
     try {
-      const block = await ledger.proposeBlock(authority);
-      if (block) options.onBlock?.(block);
+      await ledger.proposeBlock(authority);
     } catch (e) {
       // A store failure stops the node, which reports it once.
       if (!signal.aborted) {

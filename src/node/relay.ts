@@ -37,36 +37,10 @@
  *
  * @module
  */
-import { describePeerError, type PeerRegistry } from "../rpc/client.ts";
-import { isPeerAddress } from "./peers.ts";
+import { describePeerError } from "../rpc/errors.ts";
+import type { PeerRegistry } from "../rpc/registry.ts";
+import { RELAY_ORIGIN_HEADER } from "../rpc/relay_origin.ts";
 import { sleep } from "./sleep.ts";
-
-/**
- * The request header of a relay stream (`Tx.TxReceive`,
- * `Block.BlockReceive`) in which a bcn sender gives its advertised address,
- * so the receiver does not relay the items back to it. Unknown metadata to
- * gRPC servers such as the reference node, which ignore it.
- */
-export const RELAY_ORIGIN_HEADER = "bcn-origin";
-
-/**
- * The origin a relay stream announces in {@link RELAY_ORIGIN_HEADER}, or
- * `undefined` when there is none or it is not a `host:port` address (a
- * reference node's streams carry none).
- *
- * @example
- * ```ts
- * import { RELAY_ORIGIN_HEADER, relayOrigin } from "./relay.ts";
- *
- * const headers = new Headers({ [RELAY_ORIGIN_HEADER]: "127.0.0.1:1123" });
- * console.log(relayOrigin(headers)); // 127.0.0.1:1123
- * console.log(relayOrigin(new Headers())); // undefined
- * ```
- */
-export function relayOrigin(headers: Headers): string | undefined {
-  const origin = headers.get(RELAY_ORIGIN_HEADER)?.trim();
-  return origin && isPeerAddress(origin) ? origin : undefined;
-}
 
 /** Options of {@link openTxStream} and {@link openBlockStream}. */
 export interface RelayStreamOptions {
@@ -358,7 +332,7 @@ class PeerWorker<T> {
  *
  * @example
  * ```ts
- * import { PeerRegistry } from "../rpc/client.ts";
+ * import { PeerRegistry } from "../rpc/registry.ts";
  * import { openTxStream, Relay } from "./relay.ts";
  *
  * const registry = new PeerRegistry();
@@ -574,7 +548,7 @@ export class Relay<T> {
  *
  * @example
  * ```ts
- * import { PeerRegistry } from "../rpc/client.ts";
+ * import { PeerRegistry } from "../rpc/registry.ts";
  * import { openTxStream, Relay } from "./relay.ts";
  *
  * const registry = new PeerRegistry();
@@ -605,7 +579,7 @@ export function openTxStream(
  *
  * @example
  * ```ts
- * import { PeerRegistry } from "../rpc/client.ts";
+ * import { PeerRegistry } from "../rpc/registry.ts";
  * import { openBlockStream, Relay } from "./relay.ts";
  *
  * const registry = new PeerRegistry();

@@ -18,8 +18,9 @@ import {
 import { State } from "../chain/state.ts";
 import { join } from "node:path";
 import { BlockStore, GENESIS_FILE } from "../store/block_store.ts";
-import { MIN_PASSWORD_BYTES, writeKey } from "../store/key_store.ts";
-import type { PeerRegistry } from "../rpc/client.ts";
+import { checkPassword, writeKey } from "../store/key_store.ts";
+import { messageOf } from "../rpc/errors.ts";
+import type { PeerRegistry } from "../rpc/registry.ts";
 import type { NodeConfig } from "./config.ts";
 import { sleep } from "./sleep.ts";
 
@@ -45,14 +46,33 @@ export interface SyncSource {
   ): AsyncIterable<Uint8Array>;
 }
 
+/**
+ * What stopped state sync: `unreachable` when a peer (the seed) gave no
+ * answer, which a restarted node may ride out with its local store;
+ * `failed` for everything else (an invalid answer, another chain, a flag,
+ * the store).
+ */
+export type SyncErrorKind = "unreachable" | "failed";
+
+/** Options of a {@link SyncError}. */
+export interface SyncErrorOptions {
+  /** What stopped the sync; default `failed`. */
+  kind?: SyncErrorKind;
+  /** Whether the node cannot go on (its store failed), whatever the peer. */
+  fatal?: boolean;
+}
+
 /** An error that stops state sync; its message is one line for the user. */
 export class SyncError extends Error {
+  /** What stopped the sync. */
+  readonly kind: SyncErrorKind;
   /** Whether the node cannot go on (its store failed), whatever the peer. */
   readonly fatal: boolean;
   /** Creates a sync error with a one-line reason. */
-  constructor(message: string, options: { fatal?: boolean } = {}) {
+  constructor(message: string, options: SyncErrorOptions = {}) {
     super(message);
     this.name = "SyncError";
+    this.kind = options.kind ?? "failed";
     this.fatal = options.fatal ?? false;
   }
 }
@@ -257,6 +277,7 @@ export class StateSync {
       this.#signal.throwIfAborted();
       throw new SyncError(
         `cannot fetch the genesis from seed ${seed}: ${messageOf(e)}`,
+        { kind: "unreachable" },
       );
     }
     let genesis: SigGenesis;
@@ -290,9 +311,7 @@ export class StateSync {
     try {
       remote = await this.#fetchGenesis(seed);
     } catch (e) {
-      if (e instanceof SyncError && !e.message.startsWith("cannot fetch")) {
-        throw e;
-      }
+      if (e instanceof SyncError && e.kind !== "unreachable") throw e;
       this.#log(`warning: ${messageOf(e)}; continuing with the local store`);
       return;
     }
@@ -394,12 +413,6 @@ export class StateSync {
   }
 }
 
-/** The one-line message of an error of any kind. */
-export function messageOf(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split("\n")[0];
-}
-
 /**
  * The network {@link SyncSource}: the Block service's GenesisSync and
  * BlockSync of each peer, through the node's peer registry.
@@ -462,16 +475,17 @@ export async function checkStartInputs(cfg: NodeConfig): Promise<void> {
 }
 
 function checkGenesisInputs(cfg: NodeConfig): void {
-  const enc = new TextEncoder();
-  if (enc.encode(cfg.authPass ?? "").length < MIN_PASSWORD_BYTES) {
-    throw new SyncError(
-      `authority password (--authpass or BCN_AUTHPASS) must be at least ${MIN_PASSWORD_BYTES} bytes`,
+  try {
+    checkPassword(
+      cfg.authPass ?? "",
+      "authority password (--authpass or BCN_AUTHPASS)",
     );
-  }
-  if (enc.encode(cfg.ownerPass ?? "").length < MIN_PASSWORD_BYTES) {
-    throw new SyncError(
-      `owner password (--ownerpass or BCN_OWNERPASS) must be at least ${MIN_PASSWORD_BYTES} bytes`,
+    checkPassword(
+      cfg.ownerPass ?? "",
+      "owner password (--ownerpass or BCN_OWNERPASS)",
     );
+  } catch (e) {
+    throw new SyncError((e as Error).message);
   }
   if (cfg.balance === undefined || cfg.balance <= 0n) {
     throw new SyncError(

@@ -6,11 +6,11 @@
  */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { Account } from "../chain/account.ts";
-import type { Ledger } from "../node/ledger.ts";
+import type { State } from "../chain/state.ts";
 import {
+  checkPassword,
   KeyStoreError,
   listKeys,
-  MIN_PASSWORD_BYTES,
   writeKey,
 } from "../store/key_store.ts";
 import type { Account as AccountService } from "./gen/account_pb.ts";
@@ -37,10 +37,19 @@ export interface AccountCreateLimits {
   now?: () => number;
 }
 
+/**
+ * What AccountBalance needs from the node's ledger (the node's `Ledger`
+ * implements it).
+ */
+export interface AccountLedger {
+  /** The confirmed balances. */
+  readonly state: Pick<State, "balance">;
+}
+
 /** What the Account service works on. */
 export interface AccountBackend {
-  /** The node's state. */
-  readonly ledger: Ledger;
+  /** The node's ledger. */
+  readonly ledger: AccountLedger;
   /** The directory of the node's key files. */
   readonly keyStoreDir: string;
   /** Who may call AccountCreate; local clients only by default. */
@@ -48,8 +57,6 @@ export interface AccountBackend {
   /** Bounds of AccountCreate. */
   readonly createLimits?: AccountCreateLimits;
 }
-
-const utf8 = new TextEncoder();
 
 /**
  * The Account service on a ledger and a key store:
@@ -117,11 +124,10 @@ export function accountMethods(
   return {
     async accountCreate(req, ctx) {
       keyAccess.check(ctx.values, "AccountCreate");
-      if (utf8.encode(req.Password).length < MIN_PASSWORD_BYTES) {
-        throw new ConnectError(
-          `password must be at least ${MIN_PASSWORD_BYTES} bytes`,
-          Code.InvalidArgument,
-        );
+      try {
+        checkPassword(req.Password);
+      } catch (e) {
+        throw new ConnectError((e as Error).message, Code.InvalidArgument);
       }
       takeToken();
       const created = queue.then(() => create(req.Password));

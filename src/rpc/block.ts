@@ -11,10 +11,10 @@ import {
   encodeSigBlock,
   type SigBlock,
 } from "../chain/block.ts";
-import type { Ledger } from "../node/ledger.ts";
-import { relayOrigin } from "../node/relay.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import type { Block } from "./gen/block_pb.ts";
+import { relayOrigin } from "./relay_origin.ts";
+import { blockStoreError, hexPrefixField } from "./statuses.ts";
 
 /** What the Block service's sync methods read from. */
 export interface BlockSyncBackend {
@@ -49,25 +49,37 @@ export function blockSyncMethods(
         }
       } catch (e) {
         if (ctx.signal.aborted) return;
-        throw new ConnectError(
-          `cannot read the block store: ${(e as Error).message}`,
-          Code.Internal,
-        );
+        throw blockStoreError(e);
       }
     },
   };
 }
 
+/**
+ * What BlockReceive and BlockSearch need from the node's ledger (the node's
+ * `Ledger` implements it).
+ */
+export interface BlockLedger {
+  /** The confirmed blocks, for BlockSearch. */
+  readonly store: Pick<BlockStore, "blocks">;
+  /**
+   * Offers a relayed block, from `origin` when the sender named itself:
+   * applied, persisted, relayed and published when it is the next one,
+   * dropped otherwise (the outcome is not used here). Rejects only when
+   * the store failed under an applied block.
+   */
+  receiveBlock(block: SigBlock, origin?: string): Promise<unknown>;
+}
+
 /** What the Block service's relay and search methods work on. */
 export interface BlockRelayBackend {
-  /** The node's state and block store. */
-  readonly ledger: Ledger;
+  /** The node's ledger. */
+  readonly ledger: BlockLedger;
   /** Where dropped relayed blocks are reported; nowhere by default. */
   readonly log?: (message: string) => void;
 }
 
 const utf8 = new TextEncoder();
-const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/;
 
 /**
  * BlockReceive and BlockSearch on a ledger:
@@ -124,10 +136,7 @@ export function blockRelayMethods(
         }
       } catch (e) {
         if (ctx.signal.aborted) return;
-        throw new ConnectError(
-          `cannot read the block store: ${(e as Error).message}`,
-          Code.Internal,
-        );
+        throw blockStoreError(e);
       }
     },
   };
@@ -147,13 +156,7 @@ function blockCriterion(
   }
   if (req.Number !== 0n) return (block) => block.number === req.Number;
   const field = req.Hash !== "" ? "Hash" : "Parent";
-  const prefix = (req.Hash || req.Parent).toLowerCase();
-  if (!HEX_PREFIX_RE.test(prefix)) {
-    throw new ConnectError(
-      `${field}: expected a prefix of 1 to 64 hex characters`,
-      Code.InvalidArgument,
-    );
-  }
+  const prefix = hexPrefixField(req.Hash || req.Parent, field);
   return field === "Hash"
     ? (block) => blockHash(block).startsWith(prefix)
     : (block) => block.parent.startsWith(prefix);

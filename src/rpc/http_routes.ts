@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { messageOf } from "./errors.ts";
 
 /** What a route answers. */
 export interface HttpAnswer {
@@ -88,7 +89,7 @@ export function serveHttpRoute(
     answer = {
       status: 500,
       contentType: "text/plain; charset=utf-8",
-      body: `${path} failed: ${(e as Error)?.message?.split("\n")[0]}\n`,
+      body: `${path} failed: ${messageOf(e)}\n`,
     };
   }
   send(res, answer, { head: method === "HEAD" });

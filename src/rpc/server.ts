@@ -28,7 +28,8 @@ import {
 } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { clientAddress } from "./address_list.ts";
-import { MAX_MESSAGE_BYTES } from "./client.ts";
+import { firstLine } from "./errors.ts";
+import { MAX_MESSAGE_BYTES } from "./transport.ts";
 import { CLIENT_ADDRESS } from "./key_access.ts";
 import {
   type ConnectionLimits,
@@ -359,7 +360,7 @@ function badRequest(
   res: http.ServerResponse | http2.Http2ServerResponse,
   err: unknown,
 ): void {
-  const problem = err instanceof Error ? err.message.split("\n")[0] : "";
+  const problem = err instanceof Error ? firstLine(err.message) : "";
   try {
     if (!res.headersSent) {
       res.writeHead(400, { "Content-Type": "text/plain; charset=utf-8" });
@@ -405,7 +406,7 @@ function describeListenError(err: Error & { code?: string }): string {
     case "EADDRNOTAVAIL":
       return "address not available";
     default:
-      return err.message.split("\n")[0];
+      return firstLine(err.message);
   }
 }
 

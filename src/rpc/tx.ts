@@ -18,10 +18,9 @@ import {
   merkleVerify,
 } from "../chain/merkle.ts";
 import { encodeSearchTx, type SearchTx } from "../chain/search_tx.ts";
-import { StateError } from "../chain/state.ts";
+import { type State, StateError } from "../chain/state.ts";
 import { decodeSigTx, encodeSigTx, type SigTx, txHash } from "../chain/tx.ts";
-import type { Ledger } from "../node/ledger.ts";
-import { relayOrigin } from "../node/relay.ts";
+import type { BlockStore } from "../store/block_store.ts";
 import {
   KeyStoreError,
   type KeyStoreErrorKind,
@@ -30,11 +29,34 @@ import {
 import type { Tx } from "./gen/tx_pb.ts";
 import { CLIENT_ADDRESS, KeyAccess } from "./key_access.ts";
 import { PasswordThrottle } from "./password_throttle.ts";
+import { relayOrigin } from "./relay_origin.ts";
+import { blockStoreError, hexPrefixField } from "./statuses.ts";
+
+/**
+ * What the Tx service needs from the node's ledger (the node's `Ledger`
+ * implements it).
+ */
+export interface TxLedger {
+  /** The pending state: next nonces, queued transactions. */
+  readonly state: Pick<State, "nonce" | "hasQueued">;
+  /** The confirmed blocks, for TxSearch and TxProve. */
+  readonly store: Pick<BlockStore, "blocks">;
+  /**
+   * Validates, keeps and relays a transaction sent by a client; returns its
+   * hash; throws a `StateError` when it does not apply.
+   */
+  sendTx(tx: SigTx): string;
+  /**
+   * Takes a relayed transaction from `origin` (when the sender named
+   * itself); false when it is invalid or known.
+   */
+  receiveTx(tx: SigTx, origin?: string): boolean;
+}
 
 /** What the Tx service works on. */
 export interface TxBackend {
-  /** The node's state and block store. */
-  readonly ledger: Ledger;
+  /** The node's ledger. */
+  readonly ledger: TxLedger;
   /** The directory of the node's key files. */
   readonly keyStoreDir: string;
   /** Where dropped relayed transactions are reported; nowhere by default. */
@@ -63,7 +85,6 @@ export const TX_STATUS_HEADER = "bcn-tx-status";
 
 const utf8 = new TextEncoder();
 const ADDRESS_RE = /^[0-9a-fA-F]{64}$/;
-const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/;
 
 /**
  * The Tx service on a ledger and a key store:
@@ -286,13 +307,7 @@ function searchCriterion(
   }
   switch (given[0]) {
     case "Hash": {
-      const prefix = req.Hash.toLowerCase();
-      if (!HEX_PREFIX_RE.test(prefix)) {
-        throw new ConnectError(
-          "Hash: expected a prefix of 1 to 64 hex characters",
-          Code.InvalidArgument,
-        );
-      }
+      const prefix = hexPrefixField(req.Hash, "Hash");
       return {
         test: (tx) => txHash(tx).startsWith(prefix),
         firstOnly: true,
@@ -316,17 +331,14 @@ function searchCriterion(
  * store that cannot be read fails with Internal.
  */
 async function* scan(
-  ledger: Ledger,
+  ledger: TxLedger,
   signal: AbortSignal,
 ): AsyncGenerator<SigBlock> {
   try {
     yield* ledger.store.blocks({ signal });
   } catch (e) {
     if (signal.aborted) throw e;
-    throw new ConnectError(
-      `cannot read the block store: ${(e as Error).message}`,
-      Code.Internal,
-    );
+    throw blockStoreError(e);
   }
 }
 

@@ -273,11 +273,28 @@ export async function listKeys(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-function checkPassword(password: string): void {
+/**
+ * Refuses a password shorter than {@link MIN_PASSWORD_BYTES} UTF-8 bytes
+ * with a `short-password` {@link KeyStoreError}, `NAME must be at least 5
+ * bytes`; `name` says which password (default `password`).
+ *
+ * @example
+ * ```ts
+ * import { checkPassword } from "./key_store.ts";
+ *
+ * checkPassword("secret password"); // fine
+ * try {
+ *   checkPassword("abc", "owner password");
+ * } catch (e) {
+ *   console.log((e as Error).message); // owner password must be at least 5 bytes
+ * }
+ * ```
+ */
+export function checkPassword(password: string, name = "password"): void {
   if (utf8.encode(password).length < MIN_PASSWORD_BYTES) {
     throw new KeyStoreError(
       "short-password",
-      `password must be at least ${MIN_PASSWORD_BYTES} bytes`,
+      `${name} must be at least ${MIN_PASSWORD_BYTES} bytes`,
     );
   }
 }

@@ -13,7 +13,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { decodeSigGenesis } from "../../src/chain/genesis.ts";
 import { timeNow } from "../../src/chain/time.ts";
 import { encodeSigTx } from "../../src/chain/tx.ts";
-import { PeerRegistry } from "../../src/rpc/client.ts";
+import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { readKey } from "../../src/store/key_store.ts";
 import {
   type BcnProcess,

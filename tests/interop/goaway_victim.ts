@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { PeerRegistry } from "../../src/rpc/client.ts";
+import { PeerRegistry } from "../../src/rpc/registry.ts";
 
 const [addr, sessions = "1", calls = "13", mode = "idle"] = Deno.args;
 const registries = Array.from(

@@ -9,7 +9,7 @@ import type { NodeConfig } from "../../src/node/config.ts";
 import { Node } from "../../src/node/node.ts";
 import { NO_PEERS_GRACE_PERIODS } from "../../src/node/monitor.ts";
 import { decodeStatus } from "../../src/node/status.ts";
-import { PeerRegistry } from "../../src/rpc/client.ts";
+import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { freePort, withTempDir } from "../e2e/helpers.ts";
 
 const PERIOD_MS = 100;

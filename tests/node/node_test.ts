@@ -3,7 +3,7 @@ import { timeNow } from "../../src/chain/time.ts";
 import { encodeSigTx } from "../../src/chain/tx.ts";
 import type { NodeConfig } from "../../src/node/config.ts";
 import { Node } from "../../src/node/node.ts";
-import { PeerRegistry } from "../../src/rpc/client.ts";
+import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { readKey } from "../../src/store/key_store.ts";
 import { freePort, withTempDir } from "../e2e/helpers.ts";
 

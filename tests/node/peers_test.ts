@@ -1,12 +1,9 @@
 import { assert, assertEquals, assertThrows } from "../assert.ts";
-import { PeerRegistry } from "../../src/rpc/client.ts";
+import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { Node } from "../../src/rpc/gen/node_pb.ts";
 import { type RpcServer, startServer } from "../../src/rpc/server.ts";
-import {
-  isPeerAddress,
-  peerDiscoverMethods,
-  PeerDiscovery,
-} from "../../src/node/peers.ts";
+import { PeerDiscovery } from "../../src/node/peers.ts";
+import { peerDiscoverMethods } from "../../src/rpc/node.ts";
 import { waitFor } from "../support.ts";
 
 const PERIOD_MS = 50;
@@ -66,26 +63,6 @@ class TestNode {
   }
 }
 
-Deno.test("isPeerAddress accepts host:port and rejects the rest", () => {
-  for (const ok of ["127.0.0.1:1122", "localhost:1", "[::1]:65535"]) {
-    assert(isPeerAddress(ok), ok);
-  }
-  for (
-    const bad of [
-      "",
-      "127.0.0.1",
-      ":1122",
-      "127.0.0.1:0",
-      "127.0.0.1:65536",
-      "127.0.0.1:x",
-      "a b:1",
-      "http://x:1",
-    ]
-  ) {
-    assert(!isPeerAddress(bad), bad);
-  }
-});
-
 Deno.test("PeerDiscovery rejects a non-positive period", () => {
   const registry = new PeerRegistry();
   assertThrows(
@@ -93,28 +70,6 @@ Deno.test("PeerDiscovery rejects a non-positive period", () => {
     RangeError,
     "periodMs",
   );
-  registry.close();
-});
-
-Deno.test("peerDiscover answers known peers and itself; bootstrap remembers callers", () => {
-  const registry = new PeerRegistry();
-  const discovery = new PeerDiscovery({
-    self: "127.0.0.1:1",
-    registry,
-    periodMs: 1000,
-  });
-  const regular = peerDiscoverMethods(discovery, { remembersCallers: false });
-  const bootstrap = peerDiscoverMethods(discovery, { remembersCallers: true });
-  // deno-lint-ignore no-explicit-any
-  const call = (m: typeof regular, peer: string): any =>
-    // deno-lint-ignore no-explicit-any
-    m.peerDiscover({ Peer: peer } as any, {} as any);
-  assertEquals(call(regular, "127.0.0.1:2"), { Peers: ["127.0.0.1:1"] });
-  // Callers become candidates, listed only after they answer a round.
-  call(bootstrap, "127.0.0.1:2");
-  call(bootstrap, "127.0.0.1:1"); // self: ignored
-  call(bootstrap, "garbage"); // malformed: ignored
-  assertEquals(discovery.peers(), []);
   registry.close();
 });
 

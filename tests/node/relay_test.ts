@@ -5,18 +5,12 @@ import { State } from "../../src/chain/state.ts";
 import { encodeSigTx } from "../../src/chain/tx.ts";
 import { Ledger } from "../../src/node/ledger.ts";
 import { blockRelayMethods } from "../../src/rpc/block.ts";
-import { PeerRegistry } from "../../src/rpc/client.ts";
+import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
 import { type RpcServer, startServer } from "../../src/rpc/server.ts";
 import { txMethods } from "../../src/rpc/tx.ts";
-import {
-  openBlockStream,
-  openTxStream,
-  Relay,
-  RELAY_ORIGIN_HEADER,
-  relayOrigin,
-} from "../../src/node/relay.ts";
+import { openBlockStream, openTxStream, Relay } from "../../src/node/relay.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
 import { waitFor, withTempDir } from "../support.ts";
 
@@ -400,17 +394,6 @@ async function startRecorder(): Promise<
 async function* once<T>(...items: T[]): AsyncGenerator<T> {
   yield* items;
 }
-
-Deno.test("relayOrigin takes a host:port from the header, nothing else", () => {
-  const origin = (v: string) =>
-    relayOrigin(new Headers({ [RELAY_ORIGIN_HEADER]: v }));
-  assertEquals(origin("127.0.0.1:1123"), "127.0.0.1:1123");
-  assertEquals(origin(" localhost:1123 "), "localhost:1123");
-  assertEquals(origin("127.0.0.1"), undefined);
-  assertEquals(origin("127.0.0.1:0"), undefined);
-  assertEquals(origin("not an address"), undefined);
-  assertEquals(relayOrigin(new Headers()), undefined);
-});
 
 // A node wired as `Node` wires it (TxReceive and BlockReceive on a ledger
 // whose hooks push to the relays, except the origin) relays to peers B and

@@ -9,7 +9,7 @@ import {
 } from "../../src/chain/genesis.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
 import { listKeys } from "../../src/store/key_store.ts";
-import { PeerRegistry } from "../../src/rpc/client.ts";
+import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { blockSyncMethods } from "../../src/rpc/block.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { startServer } from "../../src/rpc/server.ts";
@@ -290,6 +290,62 @@ Deno.test("a block store of another chain than the seed's is refused", async () 
       SyncError,
       "another chain",
     );
+  });
+});
+
+Deno.test("a restarted node rides out an unreachable seed with its local store", async () => {
+  const chain = makeChain(2, 1);
+  await withTempDir(async (dir) => {
+    const store = await BlockStore.open(`${dir}/blocks`);
+    await store.writeGenesis(chain.genesis);
+    for (const b of chain.blocks) await store.appendBlock(b);
+    const down: SyncSource = {
+      genesis: () => Promise.reject(new Error("connect ECONNREFUSED")),
+      blocks: () => {
+        throw new Error("connect ECONNREFUSED");
+      },
+    };
+    const log: string[] = [];
+    const state = await new StateSync(
+      regular(dir),
+      peersOf(),
+      new AbortController().signal,
+      {
+        ...quiet,
+        maxAttempts: 1,
+        store,
+        source: down,
+        log: (m) => log.push(m),
+      },
+    ).syncState();
+    assertEquals(state.lastNumber, 2n);
+    assert(
+      log.some((m) =>
+        m.startsWith(`warning: cannot fetch the genesis from seed ${SEED}`) &&
+        m.endsWith("; continuing with the local store")
+      ),
+      log.join("\n"),
+    );
+  });
+});
+
+Deno.test("an unreachable seed is a SyncError of kind unreachable", async () => {
+  await withTempDir(async (dir) => {
+    const err = await assertRejects(
+      () =>
+        syncRegular(dir, {
+          maxAttempts: 1,
+          source: {
+            genesis: () => Promise.reject(new Error("connect ECONNREFUSED")),
+            blocks: () => {
+              throw new Error("unused");
+            },
+          },
+        }),
+      SyncError,
+      `cannot fetch the genesis from seed ${SEED}: connect ECONNREFUSED`,
+    );
+    assertEquals((err as SyncError).kind, "unreachable");
   });
 });
 

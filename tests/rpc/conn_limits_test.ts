@@ -18,10 +18,11 @@ import { makeChain } from "../fixtures.ts";
 import { waitFor, withTempDir } from "../support.ts";
 import { encodeSigBlock } from "../../src/chain/block.ts";
 import { blockEvent, decodeEvent, EventType } from "../../src/chain/event.ts";
-import { EventBus, streamSubscribeMethods } from "../../src/node/events.ts";
+import { EventBus } from "../../src/node/events.ts";
+import { streamSubscribeMethods } from "../../src/rpc/node.ts";
 import { peerSyncSource, StateSync } from "../../src/node/state_sync.ts";
 import { blockSyncMethods } from "../../src/rpc/block.ts";
-import { PeerRegistry } from "../../src/rpc/client.ts";
+import { PeerRegistry } from "../../src/rpc/registry.ts";
 import {
   addressKey,
   ConnectionTracker,

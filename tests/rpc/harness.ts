@@ -22,7 +22,7 @@ import {
   createPeerClients,
   type PeerClients,
   PeerRegistry,
-} from "../../src/rpc/client.ts";
+} from "../../src/rpc/registry.ts";
 import { startServer } from "../../src/rpc/server.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
 import { assertEquals, assertRejects } from "../assert.ts";

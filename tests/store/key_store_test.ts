@@ -5,6 +5,7 @@ import { argon2id } from "@noble/hashes/argon2.js";
 import { join } from "node:path";
 import { Account } from "../../src/chain/account.ts";
 import {
+  checkPassword,
   decryptKey,
   encryptKey,
   KeyStoreError,
@@ -105,6 +106,20 @@ test("damaged or truncated key file is reported", async () => {
       assert.deepEqual(e.message, msg);
     }
   });
+});
+
+Deno.test("checkPassword counts UTF-8 bytes and names the password", () => {
+  checkPassword("éé1"); // 5 bytes in 3 characters
+  for (const pw of ["", "abcd", "é12"]) {
+    try {
+      checkPassword(pw, "owner password");
+      assert.fail(`accepted ${JSON.stringify(pw)}`);
+    } catch (e) {
+      assert.ok(e instanceof KeyStoreError);
+      assert.equal(e.kind, "short-password");
+      assert.equal(e.message, "owner password must be at least 5 bytes");
+    }
+  }
 });
 
 test("short passwords are refused", async () => {

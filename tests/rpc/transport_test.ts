@@ -5,13 +5,9 @@ import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { startServer } from "../../src/rpc/server.ts";
-import {
-  createPeerClients,
-  createPeerTransport,
-  describePeerError,
-  isNoResponseError,
-  PeerRegistry,
-} from "../../src/rpc/client.ts";
+import { createPeerClients, PeerRegistry } from "../../src/rpc/registry.ts";
+import { describePeerError } from "../../src/rpc/errors.ts";
+import { isNoResponseError, PeerTransport } from "../../src/rpc/transport.ts";
 
 const GENESIS = new TextEncoder().encode('{"chain":"test"}');
 const BLOCK_SIZE = 3000;
@@ -226,7 +222,7 @@ Deno.test("grpc mode to a bcn server: unary and 20 x 8 x 3 KB streams end cleanl
       GENESIS,
     );
     // The "Premature close" of Deno's HTTP/2 client after an OK trailer is
-    // absorbed by client.ts; every stream must end normally and completely.
+    // absorbed by transport.ts; every stream must end normally and completely.
     for (let i = 0; i < 20; i++) {
       assertEquals(
         await countStream(block.blockSync({ Number: 8n }, { signal })),
@@ -268,7 +264,7 @@ Deno.test("auto falls back to gRPC against a grpc-go-like server and remembers i
 
 Deno.test("auto falls back on a server stream before its first message", async () => {
   const server = await startGrpcGoLike();
-  const transport = createPeerTransport(server.addr, "auto");
+  const transport = new PeerTransport(server.addr, "auto");
   try {
     const { block } = createPeerClients(transport);
     const signal = AbortSignal.timeout(10_000);
@@ -287,7 +283,7 @@ Deno.test("auto falls back on a server stream before its first message", async (
 Deno.test("auto probes before a client stream to an unknown peer", async () => {
   const received: number[] = [];
   const server = await startGrpcGoLike(received);
-  const transport = createPeerTransport(server.addr, "auto");
+  const transport = new PeerTransport(server.addr, "auto");
   try {
     const { block } = createPeerClients(transport);
     await block.blockReceive(blocks(30), {
@@ -388,15 +384,6 @@ Deno.test("a server stream is cancelled through its AbortSignal", async () => {
     peers.close();
     await server.close();
   }
-});
-
-Deno.test("describePeerError names the peer in one line", () => {
-  const err = new ConnectError("no genesis\nsecond line", Code.NotFound);
-  assertEquals(
-    describePeerError("10.0.0.1:1122", err),
-    "peer 10.0.0.1:1122: not_found: no genesis",
-  );
-  assertEquals(describePeerError("h:1", new Error("boom")), "peer h:1: boom");
 });
 
 Deno.test("isNoResponseError recognises closed-without-response failures", () => {

@@ -1,5 +1,5 @@
 /**
- * Per-peer RPC clients.
+ * The transport to one peer.
  *
  * Between bcn nodes the Connect protocol over HTTP/1.1 is used: under Deno it
  * is the reliable combination for unary, server-streaming and client-streaming
@@ -16,16 +16,14 @@
  * under Deno 2.9.6 a GOAWAY on a `node:http2` client session kept across
  * calls can crash the process (see `SessionPerCallGrpcTransport` below).
  *
- * A {@link PeerRegistry} keeps one transport per peer address, so what was
- * learned about a peer lives as long as the registry, and closes them all.
+ * A `PeerRegistry` (`registry.ts`) keeps one transport per peer address.
  *
  * @module
  */
 
 import * as http from "node:http";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type {
-  Client,
   ContextValues,
   Interceptor,
   StreamResponse,
@@ -44,10 +42,8 @@ import type {
   DescMethodUnary,
   MessageInitShape,
 } from "@bufbuild/protobuf";
-import { Account } from "./gen/account_pb.ts";
 import { Block } from "./gen/block_pb.ts";
-import { Node } from "./gen/node_pb.ts";
-import { Tx } from "./gen/tx_pb.ts";
+import { errorChain, hasNodeErrorCode } from "./errors.ts";
 
 /**
  * How to talk to a peer: `"connect"` is the Connect protocol over HTTP/1.1
@@ -66,7 +62,7 @@ export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Default timeout of unary calls when the caller gives none. */
 export const DEFAULT_UNARY_TIMEOUT_MS = 10_000;
 
-/** Options of {@link createPeerTransport} and {@link PeerRegistry}. */
+/** Options of a {@link PeerTransport} (and of a `PeerRegistry`). */
 export interface PeerTransportOptions {
   /**
    * Timeout of unary calls (and of the probe before a client stream) when the
@@ -75,18 +71,6 @@ export interface PeerTransportOptions {
    * (`{ signal }` in the call options) or give `timeoutMs` explicitly.
    */
   unaryTimeoutMs?: number;
-}
-
-/** Typed clients for the four bcn services of one peer. */
-export interface PeerClients {
-  /** The Block service: genesis and block sync, block relay and search. */
-  block: Client<typeof Block>;
-  /** The Tx service: sign, send, relay, search and prove transactions. */
-  tx: Client<typeof Tx>;
-  /** The Account service: create accounts, read balances. */
-  account: Client<typeof Account>;
-  /** The Node service: peer discovery and event streams. */
-  node: Client<typeof Node>;
 }
 
 /**
@@ -113,7 +97,7 @@ export class PeerTransport implements Transport {
    *
    * @example
    * ```ts
-   * import { PeerTransport } from "./client.ts";
+   * import { PeerTransport } from "./transport.ts";
    *
    * const transport = new PeerTransport("127.0.0.1:1122", "auto");
    * transport.close();
@@ -136,7 +120,7 @@ export class PeerTransport implements Transport {
    *
    * @example
    * ```ts
-   * import { PeerTransport } from "./client.ts";
+   * import { PeerTransport } from "./transport.ts";
    *
    * const transport = new PeerTransport("127.0.0.1:1122", "grpc");
    * console.log(transport.protocol); // "grpc"
@@ -151,12 +135,12 @@ export class PeerTransport implements Transport {
    * Calls a unary method, with the default timeout when `timeoutMs` is
    * `undefined`, falling back to gRPC in `"auto"` mode (see the module
    * documentation). Part of the {@link Transport} interface; use it through
-   * `createClient()` or {@link createPeerClients}.
+   * `createClient()` or `createPeerClients` (`registry.ts`).
    *
    * @example
    * ```ts
    * import { createClient } from "@connectrpc/connect";
-   * import { PeerTransport } from "./client.ts";
+   * import { PeerTransport } from "./transport.ts";
    * import { Block } from "./gen/block_pb.ts";
    *
    * const transport = new PeerTransport("127.0.0.1:1122", "auto");
@@ -191,7 +175,7 @@ export class PeerTransport implements Transport {
    * @example
    * ```ts
    * import { createClient } from "@connectrpc/connect";
-   * import { PeerTransport } from "./client.ts";
+   * import { PeerTransport } from "./transport.ts";
    * import { Block } from "./gen/block_pb.ts";
    *
    * const transport = new PeerTransport("127.0.0.1:1122", "auto");
@@ -256,7 +240,7 @@ export class PeerTransport implements Transport {
    *
    * @example
    * ```ts
-   * import { PeerTransport } from "./client.ts";
+   * import { PeerTransport } from "./transport.ts";
    *
    * new PeerTransport("127.0.0.1:1122", "auto").close();
    * ```
@@ -485,193 +469,6 @@ const endPrematureCloseAfterOkTrailer: Interceptor = (next) => async (req) => {
 };
 
 /**
- * Creates a transport for one peer (`host:port`). Prefer a
- * {@link PeerRegistry}, which keeps one transport per peer and closes them.
- *
- * @example
- * ```ts
- * import { createPeerTransport, createPeerClients } from "./client.ts";
- *
- * const transport = createPeerTransport("127.0.0.1:1122", "auto");
- * const clients = createPeerClients(transport);
- * const res = await clients.block.genesisSync({}).catch(() => undefined);
- * transport.close();
- * ```
- */
-export function createPeerTransport(
-  addr: string,
-  protocol: PeerProtocol,
-  options: PeerTransportOptions = {},
-): PeerTransport {
-  return new PeerTransport(addr, protocol, options);
-}
-
-/**
- * Typed clients of the four services over one transport.
- *
- * @example
- * ```ts
- * import { createPeerTransport, createPeerClients } from "./client.ts";
- *
- * const transport = createPeerTransport("127.0.0.1:1122", "connect");
- * const { tx } = createPeerClients(transport);
- * await tx.txSend({ Tx: new Uint8Array() }).catch(() => {});
- * transport.close();
- * ```
- */
-export function createPeerClients(transport: Transport): PeerClients {
-  return {
-    block: createClient(Block, transport),
-    tx: createClient(Tx, transport),
-    account: createClient(Account, transport),
-    node: createClient(Node, transport),
-  };
-}
-
-/** Options of a {@link PeerRegistry}. */
-export interface PeerRegistryOptions extends PeerTransportOptions {
-  /** Protocol mode of every peer transport. Default `"auto"`. */
-  protocol?: PeerProtocol;
-}
-
-/**
- * One {@link PeerTransport} (and its clients) per peer address. What a
- * transport learned about its peer (gRPC or Connect) lives as long as the
- * registry entry. Pass the registry to whatever talks to peers; close it when
- * the node stops.
- *
- * @example
- * ```ts
- * import { PeerRegistry } from "./client.ts";
- *
- * const peers = new PeerRegistry({ protocol: "auto" });
- * const { block } = peers.clients("127.0.0.1:1122");
- * await block.genesisSync({}).catch(() => {});
- * console.log(peers.protocolOf("127.0.0.1:1122"));
- * peers.close();
- * ```
- */
-export class PeerRegistry {
-  readonly #options: PeerRegistryOptions;
-  readonly #peers = new Map<
-    string,
-    { transport: PeerTransport; clients: PeerClients }
-  >();
-
-  /**
-   * Creates an empty registry.
-   *
-   * @example
-   * ```ts
-   * import { PeerRegistry } from "./client.ts";
-   *
-   * const peers = new PeerRegistry({ unaryTimeoutMs: 5000 });
-   * peers.close();
-   * ```
-   */
-  constructor(options: PeerRegistryOptions = {}) {
-    this.#options = options;
-  }
-
-  /**
-   * The transport of a peer, created on first use.
-   *
-   * @example
-   * ```ts
-   * import { PeerRegistry } from "./client.ts";
-   *
-   * const peers = new PeerRegistry();
-   * console.log(peers.transport("127.0.0.1:1122").addr);
-   * peers.close();
-   * ```
-   */
-  transport(addr: string): PeerTransport {
-    return this.#entry(addr).transport;
-  }
-
-  /**
-   * The typed clients of a peer, created on first use.
-   *
-   * @example
-   * ```ts
-   * import { PeerRegistry } from "./client.ts";
-   *
-   * const peers = new PeerRegistry();
-   * const { node } = peers.clients("127.0.0.1:1122");
-   * await node.peerDiscover({ Peer: "127.0.0.1:1123" }).catch(() => {});
-   * peers.close();
-   * ```
-   */
-  clients(addr: string): PeerClients {
-    return this.#entry(addr).clients;
-  }
-
-  /**
-   * The protocol known for a peer, `undefined` when unknown or not yet used.
-   *
-   * @example
-   * ```ts
-   * import { PeerRegistry } from "./client.ts";
-   *
-   * const peers = new PeerRegistry({ protocol: "grpc" });
-   * peers.clients("127.0.0.1:1122");
-   * console.log(peers.protocolOf("127.0.0.1:1122")); // "grpc"
-   * peers.close();
-   * ```
-   */
-  protocolOf(addr: string): "connect" | "grpc" | undefined {
-    return this.#peers.get(addr)?.transport.protocol;
-  }
-
-  /**
-   * Closes and drops the transport of one peer (what was learned is lost).
-   *
-   * @example
-   * ```ts
-   * import { PeerRegistry } from "./client.ts";
-   *
-   * const peers = new PeerRegistry();
-   * peers.clients("127.0.0.1:1122");
-   * peers.forget("127.0.0.1:1122");
-   * peers.close();
-   * ```
-   */
-  forget(addr: string): void {
-    this.#peers.get(addr)?.transport.close();
-    this.#peers.delete(addr);
-  }
-
-  /**
-   * Closes every transport; calls in flight fail.
-   *
-   * @example
-   * ```ts
-   * import { PeerRegistry } from "./client.ts";
-   *
-   * new PeerRegistry().close();
-   * ```
-   */
-  close(): void {
-    for (const { transport } of this.#peers.values()) transport.close();
-    this.#peers.clear();
-  }
-
-  #entry(addr: string): { transport: PeerTransport; clients: PeerClients } {
-    let entry = this.#peers.get(addr);
-    if (entry === undefined) {
-      const transport = new PeerTransport(
-        addr,
-        this.#options.protocol ?? "auto",
-        this.#options,
-      );
-      entry = { transport, clients: createPeerClients(transport) };
-      this.#peers.set(addr, entry);
-    }
-    return entry;
-  }
-}
-
-/**
  * Whether a call failed because the connection was closed (or answered with
  * bytes that are not HTTP/1.x) before any HTTP response arrived: what an
  * HTTP/2-only server such as grpc-go does to an HTTP/1.1 request. Measured
@@ -682,7 +479,7 @@ export class PeerRegistry {
  *
  * @example
  * ```ts
- * import { isNoResponseError } from "./client.ts";
+ * import { isNoResponseError } from "./transport.ts";
  *
  * const err = Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
  * console.log(isNoResponseError(err)); // true
@@ -694,63 +491,6 @@ export function isNoResponseError(err: unknown): boolean {
     (code) =>
       code === "ECONNRESET" || code === "EPIPE" || code.startsWith("HPE_"),
   ) || errorChain(err).some((e) => e.message.includes("socket hang up"));
-}
-
-/**
- * Describes a failed call in one line naming the peer, e.g.
- * `peer 127.0.0.1:1123: unavailable: connect ECONNREFUSED`.
- *
- * @example
- * ```ts
- * import { Code, ConnectError } from "@connectrpc/connect";
- * import { describePeerError } from "./client.ts";
- *
- * const err = new ConnectError("no genesis", Code.NotFound);
- * console.log(describePeerError("127.0.0.1:1122", err));
- * // peer 127.0.0.1:1122: not_found: no genesis
- * ```
- */
-export function describePeerError(addr: string, err: unknown): string {
-  let text: string;
-  if (err instanceof ConnectError) {
-    text = `${codeName(err.code)}: ${err.rawMessage}`;
-  } else if (err instanceof Error) {
-    text = err.message;
-  } else {
-    text = String(err);
-  }
-  text = text.split("\n")[0].trim();
-  // "connect ECONNREFUSED 127.0.0.1:1123" names the peer twice otherwise.
-  if (text.endsWith(` ${addr}`)) text = text.slice(0, -addr.length - 1);
-  return `peer ${addr}: ${text}`;
-}
-
-/** `Code.DeadlineExceeded` -> `deadline_exceeded`. */
-function codeName(code: Code): string {
-  const name = Code[code] ?? `code ${code}`;
-  return name.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
-}
-
-/** The error and its `cause` chain. */
-function errorChain(err: unknown): Error[] {
-  const chain: Error[] = [];
-  let e: unknown = err;
-  while (e instanceof Error && !chain.includes(e) && chain.length < 16) {
-    chain.push(e);
-    e = e.cause;
-  }
-  return chain;
-}
-
-/** Whether an error in the chain has a Node-style string `code` matching. */
-function hasNodeErrorCode(
-  err: unknown,
-  match: (code: string) => boolean,
-): boolean {
-  return errorChain(err).some((e) => {
-    const code = (e as { code?: unknown }).code;
-    return typeof code === "string" && match(code);
-  });
 }
 
 /**
