@@ -18,11 +18,12 @@ import {
   type Flags,
   optionalString,
   parseFlags,
+  parseHexPrefix,
   parseU64Flag,
   UsageError,
 } from "./args.ts";
+import { answerLine, formatTx } from "./format.ts";
 import { requireNode, SEARCH_TIMEOUT_MS, withNode } from "./rpc_errors.ts";
-import { answerLine, formatTx, parseHexPrefix } from "./tx.ts";
 
 /** Help for `bcn block search`. */
 export const BLOCK_SEARCH_HELP =

@@ -21,7 +21,7 @@ import {
   requireNode,
   withNode,
 } from "./rpc_errors.ts";
-import { shortAccount } from "./tx.ts";
+import { shortAccount } from "./format.ts";
 
 /** Help for `bcn node subscribe`. */
 export const NODE_SUBSCRIBE_HELP =

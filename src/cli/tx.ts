@@ -1,7 +1,6 @@
 /**
  * `bcn tx ...`: have a node sign a transaction, send one, search confirmed
- * transactions, prove one and verify a proof. Also the text formatting of
- * transactions shared by `bcn block search` and `bcn node subscribe`.
+ * transactions, prove one and verify a proof.
  *
  * @module
  */
@@ -22,7 +21,7 @@ import {
   encodeSearchTx,
   type SearchTx,
 } from "../chain/search_tx.ts";
-import { decodeSigTx, encodeSigTx, type SigTx, txHash } from "../chain/tx.ts";
+import { decodeSigTx, encodeSigTx, type SigTx } from "../chain/tx.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { TxSearchReqSchema } from "../rpc/gen/tx_pb.ts";
 import { TX_STATUS_HEADER } from "../rpc/tx.ts";
@@ -30,10 +29,12 @@ import {
   type Flags,
   optionalString,
   parseFlags,
+  parseHexPrefix,
   parseU64Flag,
   requireString,
   UsageError,
 } from "./args.ts";
+import { answerLine, formatTx } from "./format.ts";
 import { requireNode, SEARCH_TIMEOUT_MS, withNode } from "./rpc_errors.ts";
 
 // ------------------------------------------------------------------ help
@@ -140,45 +141,6 @@ Flags:
 // -------------------------------------------------------------- formats
 
 /**
- * An account in text output: an address (64 lowercase hex) shortened to its
- * first 7 characters; another name in full, quoted as a JSON string when it
- * holds more than letters, digits and `._:@+-`.
- *
- * @example
- * ```ts
- * import { shortAccount } from "./tx.ts";
- *
- * shortAccount("ab".repeat(32)); // "abababa"
- * shortAccount("bob"); // "bob"
- * shortAccount("bob smith"); // '"bob smith"'
- * ```
- */
-export function shortAccount(account: string): string {
-  if (/^[0-9a-f]{64}$/.test(account)) return account.slice(0, 7);
-  if (/^[\w.:@+-]+$/.test(account)) return account;
-  return encodeString(account);
-}
-
-/**
- * One transaction in text output:
- * `tx <hash>: <from7> -> <to7> <value> nonce <nonce>`.
- *
- * @example
- * ```ts
- * import { decodeSigTx } from "../chain/tx.ts";
- * import { formatTx } from "./tx.ts";
- *
- * const tx = decodeSigTx('{"from":"a","to":"b","value":5,"nonce":1,"time":"2024-01-01T00:00:00Z","sig":""}');
- * formatTx(tx); // "tx <hash>: a -> b 5 nonce 1"
- * ```
- */
-export function formatTx(tx: SigTx): string {
-  return `tx ${txHash(tx)}: ${shortAccount(tx.from)} -> ${
-    shortAccount(tx.to)
-  } ${encodeU64(tx.value)} nonce ${encodeU64(tx.nonce)}`;
-}
-
-/**
  * One `bcn tx search` result in text output: {@link formatTx}, then
  * ` blk <block number> <block hash7>`.
  *
@@ -242,45 +204,7 @@ export function formatVerdict(
   return `tx ${hash} ${valid ? "valid" : "INVALID"}`;
 }
 
-/**
- * A JSON answer of the node as one output line: its text without surrounding
- * white space, or `canonical` when the text spans lines.
- *
- * @example
- * ```ts
- * import { answerLine } from "./tx.ts";
- *
- * answerLine(new TextEncoder().encode('{"a":1}\n'), '{"a":1}'); // '{"a":1}'
- * ```
- */
-export function answerLine(bytes: Uint8Array, canonical: string): string {
-  const text = new TextDecoder().decode(bytes).trim();
-  return /[\n\r]/.test(text) ? canonical : text;
-}
-
 // ---------------------------------------------------------------- flags
-
-/**
- * A hex prefix flag (such as `--hash abc`), lowercased; a usage error when it
- * is empty, longer than 64 characters or not hex.
- *
- * @example
- * ```ts
- * import { parseHexPrefix } from "./tx.ts";
- *
- * parseHexPrefix("hash", "ABC"); // "abc"
- * ```
- */
-export function parseHexPrefix(name: string, value: string): string {
-  if (!/^[0-9a-fA-F]{1,64}$/.test(value)) {
-    throw new UsageError(
-      `--${name}: expected a prefix of 1 to 64 hex characters, got ${
-        encodeString(value)
-      }`,
-    );
-  }
-  return value.toLowerCase();
-}
 
 /**
  * A hash flag: exactly 64 hex characters, returned lowercase; a usage error

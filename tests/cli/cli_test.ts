@@ -62,16 +62,15 @@ import {
 } from "../../src/cli/subscribe.ts";
 import {
   formatSearchTx,
-  formatTx,
   formatTxSent,
   formatVerdict,
   parseHashFlag,
   parseProofFlag,
   parseSigTxFlag,
-  shortAccount,
   TX_COMMANDS,
   txSearchQuery,
 } from "../../src/cli/tx.ts";
+import { formatTx, shortAccount } from "../../src/cli/format.ts";
 import { makeChain } from "../fixtures.ts";
 
 const enc = new TextEncoder();
