@@ -1,9 +1,7 @@
 import { assertEquals } from "../assert.ts";
 import { txHash } from "../../src/chain/tx.ts";
 import { answerLine, formatTx, shortAccount } from "../../src/cli/format.ts";
-import { makeChain } from "../fixtures.ts";
-
-const TX = makeChain(1, 1).blocks[0].txs[0];
+import { TX } from "./harness.ts";
 
 const enc = new TextEncoder();
 
