@@ -80,12 +80,17 @@ export interface ClientCall {
  * ```ts
  * import { clientCommand } from "./command.ts";
  *
- * const ping = clientCommand({
- *   name: "node ping",
- *   summary: "ask a node its balance of nothing",
- *   flags: {},
- *   help: "Usage: bcn node ping --node HOST:PORT\n",
- *   run: async ({ node }, io) => io.out(`node ${node}`),
+ * const balance = clientCommand({
+ *   name: "account balance",
+ *   summary: "print an account's balance",
+ *   flags: { account: { type: "string" } },
+ *   help: "Usage: bcn account balance --node HOST:PORT --account ADDRESS\n",
+ *   run: async ({ flags, call }, io) => {
+ *     const res = await call(({ account }) =>
+ *       account.accountBalance({ Address: String(flags.account) })
+ *     );
+ *     io.out(`${res.Balance}`);
+ *   },
  * });
  * ```
  */
@@ -99,9 +104,9 @@ export function clientCommand(
     summary: def.summary,
     flags: { node: { type: "string" }, ...def.flags },
     help: def.help,
-    run: (flags, io) => {
+    run: async (flags, io) => {
       const node = requireNode(flags);
-      return def.run({
+      await def.run({
         node,
         flags,
         call: (fn, options) => withNode(node, fn, options),
