@@ -154,3 +154,34 @@ export function parseHexPrefix(name: string, value: string): string {
   }
   return value.toLowerCase();
 }
+
+/**
+ * The one flag of `names` that is given; a usage error when none or several
+ * are (`give one of --a, --b and --c`, `give only one of ..., not --a and
+ * --b`).
+ *
+ * @example
+ * ```ts
+ * import { oneOf } from "./args.ts";
+ *
+ * oneOf({ hash: "ab" }, ["number", "hash", "parent"]); // "hash"
+ * ```
+ */
+export function oneOf<const N extends string>(
+  flags: Flags,
+  names: readonly N[],
+): N {
+  const given = names.filter((n) => flags[n] !== undefined);
+  if (given.length !== 1) {
+    const all = names.map((n) => `--${n}`);
+    const list = `${all.slice(0, -1).join(", ")} and ${all.at(-1)}`;
+    throw new UsageError(
+      given.length === 0
+        ? `give one of ${list}`
+        : `give only one of ${list}, not ${
+          given.map((n) => `--${n}`).join(" and ")
+        }`,
+    );
+  }
+  return given[0];
+}

@@ -16,6 +16,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { BlockSearchReqSchema } from "../rpc/gen/block_pb.ts";
 import {
   type Flags,
+  oneOf,
   optionalString,
   parseHexPrefix,
   parseU64Flag,
@@ -49,17 +50,7 @@ const FLAG_NAMES = ["number", "hash", "parent"] as const;
  * ```
  */
 export function blockSearchQuery(flags: Flags): BlockSearchQuery {
-  const given = FLAG_NAMES.filter((n) => flags[n] !== undefined);
-  if (given.length !== 1) {
-    throw new UsageError(
-      given.length === 0
-        ? "give one of --number, --hash and --parent"
-        : `give only one of --number, --hash and --parent, not ${
-          given.map((n) => `--${n}`).join(" and ")
-        }`,
-    );
-  }
-  const flag = given[0];
+  const flag = oneOf(flags, FLAG_NAMES);
   const text = optionalString(flags, flag) ?? "";
   if (flag === "number") {
     const n = parseU64Flag("number", text);

@@ -27,6 +27,7 @@ import type { TxSearchReqSchema } from "../rpc/gen/tx_pb.ts";
 import { TX_STATUS_HEADER } from "../rpc/tx.ts";
 import {
   type Flags,
+  oneOf,
   optionalString,
   parseHexPrefix,
   parseU64Flag,
@@ -198,17 +199,7 @@ const SEARCH_FLAG_NAMES = ["hash", "from", "to", "account"] as const;
  * ```
  */
 export function txSearchQuery(flags: Flags): TxSearchQuery {
-  const given = SEARCH_FLAG_NAMES.filter((n) => flags[n] !== undefined);
-  if (given.length !== 1) {
-    throw new UsageError(
-      given.length === 0
-        ? "give one of --hash, --from, --to and --account"
-        : `give only one of --hash, --from, --to and --account, not ${
-          given.map((n) => `--${n}`).join(" and ")
-        }`,
-    );
-  }
-  const flag = given[0];
+  const flag = oneOf(flags, SEARCH_FLAG_NAMES);
   const value = optionalString(flags, flag) ?? "";
   if (flag === "hash" || flag === "from") {
     return { flag, prefix: parseHexPrefix(flag, value) };

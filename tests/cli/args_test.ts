@@ -1,5 +1,6 @@
 import { assertEquals, assertThrows } from "../assert.ts";
 import {
+  oneOf,
   parseDuration,
   parseFlags,
   parseHexPrefix,
@@ -62,4 +63,18 @@ Deno.test("hex prefixes: 1 to 64 hex characters, lowercased", () => {
       }`,
     );
   }
+});
+
+Deno.test("exactly one of a set of flags", () => {
+  assertEquals(oneOf({ b: "x", json: true }, ["a", "b"]), "b");
+  assertThrows(
+    () => oneOf({}, ["a", "b"]),
+    UsageError,
+    "give one of --a and --b",
+  );
+  assertThrows(
+    () => oneOf({ a: "", c: "1" }, ["a", "b", "c"]),
+    UsageError,
+    "give only one of --a, --b and --c, not --a and --c",
+  );
 });
