@@ -3,104 +3,72 @@
  *
  * @module
  */
+import { firstLine } from "./rpc/errors.ts";
 import denoJson from "../deno.json" with { type: "json" };
-import { ACCOUNT_COMMANDS } from "./cli/account.ts";
-import { BLOCK_COMMANDS } from "./cli/block.ts";
-import { dev } from "./cli/dev.ts";
-import { nodeStart } from "./cli/node.ts";
-import { nodeStatus } from "./cli/status.ts";
-import { SUBSCRIBE_COMMANDS } from "./cli/subscribe.ts";
-import { TX_COMMANDS } from "./cli/tx.ts";
+import { type Io, runCommand, STD_IO } from "./cli/command.ts";
+import { findCommand, groupHelp, isGroup, mainHelp } from "./cli/table.ts";
+
+export type { Io };
 
 /** The version of bcn, from deno.json. */
 export const VERSION: string = denoJson.version;
 
-const HELP = `bcn ${VERSION}: a proof-of-authority blockchain node and client
-
-Usage: bcn COMMAND [flags]
-
-Commands:
-  dev              start a local network with funded accounts, in one command
-  node start       start a bootstrap or regular node
-  node subscribe   print a node's validated blocks and transactions as they come
-  node status      print what a node says about itself (chain, block, peers, health)
-  account create   create an account in a node's key store
-  account balance  print an account's balance
-  tx sign          have a node sign a transfer with a key it holds
-  tx send          send a signed transaction to a node
-  tx search        find confirmed transactions by hash, sender or receiver
-  tx prove         print the Merkle proof of a confirmed transaction
-  tx verify        check a Merkle proof against a Merkle root
-  block search     find a confirmed block by number, hash or parent
-
-Run 'bcn COMMAND --help' for a command's flags.
-Flags: --help, --version
-`;
-
-type Command = (args: string[]) => Promise<void>;
-
-const COMMANDS: Record<string, Command> = {
-  "dev": dev,
-  "node start": nodeStart,
-  "node status": nodeStatus,
-  ...SUBSCRIBE_COMMANDS,
-  ...ACCOUNT_COMMANDS,
-  ...TX_COMMANDS,
-  ...BLOCK_COMMANDS,
-};
-
 /**
- * Runs the CLI with `args`; returns the exit code. User errors are one line
- * on stderr and exit code 1.
+ * Runs the CLI with `args`; returns the exit code. Results go to `io.out`
+ * (stdout by default); user errors are one line on `io.err` (stderr) and
+ * exit code 1.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./main.ts";
+ *
+ * const lines: string[] = [];
+ * const code = await main(["--version"], {
+ *   io: {
+ *     out: (t) => lines.push(t),
+ *     err: (t) => lines.push(t),
+ *     readInput: () => Promise.resolve(""),
+ *   },
+ * });
+ * console.log(code, lines); // 0 [ "bcn 0.1.0" ]
+ * ```
  */
-export async function main(args: string[]): Promise<number> {
+export async function main(
+  args: string[],
+  options: { io?: Io } = {},
+): Promise<number> {
+  const io = options.io ?? STD_IO;
   if (args.length === 0 || args[0] === "--help" || args[0] === "-h") {
-    console.log(HELP);
+    io.out(mainHelp(VERSION));
     return args.length === 0 ? 1 : 0;
   }
   if (args[0] === "--version") {
-    console.log(`bcn ${VERSION}`);
+    io.out(`bcn ${VERSION}`);
     return 0;
   }
-  // `bcn dev` is one word; every other command is a group and a verb.
-  const words = Object.hasOwn(COMMANDS, args[0]) ? 1 : 2;
-  const key = args.slice(0, words).join(" ");
-  const command = Object.hasOwn(COMMANDS, key) ? COMMANDS[key] : undefined;
-  if (!command) {
-    const group = Object.keys(COMMANDS).some((c) =>
-      c.startsWith(args[0] + " ")
-    );
+  const found = findCommand(args);
+  if (!found) {
+    const group = isGroup(args[0]);
     if (group && [undefined, "--help", "-h"].includes(args[1])) {
-      console.log(groupHelp(args[0]));
+      io.out(groupHelp(args[0]));
       return args[1] === undefined ? 1 : 0;
     }
-    console.error(
-      `bcn: unknown command ${
-        JSON.stringify(group ? key : args[0])
-      }; run 'bcn --help'`,
-    );
+    const key = group ? args.slice(0, 2).join(" ") : args[0];
+    io.err(`bcn: unknown command ${JSON.stringify(key)}; run 'bcn --help'`);
     return 1;
   }
   try {
-    await command(args.slice(words));
+    await runCommand(found.command, args.slice(found.words), io);
     return 0;
   } catch (e) {
     // Programming errors keep their stack trace; everything else is a
     // one-line message a user can act on.
     if (e instanceof Error && !isBug(e)) {
-      console.error(`bcn: ${e.message.split("\n")[0]}`);
+      io.err(`bcn: ${firstLine(e.message)}`);
       return 1;
     }
     throw e;
   }
-}
-
-/** The usage of a command group: its lines of the command list. */
-function groupHelp(group: string): string {
-  const lines = HELP.split("\n").filter((l) => l.startsWith(`  ${group} `));
-  return `Usage: bcn ${group} COMMAND [flags]\n\nCommands:\n${
-    lines.join("\n")
-  }\n\nRun 'bcn ${group} COMMAND --help' for a command's flags.\n`;
 }
 
 function isBug(e: Error): boolean {

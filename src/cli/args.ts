@@ -6,6 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { encodeString } from "../chain/json.ts";
 
 /** A mistake in the command line; printed as one line, exit code 1. */
 export class UsageError extends Error {
@@ -130,4 +131,57 @@ export function parseDuration(name: string, value: string): number {
     );
   }
   return ms;
+}
+
+/**
+ * A hex prefix flag (such as `--hash abc`), lowercased; a usage error when it
+ * is empty, longer than 64 characters or not hex.
+ *
+ * @example
+ * ```ts
+ * import { parseHexPrefix } from "./args.ts";
+ *
+ * parseHexPrefix("hash", "ABC"); // "abc"
+ * ```
+ */
+export function parseHexPrefix(name: string, value: string): string {
+  if (!/^[0-9a-fA-F]{1,64}$/.test(value)) {
+    throw new UsageError(
+      `--${name}: expected a prefix of 1 to 64 hex characters, got ${
+        encodeString(value)
+      }`,
+    );
+  }
+  return value.toLowerCase();
+}
+
+/**
+ * The one flag of `names` that is given; a usage error when none or several
+ * are (`give one of --a, --b and --c`, `give only one of ..., not --a and
+ * --b`).
+ *
+ * @example
+ * ```ts
+ * import { oneOf } from "./args.ts";
+ *
+ * oneOf({ hash: "ab" }, ["number", "hash", "parent"]); // "hash"
+ * ```
+ */
+export function oneOf<const N extends string>(
+  flags: Flags,
+  names: readonly N[],
+): N {
+  const given = names.filter((n) => flags[n] !== undefined);
+  if (given.length !== 1) {
+    const all = names.map((n) => `--${n}`);
+    const list = `${all.slice(0, -1).join(", ")} and ${all.at(-1)}`;
+    throw new UsageError(
+      given.length === 0
+        ? `give one of ${list}`
+        : `give only one of ${list}, not ${
+          given.map((n) => `--${n}`).join(" and ")
+        }`,
+    );
+  }
+  return given[0];
 }

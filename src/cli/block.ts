@@ -16,41 +16,15 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { BlockSearchReqSchema } from "../rpc/gen/block_pb.ts";
 import {
   type Flags,
+  oneOf,
   optionalString,
-  parseFlags,
+  parseHexPrefix,
   parseU64Flag,
   UsageError,
 } from "./args.ts";
-import { requireNode, SEARCH_TIMEOUT_MS, withNode } from "./rpc_errors.ts";
-import { answerLine, formatTx, parseHexPrefix } from "./tx.ts";
-
-/** Help for `bcn block search`. */
-export const BLOCK_SEARCH_HELP =
-  `Usage: bcn block search --node HOST:PORT (--number N | --hash PREFIX | --parent PREFIX) [--json]
-
-Prints the first confirmed block with that number, or whose hash or parent
-hash starts with PREFIX: a header line, then one line per transaction:
-  blk <number>: <hash> -> <parent7> txs <count> mrk <merkle root7> <time>
-    tx <hash>: <from7> -> <to7> <value> nonce <nonce>
-(hashes and addresses ending in 7 are shortened to 7 characters). With
---json, the signed block's JSON on one line. No match is an error.
-
-Flags:
-  --node HOST:PORT    the node to ask (required)
-  --number N          the block number, from 1
-  --hash PREFIX       block hash prefix, hex
-  --parent PREFIX     parent block hash prefix, hex
-  --json              machine-readable output
-Exactly one of --number, --hash and --parent.
-`;
-
-const SEARCH_FLAGS = {
-  node: { type: "string" },
-  number: { type: "string" },
-  hash: { type: "string" },
-  parent: { type: "string" },
-  json: { type: "boolean" },
-} as const;
+import { clientCommand, type Command } from "./command.ts";
+import { answerLine, formatTx } from "./format.ts";
+import { SEARCH_TIMEOUT_MS } from "./rpc_errors.ts";
 
 /** What `bcn block search` asks for. */
 export interface BlockSearchQuery {
@@ -76,17 +50,7 @@ const FLAG_NAMES = ["number", "hash", "parent"] as const;
  * ```
  */
 export function blockSearchQuery(flags: Flags): BlockSearchQuery {
-  const given = FLAG_NAMES.filter((n) => flags[n] !== undefined);
-  if (given.length !== 1) {
-    throw new UsageError(
-      given.length === 0
-        ? "give one of --number, --hash and --parent"
-        : `give only one of --number, --hash and --parent, not ${
-          given.map((n) => `--${n}`).join(" and ")
-        }`,
-    );
-  }
-  const flag = given[0];
+  const flag = oneOf(flags, FLAG_NAMES);
   const text = optionalString(flags, flag) ?? "";
   if (flag === "number") {
     const n = parseU64Flag("number", text);
@@ -125,46 +89,62 @@ export function formatBlock(b: SigBlock): string {
   return [head, ...b.txs.map((tx) => `  ${formatTx(tx)}`)].join("\n");
 }
 
-/** Runs `bcn block search`. */
-export async function blockSearch(args: string[]): Promise<void> {
-  const flags = parseFlags(args, SEARCH_FLAGS);
-  if (flags.help) {
-    console.log(BLOCK_SEARCH_HELP);
-    return;
-  }
-  const node = requireNode(flags);
-  const query = blockSearchQuery(flags);
-  const json = flags.json === true;
-  const line = await withNode(node, async ({ block }) => {
-    try {
-      // The node sends the first match; stop reading after it.
-      for await (
-        const res of block.blockSearch(query.request, {
-          timeoutMs: SEARCH_TIMEOUT_MS,
-        })
-      ) {
-        const b = decodeSigBlock(res.Block, "block");
-        return json ? answerLine(res.Block, encodeSigBlock(b)) : formatBlock(b);
+/** `bcn block search`. */
+export const BLOCK_SEARCH: Command = clientCommand({
+  name: "block search",
+  summary: "find a confirmed block by number, hash or parent",
+  flags: {
+    number: { type: "string" },
+    hash: { type: "string" },
+    parent: { type: "string" },
+    json: { type: "boolean" },
+  },
+  help:
+    `Usage: bcn block search --node HOST:PORT (--number N | --hash PREFIX | --parent PREFIX) [--json]
+
+Prints the first confirmed block with that number, or whose hash or parent
+hash starts with PREFIX: a header line, then one line per transaction:
+  blk <number>: <hash> -> <parent7> txs <count> mrk <merkle root7> <time>
+    tx <hash>: <from7> -> <to7> <value> nonce <nonce>
+(hashes and addresses ending in 7 are shortened to 7 characters). With
+--json, the signed block's JSON on one line. No match is an error.
+
+Flags:
+  --node HOST:PORT    the node to ask (required)
+  --number N          the block number, from 1
+  --hash PREFIX       block hash prefix, hex
+  --parent PREFIX     parent block hash prefix, hex
+  --json              machine-readable output
+Exactly one of --number, --hash and --parent.
+`,
+  async run({ flags, call }, io) {
+    const query = blockSearchQuery(flags);
+    const json = flags.json === true;
+    const line = await call(async ({ block }) => {
+      try {
+        // The node sends the first match; stop reading after it.
+        for await (
+          const res of block.blockSearch(query.request, {
+            timeoutMs: SEARCH_TIMEOUT_MS,
+          })
+        ) {
+          const b = decodeSigBlock(res.Block, "block");
+          return json
+            ? answerLine(res.Block, encodeSigBlock(b))
+            : formatBlock(b);
+        }
+      } catch (e) {
+        // A node may answer "no match" with NotFound rather than no block.
+        if (!(e instanceof ConnectError && e.code === Code.NotFound)) throw e;
       }
-    } catch (e) {
-      // A node may answer "no match" with NotFound rather than no block.
-      if (!(e instanceof ConnectError && e.code === Code.NotFound)) throw e;
+      return undefined;
+    });
+    if (line === undefined) {
+      throw new Error(`no block matches --${query.flag} ${query.value}`);
     }
-    return undefined;
-  });
-  if (line === undefined) {
-    throw new Error(`no block matches --${query.flag} ${query.value}`);
-  }
-  console.log(line);
-}
+    io.out(line);
+  },
+});
 
-/** The `bcn block ...` commands, keyed as in `main.ts`. */
-export const BLOCK_COMMANDS: Record<string, (args: string[]) => Promise<void>> =
-  {
-    "block search": blockSearch,
-  };
-
-/** Help texts of the `bcn block ...` commands, keyed like the commands. */
-export const BLOCK_HELP: Record<string, string> = {
-  "block search": BLOCK_SEARCH_HELP,
-};
+/** The `bcn block ...` commands, in `bcn --help` order. */
+export const BLOCK_COMMANDS: readonly Command[] = [BLOCK_SEARCH];

@@ -19,7 +19,6 @@ import { Account } from "../chain/account.ts";
 import { U64_MAX } from "../chain/json.ts";
 import { timeNow } from "../chain/time.ts";
 import { Node } from "../node/node.ts";
-import { STOP_SIGNALS } from "./signals.ts";
 import { messageOf } from "../rpc/errors.ts";
 import { BlockStore } from "../store/block_store.ts";
 import { listKeys, writeKey } from "../store/key_store.ts";
@@ -27,49 +26,15 @@ import {
   type Flags,
   optionalString,
   parseDuration,
-  parseFlags,
   parseU64Flag,
   UsageError,
 } from "./args.ts";
-
-/** Help for `bcn dev`. */
-export const DEV_HELP = `Usage: bcn dev [flags]
-
-Starts a local network in one command: a bootstrap (authority) node and
-regular nodes on consecutive loopback ports, with funded accounts whose key
-files are in the nodes' key stores under the password "password". Prints
-the nodes, the accounts and commands to try, once; node logs follow on stderr.
-Everything lives in a temporary directory removed on exit, unless --dir is
-given: then the chain stays there, and 'bcn dev --dir DIR' again restarts it
-(--accounts and --balance apply only to a new chain).
-
-Ctrl-C (SIGINT) or SIGTERM stops every node cleanly (exit code 0). A node that
-stops by itself stops the others, with a one-line reason (exit code 1).
-
-Flags:
-  --nodes N          nodes, the first one the bootstrap (default 3, at most 32)
-  --accounts K       funded accounts (default 5, at most 100)
-  --balance B        balance of each account (default 1000000)
-  --period DURATION  block, discovery and relay period (default 1s; a block
-                     comes 1 to 3 periods after a transaction)
-  --port P           port of the bootstrap; the others follow (default 1122)
-  --dir DIR          keep the chain in DIR (created if missing) instead of a
-                     temporary directory
-`;
+import { type Command, type Io, onStop } from "./command.ts";
 
 /** The password of every key `bcn dev` writes. */
 export const DEV_PASSWORD = "password";
 /** The chain name of a `bcn dev` chain. */
 export const DEV_CHAIN = "dev";
-
-const DEV_FLAGS = {
-  nodes: { type: "string" },
-  accounts: { type: "string" },
-  balance: { type: "string" },
-  period: { type: "string" },
-  port: { type: "string" },
-  dir: { type: "string" },
-} as const;
 
 /** What `bcn dev` runs. */
 export interface DevOptions {
@@ -212,42 +177,75 @@ export async function createDevChain(
 }
 
 /**
- * Runs `bcn dev` until a signal (resolves) or a node failure (rejects).
+ * `bcn dev`: runs until a signal or an abort of `io.signal` (resolves) or a
+ * node failure (rejects).
  *
  * @example
  * ```ts ignore
- * import { dev } from "./dev.ts";
+ * import { DEV } from "./dev.ts";
+ * import { runCommand } from "./command.ts";
  *
- * await dev(["--nodes", "2", "--port", "1122"]); // until Ctrl-C
+ * await runCommand(DEV, ["--nodes", "2", "--port", "1122"]); // until Ctrl-C
  * ```
  */
-export async function dev(args: string[]): Promise<void> {
-  const flags = parseFlags(args, DEV_FLAGS);
-  if (flags.help) {
-    console.log(DEV_HELP);
-    return;
-  }
-  const options = devOptionsFromFlags(flags);
-  const temporary = options.dir === undefined;
-  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "bcn_dev_" });
-  const newChainFlags = flags.accounts !== undefined ||
-    flags.balance !== undefined;
-  try {
-    await runDev(dir, options, { temporary, newChainFlags });
-  } finally {
-    if (temporary) await Deno.remove(dir, { recursive: true });
-  }
-  console.error(
-    `bcn dev: every node stopped${temporary ? `; removed ${dir}` : ""}`,
-  );
-}
+export const DEV: Command = {
+  name: "dev",
+  summary: "start a local network with funded accounts, in one command",
+  flags: {
+    nodes: { type: "string" },
+    accounts: { type: "string" },
+    balance: { type: "string" },
+    period: { type: "string" },
+    port: { type: "string" },
+    dir: { type: "string" },
+  },
+  help: `Usage: bcn dev [flags]
+
+Starts a local network in one command: a bootstrap (authority) node and
+regular nodes on consecutive loopback ports, with funded accounts whose key
+files are in the nodes' key stores under the password "password". Prints
+the nodes, the accounts and commands to try, once; node logs follow on stderr.
+Everything lives in a temporary directory removed on exit, unless --dir is
+given: then the chain stays there, and 'bcn dev --dir DIR' again restarts it
+(--accounts and --balance apply only to a new chain).
+
+Ctrl-C (SIGINT) or SIGTERM stops every node cleanly (exit code 0). A node that
+stops by itself stops the others, with a one-line reason (exit code 1).
+
+Flags:
+  --nodes N          nodes, the first one the bootstrap (default 3, at most 32)
+  --accounts K       funded accounts (default 5, at most 100)
+  --balance B        balance of each account (default 1000000)
+  --period DURATION  block, discovery and relay period (default 1s; a block
+                     comes 1 to 3 periods after a transaction)
+  --port P           port of the bootstrap; the others follow (default 1122)
+  --dir DIR          keep the chain in DIR (created if missing) instead of a
+                     temporary directory
+`,
+  async run(flags, io) {
+    const options = devOptionsFromFlags(flags);
+    const temporary = options.dir === undefined;
+    const dir = options.dir ?? await Deno.makeTempDir({ prefix: "bcn_dev_" });
+    const newChainFlags = flags.accounts !== undefined ||
+      flags.balance !== undefined;
+    try {
+      await runDev(dir, options, { temporary, newChainFlags, io });
+    } finally {
+      if (temporary) await Deno.remove(dir, { recursive: true });
+    }
+    io.err(
+      `bcn dev: every node stopped${temporary ? `; removed ${dir}` : ""}`,
+    );
+  },
+};
 
 async function runDev(
   dir: string,
   options: DevOptions,
-  context: { temporary: boolean; newChainFlags: boolean },
+  context: { temporary: boolean; newChainFlags: boolean; io: Io },
 ): Promise<void> {
-  const log = (m: string) => console.error(m);
+  const { io } = context;
+  const log = (m: string) => io.err(m);
   const existing = await hasChain(dir);
   if (!existing) {
     await Deno.mkdir(dir, { recursive: true });
@@ -264,8 +262,7 @@ async function runDev(
   }
 
   const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  for (const s of STOP_SIGNALS) Deno.addSignalListener(s, onSignal);
+  const removeListeners = onStop(io, () => stop.abort());
   const nodes: Node[] = [];
   try {
     const addr = (i: number) => `127.0.0.1:${options.port + i}`;
@@ -302,7 +299,7 @@ async function runDev(
     }
     if (stop.signal.aborted) return;
 
-    console.log(
+    io.out(
       await devSummary(dir, nodes, {
         temporary: context.temporary,
         options,
@@ -327,7 +324,7 @@ async function runDev(
       );
     }
   } finally {
-    for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, onSignal);
+    removeListeners();
     await Promise.allSettled(nodes.map((n) => n.stop()));
   }
 }

@@ -1,7 +1,6 @@
 /**
  * `bcn tx ...`: have a node sign a transaction, send one, search confirmed
- * transactions, prove one and verify a proof. Also the text formatting of
- * transactions shared by `bcn block search` and `bcn node subscribe`.
+ * transactions, prove one and verify a proof.
  *
  * @module
  */
@@ -22,161 +21,24 @@ import {
   encodeSearchTx,
   type SearchTx,
 } from "../chain/search_tx.ts";
-import { decodeSigTx, encodeSigTx, type SigTx, txHash } from "../chain/tx.ts";
+import { decodeSigTx, encodeSigTx, type SigTx } from "../chain/tx.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { TxSearchReqSchema } from "../rpc/gen/tx_pb.ts";
 import { TX_STATUS_HEADER } from "../rpc/tx.ts";
 import {
   type Flags,
+  oneOf,
   optionalString,
-  parseFlags,
+  parseHexPrefix,
   parseU64Flag,
   requireString,
   UsageError,
 } from "./args.ts";
-import { requireNode, SEARCH_TIMEOUT_MS, withNode } from "./rpc_errors.ts";
-
-// ------------------------------------------------------------------ help
-
-/** Help for `bcn tx sign`. */
-export const TX_SIGN_HELP =
-  `Usage: bcn tx sign --node HOST:PORT --from ADDRESS --to ADDRESS --value N --ownerpass PASS [--json]
-
-Has the node sign a transfer with the sender's key from its key store (the
-nonce is the sender's pending nonce + 1) and prints the signed transaction's
-JSON, exactly as the node made it, for 'bcn tx send --sigtx'. Nothing is sent.
-The output is the same with --json.
-
-Flags:
-  --node HOST:PORT    the node holding the sender's key (required)
-  --from ADDRESS      the sender (required)
-  --to ADDRESS        the receiver (required)
-  --value N           the amount, an unsigned 64-bit integer (required)
-  --ownerpass PASS    the sender's password (required; or BCN_OWNERPASS)
-  --json              machine-readable output (the same JSON)
-`;
-
-/** Help for `bcn tx send`. */
-export const TX_SEND_HELP =
-  `Usage: bcn tx send --node HOST:PORT --sigtx JSON [--json]
-
-Checks a signed transaction's JSON, sends its canonical form to the node,
-which applies it to its pending state and relays it, and prints its hash:
-  tx <hash>
-With --json: {"hash":"<hash>"}
-A transaction whose nonce is ahead of the sender's next one is kept queued by
-a bcn node until the nonces before it arrive (or dropped after 10 minutes):
-  tx <hash> queued
-With --json: {"hash":"<hash>","queued":true}
-A transaction the node rejects (bad signature or nonce, insufficient funds,
-no room in its pool) is an error.
-
-Flags:
-  --node HOST:PORT   the node to send to (required)
-  --sigtx JSON       the signed transaction, as 'bcn tx sign' prints it;
-                     - reads it from stdin (required)
-  --json             machine-readable output
-`;
-
-/** Help for `bcn tx search`. */
-export const TX_SEARCH_HELP =
-  `Usage: bcn tx search --node HOST:PORT (--hash | --from | --to | --account) PREFIX [--json]
-
-Prints the confirmed transactions whose hash, sender, receiver, or sender or
-receiver starts with PREFIX (the first match only for --hash), one a line:
-  tx <hash>: <from> -> <to> <value> nonce <nonce> blk <block number> <block hash>
-where <from>, <to> and <block hash> are shortened to 7 characters (a receiver
-that is not an address is shown in full, quoted when it holds more than
-letters, digits and ._:@+-). With --json, one SearchTx JSON a line as the node
-returned it: the transaction's fields, then blockNumber, blockHash and
-merkleRoot. No match is an error.
-
-Flags:
-  --node HOST:PORT    the node to ask (required)
-  --hash PREFIX       transaction hash prefix, hex
-  --from PREFIX       sender address prefix, hex
-  --to PREFIX         receiver prefix
-  --account PREFIX    sender or receiver prefix
-  --json              machine-readable output
-Exactly one of --hash, --from, --to and --account.
-`;
-
-/** Help for `bcn tx prove`. */
-export const TX_PROVE_HELP =
-  `Usage: bcn tx prove --node HOST:PORT --hash HASH [--json]
-
-Prints the Merkle proof that a confirmed transaction is in its block, as JSON
-for 'bcn tx verify --mrkproof':
-  [{"hash":"<hash>","pos":1},{"hash":"<hash>","pos":2},...]
-(pos 1: the hash is on the left, 2: on the right). The output is the same
-with --json. An unknown transaction is an error.
-
-Flags:
-  --node HOST:PORT   the node to ask (required)
-  --hash HASH        the transaction hash, 64 hex characters (required)
-  --json             machine-readable output (the same JSON)
-`;
-
-/** Help for `bcn tx verify`. */
-export const TX_VERIFY_HELP =
-  `Usage: bcn tx verify --node HOST:PORT --hash HASH --mrkproof JSON --mrkroot ROOT [--json]
-
-Has the node check that a Merkle proof links a transaction hash to a Merkle
-root (a block's merkleRoot) and prints the verdict:
-  tx <hash> valid
-  tx <hash> INVALID
-With --json: {"hash":"<hash>","valid":true} or ... "valid":false}.
-Both verdicts exit with code 0.
-
-Flags:
-  --node HOST:PORT   the node to ask (required)
-  --hash HASH        the transaction hash, 64 hex characters (required)
-  --mrkproof JSON    the proof, as 'bcn tx prove' prints it; - reads it from
-                     stdin (required)
-  --mrkroot ROOT     the Merkle root, 64 hex characters (required)
-  --json             machine-readable output
-`;
+import { clientCommand, type Command, type Io } from "./command.ts";
+import { answerLine, formatTx } from "./format.ts";
+import { SEARCH_TIMEOUT_MS } from "./rpc_errors.ts";
 
 // -------------------------------------------------------------- formats
-
-/**
- * An account in text output: an address (64 lowercase hex) shortened to its
- * first 7 characters; another name in full, quoted as a JSON string when it
- * holds more than letters, digits and `._:@+-`.
- *
- * @example
- * ```ts
- * import { shortAccount } from "./tx.ts";
- *
- * shortAccount("ab".repeat(32)); // "abababa"
- * shortAccount("bob"); // "bob"
- * shortAccount("bob smith"); // '"bob smith"'
- * ```
- */
-export function shortAccount(account: string): string {
-  if (/^[0-9a-f]{64}$/.test(account)) return account.slice(0, 7);
-  if (/^[\w.:@+-]+$/.test(account)) return account;
-  return encodeString(account);
-}
-
-/**
- * One transaction in text output:
- * `tx <hash>: <from7> -> <to7> <value> nonce <nonce>`.
- *
- * @example
- * ```ts
- * import { decodeSigTx } from "../chain/tx.ts";
- * import { formatTx } from "./tx.ts";
- *
- * const tx = decodeSigTx('{"from":"a","to":"b","value":5,"nonce":1,"time":"2024-01-01T00:00:00Z","sig":""}');
- * formatTx(tx); // "tx <hash>: a -> b 5 nonce 1"
- * ```
- */
-export function formatTx(tx: SigTx): string {
-  return `tx ${txHash(tx)}: ${shortAccount(tx.from)} -> ${
-    shortAccount(tx.to)
-  } ${encodeU64(tx.value)} nonce ${encodeU64(tx.nonce)}`;
-}
 
 /**
  * One `bcn tx search` result in text output: {@link formatTx}, then
@@ -242,45 +104,7 @@ export function formatVerdict(
   return `tx ${hash} ${valid ? "valid" : "INVALID"}`;
 }
 
-/**
- * A JSON answer of the node as one output line: its text without surrounding
- * white space, or `canonical` when the text spans lines.
- *
- * @example
- * ```ts
- * import { answerLine } from "./tx.ts";
- *
- * answerLine(new TextEncoder().encode('{"a":1}\n'), '{"a":1}'); // '{"a":1}'
- * ```
- */
-export function answerLine(bytes: Uint8Array, canonical: string): string {
-  const text = new TextDecoder().decode(bytes).trim();
-  return /[\n\r]/.test(text) ? canonical : text;
-}
-
 // ---------------------------------------------------------------- flags
-
-/**
- * A hex prefix flag (such as `--hash abc`), lowercased; a usage error when it
- * is empty, longer than 64 characters or not hex.
- *
- * @example
- * ```ts
- * import { parseHexPrefix } from "./tx.ts";
- *
- * parseHexPrefix("hash", "ABC"); // "abc"
- * ```
- */
-export function parseHexPrefix(name: string, value: string): string {
-  if (!/^[0-9a-fA-F]{1,64}$/.test(value)) {
-    throw new UsageError(
-      `--${name}: expected a prefix of 1 to 64 hex characters, got ${
-        encodeString(value)
-      }`,
-    );
-  }
-  return value.toLowerCase();
-}
 
 /**
  * A hash flag: exactly 64 hex characters, returned lowercase; a usage error
@@ -375,17 +199,7 @@ const SEARCH_FLAG_NAMES = ["hash", "from", "to", "account"] as const;
  * ```
  */
 export function txSearchQuery(flags: Flags): TxSearchQuery {
-  const given = SEARCH_FLAG_NAMES.filter((n) => flags[n] !== undefined);
-  if (given.length !== 1) {
-    throw new UsageError(
-      given.length === 0
-        ? "give one of --hash, --from, --to and --account"
-        : `give only one of --hash, --from, --to and --account, not ${
-          given.map((n) => `--${n}`).join(" and ")
-        }`,
-    );
-  }
-  const flag = given[0];
+  const flag = oneOf(flags, SEARCH_FLAG_NAMES);
   const value = optionalString(flags, flag) ?? "";
   if (flag === "hash" || flag === "from") {
     return { flag, prefix: parseHexPrefix(flag, value) };
@@ -410,202 +224,266 @@ function searchRequest(
   }
 }
 
-/** A flag's text, or stdin's whole text when it is `-`. */
-async function flagOrStdin(flags: Flags, name: string): Promise<string> {
+/** A flag's text, or the whole input's when it is `-`. */
+async function flagOrStdin(
+  flags: Flags,
+  name: string,
+  io: Io,
+): Promise<string> {
   const value = requireString(flags, name);
   if (value !== "-") return value;
-  const text = (await new Response(Deno.stdin.readable).text()).trim();
+  const text = (await io.readInput()).trim();
   if (text === "") throw new UsageError(`--${name} -: nothing on stdin`);
   return text;
 }
 
 // ------------------------------------------------------------- commands
 
-const SIGN_FLAGS = {
-  node: { type: "string" },
-  from: { type: "string" },
-  to: { type: "string" },
-  value: { type: "string" },
-  ownerpass: { type: "string", env: "BCN_OWNERPASS" },
-  json: { type: "boolean" },
-} as const;
+/** `bcn tx sign`. */
+export const TX_SIGN: Command = clientCommand({
+  name: "tx sign",
+  summary: "have a node sign a transfer with a key it holds",
+  flags: {
+    from: { type: "string" },
+    to: { type: "string" },
+    value: { type: "string" },
+    ownerpass: { type: "string", env: "BCN_OWNERPASS" },
+    json: { type: "boolean" },
+  },
+  help:
+    `Usage: bcn tx sign --node HOST:PORT --from ADDRESS --to ADDRESS --value N --ownerpass PASS [--json]
 
-const SEND_FLAGS = {
-  node: { type: "string" },
-  sigtx: { type: "string" },
-  json: { type: "boolean" },
-} as const;
+Has the node sign a transfer with the sender's key from its key store (the
+nonce is the sender's pending nonce + 1) and prints the signed transaction's
+JSON, exactly as the node made it, for 'bcn tx send --sigtx'. Nothing is sent.
+The output is the same with --json.
 
-const SEARCH_FLAGS = {
-  node: { type: "string" },
-  hash: { type: "string" },
-  from: { type: "string" },
-  to: { type: "string" },
-  account: { type: "string" },
-  json: { type: "boolean" },
-} as const;
-
-const PROVE_FLAGS = {
-  node: { type: "string" },
-  hash: { type: "string" },
-  json: { type: "boolean" },
-} as const;
-
-const VERIFY_FLAGS = {
-  node: { type: "string" },
-  hash: { type: "string" },
-  mrkproof: { type: "string" },
-  mrkroot: { type: "string" },
-  json: { type: "boolean" },
-} as const;
-
-/** Runs `bcn tx sign`. */
-export async function txSign(args: string[]): Promise<void> {
-  const flags = parseFlags(args, SIGN_FLAGS);
-  if (flags.help) {
-    console.log(TX_SIGN_HELP);
-    return;
-  }
-  const node = requireNode(flags);
-  const from = requireString(flags, "from");
-  const to = requireString(flags, "to");
-  const value = parseU64Flag("value", requireString(flags, "value"));
-  const password = requireString(flags, "ownerpass");
-  const line = await withNode(node, async ({ tx }) => {
-    const res = await tx.txSign({
-      From: from,
-      To: to,
-      Value: value,
-      Password: password,
+Flags:
+  --node HOST:PORT    the node holding the sender's key (required)
+  --from ADDRESS      the sender (required)
+  --to ADDRESS        the receiver (required)
+  --value N           the amount, an unsigned 64-bit integer (required)
+  --ownerpass PASS    the sender's password (required; or BCN_OWNERPASS)
+  --json              machine-readable output (the same JSON)
+`,
+  async run({ flags, call }, io) {
+    const from = requireString(flags, "from");
+    const to = requireString(flags, "to");
+    const value = parseU64Flag("value", requireString(flags, "value"));
+    const password = requireString(flags, "ownerpass");
+    const line = await call(async ({ tx }) => {
+      const res = await tx.txSign({
+        From: from,
+        To: to,
+        Value: value,
+        Password: password,
+      });
+      return answerLine(res.Tx, encodeSigTx(decodeSigTx(res.Tx, "tx")));
+    }, {
+      labels: {
+        [Code.NotFound]: "unknown account",
+        [Code.ResourceExhausted]: "refused",
+      },
     });
-    return answerLine(res.Tx, encodeSigTx(decodeSigTx(res.Tx, "tx")));
-  }, {
-    labels: {
-      [Code.NotFound]: "unknown account",
-      [Code.ResourceExhausted]: "refused",
-    },
-  });
-  console.log(line);
-}
+    io.out(line);
+  },
+});
 
-/** Runs `bcn tx send`. */
-export async function txSend(args: string[]): Promise<void> {
-  const flags = parseFlags(args, SEND_FLAGS);
-  if (flags.help) {
-    console.log(TX_SEND_HELP);
-    return;
-  }
-  const node = requireNode(flags);
-  const sigTx = parseSigTxFlag(await flagOrStdin(flags, "sigtx"));
-  const body = new TextEncoder().encode(encodeSigTx(sigTx));
-  let queued = false;
-  const hash = await withNode(node, async ({ tx }) => {
-    const res = await tx.txSend({ Tx: body }, {
-      // Only a bcn node sends it; a reference node's answer means pending.
-      onHeader: (h) => queued = h.get(TX_STATUS_HEADER) === "queued",
+/** `bcn tx send`. */
+export const TX_SEND: Command = clientCommand({
+  name: "tx send",
+  summary: "send a signed transaction to a node",
+  flags: {
+    sigtx: { type: "string" },
+    json: { type: "boolean" },
+  },
+  help: `Usage: bcn tx send --node HOST:PORT --sigtx JSON [--json]
+
+Checks a signed transaction's JSON, sends its canonical form to the node,
+which applies it to its pending state and relays it, and prints its hash:
+  tx <hash>
+With --json: {"hash":"<hash>"}
+A transaction whose nonce is ahead of the sender's next one is kept queued by
+a bcn node until the nonces before it arrive (or dropped after 10 minutes):
+  tx <hash> queued
+With --json: {"hash":"<hash>","queued":true}
+A transaction the node rejects (bad signature or nonce, insufficient funds,
+no room in its pool) is an error.
+
+Flags:
+  --node HOST:PORT   the node to send to (required)
+  --sigtx JSON       the signed transaction, as 'bcn tx sign' prints it;
+                     - reads it from stdin (required)
+  --json             machine-readable output
+`,
+  async run({ flags, call }, io) {
+    const sigTx = parseSigTxFlag(await flagOrStdin(flags, "sigtx", io));
+    const body = new TextEncoder().encode(encodeSigTx(sigTx));
+    let queued = false;
+    const hash = await call(async ({ tx }) => {
+      const res = await tx.txSend({ Tx: body }, {
+        // Only a bcn node sends it; a reference node's answer means pending.
+        onHeader: (h) => queued = h.get(TX_STATUS_HEADER) === "queued",
+      });
+      return parseHash(res.Hash, "Hash");
+    }, {
+      labels: {
+        [Code.FailedPrecondition]: "tx rejected",
+        [Code.InvalidArgument]: "tx rejected",
+      },
     });
-    return parseHash(res.Hash, "Hash");
-  }, {
-    labels: {
-      [Code.FailedPrecondition]: "tx rejected",
-      [Code.InvalidArgument]: "tx rejected",
-    },
-  });
-  console.log(formatTxSent(hash, { json: flags.json === true, queued }));
-}
+    io.out(formatTxSent(hash, { json: flags.json === true, queued }));
+  },
+});
 
-/** Runs `bcn tx search`. */
-export async function txSearch(args: string[]): Promise<void> {
-  const flags = parseFlags(args, SEARCH_FLAGS);
-  if (flags.help) {
-    console.log(TX_SEARCH_HELP);
-    return;
-  }
-  const node = requireNode(flags);
-  const query = txSearchQuery(flags);
-  const json = flags.json === true;
-  const found = await withNode(node, async ({ tx }) => {
-    let n = 0;
-    try {
-      for await (
-        const res of tx.txSearch(searchRequest(query), {
-          timeoutMs: SEARCH_TIMEOUT_MS,
-        })
-      ) {
-        const st = decodeSearchTx(res.Tx, "tx");
-        console.log(
-          json ? answerLine(res.Tx, encodeSearchTx(st)) : formatSearchTx(st),
-        );
-        n++;
+/** `bcn tx search`. */
+export const TX_SEARCH: Command = clientCommand({
+  name: "tx search",
+  summary: "find confirmed transactions by hash, sender or receiver",
+  flags: {
+    hash: { type: "string" },
+    from: { type: "string" },
+    to: { type: "string" },
+    account: { type: "string" },
+    json: { type: "boolean" },
+  },
+  help:
+    `Usage: bcn tx search --node HOST:PORT (--hash | --from | --to | --account) PREFIX [--json]
+
+Prints the confirmed transactions whose hash, sender, receiver, or sender or
+receiver starts with PREFIX (the first match only for --hash), one a line:
+  tx <hash>: <from> -> <to> <value> nonce <nonce> blk <block number> <block hash>
+where <from>, <to> and <block hash> are shortened to 7 characters (a receiver
+that is not an address is shown in full, quoted when it holds more than
+letters, digits and ._:@+-). With --json, one SearchTx JSON a line as the node
+returned it: the transaction's fields, then blockNumber, blockHash and
+merkleRoot. No match is an error.
+
+Flags:
+  --node HOST:PORT    the node to ask (required)
+  --hash PREFIX       transaction hash prefix, hex
+  --from PREFIX       sender address prefix, hex
+  --to PREFIX         receiver prefix
+  --account PREFIX    sender or receiver prefix
+  --json              machine-readable output
+Exactly one of --hash, --from, --to and --account.
+`,
+  async run({ flags, call }, io) {
+    const query = txSearchQuery(flags);
+    const json = flags.json === true;
+    const found = await call(async ({ tx }) => {
+      let n = 0;
+      try {
+        for await (
+          const res of tx.txSearch(searchRequest(query), {
+            timeoutMs: SEARCH_TIMEOUT_MS,
+          })
+        ) {
+          const st = decodeSearchTx(res.Tx, "tx");
+          io.out(
+            json ? answerLine(res.Tx, encodeSearchTx(st)) : formatSearchTx(st),
+          );
+          n++;
+        }
+      } catch (e) {
+        // A node may answer "no match" with NotFound rather than no results.
+        if (
+          !(e instanceof ConnectError && e.code === Code.NotFound && n === 0)
+        ) {
+          throw e;
+        }
       }
-    } catch (e) {
-      // A node may answer "no match" with NotFound rather than no results.
-      if (!(e instanceof ConnectError && e.code === Code.NotFound && n === 0)) {
-        throw e;
-      }
+      return n;
+    });
+    if (found === 0) {
+      throw new Error(
+        `no transaction matches --${query.flag} ${query.prefix}`,
+      );
     }
-    return n;
-  });
-  if (found === 0) {
-    throw new Error(
-      `no transaction matches --${query.flag} ${query.prefix}`,
-    );
-  }
-}
+  },
+});
 
-/** Runs `bcn tx prove`. */
-export async function txProve(args: string[]): Promise<void> {
-  const flags = parseFlags(args, PROVE_FLAGS);
-  if (flags.help) {
-    console.log(TX_PROVE_HELP);
-    return;
-  }
-  const node = requireNode(flags);
-  const hash = parseHashFlag("hash", requireString(flags, "hash"));
-  const proof = await withNode(node, async ({ tx }) => {
-    const res = await tx.txProve({ Hash: hash });
-    return decodeMerkleProof(res.MerkleProof, "MerkleProof");
-  }, { labels: { [Code.NotFound]: "unknown tx" } });
-  console.log(encodeMerkleProof(proof));
-}
+/** `bcn tx prove`. */
+export const TX_PROVE: Command = clientCommand({
+  name: "tx prove",
+  summary: "print the Merkle proof of a confirmed transaction",
+  flags: {
+    hash: { type: "string" },
+    json: { type: "boolean" },
+  },
+  help: `Usage: bcn tx prove --node HOST:PORT --hash HASH [--json]
 
-/** Runs `bcn tx verify`. */
-export async function txVerify(args: string[]): Promise<void> {
-  const flags = parseFlags(args, VERIFY_FLAGS);
-  if (flags.help) {
-    console.log(TX_VERIFY_HELP);
-    return;
-  }
-  const node = requireNode(flags);
-  const hash = parseHashFlag("hash", requireString(flags, "hash"));
-  const root = parseHashFlag("mrkroot", requireString(flags, "mrkroot"));
-  const proof = parseProofFlag(await flagOrStdin(flags, "mrkproof"));
-  const body = new TextEncoder().encode(encodeMerkleProof(proof));
-  const valid = await withNode(node, async ({ tx }) => {
-    const res = await tx.txVerify({
-      Hash: hash,
-      MerkleProof: body,
-      MerkleRoot: root,
+Prints the Merkle proof that a confirmed transaction is in its block, as JSON
+for 'bcn tx verify --mrkproof':
+  [{"hash":"<hash>","pos":1},{"hash":"<hash>","pos":2},...]
+(pos 1: the hash is on the left, 2: on the right). The output is the same
+with --json. An unknown transaction is an error.
+
+Flags:
+  --node HOST:PORT   the node to ask (required)
+  --hash HASH        the transaction hash, 64 hex characters (required)
+  --json             machine-readable output (the same JSON)
+`,
+  async run({ flags, call }, io) {
+    const hash = parseHashFlag("hash", requireString(flags, "hash"));
+    const proof = await call(async ({ tx }) => {
+      const res = await tx.txProve({ Hash: hash });
+      return decodeMerkleProof(res.MerkleProof, "MerkleProof");
+    }, { labels: { [Code.NotFound]: "unknown tx" } });
+    io.out(encodeMerkleProof(proof));
+  },
+});
+
+/** `bcn tx verify`. */
+export const TX_VERIFY: Command = clientCommand({
+  name: "tx verify",
+  summary: "check a Merkle proof against a Merkle root",
+  flags: {
+    hash: { type: "string" },
+    mrkproof: { type: "string" },
+    mrkroot: { type: "string" },
+    json: { type: "boolean" },
+  },
+  help:
+    `Usage: bcn tx verify --node HOST:PORT --hash HASH --mrkproof JSON --mrkroot ROOT [--json]
+
+Has the node check that a Merkle proof links a transaction hash to a Merkle
+root (a block's merkleRoot) and prints the verdict:
+  tx <hash> valid
+  tx <hash> INVALID
+With --json: {"hash":"<hash>","valid":true} or ... "valid":false}.
+Both verdicts exit with code 0.
+
+Flags:
+  --node HOST:PORT   the node to ask (required)
+  --hash HASH        the transaction hash, 64 hex characters (required)
+  --mrkproof JSON    the proof, as 'bcn tx prove' prints it; - reads it from
+                     stdin (required)
+  --mrkroot ROOT     the Merkle root, 64 hex characters (required)
+  --json             machine-readable output
+`,
+  async run({ flags, call }, io) {
+    const hash = parseHashFlag("hash", requireString(flags, "hash"));
+    const root = parseHashFlag("mrkroot", requireString(flags, "mrkroot"));
+    const proof = parseProofFlag(await flagOrStdin(flags, "mrkproof", io));
+    const body = new TextEncoder().encode(encodeMerkleProof(proof));
+    const valid = await call(async ({ tx }) => {
+      const res = await tx.txVerify({
+        Hash: hash,
+        MerkleProof: body,
+        MerkleRoot: root,
+      });
+      return res.Valid;
     });
-    return res.Valid;
-  });
-  console.log(formatVerdict(hash, valid, flags.json === true));
-}
+    io.out(formatVerdict(hash, valid, flags.json === true));
+  },
+});
 
-/** The `bcn tx ...` commands, keyed as in `main.ts`. */
-export const TX_COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
-  "tx sign": txSign,
-  "tx send": txSend,
-  "tx search": txSearch,
-  "tx prove": txProve,
-  "tx verify": txVerify,
-};
-
-/** Help texts of the `bcn tx ...` commands, keyed like the commands. */
-export const TX_HELP: Record<string, string> = {
-  "tx sign": TX_SIGN_HELP,
-  "tx send": TX_SEND_HELP,
-  "tx search": TX_SEARCH_HELP,
-  "tx prove": TX_PROVE_HELP,
-  "tx verify": TX_VERIFY_HELP,
-};
+/** The `bcn tx ...` commands, in `bcn --help` order. */
+export const TX_COMMANDS: readonly Command[] = [
+  TX_SIGN,
+  TX_SEND,
+  TX_SEARCH,
+  TX_PROVE,
+  TX_VERIFY,
+];

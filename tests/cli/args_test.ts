@@ -1,5 +1,11 @@
 import { assertEquals, assertThrows } from "../assert.ts";
-import { parseDuration, parseFlags, UsageError } from "../../src/cli/args.ts";
+import {
+  oneOf,
+  parseDuration,
+  parseFlags,
+  parseHexPrefix,
+  UsageError,
+} from "../../src/cli/args.ts";
 
 const SPEC = {
   ownerpass: { type: "string", env: "BCN_OWNERPASS" },
@@ -43,4 +49,32 @@ Deno.test("durations from 10ms to 1h, in ms, s, m or h", () => {
       "--period: expected a duration from 10ms to 1h",
     );
   }
+});
+
+Deno.test("hex prefixes: 1 to 64 hex characters, lowercased", () => {
+  assertEquals(parseHexPrefix("hash", "ABc0"), "abc0");
+  assertEquals(parseHexPrefix("hash", "F".repeat(64)), "f".repeat(64));
+  for (const bad of ["", "xyz", "0x12", "a".repeat(65), "ab cd"]) {
+    assertThrows(
+      () => parseHexPrefix("parent", bad),
+      UsageError,
+      `--parent: expected a prefix of 1 to 64 hex characters, got ${
+        JSON.stringify(bad)
+      }`,
+    );
+  }
+});
+
+Deno.test("exactly one of a set of flags", () => {
+  assertEquals(oneOf({ b: "x", json: true }, ["a", "b"]), "b");
+  assertThrows(
+    () => oneOf({}, ["a", "b"]),
+    UsageError,
+    "give one of --a and --b",
+  );
+  assertThrows(
+    () => oneOf({ a: "", c: "1" }, ["a", "b", "c"]),
+    UsageError,
+    "give only one of --a, --b and --c, not --a and --c",
+  );
 });

@@ -1,6 +1,33 @@
-import { assertEquals, assertThrows } from "../assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertThrows,
+} from "../assert.ts";
+import { blockHash } from "../../src/chain/block.ts";
+import {
+  blockEvent,
+  decodeEvent,
+  encodeEvent,
+  txEvent,
+} from "../../src/chain/event.ts";
+import { DecodeError } from "../../src/chain/json.ts";
+import { txHash } from "../../src/chain/tx.ts";
 import { UsageError } from "../../src/cli/args.ts";
-import { nodeConfigFromFlags } from "../../src/cli/node.ts";
+import { runCommand } from "../../src/cli/command.ts";
+import {
+  formatEvent,
+  NODE_SUBSCRIBE,
+  nodeConfigFromFlags,
+  parseEventsFlag,
+} from "../../src/cli/node.ts";
+import { NodeError } from "../../src/cli/rpc_errors.ts";
+import { startServer } from "../../src/rpc/server.ts";
+import { captureIo, CHAIN, fakeNode, run, TX, withFake } from "./harness.ts";
+
+const enc = new TextEncoder();
+
+// ----------------------------------------------------------- node start
 
 const BASE = { node: "127.0.0.1:1122", bootstrap: true };
 
@@ -32,5 +59,171 @@ Deno.test("node start --allow-keys-from: a bad entry is a usage error naming it"
       UsageError,
       message,
     );
+  }
+});
+
+Deno.test("node start --max-conns-per-ip takes 1 to 1024", () => {
+  assertEquals(nodeConfigFromFlags(BASE).maxConnsPerIp, undefined);
+  assertEquals(
+    nodeConfigFromFlags({ ...BASE, "max-conns-per-ip": "200" }).maxConnsPerIp,
+    200,
+  );
+  assertEquals(
+    nodeConfigFromFlags({ ...BASE, "max-conns-per-ip": "1024" }).maxConnsPerIp,
+    1024,
+  );
+  for (const bad of ["0", "1025", "-1", "1e3", "08", "many", ""]) {
+    assertThrows(
+      () => nodeConfigFromFlags({ ...BASE, "max-conns-per-ip": bad }),
+      UsageError,
+      `--max-conns-per-ip: expected an integer from 1 to 1024, got ${
+        JSON.stringify(bad)
+      }`,
+    );
+  }
+});
+
+// ------------------------------------------------------- node subscribe
+
+Deno.test("node subscribe --events", () => {
+  assertEquals(parseEventsFlag(undefined), [0n]);
+  assertEquals(parseEventsFlag("all"), [0n]);
+  assertEquals(parseEventsFlag("tx"), [1n]);
+  assertEquals(parseEventsFlag("blk,tx,blk"), [2n, 1n]);
+  assertEquals(parseEventsFlag("tx,all"), [0n]);
+  for (const bad of ["", "block", "tx,", "TX", "1", "constructor"]) {
+    assertThrows(
+      () => parseEventsFlag(bad),
+      UsageError,
+      "--events: expected a comma-separated list of all, tx and blk",
+    );
+  }
+});
+
+Deno.test("event formats", () => {
+  const b = CHAIN.blocks[0];
+  assertEquals(
+    formatEvent(blockEvent(b), false),
+    `blk validated 1 ${blockHash(b).slice(0, 7)} txs 3`,
+  );
+  assertEquals(
+    formatEvent(txEvent(TX), false),
+    `tx validated ${txHash(TX).slice(0, 7)}: ${TX.from.slice(0, 7)} -> ${
+      TX.to.slice(0, 7)
+    } ${TX.value}`,
+  );
+  assertEquals(formatEvent(txEvent(TX), true), encodeEvent(txEvent(TX)));
+  assertThrows(
+    () =>
+      formatEvent(
+        { type: 2, action: "validated", body: enc.encode("{}") },
+        true,
+      ),
+    DecodeError,
+    "event.body.txs: missing",
+  );
+});
+
+Deno.test("node subscribe prints events until aborted or the node ends", async () => {
+  await withFake(async (node) => {
+    const stop = new AbortController();
+    const io = captureIo({
+      signal: stop.signal,
+      onOut: () => {
+        if (io.lines.length === CHAIN.blocks.length) stop.abort();
+      },
+    });
+    await runCommand(
+      NODE_SUBSCRIBE,
+      ["--node", node, "--events", "blk", "--json"],
+      io,
+    );
+    assertEquals(io.lines, CHAIN.blocks.map((b) => encodeEvent(blockEvent(b))));
+    assertEquals(decodeEvent(io.lines[0]).type, 2);
+  });
+  await withFake(async (node) => {
+    const err = await assertRejects(
+      () => run("node subscribe", ["--node", node, "--events", "tx"]),
+      Error,
+      `node ${node} ended the event stream`,
+    );
+    assert(!(err instanceof NodeError));
+  }, { ended: true });
+});
+
+Deno.test("node subscribe: an abort before the first event is a clean end", async () => {
+  await withFake(async (node) => {
+    const stop = new AbortController();
+    stop.abort();
+    const io = captureIo({ signal: stop.signal });
+    await runCommand(NODE_SUBSCRIBE, ["--node", node], io);
+    assertEquals(io.lines, []);
+  });
+});
+
+Deno.test("node subscribe: a node that goes away is one line", async () => {
+  const server = await startServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    closeGraceMs: 0,
+    routes: fakeNode({ ended: false }),
+  });
+  let closing: Promise<void> | undefined;
+  const io = captureIo({
+    onOut: () => {
+      closing ??= server.close();
+    },
+  });
+  try {
+    await assertRejects(
+      () => runCommand(NODE_SUBSCRIBE, ["--node", server.addr], io),
+      NodeError,
+      `lost node ${server.addr}: `,
+    );
+    assert(io.lines.length > 0, "the events before the node went away");
+  } finally {
+    await (closing ?? server.close());
+  }
+});
+
+Deno.test("node subscribe and node status: an unreachable node is one line", async () => {
+  const server = await startServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    routes: () => {},
+  });
+  const addr = server.addr;
+  await server.close();
+  await assertRejects(
+    () => run("node subscribe", ["--node", addr]),
+    NodeError,
+    `cannot reach node ${addr}: connection refused`,
+  );
+  await assertRejects(
+    () => run("node status", ["--node", addr]),
+    NodeError,
+    `cannot reach node ${addr}: connection refused`,
+  );
+});
+
+// ---------------------------------------------------------- node status
+
+Deno.test("node status: an answer that is not a status is one line", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) =>
+      new URL(req.url).pathname === "/status"
+        ? new Response("not ready\nat all", { status: 503 })
+        : new Response("", { status: 404 }),
+  );
+  const addr = `127.0.0.1:${server.addr.port}`;
+  try {
+    await assertRejects(
+      () => run("node status", ["--node", addr]),
+      NodeError,
+      `node ${addr}: /status answered 503: not ready`,
+    );
+  } finally {
+    await server.shutdown();
   }
 });

@@ -1,0 +1,176 @@
+/**
+ * What a `bcn` command is: its name, flags and help as data, and a `run`
+ * function writing to an injected {@link Io}. The opening every command
+ * shares (parse the flags, answer `--help`, check `--node` for a client
+ * command) is {@link runCommand}, written once.
+ *
+ * @module
+ */
+import { type Flags, type FlagSpec, parseFlags } from "./args.ts";
+import { requireNode, withNode, type WithNodeOptions } from "./rpc_errors.ts";
+import type { PeerClients } from "../rpc/registry.ts";
+
+/** Where a command writes and reads: stdout, stderr and stdin by default. */
+export interface Io {
+  /** Writes a result line (several lines when `text` holds newlines). */
+  out(text: string): void;
+  /** Writes a diagnostic line, such as a node's log. */
+  err(text: string): void;
+  /** Reads the whole of the input, for flags given as `-`. */
+  readInput(): Promise<string>;
+  /**
+   * Stops a command that runs until interrupted (a node, a subscription)
+   * cleanly when aborted, as SIGINT and SIGTERM do.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The process's stdout, stderr and stdin.
+ *
+ * @example
+ * ```ts
+ * import { STD_IO } from "./command.ts";
+ *
+ * STD_IO.out("acc ab12"); // printed on stdout
+ * ```
+ */
+export const STD_IO: Io = {
+  out: (text) => console.log(text),
+  err: (text) => console.error(text),
+  readInput: () => new Response(Deno.stdin.readable).text(),
+};
+
+/** One `bcn` command, as data and a `run` function. */
+export interface Command {
+  /** The words after `bcn`, such as `tx send`. */
+  readonly name: string;
+  /** What it does, one line of the `bcn --help` command list. */
+  readonly summary: string;
+  /** The flags it accepts (`--help` is always accepted). */
+  readonly flags: Readonly<Record<string, FlagSpec>>;
+  /** Its `--help` text. */
+  readonly help: string;
+  /** Runs it with parsed flags; throws a one-line error on failure. */
+  run(flags: Flags, io: Io): Promise<void>;
+}
+
+/** What a client command's `run` gets besides its {@link Io}. */
+export interface ClientCall {
+  /** The `--node` address, checked. */
+  readonly node: string;
+  /** The parsed flags. */
+  readonly flags: Flags;
+  /**
+   * Calls the node: {@link withNode} on `node`, turning failures into
+   * one-line errors naming it.
+   */
+  call<T>(
+    fn: (clients: PeerClients) => Promise<T>,
+    options?: WithNodeOptions,
+  ): Promise<T>;
+}
+
+/**
+ * A client command: one that calls the node of its required `--node` flag,
+ * which is added to `flags` and checked before `run` is called, before any
+ * other flag.
+ *
+ * @example
+ * ```ts
+ * import { clientCommand } from "./command.ts";
+ *
+ * const balance = clientCommand({
+ *   name: "account balance",
+ *   summary: "print an account's balance",
+ *   flags: { account: { type: "string" } },
+ *   help: "Usage: bcn account balance --node HOST:PORT --account ADDRESS\n",
+ *   run: async ({ flags, call }, io) => {
+ *     const res = await call(({ account }) =>
+ *       account.accountBalance({ Address: String(flags.account) })
+ *     );
+ *     io.out(`${res.Balance}`);
+ *   },
+ * });
+ * ```
+ */
+export function clientCommand(
+  def: Omit<Command, "run"> & {
+    run(call: ClientCall, io: Io): Promise<void>;
+  },
+): Command {
+  return {
+    name: def.name,
+    summary: def.summary,
+    flags: { node: { type: "string" }, ...def.flags },
+    help: def.help,
+    run: async (flags, io) => {
+      const node = requireNode(flags);
+      await def.run({
+        node,
+        flags,
+        call: (fn, options) => withNode(node, fn, options),
+      }, io);
+    },
+  };
+}
+
+/**
+ * Runs `command` with its command-line `args` (the words after its name):
+ * parses them strictly, prints the help for `--help`, else calls `run`.
+ *
+ * @example
+ * ```ts
+ * import { type Command, runCommand } from "./command.ts";
+ *
+ * const hello: Command = {
+ *   name: "hello",
+ *   summary: "say hello",
+ *   flags: {},
+ *   help: "Usage: bcn hello\n",
+ *   run: async (_flags, io) => io.out("hello"),
+ * };
+ * await runCommand(hello, ["--help"]); // prints "Usage: bcn hello"
+ * ```
+ */
+export async function runCommand(
+  command: Command,
+  args: string[],
+  io: Io = STD_IO,
+): Promise<void> {
+  const flags = parseFlags(args, command.flags);
+  if (flags.help) {
+    io.out(command.help);
+    return;
+  }
+  await command.run(flags, io);
+}
+
+/** The signals that stop a command cleanly (Ctrl-C, and SIGTERM off Windows). */
+export const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT"]
+  : ["SIGINT", "SIGTERM"];
+
+/**
+ * Calls `handler` on each of {@link STOP_SIGNALS} and on an abort of
+ * `io.signal` (at once when it is already aborted), until the returned
+ * function is called.
+ *
+ * @example
+ * ```ts
+ * import { onStop, STD_IO } from "./command.ts";
+ *
+ * const stop = new AbortController();
+ * const removeListeners = onStop(STD_IO, () => stop.abort());
+ * removeListeners();
+ * ```
+ */
+export function onStop(io: Io, handler: () => void): () => void {
+  for (const s of STOP_SIGNALS) Deno.addSignalListener(s, handler);
+  io.signal?.addEventListener("abort", handler, { once: true });
+  if (io.signal?.aborted) handler();
+  return () => {
+    for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, handler);
+    io.signal?.removeEventListener("abort", handler);
+  };
+}
