@@ -8,7 +8,7 @@
  * @module
  */
 import type { Account } from "./account.ts";
-import { blockHash, blockLeaves, type SigBlock, verifyBlock } from "./block.ts";
+import { blockHash, blockRoot, type SigBlock, verifyBlock } from "./block.ts";
 import { genesisHash, type SigGenesis } from "./genesis.ts";
 import { compareTime, type Time, timeNow, U64_MAX } from "./json.ts";
 import { merkleRoot, ZERO_HASH } from "./merkle.ts";
@@ -238,7 +238,7 @@ export class State {
       fail(`wrong parent: expected ${this.#lastHash}, got ${block.parent}`);
     }
     if (block.txs.length === 0) fail("no transactions");
-    const root = merkleRoot(blockLeaves(block));
+    const root = blockRoot(block);
     if (root !== block.merkleRoot) {
       fail(`wrong Merkle root: expected ${root}, got ${block.merkleRoot}`);
     }

@@ -36,6 +36,8 @@ Flags:
   --balance N            initial owner balance, first start
   --period DURATION      block, discovery and relay period (default 5s)
   --peer-protocol P      auto, connect or grpc (default auto)
+  --verify-workers N     threads verifying blocks and transactions
+                         (default: one per core)
 `;
 
 const START_FLAGS = {
@@ -50,6 +52,7 @@ const START_FLAGS = {
   balance: { type: "string" },
   period: { type: "string" },
   "peer-protocol": { type: "string" },
+  "verify-workers": { type: "string" },
 } as const;
 
 /** Builds a node configuration from `bcn node start` flags. */
@@ -81,6 +84,18 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
       }`,
     );
   }
+  const workers = optionalString(flags, "verify-workers");
+  let verifyWorkers: number | undefined;
+  if (workers !== undefined) {
+    verifyWorkers = Number(workers);
+    if (!/^\d{1,3}$/.test(workers) || verifyWorkers < 1) {
+      throw new UsageError(
+        `--verify-workers: expected a number from 1 to 999, got ${
+          JSON.stringify(workers)
+        }`,
+      );
+    }
+  }
   const balance = optionalString(flags, "balance");
   const period = optionalString(flags, "period");
   return {
@@ -97,6 +112,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
       : parseU64Flag("balance", balance),
     periodMs: period === undefined ? 5000 : parseDuration("period", period),
     peerProtocol: protocol as PeerProtocol,
+    verifyWorkers,
   };
 }
 

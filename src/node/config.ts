@@ -32,6 +32,8 @@ export interface NodeConfig {
   periodMs?: number;
   /** How to reach peers; `auto` by default. */
   peerProtocol?: PeerProtocol;
+  /** Block and transaction verification workers; one per core by default. */
+  verifyWorkers?: number;
 }
 
 /** Splits `host:port` (IPv6 in brackets); throws a one-line error if malformed. */

@@ -3,15 +3,19 @@
  * reaches the node (from a client, a relay, the proposer or a catch-up sync)
  * goes through here, so the state and the block store change in one order.
  *
+ * Blocks of a catch-up are appended in groups, with one flush per group
+ * (bounded by count, bytes and time); a block is relayed, published and
+ * reported as confirmed only once it is durable.
+ *
  * @module
  */
 import type { Account } from "../chain/account.ts";
 import { blockEvent, type Event, txEvent } from "../chain/event.ts";
-import type { SigBlock } from "../chain/block.ts";
+import { blockBytes, type SigBlock } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
 import type { SigTx } from "../chain/tx.ts";
 import type { BlockStore } from "../store/block_store.ts";
-import { appendOrFail } from "./state_sync.ts";
+import { messageOf, SyncError } from "./errors.ts";
 
 /** What happened to a block offered to {@link Ledger.receiveBlock}. */
 export type BlockOutcome = "applied" | "known" | "ahead" | "rejected";
@@ -35,9 +39,63 @@ export interface LedgerHooks {
   onFatal?: (error: Error) => void;
 }
 
+/** Bounds of a group commit. */
+export interface GroupCommitOptions {
+  /** The most blocks appended with one flush; 256 by default. */
+  maxBlocks?: number;
+  /** The most bytes appended with one flush; 8 MiB by default. */
+  maxBytes?: number;
+  /** The longest a block waits for its flush, in ms; 200 by default. */
+  maxDelayMs?: number;
+}
+
+/** Options of {@link Ledger.commitBlock}. */
+export interface CommitOptions {
+  /**
+   * More blocks follow at once (a catch-up): the block may wait, within the
+   * group-commit bounds, to be appended with the next ones; call
+   * {@link Ledger.flush} after the last. By default it is durable (and
+   * announced) before the call resolves.
+   */
+  group?: boolean;
+}
+
+/**
+ * Appends blocks the state already holds; a failure is fatal (retrying
+ * would leave a gap in the store), so it is never taken for a peer's fault.
+ */
+async function appendOrFail(
+  store: BlockStore,
+  blocks: readonly SigBlock[],
+): Promise<void> {
+  try {
+    await store.appendLines(blocks.map(blockBytes));
+  } catch (e) {
+    const first = blocks[0].number;
+    const last = blocks[blocks.length - 1].number;
+    throw new SyncError(
+      `cannot append block ${first}${
+        last === first ? "" : `-${last}`
+      } to the block store: ${messageOf(e)}`,
+      { fatal: true },
+    );
+  }
+}
+
 /**
  * The state and block store of a running node, with one lock around every
  * change so blocks are applied and appended strictly in order.
+ *
+ * @example
+ * ```ts
+ * import { Ledger } from "./ledger.ts";
+ * import { State } from "../chain/state.ts";
+ * import { BlockStore } from "../store/block_store.ts";
+ * import type { SigGenesis } from "../chain/genesis.ts";
+ * async function open(genesis: SigGenesis, dir: string): Promise<Ledger> {
+ *   return new Ledger(new State(genesis), await BlockStore.open(dir));
+ * }
+ * ```
  */
 export class Ledger {
   /** The confirmed and pending state. */
@@ -45,14 +103,29 @@ export class Ledger {
   /** The block store. */
   readonly store: BlockStore;
   readonly #hooks: LedgerHooks;
+  readonly #group: Required<GroupCommitOptions>;
   #lock: Promise<unknown> = Promise.resolve();
   #failed: Error | undefined;
+  // Applied, not yet durable: appended with the next flush.
+  #unflushed: SigBlock[] = [];
+  #unflushedBytes = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   /** Wraps a synced state and its store. */
-  constructor(state: State, store: BlockStore, hooks: LedgerHooks = {}) {
+  constructor(
+    state: State,
+    store: BlockStore,
+    hooks: LedgerHooks = {},
+    group: GroupCommitOptions = {},
+  ) {
     this.state = state;
     this.store = store;
     this.#hooks = hooks;
+    this.#group = {
+      maxBlocks: group.maxBlocks ?? 256,
+      maxBytes: group.maxBytes ?? 8 * 1024 * 1024,
+      maxDelayMs: group.maxDelayMs ?? 200,
+    };
   }
 
   /**
@@ -100,7 +173,8 @@ export class Ledger {
         );
         return "rejected";
       }
-      await this.#persist(block);
+      this.#unflushed.push(block);
+      await this.#flush();
       return "applied";
     });
   }
@@ -110,13 +184,39 @@ export class Ledger {
    * when it is the next one, `known` when the node already has it. Throws
    * a `StateError` for an invalid block, so the sync can name the peer.
    */
-  commitBlock(block: SigBlock): Promise<"applied" | "known"> {
+  commitBlock(
+    block: SigBlock,
+    options: CommitOptions = {},
+  ): Promise<"applied" | "known"> {
     return this.#locked(async () => {
       if (block.number <= this.state.lastNumber) return "known";
       this.state.applyBlock(block);
-      await this.#persist(block);
+      this.#unflushed.push(block);
+      this.#unflushedBytes += blockBytes(block).length;
+      const g = this.#group;
+      if (
+        !options.group || this.#unflushed.length >= g.maxBlocks ||
+        this.#unflushedBytes >= g.maxBytes
+      ) {
+        await this.#flush();
+      } else {
+        this.#timer ??= setTimeout(() => {
+          this.#timer = undefined;
+          // A failure stops the node through onFatal.
+          this.flush().catch(() => {});
+        }, g.maxDelayMs);
+      }
       return "applied";
     });
+  }
+
+  /**
+   * Makes every applied block durable (one append, one flush), then
+   * relays, publishes and reports each. Rejects with a fatal
+   * {@link SyncError} when the store fails.
+   */
+  flush(): Promise<void> {
+    return this.#locked(() => this.#flush());
   }
 
   /**
@@ -129,17 +229,18 @@ export class Ledger {
       const block = this.state.createBlock(authority);
       if (!block) return undefined;
       this.state.applyBlock(block);
-      await this.#persist(block);
+      this.#unflushed.push(block);
+      await this.#flush();
       return block;
     });
   }
 
   /**
-   * Resolves once every change under way has finished, so a stopping node
-   * exits with no block half-written.
+   * Resolves once every change under way has finished and every applied
+   * block is durable, so a stopping node exits with no block half-written.
    */
   idle(): Promise<void> {
-    return this.#lock.then(() => {}, () => {});
+    return this.flush().then(() => {}, () => {});
   }
 
   #confirmed(block: SigBlock): void {
@@ -147,17 +248,23 @@ export class Ledger {
     this.#publish(block);
   }
 
-  async #persist(block: SigBlock): Promise<void> {
+  async #flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const blocks = this.#unflushed;
+    if (blocks.length === 0) return;
+    this.#unflushed = [];
+    this.#unflushedBytes = 0;
     try {
-      await appendOrFail(this.store, block);
+      await appendOrFail(this.store, blocks);
     } catch (e) {
-      // The state holds a block the store lacks: refuse every later change
+      // The state holds blocks the store lacks: refuse every later change
       // so nothing is stored out of order, and let the node stop.
       this.#failed = e as Error;
       this.#hooks.onFatal?.(this.#failed);
       throw e;
     }
-    this.#confirmed(block);
+    for (const block of blocks) this.#confirmed(block);
   }
 
   #publish(block: SigBlock): void {

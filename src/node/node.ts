@@ -5,7 +5,7 @@
  * @module
  */
 import type { Account } from "../chain/account.ts";
-import { blockHash, encodeSigBlock } from "../chain/block.ts";
+import { blockBytes, blockHash } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
 import { encodeSigTx } from "../chain/tx.ts";
 import { accountMethods } from "../rpc/account.ts";
@@ -25,6 +25,7 @@ import { peerDiscoverMethods, PeerDiscovery } from "./peers.ts";
 import { runProposer } from "./proposer.ts";
 import { openBlockStream, openTxStream, Relay } from "./relay.ts";
 import { messageOf, peerSyncSource, StateSync } from "./state_sync.ts";
+import { VerifyPool } from "./verify_pool.ts";
 
 /** Options of {@link Node}. */
 export interface NodeOptions {
@@ -70,6 +71,7 @@ export class Node {
   readonly #txRelay: Relay<Uint8Array>;
   readonly #blockRelay: Relay<Uint8Array>;
   readonly #tasks: Promise<unknown>[] = [];
+  readonly #pool: VerifyPool;
   #server: RpcServer | undefined;
   #ledger: Ledger | undefined;
   #sync: StateSync | undefined;
@@ -87,6 +89,7 @@ export class Node {
     this.#options = options;
     const log = this.#log;
     const periodMs = config.periodMs ?? DEFAULT_PERIOD_MS;
+    this.#pool = new VerifyPool({ workers: config.verifyWorkers });
     this.#registry = new PeerRegistry({
       protocol: config.peerProtocol ?? "auto",
     });
@@ -169,6 +172,7 @@ export class Node {
     const sync = this.#sync = new StateSync(cfg, syncPeers, signal, {
       source: peerSyncSource(this.#registry),
       log: this.#log,
+      pool: this.#pool,
     });
     const state = await sync.syncState();
     signal.throwIfAborted();
@@ -191,7 +195,7 @@ export class Node {
             blockHash(block).slice(0, 7)
           } confirmed, ${block.txs.length} txs`,
         );
-        this.#blockRelay.push(encoder.encode(encodeSigBlock(block)));
+        this.#blockRelay.push(blockBytes(block));
       },
       onEvent: (event) => this.events.publish(event),
       onBehind: () => this.#catchUp(),
@@ -264,6 +268,7 @@ export class Node {
       await this.#server?.close();
       // Handlers that outlived the server's grace may still be appending.
       await this.#ledger?.idle();
+      this.#pool.close();
       this.#registry.close();
       if (this.#fatal) this.#finished.reject(this.#fatal);
       else this.#finished.resolve();
@@ -283,7 +288,7 @@ export class Node {
     if (this.#catchingUp || this.signal.aborted) return;
     const ledger = this.#ledger!;
     this.#catchingUp = this.#sync!.syncBlocks({
-      commit: (block) => ledger.commitBlock(block),
+      ledger,
       tolerant: true,
     })
       .catch((e) => {

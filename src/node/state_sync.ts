@@ -7,7 +7,6 @@
  * @module
  */
 import { Account } from "../chain/account.ts";
-import { decodeSigBlock, type SigBlock } from "../chain/block.ts";
 import {
   decodeSigGenesis,
   genesisHash,
@@ -17,11 +16,18 @@ import {
 } from "../chain/genesis.ts";
 import { State } from "../chain/state.ts";
 import { join } from "node:path";
-import { BlockStore, GENESIS_FILE } from "../store/block_store.ts";
+import {
+  BlockStore,
+  BlockStoreError,
+  GENESIS_FILE,
+} from "../store/block_store.ts";
 import { MIN_PASSWORD_BYTES, writeKey } from "../store/key_store.ts";
 import type { PeerRegistry } from "../rpc/client.ts";
 import type { NodeConfig } from "./config.ts";
 import { sleep } from "./sleep.ts";
+import { messageOf, SyncError } from "./errors.ts";
+import { Ledger } from "./ledger.ts";
+import { verifiedBlocks, VerifyPool } from "./verify_pool.ts";
 
 /** Gives the addresses of the peers a node currently knows. */
 export interface PeerReader {
@@ -45,46 +51,18 @@ export interface SyncSource {
   ): AsyncIterable<Uint8Array>;
 }
 
-/** An error that stops state sync; its message is one line for the user. */
-export class SyncError extends Error {
-  /** Whether the node cannot go on (its store failed), whatever the peer. */
-  readonly fatal: boolean;
-  /** Creates a sync error with a one-line reason. */
-  constructor(message: string, options: { fatal?: boolean } = {}) {
-    super(message);
-    this.name = "SyncError";
-    this.fatal = options.fatal ?? false;
-  }
-}
+export { messageOf, SyncError };
 
 /** Options of {@link StateSync.syncBlocks}. */
 export interface SyncBlocksOptions {
   /**
-   * Applies and stores one block; resolves `known` for a block the state
-   * already has; throws for an invalid block. By default the sync applies to
-   * its own state and appends to its store.
+   * The ledger to commit each block through (a running node's, so blocks
+   * are relayed and published once durable). By default the sync commits
+   * to its own state and store.
    */
-  commit?: (block: SigBlock) => Promise<"applied" | "known">;
+  ledger?: Ledger;
   /** Log a peer's bad block and go on with the next peer, instead of failing. */
   tolerant?: boolean;
-}
-
-/**
- * Appends a block the state already holds; a failure is fatal (retrying
- * would leave a gap in the store), so it is never taken for a peer's fault.
- */
-export async function appendOrFail(
-  store: BlockStore,
-  block: SigBlock,
-): Promise<void> {
-  try {
-    await store.appendBlock(block);
-  } catch (e) {
-    throw new SyncError(
-      `cannot append block ${block.number} to the block store: ${messageOf(e)}`,
-      { fatal: true },
-    );
-  }
 }
 
 /** Options of {@link StateSync}. */
@@ -99,6 +77,13 @@ export interface StateSyncOptions {
   maxAttempts?: number;
   /** The first pause between attempts, doubled each time; 200 ms by default. */
   retryDelayMs?: number;
+  /**
+   * The verification pool (its owner closes it). By default each call that
+   * verifies blocks starts a pool of `workers` workers and closes it.
+   */
+  pool?: VerifyPool;
+  /** Workers of a pool the sync starts itself; one per core by default. */
+  workers?: number;
 }
 
 /**
@@ -187,36 +172,50 @@ export class StateSync {
       if (!this.#cfg.bootstrap) await this.#checkSeedChain(genesis);
     }
     const state = this.#state = new State(genesis);
-    await this.#readBlocks(store, state);
-    await this.syncBlocks();
+    await this.#withPool(async (pool) => {
+      await this.#readBlocks(store, state, pool);
+      await this.#syncBlocks(pool, {});
+    });
     return state;
   }
 
   /**
    * Streams newer blocks from every known peer into the state and the
    * store. Safe to call again later, for example after the node fell
-   * behind: then pass `commit` (so each block goes through the node's
-   * ledger) and `tolerant` (so one bad peer does not stop the others).
+   * behind: then pass the node's `ledger` (so each block is relayed and
+   * published) and `tolerant` (so one bad peer does not stop the others).
    */
-  async syncBlocks(options: SyncBlocksOptions = {}): Promise<void> {
+  syncBlocks(options: SyncBlocksOptions = {}): Promise<void> {
+    return this.#withPool((pool) => this.#syncBlocks(pool, options));
+  }
+
+  async #syncBlocks(
+    pool: VerifyPool,
+    options: SyncBlocksOptions,
+  ): Promise<void> {
     const state = this.#state;
     const store = this.#store;
     if (!state || !store) throw new Error("syncState() has not run");
-    const commit = options.commit ?? (async (block: SigBlock) => {
-      if (block.number <= state.lastNumber) return "known";
-      state.applyBlock(block);
-      await appendOrFail(store, block);
-      return "applied";
-    });
+    const ledger = options.ledger ?? new Ledger(state, store);
     for (const peer of this.#peerReader.peers()) {
       if (peer === this.#cfg.node) continue;
       this.#signal.throwIfAborted();
       try {
-        await this.#syncFromPeer(peer, state, commit);
+        await this.#syncFromPeer(peer, ledger, pool);
       } catch (e) {
         if (!options.tolerant || !(e instanceof SyncError) || e.fatal) throw e;
         this.#log(`warning: ${e.message}`);
       }
+    }
+  }
+
+  async #withPool<T>(fn: (pool: VerifyPool) => Promise<T>): Promise<T> {
+    if (this.#options.pool) return await fn(this.#options.pool);
+    const pool = new VerifyPool({ workers: this.#options.workers });
+    try {
+      return await fn(pool);
+    } finally {
+      pool.close();
     }
   }
 
@@ -329,10 +328,26 @@ export class StateSync {
     }
   }
 
-  async #readBlocks(store: BlockStore, state: State): Promise<void> {
+  // Replays the local store through the verification pool: the same checks
+  // and errors as reading it block by block, on every core.
+  async #readBlocks(
+    store: BlockStore,
+    state: State,
+    pool: VerifyPool,
+  ): Promise<void> {
     try {
-      for await (const block of store.blocks({ signal: this.#signal })) {
-        state.applyBlock(block);
+      let lineNo = 1;
+      const lines = store.blockLines({ signal: this.#signal });
+      for await (const r of verifiedBlocks(pool, lines)) {
+        const where = `${store.blocksPath} line ${lineNo}`;
+        if ("error" in r) throw new BlockStoreError(`${where}: ${r.error}`);
+        if (r.value.number !== BigInt(lineNo)) {
+          throw new BlockStoreError(
+            `${where}: holds block ${r.value.number}, expected block ${lineNo}`,
+          );
+        }
+        state.applyBlock(r.value);
+        lineNo++;
       }
     } catch (e) {
       this.#signal.throwIfAborted();
@@ -345,11 +360,15 @@ export class StateSync {
   // Streams from `peer` until a stream brings nothing new. A stream that
   // breaks part-way keeps what it applied and resumes from the next block;
   // a bad block stops the sync with an error naming the peer and the block.
+  // Blocks are verified by the pool ahead of the ledger, which applies them
+  // in order and appends them in groups; each stream ends with a flush, so
+  // what was applied is durable before the next step.
   async #syncFromPeer(
     peer: string,
-    state: State,
-    commit: (block: SigBlock) => Promise<"applied" | "known">,
+    ledger: Ledger,
+    pool: VerifyPool,
   ): Promise<void> {
+    const state = ledger.state;
     const maxAttempts = this.#options.maxAttempts ?? 5;
     let failures = 0;
     for (;;) {
@@ -358,23 +377,34 @@ export class StateSync {
       // brought (not the state, which relayed blocks may also move) tells
       // progress from a peer that repeats itself.
       let next = from;
+      // Leaving the stream early (a bad block) stops it at once.
+      const stream = new AbortController();
+      const signal = AbortSignal.any([this.#signal, stream.signal]);
       try {
-        for await (
-          const bytes of this.#source().blocks(peer, from, this.#signal)
-        ) {
-          try {
-            const block = decodeSigBlock(bytes);
-            if (block.number !== next) {
-              throw new Error(`sent block ${block.number}, expected ${next}`);
+        try {
+          const source = this.#source().blocks(peer, from, signal);
+          for await (const r of verifiedBlocks(pool, source)) {
+            try {
+              if ("error" in r) throw new Error(r.error);
+              const block = r.value;
+              if (block.number !== next) {
+                throw new Error(
+                  `sent block ${block.number}, expected ${next}`,
+                );
+              }
+              await ledger.commitBlock(block, { group: true });
+            } catch (e) {
+              stream.abort();
+              if (e instanceof SyncError) throw e;
+              throw new SyncError(
+                `peer ${peer}: rejected block ${next}: ${messageOf(e)}`,
+              );
             }
-            await commit(block);
-          } catch (e) {
-            if (e instanceof SyncError) throw e;
-            throw new SyncError(
-              `peer ${peer}: rejected block ${next}: ${messageOf(e)}`,
-            );
+            next++;
           }
-          next++;
+        } finally {
+          stream.abort();
+          await ledger.flush();
         }
         if (next === from) return;
         failures = 0;
@@ -413,12 +443,6 @@ export class StateSync {
     const ms = (this.#options.retryDelayMs ?? 200) * 2 ** (attempt - 1);
     if (!await sleep(ms, this.#signal)) this.#signal.throwIfAborted();
   }
-}
-
-/** The one-line message of an error of any kind. */
-export function messageOf(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split("\n")[0];
 }
 
 /**

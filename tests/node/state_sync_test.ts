@@ -372,7 +372,7 @@ Deno.test("a failed append stops sync at once: it is never retried", async () =>
   await withTempDir(async (dir) => {
     const store = await BlockStore.open(`${dir}/blocks`);
     // A full disk, say: every append fails.
-    store.appendBlock = () => Promise.reject(new Error("No space left"));
+    store.appendLines = () => Promise.reject(new Error("No space left"));
     const source = fakeSource(chain);
     const err = await assertRejects(
       () => syncRegular(dir, { store, source }),
