@@ -38,6 +38,8 @@ Flags:
   --peer-protocol P      auto, connect or grpc (default auto)
   --verify-workers N     threads verifying blocks and transactions
                          (default: one per core)
+  --reverify             replay and verify the whole block store, ignoring
+                         its snapshot
 `;
 
 const START_FLAGS = {
@@ -53,6 +55,7 @@ const START_FLAGS = {
   period: { type: "string" },
   "peer-protocol": { type: "string" },
   "verify-workers": { type: "string" },
+  reverify: { type: "boolean" },
 } as const;
 
 /** Builds a node configuration from `bcn node start` flags. */
@@ -113,6 +116,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
     periodMs: period === undefined ? 5000 : parseDuration("period", period),
     peerProtocol: protocol as PeerProtocol,
     verifyWorkers,
+    reverify: flags.reverify === true,
   };
 }
 

@@ -34,6 +34,8 @@ export interface NodeConfig {
   peerProtocol?: PeerProtocol;
   /** Block and transaction verification workers; one per core by default. */
   verifyWorkers?: number;
+  /** Replay and verify the whole block store, ignoring any snapshot. */
+  reverify?: boolean;
 }
 
 /** Splits `host:port` (IPv6 in brackets); throws a one-line error if malformed. */

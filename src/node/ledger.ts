@@ -16,6 +16,7 @@ import type { State } from "../chain/state.ts";
 import type { SigTx } from "../chain/tx.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import { messageOf, SyncError } from "./errors.ts";
+import { writeSnapshot } from "./snapshot.ts";
 
 /** What happened to a block offered to {@link Ledger.receiveBlock}. */
 export type BlockOutcome = "applied" | "known" | "ahead" | "rejected";
@@ -47,6 +48,11 @@ export interface GroupCommitOptions {
   maxBytes?: number;
   /** The longest a block waits for its flush, in ms; 200 by default. */
   maxDelayMs?: number;
+  /**
+   * Write a snapshot of the confirmed state after this many new durable
+   * blocks; 0 (the default) only when {@link Ledger.snapshot} is called.
+   */
+  snapshotEvery?: number;
 }
 
 /** Options of {@link Ledger.commitBlock}. */
@@ -110,6 +116,10 @@ export class Ledger {
   #unflushed: SigBlock[] = [];
   #unflushedBytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  // The block of the last snapshot written here, if any; periodic
+  // snapshots count from it (or from where the ledger started).
+  #snapshotAt: bigint | undefined;
+  #snapshotBase: bigint;
 
   /** Wraps a synced state and its store. */
   constructor(
@@ -125,7 +135,9 @@ export class Ledger {
       maxBlocks: group.maxBlocks ?? 256,
       maxBytes: group.maxBytes ?? 8 * 1024 * 1024,
       maxDelayMs: group.maxDelayMs ?? 200,
+      snapshotEvery: group.snapshotEvery ?? 0,
     };
+    this.#snapshotBase = state.lastNumber;
   }
 
   /**
@@ -265,6 +277,35 @@ export class Ledger {
       throw e;
     }
     for (const block of blocks) this.#confirmed(block);
+    const every = this.#group.snapshotEvery;
+    const since = this.#snapshotAt ?? this.#snapshotBase;
+    if (every > 0 && this.state.lastNumber - since >= BigInt(every)) {
+      await this.#snapshot();
+    }
+  }
+
+  /**
+   * Writes a snapshot of the confirmed state (all of it durable) beside the
+   * store, unless one of this very state was written already or there is
+   * no block yet. A failure is only a warning: the store stays the truth.
+   */
+  snapshot(): Promise<void> {
+    return this.#locked(async () => {
+      await this.#flush();
+      await this.#snapshot();
+    });
+  }
+
+  async #snapshot(): Promise<void> {
+    const n = this.state.lastNumber;
+    if (n === 0n || n === this.#snapshotAt) return;
+    try {
+      const length = (await Deno.stat(this.store.blocksPath)).size;
+      await writeSnapshot(this.store, this.state, length);
+      this.#snapshotAt = n;
+    } catch (e) {
+      this.#hooks.log?.(`warning: cannot write a snapshot: ${messageOf(e)}`);
+    }
   }
 
   #publish(block: SigBlock): void {

@@ -26,6 +26,7 @@ import { runProposer } from "./proposer.ts";
 import { openBlockStream, openTxStream, Relay } from "./relay.ts";
 import { messageOf, peerSyncSource, StateSync } from "./state_sync.ts";
 import { VerifyPool } from "./verify_pool.ts";
+import { SNAPSHOT_EVERY } from "./snapshot.ts";
 
 /** Options of {@link Node}. */
 export interface NodeOptions {
@@ -205,7 +206,7 @@ export class Node {
         this.#fatal ??= e;
         void this.stop();
       },
-    });
+    }, { snapshotEvery: SNAPSHOT_EVERY });
     const created = sync.createdAccounts;
     if (created) {
       out(
@@ -268,6 +269,8 @@ export class Node {
       await this.#server?.close();
       // Handlers that outlived the server's grace may still be appending.
       await this.#ledger?.idle();
+      // A clean stop keeps a snapshot, so the next start replays nothing.
+      if (!this.#fatal) await this.#ledger?.snapshot().catch(() => {});
       this.#pool.close();
       this.#registry.close();
       if (this.#fatal) this.#finished.reject(this.#fatal);

@@ -28,6 +28,7 @@ import { sleep } from "./sleep.ts";
 import { messageOf, SyncError } from "./errors.ts";
 import { Ledger } from "./ledger.ts";
 import { verifiedBlocks, VerifyPool } from "./verify_pool.ts";
+import { readSnapshot, SNAPSHOT_EVERY, SNAPSHOT_FILE } from "./snapshot.ts";
 
 /** Gives the addresses of the peers a node currently knows. */
 export interface PeerReader {
@@ -196,7 +197,10 @@ export class StateSync {
     const state = this.#state;
     const store = this.#store;
     if (!state || !store) throw new Error("syncState() has not run");
-    const ledger = options.ledger ?? new Ledger(state, store);
+    const ledger = options.ledger ??
+      new Ledger(state, store, { log: this.#log }, {
+        snapshotEvery: SNAPSHOT_EVERY,
+      });
     for (const peer of this.#peerReader.peers()) {
       if (peer === this.#cfg.node) continue;
       this.#signal.throwIfAborted();
@@ -335,9 +339,10 @@ export class StateSync {
     state: State,
     pool: VerifyPool,
   ): Promise<void> {
+    const start = await this.#restore(store, state);
     try {
-      let lineNo = 1;
-      const lines = store.blockLines({ signal: this.#signal });
+      let lineNo = Number(state.lastNumber) + 1;
+      const lines = store.blockLines({ signal: this.#signal, offset: start });
       for await (const r of verifiedBlocks(pool, lines)) {
         const where = `${store.blocksPath} line ${lineNo}`;
         if ("error" in r) throw new BlockStoreError(`${where}: ${r.error}`);
@@ -355,6 +360,27 @@ export class StateSync {
         `cannot replay block store ${this.#cfg.blockStoreDir}: ${messageOf(e)}`,
       );
     }
+  }
+
+  // Starts the state from the snapshot when it matches the store; resolves
+  // to the offset in block.store where the replay goes on (0 for all of it).
+  async #restore(store: BlockStore, state: State): Promise<number> {
+    if (this.#cfg.reverify) return 0;
+    const read = await readSnapshot(store, state.genesisHash);
+    if ("snapshot" in read) {
+      state.restore(read.snapshot.state);
+      return read.snapshot.length;
+    }
+    // No snapshot is normal (a new store, one the reference node wrote);
+    // one that cannot be used is worth a line.
+    if ("unusable" in read) {
+      this.#log(
+        `warning: snapshot ${
+          join(store.dir, SNAPSHOT_FILE)
+        } not used: ${read.unusable}; replaying the whole block store`,
+      );
+    }
+    return 0;
   }
 
   // Streams from `peer` until a stream brings nothing new. A stream that
