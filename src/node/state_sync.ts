@@ -29,6 +29,8 @@ import { messageOf, SyncError } from "./errors.ts";
 import { Ledger } from "./ledger.ts";
 import { verifiedBlocks, VerifyPool } from "./verify_pool.ts";
 import { readSnapshot, SNAPSHOT_EVERY, SNAPSHOT_FILE } from "./snapshot.ts";
+import { Progress } from "./progress.ts";
+import { blockBytes } from "../chain/block.ts";
 
 /** Gives the addresses of the peers a node currently knows. */
 export interface PeerReader {
@@ -340,6 +342,8 @@ export class StateSync {
     pool: VerifyPool,
   ): Promise<void> {
     const start = await this.#restore(store, state);
+    const size = await Deno.stat(store.blocksPath).then((s) => s.size, () => 0);
+    const progress = this.#progress("replay", size - start);
     try {
       let lineNo = Number(state.lastNumber) + 1;
       const lines = store.blockLines({ signal: this.#signal, offset: start });
@@ -352,14 +356,30 @@ export class StateSync {
           );
         }
         state.applyBlock(r.value);
+        progress.advance({
+          blocks: 1,
+          txs: r.value.txs.length,
+          bytes: blockBytes(r.value).length + 1,
+        });
         lineNo++;
       }
+      progress.done();
     } catch (e) {
       this.#signal.throwIfAborted();
       throw new SyncError(
         `cannot replay block store ${this.#cfg.blockStoreDir}: ${messageOf(e)}`,
       );
     }
+  }
+
+  #progress(label: string, totalBytes?: number): Progress {
+    const log = this.#options.log;
+    return new Progress(
+      log ? { label, totalBytes, terminal: false, write: log } : {
+        label,
+        totalBytes,
+      },
+    );
   }
 
   // Starts the state from the snapshot when it matches the store; resolves
@@ -394,6 +414,20 @@ export class StateSync {
     ledger: Ledger,
     pool: VerifyPool,
   ): Promise<void> {
+    const progress = this.#progress(`sync from ${peer}`);
+    try {
+      await this.#streamFromPeer(peer, ledger, pool, progress);
+    } finally {
+      progress.done();
+    }
+  }
+
+  async #streamFromPeer(
+    peer: string,
+    ledger: Ledger,
+    pool: VerifyPool,
+    progress: Progress,
+  ): Promise<void> {
     const state = ledger.state;
     const maxAttempts = this.#options.maxAttempts ?? 5;
     let failures = 0;
@@ -419,6 +453,7 @@ export class StateSync {
                 );
               }
               await ledger.commitBlock(block, { group: true });
+              progress.advance({ blocks: 1, txs: block.txs.length });
             } catch (e) {
               stream.abort();
               if (e instanceof SyncError) throw e;

@@ -23,9 +23,47 @@ export type TxResult = { tx: SigTx; facts: TxFacts } | { error: string };
 
 /** A message to a verification worker. */
 export type WorkerRequest =
-  | { id: number; kind: "blocks"; items: Uint8Array[] }
-  | { id: number; kind: "txs"; items: Uint8Array[] }
+  | { id: number; kind: "blocks"; items: PackedItems }
+  | { id: number; kind: "txs"; items: PackedItems }
   | { id: number; kind: "recover"; ms: number };
+
+/**
+ * Byte strings packed into one buffer, moved (not copied) to a worker: the
+ * end offset of each. A received message is often a view into a much larger
+ * buffer, which posting as it is would copy whole.
+ */
+export interface PackedItems {
+  /** Every item, one after the other. */
+  readonly buffer: ArrayBuffer;
+  /** Where each item ends in `buffer`. */
+  readonly ends: number[];
+}
+
+/** Packs byte strings for a worker. */
+export function packItems(items: readonly Uint8Array[]): PackedItems {
+  let size = 0;
+  for (const i of items) size += i.length;
+  const out = new Uint8Array(size);
+  const ends: number[] = [];
+  let off = 0;
+  for (const i of items) {
+    out.set(i, off);
+    off += i.length;
+    ends.push(off);
+  }
+  return { buffer: out.buffer, ends };
+}
+
+/** The byte strings of {@link packItems}, as views into its buffer. */
+export function unpackItems(packed: PackedItems): Uint8Array[] {
+  const all = new Uint8Array(packed.buffer);
+  let start = 0;
+  return packed.ends.map((end) => {
+    const item = all.subarray(start, end);
+    start = end;
+    return item;
+  });
+}
 
 /** A verification worker's answer. */
 export type WorkerResponse =
@@ -105,7 +143,11 @@ export class VerifyPool {
    * decoding error's message.
    */
   async verifyBlocks(items: Uint8Array[]): Promise<Checked<SigBlock>[]> {
-    const res = await this.#call({ id: 0, kind: "blocks", items });
+    const res = await this.#call({
+      id: 0,
+      kind: "blocks",
+      items: packItems(items),
+    });
     if (res.kind !== "blocks") {
       throw new Error("verification worker: bad answer");
     }
@@ -118,7 +160,11 @@ export class VerifyPool {
 
   /** Decodes and checks a batch of transactions on one worker. */
   async verifyTxs(items: Uint8Array[]): Promise<Checked<SigTx>[]> {
-    const res = await this.#call({ id: 0, kind: "txs", items });
+    const res = await this.#call({
+      id: 0,
+      kind: "txs",
+      items: packItems(items),
+    });
     if (res.kind !== "txs") throw new Error("verification worker: bad answer");
     return res.results.map((r) => {
       if ("error" in r) return r;
@@ -200,16 +246,18 @@ export class VerifyPool {
     >();
     this.#waiting.set(id, { slot, resolve, reject });
     slot.busy++;
-    slot.worker.postMessage({ ...req, id });
+    const message = { ...req, id };
+    if (req.kind === "recover") slot.worker.postMessage(message);
+    else slot.worker.postMessage(message, [req.items.buffer]);
     return promise;
   }
 }
 
 /** Options of {@link verifiedBlocks}. */
 export interface PipelineOptions {
-  /** The most blocks read ahead of the consumer; 1024 by default. */
+  /** The most blocks read ahead of the consumer; 256 by default. */
   maxBlocks?: number;
-  /** The most bytes read ahead of the consumer; 32 MiB by default. */
+  /** The most bytes read ahead of the consumer; 8 MiB by default. */
   maxBytes?: number;
   /** The most blocks sent to one worker at once; 32 by default. */
   batch?: number;
@@ -243,8 +291,8 @@ export async function* verifiedBlocks(
   source: AsyncIterable<Uint8Array>,
   options: PipelineOptions = {},
 ): AsyncGenerator<Checked<SigBlock>> {
-  const maxBlocks = Math.max(1, options.maxBlocks ?? 1024);
-  const maxBytes = Math.max(1, options.maxBytes ?? 32 * 1024 * 1024);
+  const maxBlocks = Math.max(1, options.maxBlocks ?? 256);
+  const maxBytes = Math.max(1, options.maxBytes ?? 8 * 1024 * 1024);
   const batchSize = Math.max(1, options.batch ?? 32);
   // Batches in source order; each settles to its items' results.
   const batches: { size: number; bytes: number; done: Promise<unknown> }[] = [];

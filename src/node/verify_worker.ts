@@ -17,6 +17,7 @@ import type {
   WorkerRequest,
   WorkerResponse,
 } from "./verify_pool.ts";
+import { unpackItems } from "./verify_pool.ts";
 
 /** The worker side of `postMessage`, without the DOM's types. */
 interface WorkerScope {
@@ -72,7 +73,7 @@ function recoverFor(ms: number): number {
 scope.onmessage = (e: MessageEvent<WorkerRequest>): void => {
   const req = e.data;
   if (req.kind === "blocks") {
-    const results = req.items.map(checkBlock);
+    const results = unpackItems(req.items).map(checkBlock);
     // The canonical bytes move to the main thread instead of being copied.
     const transfer = results.flatMap((r) =>
       "facts" in r ? [r.facts.bytes.buffer as ArrayBuffer] : []
@@ -82,7 +83,7 @@ scope.onmessage = (e: MessageEvent<WorkerRequest>): void => {
     scope.postMessage({
       id: req.id,
       kind: "txs",
-      results: req.items.map(checkTx),
+      results: unpackItems(req.items).map(checkTx),
     });
   } else {
     scope.postMessage({

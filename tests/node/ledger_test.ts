@@ -224,3 +224,123 @@ Deno.test("commitBlock applies the next block, says known, throws for a bad one"
     assertEquals(await storeLines(h.dir), [b1, b2].map(encodeSigBlock));
   });
 });
+
+Deno.test("grouped blocks are appended with one flush and announced only once durable", async () => {
+  await withLedger(5, async (h) => {
+    const store = h.ledger.store;
+    const writes: number[] = [];
+    const append = store.appendLines.bind(store);
+    store.appendLines = (lines) => {
+      writes.push(lines.length);
+      return append(lines);
+    };
+    for (const b of h.chain.blocks.slice(0, 4)) {
+      assertEquals(await h.ledger.commitBlock(b, { group: true }), "applied");
+    }
+    // Applied, not yet durable: nothing written, nothing announced.
+    assertEquals(h.ledger.state.lastNumber, 4n);
+    assertEquals(await storeLines(h.dir), []);
+    assertEquals(h.relayedBlocks, []);
+    assertEquals(h.events, []);
+    await h.ledger.flush();
+    assertEquals(writes, [4]);
+    assertEquals(
+      await storeLines(h.dir),
+      h.chain.blocks.slice(0, 4).map(encodeSigBlock),
+    );
+    assertEquals(h.relayedBlocks, h.chain.blocks.slice(0, 4));
+    // A relayed block is durable before receiveBlock resolves.
+    assertEquals(await h.ledger.receiveBlock(h.chain.blocks[4]), "applied");
+    assertEquals(writes, [4, 1]);
+    assertEquals(h.relayedBlocks.length, 5);
+  });
+});
+
+Deno.test("a group is flushed once it is full, or after its delay", async () => {
+  const chain = makeChain(5, 1);
+  const dir = await Deno.makeTempDir({ prefix: "bcn_ledger_" });
+  try {
+    const store = await BlockStore.open(dir);
+    await store.writeGenesis(chain.genesis);
+    const confirmed: bigint[] = [];
+    const ledger = new Ledger(new State(chain.genesis), store, {
+      onBlock: (b) => confirmed.push(b.number),
+    }, { maxBlocks: 2, maxDelayMs: 20 });
+    await ledger.commitBlock(chain.blocks[0], { group: true });
+    assertEquals(confirmed, []);
+    await ledger.commitBlock(chain.blocks[1], { group: true });
+    assertEquals(confirmed, [1n, 2n], "full at 2 blocks");
+    await ledger.commitBlock(chain.blocks[2], { group: true });
+    assertEquals(confirmed, [1n, 2n]);
+    // Bounded wait for the timer's flush.
+    for (let i = 0; i < 100 && confirmed.length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assertEquals(confirmed, [1n, 2n, 3n], "flushed after its delay");
+    await ledger.idle();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a crash during a group commit: the torn tail is repaired, nothing confirmed is lost", async () => {
+  const chain = makeChain(9, 2);
+  const dir = await Deno.makeTempDir({ prefix: "bcn_ledger_" });
+  try {
+    const store = await BlockStore.open(dir);
+    await store.writeGenesis(chain.genesis);
+    const confirmed: bigint[] = [];
+    let fatal: Error | undefined;
+    const ledger = new Ledger(new State(chain.genesis), store, {
+      onBlock: (b) => confirmed.push(b.number),
+      onFatal: (e) => fatal = e,
+    });
+    for (const b of chain.blocks.slice(0, 4)) {
+      await ledger.commitBlock(b, { group: true });
+    }
+    await ledger.flush();
+    // The next group's write dies part-way: half its bytes reach the file,
+    // as when the process is killed in the middle of the write.
+    store.appendLines = async (lines) => {
+      const bytes = new TextEncoder().encode(
+        lines.map((l) => new TextDecoder().decode(l) + "\n").join(""),
+      );
+      using file = await Deno.open(store.blocksPath, { append: true });
+      // (Not at a line boundary: the last line is torn.)
+      await file.write(bytes.subarray(0, Math.floor(bytes.length / 2) + 7));
+      throw new Error("killed");
+    };
+    for (const b of chain.blocks.slice(4, 8)) {
+      await ledger.commitBlock(b, { group: true });
+    }
+    await assertRejects(() => ledger.flush(), Error, "cannot append block 5-8");
+    assert(fatal);
+    // Only durable blocks were ever announced.
+    assertEquals(confirmed, [1n, 2n, 3n, 4n]);
+    // The next start repairs the torn tail and replays a valid prefix that
+    // holds every confirmed block.
+    const warnings: string[] = [];
+    const reopened = await BlockStore.open(dir, {
+      onWarning: (m) => warnings.push(m),
+    });
+    assertEquals(warnings.length, 1);
+    const state = new State(chain.genesis);
+    for await (const b of reopened.blocks()) state.applyBlock(b);
+    assert(state.lastNumber >= 4n, `replayed to ${state.lastNumber}`);
+    // Every confirmed block is there, as it was announced.
+    assertEquals(
+      (await storeLines(dir)).slice(0, confirmed.length),
+      chain.blocks.slice(0, confirmed.length).map(encodeSigBlock),
+    );
+    // And the node completes it: the rest follows in order.
+    const again = new Ledger(state, reopened);
+    for (const b of chain.blocks) await again.commitBlock(b, { group: true });
+    await again.flush();
+    assertEquals(
+      await storeLines(dir),
+      chain.blocks.map(encodeSigBlock),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
