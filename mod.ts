@@ -62,9 +62,9 @@ export {
 export {
   type BlockOutcome,
   type CommitOptions,
-  type GroupCommitOptions,
   Ledger,
   type LedgerHooks,
+  type LedgerOptions,
 } from "./src/node/ledger.ts";
 export {
   type Checked,

@@ -13,10 +13,17 @@ import type { Account } from "../chain/account.ts";
 import { blockEvent, type Event, txEvent } from "../chain/event.ts";
 import { blockBytes, type SigBlock } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
-import type { SigTx } from "../chain/tx.ts";
+import {
+  encodeSigTx,
+  primeTx,
+  type SigTx,
+  txHash,
+  txSigner,
+} from "../chain/tx.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import { messageOf, SyncError } from "./errors.ts";
 import { writeSnapshot } from "./snapshot.ts";
+import type { VerifyPool } from "./verify_pool.ts";
 
 /** What happened to a block offered to {@link Ledger.receiveBlock}. */
 export type BlockOutcome = "applied" | "known" | "ahead" | "rejected";
@@ -40,8 +47,8 @@ export interface LedgerHooks {
   onFatal?: (error: Error) => void;
 }
 
-/** Bounds of a group commit. */
-export interface GroupCommitOptions {
+/** Bounds of a group commit, snapshots and the verification pool. */
+export interface LedgerOptions {
   /** The most blocks appended with one flush; 256 by default. */
   maxBlocks?: number;
   /** The most bytes appended with one flush; 8 MiB by default. */
@@ -53,6 +60,11 @@ export interface GroupCommitOptions {
    * blocks; 0 (the default) only when {@link Ledger.snapshot} is called.
    */
   snapshotEvery?: number;
+  /**
+   * Verifies transactions ({@link Ledger.submitTx}, {@link Ledger.offerTx})
+   * off the main thread; without it they are verified in place.
+   */
+  pool?: VerifyPool;
 }
 
 /** Options of {@link Ledger.commitBlock}. */
@@ -109,7 +121,11 @@ export class Ledger {
   /** The block store. */
   readonly store: BlockStore;
   readonly #hooks: LedgerHooks;
-  readonly #group: Required<GroupCommitOptions>;
+  readonly #group: Required<Omit<LedgerOptions, "pool">>;
+  readonly #pool: VerifyPool | undefined;
+  // Transactions are applied in arrival order, whatever order their
+  // verifications finish in, so a sender's nonces stay in order.
+  #txOrder: Promise<unknown> = Promise.resolve();
   #lock: Promise<unknown> = Promise.resolve();
   #failed: Error | undefined;
   // Applied, not yet durable: appended with the next flush.
@@ -126,7 +142,7 @@ export class Ledger {
     state: State,
     store: BlockStore,
     hooks: LedgerHooks = {},
-    group: GroupCommitOptions = {},
+    group: LedgerOptions = {},
   ) {
     this.state = state;
     this.store = store;
@@ -137,6 +153,7 @@ export class Ledger {
       maxDelayMs: group.maxDelayMs ?? 200,
       snapshotEvery: group.snapshotEvery ?? 0,
     };
+    this.#pool = group.pool;
     this.#snapshotBase = state.lastNumber;
   }
 
@@ -162,6 +179,43 @@ export class Ledger {
       return true;
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * Like {@link sendTx}, with the signature recovered in the verification
+   * pool while earlier transactions are applied: many clients' transactions
+   * are verified on every core, and still applied in arrival order.
+   * Rejects with the `StateError` sendTx throws.
+   */
+  submitTx(tx: SigTx): Promise<string> {
+    const checked = this.#verifyTx(tx);
+    const run = this.#txOrder.then(async () => {
+      await checked;
+      return this.sendTx(tx);
+    });
+    this.#txOrder = run.catch(() => {});
+    return run;
+  }
+
+  /** Like {@link receiveTx}, verified in the pool as {@link submitTx} is. */
+  offerTx(tx: SigTx): Promise<boolean> {
+    return this.submitTx(tx).then(() => true, () => false);
+  }
+
+  // Records the pool's hash and signer of `tx`; without a pool, or if it
+  // fails (it closes as the node stops), sendTx verifies in place.
+  async #verifyTx(tx: SigTx): Promise<void> {
+    if (!this.#pool) return;
+    try {
+      const [r] = await this.#pool.verifyTxs([
+        new TextEncoder().encode(encodeSigTx(tx)),
+      ]);
+      if ("value" in r) {
+        primeTx(tx, { hash: txHash(r.value), signer: txSigner(r.value) });
+      }
+    } catch {
+      // Verified in place instead.
     }
   }
 

@@ -206,7 +206,7 @@ export class Node {
         this.#fatal ??= e;
         void this.stop();
       },
-    }, { snapshotEvery: SNAPSHOT_EVERY });
+    }, { snapshotEvery: SNAPSHOT_EVERY, pool: this.#pool });
     const created = sync.createdAccounts;
     if (created) {
       out(

@@ -40,6 +40,8 @@ export interface TxBackend {
 const utf8 = new TextEncoder();
 const ADDRESS_RE = /^[0-9a-fA-F]{64}$/;
 const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/;
+/** Relayed transactions of one stream verified at once, at most. */
+const MAX_TXS_IN_FLIGHT = 256;
 
 /**
  * The Tx service on a ledger and a key store:
@@ -83,10 +85,11 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
       return { Tx: utf8.encode(encodeTx(tx)) };
     },
 
-    txSend(req) {
+    async txSend(req) {
       const tx = decodeTx(req.Tx);
       try {
-        return { Hash: ledger.sendTx(tx) };
+        // Verified in the node's pool; applied in arrival order.
+        return { Hash: await ledger.submitTx(tx) };
       } catch (e) {
         if (e instanceof StateError) {
           throw new ConnectError(e.message, Code.FailedPrecondition);
@@ -97,7 +100,11 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
 
     async txReceive(reqs) {
       let dropped = 0;
+      // Verified in the pool while the stream goes on (a bounded number at
+      // once), applied in arrival order.
+      const inFlight = new Set<Promise<void>>();
       for await (const req of reqs) {
+        if (inFlight.size >= MAX_TXS_IN_FLIGHT) await Promise.race(inFlight);
         let tx: SigTx;
         try {
           tx = decodeSigTx(req.Tx);
@@ -106,8 +113,13 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
           backend.log?.(`dropped relayed tx: ${(e as Error).message}`);
           continue;
         }
-        if (!ledger.receiveTx(tx)) dropped++;
+        const offered: Promise<void> = ledger.offerTx(tx).then((fresh) => {
+          if (!fresh) dropped++;
+          inFlight.delete(offered);
+        });
+        inFlight.add(offered);
       }
+      await Promise.all(inFlight);
       if (dropped > 0) {
         backend.log?.(`dropped ${dropped} relayed invalid or known tx(s)`);
       }

@@ -1,4 +1,9 @@
-import { assert, assertEquals, assertRejects } from "../assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertThrows,
+} from "../assert.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";
 import { Account } from "../../src/chain/account.ts";
 import {
@@ -9,7 +14,8 @@ import {
 import { type Event, EventType } from "../../src/chain/event.ts";
 import { timeNow } from "../../src/chain/json.ts";
 import { State, StateError } from "../../src/chain/state.ts";
-import type { SigTx } from "../../src/chain/tx.ts";
+import { type SigTx, txHash } from "../../src/chain/tx.ts";
+import { VerifyPool } from "../../src/node/verify_pool.ts";
 import { Ledger } from "../../src/node/ledger.ts";
 import { runProposer } from "../../src/node/proposer.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
@@ -341,6 +347,47 @@ Deno.test("a crash during a group commit: the torn tail is repaired, nothing con
       chain.blocks.map(encodeSigBlock),
     );
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("submitTx verifies in the pool, applies in arrival order, with sendTx's errors", async () => {
+  const chain = makeChain(0, 1);
+  const dir = await Deno.makeTempDir({ prefix: "bcn_ledger_" });
+  const pool = new VerifyPool({ workers: 2 });
+  try {
+    const store = await BlockStore.open(dir);
+    await store.writeGenesis(chain.genesis);
+    const relayed: SigTx[] = [];
+    const ledger = new Ledger(new State(chain.genesis), store, {
+      onTx: (tx) => relayed.push(tx),
+    }, { pool });
+    const pays = Array.from({ length: 12 }, (_, i) =>
+      chain.owner.signTx({
+        from: chain.owner.address,
+        to: chain.others[0].address,
+        value: 1n,
+        nonce: BigInt(i + 1),
+        time: timeNow(),
+      }));
+    // All at once: nonce n + 1 must not be applied before nonce n.
+    const hashes = await Promise.all(pays.map((t) => ledger.submitTx(t)));
+    assertEquals(hashes, pays.map(txHash));
+    assertEquals(relayed, pays);
+    // The same one-line errors as verifying in place.
+    const forged = { ...pays[0], nonce: 13n, value: 2n };
+    const serial = new Ledger(new State(chain.genesis), store);
+    for (const t of pays) serial.sendTx(t);
+    const expected = assertThrows(() => serial.sendTx(forged), StateError);
+    await assertRejects(
+      () => ledger.submitTx(forged),
+      StateError,
+      expected.message,
+    );
+    assertEquals(await ledger.offerTx(pays[3]), false);
+    assertEquals(relayed.length, 12);
+  } finally {
+    pool.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
