@@ -11,7 +11,12 @@
  */
 import type { Account } from "../chain/account.ts";
 import { blockEvent, type Event, txEvent } from "../chain/event.ts";
-import { blockBytes, type SigBlock } from "../chain/block.ts";
+import {
+  blockBytes,
+  blockFacts,
+  primeBlock,
+  type SigBlock,
+} from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
 import {
   encodeSigTx,
@@ -219,11 +224,25 @@ export class Ledger {
     }
   }
 
+  // Records the pool's facts of `block` (hashes, root, signers); without a
+  // pool, or if it fails, applying it works them out in place.
+  async #verifyBlock(block: SigBlock): Promise<void> {
+    if (!this.#pool) return;
+    try {
+      const [r] = await this.#pool.verifyBlocks([blockBytes(block)]);
+      if ("value" in r) primeBlock(block, blockFacts(r.value));
+    } catch {
+      // Verified in place instead.
+    }
+  }
+
   /**
    * A relayed block: applied, appended, published and relayed when it is
    * the next one; ignored when already known; reported when it is ahead.
    */
-  receiveBlock(block: SigBlock): Promise<BlockOutcome> {
+  async receiveBlock(block: SigBlock): Promise<BlockOutcome> {
+    // Verified off the main thread before it waits for its turn.
+    if (block.number > this.state.lastNumber) await this.#verifyBlock(block);
     return this.#locked(async () => {
       const next = this.state.lastNumber + 1n;
       if (block.number < next) return "known";

@@ -391,3 +391,35 @@ Deno.test("submitTx verifies in the pool, applies in arrival order, with sendTx'
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("receiveBlock with a pool: the same outcomes and messages as in place", async () => {
+  const chain = makeChain(2, 2);
+  const pool = new VerifyPool({ workers: 2 });
+  const dirs: string[] = [];
+  try {
+    const run = async (withPool: boolean) => {
+      const dir = await Deno.makeTempDir({ prefix: "bcn_ledger_" });
+      dirs.push(dir);
+      const store = await BlockStore.open(dir);
+      await store.writeGenesis(chain.genesis);
+      const logs: string[] = [];
+      const ledger = new Ledger(new State(chain.genesis), store, {
+        log: (m) => logs.push(m),
+      }, withPool ? { pool } : {});
+      const forged = Account.create().signBlock(chain.blocks[0]);
+      const outcomes = [
+        await ledger.receiveBlock(forged),
+        await ledger.receiveBlock(chain.blocks[0]),
+        await ledger.receiveBlock(chain.blocks[0]),
+        await ledger.receiveBlock(chain.blocks[1]),
+      ];
+      return { outcomes, logs, lines: await storeLines(dir) };
+    };
+    const pooled = await run(true);
+    assertEquals(pooled.outcomes, ["rejected", "applied", "known", "applied"]);
+    assertEquals(pooled, await run(false));
+  } finally {
+    pool.close();
+    for (const d of dirs) await Deno.remove(d, { recursive: true });
+  }
+});
