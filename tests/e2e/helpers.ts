@@ -97,10 +97,19 @@ export function freePort(): number {
   }
 }
 
+/**
+ * The V8 flags `bcn` runs with (the `bcn` and `compile` tasks'): a small
+ * young generation per isolate keeps a node with verification workers small.
+ */
+export const BCN_V8_FLAGS: readonly string[] = [
+  "--v8-flags=--max-semi-space-size=2",
+];
+
 function command(args: string[], options: BcnOptions): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      ...BCN_V8_FLAGS,
       ...BCN_PERMISSIONS,
       "--config",
       CONFIG_PATH,
