@@ -52,8 +52,8 @@ export interface LedgerHooks {
   onFatal?: (error: Error) => void;
 }
 
-/** Bounds of a group commit, snapshots and the verification pool. */
-export interface LedgerOptions {
+/** The hooks, group-commit bounds, snapshots and verification pool. */
+export interface LedgerOptions extends LedgerHooks {
   /** The most blocks appended with one flush; 256 by default. */
   maxBlocks?: number;
   /** The most bytes appended with one flush; 8 MiB by default. */
@@ -126,7 +126,12 @@ export class Ledger {
   /** The block store. */
   readonly store: BlockStore;
   readonly #hooks: LedgerHooks;
-  readonly #group: Required<Omit<LedgerOptions, "pool">>;
+  readonly #group: {
+    maxBlocks: number;
+    maxBytes: number;
+    maxDelayMs: number;
+    snapshotEvery: number;
+  };
   readonly #pool: VerifyPool | undefined;
   // Transactions are applied in arrival order, whatever order their
   // verifications finish in, so a sender's nonces stay in order.
@@ -143,22 +148,17 @@ export class Ledger {
   #snapshotBase: bigint;
 
   /** Wraps a synced state and its store. */
-  constructor(
-    state: State,
-    store: BlockStore,
-    hooks: LedgerHooks = {},
-    group: LedgerOptions = {},
-  ) {
+  constructor(state: State, store: BlockStore, options: LedgerOptions = {}) {
     this.state = state;
     this.store = store;
-    this.#hooks = hooks;
+    this.#hooks = options;
     this.#group = {
-      maxBlocks: group.maxBlocks ?? 256,
-      maxBytes: group.maxBytes ?? 8 * 1024 * 1024,
-      maxDelayMs: group.maxDelayMs ?? 200,
-      snapshotEvery: group.snapshotEvery ?? 0,
+      maxBlocks: options.maxBlocks ?? 256,
+      maxBytes: options.maxBytes ?? 8 * 1024 * 1024,
+      maxDelayMs: options.maxDelayMs ?? 200,
+      snapshotEvery: options.snapshotEvery ?? 0,
     };
-    this.#pool = group.pool;
+    this.#pool = options.pool;
     this.#snapshotBase = state.lastNumber;
   }
 

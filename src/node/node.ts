@@ -206,7 +206,9 @@ export class Node {
         this.#fatal ??= e;
         void this.stop();
       },
-    }, { snapshotEvery: SNAPSHOT_EVERY, pool: this.#pool });
+      snapshotEvery: SNAPSHOT_EVERY,
+      pool: this.#pool,
+    });
     const created = sync.createdAccounts;
     if (created) {
       out(

@@ -200,7 +200,8 @@ export class StateSync {
     const store = this.#store;
     if (!state || !store) throw new Error("syncState() has not run");
     const ledger = options.ledger ??
-      new Ledger(state, store, { log: this.#log }, {
+      new Ledger(state, store, {
+        log: this.#log,
         snapshotEvery: SNAPSHOT_EVERY,
       });
     for (const peer of this.#peerReader.peers()) {

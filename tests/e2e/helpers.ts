@@ -99,10 +99,11 @@ export function freePort(): number {
 
 /**
  * The V8 flags `bcn` runs with (the `bcn` and `compile` tasks'): a small
- * young generation per isolate keeps a node with verification workers small.
+ * young generation per isolate and a heap that grows only as needed keep a
+ * node with verification workers small and its memory flat.
  */
 export const BCN_V8_FLAGS: readonly string[] = [
-  "--v8-flags=--max-semi-space-size=2",
+  "--v8-flags=--max-semi-space-size=2,--optimize-for-size",
 ];
 
 function command(args: string[], options: BcnOptions): Deno.Command {

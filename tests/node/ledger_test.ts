@@ -271,7 +271,9 @@ Deno.test("a group is flushed once it is full, or after its delay", async () => 
     const confirmed: bigint[] = [];
     const ledger = new Ledger(new State(chain.genesis), store, {
       onBlock: (b) => confirmed.push(b.number),
-    }, { maxBlocks: 2, maxDelayMs: 20 });
+      maxBlocks: 2,
+      maxDelayMs: 20,
+    });
     await ledger.commitBlock(chain.blocks[0], { group: true });
     assertEquals(confirmed, []);
     await ledger.commitBlock(chain.blocks[1], { group: true });
@@ -361,7 +363,8 @@ Deno.test("submitTx verifies in the pool, applies in arrival order, with sendTx'
     const relayed: SigTx[] = [];
     const ledger = new Ledger(new State(chain.genesis), store, {
       onTx: (tx) => relayed.push(tx),
-    }, { pool });
+      pool,
+    });
     const pays = Array.from({ length: 12 }, (_, i) =>
       chain.owner.signTx({
         from: chain.owner.address,
@@ -405,7 +408,8 @@ Deno.test("receiveBlock with a pool: the same outcomes and messages as in place"
       const logs: string[] = [];
       const ledger = new Ledger(new State(chain.genesis), store, {
         log: (m) => logs.push(m),
-      }, withPool ? { pool } : {});
+        ...(withPool ? { pool } : {}),
+      });
       const forged = Account.create().signBlock(chain.blocks[0]);
       const outcomes = [
         await ledger.receiveBlock(forged),

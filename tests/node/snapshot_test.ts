@@ -99,7 +99,7 @@ Deno.test("a clean ledger snapshot is written only when the state moved on", asy
   const chain = makeChain(3, 1);
   await withTempDir(async (dir) => {
     const store = await makeStore(dir, { ...chain, blocks: [] });
-    const ledger = new Ledger(new State(chain.genesis), store, {}, {
+    const ledger = new Ledger(new State(chain.genesis), store, {
       snapshotEvery: 2,
     });
     await ledger.snapshot();
