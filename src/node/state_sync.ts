@@ -6,14 +6,6 @@
  *
  * @module
  */
-import { Account } from "../chain/account.ts";
-import {
-  decodeSigGenesis,
-  genesisHash,
-  newGenesis,
-  type SigGenesis,
-  verifyGenesis,
-} from "../chain/genesis.ts";
 import { State } from "../chain/state.ts";
 import { join } from "node:path";
 import {
@@ -21,7 +13,7 @@ import {
   BlockStoreError,
   GENESIS_FILE,
 } from "../store/block_store.ts";
-import { MIN_PASSWORD_BYTES, writeKey } from "../store/key_store.ts";
+import { checkGenesisInputs, setUpGenesis } from "./genesis_setup.ts";
 import type { PeerRegistry } from "../rpc/client.ts";
 import type { NodeConfig } from "./config.ts";
 import { sleep } from "./sleep.ts";
@@ -153,7 +145,7 @@ export class StateSync {
         join(this.#cfg.blockStoreDir, GENESIS_FILE),
       )
         .then(() => true, () => false);
-      if (!exists) this.#checkGenesisInputs();
+      if (!exists) checkGenesisInputs(this.#cfg);
     }
     const store = this.#store ??= await BlockStore.open(
       this.#cfg.blockStoreDir,
@@ -161,19 +153,13 @@ export class StateSync {
         onWarning: this.#log,
       },
     );
-    let genesis = await store.readGenesis();
-    if (genesis === undefined) {
-      genesis = this.#cfg.bootstrap
-        ? await this.#createGenesis(store)
-        : await this.#syncGenesis(store);
-    } else {
-      if (!verifyGenesis(genesis)) {
-        throw new SyncError(
-          `invalid genesis signature in ${this.#cfg.blockStoreDir}`,
-        );
-      }
-      if (!this.#cfg.bootstrap) await this.#checkSeedChain(genesis);
-    }
+    const { genesis, created } = await setUpGenesis(this.#cfg, store, {
+      fetch: (seed) =>
+        this.#retry(() => this.#source().genesis(seed, this.#signal)),
+      signal: this.#signal,
+      log: this.#log,
+    });
+    this.#created = created;
     const state = this.#state = new State(genesis);
     await this.#withPool(async (pool) => {
       await this.#readBlocks(store, state, pool);
@@ -237,106 +223,6 @@ export class StateSync {
     return this.#options.source;
   }
 
-  #checkGenesisInputs(): void {
-    const cfg = this.#cfg;
-    const enc = new TextEncoder();
-    if (enc.encode(cfg.authPass ?? "").length < MIN_PASSWORD_BYTES) {
-      throw new SyncError(
-        `authority password (--authpass or BCN_AUTHPASS) must be at least ${MIN_PASSWORD_BYTES} bytes`,
-      );
-    }
-    if (enc.encode(cfg.ownerPass ?? "").length < MIN_PASSWORD_BYTES) {
-      throw new SyncError(
-        `owner password (--ownerpass or BCN_OWNERPASS) must be at least ${MIN_PASSWORD_BYTES} bytes`,
-      );
-    }
-    if (cfg.balance === undefined || cfg.balance <= 0n) {
-      throw new SyncError(
-        "balance (--balance) of the initial owner must be positive",
-      );
-    }
-  }
-
-  async #createGenesis(store: BlockStore): Promise<SigGenesis> {
-    const cfg = this.#cfg;
-    // Every check comes before anything is written.
-    this.#checkGenesisInputs();
-    const auth = Account.create();
-    const owner = Account.create();
-    await writeKey(cfg.keyStoreDir, auth, cfg.authPass!);
-    await writeKey(cfg.keyStoreDir, owner, cfg.ownerPass!);
-    const genesis = auth.signGenesis(
-      newGenesis(cfg.chain, auth.address, owner.address, cfg.balance!),
-    );
-    await store.writeGenesis(genesis);
-    this.#created = { authority: auth.address, owner: owner.address };
-    return genesis;
-  }
-
-  async #fetchGenesis(seed: string): Promise<SigGenesis> {
-    let bytes: Uint8Array;
-    try {
-      bytes = await this.#retry(
-        () => this.#source().genesis(seed, this.#signal),
-      );
-    } catch (e) {
-      if (e instanceof SyncError) throw e;
-      this.#signal.throwIfAborted();
-      throw new SyncError(
-        `cannot fetch the genesis from seed ${seed}: ${messageOf(e)}`,
-      );
-    }
-    let genesis: SigGenesis;
-    try {
-      genesis = decodeSigGenesis(bytes);
-    } catch (e) {
-      throw new SyncError(`invalid genesis from ${seed}: ${messageOf(e)}`);
-    }
-    if (!verifyGenesis(genesis)) {
-      throw new SyncError(`invalid genesis signature from ${seed}`);
-    }
-    return genesis;
-  }
-
-  async #syncGenesis(store: BlockStore): Promise<SigGenesis> {
-    const seed = this.#cfg.seed;
-    if (!seed) throw new SyncError("a regular node needs --seed host:port");
-    const genesis = await this.#fetchGenesis(seed);
-    // Written only after its signature checked.
-    await store.writeGenesis(genesis);
-    return genesis;
-  }
-
-  // A restarted regular node makes sure its store belongs to its seed's
-  // chain. A seed that cannot be reached is not fatal here: the local store
-  // is valid on its own, and other peers may serve newer blocks.
-  async #checkSeedChain(local: SigGenesis): Promise<void> {
-    const seed = this.#cfg.seed;
-    if (!seed) return;
-    let remote: SigGenesis;
-    try {
-      remote = await this.#fetchGenesis(seed);
-    } catch (e) {
-      if (e instanceof SyncError && !e.message.startsWith("cannot fetch")) {
-        throw e;
-      }
-      this.#log(`warning: ${messageOf(e)}; continuing with the local store`);
-      return;
-    }
-    const mine = genesisHash(local);
-    const theirs = genesisHash(remote);
-    if (mine !== theirs) {
-      throw new SyncError(
-        `block store ${this.#cfg.blockStoreDir} belongs to another chain ` +
-          `(genesis ${mine.slice(0, 7)}) than seed ${seed} (genesis ${
-            theirs.slice(0, 7)
-          })`,
-      );
-    }
-  }
-
-  // Replays the local store through the verification pool: the same checks
-  // and errors as reading it block by block, on every core.
   async #readBlocks(
     store: BlockStore,
     state: State,
