@@ -173,6 +173,8 @@ export class Node {
     const sync = this.#sync = new StateSync(cfg, syncPeers, signal, {
       source: peerSyncSource(this.#registry),
       log: this.#log,
+      // The CLI's node (no log of its own) redraws one line on a terminal.
+      progress: this.#options.log ? "log" : "terminal",
       pool: this.#pool,
     });
     const state = await sync.syncState();

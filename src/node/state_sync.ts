@@ -1,11 +1,14 @@
 /**
  * State sync (the seed's chapter): a bootstrap node creates or reads its
  * genesis; a regular node fetches and verifies it from its seed. Either then
- * replays its own block store and streams newer blocks from every known
- * peer, verifying, applying and appending each one.
+ * replays its own block store (from its snapshot, when one matches) and
+ * streams newer blocks from every known peer. Blocks are decoded and
+ * verified by the verification pool ahead of the ledger, which applies them
+ * in order and appends them in groups.
  *
  * @module
  */
+import { blockBytes } from "../chain/block.ts";
 import { State } from "../chain/state.ts";
 import { join } from "node:path";
 import {
@@ -22,7 +25,6 @@ import { Ledger } from "./ledger.ts";
 import { verifiedBlocks, VerifyPool } from "./verify_pool.ts";
 import { readSnapshot, SNAPSHOT_EVERY, SNAPSHOT_FILE } from "./snapshot.ts";
 import { Progress } from "./progress.ts";
-import { blockBytes } from "../chain/block.ts";
 
 /** Gives the addresses of the peers a node currently knows. */
 export interface PeerReader {
@@ -79,6 +81,12 @@ export interface StateSyncOptions {
   pool?: VerifyPool;
   /** Workers of a pool the sync starts itself; one per core by default. */
   workers?: number;
+  /**
+   * How progress is shown: `terminal` redraws one line on stderr when it is
+   * a terminal (else plain lines on stderr); `log` sends plain lines to
+   * `log`. By default `log` when `log` is given, else `terminal`.
+   */
+  progress?: "terminal" | "log";
 }
 
 /**
@@ -260,13 +268,11 @@ export class StateSync {
   }
 
   #progress(label: string, totalBytes?: number): Progress {
-    const log = this.#options.log;
-    return new Progress(
-      log ? { label, totalBytes, terminal: false, write: log } : {
-        label,
-        totalBytes,
-      },
-    );
+    const { log, progress } = this.#options;
+    if (log && progress !== "terminal") {
+      return new Progress({ label, totalBytes, terminal: false, write: log });
+    }
+    return new Progress({ label, totalBytes });
   }
 
   // Starts the state from the snapshot when it matches the store; resolves
