@@ -211,3 +211,33 @@ Deno.test("no snapshot is a quiet full replay", async () => {
     assertEquals(state.toString(), stateAt(chain, 4).toString());
   });
 });
+
+Deno.test("a bad line in the store stops the pooled replay with the serial reader's error", async () => {
+  const chain = makeChain(40, 1);
+  const spoilers: [string, (lines: string[]) => void][] = [
+    ["undecodable", (l) => l[20] = l[20].slice(0, 30)],
+    ["out of order", (l) => [l[20], l[21]] = [l[21], l[20]]],
+  ];
+  for (const [what, spoil] of spoilers) {
+    await withTempDir(async (dir) => {
+      const store = await makeStore(dir, chain);
+      const path = `${dir}/blocks/block.store`;
+      const lines = (await Deno.readTextFile(path)).split("\n");
+      spoil(lines);
+      await Deno.writeTextFile(path, lines.join("\n"));
+      let serial = "";
+      try {
+        for await (const _ of store.blocks()) { /* read on */ }
+      } catch (e) {
+        serial = (e as Error).message;
+      }
+      assert(serial.includes("line 21"), `${what}: ${serial}`);
+      const err = await assertRejects(() => restart(dir), SyncError);
+      assertEquals(
+        err.message,
+        `cannot replay block store ${dir}/blocks: ${serial}`,
+        what,
+      );
+    });
+  }
+});
