@@ -79,9 +79,19 @@ export {
 } from "./src/node/events.ts";
 export {
   type BlockOutcome,
+  type CommitOptions,
   Ledger,
   type LedgerHooks,
+  type LedgerOptions,
 } from "./src/node/ledger.ts";
+export {
+  type Checked,
+  type PipelineOptions,
+  recoveryRate,
+  verifiedBlocks,
+  VerifyPool,
+  type VerifyPoolOptions,
+} from "./src/node/verify_pool.ts";
 export * from "./src/chain/search_tx.ts";
 export {
   type ConnectSyncSource,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { keccak256, keccak256Hex, verifySignature } from "./crypto.ts";
+import { keccak256, keccak256Hex, recoverAddress } from "./crypto.ts";
 import {
   DecodeError,
   encodeBytes,
@@ -13,8 +13,16 @@ import {
   type JsonValue,
   parseJson,
 } from "./json.ts";
+import { merkleRoot } from "./merkle.ts";
 import { asTime, formatTime, type Time } from "./time.ts";
-import { encodeSigTx, type SigTx, sigTxFromJson, txHash } from "./tx.ts";
+import {
+  encodeSigTx,
+  primeTx,
+  type SigTx,
+  sigTxFromJson,
+  txHash,
+  txSigner,
+} from "./tx.ts";
 
 /** A block of transactions following `parent`. */
 export interface Block {
@@ -82,13 +90,33 @@ export function blockDigest(b: Block): Uint8Array {
   return keccak256(encodeBlock(b));
 }
 
+// Blocks are values: what is worked out about one is kept beside it, so a
+// block decoded and verified by a worker is not hashed or recovered again.
 const hashCache = new WeakMap<SigBlock, string>();
+const bytesCache = new WeakMap<SigBlock, Uint8Array>();
+const signerCache = new WeakMap<SigBlock, string | null>();
+const rootCache = new WeakMap<Block, string>();
+const utf8 = new TextEncoder();
+
+/**
+ * The canonical SigBlock as UTF-8 bytes (a `block.store` line without its
+ * newline), encoded once per block and shared by the store, relays and
+ * events. Do not modify the array.
+ */
+export function blockBytes(b: SigBlock): Uint8Array {
+  let bytes = bytesCache.get(b);
+  if (bytes === undefined) {
+    bytes = utf8.encode(encodeSigBlock(b));
+    bytesCache.set(b, bytes);
+  }
+  return bytes;
+}
 
 /** A block's identifier: Keccak-256 of its canonical SigBlock. */
 export function blockHash(b: SigBlock): string {
   let h = hashCache.get(b);
   if (h === undefined) {
-    h = keccak256Hex(encodeSigBlock(b));
+    h = keccak256Hex(blockBytes(b));
     hashCache.set(b, h);
   }
   return h;
@@ -99,7 +127,85 @@ export function blockLeaves(b: Block): string[] {
   return b.txs.map(txHash);
 }
 
+/** The Merkle root of a block's transactions, as computed (not as claimed). */
+export function blockRoot(b: Block): string {
+  let root = rootCache.get(b);
+  if (root === undefined) {
+    root = merkleRoot(blockLeaves(b));
+    rootCache.set(b, root);
+  }
+  return root;
+}
+
+/**
+ * The address the block's signature recovers, or null when the signature
+ * is malformed.
+ */
+export function blockSigner(b: SigBlock): string | null {
+  let signer = signerCache.get(b);
+  if (signer === undefined) {
+    try {
+      signer = recoverAddress(blockDigest(b), b.sig);
+    } catch {
+      signer = null;
+    }
+    signerCache.set(b, signer);
+  }
+  return signer;
+}
+
 /** Whether the block is signed by `authority`. */
 export function verifyBlock(b: SigBlock, authority: string): boolean {
-  return verifySignature(blockDigest(b), b.sig, authority);
+  return blockSigner(b) === authority;
+}
+
+/** What a verification worker worked out for a block, from its bytes. */
+export interface BlockFacts {
+  /** {@link blockBytes}: the canonical encoding. */
+  readonly bytes: Uint8Array;
+  /** {@link blockHash}. */
+  readonly hash: string;
+  /** {@link blockSigner}. */
+  readonly signer: string | null;
+  /** {@link blockRoot}. */
+  readonly root: string;
+  /** {@link txHash} of each transaction, in order. */
+  readonly txHashes: readonly string[];
+  /** {@link txSigner} of each transaction, in order. */
+  readonly txSigners: readonly (string | null)[];
+}
+
+/** Works out every {@link BlockFacts} of a block (the costly part). */
+export function blockFacts(b: SigBlock): BlockFacts {
+  return {
+    bytes: blockBytes(b),
+    hash: blockHash(b),
+    signer: blockSigner(b),
+    root: blockRoot(b),
+    txHashes: b.txs.map(txHash),
+    txSigners: b.txs.map(txSigner),
+  };
+}
+
+/**
+ * Records facts worked out elsewhere (a verification worker, from the same
+ * bytes) so applying the block does not compute them again.
+ *
+ * @example
+ * ```ts
+ * import { blockFacts, decodeSigBlock, primeBlock } from "./block.ts";
+ * function fromWorker(line: Uint8Array): void {
+ *   const block = decodeSigBlock(line);
+ *   primeBlock(block, blockFacts(decodeSigBlock(line)));
+ * }
+ * ```
+ */
+export function primeBlock(b: SigBlock, facts: BlockFacts): void {
+  bytesCache.set(b, facts.bytes);
+  hashCache.set(b, facts.hash);
+  signerCache.set(b, facts.signer);
+  rootCache.set(b, facts.root);
+  b.txs.forEach((tx, i) =>
+    primeTx(tx, { hash: facts.txHashes[i], signer: facts.txSigners[i] })
+  );
 }

@@ -105,9 +105,16 @@ export function recover(digest: Uint8Array, sig: Uint8Array): PublicKey {
   rec[0] = v;
   rec.set(sig.subarray(0, 64), 1);
   try {
-    const pub = secp.recoverPublicKey(rec, digest, { prehash: false });
-    const p = secp.Point.fromBytes(pub).toAffine();
-    return { x: p.x, y: p.y };
+    // Uncompressed (04 || x || y), checked on the curve by noble: reading
+    // x and y from it saves decompressing a point (a square root mod p).
+    const pub = secp.recoverPublicKey(rec, digest, {
+      prehash: false,
+      isCompressed: false,
+    });
+    return {
+      x: bytesToBigint(pub.subarray(1, 33)),
+      y: bytesToBigint(pub.subarray(33, 65)),
+    };
   } catch {
     throw new SignatureError("invalid signature: no curve point for r");
   }

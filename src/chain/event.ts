@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { encodeSigBlock, type SigBlock } from "./block.ts";
+import { blockBytes, type SigBlock } from "./block.ts";
 import { DecodeError, encodeBytes, encodeString, parseObject } from "./json.ts";
 import { encodeSigTx, type SigTx } from "./tx.ts";
 
@@ -30,7 +30,7 @@ export function blockEvent(b: SigBlock): Event {
   return {
     type: EventType.Block,
     action: "validated",
-    body: encoder.encode(encodeSigBlock(b)),
+    body: blockBytes(b),
   };
 }
 

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Account } from "./account.ts";
-import { blockHash, blockLeaves, type SigBlock, verifyBlock } from "./block.ts";
+import { blockHash, blockRoot, type SigBlock, verifyBlock } from "./block.ts";
 import { genesisHash, type SigGenesis } from "./genesis.ts";
 import { U64_MAX } from "./json.ts";
 import { compareTime, type Time, timeNow } from "./time.ts";
@@ -146,6 +146,20 @@ function short(s: string): string {
   return s.slice(0, 7);
 }
 
+/** The confirmed state in full: what a snapshot keeps. */
+export interface ConfirmedState {
+  /** The number of the last confirmed block; 0 before any. */
+  readonly lastNumber: bigint;
+  /** The identifier of the last confirmed block, or of the genesis. */
+  readonly lastHash: string;
+  /** The last confirmed block, if any. */
+  readonly lastBlock?: SigBlock;
+  /** Every confirmed balance. */
+  readonly balances: ReadonlyMap<string, bigint>;
+  /** Every confirmed nonce. */
+  readonly nonces: ReadonlyMap<string, bigint>;
+}
+
 /**
  * Confirmed state (genesis plus confirmed blocks) and pending state
  * (confirmed plus pending transactions).
@@ -232,6 +246,39 @@ export class State {
     return (pending
       ? this.#pendingLedger.nonces.get(address)
       : this.#nonces.get(address)) ?? 0n;
+  }
+
+  /**
+   * The confirmed state, as live read-only views (not copies): read it
+   * before the next change.
+   */
+  confirmed(): ConfirmedState {
+    return {
+      lastNumber: this.#lastNumber,
+      lastHash: this.#lastHash,
+      lastBlock: this.#lastBlock,
+      balances: this.#balances,
+      nonces: this.#nonces,
+    };
+  }
+
+  /**
+   * Starts a new state (no block, nothing pending) from a confirmed state
+   * kept by a snapshot instead of from the genesis alone. The caller has
+   * checked the snapshot against its store.
+   */
+  restore(confirmed: ConfirmedState): void {
+    if (this.#lastNumber !== 0n || this.#pending.size > 0) {
+      throw new Error("restore() needs a new state");
+    }
+    this.#balances.clear();
+    for (const [k, v] of confirmed.balances) this.#balances.set(k, v);
+    this.#nonces.clear();
+    for (const [k, v] of confirmed.nonces) this.#nonces.set(k, v);
+    this.#lastNumber = confirmed.lastNumber;
+    this.#lastHash = confirmed.lastHash;
+    this.#lastBlock = confirmed.lastBlock;
+    this.#pendingLedger = this.#confirmedLedger();
   }
 
   /** The pending transactions, in arrival order. */
@@ -324,7 +371,7 @@ export class State {
       fail(`wrong parent: expected ${this.#lastHash}, got ${block.parent}`);
     }
     if (block.txs.length === 0) fail("no transactions");
-    const root = merkleRoot(blockLeaves(block));
+    const root = blockRoot(block);
     if (root !== block.merkleRoot) {
       fail(`wrong Merkle root: expected ${root}, got ${block.merkleRoot}`);
     }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { keccak256, keccak256Hex, verifySignature } from "./crypto.ts";
+import { keccak256, keccak256Hex, recoverAddress } from "./crypto.ts";
 import {
   encodeBytes,
   encodeString,
@@ -97,7 +97,50 @@ export function txHash(tx: SigTx): string {
   return h;
 }
 
+const signerCache = new WeakMap<SigTx, string | null>();
+
+/**
+ * The address a transaction's signature recovers, or null when the
+ * signature is malformed.
+ */
+export function txSigner(tx: SigTx): string | null {
+  let signer = signerCache.get(tx);
+  if (signer === undefined) {
+    try {
+      signer = recoverAddress(txDigest(tx), tx.sig);
+    } catch {
+      signer = null;
+    }
+    signerCache.set(tx, signer);
+  }
+  return signer;
+}
+
+/** What a verification worker worked out for a transaction. */
+export interface TxFacts {
+  /** {@link txHash} of the transaction. */
+  readonly hash: string;
+  /** {@link txSigner} of the transaction. */
+  readonly signer: string | null;
+}
+
+/**
+ * Records facts worked out elsewhere (a verification worker, from the same
+ * bytes) so {@link txHash} and {@link verifyTx} need not compute them again.
+ *
+ * @example
+ * ```ts
+ * import { decodeSigTx, primeTx, txHash, txSigner } from "./tx.ts";
+ * const tx = decodeSigTx('{"from":"a","to":"b","value":1,"nonce":1,"time":"2024-01-01T00:00:00Z","sig":""}');
+ * primeTx(tx, { hash: txHash({ ...tx }), signer: txSigner({ ...tx }) });
+ * ```
+ */
+export function primeTx(tx: SigTx, facts: TxFacts): void {
+  hashCache.set(tx, facts.hash);
+  signerCache.set(tx, facts.signer);
+}
+
 /** Whether the transaction's signature recovers its `from` address. */
 export function verifyTx(tx: SigTx): boolean {
-  return verifySignature(txDigest(tx), tx.sig, tx.from);
+  return txSigner(tx) === tx.from;
 }

@@ -71,6 +71,18 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
       }`,
     );
   }
+  const workers = optionalString(flags, "verify-workers");
+  let verifyWorkers: number | undefined;
+  if (workers !== undefined) {
+    verifyWorkers = Number(workers);
+    if (!/^\d{1,3}$/.test(workers) || verifyWorkers < 1) {
+      throw new UsageError(
+        `--verify-workers: expected a number from 1 to 999, got ${
+          JSON.stringify(workers)
+        }`,
+      );
+    }
+  }
   const balance = optionalString(flags, "balance");
   const period = optionalString(flags, "period");
   const allowKeys = optionalString(flags, "allow-keys-from");
@@ -106,6 +118,8 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
     peerProtocol: protocol as PeerProtocol,
     allowKeysFrom,
     maxConnsPerIp: perIp === undefined ? undefined : parseConnLimit(perIp),
+    verifyWorkers,
+    reverify: flags.reverify === true,
   };
 }
 
@@ -143,6 +157,8 @@ export const NODE_START: Command = {
     "peer-protocol": { type: "string" },
     "allow-keys-from": { type: "string" },
     "max-conns-per-ip": { type: "string" },
+    "verify-workers": { type: "string" },
+    reverify: { type: "boolean" },
   },
   help:
     `Usage: bcn node start --node HOST:PORT (--bootstrap | --seed HOST:PORT) [flags]
@@ -172,6 +188,10 @@ Flags:
                          e.g. 10.0.0.0/8,192.168.1.5
   --max-conns-per-ip N   open connections one address may hold (default ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS});
                          raise it when many nodes or clients share one address
+  --verify-workers N     threads verifying blocks and transactions
+                         (default: one per core)
+  --reverify             replay and verify the whole block store, ignoring
+                         its snapshot
 `,
   async run(flags, io) {
     const node = new Node(nodeConfigFromFlags(flags), {

@@ -48,6 +48,10 @@ export interface NodeConfig {
    * (`DEFAULT_MAX_CONNECTIONS_PER_ADDRESS`, 64) when absent.
    */
   maxConnsPerIp?: number;
+  /** Block and transaction verification workers; one per core by default. */
+  verifyWorkers?: number;
+  /** Replay and verify the whole block store, ignoring any snapshot. */
+  reverify?: boolean;
 }
 
 /** The default base period of a node (`--period`), in ms: 5 s. */

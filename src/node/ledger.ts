@@ -3,18 +3,36 @@
  * reaches the node (from a client, a relay, the proposer or a catch-up sync)
  * goes through here, so the state and the block store change in one order.
  *
+ * Blocks of a catch-up are appended in groups, with one flush per group
+ * (bounded by count, bytes and time); a block is relayed, published and
+ * reported as confirmed only once it is durable.
+ *
  * @module
  */
 import type { Account } from "../chain/account.ts";
 import { blockEvent, type Event, txEvent } from "../chain/event.ts";
-import type { SigBlock } from "../chain/block.ts";
+import {
+  blockBytes,
+  blockFacts,
+  primeBlock,
+  type SigBlock,
+} from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
-import type { SigTx } from "../chain/tx.ts";
+import {
+  encodeSigTx,
+  primeTx,
+  type SigTx,
+  txHash,
+  txSigner,
+} from "../chain/tx.ts";
 import type { AccountLedger } from "../rpc/account.ts";
 import type { BlockLedger } from "../rpc/block.ts";
+import { messageOf } from "../rpc/errors.ts";
 import type { TxLedger } from "../rpc/tx.ts";
 import type { BlockStore } from "../store/block_store.ts";
-import { appendOrFail } from "./state_sync.ts";
+import { SyncError } from "./errors.ts";
+import { writeSnapshot } from "./snapshot.ts";
+import type { VerifyPool } from "./verify_pool.ts";
 
 /** What happened to a block offered to {@link Ledger.receiveBlock}. */
 export type BlockOutcome = "applied" | "known" | "ahead" | "rejected";
@@ -46,9 +64,75 @@ export interface LedgerHooks {
   onFatal?: (error: Error) => void;
 }
 
+/** The hooks, group-commit bounds, snapshots and verification pool. */
+export interface LedgerOptions extends LedgerHooks {
+  /** The most blocks appended with one flush; 256 by default. */
+  maxBlocks?: number;
+  /** The most bytes appended with one flush; 8 MiB by default. */
+  maxBytes?: number;
+  /** The longest a block waits for its flush, in ms; 200 by default. */
+  maxDelayMs?: number;
+  /**
+   * Write a snapshot of the confirmed state after this many new durable
+   * blocks; 0 (the default) only when {@link Ledger.snapshot} is called.
+   */
+  snapshotEvery?: number;
+  /**
+   * Verifies transactions ({@link Ledger.submitTx}, {@link Ledger.offerTx})
+   * off the main thread; without it they are verified in place.
+   */
+  pool?: VerifyPool;
+}
+
+/** Options of {@link Ledger.commitBlock}. */
+export interface CommitOptions {
+  /**
+   * More blocks follow at once (a catch-up): the block may wait, within the
+   * group-commit bounds, to be appended with the next ones; call
+   * {@link Ledger.flush} after the last. By default it is durable (and
+   * announced) before the call resolves.
+   */
+  group?: boolean;
+  /** The peer it was synced from: it is not relayed back there. */
+  origin?: string;
+}
+
+/**
+ * Appends blocks the state already holds; a failure is fatal (retrying
+ * would leave a gap in the store), so it is never taken for a peer's fault.
+ */
+async function appendOrFail(
+  store: BlockStore,
+  blocks: readonly SigBlock[],
+): Promise<void> {
+  try {
+    await store.appendLines(blocks.map(blockBytes));
+  } catch (e) {
+    const first = blocks[0].number;
+    const last = blocks[blocks.length - 1].number;
+    throw new SyncError(
+      `cannot append block ${first}${
+        last === first ? "" : `-${last}`
+      } to the block store: ${messageOf(e)}`,
+      { fatal: true },
+    );
+  }
+}
+
 /**
  * The state and block store of a running node, with one lock around every
  * change so blocks are applied and appended strictly in order.
+ *
+ * @example
+ * ```ts
+ * import { Ledger } from "./ledger.ts";
+ * import { State } from "../chain/state.ts";
+ * import { BlockStore } from "../store/block_store.ts";
+ * import type { SigGenesis } from "../chain/genesis.ts";
+ * async function open(genesis: SigGenesis, dir: string): Promise<Ledger> {
+ *   return new Ledger(new State(genesis), await BlockStore.open(dir));
+ * }
+ * ```
  */
 export class Ledger implements TxLedger, BlockLedger, AccountLedger {
   /** The confirmed and pending state. */
@@ -56,22 +140,46 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
   /** The block store. */
   readonly store: BlockStore;
   readonly #hooks: LedgerHooks;
+  readonly #group: {
+    maxBlocks: number;
+    maxBytes: number;
+    maxDelayMs: number;
+    snapshotEvery: number;
+  };
+  readonly #pool: VerifyPool | undefined;
+  // Transactions are applied in arrival order, whatever order their
+  // verifications finish in, so a sender's nonces stay in order.
+  #txOrder: Promise<unknown> = Promise.resolve();
   #lock: Promise<unknown> = Promise.resolve();
   #failed: Error | undefined;
+  // Applied, not yet durable, each with the peer it came from.
+  #unflushed: { block: SigBlock; origin: string | undefined }[] = [];
+  #unflushedBytes = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  // The block of the last snapshot written here, if any; periodic
+  // snapshots count from it (or from where the ledger started).
+  #snapshotAt: bigint | undefined;
+  #snapshotBase: bigint;
 
   /** Wraps a synced state and its store. */
-  constructor(state: State, store: BlockStore, hooks: LedgerHooks = {}) {
+  constructor(state: State, store: BlockStore, options: LedgerOptions = {}) {
     this.state = state;
     this.store = store;
-    this.#hooks = hooks;
+    this.#hooks = options;
+    this.#group = {
+      maxBlocks: options.maxBlocks ?? 256,
+      maxBytes: options.maxBytes ?? 8 * 1024 * 1024,
+      maxDelayMs: options.maxDelayMs ?? 200,
+      snapshotEvery: options.snapshotEvery ?? 0,
+    };
+    this.#pool = options.pool;
+    this.#snapshotBase = state.lastNumber;
   }
 
   /**
-   * Validates a transaction against the pending state, keeps it and relays
-   * it. Returns its hash; throws a `StateError` when it does not apply or is
-   * already pending. A future-nonce transaction is kept queued instead
-   * (`state.hasQueued(hash)`) and relayed only once the nonces before it
-   * arrive.
+   * Validates a transaction against the pending state, keeps it (pending, or
+   * queued when its nonce is ahead) and relays it once pending. Returns its
+   * hash; throws a `StateError` when it does not apply or is already known.
    */
   sendTx(tx: SigTx): string {
     return this.#addTx(tx, undefined);
@@ -93,11 +201,62 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
   }
 
   /**
+   * Like {@link sendTx}, with the signature recovered in the verification
+   * pool while earlier transactions are applied: many clients' transactions
+   * are verified on every core, and still applied in arrival order.
+   * Rejects with the `StateError` sendTx throws.
+   */
+  submitTx(tx: SigTx, origin?: string): Promise<string> {
+    const checked = this.#verifyTx(tx);
+    const run = this.#txOrder.then(async () => {
+      await checked;
+      return this.#addTx(tx, origin);
+    });
+    this.#txOrder = run.catch(() => {});
+    return run;
+  }
+
+  /** Like {@link receiveTx}, verified in the pool as {@link submitTx} is. */
+  offerTx(tx: SigTx, origin?: string): Promise<boolean> {
+    return this.submitTx(tx, origin).then(() => true, () => false);
+  }
+
+  // Records the pool's hash and signer of `tx`; without a pool, or if it
+  // fails (it closes as the node stops), sendTx verifies in place.
+  async #verifyTx(tx: SigTx): Promise<void> {
+    if (!this.#pool) return;
+    try {
+      const [r] = await this.#pool.verifyTxs([
+        new TextEncoder().encode(encodeSigTx(tx)),
+      ]);
+      if ("value" in r) {
+        primeTx(tx, { hash: txHash(r.value), signer: txSigner(r.value) });
+      }
+    } catch {
+      // Verified in place instead.
+    }
+  }
+
+  // Records the pool's facts of `block` (hashes, root, signers); without a
+  // pool, or if it fails, applying it works them out in place.
+  async #verifyBlock(block: SigBlock): Promise<void> {
+    if (!this.#pool) return;
+    try {
+      const [r] = await this.#pool.verifyBlocks([blockBytes(block)]);
+      if ("value" in r) primeBlock(block, blockFacts(r.value));
+    } catch {
+      // Verified in place instead.
+    }
+  }
+
+  /**
    * A relayed block: applied, appended, published and relayed when it is
    * the next one; ignored when already known; reported when it is ahead.
    * `origin` is the peer that sent it, if known: it is not relayed back.
    */
-  receiveBlock(block: SigBlock, origin?: string): Promise<BlockOutcome> {
+  async receiveBlock(block: SigBlock, origin?: string): Promise<BlockOutcome> {
+    // Verified off the main thread before it waits for its turn.
+    if (block.number > this.state.lastNumber) await this.#verifyBlock(block);
     return this.#locked(async () => {
       const next = this.state.lastNumber + 1n;
       if (block.number < next) return "known";
@@ -113,7 +272,8 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
         );
         return "rejected";
       }
-      await this.#persist(block, origin);
+      this.#unflushed.push({ block, origin });
+      await this.#flush();
       return "applied";
     });
   }
@@ -122,18 +282,40 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
    * A block from a catch-up sync: applied, appended, published and relayed
    * when it is the next one, `known` when the node already has it. Throws
    * a `StateError` for an invalid block, so the sync can name the peer.
-   * `origin` is the peer it was synced from: it is not relayed back there.
    */
   commitBlock(
     block: SigBlock,
-    origin?: string,
+    options: CommitOptions = {},
   ): Promise<"applied" | "known"> {
     return this.#locked(async () => {
       if (block.number <= this.state.lastNumber) return "known";
       this.#apply(block);
-      await this.#persist(block, origin);
+      this.#unflushed.push({ block, origin: options.origin });
+      this.#unflushedBytes += blockBytes(block).length;
+      const g = this.#group;
+      if (
+        !options.group || this.#unflushed.length >= g.maxBlocks ||
+        this.#unflushedBytes >= g.maxBytes
+      ) {
+        await this.#flush();
+      } else {
+        this.#timer ??= setTimeout(() => {
+          this.#timer = undefined;
+          // A failure stops the node through onFatal.
+          this.flush().catch(() => {});
+        }, g.maxDelayMs);
+      }
       return "applied";
     });
+  }
+
+  /**
+   * Makes every applied block durable (one append, one flush), then
+   * relays, publishes and reports each. Rejects with a fatal
+   * {@link SyncError} when the store fails.
+   */
+  flush(): Promise<void> {
+    return this.#locked(() => this.#flush());
   }
 
   /**
@@ -146,17 +328,18 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
       const block = this.state.createBlock(authority);
       if (!block) return undefined;
       this.#apply(block);
-      await this.#persist(block);
+      this.#unflushed.push({ block, origin: undefined });
+      await this.#flush();
       return block;
     });
   }
 
   /**
-   * Resolves once every change under way has finished, so a stopping node
-   * exits with no block half-written.
+   * Resolves once every change under way has finished and every applied
+   * block is durable, so a stopping node exits with no block half-written.
    */
   idle(): Promise<void> {
-    return this.#lock.then(() => {}, () => {});
+    return this.flush().then(() => {}, () => {});
   }
 
   #addTx(tx: SigTx, origin: string | undefined): string {
@@ -184,17 +367,52 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
     for (const tx of this.state.takePromoted()) this.#hooks.onTx?.(tx);
   }
 
-  async #persist(block: SigBlock, origin?: string): Promise<void> {
+  async #flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const entries = this.#unflushed;
+    if (entries.length === 0) return;
+    this.#unflushed = [];
+    this.#unflushedBytes = 0;
     try {
-      await appendOrFail(this.store, block);
+      await appendOrFail(this.store, entries.map((e) => e.block));
     } catch (e) {
-      // The state holds a block the store lacks: refuse every later change
+      // The state holds blocks the store lacks: refuse every later change
       // so nothing is stored out of order, and let the node stop.
       this.#failed = e as Error;
       this.#hooks.onFatal?.(this.#failed);
       throw e;
     }
-    this.#confirmed(block, origin);
+    for (const { block, origin } of entries) this.#confirmed(block, origin);
+    const every = this.#group.snapshotEvery;
+    const since = this.#snapshotAt ?? this.#snapshotBase;
+    if (every > 0 && this.state.lastNumber - since >= BigInt(every)) {
+      await this.#snapshot();
+    }
+  }
+
+  /**
+   * Writes a snapshot of the confirmed state (all of it durable) beside the
+   * store, unless one of this very state was written already or there is
+   * no block yet. A failure is only a warning: the store stays the truth.
+   */
+  snapshot(): Promise<void> {
+    return this.#locked(async () => {
+      await this.#flush();
+      await this.#snapshot();
+    });
+  }
+
+  async #snapshot(): Promise<void> {
+    const n = this.state.lastNumber;
+    if (n === 0n || n === this.#snapshotAt) return;
+    try {
+      const length = (await Deno.stat(this.store.blocksPath)).size;
+      await writeSnapshot(this.store, this.state, length);
+      this.#snapshotAt = n;
+    } catch (e) {
+      this.#hooks.log?.(`warning: cannot write a snapshot: ${messageOf(e)}`);
+    }
   }
 
   #publish(block: SigBlock): void {

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Account } from "../chain/account.ts";
-import { blockHash, encodeSigBlock } from "../chain/block.ts";
+import { blockBytes, blockHash } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
 import { encodeSigTx } from "../chain/tx.ts";
 import { accountMethods } from "../rpc/account.ts";
@@ -33,7 +33,10 @@ import { NodeMonitor } from "./monitor.ts";
 import { PeerDiscovery } from "./peers.ts";
 import { runProposer } from "./proposer.ts";
 import { openBlockStream, openTxStream, Relay } from "./relay.ts";
-import { checkStartInputs, peerSyncSource, StateSync } from "./state_sync.ts";
+import { checkStartInputs } from "./genesis_setup.ts";
+import { peerSyncSource, StateSync } from "./state_sync.ts";
+import { VerifyPool } from "./verify_pool.ts";
+import { SNAPSHOT_EVERY } from "./snapshot.ts";
 import type { Health, NodeStatus } from "./status.ts";
 
 /** The hosts of `host:port` peer addresses (IPv6 without brackets). */
@@ -99,6 +102,7 @@ export class Node {
   readonly #txRelay: Relay<Uint8Array>;
   readonly #blockRelay: Relay<Uint8Array>;
   readonly #tasks: Promise<unknown>[] = [];
+  readonly #pool: VerifyPool;
   #server: RpcServer | undefined;
   #ledger: Ledger | undefined;
   #sync: StateSync | undefined;
@@ -117,6 +121,7 @@ export class Node {
     this.#options = options;
     const log = this.#log;
     const periodMs = periodOf(config);
+    this.#pool = new VerifyPool({ workers: config.verifyWorkers });
     this.#registry = new PeerRegistry({
       protocol: config.peerProtocol ?? "auto",
     });
@@ -230,6 +235,9 @@ export class Node {
     const sync = this.#sync = new StateSync(cfg, syncPeers, signal, {
       source,
       log: this.#log,
+      // The CLI's node (no log of its own) redraws one line on a terminal.
+      progress: this.#options.log ? "log" : "terminal",
+      pool: this.#pool,
     });
     // A bad flag is reported as such, not as a busy port.
     await checkStartInputs(cfg);
@@ -289,9 +297,7 @@ export class Node {
             blockHash(block).slice(0, 7)
           } confirmed, ${block.txs.length} txs`,
         );
-        this.#blockRelay.push(encoder.encode(encodeSigBlock(block)), {
-          except: origin,
-        });
+        this.#blockRelay.push(blockBytes(block), { except: origin });
         monitor.metrics.onBlockConfirmed(block);
       },
       onApplied: (seconds) => monitor.metrics.onBlockApplied(seconds),
@@ -306,6 +312,8 @@ export class Node {
         this.#fatal ??= e;
         void this.stop();
       },
+      snapshotEvery: SNAPSHOT_EVERY,
+      pool: this.#pool,
     });
     const created = sync.createdAccounts;
     if (created) {
@@ -390,6 +398,9 @@ export class Node {
       await this.#server?.close();
       // Handlers that outlived the server's grace may still be appending.
       await this.#ledger?.idle();
+      // A clean stop keeps a snapshot, so the next start replays nothing.
+      if (!this.#fatal) await this.#ledger?.snapshot().catch(() => {});
+      this.#pool.close();
       this.#registry.close();
       if (this.#fatal) this.#finished.reject(this.#fatal);
       else this.#finished.resolve();
@@ -410,7 +421,7 @@ export class Node {
     if (this.#catchingUp || this.signal.aborted) return;
     const ledger = this.#ledger!;
     this.#catchingUp = this.#sync!.syncBlocks({
-      commit: (block, peer) => ledger.commitBlock(block, peer),
+      ledger,
       tolerant: true,
     })
       .catch((e) => {

@@ -1,28 +1,27 @@
 /**
  * State sync (the seed's chapter): a bootstrap node creates or reads its
  * genesis; a regular node fetches and verifies it from its seed. Either then
- * replays its own block store and streams newer blocks from every known
- * peer, verifying, applying and appending each one.
+ * replays its own block store (from its snapshot, when one matches) and
+ * streams newer blocks from every known peer. Blocks are decoded and
+ * verified by the verification pool ahead of the ledger, which applies them
+ * in order and appends them in groups.
  *
  * @module
  */
-import { Account } from "../chain/account.ts";
-import { decodeSigBlock, type SigBlock } from "../chain/block.ts";
-import {
-  decodeSigGenesis,
-  genesisHash,
-  newGenesis,
-  type SigGenesis,
-  verifyGenesis,
-} from "../chain/genesis.ts";
-import { State } from "../chain/state.ts";
 import { join } from "node:path";
-import { BlockStore, GENESIS_FILE } from "../store/block_store.ts";
-import { checkPassword, writeKey } from "../store/key_store.ts";
+import { blockBytes } from "../chain/block.ts";
+import { State } from "../chain/state.ts";
 import { messageOf } from "../rpc/errors.ts";
 import type { PeerRegistry } from "../rpc/registry.ts";
+import { BlockStore, BlockStoreError } from "../store/block_store.ts";
+import { checkStartInputs, setUpGenesis } from "./genesis_setup.ts";
 import type { NodeConfig } from "./config.ts";
 import { sleep } from "./sleep.ts";
+import { SyncError } from "./errors.ts";
+import { Ledger } from "./ledger.ts";
+import { verifiedBlocks, VerifyPool } from "./verify_pool.ts";
+import { readSnapshot, SNAPSHOT_EVERY, SNAPSHOT_FILE } from "./snapshot.ts";
+import { Progress } from "./progress.ts";
 
 /** Gives the addresses of the peers a node currently knows. */
 export interface PeerReader {
@@ -46,66 +45,19 @@ export interface SyncSource {
   ): AsyncIterable<Uint8Array>;
 }
 
-/**
- * What stopped state sync: `unreachable` when a peer (the seed) gave no
- * answer, which a restarted node may ride out with its local store;
- * `failed` for everything else (an invalid answer, another chain, a flag,
- * the store).
- */
-export type SyncErrorKind = "unreachable" | "failed";
-
-/** Options of a {@link SyncError}. */
-export interface SyncErrorOptions {
-  /** What stopped the sync; default `failed`. */
-  kind?: SyncErrorKind;
-  /** Whether the node cannot go on (its store failed), whatever the peer. */
-  fatal?: boolean;
-}
-
-/** An error that stops state sync; its message is one line for the user. */
-export class SyncError extends Error {
-  /** What stopped the sync. */
-  readonly kind: SyncErrorKind;
-  /** Whether the node cannot go on (its store failed), whatever the peer. */
-  readonly fatal: boolean;
-  /** Creates a sync error with a one-line reason. */
-  constructor(message: string, options: SyncErrorOptions = {}) {
-    super(message);
-    this.name = "SyncError";
-    this.kind = options.kind ?? "failed";
-    this.fatal = options.fatal ?? false;
-  }
-}
+export { SyncError };
+export type { SyncErrorKind, SyncErrorOptions } from "./errors.ts";
 
 /** Options of {@link StateSync.syncBlocks}. */
 export interface SyncBlocksOptions {
   /**
-   * Applies and stores one block; resolves `known` for a block the state
-   * already has; throws for an invalid block. `peer` is where the block
-   * came from (so the node does not relay it back there). By default the
-   * sync applies to its own state and appends to its store.
+   * The ledger to commit each block through (a running node's, so blocks
+   * are relayed and published once durable). By default the sync commits
+   * to its own state and store.
    */
-  commit?: (block: SigBlock, peer: string) => Promise<"applied" | "known">;
+  ledger?: Ledger;
   /** Log a peer's bad block and go on with the next peer, instead of failing. */
   tolerant?: boolean;
-}
-
-/**
- * Appends a block the state already holds; a failure is fatal (retrying
- * would leave a gap in the store), so it is never taken for a peer's fault.
- */
-export async function appendOrFail(
-  store: BlockStore,
-  block: SigBlock,
-): Promise<void> {
-  try {
-    await store.appendBlock(block);
-  } catch (e) {
-    throw new SyncError(
-      `cannot append block ${block.number} to the block store: ${messageOf(e)}`,
-      { fatal: true },
-    );
-  }
 }
 
 /** Options of {@link StateSync}. */
@@ -120,6 +72,19 @@ export interface StateSyncOptions {
   maxAttempts?: number;
   /** The first pause between attempts, doubled each time; 200 ms by default. */
   retryDelayMs?: number;
+  /**
+   * The verification pool (its owner closes it). By default each call that
+   * verifies blocks starts a pool of `workers` workers and closes it.
+   */
+  pool?: VerifyPool;
+  /** Workers of a pool the sync starts itself; one per core by default. */
+  workers?: number;
+  /**
+   * How progress is shown: `terminal` redraws one line on stderr when it is
+   * a terminal (else plain lines on stderr); `log` sends plain lines to
+   * `log`. By default `log` when `log` is given, else `terminal`.
+   */
+  progress?: "terminal" | "log";
 }
 
 /**
@@ -188,50 +153,62 @@ export class StateSync {
         onWarning: this.#log,
       },
     );
-    let genesis = await store.readGenesis();
-    if (genesis === undefined) {
-      genesis = this.#cfg.bootstrap
-        ? await this.#createGenesis(store)
-        : await this.#syncGenesis(store);
-    } else {
-      if (!verifyGenesis(genesis)) {
-        throw new SyncError(
-          `invalid genesis signature in ${this.#cfg.blockStoreDir}`,
-        );
-      }
-      if (!this.#cfg.bootstrap) await this.#checkSeedChain(genesis);
-    }
+    const { genesis, created } = await setUpGenesis(this.#cfg, store, {
+      fetch: (seed) =>
+        this.#retry(() => this.#source().genesis(seed, this.#signal)),
+      signal: this.#signal,
+      log: this.#log,
+    });
+    this.#created = created;
     const state = this.#state = new State(genesis);
-    await this.#readBlocks(store, state);
-    await this.syncBlocks();
+    await this.#withPool(async (pool) => {
+      await this.#readBlocks(store, state, pool);
+      await this.#syncBlocks(pool, {});
+    });
     return state;
   }
 
   /**
    * Streams newer blocks from every known peer into the state and the
    * store. Safe to call again later, for example after the node fell
-   * behind: then pass `commit` (so each block goes through the node's
-   * ledger) and `tolerant` (so one bad peer does not stop the others).
+   * behind: then pass the node's `ledger` (so each block is relayed and
+   * published) and `tolerant` (so one bad peer does not stop the others).
    */
-  async syncBlocks(options: SyncBlocksOptions = {}): Promise<void> {
+  syncBlocks(options: SyncBlocksOptions = {}): Promise<void> {
+    return this.#withPool((pool) => this.#syncBlocks(pool, options));
+  }
+
+  async #syncBlocks(
+    pool: VerifyPool,
+    options: SyncBlocksOptions,
+  ): Promise<void> {
     const state = this.#state;
     const store = this.#store;
     if (!state || !store) throw new Error("syncState() has not run");
-    const commit = options.commit ?? (async (block: SigBlock) => {
-      if (block.number <= state.lastNumber) return "known";
-      state.applyBlock(block);
-      await appendOrFail(store, block);
-      return "applied";
-    });
+    const ledger = options.ledger ??
+      new Ledger(state, store, {
+        log: this.#log,
+        snapshotEvery: SNAPSHOT_EVERY,
+      });
     for (const peer of this.#peerReader.peers()) {
       if (peer === this.#cfg.node) continue;
       this.#signal.throwIfAborted();
       try {
-        await this.#syncFromPeer(peer, state, commit);
+        await this.#syncFromPeer(peer, ledger, pool);
       } catch (e) {
         if (!options.tolerant || !(e instanceof SyncError) || e.fatal) throw e;
         this.#log(`warning: ${e.message}`);
       }
+    }
+  }
+
+  async #withPool<T>(fn: (pool: VerifyPool) => Promise<T>): Promise<T> {
+    if (this.#options.pool) return await fn(this.#options.pool);
+    const pool = new VerifyPool({ workers: this.#options.workers });
+    try {
+      return await fn(pool);
+    } finally {
+      pool.close();
     }
   }
 
@@ -246,92 +223,34 @@ export class StateSync {
     return this.#options.source;
   }
 
-  #checkGenesisInputs(): void {
-    checkGenesisInputs(this.#cfg);
-  }
-
-  async #createGenesis(store: BlockStore): Promise<SigGenesis> {
-    const cfg = this.#cfg;
-    // Every check comes before anything is written.
-    this.#checkGenesisInputs();
-    const auth = Account.create();
-    const owner = Account.create();
-    await writeKey(cfg.keyStoreDir, auth, cfg.authPass!);
-    await writeKey(cfg.keyStoreDir, owner, cfg.ownerPass!);
-    const genesis = auth.signGenesis(
-      newGenesis(cfg.chain, auth.address, owner.address, cfg.balance!),
-    );
-    await store.writeGenesis(genesis);
-    this.#created = { authority: auth.address, owner: owner.address };
-    return genesis;
-  }
-
-  async #fetchGenesis(seed: string): Promise<SigGenesis> {
-    let bytes: Uint8Array;
+  async #readBlocks(
+    store: BlockStore,
+    state: State,
+    pool: VerifyPool,
+  ): Promise<void> {
+    const start = await this.#restore(store, state);
+    const size = await Deno.stat(store.blocksPath).then((s) => s.size, () => 0);
+    const progress = this.#progress("replay", size - start);
     try {
-      bytes = await this.#retry(
-        () => this.#source().genesis(seed, this.#signal),
-      );
-    } catch (e) {
-      if (e instanceof SyncError) throw e;
-      this.#signal.throwIfAborted();
-      throw new SyncError(
-        `cannot fetch the genesis from seed ${seed}: ${messageOf(e)}`,
-        { kind: "unreachable" },
-      );
-    }
-    let genesis: SigGenesis;
-    try {
-      genesis = decodeSigGenesis(bytes);
-    } catch (e) {
-      throw new SyncError(`invalid genesis from ${seed}: ${messageOf(e)}`);
-    }
-    if (!verifyGenesis(genesis)) {
-      throw new SyncError(`invalid genesis signature from ${seed}`);
-    }
-    return genesis;
-  }
-
-  async #syncGenesis(store: BlockStore): Promise<SigGenesis> {
-    const seed = this.#cfg.seed;
-    if (!seed) throw new SyncError("a regular node needs --seed host:port");
-    const genesis = await this.#fetchGenesis(seed);
-    // Written only after its signature checked.
-    await store.writeGenesis(genesis);
-    return genesis;
-  }
-
-  // A restarted regular node makes sure its store belongs to its seed's
-  // chain. A seed that cannot be reached is not fatal here: the local store
-  // is valid on its own, and other peers may serve newer blocks.
-  async #checkSeedChain(local: SigGenesis): Promise<void> {
-    const seed = this.#cfg.seed;
-    if (!seed) return;
-    let remote: SigGenesis;
-    try {
-      remote = await this.#fetchGenesis(seed);
-    } catch (e) {
-      if (e instanceof SyncError && e.kind !== "unreachable") throw e;
-      this.#log(`warning: ${messageOf(e)}; continuing with the local store`);
-      return;
-    }
-    const mine = genesisHash(local);
-    const theirs = genesisHash(remote);
-    if (mine !== theirs) {
-      throw new SyncError(
-        `block store ${this.#cfg.blockStoreDir} belongs to another chain ` +
-          `(genesis ${mine.slice(0, 7)}) than seed ${seed} (genesis ${
-            theirs.slice(0, 7)
-          })`,
-      );
-    }
-  }
-
-  async #readBlocks(store: BlockStore, state: State): Promise<void> {
-    try {
-      for await (const block of store.blocks({ signal: this.#signal })) {
-        state.applyBlock(block);
+      let lineNo = Number(state.lastNumber) + 1;
+      const lines = store.blockLines({ signal: this.#signal, offset: start });
+      for await (const r of verifiedBlocks(pool, lines)) {
+        const where = `${store.blocksPath} line ${lineNo}`;
+        if ("error" in r) throw new BlockStoreError(`${where}: ${r.error}`);
+        if (r.value.number !== BigInt(lineNo)) {
+          throw new BlockStoreError(
+            `${where}: holds block ${r.value.number}, expected block ${lineNo}`,
+          );
+        }
+        state.applyBlock(r.value);
+        progress.advance({
+          blocks: 1,
+          txs: r.value.txs.length,
+          bytes: blockBytes(r.value).length + 1,
+        });
+        lineNo++;
       }
+      progress.done();
     } catch (e) {
       this.#signal.throwIfAborted();
       throw new SyncError(
@@ -340,14 +259,61 @@ export class StateSync {
     }
   }
 
+  #progress(label: string, totalBytes?: number): Progress {
+    const { log, progress } = this.#options;
+    if (log && progress !== "terminal") {
+      return new Progress({ label, totalBytes, terminal: false, write: log });
+    }
+    return new Progress({ label, totalBytes });
+  }
+
+  // Starts the state from the snapshot when it matches the store; resolves
+  // to the offset in block.store where the replay goes on (0 for all of it).
+  async #restore(store: BlockStore, state: State): Promise<number> {
+    if (this.#cfg.reverify) return 0;
+    const read = await readSnapshot(store, state.genesisHash);
+    if ("snapshot" in read) {
+      state.restore(read.snapshot.state);
+      return read.snapshot.length;
+    }
+    // No snapshot is normal (a new store, one the reference node wrote);
+    // one that cannot be used is worth a line.
+    if ("unusable" in read) {
+      this.#log(
+        `warning: snapshot ${
+          join(store.dir, SNAPSHOT_FILE)
+        } not used: ${read.unusable}; replaying the whole block store`,
+      );
+    }
+    return 0;
+  }
+
   // Streams from `peer` until a stream brings nothing new. A stream that
   // breaks part-way keeps what it applied and resumes from the next block;
   // a bad block stops the sync with an error naming the peer and the block.
+  // Blocks are verified by the pool ahead of the ledger, which applies them
+  // in order and appends them in groups; each stream ends with a flush, so
+  // what was applied is durable before the next step.
   async #syncFromPeer(
     peer: string,
-    state: State,
-    commit: (block: SigBlock, peer: string) => Promise<"applied" | "known">,
+    ledger: Ledger,
+    pool: VerifyPool,
   ): Promise<void> {
+    const progress = this.#progress(`sync from ${peer}`);
+    try {
+      await this.#streamFromPeer(peer, ledger, pool, progress);
+    } finally {
+      progress.done();
+    }
+  }
+
+  async #streamFromPeer(
+    peer: string,
+    ledger: Ledger,
+    pool: VerifyPool,
+    progress: Progress,
+  ): Promise<void> {
+    const state = ledger.state;
     const maxAttempts = this.#options.maxAttempts ?? 5;
     let failures = 0;
     for (;;) {
@@ -356,23 +322,36 @@ export class StateSync {
       // brought (not the state, which relayed blocks may also move) tells
       // progress from a peer that repeats itself.
       let next = from;
+      // Leaving the stream early (a bad block) stops it at once.
+      const stream = new AbortController();
+      const signal = AbortSignal.any([this.#signal, stream.signal]);
       try {
-        for await (
-          const bytes of this.#source().blocks(peer, from, this.#signal)
-        ) {
-          try {
-            const block = decodeSigBlock(bytes);
-            if (block.number !== next) {
-              throw new Error(`sent block ${block.number}, expected ${next}`);
+        try {
+          const source = this.#source().blocks(peer, from, signal);
+          for await (const r of verifiedBlocks(pool, source)) {
+            try {
+              if ("error" in r) throw new Error(r.error);
+              const block = r.value;
+              if (block.number !== next) {
+                throw new Error(
+                  `sent block ${block.number}, expected ${next}`,
+                );
+              }
+              // Not relayed back to the peer it came from.
+              await ledger.commitBlock(block, { group: true, origin: peer });
+              progress.advance({ blocks: 1, txs: block.txs.length });
+            } catch (e) {
+              stream.abort();
+              if (e instanceof SyncError) throw e;
+              throw new SyncError(
+                `peer ${peer}: rejected block ${next}: ${messageOf(e)}`,
+              );
             }
-            await commit(block, peer);
-          } catch (e) {
-            if (e instanceof SyncError) throw e;
-            throw new SyncError(
-              `peer ${peer}: rejected block ${next}: ${messageOf(e)}`,
-            );
+            next++;
           }
-          next++;
+        } finally {
+          stream.abort();
+          await ledger.flush();
         }
         if (next === from) return;
         failures = 0;
@@ -459,37 +438,4 @@ export function peerSyncSource(
       }
     },
   };
-}
-
-/**
- * Refuses, with a {@link SyncError}, the inputs a bootstrap's first start
- * needs when they are wrong (passwords, balance), before anything is
- * written: what {@link StateSync.syncState} checks first. A node runs it
- * before it binds its port, so a bad flag is reported as such.
- */
-export async function checkStartInputs(cfg: NodeConfig): Promise<void> {
-  if (!cfg.bootstrap) return;
-  const exists = await Deno.stat(join(cfg.blockStoreDir, GENESIS_FILE))
-    .then(() => true, () => false);
-  if (!exists) checkGenesisInputs(cfg);
-}
-
-function checkGenesisInputs(cfg: NodeConfig): void {
-  try {
-    checkPassword(
-      cfg.authPass ?? "",
-      "authority password (--authpass or BCN_AUTHPASS)",
-    );
-    checkPassword(
-      cfg.ownerPass ?? "",
-      "owner password (--ownerpass or BCN_OWNERPASS)",
-    );
-  } catch (e) {
-    throw new SyncError((e as Error).message);
-  }
-  if (cfg.balance === undefined || cfg.balance <= 0n) {
-    throw new SyncError(
-      "balance (--balance) of the initial owner must be positive",
-    );
-  }
 }

@@ -42,15 +42,17 @@ export interface TxLedger {
   /** The confirmed blocks, for TxSearch and TxProve. */
   readonly store: Pick<BlockStore, "blocks">;
   /**
-   * Validates, keeps and relays a transaction sent by a client; returns its
-   * hash; throws a `StateError` when it does not apply.
+   * Verifies (on the node's verification pool), keeps and relays a
+   * transaction sent by a client, in arrival order; resolves to its hash;
+   * rejects with a `StateError` when it does not apply.
    */
-  sendTx(tx: SigTx): string;
+  submitTx(tx: SigTx): Promise<string>;
   /**
    * Takes a relayed transaction from `origin` (when the sender named
-   * itself); false when it is invalid or known.
+   * itself), verified as {@link TxLedger.submitTx}; false when it is
+   * invalid or known.
    */
-  receiveTx(tx: SigTx, origin?: string): boolean;
+  offerTx(tx: SigTx, origin?: string): Promise<boolean>;
 }
 
 /** What the Tx service works on. */
@@ -85,6 +87,8 @@ export const TX_STATUS_HEADER = "bcn-tx-status";
 
 const utf8 = new TextEncoder();
 const ADDRESS_RE = /^[0-9a-fA-F]{64}$/;
+/** Relayed transactions of one stream verified at once, at most. */
+const MAX_TXS_IN_FLIGHT = 256;
 
 /**
  * The Tx service on a ledger and a key store:
@@ -136,10 +140,11 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
       return { Tx: utf8.encode(encodeTx(tx)) };
     },
 
-    txSend(req, ctx) {
+    async txSend(req, ctx) {
       const tx = decodeTx(req.Tx);
       try {
-        const hash = ledger.sendTx(tx);
+        // Verified in the node's pool; applied in arrival order.
+        const hash = await ledger.submitTx(tx);
         ctx.responseHeader.set(
           TX_STATUS_HEADER,
           ledger.state.hasQueued(hash) ? "queued" : "pending",
@@ -157,7 +162,11 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
       // A bcn sender names itself, so its transactions are not sent back.
       const origin = relayOrigin(ctx.requestHeader);
       let dropped = 0;
+      // Verified in the pool while the stream goes on (a bounded number at
+      // once), applied in arrival order.
+      const inFlight = new Set<Promise<void>>();
       for await (const req of reqs) {
+        if (inFlight.size >= MAX_TXS_IN_FLIGHT) await Promise.race(inFlight);
         let tx: SigTx;
         try {
           tx = decodeSigTx(req.Tx);
@@ -166,8 +175,15 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
           backend.log?.(`dropped relayed tx: ${(e as Error).message}`);
           continue;
         }
-        if (!ledger.receiveTx(tx, origin)) dropped++;
+        const offered: Promise<void> = ledger.offerTx(tx, origin).then(
+          (fresh) => {
+            if (!fresh) dropped++;
+            inFlight.delete(offered);
+          },
+        );
+        inFlight.add(offered);
       }
+      await Promise.all(inFlight);
       if (dropped > 0) {
         backend.log?.(`dropped ${dropped} relayed invalid or known tx(s)`);
       }

@@ -1,4 +1,9 @@
-import { assert, assertEquals, assertRejects } from "../assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertThrows,
+} from "../assert.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";
 import { Account } from "../../src/chain/account.ts";
 import {
@@ -10,6 +15,7 @@ import { type Event, EventType } from "../../src/chain/event.ts";
 import { timeNow } from "../../src/chain/time.ts";
 import { State, StateError } from "../../src/chain/state.ts";
 import { type SigTx, txHash } from "../../src/chain/tx.ts";
+import { VerifyPool } from "../../src/node/verify_pool.ts";
 import { Ledger } from "../../src/node/ledger.ts";
 import { runProposer } from "../../src/node/proposer.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
@@ -272,7 +278,10 @@ Deno.test("the relay hooks get the peer each tx or block came from", async () =>
     assertEquals(h.ledger.receiveTx(pay(h, 5n, 2n)), true);
     h.ledger.sendTx(pay(h, 5n, 3n));
     assertEquals(await h.ledger.receiveBlock(b1, peer), "applied");
-    assertEquals(await h.ledger.commitBlock(b2, "127.0.0.1:1124"), "applied");
+    assertEquals(
+      await h.ledger.commitBlock(b2, { origin: "127.0.0.1:1124" }),
+      "applied",
+    );
     assertEquals(await h.ledger.receiveBlock(b3), "applied");
     assertEquals(h.origins, [
       peer,
@@ -283,4 +292,201 @@ Deno.test("the relay hooks get the peer each tx or block came from", async () =>
       undefined,
     ]);
   });
+});
+
+Deno.test("grouped blocks are appended with one flush and announced only once durable", async () => {
+  await withLedger(5, async (h) => {
+    const store = h.ledger.store;
+    const writes: number[] = [];
+    const append = store.appendLines.bind(store);
+    store.appendLines = (lines) => {
+      writes.push(lines.length);
+      return append(lines);
+    };
+    for (const b of h.chain.blocks.slice(0, 4)) {
+      assertEquals(await h.ledger.commitBlock(b, { group: true }), "applied");
+    }
+    // Applied, not yet durable: nothing written, nothing announced.
+    assertEquals(h.ledger.state.lastNumber, 4n);
+    assertEquals(await storeLines(h.dir), []);
+    assertEquals(h.relayedBlocks, []);
+    assertEquals(h.events, []);
+    await h.ledger.flush();
+    assertEquals(writes, [4]);
+    assertEquals(
+      await storeLines(h.dir),
+      h.chain.blocks.slice(0, 4).map(encodeSigBlock),
+    );
+    assertEquals(h.relayedBlocks, h.chain.blocks.slice(0, 4));
+    // A relayed block is durable before receiveBlock resolves.
+    assertEquals(await h.ledger.receiveBlock(h.chain.blocks[4]), "applied");
+    assertEquals(writes, [4, 1]);
+    assertEquals(h.relayedBlocks.length, 5);
+  });
+});
+
+Deno.test("a group is flushed once it is full, or after its delay", async () => {
+  const chain = makeChain(5, 1);
+  const dir = await makeTempDir("bcn_ledger_");
+  try {
+    const store = await BlockStore.open(dir);
+    await store.writeGenesis(chain.genesis);
+    const confirmed: bigint[] = [];
+    const ledger = new Ledger(new State(chain.genesis), store, {
+      onBlock: (b) => confirmed.push(b.number),
+      maxBlocks: 2,
+      maxDelayMs: 20,
+    });
+    await ledger.commitBlock(chain.blocks[0], { group: true });
+    assertEquals(confirmed, []);
+    await ledger.commitBlock(chain.blocks[1], { group: true });
+    assertEquals(confirmed, [1n, 2n], "full at 2 blocks");
+    await ledger.commitBlock(chain.blocks[2], { group: true });
+    assertEquals(confirmed, [1n, 2n]);
+    // Bounded wait for the timer's flush.
+    for (let i = 0; i < 100 && confirmed.length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assertEquals(confirmed, [1n, 2n, 3n], "flushed after its delay");
+    await ledger.idle();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a crash during a group commit: the torn tail is repaired, nothing confirmed is lost", async () => {
+  const chain = makeChain(9, 2);
+  const dir = await makeTempDir("bcn_ledger_");
+  try {
+    const store = await BlockStore.open(dir);
+    await store.writeGenesis(chain.genesis);
+    const confirmed: bigint[] = [];
+    let fatal: Error | undefined;
+    const ledger = new Ledger(new State(chain.genesis), store, {
+      onBlock: (b) => confirmed.push(b.number),
+      onFatal: (e) => fatal = e,
+    });
+    for (const b of chain.blocks.slice(0, 4)) {
+      await ledger.commitBlock(b, { group: true });
+    }
+    await ledger.flush();
+    // The next group's write dies part-way: half its bytes reach the file,
+    // as when the process is killed in the middle of the write.
+    store.appendLines = async (lines) => {
+      const bytes = new TextEncoder().encode(
+        lines.map((l) => new TextDecoder().decode(l) + "\n").join(""),
+      );
+      using file = await Deno.open(store.blocksPath, { append: true });
+      // (Not at a line boundary: the last line is torn.)
+      await file.write(bytes.subarray(0, Math.floor(bytes.length / 2) + 7));
+      throw new Error("killed");
+    };
+    for (const b of chain.blocks.slice(4, 8)) {
+      await ledger.commitBlock(b, { group: true });
+    }
+    await assertRejects(() => ledger.flush(), Error, "cannot append block 5-8");
+    assert(fatal);
+    // Only durable blocks were ever announced.
+    assertEquals(confirmed, [1n, 2n, 3n, 4n]);
+    // The next start repairs the torn tail and replays a valid prefix that
+    // holds every confirmed block.
+    const warnings: string[] = [];
+    const reopened = await BlockStore.open(dir, {
+      onWarning: (m) => warnings.push(m),
+    });
+    assertEquals(warnings.length, 1);
+    const state = new State(chain.genesis);
+    for await (const b of reopened.blocks()) state.applyBlock(b);
+    assert(state.lastNumber >= 4n, `replayed to ${state.lastNumber}`);
+    // Every confirmed block is there, as it was announced.
+    assertEquals(
+      (await storeLines(dir)).slice(0, confirmed.length),
+      chain.blocks.slice(0, confirmed.length).map(encodeSigBlock),
+    );
+    // And the node completes it: the rest follows in order.
+    const again = new Ledger(state, reopened);
+    for (const b of chain.blocks) await again.commitBlock(b, { group: true });
+    await again.flush();
+    assertEquals(
+      await storeLines(dir),
+      chain.blocks.map(encodeSigBlock),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("submitTx verifies in the pool, applies in arrival order, with sendTx's errors", async () => {
+  const chain = makeChain(0, 1);
+  const dir = await makeTempDir("bcn_ledger_");
+  const pool = new VerifyPool({ workers: 2 });
+  try {
+    const store = await BlockStore.open(dir);
+    await store.writeGenesis(chain.genesis);
+    const relayed: SigTx[] = [];
+    const ledger = new Ledger(new State(chain.genesis), store, {
+      onTx: (tx) => relayed.push(tx),
+      pool,
+    });
+    const pays = Array.from({ length: 12 }, (_, i) =>
+      chain.owner.signTx({
+        from: chain.owner.address,
+        to: chain.others[0].address,
+        value: 1n,
+        nonce: BigInt(i + 1),
+        time: timeNow(),
+      }));
+    // All at once: nonce n + 1 must not be applied before nonce n.
+    const hashes = await Promise.all(pays.map((t) => ledger.submitTx(t)));
+    assertEquals(hashes, pays.map(txHash));
+    assertEquals(relayed, pays);
+    // The same one-line errors as verifying in place.
+    const forged = { ...pays[0], nonce: 13n, value: 2n };
+    const serial = new Ledger(new State(chain.genesis), store);
+    for (const t of pays) serial.sendTx(t);
+    const expected = assertThrows(() => serial.sendTx(forged), StateError);
+    await assertRejects(
+      () => ledger.submitTx(forged),
+      StateError,
+      expected.message,
+    );
+    assertEquals(await ledger.offerTx(pays[3]), false);
+    assertEquals(relayed.length, 12);
+  } finally {
+    pool.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("receiveBlock with a pool: the same outcomes and messages as in place", async () => {
+  const chain = makeChain(2, 2);
+  const pool = new VerifyPool({ workers: 2 });
+  const dirs: string[] = [];
+  try {
+    const run = async (withPool: boolean) => {
+      const dir = await makeTempDir("bcn_ledger_");
+      dirs.push(dir);
+      const store = await BlockStore.open(dir);
+      await store.writeGenesis(chain.genesis);
+      const logs: string[] = [];
+      const ledger = new Ledger(new State(chain.genesis), store, {
+        log: (m) => logs.push(m),
+        ...(withPool ? { pool } : {}),
+      });
+      const forged = Account.create().signBlock(chain.blocks[0]);
+      const outcomes = [
+        await ledger.receiveBlock(forged),
+        await ledger.receiveBlock(chain.blocks[0]),
+        await ledger.receiveBlock(chain.blocks[0]),
+        await ledger.receiveBlock(chain.blocks[1]),
+      ];
+      return { outcomes, logs, lines: await storeLines(dir) };
+    };
+    const pooled = await run(true);
+    assertEquals(pooled.outcomes, ["rejected", "applied", "known", "applied"]);
+    assertEquals(pooled, await run(false));
+  } finally {
+    pool.close();
+    for (const d of dirs) await Deno.remove(d, { recursive: true });
+  }
 });

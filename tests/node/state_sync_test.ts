@@ -14,6 +14,7 @@ import { blockSyncMethods } from "../../src/rpc/block.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { startServer } from "../../src/rpc/server.ts";
 import type { NodeConfig } from "../../src/node/config.ts";
+import { Ledger } from "../../src/node/ledger.ts";
 import {
   peerSyncSource,
   StateSync,
@@ -428,7 +429,7 @@ Deno.test("a failed append stops sync at once: it is never retried", async () =>
   await withTempDir(async (dir) => {
     const store = await BlockStore.open(`${dir}/blocks`);
     // A full disk, say: every append fails.
-    store.appendBlock = () => Promise.reject(new Error("No space left"));
+    store.appendLines = () => Promise.reject(new Error("No space left"));
     const source = fakeSource(chain);
     const err = await assertRejects(
       () => syncRegular(dir, { store, source }),
@@ -568,7 +569,7 @@ Deno.test("a restarted node keeps a whole last block that lost its newline; the 
   }
 });
 
-Deno.test("a later syncBlocks commits through the caller with the peer of each block", async () => {
+Deno.test("a later syncBlocks commits through the node's ledger with the peer of each block", async () => {
   const chain = makeChain(5, 1);
   await withTempDir(async (dir) => {
     let served = 3;
@@ -591,14 +592,11 @@ Deno.test("a later syncBlocks commits through the caller with the peer of each b
     const state = await sync.syncState();
     assertEquals(state.lastNumber, 3n);
     served = 5;
-    const committed: [bigint, string][] = [];
-    await sync.syncBlocks({
-      commit: (block, peer) => {
-        committed.push([block.number, peer]);
-        state.applyBlock(block);
-        return Promise.resolve("applied");
-      },
+    const committed: [bigint, string | undefined][] = [];
+    const ledger = new Ledger(state, sync.store!, {
+      onBlock: (block, origin) => committed.push([block.number, origin]),
     });
+    await sync.syncBlocks({ ledger });
     assertEquals(committed, [[4n, SEED], [5n, SEED]]);
   });
 });

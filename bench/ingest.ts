@@ -1,0 +1,99 @@
+/**
+ * The ingest benchmark: `deno task bench:ingest [clients] [txsPerClient]`
+ * (default 30 x 100).
+ *
+ * Starts a bootstrap node (a real `bcn node start` process) on a genesis
+ * that funds one sender per client, then has every client send its signed
+ * transfers one after another over Connect JSON (HTTP/1.1), all clients at
+ * once, and prints the transactions per second the node took. The bound
+ * beside it, measured in the same run, is the verification pool's pure
+ * signature-recovery rate.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { Account } from "../src/chain/account.ts";
+import { newGenesis } from "../src/chain/genesis.ts";
+import { timeNow } from "../src/chain/time.ts";
+import { encodeSigTx } from "../src/chain/tx.ts";
+import { createPeerClients } from "../src/rpc/registry.ts";
+import { PeerTransport } from "../src/rpc/transport.ts";
+import { writeKey } from "../src/store/key_store.ts";
+import { BlockStore } from "../src/store/block_store.ts";
+import { recoveryRate } from "../src/node/verify_pool.ts";
+import { freePort, startBcn } from "../tests/e2e/helpers.ts";
+
+const CLIENTS = Number(Deno.args[0] ?? 30);
+const PER_CLIENT = Number(Deno.args[1] ?? 100);
+const PASS = "bench password";
+
+const dir = await Deno.makeTempDir({ prefix: "bcn_bench_ingest_" });
+try {
+  const auth = Account.create();
+  const senders = Array.from({ length: CLIENTS }, () => Account.create());
+  const receiver = Account.create().address;
+  await writeKey(join(dir, "keys"), auth, PASS);
+  const store = await BlockStore.open(join(dir, "boot"));
+  await store.writeGenesis(auth.signGenesis({
+    ...newGenesis("bench", auth.address, senders[0].address, 0n),
+    balances: new Map(senders.map((s) => [s.address, 1_000_000_000n])),
+  }));
+  const enc = new TextEncoder();
+  // Signed beforehand: what is timed is the node taking them.
+  const bodies = senders.map((s) =>
+    Array.from(
+      { length: PER_CLIENT },
+      (_, i) =>
+        enc.encode(encodeSigTx(s.signTx({
+          from: s.address,
+          to: receiver,
+          value: 1n,
+          nonce: BigInt(i + 1),
+          time: timeNow(),
+        }))),
+    )
+  );
+  const port = freePort();
+  const addr = `127.0.0.1:${port}`;
+  const boot = await startBcn([
+    "node",
+    "start",
+    "--node",
+    addr,
+    "--bootstrap",
+    "--keystore",
+    join(dir, "keys"),
+    "--blockstore",
+    join(dir, "boot"),
+    "--period",
+    "60s",
+  ], { env: { BCN_AUTHPASS: PASS } });
+  try {
+    await boot.waitFor("<=> gRPC ", 60_000);
+    const total = CLIENTS * PER_CLIENT;
+    const t0 = performance.now();
+    await Promise.all(bodies.map(async (mine) => {
+      const transport = new PeerTransport(addr, "connect");
+      try {
+        const { tx } = createPeerClients(transport);
+        for (const body of mine) await tx.txSend({ Tx: body });
+      } finally {
+        transport.close();
+      }
+    }));
+    const s = (performance.now() - t0) / 1000;
+    console.log(
+      `ingest: ${total} transfers from ${CLIENTS} parallel clients in ` +
+        `${s.toFixed(2)} s: ${(total / s).toFixed(0)} tx/s`,
+    );
+  } finally {
+    await boot.stop();
+  }
+  const bound = await recoveryRate({ seconds: 3 });
+  console.log(
+    `bound: pure signature recovery ${bound.rate.toFixed(0)} /s ` +
+      `(${bound.workers} workers)`,
+  );
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}

@@ -1,0 +1,224 @@
+/**
+ * The sync benchmark: `deno task bench:sync [blocks] [txsPerBlock]`
+ * (default 1000 x 10).
+ *
+ * Builds a chain of `blocks` blocks of `txsPerBlock` transfers with the
+ * project's own code (signed by real accounts), serves it from a bootstrap
+ * node (`bcn node start --bootstrap` on the prepared store, a real process),
+ * syncs a fresh regular node process from it, and prints:
+ *
+ * - the bootstrap's first start on the prepared store (a full replay),
+ * - fresh sync: seconds to serving and tx/s,
+ * - peak RSS (VmHWM) of the syncing node,
+ * - the bootstrap's restart with its snapshot, and with `--reverify`,
+ * - the bound, measured in the same run just before and just after the
+ *   fresh sync: the verification pool's pure signature recovery rate.
+ *
+ * The machine may be shared: compare the figures with the bound beside them,
+ * not with figures of another run.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { Account } from "../src/chain/account.ts";
+import { encodeSigBlock, type SigBlock } from "../src/chain/block.ts";
+import { genesisHash, newGenesis } from "../src/chain/genesis.ts";
+import { blockHash } from "../src/chain/block.ts";
+import { timeNow } from "../src/chain/time.ts";
+import { merkleRoot } from "../src/chain/merkle.ts";
+import { type SigTx, txHash } from "../src/chain/tx.ts";
+import { writeKey } from "../src/store/key_store.ts";
+import { BLOCKS_FILE, BlockStore } from "../src/store/block_store.ts";
+import { recoveryRate } from "../src/node/verify_pool.ts";
+import {
+  type BcnProcess,
+  freePort,
+  runBcn,
+  startBcn,
+} from "../tests/e2e/helpers.ts";
+
+const BLOCKS = Number(Deno.args[0] ?? 1000);
+const PER_BLOCK = Number(Deno.args[1] ?? 10);
+const PASS = "bench password";
+const SERVE_TIMEOUT_MS = 3_600_000;
+
+/** Writes a keystore, a genesis and `block.store` for the chain. */
+async function makeChain(dir: string): Promise<{ bytes: number }> {
+  const auth = Account.create();
+  const senders = Array.from({ length: PER_BLOCK }, () => Account.create());
+  // A fixed set of receivers keeps the printed state short.
+  const receivers = Array.from({ length: 16 }, () => Account.create().address);
+  await writeKey(join(dir, "keys"), auth, PASS);
+  const genesis = auth.signGenesis({
+    ...newGenesis("bench", auth.address, senders[0].address, 0n),
+    balances: new Map(senders.map((s) => [s.address, 1_000_000_000_000n])),
+  });
+  const store = await BlockStore.open(join(dir, "boot"));
+  await store.writeGenesis(genesis);
+  const file = await Deno.open(join(dir, "boot", BLOCKS_FILE), {
+    create: true,
+    write: true,
+    truncate: true,
+  });
+  const enc = new TextEncoder();
+  let parent = genesisHash(genesis);
+  let bytes = 0;
+  let pending: Uint8Array[] = [];
+  for (let n = 1; n <= BLOCKS; n++) {
+    const time = timeNow();
+    const txs: SigTx[] = senders.map((s, i) =>
+      s.signTx({
+        from: s.address,
+        to: receivers[(n + i) % receivers.length],
+        value: 1n,
+        nonce: BigInt(n),
+        time,
+      })
+    );
+    const block: SigBlock = auth.signBlock({
+      number: BigInt(n),
+      parent,
+      txs,
+      merkleRoot: merkleRoot(txs.map(txHash)),
+      time,
+    });
+    parent = blockHash(block);
+    const line = enc.encode(encodeSigBlock(block) + "\n");
+    bytes += line.length;
+    pending.push(line);
+    if (pending.length >= 200 || n === BLOCKS) {
+      for (const l of pending) {
+        let off = 0;
+        while (off < l.length) off += await file.write(l.subarray(off));
+      }
+      pending = [];
+    }
+  }
+  await file.syncData();
+  file.close();
+  return { bytes };
+}
+
+/** Seconds from spawning `bcn ARGS` to its `<=> gRPC` line. */
+async function startTimed(
+  args: string[],
+): Promise<{ bcn: BcnProcess; seconds: number }> {
+  const t0 = performance.now();
+  const bcn = await startBcn(args, { env: { BCN_AUTHPASS: PASS } });
+  try {
+    await bcn.waitFor("<=> gRPC ", SERVE_TIMEOUT_MS);
+  } catch (e) {
+    await bcn.stop();
+    throw e;
+  }
+  return { bcn, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** The peak resident set of a process, in MB, from /proc. */
+async function peakRssMb(pid: number): Promise<number | undefined> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const m = /VmHWM:\s+(\d+) kB/.exec(status);
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch (e) {
+    console.error(`cannot read the peak RSS of ${pid}: ${e}`);
+    return undefined;
+  }
+}
+
+async function supportsReverify(): Promise<boolean> {
+  const help = await runBcn(["node", "start", "--help"]);
+  return help.stdout.includes("--reverify");
+}
+
+function f(n: number, digits = 1): string {
+  return n.toFixed(digits);
+}
+
+const dir = await Deno.makeTempDir({ prefix: "bcn_bench_sync_" });
+const lines: string[] = [];
+const report = (line: string) => {
+  lines.push(line);
+  console.log(line);
+};
+try {
+  const txs = BLOCKS * PER_BLOCK;
+  report(`bcn sync benchmark: ${BLOCKS} blocks x ${PER_BLOCK} transfers`);
+  let t0 = performance.now();
+  const { bytes } = await makeChain(dir);
+  report(
+    `chain made in ${f((performance.now() - t0) / 1000)} s ` +
+      `(${f(bytes / 1e6)} MB of block.store)`,
+  );
+  const bootPort = freePort();
+  const bootArgs = [
+    "node",
+    "start",
+    "--node",
+    `127.0.0.1:${bootPort}`,
+    "--bootstrap",
+    "--keystore",
+    join(dir, "keys"),
+    "--blockstore",
+    join(dir, "boot"),
+    "--period",
+    "60s",
+  ];
+  // 1. The bootstrap's first start replays the prepared store in full.
+  let boot = await startTimed(bootArgs);
+  report(
+    `bootstrap first start (full replay): ${f(boot.seconds, 2)} s, ` +
+      `${f(txs / boot.seconds, 0)} tx/s`,
+  );
+  // The bound just before and just after the sync, so a shared machine's
+  // changing load shows.
+  const before = await recoveryRate({ seconds: 3 });
+  // 2. A fresh regular node syncs the whole chain from the bootstrap.
+  const freshPort = freePort();
+  t0 = performance.now();
+  const fresh = await startTimed([
+    "node",
+    "start",
+    "--node",
+    `127.0.0.1:${freshPort}`,
+    "--seed",
+    `127.0.0.1:${bootPort}`,
+    "--keystore",
+    join(dir, "keys2"),
+    "--blockstore",
+    join(dir, "fresh"),
+    "--period",
+    "60s",
+  ]);
+  const rss = await peakRssMb(fresh.bcn.pid);
+  await fresh.bcn.stop();
+  const after = await recoveryRate({ seconds: 3 });
+  const syncRate = txs / fresh.seconds;
+  report(
+    `fresh sync: ${f(fresh.seconds, 2)} s to serving, ${f(syncRate, 0)} tx/s`,
+  );
+  report(
+    `peak RSS of the syncing node: ${
+      rss === undefined ? "unknown" : `${f(rss)} MB`
+    }`,
+  );
+  // 3. Restarts of the bootstrap on its store.
+  await boot.bcn.stop();
+  boot = await startTimed(bootArgs);
+  report(`bootstrap restart (snapshot if any): ${f(boot.seconds, 2)} s`);
+  await boot.bcn.stop();
+  if (await supportsReverify()) {
+    boot = await startTimed([...bootArgs, "--reverify"]);
+    report(`bootstrap restart with --reverify: ${f(boot.seconds, 2)} s`);
+    await boot.bcn.stop();
+  }
+  // 4. The bound, in the same run.
+  const bound = (before.rate + after.rate) / 2;
+  report(
+    `bound: pure signature recovery of the pool (${before.workers} workers): ` +
+      `${f(before.rate, 0)} /s before the sync, ${f(after.rate, 0)} /s after`,
+  );
+  report(`fresh sync / bound: ${f((100 * syncRate) / bound, 0)} %`);
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}

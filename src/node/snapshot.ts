@@ -1,0 +1,289 @@
+/**
+ * Snapshots of confirmed state, so a restart replays only the blocks after
+ * the last one, not the whole store.
+ *
+ * `snapshot.json` sits beside `block.store` (the reference node ignores
+ * files it does not know there). It is one line of canonical JSON:
+ *
+ * ```
+ * {"version":1,"genesis":HASH,"number":N,"hash":HASH,"length":BYTES,
+ *  "balances":[[ADDRESS,AMOUNT],...],"nonces":[[ADDRESS,NONCE],...],
+ *  "checksum":HASH}
+ * ```
+ *
+ * `number` and `hash` name the last block the state includes, `length` is
+ * the size of `block.store` up to and including that block's line, and
+ * `checksum` is the Keccak-256 of the document without its checksum field.
+ * It is written atomically (a temporary file renamed over it). On start it
+ * is used only when it matches the store: the same genesis, a store at
+ * least `length` long whose line ending there is block `number` with that
+ * hash. Anything else is a full replay, never a wrong state.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { blockHash, decodeSigBlock, type SigBlock } from "../chain/block.ts";
+import { keccak256Hex } from "../chain/crypto.ts";
+import {
+  asString,
+  asU64,
+  DecodeError,
+  encodeString,
+  encodeU64,
+  Fields,
+  type JsonValue,
+  parseJson,
+} from "../chain/json.ts";
+import type { ConfirmedState, State } from "../chain/state.ts";
+import { writeFileAtomic } from "../store/atomic_write.ts";
+import type { BlockStore } from "../store/block_store.ts";
+
+/** A running node writes a snapshot after this many new blocks. */
+export const SNAPSHOT_EVERY = 1000;
+
+/** The snapshot's file name inside the block-store directory. */
+export const SNAPSHOT_FILE = "snapshot.json";
+
+const VERSION = 1n;
+const CHECKSUM_RE = /,"checksum":"([0-9a-f]{64})"\}\n?$/;
+const utf8 = new TextEncoder();
+
+/** A snapshot that matches its store: the state and where to go on from. */
+export interface Snapshot {
+  /** The confirmed state at block `lastNumber`. */
+  readonly state: ConfirmedState;
+  /** The size of `block.store` up to and including that block. */
+  readonly length: number;
+}
+
+/** What {@link readSnapshot} found. */
+export type SnapshotRead =
+  | { snapshot: Snapshot }
+  | { missing: true }
+  | { unusable: string };
+
+function pairs(m: ReadonlyMap<string, bigint>): string {
+  const keys = [...m.keys()].sort();
+  return keys.map((k) => `[${encodeString(k)},${encodeU64(m.get(k)!)}]`)
+    .join(",");
+}
+
+/**
+ * The snapshot document of `state` for a store `length` bytes long
+ * (canonical JSON with its checksum).
+ */
+export function encodeSnapshot(
+  state: State,
+  length: number,
+): string {
+  const c = state.confirmed();
+  const body = `{"version":${VERSION},"genesis":"${state.genesisHash}",` +
+    `"number":${encodeU64(c.lastNumber)},"hash":"${c.lastHash}",` +
+    `"length":${length},"balances":[${pairs(c.balances)}],` +
+    `"nonces":[${pairs(c.nonces)}]}`;
+  return `${body.slice(0, -1)},"checksum":"${keccak256Hex(body)}"}\n`;
+}
+
+/**
+ * Writes the snapshot of `state` beside `store`, atomically. `length` is
+ * the size of `block.store` holding exactly blocks 1..state.lastNumber.
+ *
+ * @example
+ * ```ts
+ * import { writeSnapshot } from "./snapshot.ts";
+ * import type { State } from "../chain/state.ts";
+ * import type { BlockStore } from "../store/block_store.ts";
+ * async function keep(store: BlockStore, state: State): Promise<void> {
+ *   await writeSnapshot(store, state, (await Deno.stat(store.blocksPath)).size);
+ * }
+ * ```
+ */
+export async function writeSnapshot(
+  store: BlockStore,
+  state: State,
+  length: number,
+): Promise<void> {
+  const text = encodeSnapshot(state, length);
+  await writeFileAtomic(join(store.dir, SNAPSHOT_FILE), utf8.encode(text), {
+    mode: 0o600,
+  });
+}
+
+function readPairs(
+  f: Fields,
+  name: string,
+): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  f.array(name).forEach((v: JsonValue, i) => {
+    const path = `${f.at(name)}[${i}]`;
+    if (!Array.isArray(v) || v.length !== 2) {
+      throw new DecodeError(path, "expected [key, value]");
+    }
+    out.set(asString(v[0], `${path}[0]`), asU64(v[1], `${path}[1]`));
+  });
+  return out;
+}
+
+/** Reads exactly `length` bytes at `offset` of an open file. */
+async function readAt(
+  file: Deno.FsFile,
+  offset: number,
+  length: number,
+): Promise<Uint8Array> {
+  await file.seek(offset, Deno.SeekMode.Start);
+  const out = new Uint8Array(length);
+  let off = 0;
+  while (off < length) {
+    const n = await file.read(out.subarray(off));
+    if (n === null) throw new Error("unexpected end of file");
+    off += n;
+  }
+  return out;
+}
+
+/** The line of `block.store` that ends (with its `\n`) at `length`. */
+async function lineEndingAt(
+  path: string,
+  length: number,
+): Promise<Uint8Array | string> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return "block.store is missing";
+    throw e;
+  }
+  try {
+    const size = (await file.stat()).size;
+    if (size < length) {
+      return `block.store is shorter (${size} bytes) than the snapshot says (${length})`;
+    }
+    const last = await readAt(file, length - 1, 1);
+    if (last[0] !== 0x0a) return "no block ends where the snapshot says";
+    // Read back in chunks to the newline before it.
+    let start = length - 1;
+    const parts: Uint8Array[] = [];
+    while (start > 0) {
+      const from = Math.max(0, start - 64 * 1024);
+      const chunk = await readAt(file, from, start - from);
+      const nl = chunk.lastIndexOf(0x0a);
+      if (nl >= 0) {
+        parts.unshift(chunk.subarray(nl + 1));
+        break;
+      }
+      parts.unshift(chunk);
+      start = from;
+    }
+    const size2 = parts.reduce((a, p) => a + p.length, 0);
+    const line = new Uint8Array(size2);
+    let off = 0;
+    for (const p of parts) {
+      line.set(p, off);
+      off += p.length;
+    }
+    return line;
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Reads the snapshot beside `store` and checks it against the store and
+ * the genesis `genesisHash`. Resolves to the snapshot when it matches; to
+ * `missing` when there is none; to `unusable` with a one-line reason
+ * otherwise (damaged, another chain, stale, not matching the store).
+ *
+ * @example
+ * ```ts
+ * import { readSnapshot } from "./snapshot.ts";
+ * import type { BlockStore } from "../store/block_store.ts";
+ * async function from(store: BlockStore, genesis: string): Promise<number> {
+ *   const r = await readSnapshot(store, genesis);
+ *   return "snapshot" in r ? r.snapshot.length : 0;
+ * }
+ * ```
+ */
+export async function readSnapshot(
+  store: BlockStore,
+  genesisHash: string,
+): Promise<SnapshotRead> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(join(store.dir, SNAPSHOT_FILE));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { missing: true };
+    return { unusable: `cannot read it: ${(e as Error).message}` };
+  }
+  const m = CHECKSUM_RE.exec(text);
+  if (!m) return { unusable: "it is damaged (no checksum)" };
+  const body = text.slice(0, m.index) + "}";
+  if (keccak256Hex(body) !== m[1]) {
+    return { unusable: "it is damaged (wrong checksum)" };
+  }
+  let number: bigint, hash: string, length: number;
+  let balances: Map<string, bigint>, nonces: Map<string, bigint>;
+  try {
+    const f = new Fields(parseJson(body, SNAPSHOT_FILE), SNAPSHOT_FILE);
+    if (f.u64("version") !== VERSION) {
+      return { unusable: `unknown version ${f.u64("version")}` };
+    }
+    if (f.hash("genesis") !== genesisHash) {
+      return { unusable: "it belongs to another chain" };
+    }
+    number = f.u64("number");
+    hash = f.hash("hash");
+    const len = f.u64("length");
+    if (len > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new DecodeError(f.at("length"), "too large");
+    }
+    length = Number(len);
+    balances = readPairs(f, "balances");
+    nonces = readPairs(f, "nonces");
+  } catch (e) {
+    return { unusable: `it is damaged: ${(e as Error).message}` };
+  }
+  if (number === 0n) {
+    if (length !== 0 || hash !== genesisHash) {
+      return { unusable: "it does not match the genesis" };
+    }
+    return {
+      snapshot: {
+        state: { lastNumber: 0n, lastHash: hash, balances, nonces },
+        length: 0,
+      },
+    };
+  }
+  if (length < 1) return { unusable: "it is damaged: length 0" };
+  const line = await lineEndingAt(store.blocksPath, length);
+  if (typeof line === "string") return { unusable: `stale: ${line}` };
+  let block: SigBlock;
+  try {
+    block = decodeSigBlock(line);
+  } catch (e) {
+    return {
+      unusable: `block.store has no block where it says: ${
+        (e as Error).message
+      }`,
+    };
+  }
+  if (block.number !== number || blockHash(block) !== hash) {
+    return {
+      unusable:
+        `it does not match block.store (block ${number} there is ${block.number} ${
+          blockHash(block).slice(0, 7)
+        }, the snapshot says ${hash.slice(0, 7)})`,
+    };
+  }
+  return {
+    snapshot: {
+      state: {
+        lastNumber: number,
+        lastHash: hash,
+        lastBlock: block,
+        balances,
+        nonces,
+      },
+      length,
+    },
+  };
+}

@@ -1,0 +1,408 @@
+/**
+ * Verification on every core: a pool of Web Workers that decode blocks and
+ * transactions and work out their hashes, Merkle roots and signers, and a
+ * pipeline that keeps the pool busy ahead of the apply step while handing
+ * results back strictly in order, with a bounded look-ahead.
+ *
+ * What the workers work out is recorded beside each decoded value (see
+ * `primeBlock`), so the state applies it with the same checks, the same
+ * outcome and the same one-line errors as if it had done all of it itself.
+ *
+ * @module
+ */
+import { type BlockFacts, primeBlock, type SigBlock } from "../chain/block.ts";
+import { primeTx, type SigTx, type TxFacts } from "../chain/tx.ts";
+
+/** A decoded block and its facts, or why its bytes do not decode. */
+export type BlockResult = { block: SigBlock; facts: BlockFacts } | {
+  error: string;
+};
+
+/** A decoded transaction and its facts, or why its bytes do not decode. */
+export type TxResult = { tx: SigTx; facts: TxFacts } | { error: string };
+
+/** A message to a verification worker. */
+export type WorkerRequest =
+  | { id: number; kind: "blocks"; items: PackedItems }
+  | { id: number; kind: "txs"; items: PackedItems }
+  | { id: number; kind: "recover"; ms: number };
+
+/**
+ * Byte strings packed into one buffer, moved (not copied) to a worker: the
+ * end offset of each. A received message is often a view into a much larger
+ * buffer, which posting as it is would copy whole.
+ */
+export interface PackedItems {
+  /** Every item, one after the other. */
+  readonly buffer: ArrayBuffer;
+  /** Where each item ends in `buffer`. */
+  readonly ends: number[];
+}
+
+/** Packs byte strings for a worker. */
+export function packItems(items: readonly Uint8Array[]): PackedItems {
+  let size = 0;
+  for (const i of items) size += i.length;
+  const out = new Uint8Array(size);
+  const ends: number[] = [];
+  let off = 0;
+  for (const i of items) {
+    out.set(i, off);
+    off += i.length;
+    ends.push(off);
+  }
+  return { buffer: out.buffer, ends };
+}
+
+/** The byte strings of {@link packItems}, as views into its buffer. */
+export function unpackItems(packed: PackedItems): Uint8Array[] {
+  const all = new Uint8Array(packed.buffer);
+  let start = 0;
+  return packed.ends.map((end) => {
+    const item = all.subarray(start, end);
+    start = end;
+    return item;
+  });
+}
+
+/** A verification worker's answer. */
+export type WorkerResponse =
+  | { id: number; kind: "blocks"; results: BlockResult[] }
+  | { id: number; kind: "txs"; results: TxResult[] }
+  | { id: number; kind: "recover"; count: number };
+
+/** One item of a checked batch: the value (facts recorded) or an error. */
+export type Checked<T> = { value: T } | { error: string };
+
+/** Options of {@link VerifyPool}. */
+export interface VerifyPoolOptions {
+  /** How many workers; `navigator.hardwareConcurrency` by default. */
+  workers?: number;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: number;
+}
+
+interface Waiter {
+  slot: Slot;
+  resolve: (r: WorkerResponse) => void;
+  reject: (e: Error) => void;
+}
+
+/** The number of cores, at least 1. */
+export function defaultWorkers(): number {
+  const n = globalThis.navigator?.hardwareConcurrency ?? 1;
+  return Math.max(1, Math.floor(n));
+}
+
+/**
+ * A pool of verification workers, started on first use. Close it when done:
+ * live workers keep the process running.
+ *
+ * @example
+ * ```ts
+ * import { VerifyPool } from "./verify_pool.ts";
+ * const pool = new VerifyPool({ workers: 2 });
+ * try {
+ *   const [r] = await pool.verifyBlocks([new TextEncoder().encode("{}")]);
+ *   console.log("error" in r ? r.error : r.value.number);
+ * } finally {
+ *   pool.close();
+ * }
+ * ```
+ */
+export class VerifyPool {
+  /** How many workers the pool runs. */
+  readonly size: number;
+  #slots: Slot[] | undefined;
+  readonly #waiting = new Map<number, Waiter>();
+  #nextId = 1;
+  #closed = false;
+
+  /** Prepares a pool; no worker starts before the first request. */
+  constructor(options: VerifyPoolOptions = {}) {
+    const n = options.workers ?? defaultWorkers();
+    if (!Number.isInteger(n) || n < 1) {
+      throw new RangeError(
+        `verification workers: expected 1 or more, got ${n}`,
+      );
+    }
+    this.size = n;
+  }
+
+  /** Whether some worker has nothing to do right now. */
+  get hasIdleWorker(): boolean {
+    return !this.#slots || this.#slots.some((s) => s.busy === 0);
+  }
+
+  /**
+   * Decodes and checks a batch of blocks on one worker. Each result is the
+   * block (its facts recorded, so applying it recomputes nothing) or the
+   * decoding error's message.
+   */
+  async verifyBlocks(items: Uint8Array[]): Promise<Checked<SigBlock>[]> {
+    const res = await this.#call({
+      id: 0,
+      kind: "blocks",
+      items: packItems(items),
+    });
+    if (res.kind !== "blocks") {
+      throw new Error("verification worker: bad answer");
+    }
+    return res.results.map((r) => {
+      if ("error" in r) return r;
+      primeBlock(r.block, r.facts);
+      return { value: r.block };
+    });
+  }
+
+  /** Decodes and checks a batch of transactions on one worker. */
+  async verifyTxs(items: Uint8Array[]): Promise<Checked<SigTx>[]> {
+    const res = await this.#call({
+      id: 0,
+      kind: "txs",
+      items: packItems(items),
+    });
+    if (res.kind !== "txs") throw new Error("verification worker: bad answer");
+    return res.results.map((r) => {
+      if ("error" in r) return r;
+      primeTx(r.tx, r.facts);
+      return { value: r.tx };
+    });
+  }
+
+  /**
+   * Has every worker recover signatures for `ms` at once; resolves to the
+   * total count. The pure rate of the pool, a bound for benchmarks.
+   */
+  async recoverFor(ms: number): Promise<number> {
+    this.#start();
+    const counts = await Promise.all(
+      this.#slots!.map((slot) =>
+        this.#send(slot, { id: 0, kind: "recover", ms }).then((r) =>
+          r.kind === "recover" ? r.count : 0
+        )
+      ),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Stops every worker; requests under way reject. Safe to call twice. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of this.#slots ?? []) s.worker.terminate();
+    this.#slots = undefined;
+    const error = new Error("the verification pool is closed");
+    for (const w of this.#waiting.values()) w.reject(error);
+    this.#waiting.clear();
+  }
+
+  #start(): void {
+    if (this.#closed) throw new Error("the verification pool is closed");
+    this.#slots ??= Array.from({ length: this.size }, () => {
+      // A static URL, so `deno compile --include` can embed the module.
+      const worker = new Worker(
+        new URL("./verify_worker.ts", import.meta.url),
+        { type: "module" },
+      );
+      const slot: Slot = { worker, busy: 0 };
+      worker.onmessage = (e: MessageEvent<WorkerResponse>) => {
+        const w = this.#waiting.get(e.data.id);
+        if (!w) return;
+        this.#waiting.delete(e.data.id);
+        slot.busy--;
+        w.resolve(e.data);
+      };
+      worker.onerror = (e: ErrorEvent) => {
+        // A worker that failed (it cannot load, a bug) fails its requests
+        // instead of the process.
+        e.preventDefault();
+        const error = new Error(`verification worker failed: ${e.message}`);
+        for (const [id, w] of this.#waiting) {
+          if (w.slot !== slot) continue;
+          this.#waiting.delete(id);
+          w.reject(error);
+        }
+        slot.busy = 0;
+      };
+      return slot;
+    });
+  }
+
+  #call(req: WorkerRequest): Promise<WorkerResponse> {
+    this.#start();
+    let slot = this.#slots![0];
+    for (const s of this.#slots!) if (s.busy < slot.busy) slot = s;
+    return this.#send(slot, req);
+  }
+
+  #send(slot: Slot, req: WorkerRequest): Promise<WorkerResponse> {
+    const id = this.#nextId++;
+    const { promise, resolve, reject } = Promise.withResolvers<
+      WorkerResponse
+    >();
+    this.#waiting.set(id, { slot, resolve, reject });
+    slot.busy++;
+    const message = { ...req, id };
+    if (req.kind === "recover") slot.worker.postMessage(message);
+    else slot.worker.postMessage(message, [req.items.buffer]);
+    return promise;
+  }
+}
+
+/** Options of {@link verifiedBlocks}. */
+export interface PipelineOptions {
+  /** The most blocks read ahead of the consumer; 256 by default. */
+  maxBlocks?: number;
+  /** The most bytes read ahead of the consumer; 8 MiB by default. */
+  maxBytes?: number;
+  /** The most blocks sent to one worker at once; 32 by default. */
+  batch?: number;
+}
+
+/**
+ * Verifies the blocks of `source` (raw JSON each) on the pool, ahead of the
+ * consumer, and yields them in the source's order: each is the block (facts
+ * recorded) or its decoding error. At most `maxBlocks` blocks and
+ * `maxBytes` bytes are read ahead, so memory stays flat whatever the
+ * chain's length. An error of the source is thrown after every block it
+ * gave before it. Leaving the loop early stops reading the source at its
+ * next block (abort the source to stop it at once).
+ *
+ * @example
+ * ```ts
+ * import { verifiedBlocks, VerifyPool } from "./verify_pool.ts";
+ * async function* lines(): AsyncIterable<Uint8Array> {}
+ * const pool = new VerifyPool();
+ * try {
+ *   for await (const r of verifiedBlocks(pool, lines())) {
+ *     if ("error" in r) throw new Error(r.error);
+ *   }
+ * } finally {
+ *   pool.close();
+ * }
+ * ```
+ */
+export async function* verifiedBlocks(
+  pool: VerifyPool,
+  source: AsyncIterable<Uint8Array>,
+  options: PipelineOptions = {},
+): AsyncGenerator<Checked<SigBlock>> {
+  const maxBlocks = Math.max(1, options.maxBlocks ?? 256);
+  const maxBytes = Math.max(1, options.maxBytes ?? 8 * 1024 * 1024);
+  const batchSize = Math.max(1, options.batch ?? 32);
+  // Batches in source order; each settles to its items' results.
+  const batches: { size: number; bytes: number; done: Promise<unknown> }[] = [];
+  const results: Promise<Checked<SigBlock>[]>[] = [];
+  let batch: Uint8Array[] = [];
+  let batchBytes = 0;
+  let aheadBlocks = 0;
+  let aheadBytes = 0;
+  let finished = false;
+  let failed: { error: unknown } | undefined;
+  let stopped = false;
+  let wake = Promise.withResolvers<void>();
+  const poke = () => {
+    wake.resolve();
+    wake = Promise.withResolvers<void>();
+  };
+  const dispatch = () => {
+    if (batch.length === 0) return;
+    const items = batch;
+    const done = pool.verifyBlocks(items);
+    // Settled results are picked up in order by the consumer; a worker
+    // failure surfaces there too.
+    done.catch(() => {}).finally(() => {
+      if (batch.length > 0 && pool.hasIdleWorker) dispatch();
+      poke();
+    });
+    results.push(done);
+    batches.push({ size: items.length, bytes: batchBytes, done });
+    batch = [];
+    batchBytes = 0;
+    poke();
+  };
+  const producer = (async () => {
+    try {
+      for await (const bytes of source) {
+        if (stopped) return;
+        batch.push(bytes);
+        batchBytes += bytes.length;
+        aheadBlocks++;
+        aheadBytes += bytes.length;
+        // Small batches while a worker is idle (low latency for relayed
+        // blocks), full ones while all are busy (less messaging).
+        if (batch.length >= batchSize || pool.hasIdleWorker) dispatch();
+        while (
+          !stopped && (aheadBlocks >= maxBlocks || aheadBytes >= maxBytes)
+        ) {
+          dispatch();
+          await wake.promise;
+        }
+      }
+    } catch (e) {
+      failed = { error: e };
+    } finally {
+      if (!stopped) dispatch();
+      finished = true;
+      poke();
+    }
+  })();
+  try {
+    for (;;) {
+      if (results.length === 0) {
+        if (finished) {
+          if (failed) throw failed.error;
+          return;
+        }
+        await wake.promise;
+        continue;
+      }
+      const checked = await results.shift()!;
+      const { size, bytes } = batches.shift()!;
+      for (const item of checked) yield item;
+      aheadBlocks -= size;
+      aheadBytes -= bytes;
+      poke();
+    }
+  } finally {
+    stopped = true;
+    poke();
+    // Results still in flight are dropped; they reject only if the pool
+    // closes, and nobody waits for them.
+    for (const r of results) r.catch(() => {});
+    await producer;
+  }
+}
+
+/**
+ * The pool's pure signature-recovery rate: every worker recovers for
+ * `seconds` at once. A bound for the sync benchmark.
+ *
+ * @example
+ * ```ts
+ * import { recoveryRate } from "./verify_pool.ts";
+ * const { rate, workers } = await recoveryRate({ seconds: 0.1 });
+ * console.log(`${rate.toFixed(0)}/s on ${workers} workers`);
+ * ```
+ */
+export async function recoveryRate(
+  options: { seconds: number; workers?: number },
+): Promise<{ rate: number; workers: number }> {
+  const pool = new VerifyPool({ workers: options.workers });
+  try {
+    // A first short round loads the workers, so start-up is not counted.
+    await pool.recoverFor(50);
+    const t0 = performance.now();
+    const count = await pool.recoverFor(options.seconds * 1000);
+    return {
+      rate: count / ((performance.now() - t0) / 1000),
+      workers: pool.size,
+    };
+  } finally {
+    pool.close();
+  }
+}
