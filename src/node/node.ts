@@ -121,7 +121,10 @@ export class Node {
     this.#options = options;
     const log = this.#log;
     const periodMs = periodOf(config);
-    this.#pool = new VerifyPool({ workers: config.verifyWorkers });
+    this.#pool = new VerifyPool({
+      workers: config.verifyWorkers,
+      log: (m) => this.#log(m),
+    });
     this.#registry = new PeerRegistry({
       protocol: config.peerProtocol ?? "auto",
     });

@@ -204,7 +204,10 @@ export class StateSync {
 
   async #withPool<T>(fn: (pool: VerifyPool) => Promise<T>): Promise<T> {
     if (this.#options.pool) return await fn(this.#options.pool);
-    const pool = new VerifyPool({ workers: this.#options.workers });
+    const pool = new VerifyPool({
+      workers: this.#options.workers,
+      log: this.#log,
+    });
     try {
       return await fn(pool);
     } finally {

@@ -10,66 +10,25 @@
  *
  * @module
  */
-import { type BlockFacts, primeBlock, type SigBlock } from "../chain/block.ts";
-import { primeTx, type SigTx, type TxFacts } from "../chain/tx.ts";
+import { primeBlock, type SigBlock } from "../chain/block.ts";
+import { primeTx, type SigTx } from "../chain/tx.ts";
+import {
+  handleRequest,
+  type PackedItems,
+  packItems,
+  type WorkerRequest,
+  type WorkerResponse,
+} from "./verify_work.ts";
 
-/** A decoded block and its facts, or why its bytes do not decode. */
-export type BlockResult = { block: SigBlock; facts: BlockFacts } | {
-  error: string;
-};
-
-/** A decoded transaction and its facts, or why its bytes do not decode. */
-export type TxResult = { tx: SigTx; facts: TxFacts } | { error: string };
-
-/** A message to a verification worker. */
-export type WorkerRequest =
-  | { id: number; kind: "blocks"; items: PackedItems }
-  | { id: number; kind: "txs"; items: PackedItems }
-  | { id: number; kind: "recover"; ms: number };
-
-/**
- * Byte strings packed into one buffer, moved (not copied) to a worker: the
- * end offset of each. A received message is often a view into a much larger
- * buffer, which posting as it is would copy whole.
- */
-export interface PackedItems {
-  /** Every item, one after the other. */
-  readonly buffer: ArrayBuffer;
-  /** Where each item ends in `buffer`. */
-  readonly ends: number[];
-}
-
-/** Packs byte strings for a worker. */
-export function packItems(items: readonly Uint8Array[]): PackedItems {
-  let size = 0;
-  for (const i of items) size += i.length;
-  const out = new Uint8Array(size);
-  const ends: number[] = [];
-  let off = 0;
-  for (const i of items) {
-    out.set(i, off);
-    off += i.length;
-    ends.push(off);
-  }
-  return { buffer: out.buffer, ends };
-}
-
-/** The byte strings of {@link packItems}, as views into its buffer. */
-export function unpackItems(packed: PackedItems): Uint8Array[] {
-  const all = new Uint8Array(packed.buffer);
-  let start = 0;
-  return packed.ends.map((end) => {
-    const item = all.subarray(start, end);
-    start = end;
-    return item;
-  });
-}
-
-/** A verification worker's answer. */
-export type WorkerResponse =
-  | { id: number; kind: "blocks"; results: BlockResult[] }
-  | { id: number; kind: "txs"; results: TxResult[] }
-  | { id: number; kind: "recover"; count: number };
+export {
+  type BlockResult,
+  type PackedItems,
+  packItems,
+  type TxResult,
+  unpackItems,
+  type WorkerRequest,
+  type WorkerResponse,
+} from "./verify_work.ts";
 
 /** One item of a checked batch: the value (facts recorded) or an error. */
 export type Checked<T> = { value: T } | { error: string };
@@ -78,11 +37,23 @@ export type Checked<T> = { value: T } | { error: string };
 export interface VerifyPoolOptions {
   /** How many workers; `navigator.hardwareConcurrency` by default. */
   workers?: number;
+  /** Told, once per worker, when one cannot start or fails. */
+  log?: (message: string) => void;
 }
 
 interface Slot {
-  worker: Worker;
+  /** None when the work runs on the calling thread. */
+  worker: Worker | undefined;
   busy: number;
+  /**
+   * Resolves true once the worker answered its first message (a ping),
+   * false when it failed to start or failed later: then this slot's work
+   * runs on the calling thread.
+   */
+  ready: Promise<boolean>;
+  /** Settles {@link Slot.ready}. */
+  started: (ok: boolean) => void;
+  dead: boolean;
 }
 
 interface Waiter {
@@ -120,9 +91,11 @@ export class VerifyPool {
   readonly #waiting = new Map<number, Waiter>();
   #nextId = 1;
   #closed = false;
+  readonly #onWorkerError: ((message: string) => void) | undefined;
 
   /** Prepares a pool; no worker starts before the first request. */
   constructor(options: VerifyPoolOptions = {}) {
+    this.#onWorkerError = options.log;
     const n = options.workers ?? defaultWorkers();
     if (!Number.isInteger(n) || n < 1) {
       throw new RangeError(
@@ -193,7 +166,11 @@ export class VerifyPool {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const s of this.#slots ?? []) s.worker.terminate();
+    for (const s of this.#slots ?? []) {
+      s.worker?.terminate();
+      // Requests waiting for a worker to start see the pool closed.
+      s.started(false);
+    }
     this.#slots = undefined;
     const error = new Error("the verification pool is closed");
     for (const w of this.#waiting.values()) w.reject(error);
@@ -202,34 +179,78 @@ export class VerifyPool {
 
   #start(): void {
     if (this.#closed) throw new Error("the verification pool is closed");
-    this.#slots ??= Array.from({ length: this.size }, () => {
-      // A static URL, so `deno compile --include` can embed the module.
-      const worker = new Worker(
-        new URL("./verify_worker.ts", import.meta.url),
-        { type: "module" },
+    if (this.#slots) return;
+    // A static URL, so `deno compile --include` can embed the module.
+    const url = new URL("./verify_worker.ts", import.meta.url);
+    // Without read access to a local module a worker cannot start (and
+    // Deno prints an uncaught error for each): verify on this thread.
+    const readable = url.protocol !== "file:" ||
+      Deno.permissions.querySync({ name: "read", path: url }).state ===
+        "granted";
+    if (!readable) {
+      this.#onWorkerError?.(
+        `no read access to ${url.pathname}: verifying on the main thread`,
       );
-      const slot: Slot = { worker, busy: 0 };
-      worker.onmessage = (e: MessageEvent<WorkerResponse>) => {
-        const w = this.#waiting.get(e.data.id);
-        if (!w) return;
-        this.#waiting.delete(e.data.id);
-        slot.busy--;
-        w.resolve(e.data);
-      };
-      worker.onerror = (e: ErrorEvent) => {
-        // A worker that failed (it cannot load, a bug) fails its requests
-        // instead of the process.
-        e.preventDefault();
-        const error = new Error(`verification worker failed: ${e.message}`);
-        for (const [id, w] of this.#waiting) {
-          if (w.slot !== slot) continue;
-          this.#waiting.delete(id);
-          w.reject(error);
-        }
-        slot.busy = 0;
-      };
-      return slot;
-    });
+    }
+    this.#slots = Array.from(
+      { length: this.size },
+      () => readable ? this.#spawn(url) : this.#inThread(),
+    );
+  }
+
+  // A slot whose work runs on the calling thread.
+  #inThread(): Slot {
+    return {
+      worker: undefined,
+      busy: 0,
+      ready: Promise.resolve(false),
+      started: () => {},
+      dead: true,
+    };
+  }
+
+  #spawn(url: URL): Slot {
+    const worker = new Worker(url, { type: "module" });
+    const started = Promise.withResolvers<boolean>();
+    const slot: Slot = {
+      worker,
+      busy: 0,
+      ready: started.promise,
+      started: started.resolve,
+      dead: false,
+    };
+    worker.onmessage = (e: MessageEvent<WorkerResponse>) => {
+      if (e.data.kind === "ping") return started.resolve(true);
+      const w = this.#waiting.get(e.data.id);
+      if (!w) return;
+      this.#waiting.delete(e.data.id);
+      slot.busy--;
+      w.resolve(e.data);
+    };
+    worker.onerror = (e: ErrorEvent) => {
+      // A worker that cannot start (no read access to its module) or that
+      // failed fails neither the process nor the node: its requests in
+      // flight fail (their callers verify in place), and its later work runs
+      // on this thread. Said once.
+      e.preventDefault();
+      if (!slot.dead) {
+        this.#onWorkerError?.(
+          `verification worker failed (${e.message}); verifying on the main thread`,
+        );
+      }
+      slot.dead = true;
+      started.resolve(false);
+      worker.terminate();
+      const error = new Error(`verification worker failed: ${e.message}`);
+      for (const [id, w] of this.#waiting) {
+        if (w.slot !== slot) continue;
+        this.#waiting.delete(id);
+        w.reject(error);
+      }
+      slot.busy = 0;
+    };
+    worker.postMessage({ id: 0, kind: "ping" } satisfies WorkerRequest);
+    return slot;
   }
 
   #call(req: WorkerRequest): Promise<WorkerResponse> {
@@ -239,7 +260,16 @@ export class VerifyPool {
     return this.#send(slot, req);
   }
 
-  #send(slot: Slot, req: WorkerRequest): Promise<WorkerResponse> {
+  async #send(slot: Slot, req: WorkerRequest): Promise<WorkerResponse> {
+    // Nothing is moved to a worker before it is known to run.
+    const ready = await slot.ready;
+    if (this.#closed) throw new Error("the verification pool is closed");
+    if (!ready || slot.dead) {
+      // Let other work run between batches, as a worker would.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (this.#closed) throw new Error("the verification pool is closed");
+      return handleRequest({ ...req, id: 0 }).response;
+    }
     const id = this.#nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<
       WorkerResponse
@@ -247,8 +277,9 @@ export class VerifyPool {
     this.#waiting.set(id, { slot, resolve, reject });
     slot.busy++;
     const message = { ...req, id };
-    if (req.kind === "recover") slot.worker.postMessage(message);
-    else slot.worker.postMessage(message, [req.items.buffer]);
+    if (req.kind === "blocks" || req.kind === "txs") {
+      slot.worker!.postMessage(message, [req.items.buffer]);
+    } else slot.worker!.postMessage(message);
     return promise;
   }
 }

@@ -17,6 +17,11 @@ export const MAIN_PATH: string = fileURLToPath(
   new URL("../../src/main.ts", import.meta.url),
 );
 
+/** The source directory (`src/`), which `bcn`'s workers read. */
+export const SRC_DIR: string = fileURLToPath(
+  new URL("../../src/", import.meta.url),
+);
+
 /** The project's deno.json (import map and lock file for the child). */
 export const CONFIG_PATH: string = fileURLToPath(
   new URL("../../deno.json", import.meta.url),
@@ -28,7 +33,8 @@ export const CONFIG_PATH: string = fileURLToPath(
  * loopback.
  */
 export const BCN_PERMISSIONS: readonly string[] = [
-  `--allow-read=${TEST_ROOT}`,
+  // src/: the verification workers load their module from there.
+  `--allow-read=${TEST_ROOT},${SRC_DIR}`,
   `--allow-write=${TEST_ROOT}`,
   "--allow-net=127.0.0.1,localhost",
   "--allow-env=BCN_AUTHPASS,BCN_OWNERPASS",

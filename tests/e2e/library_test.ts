@@ -16,6 +16,7 @@ import {
   DENO,
   exists,
   freePort,
+  SRC_DIR,
   startBcn,
   withTempDir,
 } from "./helpers.ts";
@@ -71,8 +72,10 @@ Deno.test("a library program syncs with permissions scoped to its stores and its
       await node.waitFor(`<=> gRPC ${seed}\n`);
       const keys = join(tmp, "lib/keystore");
       const blocks = join(tmp, "lib/blockstore");
+      // Its stores, the library's source (its verification workers load
+      // their module from there), its peer.
       const scoped = [
-        `--allow-read=${keys},${blocks}`,
+        `--allow-read=${keys},${blocks},${SRC_DIR}`,
         `--allow-write=${keys},${blocks}`,
         `--allow-net=${seed}`,
       ];
@@ -83,6 +86,23 @@ Deno.test("a library program syncs with permissions scoped to its stores and its
       assertEquals(
         await Deno.readFile(join(blocks, "block.store")),
         await Deno.readFile(join(tmp, "seed/blockstore/block.store")),
+      );
+
+      // Without read access to the library's source it verifies on the main
+      // thread, and says so in one line.
+      const keys1 = join(tmp, "lib1/keystore");
+      const blocks1 = join(tmp, "lib1/blockstore");
+      const serial = await runProgram([
+        `--allow-read=${keys1},${blocks1}`,
+        `--allow-write=${keys1},${blocks1}`,
+        `--allow-net=${seed}`,
+      ], [seed, keys1, blocks1]);
+      assertEquals(serial.code, 0, serial.stderr);
+      assertEquals(serial.stdout, ok.stdout);
+      assert(
+        /^no read access to \S*verify_worker\.ts: verifying on the main thread\n$/
+          .test(serial.stderr),
+        serial.stderr,
       );
 
       // Write access to another directory: Deno's permission error, exit 1,

@@ -193,3 +193,37 @@ Deno.test("a closed pool refuses work and fails what is under way", async () => 
     "closed",
   );
 });
+
+Deno.test({
+  name:
+    "a worker that cannot start (no read access to its module): the work runs on this thread, said once",
+  permissions: { read: false },
+  async fn() {
+    const chain = makeChain(6, 2);
+    const logs: string[] = [];
+    const pool = new VerifyPool({ workers: 2, log: (m) => logs.push(m) });
+    try {
+      const got: bigint[] = [];
+      for await (
+        const r of verifiedBlocks(pool, slowly(chain.blocks.map(line)))
+      ) {
+        assert("value" in r, "error" in r ? r.error : "");
+        got.push(r.value.number);
+      }
+      assertEquals(got, chain.blocks.map((b) => b.number));
+      const [tx] = await pool.verifyTxs([
+        encoder.encode(encodeSigTx(chain.blocks[0].txs[0])),
+      ]);
+      assert("value" in tx);
+      assertEquals(txHash(tx.value), txHash(chain.blocks[0].txs[0]));
+      assertEquals(logs.length, 1, logs.join("\n"));
+      assert(
+        /^no read access to .*verify_worker\.ts: verifying on the main thread$/
+          .test(logs[0]),
+        logs[0],
+      );
+    } finally {
+      pool.close();
+    }
+  },
+});
