@@ -14,7 +14,6 @@ import { primeBlock, type SigBlock } from "../chain/block.ts";
 import { primeTx, type SigTx } from "../chain/tx.ts";
 import {
   handleRequest,
-  type PackedItems,
   packItems,
   type WorkerRequest,
   type WorkerResponse,
