@@ -124,69 +124,6 @@ function readPairs(
   return out;
 }
 
-/** Reads exactly `length` bytes at `offset` of an open file. */
-async function readAt(
-  file: Deno.FsFile,
-  offset: number,
-  length: number,
-): Promise<Uint8Array> {
-  await file.seek(offset, Deno.SeekMode.Start);
-  const out = new Uint8Array(length);
-  let off = 0;
-  while (off < length) {
-    const n = await file.read(out.subarray(off));
-    if (n === null) throw new Error("unexpected end of file");
-    off += n;
-  }
-  return out;
-}
-
-/** The line of `block.store` that ends (with its `\n`) at `length`. */
-async function lineEndingAt(
-  path: string,
-  length: number,
-): Promise<Uint8Array | string> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return "block.store is missing";
-    throw e;
-  }
-  try {
-    const size = (await file.stat()).size;
-    if (size < length) {
-      return `block.store is shorter (${size} bytes) than the snapshot says (${length})`;
-    }
-    const last = await readAt(file, length - 1, 1);
-    if (last[0] !== 0x0a) return "no block ends where the snapshot says";
-    // Read back in chunks to the newline before it.
-    let start = length - 1;
-    const parts: Uint8Array[] = [];
-    while (start > 0) {
-      const from = Math.max(0, start - 64 * 1024);
-      const chunk = await readAt(file, from, start - from);
-      const nl = chunk.lastIndexOf(0x0a);
-      if (nl >= 0) {
-        parts.unshift(chunk.subarray(nl + 1));
-        break;
-      }
-      parts.unshift(chunk);
-      start = from;
-    }
-    const size2 = parts.reduce((a, p) => a + p.length, 0);
-    const line = new Uint8Array(size2);
-    let off = 0;
-    for (const p of parts) {
-      line.set(p, off);
-      off += p.length;
-    }
-    return line;
-  } finally {
-    file.close();
-  }
-}
-
 /**
  * Reads the snapshot beside `store` and checks it against the store and
  * the genesis `genesisHash`. Resolves to the snapshot when it matches; to
@@ -254,7 +191,7 @@ export async function readSnapshot(
     };
   }
   if (length < 1) return { unusable: "it is damaged: length 0" };
-  const line = await lineEndingAt(store.blocksPath, length);
+  const line = await store.lineEndingAt(length);
   if (typeof line === "string") return { unusable: `stale: ${line}` };
   let block: SigBlock;
   try {

@@ -379,6 +379,43 @@ export class BlockStore {
   }
 
   /** Runs `task` after every earlier write has settled. */
+  /**
+   * The line of `block.store` that ends (with its `\n`) exactly at byte
+   * `length`, without its newline; or a one-line reason why there is none
+   * (the file is missing or shorter, or no line ends there). Reads only
+   * that line, from the end.
+   *
+   * @example
+   * ```ts
+   * import { BlockStore } from "./block_store.ts";
+   * const dir = await Deno.makeTempDir();
+   * const store = await BlockStore.open(dir);
+   * console.log(await store.lineEndingAt(10)); // "block.store is missing"
+   * ```
+   */
+  async lineEndingAt(length: number): Promise<Uint8Array | string> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.blocksPath, { read: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return "block.store is missing";
+      throw e;
+    }
+    try {
+      const size = (await file.stat()).size;
+      if (size < length) {
+        return `block.store is shorter (${size} bytes) than the snapshot says (${length})`;
+      }
+      if (length < 1 || (await readAt(file, length - 1, 1))[0] !== NL) {
+        return "no block ends where the snapshot says";
+      }
+      const start = (await lastNewline(file, length - 1)) + 1;
+      return await readAt(file, start, length - 1 - start);
+    } finally {
+      file.close();
+    }
+  }
+
   #serialise(task: () => Promise<void>): Promise<void> {
     const run = this.#queue.then(task);
     this.#queue = run.catch(() => {});
