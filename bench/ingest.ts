@@ -22,12 +22,14 @@ import { writeKey } from "../src/store/key_store.ts";
 import { BlockStore } from "../src/store/block_store.ts";
 import { recoveryRate } from "../src/node/verify_pool.ts";
 import { freePort, startBcn } from "../tests/e2e/helpers.ts";
+import { makeTempDir } from "../tests/support.ts";
 
 const CLIENTS = Number(Deno.args[0] ?? 30);
 const PER_CLIENT = Number(Deno.args[1] ?? 100);
 const PASS = "bench password";
 
-const dir = await Deno.makeTempDir({ prefix: "bcn_bench_ingest_" });
+// Under the tests' root: the bcn children may write only there.
+const dir = await makeTempDir("bcn_bench_ingest_");
 try {
   const auth = Account.create();
   const senders = Array.from({ length: CLIENTS }, () => Account.create());

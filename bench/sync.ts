@@ -36,6 +36,7 @@ import {
   runBcn,
   startBcn,
 } from "../tests/e2e/helpers.ts";
+import { makeTempDir } from "../tests/support.ts";
 
 const BLOCKS = Number(Deno.args[0] ?? 1000);
 const PER_BLOCK = Number(Deno.args[1] ?? 10);
@@ -135,7 +136,8 @@ function f(n: number, digits = 1): string {
   return n.toFixed(digits);
 }
 
-const dir = await Deno.makeTempDir({ prefix: "bcn_bench_sync_" });
+// Under the tests' root: the bcn children may write only there.
+const dir = await makeTempDir("bcn_bench_sync_");
 const lines: string[] = [];
 const report = (line: string) => {
   lines.push(line);

@@ -100,7 +100,12 @@ export function checkGenesisInputs(cfg: NodeConfig): void {
 export async function checkStartInputs(cfg: NodeConfig): Promise<void> {
   if (!cfg.bootstrap) return;
   const exists = await Deno.stat(join(cfg.blockStoreDir, GENESIS_FILE))
-    .then(() => true, () => false);
+    .then(() => true, (e) => {
+      // Only a missing file means a new chain; a store the node may not
+      // read is an error of its own, not a reason to ask for passwords.
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    });
   if (!exists) checkGenesisInputs(cfg);
 }
 
