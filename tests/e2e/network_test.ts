@@ -101,8 +101,6 @@ async function poll<T>(
   }
 }
 
-const REFUSED = /^bcn: cannot reach node \S+: connection refused\n$/;
-
 function detail(args: string[], res: BcnResult): string {
   return `bcn ${
     args.join(" ")
@@ -111,16 +109,7 @@ function detail(args: string[], res: BcnResult): string {
 
 /** Runs a CLI command that must succeed; returns its stdout, trimmed. */
 async function bcn(cwd: string, args: string[]): Promise<string> {
-  let res = await runBcn(args, { cwd });
-  // Seen twice in early runs on a loaded machine, never since: a node that
-  // kept running refused one connection. Nothing reached the node, so one
-  // retry is safe; it is reported, and a node that is really down fails the
-  // retry too.
-  if (res.code === 1 && REFUSED.test(res.stderr)) {
-    console.warn(`retrying once: ${res.stderr.trim()}`);
-    await sleep(POLL_MS);
-    res = await runBcn(args, { cwd });
-  }
+  const res = await runBcn(args, { cwd });
   assertEquals(res.code, 0, detail(args, res));
   assertEquals(res.stderr, "", detail(args, res));
   assertEquals(res.stdout.split("\n").length, 2, detail(args, res)); // one line
