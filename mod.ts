@@ -13,7 +13,6 @@
  * import { connectSyncSource, StateSync } from "@bcn/bcn";
  *
  * const source = connectSyncSource();
- * const controller = new AbortController();
  * const sync = new StateSync({
  *   node: "127.0.0.1:1123",
  *   bootstrap: false,
@@ -21,9 +20,7 @@
  *   keyStoreDir: ".keystore1123",
  *   blockStoreDir: ".blockstore1123",
  *   chain: "blockchain",
- * }, { peers: () => ["127.0.0.1:1122"] }, controller.signal, {
- *   source,
- * });
+ * }, { peers: { peers: () => ["127.0.0.1:1122"] }, source });
  * const state = await sync.syncState();
  * console.log(`synced to block ${state.lastNumber}: ${state.lastHash}`);
  * source.close();

@@ -25,8 +25,10 @@ const window = Math.min(1_000, Math.floor(blocks / 2));
 const auth = Account.create();
 const senders = Array.from({ length: perBlock }, () => Account.create());
 const genesis = auth.signGenesis({
-  ...newGenesis("bench", auth.address, senders[0].address, 0n),
-  balances: new Map(senders.map((s) => [s.address, 1_000_000_000n])),
+  ...newGenesis("bench", {
+    authority: auth.address,
+    balances: senders.map((s) => [s.address, 1_000_000_000n]),
+  }),
 });
 // Blocks are built by hand (cheap signing only); what is timed is a node
 // applying them, as a syncing node does.

@@ -37,7 +37,10 @@ Deno.bench("encode a signed transaction", () => {
 });
 
 const genesis = auth.signGenesis(
-  newGenesis("bench", auth.address, owner.address, 1_000_000n),
+  newGenesis("bench", {
+    authority: auth.address,
+    balances: [[owner.address, 1_000_000n]],
+  }),
 );
 const maker = new State(genesis);
 for (let i = 1n; i <= 100n; i++) {

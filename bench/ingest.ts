@@ -37,8 +37,10 @@ try {
   await writeKey(join(dir, "keys"), auth, PASS);
   const store = await BlockStore.open(join(dir, "boot"));
   await store.writeGenesis(auth.signGenesis({
-    ...newGenesis("bench", auth.address, senders[0].address, 0n),
-    balances: new Map(senders.map((s) => [s.address, 1_000_000_000n])),
+    ...newGenesis("bench", {
+      authority: auth.address,
+      balances: senders.map((s) => [s.address, 1_000_000_000n]),
+    }),
   }));
   const enc = new TextEncoder();
   // Signed beforehand: what is timed is the node taking them.

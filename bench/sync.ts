@@ -51,8 +51,10 @@ async function makeChain(dir: string): Promise<{ bytes: number }> {
   const receivers = Array.from({ length: 16 }, () => Account.create().address);
   await writeKey(join(dir, "keys"), auth, PASS);
   const genesis = auth.signGenesis({
-    ...newGenesis("bench", auth.address, senders[0].address, 0n),
-    balances: new Map(senders.map((s) => [s.address, 1_000_000_000_000n])),
+    ...newGenesis("bench", {
+      authority: auth.address,
+      balances: senders.map((s) => [s.address, 1_000_000_000_000n]),
+    }),
   });
   const store = await BlockStore.open(join(dir, "boot"));
   await store.writeGenesis(genesis);

@@ -72,12 +72,10 @@ export function makeChain(
     () => Account.create(),
   );
   const genesis = authority.signGenesis(
-    newGenesis(
-      options.chain ?? "blockchain",
-      authority.address,
-      owner.address,
-      options.balance ?? 1_000_000_000n,
-    ),
+    newGenesis(options.chain ?? "blockchain", {
+      authority: authority.address,
+      balances: [[owner.address, options.balance ?? 1_000_000_000n]],
+    }),
   );
   let time = genesis.time;
   let nonce = 0n;

@@ -33,17 +33,32 @@ export interface SigGenesis extends Genesis {
   readonly sig: Uint8Array;
 }
 
-/** A new genesis with one owner holding `balance`, timed now. */
-export function newGenesis(
-  chain: string,
-  authority: string,
-  owner: string,
-  balance: bigint,
-): Genesis {
+/** What a new genesis holds besides its chain name (see {@link newGenesis}). */
+export interface NewGenesisOptions {
+  /** The address that signs the genesis and every block. */
+  authority: string;
+  /** Initial balances by address: the owner's, or several. */
+  balances: Iterable<readonly [string, bigint]>;
+}
+
+/**
+ * A new genesis of chain `chain`, timed now.
+ *
+ * @example
+ * ```ts
+ * import { newGenesis } from "./genesis.ts";
+ * const g = newGenesis("blockchain", {
+ *   authority: "a".repeat(64),
+ *   balances: [["b".repeat(64), 1000n]],
+ * });
+ * console.log(g.balances.size); // 1
+ * ```
+ */
+export function newGenesis(chain: string, options: NewGenesisOptions): Genesis {
   return {
     chain,
-    authority,
-    balances: new Map([[owner, balance]]),
+    authority: options.authority,
+    balances: new Map(options.balances),
     time: timeNow(),
   };
 }

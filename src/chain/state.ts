@@ -172,7 +172,7 @@ export interface ConfirmedState {
  * import { Account, newGenesis, State } from "../../mod.ts";
  * const auth = Account.create();
  * const owner = Account.create();
- * const genesis = auth.signGenesis(newGenesis("demo", auth.address, owner.address, 1000n));
+ * const genesis = auth.signGenesis(newGenesis("demo", { authority: auth.address, balances: [[owner.address, 1000n]] }));
  * const state = new State(genesis);
  * state.balance(owner.address); // 1000n
  * ```

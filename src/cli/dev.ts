@@ -17,7 +17,7 @@
 import { join } from "node:path";
 import { Account } from "../chain/account.ts";
 import { U64_MAX } from "../chain/json.ts";
-import { timeNow } from "../chain/time.ts";
+import { newGenesis } from "../chain/genesis.ts";
 import { Node } from "../node/node.ts";
 import { messageOf } from "../rpc/errors.ts";
 import { BlockStore } from "../store/block_store.ts";
@@ -165,12 +165,9 @@ export async function createDevChain(
     );
     balances.set(account.address, options.balance);
   }
-  const genesis = authority.signGenesis({
-    chain: DEV_CHAIN,
-    authority: authority.address,
-    balances,
-    time: timeNow(),
-  });
+  const genesis = authority.signGenesis(
+    newGenesis(DEV_CHAIN, { authority: authority.address, balances }),
+  );
   const store = await BlockStore.open(devNodeDirs(dir, 0).blockStoreDir);
   await store.writeGenesis(genesis);
   return [...balances.keys()];

@@ -157,7 +157,10 @@ async function createGenesis(
   await writeKey(cfg.keyStoreDir, auth, cfg.authPass!);
   await writeKey(cfg.keyStoreDir, owner, cfg.ownerPass!);
   const genesis = auth.signGenesis(
-    newGenesis(cfg.chain, auth.address, owner.address, cfg.balance!),
+    newGenesis(cfg.chain, {
+      authority: auth.address,
+      balances: [[owner.address, cfg.balance!]],
+    }),
   );
   await store.writeGenesis(genesis);
   return {

@@ -235,7 +235,9 @@ export class Node {
     };
     const monitor = this.#monitor;
     const source = monitor.countingSource(peerSyncSource(this.#registry));
-    const sync = this.#sync = new StateSync(cfg, syncPeers, signal, {
+    const sync = this.#sync = new StateSync(cfg, {
+      peers: syncPeers,
+      signal,
       source,
       log: this.#log,
       // The CLI's node (no log of its own) redraws one line on a terminal.

@@ -62,6 +62,10 @@ export interface SyncBlocksOptions {
 
 /** Options of {@link StateSync}. */
 export interface StateSyncOptions {
+  /** Who the peers are: asked each time blocks are synced. */
+  peers: PeerReader;
+  /** Stops the sync (and whatever it waits for); never by default. */
+  signal?: AbortSignal;
   /** The network access; required for a regular node and for peers. */
   source?: SyncSource;
   /** An already opened block store for `cfg.blockStoreDir`. */
@@ -101,7 +105,10 @@ export interface StateSyncOptions {
  *   keyStoreDir: ".keystore1123",
  *   blockStoreDir: ".blockstore1123",
  *   chain: "blockchain",
- * }, { peers: () => ["127.0.0.1:1122"] }, controller.signal);
+ * }, {
+ *   peers: { peers: () => ["127.0.0.1:1122"] },
+ *   signal: controller.signal,
+ * });
  * // const state = await sync.syncState();
  * ```
  */
@@ -114,16 +121,11 @@ export class StateSync {
   #state: State | undefined;
   #created: { authority: string; owner: string } | undefined;
 
-  /** Prepares a sync for `cfg`, asking `peerReader` for peers. */
-  constructor(
-    cfg: NodeConfig,
-    peerReader: PeerReader,
-    signal: AbortSignal,
-    options: StateSyncOptions = {},
-  ) {
+  /** Prepares a sync for `cfg`, asking `options.peers` for peers. */
+  constructor(cfg: NodeConfig, options: StateSyncOptions) {
     this.#cfg = cfg;
-    this.#peerReader = peerReader;
-    this.#signal = signal;
+    this.#peerReader = options.peers;
+    this.#signal = options.signal ?? new AbortController().signal;
     this.#options = options;
     this.#store = options.store;
   }

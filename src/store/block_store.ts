@@ -136,7 +136,7 @@ export class BlockStore {
    * const store = await BlockStore.open(dir);
    * const auth = Account.create();
    * await store.writeGenesis(
-   *   auth.signGenesis(newGenesis("blockchain", auth.address, auth.address, 1000n)),
+   *   auth.signGenesis(newGenesis("blockchain", { authority: auth.address, balances: [[auth.address, 1000n]] })),
    * );
    * await Deno.remove(dir, { recursive: true });
    * ```

@@ -35,7 +35,10 @@ function setup(balance = 1000n) {
   const owner = Account.create();
   const bob = Account.create();
   const genesis = auth.signGenesis(
-    newGenesis("test", auth.address, owner.address, balance),
+    newGenesis("test", {
+      authority: auth.address,
+      balances: [[owner.address, balance]],
+    }),
   );
   return { auth, owner, bob, genesis, state: new State(genesis) };
 }

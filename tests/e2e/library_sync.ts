@@ -12,19 +12,14 @@ import { connectSyncSource, StateSync } from "../../mod.ts";
 const [seed, keyStoreDir, blockStoreDir] = Deno.args;
 const source = connectSyncSource();
 try {
-  const state = await new StateSync(
-    {
-      node: "127.0.0.1:1",
-      bootstrap: false,
-      seed,
-      keyStoreDir,
-      blockStoreDir,
-      chain: "blockchain",
-    },
-    { peers: () => [seed] },
-    new AbortController().signal,
-    { source },
-  ).syncState();
+  const state = await new StateSync({
+    node: "127.0.0.1:1",
+    bootstrap: false,
+    seed,
+    keyStoreDir,
+    blockStoreDir,
+    chain: "blockchain",
+  }, { peers: { peers: () => [seed] }, source }).syncState();
   console.log(`synced ${state.lastNumber} ${state.lastHash}`);
 } finally {
   source.close();

@@ -60,19 +60,18 @@ Deno.test({
         const first = await reader.read();
         assert(new TextDecoder().decode(first.value).includes("listening"));
         reader.releaseLock();
-        const state = await new StateSync(
-          {
-            node: "127.0.0.1:1",
-            bootstrap: false,
-            seed: addr,
-            keyStoreDir: `${dir}/keys`,
-            blockStoreDir: `${dir}/blocks`,
-            chain: "blockchain",
-          },
-          { peers: () => [addr] },
-          new AbortController().signal,
-          { source: peerSyncSource(registry), log: () => {} },
-        ).syncState();
+        const state = await new StateSync({
+          node: "127.0.0.1:1",
+          bootstrap: false,
+          seed: addr,
+          keyStoreDir: `${dir}/keys`,
+          blockStoreDir: `${dir}/blocks`,
+          chain: "blockchain",
+        }, {
+          peers: { peers: () => [addr] },
+          source: peerSyncSource(registry),
+          log: () => {},
+        }).syncState();
         assertEquals(state.lastNumber, 4n);
         assertEquals(state.lastHash, blockHash(chain.blocks[3]));
         assertEquals(registry.protocolOf(addr), "grpc");

@@ -31,12 +31,11 @@ async function restart(
   extra: Partial<NodeConfig> = {},
 ): Promise<{ state: State; log: string[] }> {
   const log: string[] = [];
-  const state = await new StateSync(
-    bootstrap(dir, extra),
-    { peers: () => [] },
-    new AbortController().signal,
-    { log: (m) => log.push(m), workers: 2 },
-  ).syncState();
+  const state = await new StateSync(bootstrap(dir, extra), {
+    peers: { peers: () => [] },
+    log: (m) => log.push(m),
+    workers: 2,
+  }).syncState();
   return { state, log };
 }
 

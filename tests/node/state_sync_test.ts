@@ -81,13 +81,12 @@ const peersOf = (...p: string[]) => ({ peers: () => p });
 const quiet = { log: () => {}, retryDelayMs: 1 };
 
 /** Syncs a regular node in `dir` from SEED (quiet, fast retries by default). */
-function syncRegular(dir: string, options: StateSyncOptions) {
-  return new StateSync(
-    regular(dir),
-    peersOf(SEED),
-    new AbortController().signal,
-    { ...quiet, ...options },
-  ).syncState();
+function syncRegular(dir: string, options: Partial<StateSyncOptions>) {
+  return new StateSync(regular(dir), {
+    peers: peersOf(SEED),
+    ...quiet,
+    ...options,
+  }).syncState();
 }
 
 async function storedLines(dir: string): Promise<string[]> {
@@ -110,7 +109,11 @@ Deno.test("bootstrap creates keys and a signed genesis, then restarts from it", 
       balance: 1000n,
     };
     const ac = new AbortController();
-    const state = await new StateSync(cfg, peersOf(), ac.signal, quiet)
+    const state = await new StateSync(cfg, {
+      peers: peersOf(),
+      signal: ac.signal,
+      ...quiet,
+    })
       .syncState();
     assertEquals(state.lastNumber, 0n);
     const keys = await listKeys(cfg.keyStoreDir);
@@ -123,12 +126,11 @@ Deno.test("bootstrap creates keys and a signed genesis, then restarts from it", 
     );
     assert(verifyGenesis(stored));
     // A restart reads the genesis and needs no owner password or balance.
-    const again = await new StateSync(
-      { ...cfg, ownerPass: undefined, balance: undefined },
-      peersOf(),
-      ac.signal,
-      quiet,
-    ).syncState();
+    const again = await new StateSync({
+      ...cfg,
+      ownerPass: undefined,
+      balance: undefined,
+    }, { peers: peersOf(), signal: ac.signal, ...quiet }).syncState();
     assertEquals(again.genesisHash, state.genesisHash);
     assertEquals((await listKeys(cfg.keyStoreDir)).length, 2);
   });
@@ -153,7 +155,7 @@ Deno.test("bootstrap refuses short passwords and a zero balance before writing",
       };
       await assertRejects(
         () =>
-          new StateSync(cfg, peersOf(), new AbortController().signal, quiet)
+          new StateSync(cfg, { peers: peersOf(), ...quiet })
             .syncState(),
         SyncError,
         message,
@@ -307,18 +309,14 @@ Deno.test("a restarted node rides out an unreachable seed with its local store",
       },
     };
     const log: string[] = [];
-    const state = await new StateSync(
-      regular(dir),
-      peersOf(),
-      new AbortController().signal,
-      {
-        ...quiet,
-        maxAttempts: 1,
-        store,
-        source: down,
-        log: (m) => log.push(m),
-      },
-    ).syncState();
+    const state = await new StateSync(regular(dir), {
+      peers: peersOf(),
+      ...quiet,
+      maxAttempts: 1,
+      store,
+      source: down,
+      log: (m) => log.push(m),
+    }).syncState();
     assertEquals(state.lastNumber, 2n);
     assert(
       log.some((m) =>
@@ -360,12 +358,12 @@ Deno.test("an unreachable seed fails with an error naming it, after bounded retr
     await withTempDir(async (dir) => {
       await assertRejects(
         () =>
-          new StateSync(
-            regular(dir, { seed }),
-            peersOf(seed),
-            new AbortController().signal,
-            { ...quiet, maxAttempts: 2, source: peerSyncSource(registry) },
-          ).syncState(),
+          new StateSync(regular(dir, { seed }), {
+            peers: peersOf(seed),
+            ...quiet,
+            maxAttempts: 2,
+            source: peerSyncSource(registry),
+          }).syncState(),
         SyncError,
         `cannot fetch the genesis from seed ${seed}`,
       );
@@ -405,12 +403,11 @@ Deno.test("GenesisSync, BlockSync and StateSync over Connect", async () => {
       }
       assertEquals(expected, 8);
 
-      const state = await new StateSync(
-        regular(dir, { seed: server.addr }),
-        peersOf(server.addr),
-        new AbortController().signal,
-        { ...quiet, source: peerSyncSource(registry) },
-      ).syncState();
+      const state = await new StateSync(regular(dir, { seed: server.addr }), {
+        peers: peersOf(server.addr),
+        ...quiet,
+        source: peerSyncSource(registry),
+      }).syncState();
       assertEquals(state.lastNumber, 7n);
       assertEquals(state.lastHash, blockHash(chain.blocks[6]));
       assertEquals(
@@ -469,17 +466,14 @@ Deno.test("a peer that goes quiet mid-stream is given up after the idle timeout"
     const registry = new PeerRegistry({ protocol: "connect" });
     const warnings: string[] = [];
     try {
-      const state = await new StateSync(
-        regular(dir, { seed: server.addr }),
-        peersOf(server.addr),
-        AbortSignal.timeout(20_000),
-        {
-          retryDelayMs: 1,
-          maxAttempts: 2,
-          log: (m) => warnings.push(m),
-          source: peerSyncSource(registry, { idleMs: 200 }),
-        },
-      ).syncState();
+      const state = await new StateSync(regular(dir, { seed: server.addr }), {
+        peers: peersOf(server.addr),
+        signal: AbortSignal.timeout(20_000),
+        retryDelayMs: 1,
+        maxAttempts: 2,
+        log: (m) => warnings.push(m),
+        source: peerSyncSource(registry, { idleMs: 200 }),
+      }).syncState();
       assertEquals(state.lastNumber, 3n);
       assert(
         warnings.some((w) => w.includes("no block from")),
@@ -583,12 +577,11 @@ Deno.test("a later syncBlocks commits through the node's ledger with the peer of
         }
       },
     };
-    const sync = new StateSync(
-      regular(dir),
-      peersOf(SEED),
-      new AbortController().signal,
-      { ...quiet, source },
-    );
+    const sync = new StateSync(regular(dir), {
+      peers: peersOf(SEED),
+      ...quiet,
+      source,
+    });
     const state = await sync.syncState();
     assertEquals(state.lastNumber, 3n);
     served = 5;

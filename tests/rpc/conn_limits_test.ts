@@ -440,19 +440,20 @@ Deno.test("a peer's block sync works while an attacker holds the node's connecti
       assertEquals(server.connectionStats().refusedFull, 8);
 
       // A regular node on the node's own machine syncs every block.
-      const state = await new StateSync(
-        {
-          node: "127.0.0.1:2",
-          bootstrap: false,
-          seed: server.addr,
-          keyStoreDir: `${dir}/keys`,
-          blockStoreDir: `${dir}/blocks`,
-          chain: "blockchain",
-        },
-        { peers: () => [server.addr] },
-        AbortSignal.timeout(20_000),
-        { log: () => {}, retryDelayMs: 1, source: peerSyncSource(registry) },
-      ).syncState();
+      const state = await new StateSync({
+        node: "127.0.0.1:2",
+        bootstrap: false,
+        seed: server.addr,
+        keyStoreDir: `${dir}/keys`,
+        blockStoreDir: `${dir}/blocks`,
+        chain: "blockchain",
+      }, {
+        peers: { peers: () => [server.addr] },
+        signal: AbortSignal.timeout(20_000),
+        log: () => {},
+        retryDelayMs: 1,
+        source: peerSyncSource(registry),
+      }).syncState();
       assertEquals(state.lastNumber, 7n);
 
       // A known peer at another address opens 6 block syncs at once: the
