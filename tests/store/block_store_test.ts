@@ -1,5 +1,4 @@
-import assert from "node:assert/strict";
-import { assertRejects } from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { sanitizedTest as test, withTempDir } from "../support.ts";
 import { join } from "node:path";
 import {
@@ -45,19 +44,19 @@ test("genesis: absent, written, read back as value and bytes", async () => {
   await withTempDir(async (tmp) => {
     const dir = join(tmp, "a", "store");
     const { store } = await quietOpen(dir);
-    assert.equal(await store.readGenesis(), undefined);
-    assert.equal(await store.readGenesisBytes(), undefined);
+    assertEquals(await store.readGenesis(), undefined);
+    assertEquals(await store.readGenesisBytes(), undefined);
 
     await store.writeGenesis(chain.genesis);
     const text = encodeSigGenesis(chain.genesis);
-    assert.equal(await Deno.readTextFile(join(dir, GENESIS_FILE)), text);
-    assert.deepEqual(await store.readGenesisBytes(), enc.encode(text));
+    assertEquals(await Deno.readTextFile(join(dir, GENESIS_FILE)), text);
+    assertEquals(await store.readGenesisBytes(), enc.encode(text));
     const back = await store.readGenesis();
-    assert.ok(back !== undefined);
-    assert.equal(genesisHash(back), genesisHash(chain.genesis));
+    assert(back !== undefined);
+    assertEquals(genesisHash(back), genesisHash(chain.genesis));
     if (POSIX) {
-      assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
-      assert.equal(
+      assertEquals((await Deno.stat(dir)).mode! & 0o777, 0o700);
+      assertEquals(
         (await Deno.stat(join(dir, GENESIS_FILE))).mode! & 0o777,
         0o600,
       );
@@ -69,10 +68,10 @@ test("genesis: absent, written, read back as value and bytes", async () => {
       BlockStoreError,
       "already holds a different genesis",
     );
-    assert.equal(await Deno.readTextFile(join(dir, GENESIS_FILE)), text);
+    assertEquals(await Deno.readTextFile(join(dir, GENESIS_FILE)), text);
     // Only genesis.json in the directory: no temporary file left.
     const names = (await collect(Deno.readDir(dir))).map((e) => e.name);
-    assert.deepEqual(names, [GENESIS_FILE]);
+    assertEquals(names, [GENESIS_FILE]);
   });
 });
 
@@ -91,12 +90,12 @@ test("genesis: a malformed file is an error naming the file", async () => {
 test("a missing or empty block.store holds no blocks", async () => {
   await withTempDir(async (dir) => {
     const { store, warnings } = await quietOpen(dir);
-    assert.deepEqual(await collect(store.blocks()), []);
-    assert.deepEqual(await collect(store.blockLines()), []);
+    assertEquals(await collect(store.blocks()), []);
+    assertEquals(await collect(store.blockLines()), []);
     await Deno.writeFile(join(dir, BLOCKS_FILE), new Uint8Array(0));
     const again = await quietOpen(dir);
-    assert.deepEqual(await collect(again.store.blocks()), []);
-    assert.deepEqual([...warnings, ...again.warnings], []);
+    assertEquals(await collect(again.store.blocks()), []);
+    assertEquals([...warnings, ...again.warnings], []);
   });
 });
 
@@ -106,24 +105,24 @@ test("appended blocks come back in order, one line each", async () => {
     // Concurrent appends are serialised in call order.
     await Promise.all(chain.blocks.map((b) => store.appendBlock(b)));
     const path = join(dir, BLOCKS_FILE);
-    assert.equal(await Deno.readTextFile(path), storeText(chain.blocks));
-    if (POSIX) assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    assertEquals(await Deno.readTextFile(path), storeText(chain.blocks));
+    if (POSIX) assertEquals((await Deno.stat(path)).mode! & 0o777, 0o600);
 
     const blocks = await collect(store.blocks());
-    assert.deepEqual(blocks.map(blockHash), chain.blocks.map(blockHash));
+    assertEquals(blocks.map(blockHash), chain.blocks.map(blockHash));
     const lines = await collect(store.blockLines());
-    assert.deepEqual(
+    assertEquals(
       lines.map((l) => new TextDecoder().decode(l)),
       chain.blocks.map(encodeSigBlock),
     );
     // Tiny chunks: lines spanning many reads.
     const small = await collect(store.blocks({ chunkSize: 7 }));
-    assert.deepEqual(small.map(blockHash), chain.blocks.map(blockHash));
+    assertEquals(small.map(blockHash), chain.blocks.map(blockHash));
     // A reopened store reads the same.
     const { store: reopened, warnings } = await quietOpen(dir);
     const again = await collect(reopened.blocks());
-    assert.deepEqual(again.map(blockHash), chain.blocks.map(blockHash));
-    assert.deepEqual(warnings, []);
+    assertEquals(again.map(blockHash), chain.blocks.map(blockHash));
+    assertEquals(warnings, []);
   });
 });
 
@@ -133,15 +132,15 @@ test("from: start at a block number", async () => {
     for (const b of chain.blocks) await store.appendBlock(b);
     const numbers = async (from: bigint, chunkSize?: number) =>
       (await collect(store.blocks({ from, chunkSize }))).map((b) => b.number);
-    assert.deepEqual(await numbers(0n), [1n, 2n, 3n, 4n, 5n]);
-    assert.deepEqual(await numbers(1n), [1n, 2n, 3n, 4n, 5n]);
-    assert.deepEqual(await numbers(3n), [3n, 4n, 5n]);
-    assert.deepEqual(await numbers(3n, 5), [3n, 4n, 5n]);
-    assert.deepEqual(await numbers(5n), [5n]);
-    assert.deepEqual(await numbers(6n), []);
-    assert.deepEqual(await numbers(1n << 64n), []);
+    assertEquals(await numbers(0n), [1n, 2n, 3n, 4n, 5n]);
+    assertEquals(await numbers(1n), [1n, 2n, 3n, 4n, 5n]);
+    assertEquals(await numbers(3n), [3n, 4n, 5n]);
+    assertEquals(await numbers(3n, 5), [3n, 4n, 5n]);
+    assertEquals(await numbers(5n), [5n]);
+    assertEquals(await numbers(6n), []);
+    assertEquals(await numbers(1n << 64n), []);
     const lines = await collect(store.blockLines({ from: 4n, chunkSize: 3 }));
-    assert.deepEqual(
+    assertEquals(
       lines.map((l) => new TextDecoder().decode(l)),
       chain.blocks.slice(3).map(encodeSigBlock),
     );
@@ -157,14 +156,14 @@ test("break closes the file", async () => {
       seen++;
       if (b.number === 2n) break;
     }
-    assert.equal(seen, 2);
+    assertEquals(seen, 2);
     for await (const _ of store.blockLines({ from: 3n })) break;
     // The sanitizers fail this test if a handle is still open; the file can
     // be cut and removed.
     const path = join(dir, BLOCKS_FILE);
     await Deno.truncate(path, 0);
     await Deno.remove(path);
-    assert.deepEqual(await collect(store.blocks()), []);
+    assertEquals(await collect(store.blocks()), []);
   });
 });
 
@@ -184,7 +183,7 @@ test("an abort stops the iteration and closes the file", async () => {
       Error,
       "stop",
     );
-    assert.deepEqual(seen, [1n, 2n, 3n]);
+    assertEquals(seen, [1n, 2n, 3n]);
     // An already aborted signal yields nothing.
     await assertRejects(
       () => collect(store.blockLines({ signal: AbortSignal.abort() })),
@@ -200,16 +199,16 @@ test("open cuts off a torn last line without a newline", async () => {
     const torn = encodeSigBlock(chain.blocks[3]).slice(0, 100);
     await Deno.writeTextFile(path, good + torn);
     const { store, warnings } = await quietOpen(dir);
-    assert.deepEqual(warnings, [
+    assertEquals(warnings, [
       `block.store: cut off a torn last line (100 bytes) left by an ` +
       "interrupted write",
     ]);
-    assert.equal(await Deno.readTextFile(path), good);
+    assertEquals(await Deno.readTextFile(path), good);
     const blocks = await collect(store.blocks());
-    assert.deepEqual(blocks.map((b) => b.number), [1n, 2n, 3n]);
+    assertEquals(blocks.map((b) => b.number), [1n, 2n, 3n]);
     // Appending goes on cleanly after the repair.
     await store.appendBlock(chain.blocks[3]);
-    assert.equal(
+    assertEquals(
       await Deno.readTextFile(path),
       storeText(chain.blocks.slice(0, 4)),
     );
@@ -223,14 +222,16 @@ test("open cuts off a complete but unparsable last line", async () => {
     const bad = encodeSigBlock(chain.blocks[2]).slice(0, 60) + "\n";
     await Deno.writeTextFile(path, good + bad);
     const { store, warnings } = await quietOpen(dir);
-    assert.equal(warnings.length, 1);
-    assert.match(
+    assertEquals(warnings.length, 1);
+    assert(
+      /^block\.store: cut off an unparsable last line \(61 bytes\)/.test(
+        warnings[0],
+      ),
       warnings[0],
-      /^block\.store: cut off an unparsable last line \(61 bytes\)/,
     );
-    assert.equal(await Deno.readTextFile(path), good);
+    assertEquals(await Deno.readTextFile(path), good);
     const blocks = await collect(store.blocks());
-    assert.deepEqual(blocks.map((b) => b.number), [1n, 2n]);
+    assertEquals(blocks.map((b) => b.number), [1n, 2n]);
   });
 });
 
@@ -239,18 +240,21 @@ test("open cuts a torn only line and a torn line longer than a chunk", async () 
     const path = join(dir, BLOCKS_FILE);
     await Deno.writeTextFile(path, '{"number":1,"par');
     const first = await quietOpen(dir);
-    assert.equal(first.warnings.length, 1);
-    assert.equal((await Deno.stat(path)).size, 0);
+    assertEquals(first.warnings.length, 1);
+    assertEquals((await Deno.stat(path)).size, 0);
 
     const big = makeChain(2, 250); // a block line of about 100 KB
     const line2 = encodeSigBlock(big.blocks[1]);
-    assert.ok(line2.length > 64 * 1024);
+    assert(line2.length > 64 * 1024);
     const good = storeText(big.blocks.slice(0, 1));
     await Deno.writeTextFile(path, good + line2.slice(0, line2.length - 2));
     const second = await quietOpen(dir);
-    assert.equal(second.warnings.length, 1);
-    assert.match(second.warnings[0], new RegExp(`\\(${line2.length - 2} `));
-    assert.equal(await Deno.readTextFile(path), good);
+    assertEquals(second.warnings.length, 1);
+    assert(
+      new RegExp(`\\(${line2.length - 2} `).test(second.warnings[0]),
+      second.warnings[0],
+    );
+    assertEquals(await Deno.readTextFile(path), good);
   });
 });
 
@@ -262,18 +266,21 @@ test("a bad line mid-file is reported, never repaired", async () => {
     await Deno.writeTextFile(path, lines.join(""));
     const before = await Deno.readFile(path);
     const { store, warnings } = await quietOpen(dir);
-    assert.deepEqual(warnings, []);
+    assertEquals(warnings, []);
     const seen: bigint[] = [];
     const e = await assertRejects(async () => {
       for await (const b of store.blocks()) seen.push(b.number);
     }, BlockStoreError);
-    assert.deepEqual(seen, [1n]);
-    assert.match(e.message, /block\.store line 2: block\.merkleRoot: /);
-    assert.ok(e.message.startsWith(path));
+    assertEquals(seen, [1n]);
+    assert(
+      /block\.store line 2: block\.merkleRoot: /.test(e.message),
+      e.message,
+    );
+    assert(e.message.startsWith(path));
     // From block 3 on, the bad line is skipped unparsed.
     const rest = await collect(store.blocks({ from: 3n }));
-    assert.deepEqual(rest.map((b) => b.number), [3n, 4n, 5n]);
-    assert.deepEqual(await Deno.readFile(path), before);
+    assertEquals(rest.map((b) => b.number), [3n, 4n, 5n]);
+    assertEquals(await Deno.readFile(path), before);
   });
 });
 
@@ -300,7 +307,7 @@ test("an incomplete last line being written is not read", async () => {
     await f.write(enc.encode(encodeSigBlock(chain.blocks[1]).slice(0, 50)));
     f.close();
     const blocks = await collect(store.blocks({ chunkSize: 16 }));
-    assert.deepEqual(blocks.map((x) => x.number), [1n]);
+    assertEquals(blocks.map((x) => x.number), [1n]);
   });
 });
 
@@ -315,23 +322,23 @@ test("open keeps a whole last block that lacks its newline and adds it", async (
     const good = storeText(chain.blocks.slice(0, 3));
     await Deno.writeTextFile(path, good + encodeSigBlock(chain.blocks[3]));
     const { store, warnings } = await quietOpen(dir);
-    assert.deepEqual(warnings, [
+    assertEquals(warnings, [
       "block.store: the last line, block 4, was whole but lacked its " +
       "newline (an interrupted write): kept it and added the newline",
     ]);
-    assert.equal(
+    assertEquals(
       await Deno.readTextFile(path),
       storeText(chain.blocks.slice(0, 4)),
     );
     const blocks = await collect(store.blocks());
-    assert.deepEqual(blocks.map((b) => b.number), [1n, 2n, 3n, 4n]);
+    assertEquals(blocks.map((b) => b.number), [1n, 2n, 3n, 4n]);
     // The next append lands on its own line.
     await store.appendBlock(chain.blocks[4]);
-    assert.equal(await Deno.readTextFile(path), storeText(chain.blocks));
+    assertEquals(await Deno.readTextFile(path), storeText(chain.blocks));
     const again = await quietOpen(dir);
-    assert.deepEqual(again.warnings, []);
+    assertEquals(again.warnings, []);
     const all = await collect(again.store.blocks());
-    assert.deepEqual(all.map(blockHash), chain.blocks.map(blockHash));
+    assertEquals(all.map(blockHash), chain.blocks.map(blockHash));
   });
 });
 
@@ -343,9 +350,9 @@ test("open keeps block 1 without its newline, on the genesis or before one is fe
     // the parent once the genesis is there.
     await Deno.writeTextFile(path, line1);
     const first = await quietOpen(dir);
-    assert.equal(first.warnings.length, 1);
-    assert.match(first.warnings[0], /block 1, was whole/);
-    assert.equal(await Deno.readTextFile(path), line1 + "\n");
+    assertEquals(first.warnings.length, 1);
+    assert(/block 1, was whole/.test(first.warnings[0]), first.warnings[0]);
+    assertEquals(await Deno.readTextFile(path), line1 + "\n");
 
     await Deno.writeTextFile(
       join(dir, GENESIS_FILE),
@@ -353,8 +360,8 @@ test("open keeps block 1 without its newline, on the genesis or before one is fe
     );
     await Deno.writeTextFile(path, line1);
     const second = await quietOpen(dir);
-    assert.equal(second.warnings.length, 1);
-    assert.equal(await Deno.readTextFile(path), line1 + "\n");
+    assertEquals(second.warnings.length, 1);
+    assertEquals(await Deno.readTextFile(path), line1 + "\n");
     // Block 1 of another chain on this genesis is refused.
     const other = makeChain(1, 1);
     const foreign = encodeSigBlock(other.blocks[0]);
@@ -366,7 +373,7 @@ test("open keeps block 1 without its newline, on the genesis or before one is fe
         genesisHash(chain.genesis).slice(0, 7)
       })`,
     );
-    assert.equal(await Deno.readTextFile(path), foreign);
+    assertEquals(await Deno.readTextFile(path), foreign);
   });
 });
 
@@ -409,10 +416,10 @@ test("a whole last block without its newline that does not follow is an error an
         BlockStoreError,
         message,
       );
-      assert.ok(e.message.startsWith(`${path}: the last line holds block `));
-      assert.ok(!e.message.includes("\n"));
-      assert.deepEqual(warnings, []);
-      assert.equal(await Deno.readTextFile(path), text);
+      assert(e.message.startsWith(`${path}: the last line holds block `));
+      assert(!e.message.includes("\n"));
+      assertEquals(warnings, []);
+      assertEquals(await Deno.readTextFile(path), text);
     }
   });
 });
@@ -426,11 +433,11 @@ test("open cuts off a last line without newline that is JSON but not a block", a
     for (const torn of [line.slice(0, -1), '{"number":3}', "\0\0\0\0"]) {
       await Deno.writeTextFile(path, good + torn);
       const { warnings } = await quietOpen(dir);
-      assert.deepEqual(warnings, [
+      assertEquals(warnings, [
         `block.store: cut off a torn last line (${torn.length} bytes) ` +
         "left by an interrupted write",
       ]);
-      assert.equal(await Deno.readTextFile(path), good);
+      assertEquals(await Deno.readTextFile(path), good);
     }
   });
 });

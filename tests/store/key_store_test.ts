@@ -1,5 +1,4 @@
-import assert from "node:assert/strict";
-import { assertRejects } from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { sanitizedTest as test, withTempDir } from "../support.ts";
 import { argon2id } from "@noble/hashes/argon2.js";
 import { join } from "node:path";
@@ -21,13 +20,13 @@ test("writeKey then readKey round-trips the account", async () => {
     const dir = join(tmp, "keys");
     const acc = Account.create();
     const path = await writeKey(dir, acc, PASSWORD);
-    assert.deepEqual(path, join(dir, acc.address));
+    assertEquals(path, join(dir, acc.address));
     const back = await readKey(dir, acc.address, PASSWORD);
-    assert.deepEqual(back.address, acc.address);
-    assert.deepEqual(back.encodePrivateKey(), acc.encodePrivateKey());
+    assertEquals(back.address, acc.address);
+    assertEquals(back.encodePrivateKey(), acc.encodePrivateKey());
     // Upper-case addresses are accepted too.
     const upper = await readKey(dir, acc.address.toUpperCase(), PASSWORD);
-    assert.deepEqual(upper.address, acc.address);
+    assertEquals(upper.address, acc.address);
   });
 });
 
@@ -37,10 +36,10 @@ test("key file layout: salt, nonce, ciphertext and tag", async () => {
     const path = await writeKey(dir, acc, PASSWORD);
     const data = await Deno.readFile(path);
     const plainLen = new TextEncoder().encode(acc.encodePrivateKey()).length;
-    assert.deepEqual(data.length, 32 + 12 + plainLen + 16);
+    assertEquals(data.length, 32 + 12 + plainLen + 16);
     // Two writes of the same key use fresh salt and nonce.
     const again = await encryptKey(acc, PASSWORD);
-    assert.ok(!data.subarray(0, 44).every((b, i) => b === again[i]));
+    assert(!data.subarray(0, 44).every((b, i) => b === again[i]));
   });
 });
 
@@ -50,12 +49,12 @@ test("key file mode is 0600 and a new directory 0700", {
   await withTempDir(async (tmp) => {
     const dir = join(tmp, "a", "keys");
     const path = await writeKey(dir, Account.create(), PASSWORD);
-    assert.deepEqual((await Deno.stat(path)).mode! & 0o777, 0o600);
-    assert.deepEqual((await Deno.stat(dir)).mode! & 0o777, 0o700);
+    assertEquals((await Deno.stat(path)).mode! & 0o777, 0o600);
+    assertEquals((await Deno.stat(dir)).mode! & 0o777, 0o700);
     // No temporary file is left behind.
     const names = [];
     for await (const e of Deno.readDir(dir)) names.push(e.name);
-    assert.deepEqual(names.length, 1);
+    assertEquals(names.length, 1);
   });
 });
 
@@ -67,7 +66,7 @@ test("wrong password: exact error message", async () => {
       () => readKey(dir, acc.address, "wrong password"),
       KeyStoreError,
     );
-    assert.equal(
+    assertEquals(
       e.message,
       `cannot decrypt key file ${path}: wrong password or corrupted file`,
     );
@@ -103,7 +102,7 @@ test("damaged or truncated key file is reported", async () => {
         () => readKey(dir, acc.address, PASSWORD),
         KeyStoreError,
       );
-      assert.deepEqual(e.message, msg);
+      assertEquals(e.message, msg);
     }
   });
 });
@@ -113,11 +112,11 @@ Deno.test("checkPassword counts UTF-8 bytes and names the password", () => {
   for (const pw of ["", "abcd", "é12"]) {
     try {
       checkPassword(pw, "owner password");
-      assert.fail(`accepted ${JSON.stringify(pw)}`);
+      assert(false, `accepted ${JSON.stringify(pw)}`);
     } catch (e) {
-      assert.ok(e instanceof KeyStoreError);
-      assert.equal(e.kind, "short-password");
-      assert.equal(e.message, "owner password must be at least 5 bytes");
+      assert(e instanceof KeyStoreError);
+      assertEquals(e.kind, "short-password");
+      assertEquals(e.message, "owner password must be at least 5 bytes");
     }
   }
 });
@@ -132,7 +131,7 @@ test("short passwords are refused", async () => {
         "password must be at least 5 bytes",
       );
     }
-    assert.deepEqual(await listKeys(dir), []);
+    assertEquals(await listKeys(dir), []);
     // Five bytes are enough, even as fewer characters.
     await writeKey(dir, acc, "éé1");
     await readKey(dir, acc.address, "éé1");
@@ -201,9 +200,9 @@ test("a key file made by hand in FORMAT's layout reads back", async () => {
     const file = new Uint8Array([...salt, ...nonce, ...sealed]);
     await Deno.writeFile(join(dir, acc.address), file, { mode: 0o600 });
     const back = await readKey(dir, acc.address, PASSWORD);
-    assert.deepEqual(back.encodePrivateKey(), acc.encodePrivateKey());
+    assertEquals(back.encodePrivateKey(), acc.encodePrivateKey());
     // And decryptKey on bytes agrees.
-    assert.deepEqual((await decryptKey(file, PASSWORD)).address, acc.address);
+    assertEquals((await decryptKey(file, PASSWORD)).address, acc.address);
   });
 });
 
@@ -224,12 +223,12 @@ test("bcn key files decrypt with an independent derivation", async () => {
     key,
     data.slice(44),
   );
-  assert.deepEqual(new TextDecoder().decode(plain), acc.encodePrivateKey());
+  assertEquals(new TextDecoder().decode(plain), acc.encodePrivateKey());
 });
 
 test("listKeys lists key files only", async () => {
   await withTempDir(async (dir) => {
-    assert.deepEqual(await listKeys(join(dir, "missing")), []);
+    assertEquals(await listKeys(join(dir, "missing")), []);
     const a = Account.create();
     const b = Account.create();
     await writeKey(dir, a, PASSWORD);
@@ -237,6 +236,6 @@ test("listKeys lists key files only", async () => {
     await Deno.writeTextFile(join(dir, "notes.txt"), "x");
     await Deno.writeTextFile(join(dir, a.address.toUpperCase()), "x");
     await Deno.mkdir(join(dir, "0".repeat(64)));
-    assert.deepEqual(await listKeys(dir), [a.address, b.address].sort());
+    assertEquals(await listKeys(dir), [a.address, b.address].sort());
   });
 });
