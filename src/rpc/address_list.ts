@@ -71,7 +71,7 @@ export class AddressList {
    */
   includes(address: string | undefined): boolean {
     if (address === undefined) return false;
-    const bytes = parseIp(address);
+    const bytes = ipBytes(address);
     if (bytes === undefined) return false;
     return this.#ranges.some((r) => inRange(bytes, r));
   }
@@ -152,7 +152,7 @@ function isMappedIpv4(bytes: Uint8Array): boolean {
 function parseRange(text: string): Range {
   const slash = text.indexOf("/");
   const ip = slash < 0 ? text : text.slice(0, slash);
-  const bytes = parseIp(ip);
+  const bytes = ipBytes(ip);
   if (bytes === undefined) {
     throw new Error(
       `invalid address ${
@@ -193,8 +193,19 @@ function inRange(bytes: Uint8Array, range: Range): boolean {
   return true;
 }
 
-/** An IPv4 or IPv6 address as 16 bytes (IPv4 mapped), or `undefined`. */
-function parseIp(text: string): Uint8Array | undefined {
+/**
+ * An IPv4 or IPv6 address as 16 bytes (IPv4 as the IPv4-mapped IPv6
+ * address), or `undefined` for anything that is not one: the one address
+ * parser of the RPC layer.
+ *
+ * @example
+ * ```ts
+ * import { ipBytes } from "./address_list.ts";
+ * ipBytes("::ffff:10.0.0.7"); // the same 16 bytes as ipBytes("10.0.0.7")
+ * ipBytes("10.0.0"); // undefined
+ * ```
+ */
+export function ipBytes(text: string): Uint8Array | undefined {
   if (!text.includes(":")) {
     const v4 = parseIpv4(text);
     if (v4 === undefined) return undefined;

@@ -28,6 +28,7 @@
  */
 
 import type * as net from "node:net";
+import { clientAddress, ipBytes } from "./address_list.ts";
 
 /**
  * The most connections the server holds open at once. Each costs a file
@@ -330,14 +331,14 @@ export class ConnectionTracker {
    * ```
    */
   admit(socket: net.Socket): TrackedConnection | RefusedReason {
-    const remoteAddress = unwrapMapped(socket.remoteAddress ?? "");
+    const remoteAddress = clientAddress(socket.remoteAddress) ?? "";
     const key = addressKey(remoteAddress);
     const count = this.#perKey.get(key) ?? 0;
     if (count >= this.maxPerAddress) {
       this.#stats.refusedPerAddress++;
       return "per-address";
     }
-    const local = remoteAddress === unwrapMapped(socket.localAddress ?? "");
+    const local = remoteAddress === (clientAddress(socket.localAddress) ?? "");
     if (this.#open >= this.maxConnections - this.reserved) {
       if (!local && !this.#isPreferred(remoteAddress)) {
         this.#stats.refusedFull++;
@@ -430,12 +431,6 @@ export class ConnectionTracker {
   }
 }
 
-/** `"::ffff:10.0.0.7"` -> `"10.0.0.7"`; other addresses unchanged. */
-export function unwrapMapped(address: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return m ? m[1] : address;
-}
-
 /**
  * The key one remote address is counted under: an IPv4 address itself, an
  * IPv6 address by its first 64 bits (`2001:db8:0:1::/64`), since one host
@@ -450,24 +445,14 @@ export function unwrapMapped(address: string): string {
  * ```
  */
 export function addressKey(address: string): string {
-  const ip = unwrapMapped(address).replace(/%.*$/, "");
+  const ip = clientAddress(address.replace(/%.*$/, "")) ?? "";
   if (!ip.includes(":")) return ip;
-  const groups = expandIpv6(ip);
-  if (groups === undefined) return ip;
-  return `${groups.slice(0, 4).join(":")}::/64`;
-}
-
-/** The eight groups of an IPv6 address (lower case, no leading zeros). */
-function expandIpv6(ip: string): string[] | undefined {
-  const halves = ip.toLowerCase().split("::");
-  if (halves.length > 2) return undefined;
-  const parse = (s: string): string[] =>
-    s === "" ? [] : s.split(":").map((g) => g.replace(/^0+(?=.)/, ""));
-  const head = parse(halves[0]);
-  const tail = halves.length === 2 ? parse(halves[1]) : [];
-  const missing = 8 - head.length - tail.length;
-  if (missing < 0 || (halves.length === 1 && missing !== 0)) return undefined;
-  return [...head, ...Array(missing).fill("0"), ...tail];
+  const bytes = ipBytes(ip);
+  if (bytes === undefined) return ip;
+  const groups = [0, 2, 4, 6].map((i) =>
+    ((bytes[i] << 8) | bytes[i + 1]).toString(16)
+  );
+  return `${groups.join(":")}::/64`;
 }
 
 function positive(name: string, value: number): number {

@@ -22,12 +22,12 @@ import { EventBus } from "../../src/node/events.ts";
 import { streamSubscribeMethods } from "../../src/rpc/node.ts";
 import { peerSyncSource, StateSync } from "../../src/node/state_sync.ts";
 import { blockSyncMethods } from "../../src/rpc/block.ts";
+import { clientAddress } from "../../src/rpc/address_list.ts";
 import { PeerRegistry } from "../../src/rpc/registry.ts";
 import {
   addressKey,
   ConnectionTracker,
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
-  unwrapMapped,
 } from "../../src/rpc/conn_limits.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { Node } from "../../src/rpc/gen/node_pb.ts";
@@ -141,7 +141,7 @@ function sleep(ms: number): Promise<void> {
 Deno.test("addressKey counts IPv4 by address and IPv6 by /64", () => {
   assertEquals(addressKey("10.0.0.7"), "10.0.0.7");
   assertEquals(addressKey("::ffff:10.0.0.7"), "10.0.0.7");
-  assertEquals(unwrapMapped("::FFFF:127.0.0.2"), "127.0.0.2");
+  assertEquals(clientAddress("::FFFF:127.0.0.2"), "127.0.0.2");
   assertEquals(addressKey("2001:db8:0:1::5"), "2001:db8:0:1::/64");
   assertEquals(
     addressKey("2001:0db8:0000:0001:aaaa:bbbb:cccc:dddd"),
