@@ -378,7 +378,6 @@ export class BlockStore {
     }
   }
 
-  /** Runs `task` after every earlier write has settled. */
   /**
    * The line of `block.store` that ends (with its `\n`) exactly at byte
    * `length`, without its newline; or a one-line reason why there is none
@@ -409,13 +408,13 @@ export class BlockStore {
       if (length < 1 || (await readAt(file, length - 1, 1))[0] !== NL) {
         return "no block ends where the snapshot says";
       }
-      const start = (await lastNewline(file, length - 1)) + 1;
-      return await readAt(file, start, length - 1 - start);
+      return (await lineBefore(file, length)).bytes;
     } finally {
       file.close();
     }
   }
 
+  /** Runs `task` after every earlier write has settled. */
   #serialise(task: () => Promise<void>): Promise<void> {
     const run = this.#queue.then(task);
     this.#queue = run.catch(() => {});
@@ -474,8 +473,7 @@ export class BlockStore {
         );
         return;
       }
-      const keep = (await lastNewline(file, size - 1)) + 1;
-      const line = await readAt(file, keep, size - 1 - keep);
+      const { start: keep, bytes: line } = await lineBefore(file, size);
       try {
         decodeSigBlock(line);
       } catch (e) {
@@ -516,8 +514,7 @@ export class BlockStore {
       const genesis = await this.readGenesis();
       if (genesis !== undefined) parent = genesisHash(genesis);
     } else {
-      const prevStart = (await lastNewline(file, start - 1)) + 1;
-      const bytes = await readAt(file, prevStart, start - 1 - prevStart);
+      const { bytes } = await lineBefore(file, start);
       let prev: SigBlock;
       try {
         prev = decodeSigBlock(bytes);
@@ -563,6 +560,18 @@ async function lastNewline(file: Deno.FsFile, before: number): Promise<number> {
     end = start;
   }
   return -1;
+}
+
+/**
+ * The line whose `\n` is the byte before offset `end`: its start offset and
+ * its bytes without the `\n`.
+ */
+async function lineBefore(
+  file: Deno.FsFile,
+  end: number,
+): Promise<{ start: number; bytes: Uint8Array }> {
+  const start = (await lastNewline(file, end - 1)) + 1;
+  return { start, bytes: await readAt(file, start, end - 1 - start) };
 }
 
 /** Reads exactly `length` bytes at `offset`. */
