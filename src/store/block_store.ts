@@ -14,9 +14,9 @@
  */
 import { join } from "node:path";
 import {
+  blockBytes,
   blockHash,
   decodeSigBlock,
-  encodeSigBlock,
   type SigBlock,
 } from "../chain/block.ts";
 import {
@@ -215,7 +215,7 @@ export class BlockStore {
    * ```
    */
   appendBlock(block: SigBlock): Promise<void> {
-    return this.appendLines([utf8.encode(encodeSigBlock(block))]);
+    return this.appendLines([blockBytes(block)]);
   }
 
   /**
