@@ -19,6 +19,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { KeyStoreError } from "../store/key_store.ts";
+import { errorChain } from "./errors.ts";
 
 /** Options of {@link PasswordThrottle}; the defaults are the node's. */
 export interface PasswordThrottleOptions {
@@ -283,8 +284,6 @@ export class PasswordThrottle {
 
 /** A wrong-password key-store error, or an error caused by one. */
 function isWrongPassword(e: unknown): boolean {
-  for (let i = 0; i < 4 && e instanceof Error; i++, e = e.cause) {
-    if (e instanceof KeyStoreError) return e.kind === "wrong-password";
-  }
-  return false;
+  const err = errorChain(e).find((c) => c instanceof KeyStoreError);
+  return err?.kind === "wrong-password";
 }
