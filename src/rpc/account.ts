@@ -14,6 +14,7 @@ import {
   writeKey,
 } from "../store/key_store.ts";
 import type { Account as AccountService } from "./gen/account_pb.ts";
+import { messageOf } from "./errors.ts";
 import { KeyAccess } from "./key_access.ts";
 
 /** How many new accounts AccountCreate makes a minute, by default. */
@@ -113,9 +114,7 @@ export function accountMethods(
         throw new ConnectError(e.message, Code.InvalidArgument);
       }
       throw new ConnectError(
-        `cannot write the key of account ${account.address}: ${
-          (e as Error).message
-        }`,
+        `cannot write the key of account ${account.address}: ${messageOf(e)}`,
         Code.Internal,
       );
     }
@@ -158,7 +157,7 @@ async function countKeys(dir: string): Promise<number> {
     return (await listKeys(dir)).length;
   } catch (e) {
     throw new ConnectError(
-      `cannot read the key store ${dir}: ${(e as Error).message}`,
+      `cannot read the key store ${dir}: ${messageOf(e)}`,
       Code.Internal,
     );
   }

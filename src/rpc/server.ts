@@ -28,7 +28,7 @@ import {
 } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { clientAddress } from "./address_list.ts";
-import { firstLine } from "./errors.ts";
+import { firstLine, messageOf } from "./errors.ts";
 import { MAX_MESSAGE_BYTES } from "./transport.ts";
 import { CLIENT_ADDRESS } from "./key_access.ts";
 import {
@@ -360,12 +360,11 @@ function badRequest(
   res: http.ServerResponse | http2.Http2ServerResponse,
   err: unknown,
 ): void {
-  const problem = err instanceof Error ? firstLine(err.message) : "";
   try {
     if (!res.headersSent) {
       res.writeHead(400, { "Content-Type": "text/plain; charset=utf-8" });
     }
-    res.end(`bad request: ${problem}\n`);
+    res.end(`bad request: ${messageOf(err)}\n`);
   } catch {
     res.destroy();
   }
