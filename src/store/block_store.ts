@@ -50,6 +50,14 @@ export interface ReadBlocksOptions {
   signal?: AbortSignal;
   /** Bytes read at a time; default 64 KiB. */
   chunkSize?: number;
+}
+
+/**
+ * Options for reading raw lines ({@link BlockStore.blockLines}). The byte
+ * offset is for raw lines only: {@link BlockStore.blocks} checks each block's
+ * number against its line number, which an offset would shift.
+ */
+export interface ReadLinesOptions extends ReadBlocksOptions {
   /**
    * Start reading at this byte offset of `block.store`, the start of a line
    * (a snapshot knows it); `from` then counts lines from there. Default 0.
@@ -283,8 +291,10 @@ export class BlockStore {
   async *blocks(
     options: ReadBlocksOptions = {},
   ): AsyncIterableIterator<SigBlock> {
-    let lineNo = firstLine(options.from);
-    for await (const line of this.blockLines(options)) {
+    const { from, signal, chunkSize } = options;
+    let lineNo = firstLine(from);
+    // Never an offset (see ReadLinesOptions), whatever object was passed.
+    for await (const line of this.blockLines({ from, signal, chunkSize })) {
       let block: SigBlock;
       try {
         block = decodeSigBlock(line);
@@ -321,7 +331,7 @@ export class BlockStore {
    * ```
    */
   async *blockLines(
-    options: ReadBlocksOptions = {},
+    options: ReadLinesOptions = {},
   ): AsyncIterableIterator<Uint8Array> {
     const { signal } = options;
     signal?.throwIfAborted();
