@@ -147,6 +147,47 @@ test("from: start at a block number", async () => {
   });
 });
 
+test("blockLines from a byte offset; lineEndingAt reads the line ending there", async () => {
+  await withTempDir(async (dir) => {
+    const { store } = await quietOpen(dir);
+    assertEquals(await store.lineEndingAt(10), "block.store is missing");
+    for (const b of chain.blocks) await store.appendBlock(b);
+    const text = (blocks: readonly SigBlock[]) =>
+      blocks.map((b) => encodeSigBlock(b));
+    const decode = (lines: Uint8Array[]) =>
+      lines.map((l) => new TextDecoder().decode(l));
+    // The end of block 2's line, as a snapshot records it.
+    const offset = enc.encode(storeText(chain.blocks.slice(0, 2))).length;
+    for (const chunkSize of [undefined, 7]) {
+      assertEquals(
+        decode(await collect(store.blockLines({ offset, chunkSize }))),
+        text(chain.blocks.slice(2)),
+      );
+      // `from` counts lines from the offset: line 2 there is block 4.
+      assertEquals(
+        decode(
+          await collect(store.blockLines({ offset, from: 2n, chunkSize })),
+        ),
+        text(chain.blocks.slice(3)),
+      );
+    }
+    const line = await store.lineEndingAt(offset);
+    assert(typeof line !== "string", String(line));
+    assertEquals(decode([line]), text(chain.blocks.slice(1, 2)));
+    assertEquals(
+      await store.lineEndingAt(offset - 1),
+      "no block ends where the snapshot says",
+    );
+    const size = (await Deno.stat(join(dir, BLOCKS_FILE))).size;
+    assertEquals(
+      await store.lineEndingAt(size + 1),
+      `block.store is shorter (${size} bytes) than the snapshot says (${
+        size + 1
+      })`,
+    );
+  });
+});
+
 test("break closes the file", async () => {
   await withTempDir(async (dir) => {
     const { store } = await quietOpen(dir);
