@@ -135,7 +135,6 @@ export class TrackedConnection {
   readonly #socket: net.Socket;
   readonly #tracker: ConnectionTracker;
   #busy = 0;
-  #started = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closer: (() => void) | undefined;
   #closed = false;
@@ -169,7 +168,6 @@ export class TrackedConnection {
   /** A request (HTTP/1.1) or stream (HTTP/2) started: the connection is busy. */
   requestStarted(): void {
     this.#busy++;
-    this.#started = true;
     this.#clearTimer();
     this.#tracker.markBusy(this);
   }
@@ -219,7 +217,7 @@ export class TrackedConnection {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (this.busy || this.#closed) return;
-      this.#tracker.expired(why === "idle" && this.#started ? "idle" : why);
+      this.#tracker.expired(why);
       this.close();
     }, ms);
   }
@@ -263,9 +261,8 @@ export class ConnectionTracker {
   readonly #perKey = new Map<string, number>();
   /** Idle connections, longest idle first (insertion order). */
   readonly #idle = new Set<TrackedConnection>();
-  /** Connections counted in `#open` and `#perKey`. */
-  readonly #counted = new Set<TrackedConnection>();
-  #open = 0;
+  /** The open connections, counted in `#perKey` too. */
+  readonly #open = new Set<TrackedConnection>();
   readonly #stats: ConnectionStats = {
     open: 0,
     peak: 0,
@@ -339,12 +336,12 @@ export class ConnectionTracker {
       return "per-address";
     }
     const local = remoteAddress === (clientAddress(socket.localAddress) ?? "");
-    if (this.#open >= this.maxConnections - this.reserved) {
+    if (this.#open.size >= this.maxConnections - this.reserved) {
       if (!local && !this.#isPreferred(remoteAddress)) {
         this.#stats.refusedFull++;
         return "full";
       }
-      if (this.#open >= this.maxConnections) {
+      if (this.#open.size >= this.maxConnections) {
         const victim = this.#longestIdleNotPreferred();
         if (victim === undefined) {
           this.#stats.refusedFull++;
@@ -360,14 +357,13 @@ export class ConnectionTracker {
       key,
       local,
     });
-    this.#open++;
+    this.#open.add(conn);
     this.#perKey.set(key, count + 1);
-    this.#stats.peak = Math.max(this.#stats.peak, this.#open);
+    this.#stats.peak = Math.max(this.#stats.peak, this.#open.size);
     this.#stats.peakPerAddress = Math.max(
       this.#stats.peakPerAddress,
       count + 1,
     );
-    this.#counted.add(conn);
     socket.once("close", () => {
       conn.closed();
       this.#release(conn);
@@ -387,7 +383,7 @@ export class ConnectionTracker {
    * ```
    */
   stats(): ConnectionStats {
-    return { ...this.#stats, open: this.#open };
+    return { ...this.#stats, open: this.#open.size };
   }
 
   /** Called by a connection that became busy. */
@@ -412,9 +408,8 @@ export class ConnectionTracker {
    * taken), any other when its socket closes.
    */
   #release(conn: TrackedConnection): void {
-    if (!this.#counted.delete(conn)) return;
+    if (!this.#open.delete(conn)) return;
     this.#idle.delete(conn);
-    this.#open--;
     const n = (this.#perKey.get(conn.key) ?? 1) - 1;
     if (n > 0) this.#perKey.set(conn.key, n);
     else this.#perKey.delete(conn.key);
