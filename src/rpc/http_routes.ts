@@ -41,9 +41,6 @@ export interface HttpResponseLike {
   end(data: Uint8Array): unknown;
 }
 
-type Request = HttpRequestLike;
-type Response = HttpResponseLike;
-
 /**
  * Answers `req` when its path is one of `routes`: the route's answer for
  * GET and HEAD, 405 for any other method. Returns false (nothing written)
@@ -68,8 +65,8 @@ type Response = HttpResponseLike;
  */
 export function serveHttpRoute(
   routes: HttpRoutes,
-  req: Request,
-  res: Response,
+  req: HttpRequestLike,
+  res: HttpResponseLike,
 ): boolean {
   const path = pathOf(req);
   if (!Object.hasOwn(routes, path)) return false;
@@ -109,7 +106,7 @@ export function serveHttpRoute(
  * server.close();
  * ```
  */
-export function notFound(req: Request, res: Response): void {
+export function notFound(req: HttpRequestLike, res: HttpResponseLike): void {
   send(res, {
     status: 404,
     contentType: "text/plain; charset=utf-8",
@@ -117,14 +114,14 @@ export function notFound(req: Request, res: Response): void {
   }, { head: req.method === "HEAD" });
 }
 
-function pathOf(req: Request): string {
+function pathOf(req: HttpRequestLike): string {
   const url = req.url ?? "";
   const q = url.indexOf("?");
   return q < 0 ? url : url.slice(0, q);
 }
 
 function send(
-  res: Response,
+  res: HttpResponseLike,
   answer: HttpAnswer,
   options: { allow?: string; head: boolean },
 ): void {
