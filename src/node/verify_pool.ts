@@ -19,16 +19,6 @@ import {
   type WorkerResponse,
 } from "./verify_work.ts";
 
-export {
-  type BlockResult,
-  type PackedItems,
-  packItems,
-  type TxResult,
-  unpackItems,
-  type WorkerRequest,
-  type WorkerResponse,
-} from "./verify_work.ts";
-
 /** One item of a checked batch: the value (facts recorded) or an error. */
 export type Checked<T> = { value: T } | { error: string };
 
