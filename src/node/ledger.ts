@@ -34,6 +34,8 @@ import { SyncError } from "./errors.ts";
 import { writeSnapshot } from "./snapshot.ts";
 import type { VerifyPool } from "./verify_pool.ts";
 
+const encoder = new TextEncoder();
+
 /** What happened to a block offered to {@link Ledger.receiveBlock}. */
 export type BlockOutcome = "applied" | "known" | "ahead" | "rejected";
 
@@ -227,7 +229,7 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
     if (!this.#pool) return;
     try {
       const [r] = await this.#pool.verifyTxs([
-        new TextEncoder().encode(encodeSigTx(tx)),
+        encoder.encode(encodeSigTx(tx)),
       ]);
       if ("value" in r) {
         primeTx(tx, { hash: txHash(r.value), signer: txSigner(r.value) });
