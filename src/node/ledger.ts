@@ -347,7 +347,7 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
   #addTx(tx: SigTx, origin: string | undefined): string {
     const hash = this.state.applyTx(tx);
     // A queued transaction is relayed once its gap fills, not now.
-    if (!this.state.hasQueued(hash)) this.#hooks.onTx?.(tx, origin);
+    if (this.state.hasPending(hash)) this.#hooks.onTx?.(tx, origin);
     this.#relayPromoted();
     return hash;
   }
