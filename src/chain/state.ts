@@ -286,6 +286,11 @@ export class State {
     return [...this.#pending.values()];
   }
 
+  /** How many transactions are pending (without copying them). */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
   /** Whether `hash` is a pending transaction. */
   hasPending(hash: string): boolean {
     return this.#pending.has(hash);

@@ -39,26 +39,9 @@ export interface GenesisSetup {
   created?: { authority: string; owner: string };
 }
 
-/**
- * Refuses a bootstrap's inputs for a new chain (short passwords, no
- * balance) with a {@link SyncError}, before anything is written.
- *
- * @example
- * ```ts
- * import { checkGenesisInputs } from "./genesis_setup.ts";
- * checkGenesisInputs({
- *   node: "127.0.0.1:1122",
- *   bootstrap: true,
- *   keyStoreDir: ".keystore1122",
- *   blockStoreDir: ".blockstore1122",
- *   chain: "blockchain",
- *   authPass: "password",
- *   ownerPass: "password",
- *   balance: 1000n,
- * });
- * ```
- */
-export function checkGenesisInputs(cfg: NodeConfig): void {
+// Refuses a bootstrap's inputs for a new chain (short passwords, no
+// balance) with a SyncError, before anything is written.
+function checkGenesisInputs(cfg: NodeConfig): void {
   try {
     checkPassword(
       cfg.authPass ?? "",

@@ -34,6 +34,8 @@ import { SyncError } from "./errors.ts";
 import { writeSnapshot } from "./snapshot.ts";
 import type { VerifyPool } from "./verify_pool.ts";
 
+const encoder = new TextEncoder();
+
 /** What happened to a block offered to {@link Ledger.receiveBlock}. */
 export type BlockOutcome = "applied" | "known" | "ahead" | "rejected";
 
@@ -227,7 +229,7 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
     if (!this.#pool) return;
     try {
       const [r] = await this.#pool.verifyTxs([
-        new TextEncoder().encode(encodeSigTx(tx)),
+        encoder.encode(encodeSigTx(tx)),
       ]);
       if ("value" in r) {
         primeTx(tx, { hash: txHash(r.value), signer: txSigner(r.value) });
@@ -345,7 +347,7 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
   #addTx(tx: SigTx, origin: string | undefined): string {
     const hash = this.state.applyTx(tx);
     // A queued transaction is relayed once its gap fills, not now.
-    if (!this.state.hasQueued(hash)) this.#hooks.onTx?.(tx, origin);
+    if (this.state.hasPending(hash)) this.#hooks.onTx?.(tx, origin);
     this.#relayPromoted();
     return hash;
   }

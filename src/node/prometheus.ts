@@ -132,11 +132,6 @@ export class Gauge extends LabelledMetric<number> {
     this.series.set(this.key(labels), value);
   }
 
-  /** Removes every series (before setting those that still exist). */
-  reset(): void {
-    this.series.clear();
-  }
-
   /** The value of the series of `labels`, if set. */
   get(labels: Labels = {}): number | undefined {
     return this.series.get(this.key(labels));

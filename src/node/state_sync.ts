@@ -239,12 +239,13 @@ export class StateSync {
     try {
       let lineNo = Number(state.lastNumber) + 1;
       const lines = store.blockLines({ signal: this.#signal, offset: start });
+      // Worked out only on error: the loop runs once per stored block.
+      const where = () => `${store.blocksPath} line ${lineNo}`;
       for await (const r of verifiedBlocks(pool, lines)) {
-        const where = `${store.blocksPath} line ${lineNo}`;
-        if ("error" in r) throw new BlockStoreError(`${where}: ${r.error}`);
+        if ("error" in r) throw new BlockStoreError(`${where()}: ${r.error}`);
         if (r.value.number !== BigInt(lineNo)) {
           throw new BlockStoreError(
-            `${where}: holds block ${r.value.number}, expected block ${lineNo}`,
+            `${where()}: holds block ${r.value.number}, expected block ${lineNo}`,
           );
         }
         state.applyBlock(r.value);

@@ -19,16 +19,6 @@ import {
   type WorkerResponse,
 } from "./verify_work.ts";
 
-export {
-  type BlockResult,
-  type PackedItems,
-  packItems,
-  type TxResult,
-  unpackItems,
-  type WorkerRequest,
-  type WorkerResponse,
-} from "./verify_work.ts";
-
 /** One item of a checked batch: the value (facts recorded) or an error. */
 export type Checked<T> = { value: T } | { error: string };
 
@@ -325,8 +315,11 @@ export async function* verifiedBlocks(
   const maxBytes = Math.max(1, options.maxBytes ?? 8 * 1024 * 1024);
   const batchSize = Math.max(1, options.batch ?? 32);
   // Batches in source order; each settles to its items' results.
-  const batches: { size: number; bytes: number; done: Promise<unknown> }[] = [];
-  const results: Promise<Checked<SigBlock>[]>[] = [];
+  const batches: {
+    size: number;
+    bytes: number;
+    done: Promise<Checked<SigBlock>[]>;
+  }[] = [];
   let batch: Uint8Array[] = [];
   let batchBytes = 0;
   let aheadBlocks = 0;
@@ -349,7 +342,6 @@ export async function* verifiedBlocks(
       if (batch.length > 0 && pool.hasIdleWorker) dispatch();
       poke();
     });
-    results.push(done);
     batches.push({ size: items.length, bytes: batchBytes, done });
     batch = [];
     batchBytes = 0;
@@ -383,7 +375,7 @@ export async function* verifiedBlocks(
   })();
   try {
     for (;;) {
-      if (results.length === 0) {
+      if (batches.length === 0) {
         if (finished) {
           if (failed) throw failed.error;
           return;
@@ -391,9 +383,8 @@ export async function* verifiedBlocks(
         await wake.promise;
         continue;
       }
-      const checked = await results.shift()!;
-      const { size, bytes } = batches.shift()!;
-      for (const item of checked) yield item;
+      const { size, bytes, done } = batches.shift()!;
+      for (const item of await done) yield item;
       aheadBlocks -= size;
       aheadBytes -= bytes;
       poke();
@@ -403,7 +394,7 @@ export async function* verifiedBlocks(
     poke();
     // Results still in flight are dropped; they reject only if the pool
     // closes, and nobody waits for them.
-    for (const r of results) r.catch(() => {});
+    for (const b of batches) b.done.catch(() => {});
     await producer;
   }
 }

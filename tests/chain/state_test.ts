@@ -396,6 +396,17 @@ Deno.test("nonces 3, 2, 1 sent in that order are queued, promoted and confirmed 
   assertEquals(state.pendingTxs(), []);
 });
 
+Deno.test("pendingCount counts pending transactions, not queued ones", () => {
+  const { auth, owner, bob, state } = setup();
+  assertEquals(state.pendingCount, 0);
+  state.applyTx(transfer(owner, bob.address, 2n, 2n, at(1)));
+  assertEquals(state.pendingCount, 0);
+  state.applyTx(transfer(owner, bob.address, 1n, 1n, at(2)));
+  assertEquals(state.pendingCount, 2);
+  state.applyBlock(state.createBlock(auth)!);
+  assertEquals(state.pendingCount, 0);
+});
+
 Deno.test("a confirmed block fills the gap of queued transactions", () => {
   const { auth, owner, bob, state } = setup();
   const twin = new State(state.genesis);
