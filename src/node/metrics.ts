@@ -8,6 +8,7 @@
  * @module
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { codeName } from "../rpc/errors.ts";
 import type { SigBlock } from "../chain/block.ts";
 import {
   type Counter,
@@ -211,7 +212,9 @@ export class Metrics {
       const start = performance.now();
       const labels = { service: req.service.typeName, method: req.method.name };
       const done = (err: unknown) => {
-        const code = err === undefined ? "ok" : codeName(err);
+        const code = err === undefined
+          ? "ok"
+          : codeName(ConnectError.from(err).code);
         this.#rpcRequests.inc({ ...labels, code });
         this.#rpcSeconds.observe((performance.now() - start) / 1000, labels);
       };
@@ -268,13 +271,6 @@ function bringTo(
 ): void {
   const now = counter.get(labels);
   if (total > now) counter.inc(labels, total - now);
-}
-
-/** `invalid_argument` for Code.InvalidArgument, as Connect writes codes. */
-function codeName(err: unknown): string {
-  const code = ConnectError.from(err).code;
-  return (Code[code] ?? "unknown").replace(/([a-z])([A-Z])/g, "$1_$2")
-    .toLowerCase();
 }
 
 async function* observeEnd<T>(

@@ -144,8 +144,18 @@ export function describePeerError(addr: string, err: unknown): string {
   return `peer ${addr}: ${withoutAddr(text, addr)}`;
 }
 
-/** `Code.DeadlineExceeded` -> `deadline_exceeded`. */
-function codeName(code: Code): string {
+/**
+ * A Connect code's name as Connect writes it on the wire:
+ * `Code.DeadlineExceeded` -> `deadline_exceeded`.
+ *
+ * @example
+ * ```ts
+ * import { Code } from "@connectrpc/connect";
+ * import { codeName } from "./errors.ts";
+ * console.log(codeName(Code.InvalidArgument)); // "invalid_argument"
+ * ```
+ */
+export function codeName(code: Code): string {
   const name = Code[code] ?? `code ${code}`;
   return name.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 }
