@@ -238,6 +238,23 @@ Deno.test({
       const boot = `127.0.0.1:${bootPort}`;
       let bootProc: BcnProcess | undefined;
       let regProc: BcnProcess | undefined;
+      /** Checks each role's balance as `bcn account balance` prints it. */
+      const assertBalances = async (want: Map<string, bigint>) => {
+        for (const [role, balance] of want) {
+          const address = byRole.get(role)!.address;
+          assertEquals(
+            await bcn(tmp, [
+              "account",
+              "balance",
+              "--node",
+              boot,
+              "--account",
+              address,
+            ]),
+            `acc ${address}: ${balance}\n`,
+          );
+        }
+      };
       try {
         bootProc = await startBcn([
           "node",
@@ -265,20 +282,7 @@ Deno.test({
           ),
           out,
         );
-        for (const [role, balance] of balances) {
-          const address = byRole.get(role)!.address;
-          assertEquals(
-            await bcn(tmp, [
-              "account",
-              "balance",
-              "--node",
-              boot,
-              "--account",
-              address,
-            ]),
-            `acc ${address}: ${balance}\n`,
-          );
-        }
+        await assertBalances(balances);
 
         // Nothing rewritten on start: same files, same bytes, not written,
         // nothing repaired.
@@ -398,20 +402,7 @@ Deno.test({
           expected.set(from, expected.get(from)! - value);
           expected.set(to, expected.get(to)! + value);
         }
-        for (const [role, balance] of expected) {
-          const address = byRole.get(role)!.address;
-          assertEquals(
-            await bcn(tmp, [
-              "account",
-              "balance",
-              "--node",
-              boot,
-              "--account",
-              address,
-            ]),
-            `acc ${address}: ${balance}\n`,
-          );
-        }
+        await assertBalances(expected);
 
         // A fresh bcn node syncs a byte-identical store.
         const regPort = freePort();
