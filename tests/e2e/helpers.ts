@@ -327,6 +327,41 @@ export async function runBcn(
   }
 }
 
+/** Options of {@link poll}. */
+export interface PollOptions {
+  /** How long to keep trying; {@link WAIT_TIMEOUT_MS} by default. */
+  timeoutMs?: number;
+  /** The pause between two calls of the check; 250 ms by default. */
+  intervalMs?: number;
+  /** What the timeout error adds after its first line (e.g. the output). */
+  describe?: () => string;
+}
+
+/**
+ * Calls `check` every `intervalMs` until it returns something other than
+ * `undefined` or `false`, and resolves to that; fails naming `what` (and
+ * `describe()`) after `timeoutMs`, so after at most
+ * `timeoutMs / intervalMs + 1` calls. An error thrown by `check` ends the
+ * poll at once.
+ */
+export async function poll<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  options: PollOptions = {},
+): Promise<T> {
+  const { timeoutMs = WAIT_TIMEOUT_MS, intervalMs = 250 } = options;
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i <= timeoutMs / intervalMs; i++) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() >= deadline) break;
+    await delay(intervalMs).promise;
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms: ${what}\n${options.describe?.() ?? ""}`,
+  );
+}
+
 /** Every regular file under `dir`, as sorted paths relative to it. */
 export async function listFiles(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];

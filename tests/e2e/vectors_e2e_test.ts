@@ -23,6 +23,7 @@ import {
   type BcnResult,
   freePort,
   listFiles,
+  poll,
   runBcn,
   startBcn,
   withTempDir,
@@ -146,22 +147,6 @@ async function bcn(cwd: string, args: string[], env = {}): Promise<string> {
   const res = await runBcn(args, { cwd, env });
   assertEquals(res.code, 0, detail(args, res));
   return res.stdout;
-}
-
-/** Calls `check` until it gives a value; fails naming `what` at the deadline. */
-async function poll<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  describe: () => string,
-): Promise<T> {
-  const deadline = Date.now() + DEADLINE_MS;
-  for (let i = 0; i < DEADLINE_MS / POLL_MS; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() >= deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-  throw new Error(`timed out after ${DEADLINE_MS} ms: ${what}\n${describe()}`);
 }
 
 async function stopNode(proc: BcnProcess | undefined): Promise<void> {
@@ -378,7 +363,11 @@ Deno.test({
             const done = new Set(bs.flatMap((b) => b.txs.map(txHash)));
             return hashes.every((h) => done.has(h)) ? bs : undefined;
           },
-          () => JSON.stringify(bootProc!.output()),
+          {
+            describe: () => JSON.stringify(bootProc!.output()),
+            timeoutMs: DEADLINE_MS,
+            intervalMs: POLL_MS,
+          },
         );
         const bytes = await Deno.readFile(storePath);
         assertEquals(bytes.slice(0, vecStore.length), vecStore);
@@ -428,7 +417,11 @@ Deno.test({
             ).catch(() => new Uint8Array());
             return dec.decode(mine) === dec.decode(bytes) ? true : undefined;
           },
-          () => JSON.stringify(regProc!.output()),
+          {
+            describe: () => JSON.stringify(regProc!.output()),
+            timeoutMs: DEADLINE_MS,
+            intervalMs: POLL_MS,
+          },
         );
         assertEquals(
           await Deno.readFile(join(regDir, "blockstore", "block.store")),
