@@ -9,6 +9,7 @@
  * @module
  */
 
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TEST_ROOT } from "../support.ts";
 
@@ -192,6 +193,56 @@ export function stablePort(taken: readonly number[]): number {
     }
   }
   return freePort();
+}
+
+/** Options of {@link bootstrapArgs}. */
+export interface BootstrapArgsOptions {
+  /** The authority's and the owner's password; `"password"` by default. */
+  password?: string;
+  /** The owner's initial balance; 1000 by default. */
+  balance?: bigint;
+  /**
+   * The stores go to `DIR/keystore` and `DIR/blockstore`; without it, to
+   * `bcn`'s defaults in the working directory.
+   */
+  dir?: string;
+}
+
+/**
+ * The arguments of `bcn node start` for a bootstrap node at `addr` that
+ * creates a new chain; further flags (e.g. `--period`) go after them.
+ *
+ * @example
+ * ```ts
+ * import { bootstrapArgs } from "./helpers.ts";
+ *
+ * const args = [...bootstrapArgs("127.0.0.1:4000"), "--period", "1s"];
+ * ```
+ */
+export function bootstrapArgs(
+  addr: string,
+  options: BootstrapArgsOptions = {},
+): string[] {
+  const { password = "password", balance = 1000n, dir } = options;
+  return [
+    "node",
+    "start",
+    "--node",
+    addr,
+    "--bootstrap",
+    "--authpass",
+    password,
+    "--ownerpass",
+    password,
+    "--balance",
+    String(balance),
+    ...(dir === undefined ? [] : [
+      "--keystore",
+      join(dir, "keystore"),
+      "--blockstore",
+      join(dir, "blockstore"),
+    ]),
+  ];
 }
 
 /**
