@@ -19,6 +19,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { Account } from "../src/rpc/gen/account_pb.ts";
 import {
   type BcnProcess,
+  bootstrapArgs,
   freePort,
   startBcn,
   withTempDir,
@@ -48,21 +49,10 @@ await withTempDir(async (dir) => {
     const port = freePort();
     const addr = `127.0.0.1:${port}`;
     await Deno.mkdir(`${dir}/boot`);
-    const boot = await bcn([
-      "node",
-      "start",
-      "--node",
-      addr,
-      "--bootstrap",
-      "--authpass",
-      PASS,
-      "--ownerpass",
-      PASS,
-      "--balance",
-      "1000",
-      "--period",
-      "1s",
-    ], `${dir}/boot`);
+    const boot = await bcn(
+      [...bootstrapArgs(addr, { password: PASS }), "--period", "1s"],
+      `${dir}/boot`,
+    );
     procs.push(boot);
     await boot.waitFor("<=> gRPC", 60_000);
     const owner = /owner\s+([0-9a-f]{64})/.exec(boot.output().stdout)![1];

@@ -23,6 +23,7 @@ import {
 } from "../../src/cli/node.ts";
 import { NodeError } from "../../src/cli/rpc_errors.ts";
 import { startServer } from "../../src/rpc/server.ts";
+import { freePort } from "../e2e/helpers.ts";
 import { captureIo, CHAIN, fakeNode, run, TX, withFake } from "./harness.ts";
 
 const enc = new TextEncoder();
@@ -187,13 +188,7 @@ Deno.test("node subscribe: a node that goes away is one line", async () => {
 });
 
 Deno.test("node subscribe and node status: an unreachable node is one line", async () => {
-  const server = await startServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    routes: () => {},
-  });
-  const addr = server.addr;
-  await server.close();
+  const addr = `127.0.0.1:${freePort()}`;
   await assertRejects(
     () => run("node subscribe", ["--node", addr]),
     NodeError,

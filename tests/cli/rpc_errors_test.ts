@@ -15,7 +15,7 @@ import {
   requireNode,
   withNode,
 } from "../../src/cli/rpc_errors.ts";
-import { startServer } from "../../src/rpc/server.ts";
+import { freePort } from "../e2e/helpers.ts";
 import { NODE, OWNER, run } from "./harness.ts";
 
 Deno.test("--node is required and must be host:port", async () => {
@@ -99,13 +99,7 @@ Deno.test("a network failure is found in the cause chain, once", () => {
 });
 
 Deno.test("an unreachable node is one line naming the cause", async () => {
-  const server = await startServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    routes: () => {},
-  });
-  const addr = server.addr;
-  await server.close();
+  const addr = `127.0.0.1:${freePort()}`;
   await assertRejects(
     () => run("account balance", ["--node", addr, "--account", OWNER]),
     NodeError,

@@ -17,6 +17,8 @@ import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { readKey } from "../../src/store/key_store.ts";
 import {
   type BcnProcess,
+  poll,
+  type PollOptions,
   stablePort,
   startBcn,
   withTempDir,
@@ -40,29 +42,13 @@ interface TestNode {
   proc?: BcnProcess;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * Calls `check` every {@link POLL_MS} until it is true; fails naming `what`
- * after `timeoutMs` (so at most timeoutMs / POLL_MS + 1 calls).
- */
-async function poll(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  describe: () => string,
-  timeoutMs = DEADLINE_MS,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!await check()) {
-    if (Date.now() >= deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms: ${what}\n${describe()}`,
-      );
-    }
-    await sleep(POLL_MS);
-  }
+/** How the waits here poll; a timeout shows every node's output. */
+function pollOptions(nodes: TestNode[]): PollOptions {
+  return {
+    describe: () => outputs(nodes),
+    timeoutMs: DEADLINE_MS,
+    intervalMs: POLL_MS,
+  };
 }
 
 function makeNodes(tmp: string, count: number): TestNode[] {
@@ -136,29 +122,29 @@ function outputs(nodes: TestNode[]): string {
 }
 
 /** Waits until `node` logged that `peer` joined it `times` times. */
-function joined(
+async function joined(
   node: TestNode,
   peer: TestNode,
   nodes: TestNode[],
   times = 1,
 ): Promise<void> {
-  return poll(
+  await poll(
     `${node.name} sees ${peer.name} join (${times}x)`,
     () => count(stderrOf(node), `peer ${peer.addr} joined`) >= times,
-    () => outputs(nodes),
+    pollOptions(nodes),
   );
 }
 
 /** Waits until `node` logged that it forgot `peer`. */
-function forgets(
+async function forgets(
   node: TestNode,
   peer: TestNode,
   nodes: TestNode[],
 ): Promise<void> {
-  return poll(
+  await poll(
     `${node.name} forgets ${peer.name}`,
     () => stderrOf(node).includes(`peer ${peer.addr} forgotten after`),
-    () => outputs(nodes),
+    pollOptions(nodes),
   );
 }
 
@@ -192,7 +178,7 @@ async function confirmBlocks(
       await poll(
         `${boot.name} confirms block ${have + 1}`,
         async () => blockCount(await storeOf(boot)) > have,
-        () => outputs(nodes),
+        pollOptions(nodes),
       );
     }
   } finally {
@@ -215,7 +201,7 @@ async function caughtUp(
   await poll(
     `${node.name} catches up with ${reference.name}`,
     async () => await storeOf(node) === want,
-    () => outputs(nodes),
+    pollOptions(nodes),
   );
   return Date.now() - t0;
 }

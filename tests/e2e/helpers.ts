@@ -9,6 +9,7 @@
  * @module
  */
 
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TEST_ROOT } from "../support.ts";
 
@@ -194,6 +195,56 @@ export function stablePort(taken: readonly number[]): number {
   return freePort();
 }
 
+/** Options of {@link bootstrapArgs}. */
+export interface BootstrapArgsOptions {
+  /** The authority's and the owner's password; `"password"` by default. */
+  password?: string;
+  /** The owner's initial balance; 1000 by default. */
+  balance?: bigint;
+  /**
+   * The stores go to `DIR/keystore` and `DIR/blockstore`; without it, to
+   * `bcn`'s defaults in the working directory.
+   */
+  dir?: string;
+}
+
+/**
+ * The arguments of `bcn node start` for a bootstrap node at `addr` that
+ * creates a new chain; further flags (e.g. `--period`) go after them.
+ *
+ * @example
+ * ```ts
+ * import { bootstrapArgs } from "./helpers.ts";
+ *
+ * const args = [...bootstrapArgs("127.0.0.1:4000"), "--period", "1s"];
+ * ```
+ */
+export function bootstrapArgs(
+  addr: string,
+  options: BootstrapArgsOptions = {},
+): string[] {
+  const { password = "password", balance = 1000n, dir } = options;
+  return [
+    "node",
+    "start",
+    "--node",
+    addr,
+    "--bootstrap",
+    "--authpass",
+    password,
+    "--ownerpass",
+    password,
+    "--balance",
+    String(balance),
+    ...(dir === undefined ? [] : [
+      "--keystore",
+      join(dir, "keystore"),
+      "--blockstore",
+      join(dir, "blockstore"),
+    ]),
+  ];
+}
+
 /**
  * Starts `bcn ARGS` (from source, with the CLI's permissions) and collects
  * its output. The caller must {@link BcnProcess.stop} it, in a `finally`.
@@ -325,6 +376,41 @@ export async function runBcn(
   } finally {
     await bcn.stop("SIGKILL");
   }
+}
+
+/** Options of {@link poll}. */
+export interface PollOptions {
+  /** How long to keep trying; {@link WAIT_TIMEOUT_MS} by default. */
+  timeoutMs?: number;
+  /** The pause between two calls of the check; 250 ms by default. */
+  intervalMs?: number;
+  /** What the timeout error adds after its first line (e.g. the output). */
+  describe?: () => string;
+}
+
+/**
+ * Calls `check` every `intervalMs` until it returns something other than
+ * `undefined` or `false`, and resolves to that; fails naming `what` (and
+ * `describe()`) after `timeoutMs`, so after at most
+ * `timeoutMs / intervalMs + 1` calls. An error thrown by `check` ends the
+ * poll at once.
+ */
+export async function poll<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  options: PollOptions = {},
+): Promise<T> {
+  const { timeoutMs = WAIT_TIMEOUT_MS, intervalMs = 250 } = options;
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i <= timeoutMs / intervalMs; i++) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() >= deadline) break;
+    await delay(intervalMs).promise;
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms: ${what}\n${options.describe?.() ?? ""}`,
+  );
 }
 
 /** Every regular file under `dir`, as sorted paths relative to it. */

@@ -9,7 +9,13 @@ import { Code } from "@connectrpc/connect";
 import { decodeSigTx } from "../../src/chain/tx.ts";
 import { listKeys } from "../../src/store/key_store.ts";
 import { assertCode, canBind, clientsFrom, collect } from "../rpc/harness.ts";
-import { freePort, runBcn, startBcn, withTempDir } from "./helpers.ts";
+import {
+  bootstrapArgs,
+  freePort,
+  runBcn,
+  startBcn,
+  withTempDir,
+} from "./helpers.ts";
 
 const PASS = "password";
 const REMOTE = "127.0.0.2";
@@ -18,21 +24,7 @@ const WARNING =
 
 function startArgs(port: number, dir: string, extra: string[]): string[] {
   return [
-    "node",
-    "start",
-    "--node",
-    `127.0.0.1:${port}`,
-    "--bootstrap",
-    "--authpass",
-    PASS,
-    "--ownerpass",
-    PASS,
-    "--balance",
-    "1000",
-    "--keystore",
-    join(dir, "keystore"),
-    "--blockstore",
-    join(dir, "blockstore"),
+    ...bootstrapArgs(`127.0.0.1:${port}`, { password: PASS, dir }),
     ...extra,
   ];
 }

@@ -38,6 +38,7 @@ import { listKeys } from "../../src/store/key_store.ts";
 import {
   type BcnProcess,
   type BcnResult,
+  poll,
   runBcn,
   stablePort,
   startBcn,
@@ -47,10 +48,6 @@ import {
 const PASS = "password";
 const PERIOD = "300ms";
 const INITIAL = 1_000_000n;
-/** The bound of every poll. */
-const DEADLINE_MS = 30_000;
-/** The pause between two polls. */
-const POLL_MS = 250;
 
 /** One node of the network. */
 interface NetNode {
@@ -71,34 +68,6 @@ interface Transfer {
   tx: SigTx;
   hash: string;
   via: string;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * Calls `check` every {@link POLL_MS} until it returns something other than
- * undefined; fails naming `what` (and the last value's description) after
- * `timeoutMs`. Errors thrown by `check` end the poll at once.
- */
-async function poll<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  describe: () => string = () => "",
-  timeoutMs = DEADLINE_MS,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() >= deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms: ${what}\n${describe()}`,
-      );
-    }
-    await sleep(POLL_MS);
-  }
 }
 
 function detail(args: string[], res: BcnResult): string {
@@ -210,8 +179,7 @@ async function startSubscriber(
     await poll(
       `subscriber ${args.join(" ")} connected`,
       async () => (await connectedTo(sub.pid, port)) || undefined,
-      () => JSON.stringify(sub.output()),
-      10_000,
+      { describe: () => JSON.stringify(sub.output()), timeoutMs: 10_000 },
     );
   } catch (e) {
     await sub.stop();
@@ -292,7 +260,7 @@ Deno.test("three nodes discover each other, relay transfers and blocks, agree, a
                 ? true
                 : undefined,
             ),
-          () => n.proc!.output().stderr,
+          { describe: () => n.proc!.output().stderr },
         );
       }
 
@@ -364,7 +332,7 @@ Deno.test("three nodes discover each other, relay transfers and blocks, agree, a
             assert(tx.nonce <= nonce, `nonce ahead: ${last}`);
             return tx.nonce === nonce ? last : undefined;
           },
-          () => last,
+          { describe: () => last },
         );
         const tx = decodeSigTx(signed);
         assertEquals(
@@ -429,10 +397,12 @@ Deno.test("three nodes discover each other, relay transfers and blocks, agree, a
           await poll(
             `${n.name} confirms the expected balances`,
             async () => (await balancesAgree(n)) || undefined,
-            () =>
-              `expected ${
-                JSON.stringify([...expected].map(([a, v]) => [a, String(v)]))
-              }\n${n.proc!.output().stderr}`,
+            {
+              describe: () =>
+                `expected ${
+                  JSON.stringify([...expected].map(([a, v]) => [a, String(v)]))
+                }\n${n.proc!.output().stderr}`,
+            },
           );
         }
         let last: Uint8Array[] = [];
@@ -444,7 +414,10 @@ Deno.test("three nodes discover each other, relay transfers and blocks, agree, a
               ? last[0]
               : undefined;
           },
-          () => last.map((b) => new TextDecoder().decode(b)).join("\n---\n"),
+          {
+            describe: () =>
+              last.map((b) => new TextDecoder().decode(b)).join("\n---\n"),
+          },
         );
         const blocks = storeBlocks(bytes);
         const hashes = blocks.flatMap((b) => b.txs.map(txHash));
@@ -500,7 +473,7 @@ Deno.test("three nodes discover each other, relay transfers and blocks, agree, a
               ? true
               : undefined,
           ),
-        () => JSON.stringify(subJson.output()),
+        { describe: () => JSON.stringify(subJson.output()) },
       );
       const jsonRes = await subJson.stop();
       assertEquals(jsonRes.code, 0, jsonRes.stderr);
@@ -529,7 +502,7 @@ Deno.test("three nodes discover each other, relay transfers and blocks, agree, a
               ? true
               : undefined,
           ),
-        () => JSON.stringify(subText.output()),
+        { describe: () => JSON.stringify(subText.output()) },
       );
       const textRes = await subText.stop("SIGINT");
       assertEquals(textRes.code, 0, textRes.stderr);

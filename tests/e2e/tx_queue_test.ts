@@ -10,7 +10,14 @@ import { decodeSigGenesis } from "../../src/chain/genesis.ts";
 import { timeNow } from "../../src/chain/time.ts";
 import { encodeSigTx, txHash } from "../../src/chain/tx.ts";
 import { readKey } from "../../src/store/key_store.ts";
-import { freePort, runBcn, startBcn, withTempDir } from "./helpers.ts";
+import {
+  bootstrapArgs,
+  freePort,
+  poll,
+  runBcn,
+  startBcn,
+  withTempDir,
+} from "./helpers.ts";
 
 const PASS = "password";
 /** The bound of the wait for the block. */
@@ -20,21 +27,10 @@ Deno.test("nonces 3, 2, 1 sent in that order: two are queued, all three confirme
   await withTempDir(async (dir) => {
     const port = freePort();
     const addr = `127.0.0.1:${port}`;
-    const node = await startBcn([
-      "node",
-      "start",
-      "--node",
-      addr,
-      "--bootstrap",
-      "--authpass",
-      PASS,
-      "--ownerpass",
-      PASS,
-      "--balance",
-      "1000",
-      "--period",
-      "300ms",
-    ], { cwd: dir });
+    const node = await startBcn(
+      [...bootstrapArgs(addr, { password: PASS }), "--period", "300ms"],
+      { cwd: dir },
+    );
     let ok = false;
     try {
       await node.waitFor(`<=> gRPC ${addr}\n`);
@@ -69,15 +65,17 @@ Deno.test("nonces 3, 2, 1 sent in that order: two are queued, all three confirme
       ]);
 
       const storePath = join(dir, `.blockstore${port}`, "block.store");
-      const deadline = Date.now() + DEADLINE_MS;
-      let confirmed: string[] = [];
-      while (confirmed.length < 3 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
+      const confirmed = await poll("three transactions confirmed", async () => {
         const text = await Deno.readTextFile(storePath).catch(() => "");
-        confirmed = text.split("\n").filter((l) => l !== "").flatMap((l) =>
+        const hashes = text.split("\n").filter((l) => l !== "").flatMap((l) =>
           decodeSigBlock(l).txs.map(txHash)
         );
-      }
+        return hashes.length >= 3 ? hashes : undefined;
+      }, {
+        timeoutMs: DEADLINE_MS,
+        intervalMs: 100,
+        describe: () => node.output().stderr,
+      });
       assertEquals(confirmed, [h1, h2, h3]);
       const balance = await runBcn([
         "account",

@@ -23,6 +23,7 @@ import {
   type BcnResult,
   freePort,
   listFiles,
+  poll,
   runBcn,
   startBcn,
   withTempDir,
@@ -148,22 +149,6 @@ async function bcn(cwd: string, args: string[], env = {}): Promise<string> {
   return res.stdout;
 }
 
-/** Calls `check` until it gives a value; fails naming `what` at the deadline. */
-async function poll<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  describe: () => string,
-): Promise<T> {
-  const deadline = Date.now() + DEADLINE_MS;
-  for (let i = 0; i < DEADLINE_MS / POLL_MS; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() >= deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-  throw new Error(`timed out after ${DEADLINE_MS} ms: ${what}\n${describe()}`);
-}
-
 async function stopNode(proc: BcnProcess | undefined): Promise<void> {
   if (!proc) return;
   const res = await proc.stop();
@@ -238,6 +223,23 @@ Deno.test({
       const boot = `127.0.0.1:${bootPort}`;
       let bootProc: BcnProcess | undefined;
       let regProc: BcnProcess | undefined;
+      /** Checks each role's balance as `bcn account balance` prints it. */
+      const assertBalances = async (want: Map<string, bigint>) => {
+        for (const [role, balance] of want) {
+          const address = byRole.get(role)!.address;
+          assertEquals(
+            await bcn(tmp, [
+              "account",
+              "balance",
+              "--node",
+              boot,
+              "--account",
+              address,
+            ]),
+            `acc ${address}: ${balance}\n`,
+          );
+        }
+      };
       try {
         bootProc = await startBcn([
           "node",
@@ -265,20 +267,7 @@ Deno.test({
           ),
           out,
         );
-        for (const [role, balance] of balances) {
-          const address = byRole.get(role)!.address;
-          assertEquals(
-            await bcn(tmp, [
-              "account",
-              "balance",
-              "--node",
-              boot,
-              "--account",
-              address,
-            ]),
-            `acc ${address}: ${balance}\n`,
-          );
-        }
+        await assertBalances(balances);
 
         // Nothing rewritten on start: same files, same bytes, not written,
         // nothing repaired.
@@ -374,7 +363,11 @@ Deno.test({
             const done = new Set(bs.flatMap((b) => b.txs.map(txHash)));
             return hashes.every((h) => done.has(h)) ? bs : undefined;
           },
-          () => JSON.stringify(bootProc!.output()),
+          {
+            describe: () => JSON.stringify(bootProc!.output()),
+            timeoutMs: DEADLINE_MS,
+            intervalMs: POLL_MS,
+          },
         );
         const bytes = await Deno.readFile(storePath);
         assertEquals(bytes.slice(0, vecStore.length), vecStore);
@@ -398,20 +391,7 @@ Deno.test({
           expected.set(from, expected.get(from)! - value);
           expected.set(to, expected.get(to)! + value);
         }
-        for (const [role, balance] of expected) {
-          const address = byRole.get(role)!.address;
-          assertEquals(
-            await bcn(tmp, [
-              "account",
-              "balance",
-              "--node",
-              boot,
-              "--account",
-              address,
-            ]),
-            `acc ${address}: ${balance}\n`,
-          );
-        }
+        await assertBalances(expected);
 
         // A fresh bcn node syncs a byte-identical store.
         const regPort = freePort();
@@ -437,7 +417,11 @@ Deno.test({
             ).catch(() => new Uint8Array());
             return dec.decode(mine) === dec.decode(bytes) ? true : undefined;
           },
-          () => JSON.stringify(regProc!.output()),
+          {
+            describe: () => JSON.stringify(regProc!.output()),
+            timeoutMs: DEADLINE_MS,
+            intervalMs: POLL_MS,
+          },
         );
         assertEquals(
           await Deno.readFile(join(regDir, "blockstore", "block.store")),

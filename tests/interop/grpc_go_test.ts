@@ -47,19 +47,11 @@ Deno.test({
       const bin = await buildGo();
       const chain = makeChain(4, 2);
       await storeOf(`${dir}/go_store`, chain);
-      const addr = `127.0.0.1:${freePort()}`;
-      const server = new Deno.Command(bin, {
-        args: ["serve", addr, `${dir}/go_store`],
-        stdout: "piped",
-        stderr: "inherit",
-      }).spawn();
+      // Resolves once it is listening.
+      const go = await startGoServer(bin, `${dir}/go_store`);
+      const addr = go.addr;
       const registry = new PeerRegistry({ protocol: "auto" });
       try {
-        // Wait for "listening" before syncing.
-        const reader = server.stdout.getReader();
-        const first = await reader.read();
-        assert(new TextDecoder().decode(first.value).includes("listening"));
-        reader.releaseLock();
         const state = await new StateSync({
           node: "127.0.0.1:1",
           bootstrap: false,
@@ -81,9 +73,7 @@ Deno.test({
         );
       } finally {
         registry.close();
-        server.kill("SIGTERM");
-        await server.stdout.cancel().catch(() => {});
-        await server.status;
+        await go.stop();
       }
     }),
 });

@@ -6,7 +6,7 @@
  */
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { Metrics } from "../../src/node/metrics.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { startServer } from "../../src/rpc/server.ts";
@@ -104,13 +104,9 @@ Deno.test("a stream left early counts as canceled, one that fails by its code", 
   const failed = await call(failing()) as unknown as {
     message: AsyncIterable<unknown>;
   };
-  let caught: unknown;
-  try {
+  await assertRejects(async () => {
     for await (const _ of failed.message) { /* read on */ }
-  } catch (e) {
-    caught = e;
-  }
-  assert(caught instanceof ConnectError);
+  }, ConnectError);
   const s = parseExposition(metrics.render());
   const key = (code: string) =>
     `bcn_rpc_requests_total{service="Block",method="BlockSearch",code="${code}"}`;

@@ -13,7 +13,12 @@ import {
   createGrpcTransport,
   Http2SessionManager,
 } from "@connectrpc/connect-node";
-import { assert, assertEquals, assertRejects } from "../assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertThrows,
+} from "../assert.ts";
 import { makeChain } from "../fixtures.ts";
 import { waitFor, withTempDir } from "../support.ts";
 import { encodeSigBlock } from "../../src/chain/block.ts";
@@ -155,17 +160,11 @@ Deno.test("addressKey counts IPv4 by address and IPv6 by /64", () => {
 });
 
 Deno.test("ConnectionTracker refuses bad limits", () => {
-  let err: unknown;
-  try {
-    new ConnectionTracker({ maxPerAddress: 0 });
-  } catch (e) {
-    err = e;
-  }
-  assert(err instanceof RangeError);
-  assertEquals(
-    (err as Error).message,
-    "maxPerAddress must be a positive integer, got 0",
+  const err = assertThrows(
+    () => new ConnectionTracker({ maxPerAddress: 0 }),
+    RangeError,
   );
+  assertEquals(err.message, "maxPerAddress must be a positive integer, got 0");
 });
 
 Deno.test("an address holding more than its share does not stop another address", async () => {
