@@ -62,9 +62,9 @@ function checkGenesisInputs(cfg: NodeConfig): void {
 }
 
 /**
- * Refuses, with a {@link SyncError}, the inputs a bootstrap's first start
- * needs when they are wrong (passwords, balance), before anything is
- * written. A node runs it before it binds its port, so a bad flag is
+ * Refuses, with a {@link SyncError}, a store path that is not a directory
+ * and the inputs a bootstrap's first start needs when they are wrong
+ * (passwords, balance), before anything is written. A node runs it before it binds its port, so a bad flag is
  * reported as such; a bootstrap whose store already holds a genesis needs
  * none of them.
  *
@@ -81,6 +81,10 @@ function checkGenesisInputs(cfg: NodeConfig): void {
  * ```
  */
 export async function checkStartInputs(cfg: NodeConfig): Promise<void> {
+  // A store path that is a file would fail only after the other store's
+  // directory was made: say so first, with nothing written.
+  await checkDirectory(cfg.keyStoreDir, "key store");
+  await checkDirectory(cfg.blockStoreDir, "block store");
   if (!cfg.bootstrap) return;
   const exists = await Deno.stat(join(cfg.blockStoreDir, GENESIS_FILE))
     .then(() => true, (e) => {
@@ -90,6 +94,17 @@ export async function checkStartInputs(cfg: NodeConfig): Promise<void> {
       throw e;
     });
   if (!exists) checkGenesisInputs(cfg);
+}
+
+/** Refuses `dir` when it exists and is not a directory. */
+async function checkDirectory(dir: string, what: string): Promise<void> {
+  const info = await Deno.stat(dir).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  });
+  if (info && !info.isDirectory) {
+    throw new SyncError(`${what} ${dir} is not a directory`);
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { assertEquals, assertRejects } from "../assert.ts";
 import { makeChain } from "../fixtures.ts";
-import { withTempDir } from "../support.ts";
+import { exists, withTempDir } from "../support.ts";
 import { checkStartInputs } from "../../src/node/genesis_setup.ts";
 import { SyncError } from "../../src/node/errors.ts";
 import type { NodeConfig } from "../../src/node/config.ts";
@@ -40,4 +40,32 @@ Deno.test({
       "Requires read access",
     );
   },
+});
+
+Deno.test("a store path that is a file is refused before anything is written", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/keys`, "not a directory");
+    const cfg = {
+      ...bootstrap(dir),
+      authPass: "password",
+      ownerPass: "password",
+      balance: 1000n,
+    };
+    await assertRejects(
+      () => checkStartInputs(cfg),
+      SyncError,
+      `key store ${dir}/keys is not a directory`,
+    );
+    await assertRejects(
+      () =>
+        checkStartInputs({
+          ...cfg,
+          keyStoreDir: `${dir}/k2`,
+          blockStoreDir: `${dir}/keys`,
+        }),
+      SyncError,
+      `block store ${dir}/keys is not a directory`,
+    );
+    assertEquals(await exists(`${dir}/blocks`), false);
+  });
 });
