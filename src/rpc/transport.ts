@@ -12,9 +12,9 @@
  * and remembers the answer for that peer. A refused connection never triggers
  * the fallback: the peer is simply down.
  *
- * Every gRPC call gets its own HTTP/2 connection, closed when the call ends:
- * under Deno 2.9.6 a GOAWAY on a `node:http2` client session kept across
- * calls can crash the process (see `SessionPerCallGrpcTransport` below).
+ * gRPC runs on bcn's own small HTTP/2 client (`h2c_client.ts`), one
+ * connection per call, not on `node:http2`: under Deno 2.9.6 a grpc-go
+ * server's graceful stop (GOAWAY) can crash or hang a `node:http2` client.
  *
  * A `PeerRegistry` (`registry.ts`) keeps one transport per peer address.
  *
@@ -25,17 +25,13 @@ import * as http from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type {
   ContextValues,
-  Interceptor,
   StreamResponse,
   Transport,
   UnaryResponse,
 } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
-import {
-  createConnectTransport,
-  createGrpcTransport,
-  Http2SessionManager,
-} from "@connectrpc/connect-node";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { createTransport } from "@connectrpc/connect/protocol-grpc";
 import type {
   DescMessage,
   DescMethodStreaming,
@@ -44,6 +40,7 @@ import type {
 } from "@bufbuild/protobuf";
 import { Block } from "./gen/block_pb.ts";
 import { errorChain, hasNodeErrorCode } from "./errors.ts";
+import { createH2cClient } from "./h2c_client.ts";
 
 /**
  * How to talk to a peer: `"connect"` is the Connect protocol over HTTP/1.1
@@ -89,7 +86,9 @@ export class PeerTransport implements Transport {
   #unaryTimeoutMs: number;
   #agent: http.Agent | undefined;
   #connect: Transport | undefined;
-  #grpc: SessionPerCallGrpcTransport | undefined;
+  #grpc: Transport | undefined;
+  /** Cancels the gRPC calls in flight when the transport closes. */
+  readonly #h2c = new AbortController();
   #closed = false;
 
   /**
@@ -248,7 +247,9 @@ export class PeerTransport implements Transport {
   close(): void {
     this.#closed = true;
     this.#agent?.destroy();
-    this.#grpc?.close();
+    this.#h2c.abort(
+      new ConnectError(`peer ${this.addr}: transport closed`, Code.Canceled),
+    );
     this.#agent = undefined;
     this.#connect = undefined;
     this.#grpc = undefined;
@@ -328,145 +329,39 @@ export class PeerTransport implements Transport {
   }
 
   #grpcTransport(): Transport {
-    this.#grpc ??= new SessionPerCallGrpcTransport(`http://${this.addr}`);
+    this.#grpc ??= createGrpcTransport(`http://${this.addr}`, this.#h2c);
     return this.#grpc;
   }
 }
 
 /**
- * gRPC over cleartext HTTP/2 with a fresh HTTP/2 session (connection) per
- * call, destroyed as soon as the call ends, so no `node:http2` session ever
- * stays open, idle or with closed streams in it.
- *
- * Why: under Deno 2.9.6 a GOAWAY (what grpc-go sends on a graceful stop)
- * arriving on a `node:http2` client session that has served calls before
- * can kill the whole process inside nghttp2 (segfault, or the assertion
- * `find_stream_on_goaway_func: stream->closed_next == NULL`), before any
- * JavaScript runs (denoland/deno#36788, PLATFORM.md). Measured here
- * (Deno 2.9.6, grpc-go 1.67 stopping gracefully) with one long-lived
- * session per peer, as before: a bcn node joined to a grpc-go seed died in
- * 8 of 10 runs of `bench/goaway_stress.ts` (idle 0-30 s); a client with 8
- * sessions that served 13 calls each and idled died in 6 of 10 runs. With
- * a session per call: 0 of 50 stress runs, 0 of 10 idle clients, 0 of 15
- * clients calling through the stop.
- *
- * The cost is one TCP connection and HTTP/2 handshake per call, only
- * toward reference peers (bcn peers use Connect over HTTP/1.1): measured on
- * loopback, a unary call took 1.1 ms instead of 0.6 ms.
+ * gRPC over cleartext HTTP/2 on bcn's own HTTP/2 client: Connect's gRPC
+ * protocol code over `createH2cClient`, a connection per call. Every call
+ * is also cancelled when `closing` aborts.
  */
-class SessionPerCallGrpcTransport implements Transport {
-  readonly #baseUrl: string;
-  /** Sessions of the calls in flight, for {@link close}. */
-  readonly #sessions = new Set<Http2SessionManager>();
-
-  constructor(baseUrl: string) {
-    this.#baseUrl = baseUrl;
-  }
-
-  unary<I extends DescMessage, O extends DescMessage>(
-    method: DescMethodUnary<I, O>,
-    signal: AbortSignal | undefined,
-    timeoutMs: number | undefined,
-    header: HeadersInit | undefined,
-    input: MessageInitShape<I>,
-    contextValues?: ContextValues,
-  ): Promise<UnaryResponse<I, O>> {
-    const { transport, end } = this.#open();
-    return transport
-      .unary(method, signal, timeoutMs, header, input, contextValues)
-      .finally(end);
-  }
-
-  async stream<I extends DescMessage, O extends DescMessage>(
-    method: DescMethodStreaming<I, O>,
-    signal: AbortSignal | undefined,
-    timeoutMs: number | undefined,
-    header: HeadersInit | undefined,
-    input: AsyncIterable<MessageInitShape<I>>,
-    contextValues?: ContextValues,
-  ): Promise<StreamResponse<I, O>> {
-    const { transport, end } = this.#open();
-    let res: StreamResponse<I, O>;
-    try {
-      res = await transport.stream(
-        method,
-        signal,
-        timeoutMs,
-        header,
-        input,
-        contextValues,
-      );
-    } catch (err) {
-      end();
-      throw err;
-    }
-    // The call ends when its messages are read to the end, fail, or the
-    // reader stops early (`return()` runs the `finally`).
-    const messages = res.message;
-    async function* ending(): AsyncGenerator<
-      typeof messages extends AsyncIterable<infer M> ? M : never
-    > {
-      try {
-        yield* messages;
-      } finally {
-        end();
-      }
-    }
-    return { ...res, message: ending() };
-  }
-
-  /** Destroys the sessions of the calls in flight (they fail). */
-  close(): void {
-    for (const session of this.#sessions) session.abort();
-    this.#sessions.clear();
-  }
-
-  /** A transport on a new session, and what ends that session. */
-  #open(): { transport: Transport; end: () => void } {
-    const session = new Http2SessionManager(this.#baseUrl);
-    this.#sessions.add(session);
-    const transport = createGrpcTransport({
-      baseUrl: this.#baseUrl,
-      sessionManager: session,
-      interceptors: [endPrematureCloseAfterOkTrailer],
-      readMaxBytes: MAX_MESSAGE_BYTES,
-      acceptCompression: [],
-    });
-    const end = (): void => {
-      if (this.#sessions.delete(session)) session.abort();
-    };
-    return { transport, end };
-  }
+function createGrpcTransport(
+  baseUrl: string,
+  closing: AbortController,
+): Transport {
+  const h2c = createH2cClient();
+  return createTransport({
+    httpClient: (req) =>
+      h2c({
+        ...req,
+        signal: req.signal
+          ? AbortSignal.any([req.signal, closing.signal])
+          : closing.signal,
+      }),
+    baseUrl,
+    useBinaryFormat: true,
+    interceptors: [],
+    acceptCompression: [],
+    sendCompression: null,
+    compressMinBytes: Number.MAX_SAFE_INTEGER,
+    readMaxBytes: MAX_MESSAGE_BYTES,
+    writeMaxBytes: MAX_MESSAGE_BYTES,
+  });
 }
-
-/**
- * Works around the Deno HTTP/2 client (Deno 2.9.6): a gRPC server stream
- * often fails with `Premature close` after every message and the trailers
- * arrived (PLATFORM.md). When the trailers already say `grpc-status: 0`, the
- * server finished the stream successfully, so the stream ends normally;
- * every other error is passed on unchanged.
- */
-const endPrematureCloseAfterOkTrailer: Interceptor = (next) => async (req) => {
-  const res = await next(req);
-  if (!res.stream) return res;
-  const messages = res.message;
-  async function* guarded(): AsyncGenerator<
-    typeof messages extends AsyncIterable<infer M> ? M : never
-  > {
-    try {
-      yield* messages;
-    } catch (err) {
-      const premature = hasNodeErrorCode(err, (code) =>
-        code === "ERR_STREAM_PREMATURE_CLOSE") ||
-        (err instanceof Error && err.message.includes("Premature close"));
-      if (premature && res.trailer.get("grpc-status") === "0") {
-        return;
-      }
-      throw err;
-    }
-  }
-  return { ...res, message: guarded() };
-};
 
 /**
  * Whether a call failed because the connection was closed (or answered with

@@ -1,0 +1,359 @@
+/**
+ * HPACK (RFC 7541), as much as a gRPC client needs: a decoder for the
+ * header blocks a server sends (static and dynamic table, Huffman strings)
+ * and an encoder that writes every field as a literal without indexing, so
+ * the server's decoder state never depends on ours.
+ *
+ * Every input is a peer's bytes: a malformed block throws an
+ * {@link HpackError} (a connection error, `COMPRESSION_ERROR`), and the
+ * decoder's memory is bounded by its table size and header list limit.
+ *
+ * @module
+ */
+
+/** A header block that cannot be decoded (RFC 7540 `COMPRESSION_ERROR`). */
+export class HpackError extends Error {
+  /** Names the error, for logs. */
+  override name = "HpackError";
+}
+
+/** One header field: a lower-case name and its value. */
+export type HeaderField = [name: string, value: string];
+
+// RFC 7541 Appendix A.
+const STATIC_TABLE: readonly HeaderField[] = [
+  [":authority", ""],
+  [":method", "GET"],
+  [":method", "POST"],
+  [":path", "/"],
+  [":path", "/index.html"],
+  [":scheme", "http"],
+  [":scheme", "https"],
+  [":status", "200"],
+  [":status", "204"],
+  [":status", "206"],
+  [":status", "304"],
+  [":status", "400"],
+  [":status", "404"],
+  [":status", "500"],
+  ["accept-charset", ""],
+  ["accept-encoding", "gzip, deflate"],
+  ["accept-language", ""],
+  ["accept-ranges", ""],
+  ["accept", ""],
+  ["access-control-allow-origin", ""],
+  ["age", ""],
+  ["allow", ""],
+  ["authorization", ""],
+  ["cache-control", ""],
+  ["content-disposition", ""],
+  ["content-encoding", ""],
+  ["content-language", ""],
+  ["content-length", ""],
+  ["content-location", ""],
+  ["content-range", ""],
+  ["content-type", ""],
+  ["cookie", ""],
+  ["date", ""],
+  ["etag", ""],
+  ["expect", ""],
+  ["expires", ""],
+  ["from", ""],
+  ["host", ""],
+  ["if-match", ""],
+  ["if-modified-since", ""],
+  ["if-none-match", ""],
+  ["if-range", ""],
+  ["if-unmodified-since", ""],
+  ["last-modified", ""],
+  ["link", ""],
+  ["location", ""],
+  ["max-forwards", ""],
+  ["proxy-authenticate", ""],
+  ["proxy-authorization", ""],
+  ["range", ""],
+  ["referer", ""],
+  ["refresh", ""],
+  ["retry-after", ""],
+  ["server", ""],
+  ["set-cookie", ""],
+  ["strict-transport-security", ""],
+  ["transfer-encoding", ""],
+  ["user-agent", ""],
+  ["vary", ""],
+  ["via", ""],
+  ["www-authenticate", ""],
+];
+
+// RFC 7541 Appendix B is a canonical Huffman code, so the code length of
+// each symbol (0-255, then EOS) defines it: one letter per symbol, "A" for
+// 5 bits up to "Z" for 30 bits.
+const HUFFMAN_LENGTHS =
+  "ISXXXXXXXTZXXZXXXXXXXXZXXXXXXXXXBFFHIBDGFFDGDBBBAAABBBBBBBCDKBHFIBCCCCCC" +
+  "CCCCCCCCCCCCCCCCDCDIOIJBKABABABBBACCBBBABCBAABCCCCCKGJIXPRPPRRRSRSSSSSTST" +
+  "TRSTSSSSQRSRSSTRQPRRSSQSRRTQRSSQQRQSRSSPRRRSRRSVVPORSRUVVVWWVTUOQVWWVWTQQV" +
+  "VXWWWPTPQRQQSRRUUTTVSVWVVWWWWWXWWWWWVZ";
+const EOS = 256;
+
+interface HuffmanTable {
+  /** Symbols ordered by code length, then value (canonical order). */
+  symbols: Uint16Array;
+  /** Per length: the first code of that length. */
+  firstCode: Int32Array;
+  /** Per length: where its symbols start in `symbols`. */
+  firstIndex: Int32Array;
+  /** Per length: how many symbols have it. */
+  count: Int32Array;
+}
+
+let huffman: HuffmanTable | undefined;
+
+function huffmanTable(): HuffmanTable {
+  if (huffman) return huffman;
+  const lengths = Array.from(HUFFMAN_LENGTHS, (c) => c.charCodeAt(0) - 60);
+  const symbols = Uint16Array.from(
+    lengths.map((_, s) => s).sort((a, b) => lengths[a] - lengths[b] || a - b),
+  );
+  const count = new Int32Array(31);
+  for (const l of lengths) count[l]++;
+  const firstCode = new Int32Array(31);
+  const firstIndex = new Int32Array(31);
+  let code = 0;
+  let index = 0;
+  for (let l = 1; l <= 30; l++) {
+    firstCode[l] = code;
+    firstIndex[l] = index;
+    code = (code + count[l]) * 2;
+    index += count[l];
+  }
+  return huffman = { symbols, firstCode, firstIndex, count };
+}
+
+/**
+ * Decodes a Huffman-coded HPACK string (RFC 7541 §5.2).
+ *
+ * @example
+ * ```ts
+ * import { huffmanDecode } from "./hpack.ts";
+ * // "www.example.com", RFC 7541 C.4.1
+ * const bytes = Uint8Array.from(
+ *   "f1e3c2e5f23a6ba0ab90f4ff".match(/../g)!.map((h) => parseInt(h, 16)),
+ * );
+ * console.log(new TextDecoder().decode(huffmanDecode(bytes)));
+ * ```
+ */
+export function huffmanDecode(bytes: Uint8Array): Uint8Array {
+  const t = huffmanTable();
+  const out: number[] = [];
+  let code = 0;
+  let length = 0;
+  for (const byte of bytes) {
+    for (let bit = 7; bit >= 0; bit--) {
+      code = code * 2 + ((byte >> bit) & 1);
+      length++;
+      const offset = code - t.firstCode[length];
+      if (t.count[length] > 0 && offset >= 0 && offset < t.count[length]) {
+        const symbol = t.symbols[t.firstIndex[length] + offset];
+        if (symbol === EOS) throw new HpackError("Huffman string holds EOS");
+        out.push(symbol);
+        code = 0;
+        length = 0;
+      } else if (length >= 30) {
+        throw new HpackError("invalid Huffman code");
+      }
+    }
+  }
+  // Padding: fewer than 8 bits, all ones (the start of EOS).
+  if (length > 7 || code !== 2 ** length - 1) {
+    throw new HpackError("invalid Huffman padding");
+  }
+  return Uint8Array.from(out);
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** Limits of a {@link HpackDecoder}. */
+export interface HpackDecoderOptions {
+  /**
+   * The dynamic table size this side announced (SETTINGS_HEADER_TABLE_SIZE);
+   * default 4,096, the protocol's default.
+   */
+  tableSize?: number;
+  /**
+   * The largest decoded header list, counted as RFC 7540 §6.5.2 does (name,
+   * value and 32 per field); default 64 KiB.
+   */
+  maxHeaderListSize?: number;
+}
+
+interface DynamicEntry {
+  field: HeaderField;
+  size: number;
+}
+
+/**
+ * An HPACK decoder for one connection: decode every header block the peer
+ * sends, in order (its dynamic table carries over from block to block).
+ *
+ * @example
+ * ```ts
+ * import { HpackDecoder } from "./hpack.ts";
+ * // ":status: 200", indexed (RFC 7541 C.3 style)
+ * console.log(new HpackDecoder().decode(Uint8Array.of(0x88))); // [[":status", "200"]]
+ * ```
+ */
+export class HpackDecoder {
+  readonly #limit: number;
+  readonly #maxList: number;
+  #max: number;
+  #size = 0;
+  /** Newest first, as HPACK indexes them. */
+  #table: DynamicEntry[] = [];
+
+  /** A decoder with an empty dynamic table. */
+  constructor(options: HpackDecoderOptions = {}) {
+    this.#limit = options.tableSize ?? 4096;
+    this.#max = this.#limit;
+    this.#maxList = options.maxHeaderListSize ?? 64 * 1024;
+  }
+
+  /** Decodes one complete header block; throws {@link HpackError}. */
+  decode(block: Uint8Array): HeaderField[] {
+    const fields: HeaderField[] = [];
+    let listSize = 0;
+    let pos = 0;
+    const int = (prefixBits: number): number => {
+      if (pos >= block.length) throw new HpackError("truncated header block");
+      const max = (1 << prefixBits) - 1;
+      let value = block[pos++] & max;
+      if (value < max) return value;
+      for (let shift = 0;; shift += 7) {
+        if (shift > 21) throw new HpackError("integer too large");
+        if (pos >= block.length) {
+          throw new HpackError("truncated header block");
+        }
+        const b = block[pos++];
+        value += (b & 0x7f) * 2 ** shift;
+        if ((b & 0x80) === 0) return value;
+      }
+    };
+    const string = (): Uint8Array => {
+      if (pos >= block.length) throw new HpackError("truncated header block");
+      const huffmanCoded = (block[pos] & 0x80) !== 0;
+      const length = int(7);
+      if (pos + length > block.length) {
+        throw new HpackError("truncated header block");
+      }
+      const raw = block.subarray(pos, pos += length);
+      return huffmanCoded ? huffmanDecode(raw) : raw;
+    };
+    const emit = (field: HeaderField, size: number): void => {
+      listSize += size;
+      if (listSize > this.#maxList) {
+        throw new HpackError(
+          `header list larger than ${this.#maxList} bytes`,
+        );
+      }
+      fields.push(field);
+    };
+    while (pos < block.length) {
+      const b = block[pos];
+      if (b & 0x80) {
+        const entry = this.#entry(int(7));
+        emit(entry.field, entry.size);
+      } else if ((b & 0xe0) === 0x20) {
+        const size = int(5);
+        if (size > this.#limit) {
+          throw new HpackError(
+            `table size update to ${size}, above ${this.#limit}`,
+          );
+        }
+        this.#max = size;
+        this.#evict(0);
+      } else {
+        const indexing = (b & 0x40) !== 0;
+        const index = int(indexing ? 6 : 4);
+        const nameBytes = index === 0
+          ? string()
+          : encoder.encode(this.#entry(index).field[0]);
+        const valueBytes = string();
+        const field: HeaderField = [
+          decoder.decode(nameBytes),
+          decoder.decode(valueBytes),
+        ];
+        const size = nameBytes.length + valueBytes.length + 32;
+        if (indexing) this.#add({ field, size });
+        emit(field, size);
+      }
+    }
+    return fields;
+  }
+
+  #entry(index: number): DynamicEntry {
+    if (index >= 1 && index <= STATIC_TABLE.length) {
+      const field = STATIC_TABLE[index - 1];
+      return { field, size: field[0].length + field[1].length + 32 };
+    }
+    const entry = this.#table[index - STATIC_TABLE.length - 1];
+    if (!entry) throw new HpackError(`header index ${index} out of range`);
+    return entry;
+  }
+
+  #add(entry: DynamicEntry): void {
+    this.#evict(entry.size);
+    // An entry larger than the table empties it and is not added.
+    if (entry.size <= this.#max) {
+      this.#table.unshift(entry);
+      this.#size += entry.size;
+    }
+  }
+
+  // Drops the oldest entries until `room` more bytes fit.
+  #evict(room: number): void {
+    while (this.#table.length > 0 && this.#size + room > this.#max) {
+      this.#size -= this.#table.pop()!.size;
+    }
+  }
+}
+
+/**
+ * Encodes header fields as literals without indexing and without Huffman
+ * coding (RFC 7541 §6.2.2): larger than the best encoding, but stateless,
+ * and a gRPC request's headers are a few hundred bytes.
+ *
+ * @example
+ * ```ts
+ * import { encodeHeaderBlock, HpackDecoder } from "./hpack.ts";
+ * const block = encodeHeaderBlock([[":method", "POST"], ["te", "trailers"]]);
+ * console.log(new HpackDecoder().decode(block));
+ * ```
+ */
+export function encodeHeaderBlock(fields: readonly HeaderField[]): Uint8Array {
+  const out: number[] = [];
+  const int = (value: number, prefixBits: number, first: number): void => {
+    const max = (1 << prefixBits) - 1;
+    if (value < max) {
+      out.push(first | value);
+      return;
+    }
+    out.push(first | max);
+    value -= max;
+    while (value >= 0x80) {
+      out.push((value & 0x7f) | 0x80);
+      value = Math.floor(value / 0x80);
+    }
+    out.push(value);
+  };
+  const string = (s: string): void => {
+    const bytes = encoder.encode(s);
+    int(bytes.length, 7, 0);
+    for (const b of bytes) out.push(b);
+  };
+  for (const [name, value] of fields) {
+    out.push(0x00);
+    string(name);
+    string(value);
+  }
+  return Uint8Array.from(out);
+}
