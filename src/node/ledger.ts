@@ -409,7 +409,7 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
     const n = this.state.lastNumber;
     if (n === 0n || n === this.#snapshotAt) return;
     try {
-      const length = (await Deno.stat(this.store.blocksPath)).size;
+      const length = await this.store.blocksSize();
       await writeSnapshot(this.store, this.state, length);
       this.#snapshotAt = n;
     } catch (e) {

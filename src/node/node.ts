@@ -24,6 +24,7 @@ import { type RpcServer, startServer } from "../rpc/server.ts";
 import { whenReady } from "../rpc/when_ready.ts";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { txMethods } from "../rpc/tx.ts";
+import { BlockStore } from "../store/block_store.ts";
 import { readKey } from "../store/key_store.ts";
 import { runCatchUpPoller } from "./catch_up.ts";
 import { type NodeConfig, periodOf, splitHostPort } from "./config.ts";
@@ -235,15 +236,6 @@ export class Node {
     };
     const monitor = this.#monitor;
     const source = monitor.countingSource(peerSyncSource(this.#registry));
-    const sync = this.#sync = new StateSync(cfg, {
-      peers: syncPeers,
-      signal,
-      source,
-      log: this.#log,
-      // The CLI's node (no log of its own) redraws one line on a terminal.
-      progress: this.#options.log ? "log" : "terminal",
-      pool: this.#pool,
-    });
     // A bad flag is reported as such, not as a busy port.
     await checkStartInputs(cfg);
     signal.throwIfAborted();
@@ -278,6 +270,20 @@ export class Node {
       },
     });
     signal.throwIfAborted();
+    // The node owns its block store: the sync fills it, the ledger appends.
+    const store = await BlockStore.open(cfg.blockStoreDir, {
+      onWarning: this.#log,
+    });
+    const sync = this.#sync = new StateSync(cfg, {
+      store,
+      peers: syncPeers,
+      signal,
+      source,
+      log: this.#log,
+      // The CLI's node (no log of its own) redraws one line on a terminal.
+      progress: this.#options.log ? "log" : "terminal",
+      pool: this.#pool,
+    });
     const state = await sync.syncState();
     signal.throwIfAborted();
     // The authority key is read before serving, so a wrong password stops
@@ -292,7 +298,7 @@ export class Node {
       signal.throwIfAborted();
       monitor.proposes = true;
     }
-    const ledger = this.#ledger = new Ledger(state, sync.store!, {
+    const ledger = this.#ledger = new Ledger(state, store, {
       // Nothing goes back to the peer it came from (`origin`).
       onTx: (tx, origin) =>
         this.#txRelay.push(encoder.encode(encodeSigTx(tx)), { except: origin }),
@@ -330,7 +336,6 @@ export class Node {
     // stop() may have come meanwhile; it closes the server.
     signal.throwIfAborted();
     const keyStoreDir = cfg.keyStoreDir;
-    const store = ledger.store;
     if (keyAccess.widened) {
       this.#log(
         `warning: TxSign and AccountCreate, which use the key store, are served to ${keyAccess.extra} as well as this machine (${ALLOW_KEYS_FLAG}); password guessing is slowed down, not stopped`,

@@ -94,7 +94,7 @@ export function encodeSnapshot(
  * import type { State } from "../chain/state.ts";
  * import type { BlockStore } from "../store/block_store.ts";
  * async function keep(store: BlockStore, state: State): Promise<void> {
- *   await writeSnapshot(store, state, (await Deno.stat(store.blocksPath)).size);
+ *   await writeSnapshot(store, state, await store.blocksSize());
  * }
  * ```
  */

@@ -234,7 +234,7 @@ export class StateSync {
     pool: VerifyPool,
   ): Promise<void> {
     const start = await this.#restore(store, state);
-    const size = await Deno.stat(store.blocksPath).then((s) => s.size, () => 0);
+    const size = await store.blocksSize();
     const progress = this.#progress("replay", size - start);
     try {
       let lineNo = Number(state.lastNumber) + 1;

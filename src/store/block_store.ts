@@ -424,6 +424,25 @@ export class BlockStore {
     }
   }
 
+  /**
+   * The length of `block.store` in bytes, 0 when it does not exist yet.
+   *
+   * @example
+   * ```ts
+   * import { BlockStore } from "./block_store.ts";
+   * const store = await BlockStore.open(await Deno.makeTempDir());
+   * console.log(await store.blocksSize()); // 0
+   * ```
+   */
+  async blocksSize(): Promise<number> {
+    try {
+      return (await Deno.stat(this.blocksPath)).size;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return 0;
+      throw e;
+    }
+  }
+
   /** Runs `task` after every earlier write has settled. */
   #serialise(task: () => Promise<void>): Promise<void> {
     const run = this.#queue.then(task);

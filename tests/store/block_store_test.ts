@@ -482,3 +482,16 @@ test("open cuts off a last line without newline that is JSON but not a block", a
     }
   });
 });
+
+test("blocksSize: 0 before the first block, then the file's length", async () => {
+  await withTempDir(async (tmp) => {
+    const { store } = await quietOpen(join(tmp, "store"));
+    assertEquals(await store.blocksSize(), 0);
+    await store.writeGenesis(chain.genesis);
+    for (const b of chain.blocks.slice(0, 2)) await store.appendBlock(b);
+    assertEquals(
+      await store.blocksSize(),
+      enc.encode(storeText(chain.blocks.slice(0, 2))).length,
+    );
+  });
+});
