@@ -77,15 +77,6 @@ const CLOSE_LINGER_MS = 1000;
 /** Header block fragments kept before END_HEADERS, at most. */
 const MAX_HEADER_BLOCK = 64 * 1024;
 
-/** Options of {@link createH2cClient}. */
-export interface H2cClientOptions {
-  /**
-   * Called with every connection the client opens (a test hook: tests use
-   * it to see that each call has its own connection).
-   */
-  onConnect?: (conn: Deno.TcpConn) => void;
-}
-
 /**
  * A Connect HTTP client for `http://` URLs over HTTP/2 with prior knowledge:
  * each request opens its own TCP connection, closed when the response has
@@ -110,10 +101,8 @@ export interface H2cClientOptions {
  * console.log(typeof transport.unary); // "function"
  * ```
  */
-export function createH2cClient(
-  options: H2cClientOptions = {},
-): UniversalClientFn {
-  return (req) => new Exchange(req, options).start();
+export function createH2cClient(): UniversalClientFn {
+  return (req) => new Exchange(req).start();
 }
 
 /** A connection-level failure: the call fails with `Unavailable`. */
@@ -186,7 +175,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
 /** One request and its response, on a connection of its own. */
 class Exchange {
   readonly #req: UniversalClientRequest;
-  readonly #options: H2cClientOptions;
   #conn: Deno.TcpConn | undefined;
   #closed = false;
   #error: Error | undefined;
@@ -213,9 +201,8 @@ class Exchange {
   #wake: (() => void) | undefined;
   #credit = 0;
 
-  constructor(req: UniversalClientRequest, options: H2cClientOptions) {
+  constructor(req: UniversalClientRequest) {
     this.#req = req;
-    this.#options = options;
   }
 
   async start(): Promise<UniversalClientResponse> {
@@ -230,15 +217,14 @@ class Exchange {
     }
     const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = Number(url.port || 80);
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({ hostname, port });
-    } catch (e) {
-      throw unavailable(`cannot connect to ${url.host}: ${messageOf(e)}`, e);
-    }
+    const conn = await connectUnlessAborted(hostname, port, signal).catch(
+      (e) => {
+        if (signal?.aborted) throw signal.reason;
+        throw unavailable(`cannot connect to ${url.host}: ${messageOf(e)}`, e);
+      },
+    );
     this.#conn = conn;
     conn.setNoDelay(true);
-    this.#options.onConnect?.(conn);
     const onAbort = () => this.#fail(signal!.reason, true);
     signal?.addEventListener("abort", onAbort, { once: true });
     if (signal?.aborted) onAbort();
@@ -353,10 +339,13 @@ class Exchange {
         if (buf.length - end < 16 * 1024) {
           // Move what is left to the front, growing for a large frame.
           const need = end - start + 16 * 1024;
-          const next = need > buf.length ? new Uint8Array(need * 2) : buf;
-          next.copyWithin(0, start, end);
-          if (next !== buf) next.set(buf.subarray(start, end));
-          buf = next;
+          if (need > buf.length) {
+            const next = new Uint8Array(need * 2);
+            next.set(buf.subarray(start, end));
+            buf = next;
+          } else {
+            buf.copyWithin(0, start, end);
+          }
           end -= start;
           start = 0;
         }
@@ -408,7 +397,10 @@ class Exchange {
         if (stream !== STREAM_ID) return;
         return this.#onData(flags, payload);
       case Frame.Headers: {
-        if (stream !== STREAM_ID) return;
+        // Another stream's header block would change the HPACK state.
+        if (stream !== STREAM_ID) {
+          throw unavailable(`protocol error: headers on stream ${stream}`);
+        }
         let fragment = unpad(flags, payload);
         if (flags & PRIORITY) fragment = fragment.subarray(5);
         this.#headerBlockEndsStream = (flags & END_STREAM) !== 0;
@@ -652,6 +644,34 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let off = 0; off < bytes.length;) {
     off += await conn.write(bytes.subarray(off));
   }
+}
+
+/**
+ * `Deno.connect`, given up when `signal` aborts first (the connection, if
+ * it comes later, is closed).
+ */
+function connectUnlessAborted(
+  hostname: string,
+  port: number,
+  signal: AbortSignal | undefined,
+): Promise<Deno.TcpConn> {
+  const connecting = Deno.connect({ hostname, port });
+  if (!signal) return connecting;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    connecting.then(
+      (conn) => {
+        signal.removeEventListener("abort", onAbort);
+        if (signal.aborted) conn.close();
+        else resolve(conn);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 function unpad(flags: number, payload: Uint8Array): Uint8Array {
