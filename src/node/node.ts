@@ -251,6 +251,7 @@ export class Node {
         // Known peers still get in when the server is nearly full.
         isPreferred: (ip) => hostsOf(syncPeers.peers()).has(ip),
       },
+      onWarning: this.#log,
       httpRoutes: monitor.httpRoutes(),
       interceptors: [monitor.metrics.rpcInterceptor()],
       routes: (router) => {

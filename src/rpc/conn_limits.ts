@@ -32,9 +32,12 @@ import { clientAddress, ipBytes } from "./address_list.ts";
 
 /**
  * The most connections the server holds open at once. Each costs a file
- * descriptor and some memory; a real network has far fewer peers.
+ * descriptor and some memory; a real network has far fewer peers. With
+ * the refused connections being answered (at most 256) and the node's own
+ * files and calls, this stays under the usual `ulimit -n` of 1,024: a
+ * process out of file descriptors cannot accept (see `server.ts`).
  */
-export const MAX_CONNECTIONS = 1024;
+export const MAX_CONNECTIONS = 512;
 
 /**
  * The most connections one remote address may hold (`--max-conns-per-ip`).
@@ -45,7 +48,7 @@ export const MAX_CONNECTIONS = 1024;
  * subscriptions per node), over three runs a node held at most 11
  * connections from its 4 peers and 11 from the clients, 22 together, which
  * is what a node sees when everything runs at 127.0.0.1. 64 leaves room for several nodes and
- * busy clients behind one address, while 16 addresses are needed to reach
+ * busy clients behind one address, while 8 addresses are needed to reach
  * {@link MAX_CONNECTIONS}.
  */
 export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 64;

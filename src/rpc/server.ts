@@ -53,6 +53,15 @@ export const MAX_STREAMS_PER_CONNECTION = 100;
  */
 const MAX_REFUSING = 256;
 
+/**
+ * How long the port may go without accepting a connection before a probe
+ * checks that it still accepts.
+ */
+const ACCEPT_CHECK_MS = 5_000;
+
+/** How long a probe connection may take to be accepted. */
+const ACCEPT_PROBE_MS = 2_000;
+
 /** How long a refused connection may take to read its `503`. */
 const REFUSE_LINGER_MS = 1000;
 
@@ -89,6 +98,8 @@ export interface ServerOptions {
    * room when the server is nearly full. Defaults for every field.
    */
   limits?: ConnectionLimits;
+  /** Where the server reports trouble with its port (one line each). */
+  onWarning?: (message: string) => void;
 }
 
 /** A running RPC server returned by {@link startServer}. */
@@ -215,7 +226,11 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
   h1.on("clientError", (_err: Error, socket: net.Socket) => socket.destroy());
 
   const refusing = new Set<net.Socket>();
-  const tcp = net.createServer((socket: net.Socket) => {
+  let accepted = 0;
+  let lastAcceptAt = performance.now();
+  const onConnection = (socket: net.Socket) => {
+    accepted++;
+    lastAcceptAt = performance.now();
     socket.on("error", () => {/* peer reset; "close" follows */});
     const conn = tracker.admit(socket);
     if (typeof conn === "string") return refuse(socket, conn, refusing);
@@ -246,9 +261,10 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
       }
       socket.resume();
     });
-  });
+  };
   // No tcp.maxConnections: the tracker bounds the total, and must see a
   // peer's connection when the server is full to make room for it.
+  let tcp = net.createServer(onConnection);
 
   await listen(tcp, options.hostname, options.port);
   const address = tcp.address() as net.AddressInfo;
@@ -257,8 +273,66 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
     address.family === "IPv6" ? `[${address.address}]` : address.address
   }:${port}`;
 
+  // Under Deno 2.9.6 a `node:net` server whose accept failed once (EMFILE:
+  // out of file descriptors) never accepts again, and says nothing. When
+  // the port has been quiet for a while, a probe connection checks that it
+  // still accepts; if not, the port is opened again.
+  let listening = true;
+  let checking = false;
+  let warnedListen = false;
+  const probeHost = options.hostname === "0.0.0.0"
+    ? "127.0.0.1"
+    : options.hostname === "::"
+    ? "::1"
+    : options.hostname;
+  async function checkAccepting(): Promise<void> {
+    if (checking || closing) return;
+    if (listening && performance.now() - lastAcceptAt < ACCEPT_CHECK_MS) return;
+    checking = true;
+    try {
+      if (listening) {
+        const verdict = await probeAccept(
+          probeHost,
+          port,
+          () => accepted,
+          stopGuard.signal,
+        );
+        if (verdict !== "stuck" || closing) return;
+        options.onWarning?.(
+          `server: port ${port} stopped accepting connections (out of file descriptors?); opening it again`,
+        );
+        tcp.close();
+        listening = false;
+      }
+      const next = net.createServer(onConnection);
+      try {
+        await listen(next, options.hostname, port);
+      } catch (e) {
+        next.close();
+        if (!warnedListen) {
+          options.onWarning?.(`server: ${messageOf(e)}; trying again`);
+        }
+        warnedListen = true;
+        return;
+      }
+      if (closing) {
+        next.close();
+        return;
+      }
+      tcp = next;
+      listening = true;
+      warnedListen = false;
+    } finally {
+      checking = false;
+    }
+  }
+  const guard = setInterval(() => void checkAccepting(), ACCEPT_CHECK_MS);
+  const stopGuard = new AbortController();
+
   let closing: Promise<void> | undefined;
   function close(): Promise<void> {
+    clearInterval(guard);
+    stopGuard.abort();
     closing ??= shutdown({ tcp, h1, sockets, sessions, closeGraceMs });
     for (const socket of refusing) socket.destroy();
     return closing;
@@ -275,6 +349,50 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
     close,
     connectionStats: () => tracker.stats(),
   };
+}
+
+/**
+ * Whether a listener at `host:port` accepts: a probe connection is made and
+ * the server's accept count (`count`) must move within
+ * {@link ACCEPT_PROBE_MS}. `"stuck"` when it does not, or when the
+ * connection is refused or not even set up in that time (a full backlog);
+ * `"unknown"` when this process cannot open a socket itself (EMFILE) or
+ * `signal` aborts.
+ */
+function probeAccept(
+  host: string,
+  port: number,
+  count: () => number,
+  signal: AbortSignal,
+): Promise<"accepting" | "stuck" | "unknown"> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve("unknown");
+    const before = count();
+    const socket = net.connect({ host, port });
+    let poll: ReturnType<typeof setInterval> | undefined;
+    const done = (verdict: "accepting" | "stuck" | "unknown"): void => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      signal.removeEventListener("abort", stop);
+      socket.destroy();
+      resolve(verdict);
+    };
+    const stop = () => done("unknown");
+    signal.addEventListener("abort", stop, { once: true });
+    const timer = setTimeout(
+      () => done(count() !== before ? "accepting" : "stuck"),
+      ACCEPT_PROBE_MS,
+    );
+    socket.once("error", (e: Error & { code?: string }) => {
+      const noFiles = e.code === "EMFILE" || e.code === "ENFILE";
+      done(noFiles ? "unknown" : count() !== before ? "accepting" : "stuck");
+    });
+    socket.once("connect", () => {
+      poll = setInterval(() => {
+        if (count() !== before) done("accepting");
+      }, 20);
+    });
+  });
 }
 
 /**

@@ -74,6 +74,8 @@ export interface BcnResult {
 export interface BcnOptions {
   /** The working directory of the process; the test's own by default. */
   cwd?: string;
+  /** Runs it under `ulimit -n openFiles` (through `bash`). */
+  openFiles?: number;
   /**
    * Extra environment variables. BCN_AUTHPASS and BCN_OWNERPASS are set to
    * the empty string (which bcn treats as absent) unless given here, so a
@@ -137,8 +139,14 @@ export const BCN_V8_FLAGS: readonly string[] = [
 ];
 
 function command(args: string[], options: BcnOptions): Deno.Command {
-  return new Deno.Command(DENO, {
+  const ulimit = options.openFiles === undefined ? [] : [
+    "-c",
+    `ulimit -n ${options.openFiles} && exec "$0" "$@"`,
+    DENO,
+  ];
+  return new Deno.Command(ulimit.length > 0 ? "bash" : DENO, {
     args: [
+      ...ulimit,
       "run",
       ...BCN_V8_FLAGS,
       ...BCN_PERMISSIONS,
