@@ -93,8 +93,10 @@ export interface GoServer {
 export async function startGoServer(
   bin: string,
   storeDir: string,
+  options: { host?: string } = {},
 ): Promise<GoServer> {
-  const addr = `127.0.0.1:${freePort()}`;
+  const host = options.host ?? "127.0.0.1";
+  const addr = `${host.includes(":") ? `[${host}]` : host}:${freePort()}`;
   const child = new Deno.Command(bin, {
     args: ["serve", addr, storeDir],
     stdin: "null",

@@ -19,6 +19,7 @@ import { BlockStore } from "../../src/store/block_store.ts";
 import { Node } from "../../src/node/node.ts";
 import { parseExposition } from "../node/exposition.ts";
 import { freePort, withTempDir } from "../e2e/helpers.ts";
+import { canBind } from "../rpc/harness.ts";
 import {
   buildGo,
   hasGo,
@@ -262,6 +263,33 @@ Deno.test({
         );
       } finally {
         await node.stop();
+      }
+    }),
+});
+
+// Deno's node:http2 client sent `:authority` without brackets for an IPv6
+// peer, and grpc-go answered 400; bcn's own client sends `[::1]:port`.
+Deno.test({
+  name: "bcn reaches a grpc-go server over IPv6 loopback ([::1])",
+  ignore: !GO || !canBind("::1"),
+  fn: () =>
+    withTempDir(async (dir) => {
+      const bin = await buildGo();
+      await writeChain(`${dir}/store`, 3);
+      const go = await startGoServer(bin, `${dir}/store`, { host: "::1" });
+      const registry = new PeerRegistry({ protocol: "auto" });
+      try {
+        assert(go.addr.startsWith("[::1]:"), go.addr);
+        const { block } = registry.clients(go.addr);
+        const { Genesis } = await block.genesisSync({});
+        assert(Genesis.length > 0);
+        let blocks = 0;
+        for await (const _ of block.blockSync({ Number: 1n })) blocks++;
+        assertEquals(blocks, 3);
+        assertEquals(registry.transport(go.addr).protocol, "grpc");
+      } finally {
+        registry.close();
+        await go.stop();
       }
     }),
 });
