@@ -37,41 +37,32 @@ import {
   HpackDecoder,
   HpackError,
 } from "./hpack.ts";
-
-const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-
-const enum Frame {
-  Data = 0x0,
-  Headers = 0x1,
-  RstStream = 0x3,
-  Settings = 0x4,
-  PushPromise = 0x5,
-  Ping = 0x6,
-  Goaway = 0x7,
-  WindowUpdate = 0x8,
-  Continuation = 0x9,
-}
-
-const END_STREAM = 0x1;
-const ACK = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
-const PRIORITY = 0x20;
-
-const SETTINGS_ENABLE_PUSH = 0x2;
-const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
-const SETTINGS_MAX_FRAME_SIZE = 0x5;
-
-const CANCEL = 0x8;
+import {
+  ACK,
+  concat,
+  DEFAULT_WINDOW,
+  END_HEADERS,
+  END_STREAM,
+  Frame,
+  frame,
+  FrameReader,
+  H2Error,
+  H2ProtocolError,
+  MAX_FRAME_SIZE,
+  PREFACE,
+  PRIORITY,
+  SETTINGS_ENABLE_PUSH,
+  SETTINGS_INITIAL_WINDOW_SIZE,
+  SETTINGS_MAX_FRAME_SIZE,
+  settingsPayload,
+  u32,
+  unpad,
+} from "./h2_frames.ts";
 
 /** The one stream of a connection. */
 const STREAM_ID = 1;
-/** The largest frame payload accepted: the protocol default, never raised. */
-const MAX_FRAME_SIZE = 16_384;
 /** The receive window, per stream and for the connection. */
 const RECEIVE_WINDOW = 16 * 1024 * 1024;
-/** The initial windows of RFC 9113 §6.9.2. */
-const DEFAULT_WINDOW = 65_535;
 /** How long a closing connection may take to send its last frames. */
 const CLOSE_LINGER_MS = 1000;
 /** Header block fragments kept before END_HEADERS, at most. */
@@ -114,62 +105,6 @@ function unavailable(message: string, cause?: unknown): ConnectError {
     undefined,
     cause,
   );
-}
-
-function frameHeader(
-  length: number,
-  type: Frame,
-  flags: number,
-  stream: number,
-): Uint8Array {
-  const h = new Uint8Array(9);
-  h[0] = length >>> 16;
-  h[1] = (length >>> 8) & 0xff;
-  h[2] = length & 0xff;
-  h[3] = type;
-  h[4] = flags;
-  new DataView(h.buffer).setUint32(5, stream & 0x7fffffff);
-  return h;
-}
-
-function frame(
-  type: Frame,
-  flags: number,
-  stream: number,
-  payload: Uint8Array = new Uint8Array(0),
-): Uint8Array {
-  const out = new Uint8Array(9 + payload.length);
-  out.set(frameHeader(payload.length, type, flags, stream));
-  out.set(payload, 9);
-  return out;
-}
-
-function u32(value: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, value);
-  return b;
-}
-
-function settingsPayload(settings: [number, number][]): Uint8Array {
-  const out = new Uint8Array(settings.length * 6);
-  const view = new DataView(out.buffer);
-  settings.forEach(([id, value], i) => {
-    view.setUint16(i * 6, id);
-    view.setUint32(i * 6 + 2, value);
-  });
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /** One request and its response, on a connection of its own. */
@@ -331,44 +266,15 @@ class Exchange {
 
   async #read(): Promise<void> {
     const conn = this.#conn!;
-    let buf = new Uint8Array(64 * 1024);
-    let start = 0;
-    let end = 0;
+    const reader = new FrameReader();
+    const buf = new Uint8Array(64 * 1024);
     try {
       for (;;) {
-        if (buf.length - end < 16 * 1024) {
-          // Move what is left to the front, growing for a large frame.
-          const need = end - start + 16 * 1024;
-          if (need > buf.length) {
-            const next = new Uint8Array(need * 2);
-            next.set(buf.subarray(start, end));
-            buf = next;
-          } else {
-            buf.copyWithin(0, start, end);
-          }
-          end -= start;
-          start = 0;
-        }
-        const n = await conn.read(buf.subarray(end));
+        const n = await conn.read(buf);
         if (n === null) break;
-        end += n;
-        while (end - start >= 9) {
-          const length = (buf[start] << 16) | (buf[start + 1] << 8) |
-            buf[start + 2];
-          if (length > MAX_FRAME_SIZE) {
-            throw unavailable(
-              `peer sent a ${length}-byte frame, above ${MAX_FRAME_SIZE}`,
-            );
-          }
-          if (end - start < 9 + length) break;
-          const type = buf[start + 3];
-          const flags = buf[start + 4];
-          const stream = new DataView(buf.buffer, start + 5, 4).getUint32(0) &
-            0x7fffffff;
-          // Copied: the read buffer is reused.
-          const payload = buf.slice(start + 9, start + 9 + length);
-          start += 9 + length;
-          this.#onFrame(type, flags, stream, payload);
+        reader.push(buf.subarray(0, n));
+        for (let f = reader.next(); f; f = reader.next()) {
+          this.#onFrame(f.type, f.flags, f.stream, f.payload);
           if (this.#closed) return;
         }
       }
@@ -382,6 +288,8 @@ class Exchange {
       this.#fail(
         e instanceof ConnectError
           ? e
+          : e instanceof H2ProtocolError
+          ? unavailable(`protocol error from the peer: ${e.message}`)
           : unavailable(`connection lost: ${messageOf(e)}`, e),
         false,
       );
@@ -617,7 +525,9 @@ class Exchange {
     const conn = this.#conn!;
     const open = !this.#receivedEnd || !this.#sentEnd;
     const bye = concat([
-      ...(open ? [frame(Frame.RstStream, 0, STREAM_ID, u32(CANCEL))] : []),
+      ...(open
+        ? [frame(Frame.RstStream, 0, STREAM_ID, u32(H2Error.Cancel))]
+        : []),
       frame(Frame.Goaway, 0, 0, concat([u32(STREAM_ID), u32(0)])),
     ]);
     const closeConn = () => {
@@ -672,14 +582,6 @@ function connectUnlessAborted(
       },
     );
   });
-}
-
-function unpad(flags: number, payload: Uint8Array): Uint8Array {
-  if (!(flags & PADDED)) return payload;
-  if (payload.length < 1 || payload[0] >= payload.length) {
-    throw unavailable("protocol error: bad padding");
-  }
-  return payload.subarray(1, payload.length - payload[0]);
 }
 
 function messageOf(e: unknown): string {

@@ -4,9 +4,10 @@
  *
  * A `node:net` server accepts every connection and peeks at its first bytes:
  * a connection that starts with the HTTP/2 client preface
- * (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`) is handed to a `node:http2` server,
- * every other connection to a `node:http` server. Both run the same
- * `connectNodeAdapter` handler, so every protocol reaches the same routes.
+ * (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`) is served by bcn's own HTTP/2 server
+ * (`h2_server.ts`; Deno's `node:http2` server could be crashed by any
+ * client), every other connection by a `node:http` server. Both reach the
+ * same Connect services and plain GET routes, with the same limits.
  * The peeked bytes are put back with `socket.unshift()` before the hand-off.
  *
  * Every connection is accounted for by a {@link ConnectionTracker}
@@ -19,13 +20,17 @@
  */
 
 import * as http from "node:http";
-import * as http2 from "node:http2";
 import * as net from "node:net";
 import {
   type ConnectRouter,
+  createConnectRouter,
   createContextValues,
   type Interceptor,
 } from "@connectrpc/connect";
+import type {
+  UniversalServerRequest,
+  UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { clientAddress } from "./address_list.ts";
 import { firstLine, messageOf } from "./errors.ts";
@@ -38,7 +43,13 @@ import {
   type RefusedReason,
   type TrackedConnection,
 } from "./conn_limits.ts";
-import { type HttpRoutes, notFound, serveHttpRoute } from "./http_routes.ts";
+import {
+  type HttpResponseLike,
+  type HttpRoutes,
+  notFound,
+  serveHttpRoute,
+} from "./http_routes.ts";
+import { H2ServerConnection, plain } from "./h2_server.ts";
 
 /**
  * Streams one HTTP/2 connection may have open at once: a connection is
@@ -172,8 +183,8 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
   // uncaught, that ended the process. Such a throw is the client's fault, so
   // it gets a 400 and the node goes on.
   const serve = (
-    req: http.IncomingMessage | http2.Http2ServerRequest,
-    res: http.ServerResponse | http2.Http2ServerResponse,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
   ): void => {
     try {
       if (!serveHttpRoute(httpRoutes, req, res)) rpc(req, res);
@@ -201,28 +212,9 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
       serve(req, res);
     },
   );
-  const h2 = http2.createServer({
-    settings: { maxConcurrentStreams: MAX_STREAMS_PER_CONNECTION },
-  }, serve);
   const sockets = new Set<net.Socket>();
-  const sessions = new Set<http2.ServerHttp2Session>();
-  // The connection being handed to h2: "session" is emitted synchronously
-  // inside emit("connection"), and session.socket is a proxy, not the socket.
-  let handingOver: TrackedConnection | undefined;
-  h2.on("session", (session: http2.ServerHttp2Session) => {
-    sessions.add(session);
-    session.on("close", () => sessions.delete(session));
-    session.on("error", () => {/* the socket is destroyed; nothing to do */});
-    const conn = handingOver;
-    if (!conn) return;
-    // Closing politely: a GOAWAY, then the socket closes (open streams, if
-    // any, may finish).
-    conn.setCloser(() => session.close());
-    session.on("stream", (stream: http2.ServerHttp2Stream) => {
-      conn.requestStarted();
-      stream.once("close", () => conn.requestEnded());
-    });
-  });
+  const sessions = new Set<H2ServerConnection>();
+  const h2Handle = http2Handler(options, httpRoutes);
   h1.on("clientError", (_err: Error, socket: net.Socket) => socket.destroy());
 
   const refusing = new Set<net.Socket>();
@@ -242,12 +234,21 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
       // The socket is paused with the peeked bytes put back; each server
       // attaches its listeners synchronously, then the bytes flow again.
       if (isHttp2) {
-        handingOver = conn;
-        try {
-          h2.emit("connection", socket);
-        } finally {
-          handingOver = undefined;
-        }
+        const context = createContextValues().set(
+          CLIENT_ADDRESS,
+          clientAddress(socket.remoteAddress),
+        );
+        const session = new H2ServerConnection(socket, {
+          handle: (req) => h2Handle({ ...req, contextValues: context }),
+          maxStreams: MAX_STREAMS_PER_CONNECTION,
+          onStreamStart: () => conn.requestStarted(),
+          onStreamEnd: () => conn.requestEnded(),
+        });
+        sessions.add(session);
+        socket.once("close", () => sessions.delete(session));
+        // Closing politely: a GOAWAY, then the socket closes once the
+        // open streams are done.
+        conn.setCloser(() => session.close());
       } else {
         // node:http's parser reads straight from the socket's handle when it
         // can, which skips the bytes put back with unshift(): under load the
@@ -348,6 +349,50 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
     addr,
     close,
     connectionStats: () => tracker.stats(),
+  };
+}
+
+/**
+ * What answers an HTTP/2 request: the plain GET routes first, then the
+ * Connect services (gRPC, gRPC-Web and Connect), the same ones and with the
+ * same limits and interceptors as over HTTP/1.1; 404 for anything else.
+ */
+function http2Handler(
+  options: ServerOptions,
+  httpRoutes: HttpRoutes,
+): (req: UniversalServerRequest) => Promise<UniversalServerResponse> {
+  const router = createConnectRouter({
+    interceptors: options.interceptors,
+    readMaxBytes: MAX_MESSAGE_BYTES,
+    acceptCompression: [],
+  });
+  options.routes(router);
+  const byPath = new Map(router.handlers.map((h) => [h.requestPath, h]));
+  return async (req) => {
+    const url = new URL(req.url);
+    const handler = byPath.get(url.pathname);
+    if (handler && !Object.hasOwn(httpRoutes, url.pathname)) {
+      return await handler(req);
+    }
+    // The GET routes and the 404 answer through a small response object.
+    let answer: UniversalServerResponse = plain(500, "no answer\n");
+    const res: HttpResponseLike = {
+      writeHead(status: number, headers: Record<string, string | number>) {
+        answer = { status, header: new Headers() };
+        for (const [k, v] of Object.entries(headers)) {
+          answer.header!.set(k, String(v));
+        }
+        return res;
+      },
+      end(body: Uint8Array) {
+        answer.body = (async function* () {
+          yield body;
+        })();
+      },
+    };
+    const like = { method: req.method, url: url.pathname + url.search };
+    if (!serveHttpRoute(httpRoutes, like, res)) notFound(like, res);
+    return answer;
   };
 }
 
@@ -475,7 +520,7 @@ function peek(
  * :authority) with 400 and one line naming the problem.
  */
 function badRequest(
-  res: http.ServerResponse | http2.Http2ServerResponse,
+  res: http.ServerResponse,
   err: unknown,
 ): void {
   try {
@@ -532,7 +577,7 @@ interface ShutdownParts {
   tcp: net.Server;
   h1: http.Server;
   sockets: Set<net.Socket>;
-  sessions: Set<http2.ServerHttp2Session>;
+  sessions: Set<H2ServerConnection>;
   closeGraceMs: number;
 }
 

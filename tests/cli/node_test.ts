@@ -63,21 +63,21 @@ Deno.test("node start --allow-keys-from: a bad entry is a usage error naming it"
   }
 });
 
-Deno.test("node start --max-conns-per-ip takes 1 to 1024", () => {
+Deno.test("node start --max-conns-per-ip takes 1 to 512 (the total bound)", () => {
   assertEquals(nodeConfigFromFlags(BASE).maxConnsPerIp, undefined);
   assertEquals(
     nodeConfigFromFlags({ ...BASE, "max-conns-per-ip": "200" }).maxConnsPerIp,
     200,
   );
   assertEquals(
-    nodeConfigFromFlags({ ...BASE, "max-conns-per-ip": "1024" }).maxConnsPerIp,
-    1024,
+    nodeConfigFromFlags({ ...BASE, "max-conns-per-ip": "512" }).maxConnsPerIp,
+    512,
   );
-  for (const bad of ["0", "1025", "-1", "1e3", "08", "many", ""]) {
+  for (const bad of ["0", "513", "-1", "1e3", "08", "many", ""]) {
     assertThrows(
       () => nodeConfigFromFlags({ ...BASE, "max-conns-per-ip": bad }),
       UsageError,
-      `--max-conns-per-ip: expected an integer from 1 to 1024, got ${
+      `--max-conns-per-ip: expected an integer from 1 to 512, got ${
         JSON.stringify(bad)
       }`,
     );
