@@ -28,10 +28,14 @@ import {
   type Interceptor,
 } from "@connectrpc/connect";
 import type {
+  UniversalHandler,
   UniversalServerRequest,
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import {
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
 import { clientAddress } from "./address_list.ts";
 import { firstLine, messageOf } from "./errors.ts";
 import { MAX_MESSAGE_BYTES } from "./transport.ts";
@@ -160,22 +164,41 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
   const closeGraceMs = options.closeGraceMs ?? 1000;
   const tracker = new ConnectionTracker(options.limits);
   const conns = new WeakMap<net.Socket, TrackedConnection>();
-  // Bounded messages, no compression: one request cannot make the node
-  // allocate more than MAX_MESSAGE_BYTES.
-  const rpc = connectNodeAdapter({
-    routes: options.routes,
+  // One set of Connect handlers for HTTP/1.1 and HTTP/2. Bounded messages,
+  // no compression: one request cannot make the node allocate more than
+  // MAX_MESSAGE_BYTES.
+  const router = createConnectRouter({
+    interceptors: options.interceptors,
     readMaxBytes: MAX_MESSAGE_BYTES,
     acceptCompression: [],
-    // Handlers see the connection's peer address (HTTP/1.1 and HTTP/2 alike:
-    // the peeked socket is handed over as it is) under CLIENT_ADDRESS.
-    contextValues: (req) =>
+  });
+  options.routes(router);
+  const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
+  const reportFailure = failureReporter(options.onWarning);
+  const rpc = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const handler = handlers.get((req.url ?? "").split("?", 2)[0]);
+    if (!handler) return notFound(req, res);
+    // Handlers see the connection's peer address under CLIENT_ADDRESS.
+    const uReq = universalRequestFromNodeRequest(
+      req,
+      res,
+      undefined,
       createContextValues().set(
         CLIENT_ADDRESS,
         clientAddress(req.socket?.remoteAddress),
       ),
-    interceptors: options.interceptors,
-    fallback: notFound,
-  });
+    );
+    handler(uReq)
+      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .catch((reason: unknown) => {
+        // A client that hung up (aborted, reset, broken pipe) is not news.
+        if (req.destroyed || res.destroyed || res.writableEnded) return;
+        reportFailure(
+          `${handler.service.typeName}.${handler.method.name}`,
+          reason,
+        );
+      });
+  };
   const httpRoutes = options.httpRoutes ?? {};
   // The plain GET routes first, then the services. Connect builds the
   // request URL from the Host header (HTTP/1.1) or :authority (HTTP/2) and
@@ -214,7 +237,7 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
   );
   const sockets = new Set<net.Socket>();
   const sessions = new Set<H2ServerConnection>();
-  const h2Handle = http2Handler(options, httpRoutes);
+  const h2Handle = http2Handler(handlers, httpRoutes);
   h1.on("clientError", (_err: Error, socket: net.Socket) => socket.destroy());
 
   const refusing = new Set<net.Socket>();
@@ -353,24 +376,17 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
 }
 
 /**
- * What answers an HTTP/2 request: the plain GET routes first, then the
- * Connect services (gRPC, gRPC-Web and Connect), the same ones and with the
- * same limits and interceptors as over HTTP/1.1; 404 for anything else.
+ * What answers an HTTP/2 request: the Connect services (gRPC, gRPC-Web and
+ * Connect), the same handlers as over HTTP/1.1, and the plain GET routes;
+ * 404 for anything else.
  */
 function http2Handler(
-  options: ServerOptions,
+  handlers: Map<string, UniversalHandler>,
   httpRoutes: HttpRoutes,
 ): (req: UniversalServerRequest) => Promise<UniversalServerResponse> {
-  const router = createConnectRouter({
-    interceptors: options.interceptors,
-    readMaxBytes: MAX_MESSAGE_BYTES,
-    acceptCompression: [],
-  });
-  options.routes(router);
-  const byPath = new Map(router.handlers.map((h) => [h.requestPath, h]));
   return async (req) => {
     const url = new URL(req.url);
-    const handler = byPath.get(url.pathname);
+    const handler = handlers.get(url.pathname);
     if (handler && !Object.hasOwn(httpRoutes, url.pathname)) {
       return await handler(req);
     }
@@ -393,6 +409,29 @@ function http2Handler(
     const like = { method: req.method, url: url.pathname + url.search };
     if (!serveHttpRoute(httpRoutes, like, res)) notFound(like, res);
     return answer;
+  };
+}
+
+/**
+ * Reports a handler that failed outright (not a client that went away) in
+ * one line, at most one a second, with how many were left out meanwhile:
+ * a caller cannot flood the log through it.
+ */
+function failureReporter(
+  warn: ((message: string) => void) | undefined,
+): (what: string, reason: unknown) => void {
+  let last = -Infinity;
+  let skipped = 0;
+  return (what, reason) => {
+    const now = performance.now();
+    if (now - last < 1000) {
+      skipped++;
+      return;
+    }
+    last = now;
+    const more = skipped > 0 ? ` (and ${skipped} more failures)` : "";
+    skipped = 0;
+    warn?.(`server: ${what} failed: ${firstLine(messageOf(reason))}${more}`);
   };
 }
 

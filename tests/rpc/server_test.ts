@@ -635,3 +635,53 @@ Deno.test("plain GET routes beside the services: HTTP/1.1 and HTTP/2, HEAD, 405,
     await server.close();
   }
 });
+
+Deno.test("clients hanging up in the middle of HTTP/1.1 streams are not logged", async () => {
+  const warnings: string[] = [];
+  const logged: unknown[][] = [];
+  const consoleError = console.error;
+  console.error = (...args: unknown[]) => logged.push(args);
+  const server = await startServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    onWarning: (m) => warnings.push(m),
+    routes: (router) => {
+      router.service(Block, {
+        async *blockSync(_req, ctx) {
+          for (let i = 0; i < 10_000 && !ctx.signal.aborted; i++) {
+            await new Promise((r) => setTimeout(r, 0));
+            yield { Block: block(i % 8) };
+          }
+        },
+      });
+    },
+  });
+  try {
+    for (let i = 0; i < 5; i++) {
+      // The client's sockets are destroyed after 3 messages: the server's
+      // next writes fail (EPIPE, ECONNRESET).
+      const agent = new http.Agent({ keepAlive: true });
+      const client = createClient(
+        Block,
+        createConnectTransport({
+          baseUrl: `http://${server.addr}`,
+          httpVersion: "1.1",
+          nodeOptions: { agent },
+        }),
+      );
+      let n = 0;
+      await assertRejects(async () => {
+        for await (const _ of client.blockSync({})) {
+          if (++n === 3) agent.destroy();
+        }
+      });
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    await server.close();
+    console.error = consoleError;
+  }
+  // connect-node's adapter printed a stack trace for each of them.
+  assertEquals(logged, []);
+  assertEquals(warnings, []);
+});
