@@ -70,10 +70,13 @@ export interface H2ServerOptions {
   onStreamEnd?: () => void;
 }
 
-/** The receive window of each request stream. */
-const STREAM_WINDOW = 1024 * 1024;
-/** The receive window of the connection. */
-const CONNECTION_WINDOW = 16 * 1024 * 1024;
+/**
+ * The receive window of each request stream, and of the connection: what a
+ * client may send that its handlers have not read yet, at most.
+ */
+const STREAM_WINDOW = 256 * 1024;
+/** See {@link STREAM_WINDOW}. */
+const CONNECTION_WINDOW = 1024 * 1024;
 /** Header blocks and decoded header lists at most. */
 const MAX_HEADER_BYTES = 64 * 1024;
 /**
@@ -81,7 +84,15 @@ const MAX_HEADER_BYTES = 64 * 1024;
  * connection is dropped: a peer that sends PINGs or requests and never
  * reads would otherwise grow the node's memory.
  */
-const MAX_UNREAD_BYTES = 8 * 1024 * 1024;
+const MAX_UNREAD_BYTES = 1024 * 1024;
+/**
+ * Streams a client may reset in {@link RESET_WINDOW_MS} at most: opening
+ * and resetting streams at once makes the server start and stop handlers
+ * at no cost to the client ("rapid reset").
+ */
+const MAX_RESETS = 200;
+/** See {@link MAX_RESETS}. */
+const RESET_WINDOW_MS = 10_000;
 /** Above this, a response waits for the socket to drain. */
 const HIGH_WATER = 256 * 1024;
 
@@ -125,6 +136,8 @@ export class H2ServerConnection {
   #goingAway = false;
   #closed = false;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  #resets = 0;
+  #resetsSince = 0;
   readonly #drained = new Set<() => void>();
   readonly #windowWaiters = new Set<() => void>();
 
@@ -228,8 +241,23 @@ export class H2ServerConnection {
         if (f.payload.length !== 4) {
           throw new H2ProtocolError("bad RST_STREAM", H2Error.FrameSizeError);
         }
+        const now = performance.now();
+        if (now - this.#resetsSince > RESET_WINDOW_MS) {
+          this.#resetsSince = now;
+          this.#resets = 0;
+        }
+        if (++this.#resets > MAX_RESETS) {
+          throw new H2ProtocolError(
+            "too many streams reset",
+            H2Error.EnhanceYourCalm,
+          );
+        }
         const stream = this.#streams.get(f.stream);
-        if (stream) this.#endStream(stream, "the client reset the stream");
+        if (stream) {
+          // Never answered with a reset of our own.
+          stream.closed = true;
+          this.#endStream(stream, "the client reset the stream");
+        }
         return;
       }
       case Frame.Settings:
@@ -437,6 +465,7 @@ export class H2ServerConnection {
         this.#write(
           frame(Frame.RstStream, 0, stream.id, u32(H2Error.InternalError)),
         );
+        stream.closed = true;
       }
     } finally {
       this.#endStream(stream, "the stream ended");
@@ -452,8 +481,9 @@ export class H2ServerConnection {
         if (chunk.data.length > 0) yield chunk.data;
         continue;
       }
-      if (stream.bodyEnded) return;
+      // A reset stream fails its body instead of ending it.
       if (stream.abort.signal.aborted) throw stream.abort.signal.reason;
+      if (stream.bodyEnded) return;
       await new Promise<void>((r) => stream.wake = r);
     }
   }
@@ -547,6 +577,12 @@ export class H2ServerConnection {
   #endStream(stream: Stream, why: string): void {
     if (this.#streams.get(stream.id) !== stream) return;
     this.#streams.delete(stream.id);
+    // What the handler did not read still counts on the connection.
+    let unread = 0;
+    for (const chunk of stream.chunks) unread += chunk.credit;
+    stream.chunks = [];
+    stream.bodyEnded = true;
+    if (unread > 0) this.#giveBack(undefined, unread);
     if (!stream.closed && !this.#closed) {
       this.#write(frame(Frame.RstStream, 0, stream.id, u32(H2Error.Cancel)));
     }

@@ -411,3 +411,37 @@ Deno.test("h2 server: a bad :authority gets 400, plain routes and unknown paths 
     await server.close();
   }
 });
+
+Deno.test("h2 server: a client that opens and resets streams without pause is cut off", async () => {
+  const server = await serve();
+  const c = await RawClient.open(server.port);
+  try {
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < 250; i++) {
+      const id = 2 * i + 1;
+      frames.push(
+        frame(
+          Frame.Headers,
+          END_HEADERS,
+          id,
+          encodeHeaderBlock([
+            [":method", "POST"],
+            [":scheme", "http"],
+            [":authority", "bcn"],
+            [":path", "/Block/BlockSync"],
+            ["content-type", "application/grpc"],
+          ]),
+        ),
+        frame(Frame.RstStream, 0, id, u32(0x8)),
+      );
+    }
+    await c.write(concat(frames)).catch(() => {});
+    const away = await c.until((f) => f.type === Frame.Goaway);
+    assert(away, "no GOAWAY");
+    assertEquals(readU31(away.payload, 4), 0xb); // ENHANCE_YOUR_CALM
+    assertEquals(await syncsThrough(server.addr), BLOCKS);
+  } finally {
+    c.close();
+    await server.close();
+  }
+});
