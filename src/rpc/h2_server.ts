@@ -108,7 +108,6 @@ interface Stream {
   received: number;
   given: number;
   sendWindow: number;
-  windowOpened: (() => void) | undefined;
   /** The response has ended (END_STREAM sent) or the stream was reset. */
   closed: boolean;
 }
@@ -419,7 +418,6 @@ export class H2ServerConnection {
       received: 0,
       given: 0,
       sendWindow: this.#peerInitialWindow,
-      windowOpened: undefined,
       closed: false,
     };
     this.#streams.set(id, stream);
