@@ -7,7 +7,9 @@
  * transfers one after another over Connect JSON (HTTP/1.1), all clients at
  * once, and prints the transactions per second the node took. The bound
  * beside it, measured in the same run, is the verification pool's pure
- * signature-recovery rate.
+ * signature-recovery rate. On Linux it also prints where the CPU went: the
+ * node's verification workers, main thread and V8 helper threads, and the
+ * clients'.
  *
  * @module
  */
@@ -23,6 +25,7 @@ import { BlockStore } from "../src/store/block_store.ts";
 import { recoveryRate } from "../src/node/verify_pool.ts";
 import { freePort, startBcn } from "../tests/e2e/helpers.ts";
 import { makeTempDir } from "../tests/support.ts";
+import { cpuSplit, cpuTotal, threadTimes } from "./thread_cpu.ts";
 
 const CLIENTS = Number(Deno.args[0] ?? 30);
 const PER_CLIENT = Number(Deno.args[1] ?? 100);
@@ -75,6 +78,8 @@ try {
   try {
     await boot.waitFor("<=> gRPC ", 60_000);
     const total = CLIENTS * PER_CLIENT;
+    const nodeCpu = threadTimes(boot.pid);
+    const clientCpu = threadTimes(Deno.pid);
     const t0 = performance.now();
     await Promise.all(bodies.map(async (mine) => {
       const transport = new PeerTransport(addr, "connect");
@@ -86,10 +91,16 @@ try {
       }
     }));
     const s = (performance.now() - t0) / 1000;
+    const nodeSplit = cpuSplit(nodeCpu, threadTimes(boot.pid));
+    const clientSeconds = cpuTotal(clientCpu, threadTimes(Deno.pid));
     console.log(
       `ingest: ${total} transfers from ${CLIENTS} parallel clients in ` +
         `${s.toFixed(2)} s: ${(total / s).toFixed(0)} tx/s`,
     );
+    // Where the CPU went (Linux): the node's threads, and the clients (this
+    // process) that share the machine with it.
+    if (nodeSplit) console.log(`node: ${nodeSplit}`);
+    if (nodeSplit) console.log(`clients: ${clientSeconds.toFixed(1)} s CPU`);
   } finally {
     await boot.stop();
   }

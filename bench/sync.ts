@@ -12,7 +12,9 @@
  * - peak RSS (VmHWM) of the syncing node,
  * - the bootstrap's restart with its snapshot, and with `--reverify`,
  * - the bound, measured in the same run just before and just after the
- *   fresh sync: the verification pool's pure signature recovery rate.
+ *   fresh sync: the verification pool's pure signature recovery rate,
+ * - where the CPU went (Linux): the syncing node's verification workers,
+ *   main thread and V8 helper threads, and the serving bootstrap's.
  *
  * The machine may be shared: compare the figures with the bound beside them,
  * not with figures of another run.
@@ -37,6 +39,7 @@ import {
   startBcn,
 } from "../tests/e2e/helpers.ts";
 import { makeTempDir } from "../tests/support.ts";
+import { cpuSplit, threadTimes } from "./thread_cpu.ts";
 
 const BLOCKS = Number(Deno.args[0] ?? 1000);
 const PER_BLOCK = Number(Deno.args[1] ?? 10);
@@ -179,6 +182,7 @@ try {
   const before = await recoveryRate({ seconds: 3 });
   // 2. A fresh regular node syncs the whole chain from the bootstrap.
   const freshPort = freePort();
+  const bootCpu = threadTimes(boot.bcn.pid);
   t0 = performance.now();
   const fresh = await startTimed([
     "node",
@@ -195,6 +199,10 @@ try {
     "60s",
   ]);
   const rss = await peakRssMb(fresh.bcn.pid);
+  // Where the CPU went (read after the timing): the syncing node since it
+  // started, the serving bootstrap during the sync.
+  const freshSplit = cpuSplit(new Map(), threadTimes(fresh.bcn.pid));
+  const bootSplit = cpuSplit(bootCpu, threadTimes(boot.bcn.pid));
   await fresh.bcn.stop();
   const after = await recoveryRate({ seconds: 3 });
   const syncRate = txs / fresh.seconds;
@@ -206,6 +214,8 @@ try {
       rss === undefined ? "unknown" : `${f(rss)} MB`
     }`,
   );
+  if (freshSplit) report(`syncing node: ${freshSplit}`);
+  if (bootSplit) report(`serving bootstrap during the sync: ${bootSplit}`);
   // 3. Restarts of the bootstrap on its store.
   await boot.bcn.stop();
   boot = await startTimed(bootArgs);
