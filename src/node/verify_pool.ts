@@ -249,27 +249,36 @@ export class VerifyPool {
     return this.#send(slot, req);
   }
 
+  // The slot counts as busy from here on, before any await: requests made
+  // in the same tick go to different workers.
   async #send(slot: Slot, req: WorkerRequest): Promise<WorkerResponse> {
-    // Nothing is moved to a worker before it is known to run.
-    const ready = await slot.ready;
-    if (this.#closed) throw new Error("the verification pool is closed");
-    if (!ready || slot.dead) {
-      // Let other work run between batches, as a worker would.
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      if (this.#closed) throw new Error("the verification pool is closed");
-      return handleRequest({ ...req, id: 0 }).response;
-    }
-    const id = this.#nextId++;
-    const { promise, resolve, reject } = Promise.withResolvers<
-      WorkerResponse
-    >();
-    this.#waiting.set(id, { slot, resolve, reject });
     slot.busy++;
-    const message = { ...req, id };
-    if (req.kind === "blocks" || req.kind === "txs") {
-      slot.worker!.postMessage(message, [req.items.buffer]);
-    } else slot.worker!.postMessage(message);
-    return promise;
+    let posted = false;
+    try {
+      // Nothing is moved to a worker before it is known to run.
+      const ready = await slot.ready;
+      if (this.#closed) throw new Error("the verification pool is closed");
+      if (!ready || slot.dead) {
+        // Let other work run between batches, as a worker would.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        if (this.#closed) throw new Error("the verification pool is closed");
+        return handleRequest({ ...req, id: 0 }).response;
+      }
+      const id = this.#nextId++;
+      const { promise, resolve, reject } = Promise.withResolvers<
+        WorkerResponse
+      >();
+      this.#waiting.set(id, { slot, resolve, reject });
+      const message = { ...req, id };
+      if (req.kind === "blocks" || req.kind === "txs") {
+        slot.worker!.postMessage(message, [req.items.buffer]);
+      } else slot.worker!.postMessage(message);
+      posted = true;
+      return await promise;
+    } finally {
+      // Answered (onmessage counted it down), failed, or done in place.
+      if (!posted && slot.busy > 0) slot.busy--;
+    }
   }
 }
 

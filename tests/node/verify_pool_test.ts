@@ -181,6 +181,24 @@ Deno.test("transactions are decoded and verified in the pool, in order", async (
   });
 });
 
+Deno.test("requests made at once go to different workers", async () => {
+  const chain = makeChain(2, 4);
+  const items = chain.blocks[0].txs.map((t) => encoder.encode(encodeSigTx(t)));
+  await withPool(2, async (pool) => {
+    // Started and idle.
+    await pool.verifyTxs(items);
+    assert(pool.hasIdleWorker);
+    // Two requests in the same tick: each worker takes one, so none is idle
+    // (they used to go to the same worker, the other one idling).
+    const both = [pool.verifyTxs(items), pool.verifyTxs(items)];
+    assert(!pool.hasIdleWorker);
+    for (const results of await Promise.all(both)) {
+      assertEquals(results.length, items.length);
+    }
+    assert(pool.hasIdleWorker);
+  });
+});
+
 Deno.test("a closed pool refuses work and fails what is under way", async () => {
   const pool = new VerifyPool({ workers: 1 });
   const chain = makeChain(1, 1);
