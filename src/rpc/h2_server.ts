@@ -9,7 +9,8 @@
  * a bcn server process within seconds (`free(): double free detected in
  * tcache 2`, `malloc_consolidate(): unaligned fastbin chunk detected`,
  * SIGSEGV, or `nghttp2_session.c:2402: find_stream_on_goaway_func:
- * Assertion`), in every run tried (`tests/rpc/h2_server_test.ts` has one).
+ * Assertion`): in 13 of 17 runs of up to 150 rounds of 4 such clients,
+ * after 1 to 74 rounds (`tests/rpc/h2_server_test.ts` has one).
  * Here a peer's frames change JavaScript state only, and a broken
  * connection ends its own streams.
  *
