@@ -158,10 +158,56 @@ export function readSettings(payload: Uint8Array): [number, number][] {
   return out;
 }
 
-/** The first big-endian 32-bit word of `payload`, with its top bit cleared. */
+/** The big-endian 32-bit word of `payload` at `offset`. */
+export function readU32(payload: Uint8Array, offset = 0): number {
+  return new DataView(payload.buffer, payload.byteOffset).getUint32(offset);
+}
+
+/** {@link readU32} with its top (reserved) bit cleared. */
 export function readU31(payload: Uint8Array, offset = 0): number {
-  return new DataView(payload.buffer, payload.byteOffset).getUint32(offset) &
-    0x7fffffff;
+  return readU32(payload, offset) & 0x7fffffff;
+}
+
+/**
+ * Header fields that HTTP/2 forbids (RFC 9113 §8.2.2), and `host`, which
+ * `:authority` replaces.
+ */
+export const CONNECTION_HEADERS: ReadonlySet<string> = new Set([
+  "connection",
+  "host",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/**
+ * The HEADERS frame of `block` on `stream`, and CONTINUATION frames for
+ * what does not fit in `maxFrame` bytes, as one byte string.
+ *
+ * @example
+ * ```ts
+ * import { headerFrames } from "./h2_frames.ts";
+ * console.log(headerFrames(1, new Uint8Array(20), 16_384, true).length); // 29
+ * ```
+ */
+export function headerFrames(
+  stream: number,
+  block: Uint8Array,
+  maxFrame: number,
+  endStream: boolean,
+): Uint8Array {
+  const frames: Uint8Array[] = [];
+  for (let off = 0; off === 0 || off < block.length; off += maxFrame) {
+    const last = off + maxFrame >= block.length;
+    frames.push(frame(
+      off === 0 ? Frame.Headers : Frame.Continuation,
+      (last ? END_HEADERS : 0) | (off === 0 && endStream ? END_STREAM : 0),
+      stream,
+      block.subarray(off, off + maxFrame),
+    ));
+  }
+  return concat(frames);
 }
 
 /** Byte strings, one after the other. */

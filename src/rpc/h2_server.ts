@@ -32,6 +32,7 @@ import { encodeHeaderBlock, type HeaderField, HpackDecoder } from "./hpack.ts";
 import {
   ACK,
   concat,
+  CONNECTION_HEADERS,
   DEFAULT_WINDOW,
   END_HEADERS,
   END_STREAM,
@@ -41,6 +42,7 @@ import {
   H2Error,
   type H2Frame,
   H2ProtocolError,
+  headerFrames,
   PREFACE,
   PRIORITY,
   readSettings,
@@ -532,18 +534,7 @@ export class H2ServerConnection {
   #sendHeaders(stream: Stream, fields: HeaderField[], end: boolean): void {
     if (stream.closed || this.#closed) return;
     const block = encodeHeaderBlock(fields);
-    const max = this.#peerMaxFrame;
-    const frames: Uint8Array[] = [];
-    for (let off = 0; off === 0 || off < block.length; off += max) {
-      const last = off + max >= block.length;
-      frames.push(frame(
-        off === 0 ? Frame.Headers : Frame.Continuation,
-        (last ? END_HEADERS : 0) | (off === 0 && end ? END_STREAM : 0),
-        stream.id,
-        block.subarray(off, off + max),
-      ));
-    }
-    this.#write(concat(frames));
+    this.#write(headerFrames(stream.id, block, this.#peerMaxFrame, end));
     if (end) stream.closed = true;
   }
 
@@ -638,15 +629,6 @@ export class H2ServerConnection {
     for (const w of all) w();
   }
 }
-
-/** Fields that HTTP/2 forbids (RFC 9113 §8.2.2). */
-const CONNECTION_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-]);
 
 /** A plain-text response. */
 export function plain(status: number, text: string): UniversalServerResponse {

@@ -31,6 +31,8 @@ import type {
   UniversalClientRequest,
   UniversalClientResponse,
 } from "@connectrpc/connect/protocol";
+import { messageOf } from "./errors.ts";
+import { writeAll } from "../store/atomic_write.ts";
 import {
   encodeHeaderBlock,
   type HeaderField,
@@ -40,6 +42,7 @@ import {
 import {
   ACK,
   concat,
+  CONNECTION_HEADERS,
   DEFAULT_WINDOW,
   END_HEADERS,
   END_STREAM,
@@ -48,9 +51,13 @@ import {
   FrameReader,
   H2Error,
   H2ProtocolError,
+  headerFrames,
   MAX_FRAME_SIZE,
   PREFACE,
   PRIORITY,
+  readSettings,
+  readU31,
+  readU32,
   SETTINGS_ENABLE_PUSH,
   SETTINGS_INITIAL_WINDOW_SIZE,
   SETTINGS_MAX_FRAME_SIZE,
@@ -177,7 +184,7 @@ class Exchange {
         ]),
       ),
       frame(Frame.WindowUpdate, 0, 0, u32(RECEIVE_WINDOW - DEFAULT_WINDOW)),
-      ...this.#headerFrames(url, hasBody),
+      this.#headerFrames(url, hasBody),
     ]));
     if (hasBody) void this.#sendBody(this.#req.body!);
     else this.#sentEnd = true;
@@ -190,7 +197,7 @@ class Exchange {
   }
 
   /** HEADERS (and CONTINUATION) frames of the request. */
-  #headerFrames(url: URL, hasBody: boolean): Uint8Array[] {
+  #headerFrames(url: URL, hasBody: boolean): Uint8Array {
     const fields: HeaderField[] = [
       [":method", this.#req.method],
       [":scheme", "http"],
@@ -198,27 +205,15 @@ class Exchange {
       [":path", url.pathname + url.search],
     ];
     this.#req.header.forEach((value, name) => {
-      // Connection-specific fields are not allowed in HTTP/2.
-      if (name === "connection" || name === "host") return;
-      fields.push([name, value]);
+      if (!CONNECTION_HEADERS.has(name)) fields.push([name, value]);
     });
-    const block = encodeHeaderBlock(fields);
-    const frames: Uint8Array[] = [];
-    for (let off = 0; off === 0 || off < block.length; off += MAX_FRAME_SIZE) {
-      const part = block.subarray(off, off + MAX_FRAME_SIZE);
-      const last = off + MAX_FRAME_SIZE >= block.length;
-      const flags = (last ? END_HEADERS : 0) |
-        (off === 0 && !hasBody ? END_STREAM : 0);
-      frames.push(
-        frame(
-          off === 0 ? Frame.Headers : Frame.Continuation,
-          flags,
-          STREAM_ID,
-          part,
-        ),
-      );
-    }
-    return frames;
+    // Sent before the peer's SETTINGS: frames of the protocol's minimum size.
+    return headerFrames(
+      STREAM_ID,
+      encodeHeaderBlock(fields),
+      MAX_FRAME_SIZE,
+      !hasBody,
+    );
   }
 
   async #sendBody(body: AsyncIterable<Uint8Array>): Promise<void> {
@@ -321,7 +316,7 @@ class Exchange {
         return this.#onHeaderFragment(flags, payload);
       case Frame.RstStream: {
         if (stream !== STREAM_ID || payload.length !== 4) return;
-        const code = new DataView(payload.buffer).getUint32(0);
+        const code = readU32(payload);
         return this.#fail(
           unavailable(`the peer reset the stream (HTTP/2 error code ${code})`),
           false,
@@ -341,9 +336,8 @@ class Exchange {
         return;
       case Frame.Goaway: {
         if (payload.length < 8) return;
-        const view = new DataView(payload.buffer);
-        const last = view.getUint32(0) & 0x7fffffff;
-        const code = view.getUint32(4);
+        const last = readU31(payload);
+        const code = readU32(payload, 4);
         // A stream at or below `last` may still complete; ours was never
         // seen when it is above, and may be retried elsewhere.
         if (last < STREAM_ID) {
@@ -358,8 +352,7 @@ class Exchange {
       }
       case Frame.WindowUpdate: {
         if (payload.length !== 4) return;
-        const increment = new DataView(payload.buffer).getUint32(0) &
-          0x7fffffff;
+        const increment = readU31(payload);
         if (stream === 0) this.#connSendWindow += increment;
         else if (stream === STREAM_ID) this.#sendWindow += increment;
         this.#openWindow();
@@ -372,10 +365,7 @@ class Exchange {
   }
 
   #onSettings(payload: Uint8Array): void {
-    const view = new DataView(payload.buffer);
-    for (let off = 0; off + 6 <= payload.length; off += 6) {
-      const id = view.getUint16(off);
-      const value = view.getUint32(off + 2);
+    for (const [id, value] of readSettings(payload)) {
       if (id === SETTINGS_INITIAL_WINDOW_SIZE) {
         // Applies to the stream's window as a delta (RFC 9113 §6.9.2).
         this.#sendWindow += value - this.#initialSendWindow;
@@ -550,12 +540,6 @@ class Exchange {
   }
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) {
-    off += await conn.write(bytes.subarray(off));
-  }
-}
-
 /**
  * `Deno.connect`, given up when `signal` aborts first (the connection, if
  * it comes later, is closed).
@@ -582,8 +566,4 @@ function connectUnlessAborted(
       },
     );
   });
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

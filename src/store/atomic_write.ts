@@ -90,7 +90,7 @@ export async function syncDir(dir: string): Promise<void> {
  * ```
  */
 export async function writeAll(
-  file: Deno.FsFile,
+  file: { write(p: Uint8Array): Promise<number> },
   data: Uint8Array,
 ): Promise<void> {
   let off = 0;
