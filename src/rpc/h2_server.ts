@@ -168,11 +168,6 @@ export class H2ServerConnection {
     socket.resume();
   }
 
-  /** Streams open right now. */
-  get streams(): number {
-    return this.#streams.size;
-  }
-
   /**
    * Closes politely: a GOAWAY, no new streams, and the socket closes once
    * the open streams have ended.

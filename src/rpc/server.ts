@@ -241,10 +241,8 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
   h1.on("clientError", (_err: Error, socket: net.Socket) => socket.destroy());
 
   const refusing = new Set<net.Socket>();
-  let accepted = 0;
   let lastAcceptAt = performance.now();
   const onConnection = (socket: net.Socket) => {
-    accepted++;
     lastAcceptAt = performance.now();
     socket.on("error", () => {/* peer reset; "close" follows */});
     const conn = tracker.admit(socket);
@@ -318,7 +316,7 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
         const verdict = await probeAccept(
           probeHost,
           port,
-          () => accepted,
+          () => lastAcceptAt,
           stopGuard.signal,
         );
         if (verdict !== "stuck" || closing) return;
@@ -437,7 +435,7 @@ function failureReporter(
 
 /**
  * Whether a listener at `host:port` accepts: a probe connection is made and
- * the server's accept count (`count`) must move within
+ * the server's last accept time (`lastAccept`) must move within
  * {@link ACCEPT_PROBE_MS}. `"stuck"` when it does not, or when the
  * connection is refused or not even set up in that time (a full backlog);
  * `"unknown"` when this process cannot open a socket itself (EMFILE) or
@@ -446,12 +444,12 @@ function failureReporter(
 function probeAccept(
   host: string,
   port: number,
-  count: () => number,
+  lastAccept: () => number,
   signal: AbortSignal,
 ): Promise<"accepting" | "stuck" | "unknown"> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve("unknown");
-    const before = count();
+    const before = lastAccept();
     const socket = net.connect({ host, port });
     let poll: ReturnType<typeof setInterval> | undefined;
     const done = (verdict: "accepting" | "stuck" | "unknown"): void => {
@@ -464,16 +462,18 @@ function probeAccept(
     const stop = () => done("unknown");
     signal.addEventListener("abort", stop, { once: true });
     const timer = setTimeout(
-      () => done(count() !== before ? "accepting" : "stuck"),
+      () => done(lastAccept() !== before ? "accepting" : "stuck"),
       ACCEPT_PROBE_MS,
     );
     socket.once("error", (e: Error & { code?: string }) => {
       const noFiles = e.code === "EMFILE" || e.code === "ENFILE";
-      done(noFiles ? "unknown" : count() !== before ? "accepting" : "stuck");
+      done(
+        noFiles ? "unknown" : lastAccept() !== before ? "accepting" : "stuck",
+      );
     });
     socket.once("connect", () => {
       poll = setInterval(() => {
-        if (count() !== before) done("accepting");
+        if (lastAccept() !== before) done("accepting");
       }, 20);
     });
   });
