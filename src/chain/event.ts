@@ -6,7 +6,7 @@
  */
 import { blockBytes, type SigBlock } from "./block.ts";
 import { DecodeError, encodeBytes, encodeString, parseObject } from "./json.ts";
-import { encodeSigTx, type SigTx } from "./tx.ts";
+import { type SigTx, txBytes } from "./tx.ts";
 
 /** Event types: 0 selects all when subscribing. */
 export const EventType = { All: 0, Tx: 1, Block: 2 } as const;
@@ -23,8 +23,6 @@ export interface Event {
   readonly body: Uint8Array;
 }
 
-const encoder = new TextEncoder();
-
 /** The event for a confirmed block. */
 export function blockEvent(b: SigBlock): Event {
   return {
@@ -39,7 +37,7 @@ export function txEvent(tx: SigTx): Event {
   return {
     type: EventType.Tx,
     action: "validated",
-    body: encoder.encode(encodeSigTx(tx)),
+    body: txBytes(tx),
   };
 }
 

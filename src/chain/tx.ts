@@ -85,13 +85,37 @@ export function txDigest(tx: Tx): Uint8Array {
   return keccak256(encodeTx(tx));
 }
 
+const utf8 = new TextEncoder();
+const bytesCache = new WeakMap<SigTx, Uint8Array>();
+
+/**
+ * The canonical SigTx as UTF-8 bytes, encoded once per transaction and
+ * shared by the verification pool, relays and events. Do not modify the
+ * array.
+ *
+ * @example
+ * ```ts
+ * import { decodeSigTx, txBytes } from "./tx.ts";
+ * const tx = decodeSigTx('{"from":"a","to":"b","value":1,"nonce":1,"time":"2024-01-01T00:00:00Z","sig":""}');
+ * console.log(txBytes(tx) === txBytes(tx)); // true
+ * ```
+ */
+export function txBytes(tx: SigTx): Uint8Array {
+  let bytes = bytesCache.get(tx);
+  if (bytes === undefined) {
+    bytes = utf8.encode(encodeSigTx(tx));
+    bytesCache.set(tx, bytes);
+  }
+  return bytes;
+}
+
 const hashCache = new WeakMap<SigTx, string>();
 
 /** A signed transaction's identifier: Keccak-256 of its canonical SigTx. */
 export function txHash(tx: SigTx): string {
   let h = hashCache.get(tx);
   if (h === undefined) {
-    h = keccak256Hex(encodeSigTx(tx));
+    h = keccak256Hex(txBytes(tx));
     hashCache.set(tx, h);
   }
   return h;

@@ -18,13 +18,7 @@ import {
   type SigBlock,
 } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
-import {
-  encodeSigTx,
-  primeTx,
-  type SigTx,
-  txHash,
-  txSigner,
-} from "../chain/tx.ts";
+import { primeTx, type SigTx, txBytes, txHash, txSigner } from "../chain/tx.ts";
 import type { AccountLedger } from "../rpc/account.ts";
 import type { BlockLedger } from "../rpc/block.ts";
 import { messageOf } from "../rpc/errors.ts";
@@ -33,8 +27,6 @@ import type { BlockStore } from "../store/block_store.ts";
 import { SyncError } from "./errors.ts";
 import { writeSnapshot } from "./snapshot.ts";
 import type { VerifyPool } from "./verify_pool.ts";
-
-const encoder = new TextEncoder();
 
 /** What happened to a block offered to {@link Ledger.receiveBlock}. */
 export type BlockOutcome = "applied" | "known" | "ahead" | "rejected";
@@ -229,7 +221,7 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
     if (!this.#pool) return;
     try {
       const [r] = await this.#pool.verifyTxs([
-        encoder.encode(encodeSigTx(tx)),
+        txBytes(tx),
       ]);
       if ("value" in r) {
         primeTx(tx, { hash: txHash(r.value), signer: txSigner(r.value) });

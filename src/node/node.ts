@@ -7,7 +7,7 @@
 import type { Account } from "../chain/account.ts";
 import { blockBytes, blockHash } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
-import { encodeSigTx } from "../chain/tx.ts";
+import { txBytes } from "../chain/tx.ts";
 import { accountMethods } from "../rpc/account.ts";
 import { AddressList } from "../rpc/address_list.ts";
 import { blockRelayMethods, blockSyncMethods } from "../rpc/block.ts";
@@ -68,7 +68,6 @@ interface Services {
   account: ServiceImpl<typeof AccountService>;
   node: ServiceImpl<typeof NodeService>;
 }
-const encoder = new TextEncoder();
 
 /**
  * A running node. {@link Node.start} syncs the state and starts serving and
@@ -301,8 +300,7 @@ export class Node {
     }
     const ledger = this.#ledger = new Ledger(state, store, {
       // Nothing goes back to the peer it came from (`origin`).
-      onTx: (tx, origin) =>
-        this.#txRelay.push(encoder.encode(encodeSigTx(tx)), { except: origin }),
+      onTx: (tx, origin) => this.#txRelay.push(txBytes(tx), { except: origin }),
       onBlock: (block, origin) => {
         this.#log(
           `blk ${block.number}: ${
