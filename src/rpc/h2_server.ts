@@ -425,26 +425,12 @@ export class H2ServerConnection {
 
   async #serve(stream: Stream, fields: HeaderField[]): Promise<void> {
     try {
-      const pseudo = new Map<string, string>();
-      const header = new Headers();
-      for (const [name, value] of fields) {
-        if (name.startsWith(":")) pseudo.set(name, value);
-        else header.append(name, value);
-      }
-      const method = pseudo.get(":method") ?? "";
-      const path = pseudo.get(":path") ?? "";
-      const authority = pseudo.get(":authority") ?? header.get("host") ?? "";
-      let url: string;
-      try {
-        if (!path.startsWith("/")) throw new Error(`bad :path ${path}`);
-        url = new URL(`http://${authority}${path}`).toString();
-      } catch {
-        await this.#respond(
-          stream,
-          plain(400, "bad request: :authority or :path\n"),
-        );
+      const req = requestOf(fields);
+      if (typeof req === "string") {
+        await this.#respond(stream, plain(400, `bad request: ${req}\n`));
         return;
       }
+      const { url, method, header } = req;
       const res = await this.#options.handle({
         httpVersion: "2.0",
         url,
@@ -622,6 +608,36 @@ export class H2ServerConnection {
     const all = [...waiters];
     waiters.clear();
     for (const w of all) w();
+  }
+}
+
+/**
+ * The URL, method and header fields of a request's header block, or what
+ * is wrong with it (a bad `:path` or `:authority`, an invalid field).
+ */
+function requestOf(
+  fields: HeaderField[],
+): { url: string; method: string; header: Headers } | string {
+  const pseudo = new Map<string, string>();
+  const header = new Headers();
+  for (const [name, value] of fields) {
+    if (name.startsWith(":")) pseudo.set(name, value);
+    else {
+      try {
+        header.append(name, value);
+      } catch {
+        return `invalid header field ${JSON.stringify(name.slice(0, 64))}`;
+      }
+    }
+  }
+  const path = pseudo.get(":path") ?? "";
+  const authority = pseudo.get(":authority") ?? header.get("host") ?? "";
+  try {
+    if (!path.startsWith("/")) throw new Error(path);
+    const url = new URL(`http://${authority}${path}`).toString();
+    return { url, method: pseudo.get(":method") ?? "", header };
+  } catch {
+    return ":authority or :path";
   }
 }
 

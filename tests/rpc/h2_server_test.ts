@@ -369,7 +369,7 @@ Deno.test("h2 server: it sends no more than the client's window until it opens",
   }
 });
 
-Deno.test("h2 server: a bad :authority gets 400, plain routes and unknown paths answer", async () => {
+Deno.test("h2 server: a bad :authority or header field gets 400, plain routes and unknown paths answer", async () => {
   const server = await serve();
   const c = await RawClient.open(server.port);
   try {
@@ -406,6 +406,9 @@ Deno.test("h2 server: a bad :authority gets 400, plain routes and unknown paths 
     assertEquals(await status(3), "200");
     await c.request(5, "/nothing/here");
     assertEquals(await status(5), "404");
+    // A field name Headers refuses (a space in it) is a bad request too.
+    await c.request(7, "/Block/GenesisSync", undefined, [["bad name", "x"]]);
+    assertEquals(await status(7), "400");
   } finally {
     c.close();
     await server.close();
