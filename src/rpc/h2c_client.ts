@@ -418,7 +418,7 @@ class Exchange {
       this.#status = Number(status);
       const header = new Headers();
       for (const [name, value] of fields) {
-        if (!name.startsWith(":")) header.append(name, value);
+        if (!name.startsWith(":")) appendField(header, name, value);
       }
       if (endsStream) this.#end();
       this.#response.resolve({
@@ -431,7 +431,7 @@ class Exchange {
     }
     if (!endsStream) throw unavailable("protocol error: trailers without end");
     for (const [name, value] of fields) {
-      if (!name.startsWith(":")) this.#trailer.append(name, value);
+      if (!name.startsWith(":")) appendField(this.#trailer, name, value);
     }
     this.#end();
   }
@@ -537,6 +537,19 @@ class Exchange {
       });
     this.#openWindow();
     this.#poke();
+  }
+}
+
+/** Adds a field the peer sent; one that Headers refuses fails the call. */
+function appendField(headers: Headers, name: string, value: string): void {
+  try {
+    headers.append(name, value);
+  } catch {
+    throw unavailable(
+      `protocol error: invalid header field ${
+        JSON.stringify(name.slice(0, 64))
+      }`,
+    );
   }
 }
 

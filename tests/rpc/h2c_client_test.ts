@@ -411,3 +411,18 @@ Deno.test("h2c: a refused connection is an Unavailable error naming the address"
   );
   assertEquals((err as ConnectError).code, Code.Unavailable);
 });
+
+Deno.test("h2c: a response field that Headers refuses fails the call in one line", async () => {
+  const server = fakeServer(async (peer) => {
+    await peer.request();
+    await peer.headers([[":status", "200"], ["bad name", "x"]]);
+    await peer.closed();
+  });
+  const err = await assertRejects(
+    () => request(server.url, bytes("x")),
+    ConnectError,
+    'invalid header field "bad name"',
+  );
+  assertEquals((err as ConnectError).code, Code.Unavailable);
+  await server.done;
+});
