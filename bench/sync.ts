@@ -11,8 +11,11 @@
  * - fresh sync: seconds to serving and tx/s,
  * - peak RSS (VmHWM) of the syncing node,
  * - the bootstrap's restart with its snapshot, and with `--reverify`,
- * - the bound, measured in the same run just before and just after the
- *   fresh sync: the verification pool's pure signature recovery rate,
+ * - the bounds, measured in the same run just before and just after the
+ *   fresh sync: the verification pool's pure signature recovery rate, and
+ *   its pure rate of checking signatures of signers it knows (the chain's
+ *   senders and authority sign again and again, and a known signer's
+ *   signature is checked against its key instead of recovered),
  * - where the CPU went (Linux): the syncing node's verification workers,
  *   main thread and V8 helper threads, and the serving bootstrap's.
  *
@@ -45,6 +48,14 @@ const BLOCKS = Number(Deno.args[0] ?? 1000);
 const PER_BLOCK = Number(Deno.args[1] ?? 10);
 const PASS = "bench password";
 const SERVE_TIMEOUT_MS = 3_600_000;
+
+/** The pool's pure rates: recovering signatures, checking known ones. */
+async function bounds() {
+  return {
+    recovery: await recoveryRate({ seconds: 3 }),
+    check: await recoveryRate({ seconds: 3, known: true }),
+  };
+}
 
 /** Writes a keystore, a genesis and `block.store` for the chain. */
 async function makeChain(dir: string): Promise<{ bytes: number }> {
@@ -179,7 +190,7 @@ try {
   );
   // The bound just before and just after the sync, so a shared machine's
   // changing load shows.
-  const before = await recoveryRate({ seconds: 3 });
+  const before = await bounds();
   // 2. A fresh regular node syncs the whole chain from the bootstrap.
   const freshPort = freePort();
   const bootCpu = threadTimes(boot.bcn.pid);
@@ -204,7 +215,7 @@ try {
   const freshSplit = cpuSplit(new Map(), threadTimes(fresh.bcn.pid));
   const bootSplit = cpuSplit(bootCpu, threadTimes(boot.bcn.pid));
   await fresh.bcn.stop();
-  const after = await recoveryRate({ seconds: 3 });
+  const after = await bounds();
   const syncRate = txs / fresh.seconds;
   report(
     `fresh sync: ${f(fresh.seconds, 2)} s to serving, ${f(syncRate, 0)} tx/s`,
@@ -226,13 +237,28 @@ try {
     report(`bootstrap restart with --reverify: ${f(boot.seconds, 2)} s`);
     await boot.bcn.stop();
   }
-  // 4. The bound, in the same run.
-  const bound = (before.rate + after.rate) / 2;
+  // 4. The bounds, in the same run.
+  const workers = before.recovery.workers;
   report(
-    `bound: pure signature recovery of the pool (${before.workers} workers): ` +
-      `${f(before.rate, 0)} /s before the sync, ${f(after.rate, 0)} /s after`,
+    `bound: pure signature recovery of the pool (${workers} workers): ` +
+      `${f(before.recovery.rate, 0)} /s before the sync, ` +
+      `${f(after.recovery.rate, 0)} /s after`,
   );
-  report(`fresh sync / bound: ${f((100 * syncRate) / bound, 0)} %`);
+  report(
+    `bound: pure check of known signers' signatures (${workers} workers): ` +
+      `${f(before.check.rate, 0)} /s before the sync, ` +
+      `${f(after.check.rate, 0)} /s after`,
+  );
+  const mean = (k: "recovery" | "check") =>
+    (before[k].rate + after[k].rate) / 2;
+  report(
+    `fresh sync / recovery bound: ${
+      f((100 * syncRate) / mean("recovery"), 0)
+    } %`,
+  );
+  report(
+    `fresh sync / check bound: ${f((100 * syncRate) / mean("check"), 0)} %`,
+  );
 } finally {
   await Deno.remove(dir, { recursive: true });
 }

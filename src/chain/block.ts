@@ -145,7 +145,8 @@ export function blockSigner(b: SigBlock): string | null {
   let signer = signerCache.get(b);
   if (signer === undefined) {
     try {
-      signer = recoverAddress(blockDigest(b), b.sig);
+      signer = recoverAddress(blockDigest(b), b.sig, lastBlockSigner);
+      lastBlockSigner = signer;
     } catch {
       signer = null;
     }
@@ -153,6 +154,10 @@ export function blockSigner(b: SigBlock): string | null {
   }
   return signer;
 }
+
+// Blocks of a chain have one signer, the authority: its key is checked
+// instead of recovered once this thread has seen it (see recoverAddress).
+let lastBlockSigner: string | undefined;
 
 /** Whether the block is signed by `authority`. */
 export function verifyBlock(b: SigBlock, authority: string): boolean {

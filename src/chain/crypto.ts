@@ -120,10 +120,181 @@ export function recover(digest: Uint8Array, sig: Uint8Array): PublicKey {
   }
 }
 
-/** The address that signed `digest`, or throws {@link SignatureError}. */
-export function recoverAddress(digest: Uint8Array, sig: Uint8Array): string {
-  return addressOf(recover(digest, sig));
+/**
+ * The address that signed `digest`, or throws {@link SignatureError}.
+ *
+ * `likely` names the signer the caller expects (a transaction's `from`, the
+ * authority that signed the last block). When this thread has seen that
+ * signer before, its signature is checked against the known public key
+ * ({@link SignerCache}) instead of recovered, several times cheaper; the
+ * answer is the same either way, since a check that does not pass falls
+ * back to recovery.
+ */
+export function recoverAddress(
+  digest: Uint8Array,
+  sig: Uint8Array,
+  likely?: string,
+): string {
+  if (likely !== undefined && signerCache.signedBy(digest, sig, likely)) {
+    return likely;
+  }
+  const pub = recover(digest, sig);
+  const address = addressOf(pub);
+  if (address === likely) signerCache.recovered(address, pub);
+  return address;
 }
+
+/**
+ * Multiples of one public key Q: `d * 16^j * Q` for digits d of 1 to 8 and
+ * windows j of 0 to 64, so `k * Q` for any 256-bit k is one addition per
+ * signed base-16 digit of k (64 at most) with no doublings, instead of the
+ * 256 doublings and about 128 additions of a plain multiplication.
+ */
+type KeyTable = secp.Point[];
+
+const TABLE_WINDOWS = 65;
+
+function keyTable(pub: PublicKey): KeyTable {
+  const table: secp.Point[] = [];
+  let base = secp.Point.fromAffine(pub);
+  for (let j = 0; j < TABLE_WINDOWS; j++) {
+    let p = base;
+    table.push(p);
+    const two = base.double();
+    p = two;
+    table.push(p);
+    for (let d = 3; d <= 8; d++) {
+      p = p.add(base);
+      table.push(p);
+    }
+    base = p.double(); // 16 * base
+  }
+  return table;
+}
+
+// k * Q from Q's table: k in signed base-16 digits of -7 to 8.
+function tableMultiply(table: KeyTable, k: bigint): secp.Point {
+  let acc = secp.Point.ZERO;
+  for (let j = 0; k > 0n; j++) {
+    let d = Number(k & 15n);
+    k >>= 4n;
+    if (d > 8) {
+      d -= 16;
+      k += 1n;
+    }
+    if (d > 0) acc = acc.add(table[j * 8 + d - 1]);
+    else if (d < 0) acc = acc.add(table[j * 8 - d - 1].negate());
+  }
+  return acc;
+}
+
+interface KnownSigner {
+  readonly pub: PublicKey;
+  recoveries: number;
+  table?: KeyTable;
+  lastCheck: number;
+}
+
+/**
+ * The public keys of signers this thread has recovered, and for those
+ * recovered twice, a table of multiples that checks their next signature
+ * several times faster than recovering it (`deno task bench`). Both are
+ * bounded: a table is about 100 KB. Keys go least recently used first; a
+ * table makes room for another only once it has not been used for as many
+ * checks as there are tables, so a rotating crowd of senders larger than
+ * the bound costs recoveries, as without the cache, not table after table.
+ *
+ * A check passes exactly when recovery would give the same key: with
+ * u1 = h/s and u2 = r/s, recovery's `Q = (sR - hG)/r` equals the known key
+ * if and only if `u1 G + u2 Q` is R itself, the point whose x is r and
+ * whose y has the parity of the recovery id. So a signature that passes
+ * recovers the key, and any other (malformed, another signer's, recovery
+ * id 2 or 3) is left to recovery and its errors.
+ */
+export class SignerCache {
+  readonly #known = new Map<string, KnownSigner>();
+  #tables = 0;
+  #checks = 0;
+
+  /**
+   * Creates a cache of at most `maxKeys` public keys, `maxTables` of them
+   * with tables.
+   */
+  constructor(readonly maxKeys = 4096, readonly maxTables = 32) {}
+
+  /** How many keys, and how many tables, the cache holds. */
+  get size(): { keys: number; tables: number } {
+    return { keys: this.#known.size, tables: this.#tables };
+  }
+
+  /** Records that a signature of `address` recovered `pub`. */
+  recovered(address: string, pub: PublicKey): void {
+    let entry = this.#known.get(address);
+    if (entry) {
+      this.#known.delete(address);
+    } else {
+      if (this.#known.size >= this.maxKeys) {
+        const [oldest, old] = this.#known.entries().next().value!;
+        if (old.table) this.#tables--;
+        this.#known.delete(oldest);
+      }
+      entry = { pub, recoveries: 0, lastCheck: this.#checks };
+    }
+    this.#known.set(address, entry); // most recently used last
+    entry.recoveries++;
+    if (!entry.table && entry.recoveries >= 2) this.#addTable(entry);
+  }
+
+  /**
+   * Whether `sig` over `digest` recovers the key of `address`; false also
+   * when the key has no table here or the check cannot say.
+   */
+  signedBy(digest: Uint8Array, sig: Uint8Array, address: string): boolean {
+    const entry = this.#known.get(address);
+    if (!entry?.table || sig.length !== 65 || digest.length !== 32) {
+      return false;
+    }
+    const v = sig[64];
+    if (v > 1) return false;
+    const r = bytesToBigint(sig.subarray(0, 32));
+    const s = bytesToBigint(sig.subarray(32, 64));
+    if (r === 0n || r >= N || s === 0n || s >= N) return false;
+    this.#known.delete(address);
+    this.#known.set(address, entry);
+    entry.lastCheck = ++this.#checks;
+    const si = secp.etc.invert(s, N);
+    const u1 = (bytesToBigint(digest) % N) * si % N;
+    const u2 = r * si % N;
+    const point = secp.Point.BASE.multiply(u1, false).add(
+      tableMultiply(entry.table, u2),
+    );
+    if (point.is0()) return false;
+    const { x, y } = point.toAffine();
+    return x === r && Number(y & 1n) === v;
+  }
+
+  #addTable(entry: KnownSigner): void {
+    if (this.#tables >= this.maxTables) {
+      let coldest: KnownSigner | undefined;
+      for (const other of this.#known.values()) {
+        if (other.table && (!coldest || other.lastCheck < coldest.lastCheck)) {
+          coldest = other;
+        }
+      }
+      if (!coldest || this.#checks - coldest.lastCheck < this.maxTables) {
+        return;
+      }
+      coldest.table = undefined;
+      this.#tables--;
+    }
+    entry.table = keyTable(entry.pub);
+    entry.lastCheck = this.#checks;
+    this.#tables++;
+  }
+}
+
+// One per thread: each verification worker learns its own signers.
+const signerCache = new SignerCache();
 
 /** Whether `sig` over `digest` recovers `address`; never throws. */
 export function verifySignature(

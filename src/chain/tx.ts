@@ -131,7 +131,7 @@ export function txSigner(tx: SigTx): string | null {
   let signer = signerCache.get(tx);
   if (signer === undefined) {
     try {
-      signer = recoverAddress(txDigest(tx), tx.sig);
+      signer = recoverAddress(txDigest(tx), tx.sig, tx.from);
     } catch {
       signer = null;
     }
