@@ -1,6 +1,11 @@
 /** Micro-benchmarks of the chain core: `deno task bench`. */
 import { Account } from "../src/chain/account.ts";
-import { recover, sign } from "../src/chain/crypto.ts";
+import {
+  recover,
+  recoverAddress,
+  sign,
+  SignerCache,
+} from "../src/chain/crypto.ts";
 import { newGenesis } from "../src/chain/genesis.ts";
 import { timeNow } from "../src/chain/time.ts";
 import { State } from "../src/chain/state.ts";
@@ -23,8 +28,28 @@ Deno.bench("sign a digest", () => {
   sign(digest, d);
 });
 
-Deno.bench("recover a signer", () => {
+Deno.bench("recover a signer", { group: "signer", baseline: true }, () => {
   recover(digest, tx.sig);
+});
+
+Deno.bench("recover a signer's address", { group: "signer" }, () => {
+  recoverAddress(digest, tx.sig);
+});
+
+// A signer the cache has recovered twice: its table is built.
+const ownerKey = recover(digest, tx.sig);
+const known = new SignerCache();
+known.recovered(owner.address, ownerKey);
+known.recovered(owner.address, ownerKey);
+
+Deno.bench("check a known signer's signature", { group: "signer" }, () => {
+  if (!known.signedBy(digest, tx.sig, owner.address)) throw new Error("no");
+});
+
+Deno.bench("build a known signer's table", () => {
+  const c = new SignerCache();
+  c.recovered(owner.address, ownerKey);
+  c.recovered(owner.address, ownerKey);
 });
 
 Deno.bench("transaction hash (encode + keccak, uncached)", () => {

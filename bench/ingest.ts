@@ -1,15 +1,19 @@
 /**
- * The ingest benchmark: `deno task bench:ingest [clients] [txsPerClient]`
- * (default 30 x 100).
+ * The ingest benchmark:
+ * `deno task bench:ingest [clients] [txsPerClient] [repeat|fresh]`
+ * (default 30 x 100, repeat).
  *
  * Starts a bootstrap node (a real `bcn node start` process) on a genesis
- * that funds one sender per client, then has every client send its signed
- * transfers one after another over Connect JSON (HTTP/1.1), all clients at
- * once, and prints the transactions per second the node took. The bound
- * beside it, measured in the same run, is the verification pool's pure
- * signature-recovery rate. On Linux it also prints where the CPU went: the
- * node's verification workers, main thread and V8 helper threads, and the
- * clients'.
+ * that funds the senders, then has every client send its signed transfers
+ * one after another over Connect JSON (HTTP/1.1), all clients at once, and
+ * prints the transactions per second the node took. With `repeat` each
+ * client is one account sending all its transfers (the node checks a
+ * repeat signer's signatures against its known key); with `fresh` every
+ * transfer comes from an account of its own, so every signature is
+ * recovered: the worst case. The bound beside it, measured in the same
+ * run, is the verification pool's pure signature-recovery rate. On Linux
+ * it also prints where the CPU went: the node's verification workers, main
+ * thread and V8 helper threads, and the clients'.
  *
  * @module
  */
@@ -29,36 +33,47 @@ import { cpuSplit, cpuTotal, threadTimes } from "./thread_cpu.ts";
 
 const CLIENTS = Number(Deno.args[0] ?? 30);
 const PER_CLIENT = Number(Deno.args[1] ?? 100);
+const FRESH = Deno.args[2] === "fresh";
+if (Deno.args[2] !== undefined && !FRESH && Deno.args[2] !== "repeat") {
+  console.error(
+    `bench:ingest: senders must be repeat or fresh, not ${Deno.args[2]}`,
+  );
+  Deno.exit(2);
+}
 const PASS = "bench password";
 
 // Under the tests' root: the bcn children may write only there.
 const dir = await makeTempDir("bcn_bench_ingest_");
 try {
   const auth = Account.create();
-  const senders = Array.from({ length: CLIENTS }, () => Account.create());
+  // One account per client, or (fresh) one per transfer.
+  const senders = Array.from(
+    { length: CLIENTS },
+    () =>
+      Array.from({ length: FRESH ? PER_CLIENT : 1 }, () => Account.create()),
+  );
   const receiver = Account.create().address;
   await writeKey(join(dir, "keys"), auth, PASS);
   const store = await BlockStore.open(join(dir, "boot"));
   await store.writeGenesis(auth.signGenesis({
     ...newGenesis("bench", {
       authority: auth.address,
-      balances: senders.map((s) => [s.address, 1_000_000_000n]),
+      balances: senders.flat().map((s) => [s.address, 1_000_000_000n]),
     }),
   }));
   const enc = new TextEncoder();
   // Signed beforehand: what is timed is the node taking them.
-  const bodies = senders.map((s) =>
-    Array.from(
-      { length: PER_CLIENT },
-      (_, i) =>
-        enc.encode(encodeSigTx(s.signTx({
-          from: s.address,
-          to: receiver,
-          value: 1n,
-          nonce: BigInt(i + 1),
-          time: timeNow(),
-        }))),
-    )
+  const bodies = senders.map((mine) =>
+    Array.from({ length: PER_CLIENT }, (_, i) => {
+      const s = mine[FRESH ? i : 0];
+      return enc.encode(encodeSigTx(s.signTx({
+        from: s.address,
+        to: receiver,
+        value: 1n,
+        nonce: BigInt(FRESH ? 1 : i + 1),
+        time: timeNow(),
+      })));
+    })
   );
   const port = freePort();
   const addr = `127.0.0.1:${port}`;
@@ -94,7 +109,10 @@ try {
     const nodeSplit = cpuSplit(nodeCpu, threadTimes(boot.pid));
     const clientSeconds = cpuTotal(clientCpu, threadTimes(Deno.pid));
     console.log(
-      `ingest: ${total} transfers from ${CLIENTS} parallel clients in ` +
+      `ingest: ${total} transfers from ${CLIENTS} parallel clients ` +
+        `(${
+          FRESH ? "every transfer from a fresh account" : "an account each"
+        }) in ` +
         `${s.toFixed(2)} s: ${(total / s).toFixed(0)} tx/s`,
     );
     // Where the CPU went (Linux): the node's threads, and the clients (this

@@ -9,7 +9,9 @@
  *
  * - the bootstrap's first start on the prepared store (a full replay),
  * - fresh sync: seconds to serving and tx/s,
- * - peak RSS (VmHWM) of the syncing node,
+ * - peak RSS (VmHWM) of the syncing node, and its RSS at a quarter, half,
+ *   three quarters and the end of the sync (flat memory shows as flat
+ *   figures),
  * - the bootstrap's restart with its snapshot, and with `--reverify`,
  * - the bounds, measured in the same run just before and just after the
  *   fresh sync: the verification pool's pure signature recovery rate, and
@@ -116,19 +118,41 @@ async function makeChain(dir: string): Promise<{ bytes: number }> {
   return { bytes };
 }
 
-/** Seconds from spawning `bcn ARGS` to its `<=> gRPC` line. */
+/**
+ * Seconds from spawning `bcn ARGS` to its `<=> gRPC` line, and its resident
+ * set (MB) sampled every 250 ms until then (empty where /proc is not).
+ */
 async function startTimed(
   args: string[],
-): Promise<{ bcn: BcnProcess; seconds: number }> {
+): Promise<{ bcn: BcnProcess; seconds: number; rss: number[] }> {
   const t0 = performance.now();
   const bcn = await startBcn(args, { env: { BCN_AUTHPASS: PASS } });
+  const rss: number[] = [];
+  const sampler = setInterval(() => {
+    try {
+      const status = Deno.readTextFileSync(`/proc/${bcn.pid}/status`);
+      const m = /VmRSS:\s+(\d+) kB/.exec(status);
+      if (m) rss.push(Number(m[1]) / 1024);
+    } catch { /* no /proc: no samples */ }
+  }, 250);
   try {
     await bcn.waitFor("<=> gRPC ", SERVE_TIMEOUT_MS);
   } catch (e) {
     await bcn.stop();
     throw e;
+  } finally {
+    clearInterval(sampler);
   }
-  return { bcn, seconds: (performance.now() - t0) / 1000 };
+  return { bcn, seconds: (performance.now() - t0) / 1000, rss };
+}
+
+/** The samples at a quarter, half, three quarters and the end of a run. */
+function quarters(samples: number[]): string {
+  if (samples.length === 0) return "unknown";
+  return [0.25, 0.5, 0.75, 1]
+    .map((q) => samples[Math.max(0, Math.ceil(q * samples.length) - 1)])
+    .map((mb) => f(mb, 0))
+    .join(" / ") + " MB";
 }
 
 /** The peak resident set of a process, in MB, from /proc. */
@@ -224,6 +248,10 @@ try {
     `peak RSS of the syncing node: ${
       rss === undefined ? "unknown" : `${f(rss)} MB`
     }`,
+  );
+  report(
+    `RSS of the syncing node at 1/4, 1/2, 3/4 and the end of the sync: ` +
+      quarters(fresh.rss),
   );
   if (freshSplit) report(`syncing node: ${freshSplit}`);
   if (bootSplit) report(`serving bootstrap during the sync: ${bootSplit}`);

@@ -6,9 +6,11 @@
  * a connection that starts with the HTTP/2 client preface
  * (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`) is served by bcn's own HTTP/2 server
  * (`h2_server.ts`; Deno's `node:http2` server could be crashed by any
- * client), every other connection by a `node:http` server. Both reach the
- * same Connect services and plain GET routes, with the same limits.
- * The peeked bytes are put back with `socket.unshift()` before the hand-off.
+ * client), every other connection by bcn's own HTTP/1.1 server
+ * (`h1_server.ts`; Deno's `node:http` server could not keep a handed-over
+ * connection alive). Both reach the same Connect services and plain GET
+ * routes, with the same limits. The peeked bytes are put back with
+ * `socket.unshift()` before the hand-off.
  *
  * Every connection is accounted for by a {@link ConnectionTracker}
  * (`conn_limits.ts`): a bound per remote address and in total with room kept
@@ -19,7 +21,6 @@
  * @module
  */
 
-import * as http from "node:http";
 import * as net from "node:net";
 import {
   type ConnectRouter,
@@ -32,10 +33,6 @@ import type {
   UniversalServerRequest,
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
-import {
-  universalRequestFromNodeRequest,
-  universalResponseToNodeResponse,
-} from "@connectrpc/connect-node";
 import { clientAddress } from "./address_list.ts";
 import { firstLine, messageOf } from "./errors.ts";
 import { MAX_MESSAGE_BYTES } from "./transport.ts";
@@ -45,7 +42,6 @@ import {
   type ConnectionStats,
   ConnectionTracker,
   type RefusedReason,
-  type TrackedConnection,
 } from "./conn_limits.ts";
 import {
   type HttpResponseLike,
@@ -53,6 +49,7 @@ import {
   notFound,
   serveHttpRoute,
 } from "./http_routes.ts";
+import { H1ServerConnection } from "./h1_server.ts";
 import { H2ServerConnection, plain } from "./h2_server.ts";
 
 /**
@@ -163,7 +160,6 @@ export interface RpcServer {
 export async function startServer(options: ServerOptions): Promise<RpcServer> {
   const closeGraceMs = options.closeGraceMs ?? 1000;
   const tracker = new ConnectionTracker(options.limits);
-  const conns = new WeakMap<net.Socket, TrackedConnection>();
   // One set of Connect handlers for HTTP/1.1 and HTTP/2. Bounded messages,
   // no compression: one request cannot make the node allocate more than
   // MAX_MESSAGE_BYTES.
@@ -175,70 +171,9 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
   options.routes(router);
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
   const reportFailure = failureReporter(options.onWarning);
-  const rpc = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    const handler = handlers.get((req.url ?? "").split("?", 2)[0]);
-    if (!handler) return notFound(req, res);
-    // Handlers see the connection's peer address under CLIENT_ADDRESS.
-    const uReq = universalRequestFromNodeRequest(
-      req,
-      res,
-      undefined,
-      createContextValues().set(
-        CLIENT_ADDRESS,
-        clientAddress(req.socket?.remoteAddress),
-      ),
-    );
-    handler(uReq)
-      .then((uRes) => universalResponseToNodeResponse(uRes, res))
-      .catch((reason: unknown) => {
-        // A client that hung up (aborted, reset, broken pipe) is not news.
-        if (req.destroyed || res.destroyed || res.writableEnded) return;
-        reportFailure(
-          `${handler.service.typeName}.${handler.method.name}`,
-          reason,
-        );
-      });
-  };
-  const httpRoutes = options.httpRoutes ?? {};
-  // The plain GET routes first, then the services. Connect builds the
-  // request URL from the Host header (HTTP/1.1) or :authority (HTTP/2) and
-  // throws synchronously when it is not a valid host, e.g. `Host: ::1:5`:
-  // uncaught, that ended the process. Such a throw is the client's fault, so
-  // it gets a 400 and the node goes on.
-  const serve = (
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-  ): void => {
-    try {
-      if (!serveHttpRoute(httpRoutes, req, res)) rpc(req, res);
-    } catch (e) {
-      badRequest(res, e);
-    }
-  };
-
-  // Deno 2.9.6 resets a socket handed over with emit("connection") after one
-  // response, although it announces keep-alive (curl: "Connection reset by
-  // peer" on reuse); a client that reuses the socket races that reset.
-  // Answering with "Connection: close" makes clients open a fresh connection
-  // per call.
-  const h1 = http.createServer(
-    { requestTimeout: 0 },
-    (req: http.IncomingMessage, res: http.ServerResponse) => {
-      // The headers are in: the call may stream for as long as it needs
-      // (the tracker counts it busy until the response is done).
-      const conn = conns.get(req.socket);
-      if (conn) {
-        conn.requestStarted();
-        res.once("close", () => conn.requestEnded());
-      }
-      res.setHeader("Connection", "close");
-      serve(req, res);
-    },
-  );
+  const handle = universalHandler(handlers, options.httpRoutes ?? {});
   const sockets = new Set<net.Socket>();
-  const sessions = new Set<H2ServerConnection>();
-  const h2Handle = http2Handler(handlers, httpRoutes);
-  h1.on("clientError", (_err: Error, socket: net.Socket) => socket.destroy());
+  const sessions = new Set<H1ServerConnection | H2ServerConnection>();
 
   const refusing = new Set<net.Socket>();
   let lastAcceptAt = performance.now();
@@ -247,41 +182,35 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
     socket.on("error", () => {/* peer reset; "close" follows */});
     const conn = tracker.admit(socket);
     if (typeof conn === "string") return refuse(socket, conn, refusing);
-    conns.set(socket, conn);
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     // The tracker's handshake time bounds the peek too.
     peek(socket, (isHttp2: boolean) => {
       // The socket is paused with the peeked bytes put back; each server
       // attaches its listeners synchronously, then the bytes flow again.
-      if (isHttp2) {
-        const context = createContextValues().set(
-          CLIENT_ADDRESS,
-          clientAddress(socket.remoteAddress),
-        );
-        const session = new H2ServerConnection(socket, {
-          handle: (req) => h2Handle({ ...req, contextValues: context }),
+      // Handlers see the connection's peer address under CLIENT_ADDRESS.
+      const context = createContextValues().set(
+        CLIENT_ADDRESS,
+        clientAddress(socket.remoteAddress),
+      );
+      const session = isHttp2
+        ? new H2ServerConnection(socket, {
+          handle: (req) => handle({ ...req, contextValues: context }),
           maxStreams: MAX_STREAMS_PER_CONNECTION,
           onStreamStart: () => conn.requestStarted(),
           onStreamEnd: () => conn.requestEnded(),
+        })
+        : new H1ServerConnection(socket, {
+          handle: (req) => handle({ ...req, contextValues: context }),
+          onRequestStart: () => conn.requestStarted(),
+          onRequestEnd: () => conn.requestEnded(),
+          onFailure: reportFailure,
         });
-        sessions.add(session);
-        socket.once("close", () => sessions.delete(session));
-        // Closing politely: a GOAWAY, then the socket closes once the
-        // open streams are done.
-        conn.setCloser(() => session.close());
-      } else {
-        // node:http's parser reads straight from the socket's handle when it
-        // can, which skips the bytes put back with unshift(): under load the
-        // request arrives out of order (HPE_INVALID_METHOD). Marking the
-        // handle consumed makes the parser read through the stream instead.
-        const handle =
-          (socket as unknown as { _handle?: { _consumed?: boolean } })
-            ._handle;
-        if (handle) handle._consumed = true;
-        h1.emit("connection", socket);
-      }
-      socket.resume();
+      sessions.add(session);
+      socket.once("close", () => sessions.delete(session));
+      // Closing politely: the requests in flight are answered (HTTP/2: a
+      // GOAWAY), then the socket closes.
+      conn.setCloser(() => session.close());
     });
   };
   // No tcp.maxConnections: the tracker bounds the total, and must see a
@@ -355,7 +284,7 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
   function close(): Promise<void> {
     clearInterval(guard);
     stopGuard.abort();
-    closing ??= shutdown({ tcp, h1, sockets, sessions, closeGraceMs });
+    closing ??= shutdown({ tcp, sockets, sessions, closeGraceMs });
     for (const socket of refusing) socket.destroy();
     return closing;
   }
@@ -374,11 +303,10 @@ export async function startServer(options: ServerOptions): Promise<RpcServer> {
 }
 
 /**
- * What answers an HTTP/2 request: the Connect services (gRPC, gRPC-Web and
- * Connect), the same handlers as over HTTP/1.1, and the plain GET routes;
- * 404 for anything else.
+ * What answers a request, HTTP/1.1 or HTTP/2: the Connect services (gRPC,
+ * gRPC-Web and Connect) and the plain GET routes; 404 for anything else.
  */
-function http2Handler(
+function universalHandler(
   handlers: Map<string, UniversalHandler>,
   httpRoutes: HttpRoutes,
 ): (req: UniversalServerRequest) => Promise<UniversalServerResponse> {
@@ -554,24 +482,6 @@ function peek(
   socket.on("close", onClose);
 }
 
-/**
- * Answers a request the handler could not even read (a malformed Host or
- * :authority) with 400 and one line naming the problem.
- */
-function badRequest(
-  res: http.ServerResponse,
-  err: unknown,
-): void {
-  try {
-    if (!res.headersSent) {
-      res.writeHead(400, { "Content-Type": "text/plain; charset=utf-8" });
-    }
-    res.end(`bad request: ${messageOf(err)}\n`);
-  } catch {
-    res.destroy();
-  }
-}
-
 /** Binds `server`, turning a bind failure into a one-line Error. */
 function listen(
   server: net.Server,
@@ -614,24 +524,23 @@ function describeListenError(err: Error & { code?: string }): string {
 /** What {@link shutdown} needs to close. */
 interface ShutdownParts {
   tcp: net.Server;
-  h1: http.Server;
   sockets: Set<net.Socket>;
-  sessions: Set<H2ServerConnection>;
+  sessions: Set<H1ServerConnection | H2ServerConnection>;
   closeGraceMs: number;
 }
 
 /** Graceful, bounded shutdown of the listener and every connection. */
 async function shutdown(parts: ShutdownParts): Promise<void> {
-  const { tcp, h1, sockets, sessions, closeGraceMs } = parts;
+  const { tcp, sockets, sessions, closeGraceMs } = parts;
   const tcpClosed = new Promise<void>((resolve) => tcp.close(() => resolve()));
-  h1.closeIdleConnections();
+  // Sockets still being peeked at have no session: they are destroyed
+  // with the rest after the grace time.
   for (const session of sessions) session.close();
 
   // Wait for in-flight calls, at most closeGraceMs.
   const deadline = Date.now() + closeGraceMs;
   while (sockets.size > 0 && Date.now() < deadline) {
     await delay(Math.min(20, Math.max(1, deadline - Date.now())));
-    h1.closeIdleConnections();
   }
   for (const session of sessions) session.destroy();
   for (const socket of sockets) socket.destroy();

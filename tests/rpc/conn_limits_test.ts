@@ -429,6 +429,7 @@ Deno.test("a peer's block sync works while an attacker holds the node's connecti
       PREFACE_AND_SETTINGS,
     );
     const peer = blockClientFrom(server.addr, "127.0.0.3");
+    const stranger = blockClientFrom(server.addr, "127.0.0.3");
     const registry = new PeerRegistry({ protocol: "connect" });
     let refill: Held | undefined;
     try {
@@ -478,6 +479,16 @@ Deno.test("a peer's block sync works while an attacker holds the node's connecti
         JSON.stringify(server.connectionStats()),
       );
 
+      // The peer's and the local node's connections stay open (keep-alive)
+      // until their clients close them.
+      const left = 12 - server.connectionStats().evicted;
+      peer.close();
+      registry.close();
+      assert(
+        await waitFor(() => server.connectionStats().open === left, 5000),
+        JSON.stringify(server.connectionStats()),
+      );
+
       // Not a known peer any more: refused while the node is nearly full
       // (the attacker fills it up again).
       preferred.clear();
@@ -488,7 +499,7 @@ Deno.test("a peer's block sync works while an attacker holds the node's connecti
         JSON.stringify(server.connectionStats()),
       );
       const err = await assertRejects(
-        () => peer.client.genesisSync({}),
+        () => stranger.client.genesisSync({}),
         ConnectError,
         "server busy",
       );
@@ -496,6 +507,7 @@ Deno.test("a peer's block sync works while an attacker holds the node's connecti
     } finally {
       registry.close();
       peer.close();
+      stranger.close();
       attack.close();
       refill?.close();
       await server.close();

@@ -124,10 +124,11 @@ Deno.test("Connect over HTTP/1.1 with a keep-alive agent: 50 x (unary + 8 x 3 KB
       assertEquals(n, 8);
     };
     for (let i = 0; i < 50; i++) await call();
+    // Keep-alive: 100 calls one after another on one connection.
+    assertEquals(localPorts.size, 1);
     await Promise.all(Array.from({ length: 20 }, call));
-    // The server answers "Connection: close" (see server.ts), so no socket
-    // is pooled for reuse: one connection per call.
-    assertEquals(localPorts.size, 0);
+    // 40 calls, 20 at a time: at most 20 more connections.
+    assert(localPorts.size <= 21, `${localPorts.size} connections`);
   } finally {
     agent.destroy();
     await server.close();
@@ -561,7 +562,7 @@ Deno.test("a malformed Host or :authority gets a 400, and the server goes on", a
 
     const good = await rawHttp1(
       server.port,
-      "POST /Block/GenesisSync HTTP/1.1\r\nHost: x\r\n" +
+      "POST /Block/GenesisSync HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
         "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
     );
     assert(good.startsWith("HTTP/1.1 200"), good);
