@@ -190,19 +190,24 @@ function tableMultiply(table: KeyTable, k: bigint): secp.Point {
 
 interface KnownSigner {
   readonly pub: PublicKey;
-  recoveries: number;
   table?: KeyTable;
-  lastCheck: number;
+  /** The cache's clock when this signer last signed (recovered or checked). */
+  lastUse: number;
 }
 
 /**
- * The public keys of signers this thread has recovered, and for those
- * recovered twice, a table of multiples that checks their next signature
- * several times faster than recovering it (`deno task bench`). Both are
- * bounded: a table is about 100 KB. Keys go least recently used first; a
- * table makes room for another only once it has not been used for as many
- * checks as there are tables, so a rotating crowd of senders larger than
- * the bound costs recoveries, as without the cache, not table after table.
+ * The public keys of signers this thread has recovered, and for the busy
+ * ones a table of multiples that checks their next signature about four
+ * times faster than recovering it (`deno task bench`). Both are bounded: a
+ * table is about 100 KB.
+ *
+ * The cache counts signatures (recovered or checked) as its clock. A
+ * signer gets a table when it is recovered again within `4 * maxTables`
+ * signatures of its last one, and there is room: a free table, or one not
+ * used for that long. So a signer seen once costs no table, a crowd of
+ * senders larger than the bound keeps the tables it has and recovers the
+ * rest, as without the cache, and no table is built only to be evicted
+ * before its use. Keys go least recently used first.
  *
  * A check passes exactly when recovery would give the same key: with
  * u1 = h/s and u2 = r/s, recovery's `Q = (sR - hG)/r` equals the known key
@@ -213,8 +218,8 @@ interface KnownSigner {
  */
 export class SignerCache {
   readonly #known = new Map<string, KnownSigner>();
-  #tables = 0;
-  #checks = 0;
+  readonly #tabled = new Set<KnownSigner>();
+  #clock = 0;
 
   /**
    * Creates a cache of at most `maxKeys` public keys, `maxTables` of them
@@ -224,25 +229,27 @@ export class SignerCache {
 
   /** How many keys, and how many tables, the cache holds. */
   get size(): { keys: number; tables: number } {
-    return { keys: this.#known.size, tables: this.#tables };
+    return { keys: this.#known.size, tables: this.#tabled.size };
   }
 
   /** Records that a signature of `address` recovered `pub`. */
   recovered(address: string, pub: PublicKey): void {
-    let entry = this.#known.get(address);
-    if (entry) {
-      this.#known.delete(address);
-    } else {
+    const now = ++this.#clock;
+    const entry = this.#known.get(address);
+    if (!entry) {
       if (this.#known.size >= this.maxKeys) {
         const [oldest, old] = this.#known.entries().next().value!;
-        if (old.table) this.#tables--;
+        this.#tabled.delete(old);
         this.#known.delete(oldest);
       }
-      entry = { pub, recoveries: 0, lastCheck: this.#checks };
+      this.#known.set(address, { pub, lastUse: now });
+      return;
     }
+    this.#known.delete(address);
     this.#known.set(address, entry); // most recently used last
-    entry.recoveries++;
-    if (!entry.table && entry.recoveries >= 2) this.#addTable(entry);
+    const busy = now - entry.lastUse <= this.#busyWithin;
+    entry.lastUse = now;
+    if (!entry.table && busy) this.#addTable(entry);
   }
 
   /**
@@ -261,7 +268,7 @@ export class SignerCache {
     if (r === 0n || r >= N || s === 0n || s >= N) return false;
     this.#known.delete(address);
     this.#known.set(address, entry);
-    entry.lastCheck = ++this.#checks;
+    entry.lastUse = ++this.#clock;
     const si = secp.etc.invert(s, N);
     const u1 = (bytesToBigint(digest) % N) * si % N;
     const u2 = r * si % N;
@@ -273,23 +280,24 @@ export class SignerCache {
     return x === r && Number(y & 1n) === v;
   }
 
+  get #busyWithin(): number {
+    return 4 * this.maxTables;
+  }
+
   #addTable(entry: KnownSigner): void {
-    if (this.#tables >= this.maxTables) {
+    if (this.#tabled.size >= this.maxTables) {
       let coldest: KnownSigner | undefined;
-      for (const other of this.#known.values()) {
-        if (other.table && (!coldest || other.lastCheck < coldest.lastCheck)) {
-          coldest = other;
-        }
+      for (const other of this.#tabled) {
+        if (!coldest || other.lastUse < coldest.lastUse) coldest = other;
       }
-      if (!coldest || this.#checks - coldest.lastCheck < this.maxTables) {
+      if (!coldest || this.#clock - coldest.lastUse <= this.#busyWithin) {
         return;
       }
       coldest.table = undefined;
-      this.#tables--;
+      this.#tabled.delete(coldest);
     }
     entry.table = keyTable(entry.pub);
-    entry.lastCheck = this.#checks;
-    this.#tables++;
+    this.#tabled.add(entry);
   }
 }
 

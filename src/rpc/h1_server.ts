@@ -25,6 +25,7 @@ import type {
   UniversalServerRequest,
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
+import { requestUrl } from "./http_routes.ts";
 
 /** A request as the connection hands it over; answer with a response. */
 export type H1Handler = (
@@ -48,6 +49,13 @@ export interface H1ServerOptions {
 
 /** A request head (request line and header fields) at most. */
 const MAX_HEAD_BYTES = 64 * 1024;
+/**
+ * Header fields of a request at most: adding a field to `Headers` costs
+ * more the more it holds, so thousands of short fields in one head would
+ * hold the main thread for a tenth of a second. A Connect call has about
+ * ten.
+ */
+const MAX_FIELDS = 128;
 /** Request bytes read ahead of the handler at most before pausing. */
 const MAX_READ_AHEAD = 1024 * 1024;
 /** A chunk-size line at most. */
@@ -65,6 +73,8 @@ const CLIENT_GONE = new Error("the client closed the connection");
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/1\.([01])$/;
 const FIELD_LINE = /^([^:]*):[ \t]*(.*?)[ \t]*$/;
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** Hop-by-hop fields: the connection sets them, not a handler. */
 const HOP_BY_HOP = new Set([
   "connection",
@@ -152,31 +162,43 @@ export class H1ServerConnection {
   #onData(chunk: Uint8Array): void {
     if (this.#closed) return;
     if (this.#closing && !this.#req) return; // no new requests
+    if (this.#req?.bodyError) return; // what follows a broken body is dropped
     this.#in.push(chunk);
     this.#pump();
   }
 
   /** Parses what has been read, as far as the current request allows. */
   #pump(): void {
+    try {
+      this.#parse();
+    } catch {
+      // A bug here must not escape into a socket event or a handler (an
+      // uncaught exception ends the process): the connection goes instead.
+      this.#socket.destroy();
+    }
+  }
+
+  #parse(): void {
     while (!this.#closed) {
       const req = this.#req;
       if (req) {
         if (!req.bodyEnded && !req.bodyError) this.#readBody(req);
-        // Pipelined bytes wait for the response; bounded like a body.
+        // Pipelined bytes wait for the response; bounded like a body. After
+        // a broken body nothing more is read: the connection ends with the
+        // answer.
         this.#setPaused(
-          req.queued > MAX_READ_AHEAD ||
+          req.bodyError !== undefined || req.queued > MAX_READ_AHEAD ||
             (req.bodyEnded && this.#in.length > MAX_HEAD_BYTES),
         );
         return;
       }
       if (this.#closing) return;
       // Empty lines before a request line are ignored (RFC 9112 §2.2).
-      if (this.#scanned === 0) {
-        let view = this.#in.view();
-        while (view.length >= 2 && view[0] === 13 && view[1] === 10) {
-          this.#in.skip(2);
-          view = view.subarray(2);
-        }
+      let lead = this.#in.view();
+      while (lead.length >= 2 && lead[0] === 13 && lead[1] === 10) {
+        this.#in.skip(2);
+        this.#scanned = Math.max(0, this.#scanned - 2);
+        lead = lead.subarray(2);
       }
       // Only new bytes are searched: a head dripped in byte by byte costs
       // no more than one sent at once.
@@ -282,6 +304,10 @@ export class H1ServerConnection {
       }
       const line = latin1(this.#in.take(eol));
       this.#in.skip(2);
+      // A bare CR or LF that another parser would take for a line end.
+      if (CONTROL.test(line)) {
+        throw new BadRequest(400, "control character in a chunk line");
+      }
       if (f.state === "trailers") {
         // Trailer fields are read and dropped: nothing here uses them.
         f.trailerBytes += line.length + 2;
@@ -374,12 +400,13 @@ export class H1ServerConnection {
       if (chunked) header.set("transfer-encoding", "chunked");
       else if (unknown && it === undefined) header.set("content-length", "0");
       this.#writeHead(req, res.status, header);
+      // Also a client that pipelines HEADs and reads nothing is waited for.
+      if (this.#socket.writableLength > HIGH_WATER) await this.#drain();
       for (; next && !next.done; next = await it!.next()) {
         if (this.#closed) return;
-        if (isHead || next.value.length === 0) continue;
-        this.#socket.write(
-          chunked ? chunkOf(next.value) : next.value,
-        );
+        if (!isHead && next.value.length > 0) {
+          this.#socket.write(chunked ? chunkOf(next.value) : next.value);
+        }
         if (this.#socket.writableLength > HIGH_WATER) await this.#drain();
       }
       if (this.#closed || !chunked) return;
@@ -504,6 +531,9 @@ function parseHead(text: string): Head {
   const m = REQUEST_LINE.exec(lines[0]);
   if (!m) throw new BadRequest(400, "malformed request line");
   const [, method, target, minor] = m;
+  if (lines.length - 1 > MAX_FIELDS) {
+    throw new BadRequest(431, `more than ${MAX_FIELDS} header fields`);
+  }
   const header = new Headers();
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
@@ -529,18 +559,8 @@ function parseHead(text: string): Head {
   const keepAlive = minor === "1" &&
     !(header.get("connection") ?? "").toLowerCase().split(",")
       .some((t) => t.trim() === "close");
-  const host = header.get("host") ?? "localhost";
-  let url: string;
-  try {
-    if (host.includes(",") || host.includes("/") || host.includes("@")) {
-      throw new Error(host);
-    }
-    if (target.startsWith("/")) url = new URL(`http://${host}${target}`).href;
-    else if (/^https?:\/\//i.test(target)) url = new URL(target).href;
-    else throw new Error(target);
-  } catch {
-    throw new BadRequest(400, "Host or request target");
-  }
+  const url = requestUrl(header.get("host") ?? "localhost", target);
+  if (url === undefined) throw new BadRequest(400, "Host or request target");
   return {
     method,
     url,

@@ -29,6 +29,7 @@ import type {
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
 import { encodeHeaderBlock, type HeaderField, HpackDecoder } from "./hpack.ts";
+import { requestUrl } from "./http_routes.ts";
 import {
   ACK,
   concat,
@@ -631,14 +632,11 @@ function requestOf(
     }
   }
   const path = pseudo.get(":path") ?? "";
-  const authority = pseudo.get(":authority") ?? header.get("host") ?? "";
-  try {
-    if (!path.startsWith("/")) throw new Error(path);
-    const url = new URL(`http://${authority}${path}`).toString();
-    return { url, method: pseudo.get(":method") ?? "", header };
-  } catch {
-    return ":authority or :path";
-  }
+  const authority = pseudo.get(":authority") ?? header.get("host") ??
+    "localhost";
+  const url = requestUrl(authority, path);
+  if (url === undefined) return ":authority or :path";
+  return { url, method: pseudo.get(":method") ?? "", header };
 }
 
 /** A plain-text response. */

@@ -135,3 +135,30 @@ function send(
   res.writeHead(answer.status, headers);
   res.end(options.head ? new Uint8Array() : body);
 }
+
+/** A host name, IPv4 address or bracketed IPv6 address, and a port. */
+const HOST_PORT =
+  /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The URL of a request from its `Host` (or `:authority`) and its target (or
+ * `:path`), or undefined when either is not one. The host must be a plain
+ * host and port: with `?`, `#` or `\` in it, the URL's path would no longer
+ * be the target's, and a call could reach another handler than the one
+ * its target names.
+ *
+ * @example
+ * ```ts
+ * import { requestUrl } from "./http_routes.ts";
+ * requestUrl("127.0.0.1:1122", "/healthz"); // "http://127.0.0.1:1122/healthz"
+ * requestUrl("x?", "/healthz"); // undefined
+ * ```
+ */
+export function requestUrl(host: string, target: string): string | undefined {
+  if (!HOST_PORT.test(host) || !target.startsWith("/")) return undefined;
+  try {
+    return new URL(`http://${host}${target}`).href;
+  } catch {
+    return undefined;
+  }
+}

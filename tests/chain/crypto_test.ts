@@ -384,13 +384,14 @@ Deno.test("recoverAddress with a likely signer gives what it gives without, erro
   }
 });
 
-Deno.test("the signer cache is bounded, and a busy table is not given up for a newcomer", () => {
+Deno.test("the signer cache is bounded; a busy table is kept, a cold one given to a busy newcomer", () => {
   const keys = [11n, 12n, 13n, 14n].map((d) => {
     const pub = publicKeyOf(d);
     const dg = keccak256(`k ${d}`);
     return { pub, addr: addressOf(pub), dg, sig: sign(dg, d) };
   });
   const [a, b, c, e] = keys;
+  // Two tables: busy means signing again within 8 signatures.
   const cache = new SignerCache(3, 2);
   const twice = (k: typeof a) => {
     cache.recovered(k.addr, k.pub);
@@ -399,21 +400,38 @@ Deno.test("the signer cache is bounded, and a busy table is not given up for a n
   twice(a);
   twice(b);
   assertEquals(cache.size, { keys: 2, tables: 2 });
-  // Both tables were just made: the newcomer waits, and is recovered.
+  // Both tables were just used: the newcomer is recovered, without one.
   twice(c);
   assertEquals(cache.size, { keys: 3, tables: 2 });
   assert(!cache.signedBy(c.dg, c.sig, c.addr));
-  // Once a has gone unused for as many checks as there are tables, c
-  // takes its table.
-  assert(cache.signedBy(b.dg, b.sig, b.addr));
-  assert(cache.signedBy(b.dg, b.sig, b.addr));
+  // Once a's table has gone unused for more than 8 signatures, busy c
+  // takes it.
+  for (let i = 0; i < 6; i++) assert(cache.signedBy(b.dg, b.sig, b.addr));
   cache.recovered(c.addr, c.pub);
   assert(cache.signedBy(c.dg, c.sig, c.addr));
   assert(!cache.signedBy(a.dg, a.sig, a.addr));
   assertEquals(cache.size, { keys: 3, tables: 2 });
-  // A fourth key pushes out the least recently used (a), table or not.
+  // A fourth key pushes out the least recently used (a).
   cache.recovered(e.addr, e.pub);
   assertEquals(cache.size.keys, 3);
   assert(cache.signedBy(b.dg, b.sig, b.addr));
   assert(cache.signedBy(c.dg, c.sig, c.addr));
+});
+
+Deno.test("a crowd of signers taking turns builds no table that could not be used", () => {
+  // 20 signers in turn, each back after 19 others: never busy (within 8).
+  const crowd = Array.from({ length: 20 }, (_, i) => {
+    const pub = publicKeyOf(BigInt(100 + i));
+    return { pub, addr: addressOf(pub) };
+  });
+  const cache = new SignerCache(100, 2);
+  for (let round = 0; round < 3; round++) {
+    for (const k of crowd) cache.recovered(k.addr, k.pub);
+  }
+  assertEquals(cache.size, { keys: 20, tables: 0 });
+  // One of them signing twice in a row is busy, and gets one.
+  cache.recovered(crowd[5].addr, crowd[5].pub);
+  assertEquals(cache.size.tables, 0);
+  cache.recovered(crowd[5].addr, crowd[5].pub);
+  assertEquals(cache.size.tables, 1);
 });

@@ -310,6 +310,16 @@ Deno.test("requests that could hide another request are refused with one line, a
       "400 Bad Request",
     ],
     [
+      "a Host that would move the path",
+      "GET /healthz HTTP/1.1\r\nHost: x\\admin?\r\n\r\n",
+      "400 Bad Request",
+    ],
+    [
+      "more than 128 fields",
+      `GET / HTTP/1.1\r\nHost: x\r\n${"a: 1\r\n".repeat(128)}\r\n`,
+      "431 Request Header Fields Too Large",
+    ],
+    [
       "a head over 64 KiB",
       `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(70_000)}\r\n\r\n`,
       "431 Request Header Fields Too Large",
@@ -335,20 +345,53 @@ Deno.test("requests that could hide another request are refused with one line, a
       }
     }
     assertEquals(handled, 0);
-    // A broken chunked body fails the handler's read; the connection ends.
-    const raw = await Raw.open(server.port);
+    // 127 fields and a Host line are fine.
+    const many = await Raw.open(server.port);
     try {
-      await raw.send(
-        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
-          "2\r\nabX\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+      await many.send(
+        `GET / HTTP/1.1\r\nHost: x\r\n${"a: 1\r\n".repeat(127)}\r\n`,
       );
-      await raw.untilClosed();
-      assert(!raw.text.includes("smuggled"), raw.text);
-      assert(!raw.text.includes("200 OK"), raw.text);
+      await many.until((t) => t.startsWith("HTTP/1.1 200 OK"));
     } finally {
-      await raw.close();
+      await many.close();
+    }
+    // A broken chunked body fails the handler's read; the connection ends.
+    for (
+      const broken of [
+        "2\r\nabX\r\n", // no CRLF after the data
+        "2;a\nb\r\nab\r\n", // a bare LF in an extension
+        "2\r\nab\r\n0\r\nX: 1\nY: 2\r\n\r\n", // and in a trailer
+      ]
+    ) {
+      const raw = await Raw.open(server.port);
+      try {
+        await raw.send(
+          "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+            broken + "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        await raw.untilClosed();
+        assert(!raw.text.includes("smuggled"), raw.text);
+        assert(!raw.text.includes("200 OK"), `${broken}: ${raw.text}`);
+      } finally {
+        await raw.close();
+      }
     }
   } finally {
+    await server.close();
+  }
+});
+
+Deno.test("empty lines before a request are skipped, even split across reads", async () => {
+  const server = await serve();
+  const raw = await Raw.open(server.port);
+  try {
+    await raw.send("\r\n\r");
+    await new Promise((r) => setTimeout(r, 50));
+    await raw.send("\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    await raw.until((t) => t.includes("GET /a "));
+    assert(raw.text.startsWith("HTTP/1.1 200 OK"), raw.text);
+  } finally {
+    await raw.close();
     await server.close();
   }
 });
@@ -454,6 +497,57 @@ Deno.test("a body is read at most about 1 MiB ahead of a handler that does not r
     assert(await waitFor(() => text.endsWith(`got ${size}`), 20_000), text);
   } finally {
     socket.destroy();
+    await server.close();
+  }
+});
+
+Deno.test("after a broken body, and behind unread answers, nothing more is read", async () => {
+  let release!: () => void;
+  const released = new Promise<void>((r) => release = r);
+  // Each answer has a 4 KB head; the handler of POST waits after its body
+  // fails.
+  const server = await serve(async (req) => {
+    if (req.method === "POST") {
+      await bodyText(req).catch(() => {});
+      await released;
+    }
+    const res = answer("");
+    res.header!.set("x-pad", "p".repeat(4000));
+    return res;
+  });
+  const size = 48 * 1024 * 1024;
+  const broken = net.connect(server.port, "127.0.0.1");
+  const heads = net.connect(server.port, "127.0.0.1");
+  try {
+    await Promise.all(
+      [broken, heads].map((s) =>
+        new Promise<void>((r) => s.once("connect", () => r()))
+      ),
+    );
+    broken.on("error", () => {});
+    broken.write(
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX",
+    );
+    broken.write(new Uint8Array(size));
+    // 20,000 HEADs (80 MB of answers) from a client that reads nothing.
+    heads.pause();
+    heads.on("error", () => {});
+    const total = 20_000;
+    heads.write("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(total));
+    await new Promise((r) => setTimeout(r, 1000));
+    assert(
+      broken.writableLength > size / 2,
+      `the server read ${
+        size - broken.writableLength
+      } bytes after a broken body`,
+    );
+    // Kernel buffers hold a few MiB of answers at most.
+    const answered = server.counts().started;
+    assert(answered < total / 4, `${answered} HEADs answered, unread`);
+    release();
+  } finally {
+    broken.destroy();
+    heads.destroy();
     await server.close();
   }
 });
