@@ -129,11 +129,8 @@ async function startTimed(
   const bcn = await startBcn(args, { env: { BCN_AUTHPASS: PASS } });
   const rss: number[] = [];
   const sampler = setInterval(() => {
-    try {
-      const status = Deno.readTextFileSync(`/proc/${bcn.pid}/status`);
-      const m = /VmRSS:\s+(\d+) kB/.exec(status);
-      if (m) rss.push(Number(m[1]) / 1024);
-    } catch { /* no /proc: no samples */ }
+    const mb = statusMb(bcn.pid, "VmRSS");
+    if (mb !== undefined) rss.push(mb);
   }, 250);
   try {
     await bcn.waitFor("<=> gRPC ", SERVE_TIMEOUT_MS);
@@ -155,14 +152,16 @@ function quarters(samples: number[]): string {
     .join(" / ") + " MB";
 }
 
-/** The peak resident set of a process, in MB, from /proc. */
-async function peakRssMb(pid: number): Promise<number | undefined> {
+/**
+ * A size from a process's /proc status (`VmRSS`, `VmHWM`) in MB, or
+ * undefined where there is no /proc.
+ */
+function statusMb(pid: number, field: string): number | undefined {
   try {
-    const status = await Deno.readTextFile(`/proc/${pid}/status`);
-    const m = /VmHWM:\s+(\d+) kB/.exec(status);
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status);
     return m ? Number(m[1]) / 1024 : undefined;
-  } catch (e) {
-    console.error(`cannot read the peak RSS of ${pid}: ${e}`);
+  } catch {
     return undefined;
   }
 }
@@ -233,7 +232,7 @@ try {
     "--period",
     "60s",
   ]);
-  const rss = await peakRssMb(fresh.bcn.pid);
+  const rss = statusMb(fresh.bcn.pid, "VmHWM");
   // Where the CPU went (read after the timing): the syncing node since it
   // started, the serving bootstrap during the sync.
   const freshSplit = cpuSplit(new Map(), threadTimes(fresh.bcn.pid));

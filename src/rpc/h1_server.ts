@@ -25,7 +25,7 @@ import type {
   UniversalServerRequest,
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
-import { requestUrl } from "./http_routes.ts";
+import { plain, requestUrl } from "./http_routes.ts";
 
 /** A request as the connection hands it over; answer with a response. */
 export type H1Handler = (
@@ -67,7 +67,8 @@ const LINGER_MS = 1000;
 
 const EMPTY = new Uint8Array(0);
 const CRLF = new Uint8Array([13, 10]);
-const CHUNKED_END = new TextEncoder().encode("0\r\n\r\n");
+const encoder = new TextEncoder();
+const CHUNKED_END = encoder.encode("0\r\n\r\n");
 /** The reason of every request cut short by its client (made once). */
 const CLIENT_GONE = new Error("the client closed the connection");
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -227,18 +228,7 @@ export class H1ServerConnection {
   }
 
   #start(head: Head): void {
-    const req: Request = {
-      abort: new AbortController(),
-      framing: head.framing,
-      chunks: [],
-      queued: 0,
-      bodyEnded: head.framing === undefined,
-      bodyError: undefined,
-      wake: undefined,
-      keepAlive: head.keepAlive,
-      http10: head.http10,
-      headSent: false,
-    };
+    const req = newRequest(head.framing, head.keepAlive, head.http10);
     this.#req = req;
     this.#options.onRequestStart?.();
     if (head.expectContinue && !req.bodyEnded) {
@@ -355,8 +345,7 @@ export class H1ServerConnection {
       // one but by the connection closing.
       req.keepAlive = false;
       if (!req.headSent && !this.#closed) {
-        this.#writeHead(req, 500, plainHeader("internal error\n"));
-        this.#socket.write("internal error\n");
+        this.#writePlain(req, 500, "internal error\n");
       } else this.#socket.destroy();
     } finally {
       this.#finish(req);
@@ -451,22 +440,18 @@ export class H1ServerConnection {
   #refuse(status: number, message: string): void {
     this.#closing = true;
     this.#in.clear();
-    const body = `bad request: ${message}\n`;
-    const req: Request = {
-      abort: new AbortController(),
-      framing: undefined,
-      chunks: [],
-      queued: 0,
-      bodyEnded: true,
-      bodyError: undefined,
-      wake: undefined,
-      keepAlive: false,
-      http10: false,
-      headSent: false,
-    };
-    this.#writeHead(req, status, plainHeader(body));
-    this.#socket.write(body);
+    this.#writePlain(
+      newRequest(undefined, false, false),
+      status,
+      `bad request: ${message}\n`,
+    );
     this.#end();
+  }
+
+  /** A whole plain-text answer, written at once. */
+  #writePlain(req: Request, status: number, text: string): void {
+    this.#writeHead(req, status, plain(status, text).header!);
+    this.#socket.write(text);
   }
 
   // Ends our side; a client that does not close its side is not waited for.
@@ -512,6 +497,26 @@ export class H1ServerConnection {
     this.#drained.clear();
     for (const w of all) w();
   }
+}
+
+/** A request whose head is in; none of its body read yet. */
+function newRequest(
+  framing: Framing | undefined,
+  keepAlive: boolean,
+  http10: boolean,
+): Request {
+  return {
+    abort: new AbortController(),
+    framing,
+    chunks: [],
+    queued: 0,
+    bodyEnded: framing === undefined,
+    bodyError: undefined,
+    wake: undefined,
+    keepAlive,
+    http10,
+    headSent: false,
+  };
 }
 
 /** A parsed request head. */
@@ -688,7 +693,7 @@ class ReadBuffer {
 
 /** One chunk of a chunked body. */
 function chunkOf(data: Uint8Array): Uint8Array {
-  const size = new TextEncoder().encode(`${data.length.toString(16)}\r\n`);
+  const size = encoder.encode(`${data.length.toString(16)}\r\n`);
   const out = new Uint8Array(size.length + data.length + 2);
   out.set(size);
   out.set(data, size.length);
@@ -698,11 +703,4 @@ function chunkOf(data: Uint8Array): Uint8Array {
 
 function bodyAllowed(status: number): boolean {
   return status >= 200 && status !== 204 && status !== 304;
-}
-
-function plainHeader(body: string): Headers {
-  return new Headers({
-    "content-type": "text/plain; charset=utf-8",
-    "content-length": String(new TextEncoder().encode(body).length),
-  });
 }

@@ -29,7 +29,7 @@ import type {
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
 import { encodeHeaderBlock, type HeaderField, HpackDecoder } from "./hpack.ts";
-import { requestUrl } from "./http_routes.ts";
+import { plain, requestUrl } from "./http_routes.ts";
 import {
   ACK,
   concat,
@@ -637,19 +637,4 @@ function requestOf(
   const url = requestUrl(authority, path);
   if (url === undefined) return ":authority or :path";
   return { url, method: pseudo.get(":method") ?? "", header };
-}
-
-/** A plain-text response. */
-export function plain(status: number, text: string): UniversalServerResponse {
-  const body = new TextEncoder().encode(text);
-  return {
-    status,
-    header: new Headers({
-      "content-type": "text/plain; charset=utf-8",
-      "content-length": String(body.length),
-    }),
-    body: (async function* () {
-      yield body;
-    })(),
-  };
 }

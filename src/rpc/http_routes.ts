@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { messageOf } from "./errors.ts";
 
 /** What a route answers. */
@@ -161,4 +162,19 @@ export function requestUrl(host: string, target: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A plain-text response. */
+export function plain(status: number, text: string): UniversalServerResponse {
+  const body = new TextEncoder().encode(text);
+  return {
+    status,
+    header: new Headers({
+      "content-type": "text/plain; charset=utf-8",
+      "content-length": String(body.length),
+    }),
+    body: (async function* () {
+      yield body;
+    })(),
+  };
 }

@@ -47,10 +47,11 @@ import {
   type HttpResponseLike,
   type HttpRoutes,
   notFound,
+  plain,
   serveHttpRoute,
 } from "./http_routes.ts";
 import { H1ServerConnection } from "./h1_server.ts";
-import { H2ServerConnection, plain } from "./h2_server.ts";
+import { H2ServerConnection } from "./h2_server.ts";
 
 /**
  * Streams one HTTP/2 connection may have open at once: a connection is
