@@ -52,7 +52,7 @@ export {
   type SyncErrorOptions,
   type SyncSource,
 } from "./src/node/state_sync.ts";
-export { messageOf } from "./src/rpc/errors.ts";
+export { messageOf } from "./src/util/errors.ts";
 export type { AccountLedger } from "./src/rpc/account.ts";
 export type { BlockLedger } from "./src/rpc/block.ts";
 export type { TxLedger } from "./src/rpc/tx.ts";

@@ -23,7 +23,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { Account } from "../src/rpc/gen/account_pb.ts";
 import { Node } from "../src/rpc/gen/node_pb.ts";
 import { Tx } from "../src/rpc/gen/tx_pb.ts";
-import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from "../src/rpc/conn_limits.ts";
+import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from "../src/http/conn_limits.ts";
 import {
   type BcnProcess,
   freePort,

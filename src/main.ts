@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { firstLine } from "./rpc/errors.ts";
+import { firstLine } from "./util/errors.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { type Io, runCommand, STD_IO } from "./cli/command.ts";
 import { findCommand, groupHelp, isGroup, mainHelp } from "./cli/table.ts";

@@ -1,7 +1,9 @@
 /**
  * The layers of `src/`, top to bottom: `main.ts`, then cli -> node -> rpc ->
- * store -> chain. A module may import from its own layer and the ones below,
- * never from one above (`src/rpc/gen/` is generated code, inside rpc).
+ * http -> store -> chain -> util. A module may import from its own layer and
+ * the ones below, never from one above (`src/rpc/gen/` is generated code,
+ * inside rpc). So bcn's own HTTP knows nothing of the Connect services, the
+ * node or the CLI, and the general helpers in util/ nothing of the chain.
  */
 import { assertEquals } from "./assert.ts";
 import { dirname, join, normalize, relative } from "node:path";
@@ -11,16 +13,18 @@ const SRC = fileURLToPath(new URL("../src/", import.meta.url));
 
 /** Rank of each layer: a module imports only from ranks <= its own. */
 const RANKS: Readonly<Record<string, number>> = {
-  chain: 0,
-  store: 1,
-  rpc: 2,
-  node: 3,
-  cli: 4,
+  util: 0,
+  chain: 1,
+  store: 2,
+  http: 3,
+  rpc: 4,
+  node: 5,
+  cli: 6,
 };
 /** `main.ts` (and anything else at the top of src/) sits above every layer. */
-const TOP = 5;
+const TOP = 7;
 
-/** The layer rank of a path relative to src/, e.g. `rpc/tx.ts` -> 2. */
+/** The layer rank of a path relative to src/, e.g. `rpc/tx.ts` -> 4. */
 function rankOf(path: string): number {
   const first = path.split(/[\\/]/)[0];
   return RANKS[first] ?? TOP;
@@ -90,6 +94,7 @@ Deno.test("the layer check sees an upward import, and only that", () => {
     'export { readKey } from "../store/key_store.ts";',
     'const m = await import("../cli/args.ts");',
     'import "../main.ts";',
+    'import { plain } from "../http/http_routes.ts";',
   ].join("\n");
   assertEquals(upwardImports("rpc/tx.ts", source), [
     "rpc/tx.ts -> node/ledger.ts",
@@ -99,6 +104,14 @@ Deno.test("the layer check sees an upward import, and only that", () => {
   assertEquals(
     upwardImports("main.ts", 'import { runCli } from "./cli/args.ts";'),
     [],
+  );
+  assertEquals(
+    upwardImports("http/h2_server.ts", 'import { Tx } from "../rpc/tx.ts";'),
+    ["http/h2_server.ts -> rpc/tx.ts"],
+  );
+  assertEquals(
+    upwardImports("util/errors.ts", 'import { Tx } from "../chain/tx.ts";'),
+    ["util/errors.ts -> chain/tx.ts"],
   );
   assertEquals(
     upwardImports(

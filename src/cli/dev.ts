@@ -19,7 +19,7 @@ import { Account } from "../chain/account.ts";
 import { U64_MAX } from "../chain/json.ts";
 import { newGenesis } from "../chain/genesis.ts";
 import { Node } from "../node/node.ts";
-import { messageOf } from "../rpc/errors.ts";
+import { messageOf } from "../util/errors.ts";
 import { BlockStore } from "../store/block_store.ts";
 import { listKeys, writeKey } from "../store/key_store.ts";
 import {

@@ -22,12 +22,12 @@ import {
 } from "../node/config.ts";
 import { Node } from "../node/node.ts";
 import { decodeStatus, formatStatus, type NodeStatus } from "../node/status.ts";
-import { AddressList } from "../rpc/address_list.ts";
-import { firstLine } from "../rpc/errors.ts";
+import { AddressList } from "../http/address_list.ts";
+import { firstLine } from "../util/errors.ts";
 import {
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
   MAX_CONNECTIONS,
-} from "../rpc/conn_limits.ts";
+} from "../http/conn_limits.ts";
 import {
   type Flags,
   optionalString,

@@ -9,7 +9,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DecodeError } from "../chain/json.ts";
 import { splitHostPort } from "../node/config.ts";
-import { firstLine, networkError, withoutAddr } from "../rpc/errors.ts";
+import { withoutAddr } from "../rpc/errors.ts";
+import { firstLine, networkError } from "../util/errors.ts";
 import { type PeerClients, PeerRegistry } from "../rpc/registry.ts";
 import { type Flags, requireString, UsageError } from "./args.ts";
 

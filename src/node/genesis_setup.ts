@@ -15,7 +15,7 @@ import {
   type SigGenesis,
   verifyGenesis,
 } from "../chain/genesis.ts";
-import { messageOf } from "../rpc/errors.ts";
+import { messageOf } from "../util/errors.ts";
 import { type BlockStore, GENESIS_FILE } from "../store/block_store.ts";
 import { checkPassword, writeKey } from "../store/key_store.ts";
 import type { NodeConfig } from "./config.ts";

@@ -21,7 +21,7 @@ import type { State } from "../chain/state.ts";
 import { primeTx, type SigTx, txBytes, txHash, txSigner } from "../chain/tx.ts";
 import type { AccountLedger } from "../rpc/account.ts";
 import type { BlockLedger } from "../rpc/block.ts";
-import { messageOf } from "../rpc/errors.ts";
+import { messageOf } from "../util/errors.ts";
 import type { TxLedger } from "../rpc/tx.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import { SyncError } from "./errors.ts";

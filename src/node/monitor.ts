@@ -8,7 +8,7 @@
  * @module
  */
 import denoJson from "../../deno.json" with { type: "json" };
-import type { HttpRoutes } from "../rpc/http_routes.ts";
+import type { HttpRoutes } from "../http/http_routes.ts";
 import type { NodeConfig } from "./config.ts";
 import type { EventBus } from "./events.ts";
 import type { Ledger } from "./ledger.ts";

@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import { blockBytes } from "../chain/block.ts";
 import { State } from "../chain/state.ts";
-import { messageOf } from "../rpc/errors.ts";
+import { messageOf } from "../util/errors.ts";
 import type { PeerRegistry } from "../rpc/registry.ts";
 import { BlockStore, BlockStoreError } from "../store/block_store.ts";
 import { checkStartInputs, setUpGenesis } from "./genesis_setup.ts";

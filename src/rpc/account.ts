@@ -14,7 +14,7 @@ import {
   writeKey,
 } from "../store/key_store.ts";
 import type { Account as AccountService } from "./gen/account_pb.ts";
-import { messageOf } from "./errors.ts";
+import { messageOf } from "../util/errors.ts";
 import { KeyAccess } from "./key_access.ts";
 
 /** How many new accounts AccountCreate makes a minute, by default. */

@@ -18,7 +18,7 @@ import {
   type ContextValues,
   createContextKey,
 } from "@connectrpc/connect";
-import { AddressList } from "./address_list.ts";
+import { AddressList } from "../http/address_list.ts";
 
 /**
  * The client address of a call (the connection's peer address, IPv4-mapped
@@ -50,7 +50,7 @@ const LOCAL = AddressList.of(LOCAL_ADDRESSES);
  * @example
  * ```ts
  * import { createContextValues } from "@connectrpc/connect";
- * import { AddressList } from "./address_list.ts";
+ * import { AddressList } from "../http/address_list.ts";
  * import { CLIENT_ADDRESS, KeyAccess } from "./key_access.ts";
  * const access = new KeyAccess(AddressList.parse("10.0.0.0/8"));
  * access.allows("10.1.2.3"); // true
@@ -66,7 +66,7 @@ export class KeyAccess {
    *
    * @example
    * ```ts
-   * import { AddressList } from "./address_list.ts";
+   * import { AddressList } from "../http/address_list.ts";
    * import { KeyAccess } from "./key_access.ts";
    * const access = new KeyAccess(AddressList.parse("192.168.1.5"));
    * ```
@@ -81,7 +81,7 @@ export class KeyAccess {
    *
    * @example
    * ```ts
-   * import { AddressList } from "./address_list.ts";
+   * import { AddressList } from "../http/address_list.ts";
    * import { KeyAccess } from "./key_access.ts";
    * new KeyAccess(AddressList.parse("::1")).widened; // false
    * ```

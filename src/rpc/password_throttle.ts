@@ -19,7 +19,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { KeyStoreError } from "../store/key_store.ts";
-import { errorChain } from "./errors.ts";
+import { errorChain } from "../util/errors.ts";
 
 /** Options of {@link PasswordThrottle}; the defaults are the node's. */
 export interface PasswordThrottleOptions {

@@ -5,7 +5,7 @@
  * @module
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { messageOf } from "./errors.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** A search prefix: 1 to 64 lowercase hex characters. */
 const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/;

@@ -39,8 +39,8 @@ import type {
   MessageInitShape,
 } from "@bufbuild/protobuf";
 import { Block } from "./gen/block_pb.ts";
-import { errorChain, hasNodeErrorCode } from "./errors.ts";
-import { createH2cClient } from "./h2c_client.ts";
+import { errorChain, hasNodeErrorCode } from "../util/errors.ts";
+import { createH2cClient } from "../http/h2c_client.ts";
 
 /**
  * How to talk to a peer: `"connect"` is the Connect protocol over HTTP/1.1

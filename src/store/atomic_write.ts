@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { writeAll } from "../util/write_all.ts";
 import { basename, dirname, join } from "node:path";
 
 /** Options for {@link writeFileAtomic}. */
@@ -75,26 +76,5 @@ export async function syncDir(dir: string): Promise<void> {
     // Some file systems refuse fsync on a directory; nothing more to do.
   } finally {
     d.close();
-  }
-}
-
-/**
- * Writes every byte of `data` to `file` (a single `write` may be partial).
- *
- * @example
- * ```ts
- * import { writeAll } from "./atomic_write.ts";
- * const path = await Deno.makeTempFile();
- * using f = await Deno.open(path, { write: true });
- * await writeAll(f, new Uint8Array([1, 2, 3]));
- * ```
- */
-export async function writeAll(
-  file: { write(p: Uint8Array): Promise<number> },
-  data: Uint8Array,
-): Promise<void> {
-  let off = 0;
-  while (off < data.length) {
-    off += await file.write(data.subarray(off));
   }
 }

@@ -25,7 +25,8 @@ import {
   genesisHash,
   type SigGenesis,
 } from "../chain/genesis.ts";
-import { syncDir, writeAll, writeFileAtomic } from "./atomic_write.ts";
+import { syncDir, writeFileAtomic } from "./atomic_write.ts";
+import { writeAll } from "../util/write_all.ts";
 
 /** A block-store error a user can fix: a damaged file, a genesis clash. */
 export class BlockStoreError extends Error {

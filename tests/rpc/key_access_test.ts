@@ -8,7 +8,7 @@ import { Code } from "@connectrpc/connect";
 import { timeNow } from "../../src/chain/time.ts";
 import { decodeSigTx, encodeSigTx, txHash } from "../../src/chain/tx.ts";
 import { accountMethods } from "../../src/rpc/account.ts";
-import { AddressList } from "../../src/rpc/address_list.ts";
+import { AddressList } from "../../src/http/address_list.ts";
 import { blockSyncMethods } from "../../src/rpc/block.ts";
 import { Account as AccountService } from "../../src/rpc/gen/account_pb.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";

@@ -14,7 +14,9 @@ import {
   createGrpcWebTransport,
   Http2SessionManager,
 } from "@connectrpc/connect-node";
+import { Account } from "../../src/rpc/gen/account_pb.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
+import { Node } from "../../src/rpc/gen/node_pb.ts";
 import { type RpcServer, startServer } from "../../src/rpc/server.ts";
 
 const GENESIS = new TextEncoder().encode('{"chain":"test"}');
@@ -687,4 +689,46 @@ Deno.test("clients hanging up in the middle of HTTP/1.1 streams are not logged",
   // connect-node's adapter printed a stack trace for each of them.
   assertEquals(logged, []);
   assertEquals(warnings, []);
+});
+
+Deno.test("a method no service has is unimplemented in every protocol", async () => {
+  const server = await startFake();
+  const baseUrl = `http://${server.addr}`;
+  const transports = {
+    "Connect over HTTP/1.1": createConnectTransport({
+      baseUrl,
+      httpVersion: "1.1",
+    }),
+    "gRPC-Web over HTTP/1.1": createGrpcWebTransport({
+      baseUrl,
+      httpVersion: "1.1",
+    }),
+    "gRPC over HTTP/2": createGrpcTransport({ baseUrl }),
+  };
+  try {
+    for (const [name, transport] of Object.entries(transports)) {
+      // The fake serves only Block: Account's methods are unknown to it.
+      const client = createClient(Account, transport);
+      const unary = await assertRejects(() =>
+        client.accountBalance({ Address: "0x00" })
+      );
+      assertEquals((unary as ConnectError).code, Code.Unimplemented, name);
+      assert(
+        (unary as ConnectError).rawMessage.includes(
+          "/Account/AccountBalance",
+        ),
+        `${name}: ${(unary as ConnectError).rawMessage}`,
+      );
+    }
+    // A server stream of an unknown service: Connect's end-of-stream error.
+    const stream = createClient(Node, transports["Connect over HTTP/1.1"]);
+    const err = await assertRejects(async () => {
+      for await (const _ of stream.streamSubscribe({})) {
+        // nothing arrives
+      }
+    });
+    assertEquals((err as ConnectError).code, Code.Unimplemented);
+  } finally {
+    await server.close();
+  }
 });

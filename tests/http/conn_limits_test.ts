@@ -27,13 +27,13 @@ import { EventBus } from "../../src/node/events.ts";
 import { streamSubscribeMethods } from "../../src/rpc/node.ts";
 import { peerSyncSource, StateSync } from "../../src/node/state_sync.ts";
 import { blockSyncMethods } from "../../src/rpc/block.ts";
-import { clientAddress } from "../../src/rpc/address_list.ts";
+import { clientAddress } from "../../src/http/address_list.ts";
 import { PeerRegistry } from "../../src/rpc/registry.ts";
 import {
   addressKey,
   ConnectionTracker,
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
-} from "../../src/rpc/conn_limits.ts";
+} from "../../src/http/conn_limits.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { Node } from "../../src/rpc/gen/node_pb.ts";
 import { type ServerOptions, startServer } from "../../src/rpc/server.ts";

@@ -9,7 +9,7 @@ import { startServer } from "../../src/rpc/server.ts";
 import { PeerTransport } from "../../src/rpc/transport.ts";
 import { createClient } from "@connectrpc/connect";
 import * as http2 from "node:http2";
-import { encodeHeaderBlock, HpackDecoder } from "../../src/rpc/hpack.ts";
+import { encodeHeaderBlock, HpackDecoder } from "../../src/http/hpack.ts";
 import {
   concat,
   END_HEADERS,
@@ -23,8 +23,8 @@ import {
   SETTINGS_INITIAL_WINDOW_SIZE,
   settingsPayload,
   u32,
-} from "../../src/rpc/h2_frames.ts";
-import { MAX_STREAMS_PER_CONNECTION } from "../../src/rpc/server.ts";
+} from "../../src/http/h2_frames.ts";
+import { MAX_STREAMS_PER_CONNECTION } from "../../src/http/listener.ts";
 
 const BLOCK = 3000;
 const BLOCKS = 200;
@@ -369,17 +369,18 @@ Deno.test("h2 server: it sends no more than the client's window until it opens",
   }
 });
 
-Deno.test("h2 server: a bad :authority or header field gets 400, plain routes and unknown paths answer", async () => {
+Deno.test("h2 server: a bad :authority or header field gets 400, plain routes and unknown methods answer", async () => {
   const server = await serve();
   const c = await RawClient.open(server.port);
   try {
-    const status = async (id: number) => {
+    const fields = async (id: number) => {
       const h = await c.until((f) =>
         f.type === Frame.Headers && f.stream === id
       );
       assert(h, `no answer on stream ${id}`);
-      return c.hpack.decode(h.payload).find(([k]) => k === ":status")?.[1];
+      return new Map(c.hpack.decode(h.payload));
     };
+    const status = async (id: number) => (await fields(id)).get(":status");
     await c.write(frame(
       Frame.Headers,
       END_HEADERS | END_STREAM,
@@ -404,8 +405,11 @@ Deno.test("h2 server: a bad :authority or header field gets 400, plain routes an
       ]),
     ));
     assertEquals(await status(3), "200");
+    // A gRPC call of a method no service has: gRPC's UNIMPLEMENTED.
     await c.request(5, "/nothing/here");
-    assertEquals(await status(5), "404");
+    const unimplemented = await fields(5);
+    assertEquals(unimplemented.get(":status"), "200");
+    assertEquals(unimplemented.get("grpc-status"), "12");
     // A field name Headers refuses (a space in it) is a bad request too.
     await c.request(7, "/Block/GenesisSync", undefined, [["bad name", "x"]]);
     assertEquals(await status(7), "400");

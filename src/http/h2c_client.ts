@@ -31,8 +31,8 @@ import type {
   UniversalClientRequest,
   UniversalClientResponse,
 } from "@connectrpc/connect/protocol";
-import { messageOf } from "./errors.ts";
-import { writeAll } from "../store/atomic_write.ts";
+import { messageOf } from "../util/errors.ts";
+import { writeAll } from "../util/write_all.ts";
 import {
   encodeHeaderBlock,
   type HeaderField,

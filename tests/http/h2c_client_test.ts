@@ -1,12 +1,12 @@
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalClientResponse } from "@connectrpc/connect/protocol";
-import { createH2cClient } from "../../src/rpc/h2c_client.ts";
+import { createH2cClient } from "../../src/http/h2c_client.ts";
 import {
   encodeHeaderBlock,
   type HeaderField,
   HpackDecoder,
-} from "../../src/rpc/hpack.ts";
+} from "../../src/http/hpack.ts";
 
 // Frame types and flags of RFC 9113.
 const DATA = 0, HEADERS = 1, RST_STREAM = 3, SETTINGS = 4, PING = 6;

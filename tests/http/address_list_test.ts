@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../assert.ts";
-import { AddressList, clientAddress } from "../../src/rpc/address_list.ts";
+import { AddressList, clientAddress } from "../../src/http/address_list.ts";
 
 Deno.test("AddressList: exact IPv4 and IPv6 addresses", () => {
   const list = AddressList.parse("127.0.0.1, ::1");

@@ -10,7 +10,7 @@
  * @module
  */
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { messageOf } from "./errors.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** What a route answers. */
 export interface HttpAnswer {

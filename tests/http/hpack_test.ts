@@ -5,7 +5,7 @@ import {
   HpackDecoder,
   HpackError,
   huffmanDecode,
-} from "../../src/rpc/hpack.ts";
+} from "../../src/http/hpack.ts";
 
 function hex(s: string): Uint8Array {
   return Uint8Array.from(

@@ -3,7 +3,7 @@
  * could move the path elsewhere is refused.
  */
 import { assertEquals } from "../assert.ts";
-import { requestUrl } from "../../src/rpc/http_routes.ts";
+import { requestUrl } from "../../src/http/http_routes.ts";
 
 Deno.test("requestUrl takes plain hosts and ports, and the target as the path", () => {
   assertEquals(

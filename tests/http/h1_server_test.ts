@@ -10,7 +10,7 @@ import type {
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
 import { assert, assertEquals } from "../assert.ts";
-import { H1ServerConnection } from "../../src/rpc/h1_server.ts";
+import { H1ServerConnection } from "../../src/http/h1_server.ts";
 import { waitFor } from "../support.ts";
 
 type Req = Omit<UniversalServerRequest, "contextValues">;
