@@ -29,6 +29,7 @@ import {
 import { H1ServerConnection } from "./h1_server.ts";
 import { H2ServerConnection } from "./h2_server.ts";
 import { PREFACE } from "./h2_frames.ts";
+import type { H2Limits } from "./h2_limits.ts";
 
 /**
  * Streams one HTTP/2 connection may have open at once: a connection is
@@ -97,6 +98,8 @@ export interface ListenOptions {
    * room when the server is nearly full. Defaults for every field.
    */
   limits?: ConnectionLimits;
+  /** HTTP/2 bounds (see `h2_limits.ts`); defaults for every field. */
+  h2?: H2Limits;
   /** Where the server reports trouble with its port (one line each). */
   onWarning?: (message: string) => void;
 }

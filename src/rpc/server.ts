@@ -21,6 +21,7 @@ import type {
 import { MAX_MESSAGE_BYTES } from "./transport.ts";
 import { CLIENT_ADDRESS } from "./key_access.ts";
 import type { ConnectionLimits } from "../http/conn_limits.ts";
+import type { H2Limits } from "../http/h2_limits.ts";
 import {
   type HttpResponseLike,
   type HttpRoutes,
@@ -58,6 +59,8 @@ export interface ServerOptions {
    * room when the server is nearly full. Defaults for every field.
    */
   limits?: ConnectionLimits;
+  /** HTTP/2 bounds (see `../http/h2_limits.ts`); defaults for every field. */
+  h2?: H2Limits;
   /** Where the server reports trouble with its port (one line each). */
   onWarning?: (message: string) => void;
 }
@@ -118,6 +121,7 @@ export function startServer(options: ServerOptions): Promise<RpcServer> {
     signal: options.signal,
     closeGraceMs: options.closeGraceMs,
     limits: options.limits,
+    h2: options.h2,
     onWarning: options.onWarning,
   });
 }

@@ -1,0 +1,106 @@
+/**
+ * The bounds of bcn's HTTP/2 server, each with its reason, and the
+ * options that let a test or an embedder tighten them. Every bound
+ * answers one of the published HTTP/2 attack classes (listed in
+ * `docs/http.md`): a connection that goes past its abuse budget gets a
+ * GOAWAY `ENHANCE_YOUR_CALM` and is closed.
+ *
+ * @module
+ */
+
+/**
+ * The largest decoded header list a request may have, counted as RFC 9113
+ * §6.5.2 does (name, value and 32 per field), advertised as
+ * SETTINGS_MAX_HEADER_LIST_SIZE. A gRPC or Connect request has well under
+ * 1 KiB; the bound keeps a stream's headers small however well they
+ * compress (HPACK amplification).
+ */
+export const MAX_HEADER_LIST_BYTES = 16 * 1024;
+
+/**
+ * The largest encoded header block (HEADERS and its CONTINUATIONs).
+ */
+export const MAX_HEADER_BLOCK_BYTES = 16 * 1024;
+
+/**
+ * Frames one header block may take at most (HEADERS and its
+ * CONTINUATIONs): a block of {@link MAX_HEADER_BLOCK_BYTES} fits in two
+ * frames of the minimum size, so a peer that sends many small or empty
+ * fragments is flooding (CVE-2024-27316).
+ */
+export const MAX_HEADER_BLOCK_FRAMES = 16;
+
+/**
+ * The abuse budget of a connection, in points: each frame that costs the
+ * server work without carrying a request forward costs a point (a PING
+ * while no DATA moved, a SETTINGS, an empty DATA or header fragment, a
+ * PRIORITY, a stream the client resets, a stream refused). A connection
+ * that spends more than its budget is closed with ENHANCE_YOUR_CALM.
+ */
+export const CONNECTION_ABUSE_BUDGET = 1000;
+
+/**
+ * The abuse budget of one remote address (IPv6: its /64) over all its
+ * connections: reconnecting does not start over (rapid reset across
+ * reconnects). Past it, the address's HTTP/2 connections are closed and
+ * new ones refused until its meter is back under half.
+ */
+export const ADDRESS_ABUSE_BUDGET = 3000;
+
+/** Points each budget regains a second. */
+export const ABUSE_REFILL_PER_SECOND = 100;
+
+/**
+ * Streams open at once on the whole node over HTTP/2, and for one remote
+ * address: each open stream may hold a handler, a store file and its read
+ * buffer, whatever its connection. Past them a new stream is refused
+ * (REFUSED_STREAM, which a client may retry).
+ */
+export const MAX_STREAMS_PER_NODE = 256;
+
+/** See {@link MAX_STREAMS_PER_NODE}. */
+export const MAX_STREAMS_PER_ADDRESS = 64;
+
+/**
+ * How long a response stream may wait for the client's flow-control window
+ * before it is reset (CANCEL): a client that opens streams and never reads
+ * them holds their handlers.
+ */
+export const STALL_TIMEOUT_MS = 30_000;
+
+/**
+ * Response bytes written to one connection's socket and not yet taken by
+ * the peer, at most: past {@link SEND_HIGH_WATER} a response waits for the
+ * socket to drain; past this bound (frames that do not wait, such as PING
+ * answers to a peer that never reads) the connection is dropped.
+ */
+export const MAX_UNREAD_BYTES = 256 * 1024;
+
+/** See {@link MAX_UNREAD_BYTES}. */
+export const SEND_HIGH_WATER = 64 * 1024;
+
+/**
+ * The bounds an HTTP/2 server connection enforces; every field has the
+ * default above. Tests tighten them to reach a bound quickly.
+ *
+ * @example
+ * ```ts
+ * import type { H2Limits } from "./h2_limits.ts";
+ * const quick: H2Limits = { stallTimeoutMs: 500 };
+ * console.log(quick.stallTimeoutMs); // 500
+ * ```
+ */
+export interface H2Limits {
+  /** See {@link CONNECTION_ABUSE_BUDGET}. */
+  connectionAbuseBudget?: number;
+  /** See {@link ADDRESS_ABUSE_BUDGET}. */
+  addressAbuseBudget?: number;
+  /** See {@link ABUSE_REFILL_PER_SECOND}. */
+  abuseRefillPerSecond?: number;
+  /** See {@link MAX_STREAMS_PER_NODE}. */
+  maxStreamsPerNode?: number;
+  /** See {@link MAX_STREAMS_PER_ADDRESS}. */
+  maxStreamsPerAddress?: number;
+  /** See {@link STALL_TIMEOUT_MS}. */
+  stallTimeoutMs?: number;
+}
