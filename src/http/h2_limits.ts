@@ -58,8 +58,11 @@ export const ABUSE_REFILL_PER_SECOND = 100;
  */
 export const MAX_STREAMS_PER_NODE = 256;
 
-/** See {@link MAX_STREAMS_PER_NODE}. */
-export const MAX_STREAMS_PER_ADDRESS = 64;
+/**
+ * See {@link MAX_STREAMS_PER_NODE}: as many as one connection may open, so
+ * a client on one connection never meets this bound first.
+ */
+export const MAX_STREAMS_PER_ADDRESS = 100;
 
 /**
  * How long a response stream may wait for the client's flow-control window

@@ -1,25 +1,13 @@
 /**
- * The server side of HTTP/2 with prior knowledge (RFC 9113), written on a
- * `node:net` socket: what serves gRPC to reference Go nodes and HTTP/2
- * Connect clients, in place of Deno's `node:http2` server.
+ * The server side of HTTP/2 with prior knowledge (RFC 9113) on a `node:net`
+ * socket: what serves gRPC to reference Go nodes and HTTP/2 Connect
+ * clients (`docs/platform.md` says why not `node:http2`).
  *
- * Why: under Deno 2.9.6 the `node:http2` server can be killed by any
- * client. `node:http2` clients that made short calls (an unknown path, an
- * unimplemented method) and then closed or dropped their connection killed
- * a bcn server process within seconds (`free(): double free detected in
- * tcache 2`, `malloc_consolidate(): unaligned fastbin chunk detected`,
- * SIGSEGV, or `nghttp2_session.c:2402: find_stream_on_goaway_func:
- * Assertion`): in 13 of 17 runs of up to 150 rounds of 4 such clients,
- * after 1 to 74 rounds (`tests/rpc/h2_server_test.ts` has one).
- * Here a peer's frames change JavaScript state only, and a broken
- * connection ends its own streams.
- *
- * One {@link H2ServerConnection} per accepted socket: it reads the client's
- * frames, runs each request stream through a Connect universal handler
- * (or the plain GET routes), and writes the response with flow control.
- * Bounds: 100 concurrent streams, 16 KiB frames, 64 KiB header blocks and
- * header lists, a per-stream receive window given back as the handler
- * reads, and a limit on what the peer lets pile up unread in the socket.
+ * One {@link H2ServerConnection} per accepted socket. The protocol core
+ * (`h2_connection.ts`) reads the frames and keeps the connection's state;
+ * this module checks each request's header fields (RFC 9113 §8), runs the
+ * request through the handler and writes the response within the peer's
+ * flow-control windows. Its bounds are in `h2_limits.ts`.
  *
  * @module
  */
@@ -28,34 +16,23 @@ import type {
   UniversalServerRequest,
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
-import { encodeHeaderBlock, type HeaderField, HpackDecoder } from "./hpack.ts";
+import type { HeaderField } from "./hpack.ts";
 import { plain, requestUrl } from "./http_routes.ts";
 import {
-  ACK,
-  concat,
   CONNECTION_HEADERS,
-  DEFAULT_WINDOW,
-  END_HEADERS,
-  END_STREAM,
-  Frame,
-  frame,
-  FrameReader,
   H2Error,
-  type H2Frame,
   H2ProtocolError,
-  headerFrames,
   PREFACE,
-  PRIORITY,
-  readSettings,
-  readU31,
-  SETTINGS_INITIAL_WINDOW_SIZE,
-  SETTINGS_MAX_CONCURRENT_STREAMS,
-  SETTINGS_MAX_FRAME_SIZE,
-  SETTINGS_MAX_HEADER_LIST_SIZE,
-  settingsPayload,
-  u32,
-  unpad,
 } from "./h2_frames.ts";
+import { H2Connection, type H2Stream } from "./h2_connection.ts";
+import {
+  MAX_HEADER_BLOCK_BYTES,
+  MAX_HEADER_BLOCK_FRAMES,
+  MAX_HEADER_LIST_BYTES,
+  MAX_UNREAD_BYTES,
+  SEND_HIGH_WATER,
+  STALL_TIMEOUT_MS,
+} from "./h2_limits.ts";
 
 /** A request as the connection hands it over; answer with a response. */
 export type H2Handler = (
@@ -68,6 +45,20 @@ export interface H2ServerOptions {
   handle: H2Handler;
   /** Streams open at once at most (SETTINGS_MAX_CONCURRENT_STREAMS). */
   maxStreams: number;
+  /**
+   * Asked before a stream opens: false refuses it (REFUSED_STREAM), e.g.
+   * when the node or the client's address has its share of streams.
+   */
+  takeStream?: () => boolean;
+  /** Told when a stream that {@link H2ServerOptions.takeStream} took ends. */
+  giveStream?: () => void;
+  /**
+   * Charges abuse points (see `h2_limits.ts`); false ends the connection
+   * with ENHANCE_YOUR_CALM.
+   */
+  spend?: (points: number) => boolean;
+  /** How long a response may wait for a closed window; see the limits. */
+  stallTimeoutMs?: number;
   /** Told when a stream starts and when it ends (for idle tracking). */
   onStreamStart?: () => void;
   /** See {@link H2ServerOptions.onStreamStart}. */
@@ -81,66 +72,68 @@ export interface H2ServerOptions {
 const STREAM_WINDOW = 256 * 1024;
 /** See {@link STREAM_WINDOW}. */
 const CONNECTION_WINDOW = 1024 * 1024;
-/** Header blocks and decoded header lists at most. */
-const MAX_HEADER_BYTES = 64 * 1024;
-/**
- * Bytes written but not yet taken by the peer at most before the
- * connection is dropped: a peer that sends PINGs or requests and never
- * reads would otherwise grow the node's memory.
- */
-const MAX_UNREAD_BYTES = 1024 * 1024;
-/**
- * Streams a client may reset in {@link RESET_WINDOW_MS} at most: opening
- * and resetting streams at once makes the server start and stop handlers
- * at no cost to the client ("rapid reset").
- */
-const MAX_RESETS = 200;
-/** See {@link MAX_RESETS}. */
-const RESET_WINDOW_MS = 10_000;
-/** Above this, a response waits for the socket to drain. */
-const HIGH_WATER = 256 * 1024;
+/** Abuse points of a malformed request (it costs a handler nothing). */
+const MALFORMED_COST = 1;
+/** Abuse points of a request whose header list is too large. */
+const TOO_LARGE_COST = 10;
 
-interface Stream {
-  readonly id: number;
+/** A request stream's state beside the core's. */
+interface Request {
+  readonly stream: H2Stream;
   readonly abort: AbortController;
-  /** Request body chunks not yet read by the handler, with their credit. */
-  chunks: { data: Uint8Array; credit: number }[];
+  /**
+   * Body chunks not yet read by the handler (from `head` on), each with
+   * the flow-control bytes it took (padding too).
+   */
+  readonly chunks: { data: Uint8Array; flow: number }[];
+  head: number;
   bodyEnded: boolean;
   wake: (() => void) | undefined;
-  credit: number;
-  /** Bytes of body received, and window given back on top of the first. */
-  received: number;
-  given: number;
-  sendWindow: number;
-  /** The response has ended (END_STREAM sent) or the stream was reset. */
-  closed: boolean;
+  /** The request's content-length, if it has one, and the bytes seen. */
+  readonly contentLength: number | undefined;
+  bodyBytes: number;
+  stall: ReturnType<typeof setTimeout> | undefined;
+  taken: boolean;
+}
+
+/** A request's header fields, checked (RFC 9113 §8.3). */
+interface RequestHead {
+  url: string;
+  method: string;
+  header: Headers;
+  contentLength: number | undefined;
 }
 
 /**
  * One HTTP/2 connection on the server side. Reads from the socket as soon
  * as it is made; the caller has read nothing (or put back what it peeked).
+ *
+ * @example
+ * ```ts
+ * import * as net from "node:net";
+ * import { H2ServerConnection } from "./h2_server.ts";
+ * import { plain } from "./http_routes.ts";
+ *
+ * const server = net.createServer((socket) => {
+ *   new H2ServerConnection(socket, {
+ *     handle: () => Promise.resolve(plain(200, "ok\n")),
+ *     maxStreams: 100,
+ *   });
+ * });
+ * server.close();
+ * ```
  */
 export class H2ServerConnection {
   readonly #socket: net.Socket;
   readonly #options: H2ServerOptions;
-  readonly #reader = new FrameReader();
-  readonly #hpack = new HpackDecoder({ maxHeaderListSize: MAX_HEADER_BYTES });
-  readonly #streams = new Map<number, Stream>();
+  readonly #conn: H2Connection;
+  readonly #requests = new Map<number, Request>();
+  /** A request accepted by the core and not yet opened. */
+  #accepted: { head: RequestHead | string; tooLarge: boolean } | undefined;
   #prefaceLeft = PREFACE.length;
-  #lastStream = 0;
-  #headerBlock:
-    | { stream: number; endStream: boolean; parts: Uint8Array[] }
-    | undefined;
-  #headerBytes = 0;
-  #connSendWindow = DEFAULT_WINDOW;
-  #peerInitialWindow = DEFAULT_WINDOW;
-  #peerMaxFrame = 16_384;
-  #connCredit = 0;
-  #goingAway = false;
   #closed = false;
+  #peerGoingAway = false;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
-  #resets = 0;
-  #resetsSince = 0;
   readonly #drained = new Set<() => void>();
   readonly #windowWaiters = new Set<() => void>();
 
@@ -148,24 +141,38 @@ export class H2ServerConnection {
   constructor(socket: net.Socket, options: H2ServerOptions) {
     this.#socket = socket;
     this.#options = options;
+    this.#conn = new H2Connection({
+      role: "server",
+      write: (bytes) => this.#write(bytes),
+      maxConcurrentStreams: options.maxStreams,
+      streamWindow: STREAM_WINDOW,
+      connectionWindow: CONNECTION_WINDOW,
+      maxHeaderList: MAX_HEADER_LIST_BYTES,
+      maxHeaderBlock: MAX_HEADER_BLOCK_BYTES,
+      maxHeaderFrames: MAX_HEADER_BLOCK_FRAMES,
+      spend: options.spend,
+      events: {
+        accept: (_id, fields, _end, tooLarge) => this.#accept(fields, tooLarge),
+        opened: (stream) => this.#open(stream),
+        headers: (stream, fields, end) => this.#onTrailers(stream, fields, end),
+        data: (stream, data, end, flow) =>
+          this.#onData(stream, data, end, flow),
+        closed: (stream) => this.#onStreamClosed(stream),
+        goaway: () => {
+          // The client opens no more streams; the open ones go on.
+          this.#peerGoingAway = true;
+          this.#endIfIdle();
+        },
+        windowOpened: () => wakeAll(this.#windowWaiters),
+        failed: () => this.#endSocket(),
+      },
+    });
     socket.setNoDelay?.(true);
-    socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
-    socket.on("drain", () => this.#wakeAll(this.#drained));
+    socket.on("data", (chunk: Uint8Array) => this.#onBytes(chunk));
+    socket.on("drain", () => wakeAll(this.#drained));
     socket.on("close", () => this.#onClose());
     socket.on("error", () => {/* "close" follows */});
-    this.#write(concat([
-      frame(
-        Frame.Settings,
-        0,
-        0,
-        settingsPayload([
-          [SETTINGS_MAX_CONCURRENT_STREAMS, options.maxStreams],
-          [SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW],
-          [SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_BYTES],
-        ]),
-      ),
-      frame(Frame.WindowUpdate, 0, 0, u32(CONNECTION_WINDOW - DEFAULT_WINDOW)),
-    ]));
+    this.#conn.start();
     socket.resume();
   }
 
@@ -175,13 +182,18 @@ export class H2ServerConnection {
    */
   close(): void {
     if (this.#closed) return;
-    if (!this.#goingAway) {
-      this.#goingAway = true;
-      this.#write(
-        frame(Frame.Goaway, 0, 0, u32(this.#lastStream, H2Error.NoError)),
-      );
-    }
+    this.#conn.goaway();
     this.#endIfIdle();
+  }
+
+  /** Ends the connection as abusive: GOAWAY ENHANCE_YOUR_CALM. */
+  enhanceYourCalm(): void {
+    this.#conn.fail(
+      new H2ProtocolError(
+        "the address is over its budget",
+        H2Error.EnhanceYourCalm,
+      ),
+    );
   }
 
   /** Closes at once; open streams are aborted. */
@@ -189,385 +201,252 @@ export class H2ServerConnection {
     this.#socket.destroy();
   }
 
-  #onData(chunk: Uint8Array): void {
+  #onBytes(chunk: Uint8Array): void {
     if (this.#closed) return;
-    try {
-      if (this.#prefaceLeft > 0) {
-        const n = Math.min(this.#prefaceLeft, chunk.length);
-        const at = PREFACE.length - this.#prefaceLeft;
-        for (let i = 0; i < n; i++) {
-          if (chunk[i] !== PREFACE[at + i]) {
-            throw new H2ProtocolError("not the HTTP/2 connection preface");
-          }
+    if (this.#prefaceLeft > 0) {
+      const n = Math.min(this.#prefaceLeft, chunk.length);
+      const at = PREFACE.length - this.#prefaceLeft;
+      for (let i = 0; i < n; i++) {
+        if (chunk[i] !== PREFACE[at + i]) {
+          this.#conn.fail(new H2ProtocolError("not the HTTP/2 preface"));
+          return;
         }
-        this.#prefaceLeft -= n;
-        chunk = chunk.subarray(n);
       }
-      this.#reader.push(chunk);
-      for (let f = this.#reader.next(); f; f = this.#reader.next()) {
-        this.#onFrame(f);
-        if (this.#closed) return;
-      }
-    } catch (e) {
-      const code = e instanceof H2ProtocolError
-        ? e.code
-        : H2Error.InternalError;
-      this.#fail(code);
+      this.#prefaceLeft -= n;
+      chunk = chunk.subarray(n);
     }
+    this.#conn.receive(chunk);
   }
 
-  /** Ends the connection with a GOAWAY carrying `code`. */
-  #fail(code: H2Error): void {
-    if (this.#closed) return;
-    this.#write(frame(Frame.Goaway, 0, 0, u32(this.#lastStream, code)));
-    this.#endSocket();
-    this.#onClose();
+  /** Whether the core may open a new stream; the refusal's code if not. */
+  #accept(fields: HeaderField[], tooLarge: boolean): H2Error | undefined {
+    const head = tooLarge ? "" : requestOf(fields);
+    if (typeof head === "string" && head.startsWith("malformed")) {
+      this.#charge(MALFORMED_COST);
+      return H2Error.ProtocolError;
+    }
+    if (tooLarge) this.#charge(TOO_LARGE_COST);
+    if (this.#options.takeStream && !this.#options.takeStream()) {
+      return H2Error.RefusedStream;
+    }
+    this.#accepted = { head, tooLarge };
+    return undefined;
   }
 
-  #onFrame(f: H2Frame): void {
-    if (this.#headerBlock && f.type !== Frame.Continuation) {
-      throw new H2ProtocolError("header block not continued");
-    }
-    switch (f.type) {
-      case Frame.Data:
-        return this.#onDataFrame(f);
-      case Frame.Headers:
-        return this.#onHeaders(f);
-      case Frame.Continuation:
-        return this.#onContinuation(f);
-      case Frame.RstStream: {
-        if (f.payload.length !== 4) {
-          throw new H2ProtocolError("bad RST_STREAM", H2Error.FrameSizeError);
-        }
-        const now = performance.now();
-        if (now - this.#resetsSince > RESET_WINDOW_MS) {
-          this.#resetsSince = now;
-          this.#resets = 0;
-        }
-        if (++this.#resets > MAX_RESETS) {
-          throw new H2ProtocolError(
-            "too many streams reset",
-            H2Error.EnhanceYourCalm,
-          );
-        }
-        const stream = this.#streams.get(f.stream);
-        if (stream) {
-          // Never answered with a reset of our own.
-          stream.closed = true;
-          this.#endStream(stream, "the client reset the stream");
-        }
-        return;
-      }
-      case Frame.Settings:
-        if (f.stream !== 0) throw new H2ProtocolError("SETTINGS on a stream");
-        if (f.flags & ACK) return;
-        this.#onSettings(f.payload);
-        this.#write(frame(Frame.Settings, ACK, 0));
-        return;
-      case Frame.Ping:
-        if (f.payload.length !== 8) {
-          throw new H2ProtocolError("bad PING", H2Error.FrameSizeError);
-        }
-        if (!(f.flags & ACK)) this.#write(frame(Frame.Ping, ACK, 0, f.payload));
-        return;
-      case Frame.Goaway:
-        // The client opens no more streams; the open ones go on.
-        this.#goingAway = true;
-        this.#endIfIdle();
-        return;
-      case Frame.WindowUpdate: {
-        if (f.payload.length !== 4) {
-          throw new H2ProtocolError(
-            "bad WINDOW_UPDATE",
-            H2Error.FrameSizeError,
-          );
-        }
-        const increment = readU31(f.payload);
-        if (f.stream === 0) this.#connSendWindow += increment;
-        else {
-          const stream = this.#streams.get(f.stream);
-          if (stream) stream.sendWindow += increment;
-        }
-        this.#wakeAll(this.#windowWaiters);
-        return;
-      }
-      case Frame.PushPromise:
-        throw new H2ProtocolError("PUSH_PROMISE from a client");
-      default:
-        // PRIORITY and unknown types are ignored (RFC 9113 §5.5).
-        return;
-    }
-  }
-
-  #onSettings(payload: Uint8Array): void {
-    for (const [id, value] of readSettings(payload)) {
-      if (id === SETTINGS_INITIAL_WINDOW_SIZE) {
-        if (value > 0x7fffffff) {
-          throw new H2ProtocolError(
-            "window too large",
-            H2Error.FlowControlError,
-          );
-        }
-        const delta = value - this.#peerInitialWindow;
-        this.#peerInitialWindow = value;
-        for (const s of this.#streams.values()) s.sendWindow += delta;
-        this.#wakeAll(this.#windowWaiters);
-      } else if (id === SETTINGS_MAX_FRAME_SIZE) {
-        this.#peerMaxFrame = Math.max(16_384, Math.min(value, 1 << 24));
-      }
-    }
-  }
-
-  #onDataFrame(f: H2Frame): void {
-    const stream = this.#streams.get(f.stream);
-    if (!stream || stream.bodyEnded) {
-      if (f.stream === 0 || f.stream > this.#lastStream) {
-        throw new H2ProtocolError("DATA on an idle stream");
-      }
-      // A stream already over: its bytes still count on the connection.
-      this.#giveBack(undefined, f.payload.length);
-      return;
-    }
-    const data = unpad(f.flags, f.payload);
-    stream.received += f.payload.length;
-    if (stream.received > STREAM_WINDOW + stream.given) {
+  #charge(points: number): void {
+    if (this.#options.spend && !this.#options.spend(points)) {
       throw new H2ProtocolError(
-        "the client sent more than its window",
-        H2Error.FlowControlError,
-      );
-    }
-    stream.chunks.push({ data, credit: f.payload.length });
-    if (f.flags & END_STREAM) stream.bodyEnded = true;
-    this.#poke(stream);
-  }
-
-  #onHeaders(f: H2Frame): void {
-    const id = f.stream;
-    if (id === 0 || id % 2 === 0) {
-      throw new H2ProtocolError(`HEADERS on stream ${id}`);
-    }
-    let fragment = unpad(f.flags, f.payload);
-    if (f.flags & PRIORITY) fragment = fragment.subarray(5);
-    this.#headerBlock = {
-      stream: id,
-      endStream: (f.flags & END_STREAM) !== 0,
-      parts: [],
-    };
-    this.#headerBytes = 0;
-    this.#addFragment(fragment, f.flags);
-  }
-
-  #onContinuation(f: H2Frame): void {
-    if (!this.#headerBlock || this.#headerBlock.stream !== f.stream) {
-      throw new H2ProtocolError("unexpected CONTINUATION");
-    }
-    this.#addFragment(f.payload, f.flags);
-  }
-
-  #addFragment(fragment: Uint8Array, flags: number): void {
-    const block = this.#headerBlock!;
-    this.#headerBytes += fragment.length;
-    if (this.#headerBytes > MAX_HEADER_BYTES) {
-      throw new H2ProtocolError(
-        "header block too large",
+        "too many bad requests",
         H2Error.EnhanceYourCalm,
       );
     }
-    block.parts.push(fragment);
-    if (!(flags & END_HEADERS)) return;
-    this.#headerBlock = undefined;
-    let fields: HeaderField[];
-    try {
-      fields = this.#hpack.decode(concat(block.parts));
-    } catch (e) {
-      throw new H2ProtocolError(
-        `bad header block: ${(e as Error).message}`,
-        H2Error.CompressionError,
-      );
-    }
-    const open = this.#streams.get(block.stream);
-    if (open) {
-      // Trailers of a request body: nothing in them is used.
-      if (!block.endStream) throw new H2ProtocolError("trailers without end");
-      open.bodyEnded = true;
-      this.#poke(open);
-      return;
-    }
-    if (block.stream <= this.#lastStream) {
-      throw new H2ProtocolError(`stream ${block.stream} reused`);
-    }
-    this.#lastStream = block.stream;
-    if (this.#goingAway || this.#streams.size >= this.#options.maxStreams) {
-      this.#write(
-        frame(Frame.RstStream, 0, block.stream, u32(H2Error.RefusedStream)),
-      );
-      return;
-    }
-    this.#open(block.stream, fields, block.endStream);
   }
 
-  #open(id: number, fields: HeaderField[], endStream: boolean): void {
-    const stream: Stream = {
-      id,
+  #open(stream: H2Stream): void {
+    const { head, tooLarge } = this.#accepted!;
+    this.#accepted = undefined;
+    const req: Request = {
+      stream,
       abort: new AbortController(),
       chunks: [],
-      bodyEnded: endStream,
+      head: 0,
+      bodyEnded: stream.state === "half-closed-remote",
       wake: undefined,
-      credit: 0,
-      received: 0,
-      given: 0,
-      sendWindow: this.#peerInitialWindow,
-      closed: false,
+      contentLength: typeof head === "string" ? undefined : head.contentLength,
+      bodyBytes: 0,
+      stall: undefined,
+      taken: this.#options.takeStream !== undefined,
     };
-    this.#streams.set(id, stream);
+    this.#requests.set(stream.id, req);
     this.#options.onStreamStart?.();
-    void this.#serve(stream, fields);
+    if (req.bodyEnded && !this.#lengthMatches(req)) return;
+    void this.#serve(req, head, tooLarge);
   }
 
-  async #serve(stream: Stream, fields: HeaderField[]): Promise<void> {
+  /** Trailers of a request body (nothing in them is used). */
+  #onTrailers(stream: H2Stream, fields: HeaderField[], end: boolean): void {
+    const req = this.#requests.get(stream.id);
+    if (!req) return;
+    if (!end || fields.some(([name]) => name.startsWith(":"))) {
+      this.#conn.reset(stream.id, H2Error.ProtocolError);
+      return;
+    }
+    req.bodyEnded = true;
+    if (this.#lengthMatches(req)) poke(req);
+  }
+
+  #onData(
+    stream: H2Stream,
+    data: Uint8Array,
+    end: boolean,
+    flow: number,
+  ): void {
+    const req = this.#requests.get(stream.id);
+    if (!req) return;
+    req.bodyBytes += data.length;
+    req.chunks.push({ data, flow });
+    if (end) req.bodyEnded = true;
+    if (this.#lengthMatches(req)) poke(req);
+  }
+
+  /** Resets a stream whose body breaks its content-length (§8.1.1). */
+  #lengthMatches(req: Request): boolean {
+    const cl = req.contentLength;
+    if (
+      cl === undefined ||
+      (req.bodyBytes <= cl && (!req.bodyEnded || req.bodyBytes === cl))
+    ) return true;
+    this.#conn.reset(req.stream.id, H2Error.ProtocolError);
+    return false;
+  }
+
+  async #serve(
+    req: Request,
+    head: RequestHead | string,
+    tooLarge: boolean,
+  ): Promise<void> {
     try {
-      const req = requestOf(fields);
-      if (typeof req === "string") {
-        await this.#respond(stream, plain(400, `bad request: ${req}\n`));
+      if (tooLarge) {
+        await this.#respond(
+          req,
+          plain(431, "request header fields too large\n"),
+        );
         return;
       }
-      const { url, method, header } = req;
+      if (typeof head === "string") {
+        await this.#respond(req, plain(400, `bad request: ${head}\n`));
+        return;
+      }
       const res = await this.#options.handle({
         httpVersion: "2.0",
-        url,
-        method,
-        header,
-        body: this.#body(stream),
-        signal: stream.abort.signal,
+        url: head.url,
+        method: head.method,
+        header: head.header,
+        body: this.#body(req),
+        signal: req.abort.signal,
       });
-      await this.#respond(stream, res);
+      await this.#respond(req, res);
     } catch {
       // A handler failing outright (Connect turns RPC errors into
       // responses): the stream is reset.
-      if (!stream.closed && !this.#closed) {
-        this.#write(
-          frame(Frame.RstStream, 0, stream.id, u32(H2Error.InternalError)),
-        );
-        stream.closed = true;
-      }
+      this.#conn.reset(req.stream.id, H2Error.InternalError);
     } finally {
-      this.#endStream(stream, "the stream ended");
+      this.#finish(req);
     }
   }
 
   /** The request body; reading it gives the receive windows back. */
-  async *#body(stream: Stream): AsyncGenerator<Uint8Array> {
+  async *#body(req: Request): AsyncGenerator<Uint8Array> {
     for (;;) {
-      const chunk = stream.chunks.shift();
-      if (chunk) {
-        this.#giveBack(stream, chunk.credit);
-        if (chunk.data.length > 0) yield chunk.data;
+      if (req.head < req.chunks.length) {
+        // Taken from the front without shifting: thousands of queued
+        // (even empty) frames cost one step each.
+        const { data, flow } = req.chunks[req.head];
+        req.chunks[req.head++] = NO_CHUNK;
+        if (req.head === req.chunks.length) {
+          req.chunks.length = 0;
+          req.head = 0;
+        }
+        this.#conn.consumed(req.stream, flow);
+        if (data.length > 0) yield data;
         continue;
       }
       // A reset stream fails its body instead of ending it.
-      if (stream.abort.signal.aborted) throw stream.abort.signal.reason;
-      if (stream.bodyEnded) return;
-      await new Promise<void>((r) => stream.wake = r);
+      if (req.abort.signal.aborted) throw req.abort.signal.reason;
+      if (req.bodyEnded) return;
+      await new Promise<void>((r) => req.wake = r);
     }
   }
 
-  #giveBack(stream: Stream | undefined, bytes: number): void {
-    this.#connCredit += bytes;
-    if (this.#connCredit >= CONNECTION_WINDOW / 4) {
-      this.#write(frame(Frame.WindowUpdate, 0, 0, u32(this.#connCredit)));
-      this.#connCredit = 0;
-    }
-    if (!stream || stream.bodyEnded) return;
-    stream.credit += bytes;
-    if (stream.credit >= STREAM_WINDOW / 4) {
-      stream.given += stream.credit;
-      this.#write(frame(Frame.WindowUpdate, 0, stream.id, u32(stream.credit)));
-      stream.credit = 0;
-    }
-  }
-
-  async #respond(stream: Stream, res: UniversalServerResponse): Promise<void> {
+  async #respond(req: Request, res: UniversalServerResponse): Promise<void> {
     const fields: HeaderField[] = [[":status", String(res.status)]];
     res.header?.forEach((value, name) => {
       if (!CONNECTION_HEADERS.has(name)) fields.push([name, value]);
     });
     const trailer: HeaderField[] = [];
     res.trailer?.forEach((value, name) => trailer.push([name, value]));
-    const hasBody = res.body !== undefined;
-    if (!hasBody && trailer.length === 0) {
-      this.#sendHeaders(stream, fields, true);
+    const stream = req.stream;
+    if (res.body === undefined && trailer.length === 0) {
+      this.#conn.sendHeaders(stream, fields, true);
       return;
     }
-    this.#sendHeaders(stream, fields, false);
+    this.#conn.sendHeaders(stream, fields, false);
     if (res.body) {
       for await (const chunk of res.body) {
-        if (!await this.#sendData(stream, chunk)) return;
+        if (!await this.#sendData(req, chunk)) return;
       }
     }
-    if (stream.closed || this.#closed) return;
+    if (!this.#writable(req)) return;
     // The trailers may be filled while the body is produced (gRPC).
     const finalTrailer: HeaderField[] = [];
     res.trailer?.forEach((value, name) => finalTrailer.push([name, value]));
-    if (finalTrailer.length > 0) this.#sendHeaders(stream, finalTrailer, true);
-    else this.#write(frame(Frame.Data, END_STREAM, stream.id));
-    stream.closed = true;
+    if (finalTrailer.length > 0) {
+      this.#conn.sendHeaders(stream, finalTrailer, true);
+    } else this.#conn.sendData(stream, EMPTY, true);
   }
 
-  #sendHeaders(stream: Stream, fields: HeaderField[], end: boolean): void {
-    if (stream.closed || this.#closed) return;
-    const block = encodeHeaderBlock(fields);
-    this.#write(headerFrames(stream.id, block, this.#peerMaxFrame, end));
-    if (end) stream.closed = true;
+  /** Whether the response of `req` may still be written. */
+  #writable(req: Request): boolean {
+    return !this.#closed && this.#requests.get(req.stream.id) === req &&
+      req.stream.state !== "half-closed-local";
   }
 
   /** Sends `data` within the windows; false once the stream is gone. */
-  async #sendData(stream: Stream, data: Uint8Array): Promise<boolean> {
+  async #sendData(req: Request, data: Uint8Array): Promise<boolean> {
     let off = 0;
     while (off < data.length) {
-      if (stream.closed || this.#closed) return false;
-      const room = Math.min(
-        stream.sendWindow,
-        this.#connSendWindow,
-        this.#peerMaxFrame,
-      );
+      if (!this.#writable(req)) return false;
+      const room = this.#conn.room(req.stream);
       if (room <= 0) {
+        // A client that never opens its window holds the handler.
+        req.stall ??= setTimeout(
+          () => this.#conn.reset(req.stream.id, H2Error.Cancel),
+          this.#options.stallTimeoutMs ?? STALL_TIMEOUT_MS,
+        );
         await new Promise<void>((r) => this.#windowWaiters.add(r));
         continue;
       }
+      clearTimeout(req.stall);
+      req.stall = undefined;
       const part = data.subarray(off, off + room);
-      stream.sendWindow -= part.length;
-      this.#connSendWindow -= part.length;
       off += part.length;
-      this.#write(frame(Frame.Data, 0, stream.id, part));
-      if (this.#socket.writableLength > HIGH_WATER) {
+      this.#conn.sendData(req.stream, part, false);
+      if (this.#socket.writableLength > SEND_HIGH_WATER) {
         await new Promise<void>((r) => this.#drained.add(r));
       }
     }
-    return !stream.closed && !this.#closed;
+    return this.#writable(req);
   }
 
-  #endStream(stream: Stream, why: string): void {
-    if (this.#streams.get(stream.id) !== stream) return;
-    this.#streams.delete(stream.id);
-    // What the handler did not read still counts on the connection.
-    let unread = 0;
-    for (const chunk of stream.chunks) unread += chunk.credit;
-    stream.chunks = [];
-    stream.bodyEnded = true;
-    if (unread > 0) this.#giveBack(undefined, unread);
-    if (!stream.closed && !this.#closed) {
-      this.#write(frame(Frame.RstStream, 0, stream.id, u32(H2Error.Cancel)));
-    }
-    stream.closed = true;
-    stream.abort.abort(new Error(why));
-    this.#poke(stream);
-    this.#wakeAll(this.#windowWaiters);
+  /** The handler is done with `req`: the stream ends if it has not. */
+  #finish(req: Request): void {
+    if (this.#requests.get(req.stream.id) !== req) return;
+    // Our side is done; a client still sending is told to stop (§8.1).
+    const code = req.stream.state === "half-closed-local"
+      ? H2Error.NoError
+      : H2Error.Cancel;
+    this.#conn.reset(req.stream.id, code);
+  }
+
+  #onStreamClosed(stream: H2Stream): void {
+    const req = this.#requests.get(stream.id);
+    if (!req) return;
+    this.#requests.delete(stream.id);
+    clearTimeout(req.stall);
+    req.chunks.length = 0;
+    req.head = 0;
+    req.bodyEnded = true;
+    req.abort.abort(new Error("the stream ended"));
+    poke(req);
+    wakeAll(this.#windowWaiters);
+    if (req.taken) this.#options.giveStream?.();
     this.#options.onStreamEnd?.();
     this.#endIfIdle();
   }
 
   #endIfIdle(): void {
-    if (this.#goingAway && this.#streams.size === 0 && !this.#closed) {
+    const goingAway = this.#conn.goingAway || this.#peerGoingAway;
+    if (goingAway && this.#requests.size === 0 && !this.#closed) {
       this.#endSocket();
     }
   }
@@ -579,14 +458,16 @@ export class H2ServerConnection {
   }
 
   #onClose(): void {
-    if (this.#socket.destroyed) clearTimeout(this.#lingerTimer);
+    clearTimeout(this.#lingerTimer);
     if (this.#closed) return;
     this.#closed = true;
-    for (const stream of [...this.#streams.values()]) {
-      this.#endStream(stream, "the connection closed");
+    if (!this.#conn.failed) {
+      this.#conn.fail(
+        new H2ProtocolError("the connection closed", H2Error.Cancel),
+      );
     }
-    this.#wakeAll(this.#drained);
-    this.#wakeAll(this.#windowWaiters);
+    wakeAll(this.#drained);
+    wakeAll(this.#windowWaiters);
   }
 
   #write(bytes: Uint8Array): void {
@@ -598,43 +479,76 @@ export class H2ServerConnection {
     }
     this.#socket.write(bytes);
   }
-
-  #poke(stream: Stream): void {
-    const wake = stream.wake;
-    stream.wake = undefined;
-    wake?.();
-  }
-
-  #wakeAll(waiters: Set<() => void>): void {
-    const all = [...waiters];
-    waiters.clear();
-    for (const w of all) w();
-  }
 }
 
+const EMPTY = new Uint8Array(0);
+const NO_CHUNK = { data: EMPTY, flow: 0 };
+
+function poke(req: Request): void {
+  const wake = req.wake;
+  req.wake = undefined;
+  wake?.();
+}
+
+function wakeAll(waiters: Set<() => void>): void {
+  const all = [...waiters];
+  waiters.clear();
+  for (const w of all) w();
+}
+
+/** The pseudo-header fields a request may carry (RFC 9113 §8.3.1). */
+const REQUEST_PSEUDO = new Set([":method", ":scheme", ":authority", ":path"]);
+
 /**
- * The URL, method and header fields of a request's header block, or what
- * is wrong with it (a bad `:path` or `:authority`, an invalid field).
+ * The URL, method, header fields and content-length of a request's header
+ * block, or what is wrong with it: `malformed ...` for what RFC 9113 §8.1.1
+ * calls a malformed request (a stream error), other text for a request
+ * answered 400 (a bad `:path` or `:authority`, a field `Headers` refuses).
  */
-function requestOf(
-  fields: HeaderField[],
-): { url: string; method: string; header: Headers } | string {
+function requestOf(fields: HeaderField[]): RequestHead | string {
   const pseudo = new Map<string, string>();
   const header = new Headers();
+  let regular = false;
+  let bad: string | undefined;
   for (const [name, value] of fields) {
-    if (name.startsWith(":")) pseudo.set(name, value);
-    else {
-      try {
-        header.append(name, value);
-      } catch {
-        return `invalid header field ${JSON.stringify(name.slice(0, 64))}`;
-      }
+    if (name.startsWith(":")) {
+      if (regular) return "malformed: a pseudo-header after a field";
+      if (!REQUEST_PSEUDO.has(name)) return `malformed: pseudo-header ${name}`;
+      if (pseudo.has(name)) return `malformed: ${name} twice`;
+      pseudo.set(name, value);
+      continue;
+    }
+    regular = true;
+    if (/[A-Z]/.test(name)) return "malformed: an upper-case field name";
+    if (CONNECTION_HEADERS.has(name) && name !== "host") {
+      return `malformed: connection-specific field ${name}`;
+    }
+    if (name === "te" && value !== "trailers") return "malformed: te";
+    try {
+      header.append(name, value);
+    } catch {
+      bad ??= `invalid header field ${JSON.stringify(name.slice(0, 64))}`;
     }
   }
-  const path = pseudo.get(":path") ?? "";
+  const method = pseudo.get(":method");
+  const path = pseudo.get(":path");
+  if (method === undefined) return "malformed: no :method";
+  if (method !== "CONNECT" && (!pseudo.has(":scheme") || !path)) {
+    return "malformed: no :scheme or :path";
+  }
+  const cl = header.get("content-length");
+  if (cl !== null && !/^\d{1,15}$/.test(cl)) {
+    return "malformed: content-length";
+  }
+  if (bad) return bad;
   const authority = pseudo.get(":authority") ?? header.get("host") ??
     "localhost";
-  const url = requestUrl(authority, path);
+  const url = requestUrl(authority, path ?? "");
   if (url === undefined) return ":authority or :path";
-  return { url, method: pseudo.get(":method") ?? "", header };
+  return {
+    url,
+    method,
+    header,
+    contentLength: cl === null ? undefined : Number(cl),
+  };
 }

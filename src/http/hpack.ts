@@ -218,11 +218,39 @@ export class HpackDecoder {
     this.#maxList = options.maxHeaderListSize ?? 64 * 1024;
   }
 
-  /** Decodes one complete header block; throws {@link HpackError}. */
+  /**
+   * Decodes one complete header block; throws {@link HpackError}, also
+   * when the list is larger than `maxHeaderListSize`.
+   */
   decode(block: Uint8Array): HeaderField[] {
-    const fields: HeaderField[] = [];
+    const { fields, tooLarge } = this.decodeList(block);
+    if (tooLarge) {
+      throw new HpackError(`header list larger than ${this.#maxList} bytes`);
+    }
+    return fields;
+  }
+
+  /**
+   * Decodes one complete header block; throws {@link HpackError} when it
+   * is malformed. A list larger than `maxHeaderListSize` is decoded to its
+   * end (the dynamic table must follow the peer's) but not kept: `fields`
+   * is then empty and `tooLarge` true, so that the request alone can be
+   * refused.
+   *
+   * @example
+   * ```ts
+   * import { HpackDecoder } from "./hpack.ts";
+   * const d = new HpackDecoder({ maxHeaderListSize: 40 });
+   * console.log(d.decodeList(Uint8Array.of(0x88)).tooLarge); // false
+   * console.log(d.decodeList(Uint8Array.of(0x88, 0x88)).tooLarge); // true
+   * ```
+   */
+  decodeList(block: Uint8Array): { fields: HeaderField[]; tooLarge: boolean } {
+    let fields: HeaderField[] = [];
+    let tooLarge = false;
     let listSize = 0;
     let pos = 0;
+    let seenField = false;
     const int = (prefixBits: number): number => {
       if (pos >= block.length) throw new HpackError("truncated header block");
       const max = (1 << prefixBits) - 1;
@@ -251,18 +279,22 @@ export class HpackDecoder {
     const emit = (field: HeaderField, size: number): void => {
       listSize += size;
       if (listSize > this.#maxList) {
-        throw new HpackError(
-          `header list larger than ${this.#maxList} bytes`,
-        );
+        tooLarge = true;
+        fields = [];
       }
-      fields.push(field);
+      if (!tooLarge) fields.push(field);
     };
     while (pos < block.length) {
       const b = block[pos];
       if (b & 0x80) {
+        seenField = true;
         const entry = this.#entry(int(7));
         emit(entry.field, entry.size);
       } else if ((b & 0xe0) === 0x20) {
+        // Only at the start of a block (RFC 7541 §4.2).
+        if (seenField) {
+          throw new HpackError("table size update after a header field");
+        }
         const size = int(5);
         if (size > this.#limit) {
           throw new HpackError(
@@ -272,6 +304,7 @@ export class HpackDecoder {
         this.#max = size;
         this.#evict(0);
       } else {
+        seenField = true;
         const indexing = (b & 0x40) !== 0;
         const index = int(indexing ? 6 : 4);
         const nameBytes = index === 0
@@ -287,7 +320,7 @@ export class HpackDecoder {
         emit(field, size);
       }
     }
-    return fields;
+    return { fields, tooLarge };
   }
 
   #entry(index: number): DynamicEntry {

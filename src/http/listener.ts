@@ -21,15 +21,25 @@ import type {
 import { clientAddress } from "./address_list.ts";
 import { firstLine, messageOf } from "../util/errors.ts";
 import {
+  addressKey,
   type ConnectionLimits,
   type ConnectionStats,
   ConnectionTracker,
   type RefusedReason,
 } from "./conn_limits.ts";
+import { AbuseMeter, AddressMeters } from "./abuse_meter.ts";
+import { StreamBudget } from "./stream_budget.ts";
 import { H1ServerConnection } from "./h1_server.ts";
 import { H2ServerConnection } from "./h2_server.ts";
 import { PREFACE } from "./h2_frames.ts";
-import type { H2Limits } from "./h2_limits.ts";
+import {
+  ABUSE_REFILL_PER_SECOND,
+  ADDRESS_ABUSE_BUDGET,
+  CONNECTION_ABUSE_BUDGET,
+  type H2Limits,
+  MAX_STREAMS_PER_ADDRESS,
+  MAX_STREAMS_PER_NODE,
+} from "./h2_limits.ts";
 
 /**
  * Streams one HTTP/2 connection may have open at once: a connection is
@@ -150,10 +160,27 @@ export async function listenHttp(options: ListenOptions): Promise<HttpServer> {
   const sessions = new Set<H1ServerConnection | H2ServerConnection>();
 
   const refusing = new Set<net.Socket>();
+  const h2 = options.h2 ?? {};
+  const refill = h2.abuseRefillPerSecond ?? ABUSE_REFILL_PER_SECOND;
+  const streams = new StreamBudget(
+    h2.maxStreamsPerNode ?? MAX_STREAMS_PER_NODE,
+    h2.maxStreamsPerAddress ?? MAX_STREAMS_PER_ADDRESS,
+  );
+  const meters = new AddressMeters(
+    h2.addressAbuseBudget ?? ADDRESS_ABUSE_BUDGET,
+    refill,
+  );
+  const h2ByAddress = new Map<string, Set<H2ServerConnection>>();
   let accepted = 0;
   const onConnection = (socket: net.Socket) => {
     accepted++;
     socket.on("error", () => {/* peer reset; "close" follows */});
+    // An address that spent its abuse budget waits until it is back
+    // under half, whatever protocol it speaks next.
+    const client = clientAddress(socket.remoteAddress);
+    if (client !== undefined && meters.blocked(addressKey(client))) {
+      return refuse(socket, "abuse", refusing);
+    }
     const conn = tracker.admit(socket);
     if (typeof conn === "string") return refuse(socket, conn, refusing);
     sockets.add(socket);
@@ -162,21 +189,51 @@ export async function listenHttp(options: ListenOptions): Promise<HttpServer> {
     peek(socket, (isHttp2: boolean) => {
       // The socket is paused with the peeked bytes put back; each server
       // attaches its listeners synchronously, then the bytes flow again.
-      const client = clientAddress(socket.remoteAddress);
       const handle = (req: HttpRequest) => options.handle(req, client);
-      const session = isHttp2
-        ? new H2ServerConnection(socket, {
+      let session: H1ServerConnection | H2ServerConnection;
+      if (isHttp2) {
+        const meter = new AbuseMeter(
+          h2.connectionAbuseBudget ?? CONNECTION_ABUSE_BUDGET,
+          refill,
+        );
+        const key = conn.key;
+        const h2session = new H2ServerConnection(socket, {
           handle,
           maxStreams: MAX_STREAMS_PER_CONNECTION,
+          takeStream: () => streams.take(key),
+          giveStream: () => streams.give(key),
+          spend: (points) => {
+            if (!meters.spend(key, points)) {
+              // The address's other connections go too.
+              for (const other of h2ByAddress.get(key) ?? []) {
+                if (other !== h2session) {
+                  queueMicrotask(() => other.enhanceYourCalm());
+                }
+              }
+              return false;
+            }
+            return meter.spend(points);
+          },
+          stallTimeoutMs: h2.stallTimeoutMs,
           onStreamStart: () => conn.requestStarted(),
           onStreamEnd: () => conn.requestEnded(),
-        })
-        : new H1ServerConnection(socket, {
+        });
+        session = h2session;
+        const mine = h2ByAddress.get(key) ?? new Set();
+        mine.add(h2session);
+        h2ByAddress.set(key, mine);
+        socket.once("close", () => {
+          mine.delete(h2session);
+          if (mine.size === 0) h2ByAddress.delete(key);
+        });
+      } else {
+        session = new H1ServerConnection(socket, {
           handle,
           onRequestStart: () => conn.requestStarted(),
           onRequestEnd: () => conn.requestEnded(),
           onFailure: reportFailure,
         });
+      }
       sessions.add(session);
       socket.once("close", () => sessions.delete(session));
       // Closing politely: the requests in flight are answered (HTTP/2: a
@@ -365,7 +422,7 @@ function probeAccept(
  */
 function refuse(
   socket: net.Socket,
-  reason: RefusedReason,
+  reason: RefusedReason | "abuse",
   refusing: Set<net.Socket>,
 ): void {
   if (refusing.size >= MAX_REFUSING) {
@@ -378,6 +435,8 @@ function refuse(
     code: "unavailable",
     message: reason === "per-address"
       ? "too many connections from your address"
+      : reason === "abuse"
+      ? "your address broke the protocol's bounds; try again later"
       : "server busy: too many connections",
   });
   socket.end(

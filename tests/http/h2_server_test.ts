@@ -9,22 +9,20 @@ import { startServer } from "../../src/rpc/server.ts";
 import { PeerTransport } from "../../src/rpc/transport.ts";
 import { createClient } from "@connectrpc/connect";
 import * as http2 from "node:http2";
-import { encodeHeaderBlock, HpackDecoder } from "../../src/http/hpack.ts";
+import { encodeHeaderBlock } from "../../src/http/hpack.ts";
 import {
   concat,
   END_HEADERS,
   END_STREAM,
   Frame,
   frame,
-  FrameReader,
-  type H2Frame,
-  PREFACE,
   readU31,
   SETTINGS_INITIAL_WINDOW_SIZE,
-  settingsPayload,
   u32,
 } from "../../src/http/h2_frames.ts";
 import { MAX_STREAMS_PER_CONNECTION } from "../../src/http/listener.ts";
+import { CONNECTION_ABUSE_BUDGET } from "../../src/http/h2_limits.ts";
+import { RawClient } from "./h2_raw_client.ts";
 
 const BLOCK = 3000;
 const BLOCKS = 200;
@@ -52,103 +50,6 @@ function serve() {
       }),
     },
   });
-}
-
-/** The client side of one raw HTTP/2 connection. */
-class RawClient {
-  readonly conn: Deno.TcpConn;
-  readonly #reader = new FrameReader();
-  readonly hpack = new HpackDecoder();
-  #pending: Promise<number | null> | undefined;
-  readonly #buf = new Uint8Array(65536);
-
-  private constructor(conn: Deno.TcpConn) {
-    this.conn = conn;
-  }
-
-  static async open(
-    port: number,
-    settings: [number, number][] = [],
-  ): Promise<RawClient> {
-    const c = new RawClient(
-      await Deno.connect({ hostname: "127.0.0.1", port }),
-    );
-    await c.write(
-      concat([PREFACE, frame(Frame.Settings, 0, 0, settingsPayload(settings))]),
-    );
-    return c;
-  }
-
-  async write(bytes: Uint8Array): Promise<void> {
-    for (let off = 0; off < bytes.length;) {
-      off += await this.conn.write(bytes.subarray(off));
-    }
-  }
-
-  /** Opens stream `id` with a gRPC (or other) request. */
-  request(
-    id: number,
-    path: string,
-    body?: Uint8Array,
-    extra: [string, string][] = [],
-  ): Promise<void> {
-    const block = encodeHeaderBlock([
-      [":method", "POST"],
-      [":scheme", "http"],
-      [":authority", "bcn"],
-      [":path", path],
-      ["content-type", "application/grpc"],
-      ["te", "trailers"],
-      ...extra,
-    ]);
-    return this.write(concat([
-      frame(Frame.Headers, END_HEADERS | (body ? 0 : END_STREAM), id, block),
-      ...(body ? [frame(Frame.Data, END_STREAM, id, body)] : []),
-    ]));
-  }
-
-  /** The next frame, undefined at the end or after `ms` without one. */
-  async frame(ms = 5000): Promise<H2Frame | undefined> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const f = this.#reader.next();
-      if (f) return f;
-      const left = deadline - Date.now();
-      if (left <= 0) return undefined;
-      this.#pending ??= this.conn.read(this.#buf).catch(() => null);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const n = await Promise.race([
-        this.#pending,
-        new Promise<"timeout">((r) => timer = setTimeout(r, left, "timeout")),
-      ]);
-      clearTimeout(timer);
-      if (n === "timeout") return undefined;
-      this.#pending = undefined;
-      if (n === null) return undefined;
-      this.#reader.push(this.#buf.slice(0, n));
-    }
-  }
-
-  /** Reads frames until one matches; undefined if the connection ends. */
-  async until(
-    match: (f: H2Frame) => boolean,
-    ms = 5000,
-  ): Promise<H2Frame | undefined> {
-    for (let i = 0; i < 100_000; i++) {
-      const f = await this.frame(ms);
-      if (!f || match(f)) return f;
-    }
-    return undefined;
-  }
-
-  close(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // closed
-    }
-    this.#pending?.catch(() => {});
-  }
 }
 
 /** A gRPC BlockSync request body (Number = 1). */
@@ -424,7 +325,9 @@ Deno.test("h2 server: a client that opens and resets streams without pause is cu
   const c = await RawClient.open(server.port);
   try {
     const frames: Uint8Array[] = [];
-    for (let i = 0; i < 250; i++) {
+    // Half again as many pairs as the connection's abuse budget allows
+    // (it refills a little while they are read).
+    for (let i = 0; i < 1.5 * CONNECTION_ABUSE_BUDGET; i++) {
       const id = 2 * i + 1;
       frames.push(
         frame(

@@ -140,3 +140,42 @@ Deno.test("an entry larger than the table empties it", () => {
   ]));
   assertThrows(() => d.decode(Uint8Array.of(0x80 | 62)), HpackError);
 });
+
+Deno.test("a table size update is taken only at the start of a block", () => {
+  // Two updates, then ":method: GET": fine (RFC 7541 §4.2).
+  assertEquals(
+    new HpackDecoder().decode(hex("20 3f e1 1f 82".replaceAll(" ", ""))),
+    [
+      [":method", "GET"],
+    ],
+  );
+  // ":method: GET", then an update: a compression error.
+  assertThrows(
+    () => new HpackDecoder().decode(hex("8220")),
+    HpackError,
+    "after a header field",
+  );
+});
+
+Deno.test("a list above the limit is decoded to its end, its table kept", () => {
+  const d = new HpackDecoder({ maxHeaderListSize: 300 });
+  // "x-big: v...v" (137 bytes as listed) with incremental indexing, then
+  // referenced twice: 411 bytes in all.
+  const value = "v".repeat(100);
+  const insert = Uint8Array.from([
+    0x40,
+    5,
+    ...new TextEncoder().encode("x-big"),
+    value.length,
+    ...new TextEncoder().encode(value),
+  ]);
+  const big = d.decodeList(
+    Uint8Array.from([...insert, 0x80 | 62, 0x80 | 62]),
+  );
+  assertEquals(big, { fields: [], tooLarge: true });
+  // The entry went into the table all the same: the next block uses it.
+  assertEquals(d.decodeList(Uint8Array.of(0x80 | 62)), {
+    fields: [["x-big", value]],
+    tooLarge: false,
+  });
+});
