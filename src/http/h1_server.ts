@@ -1,7 +1,9 @@
 /**
  * The server side of HTTP/1.1 (RFC 9112), written on a `node:net` socket:
  * what serves Connect, gRPC-Web and the plain GET routes to every client
- * that does not speak HTTP/2, in place of a `node:http` server.
+ * that does not speak HTTP/2, in place of a `node:http` server. Request
+ * heads are parsed by `h1_head.ts`, chunked bodies decoded by
+ * `h1_chunked.ts`.
  *
  * Why: keep-alive. Deno 2.9.6's `node:http` server, handed a socket with
  * `emit("connection")` (the one-port server peeks at its first bytes),
@@ -14,8 +16,11 @@
  * after another (pipelined requests wait their turn). Bounds: a request head
  * of at most 64 KiB, strict framing (a request with both `Content-Length`
  * and `Transfer-Encoding`, or a coding other than `chunked`, is refused, so
- * the connection's next request cannot be smuggled in a body), and at most
- * 1 MiB read ahead of the handler before the socket is paused.
+ * the connection's next request cannot be smuggled in a body), at most
+ * 1 MiB read ahead of the handler before the socket is paused, and a body
+ * that brings no byte for {@link BODY_IDLE_MS} is cut off. A malformed body
+ * is answered 400 (a silent one 408) when the response has not started,
+ * and ends the connection.
  *
  * @module
  */
@@ -25,14 +30,46 @@ import type {
   UniversalServerRequest,
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
-import { plain, requestUrl } from "./http_routes.ts";
+import { plain } from "./http_routes.ts";
+import { ChunkedDecoder, ChunkedError } from "./h1_chunked.ts";
+import {
+  type Head,
+  HeadError,
+  indexOfHeadEnd,
+  latin1,
+  MAX_HEAD_BYTES,
+  parseHead,
+} from "./h1_head.ts";
 
-/** A request as the connection hands it over; answer with a response. */
+/**
+ * A request as the connection hands it over; answer with a response.
+ *
+ * @example
+ * ```ts
+ * import type { H1Handler } from "./h1_server.ts";
+ * import { plain } from "./http_routes.ts";
+ *
+ * const handle: H1Handler = () => Promise.resolve(plain(200, "ok\n"));
+ * ```
+ */
 export type H1Handler = (
   req: Omit<UniversalServerRequest, "contextValues">,
 ) => Promise<UniversalServerResponse>;
 
-/** Options of an {@link H1ServerConnection}. */
+/**
+ * Options of an {@link H1ServerConnection}.
+ *
+ * @example
+ * ```ts
+ * import type { H1ServerOptions } from "./h1_server.ts";
+ * import { plain } from "./http_routes.ts";
+ *
+ * const options: H1ServerOptions = {
+ *   handle: () => Promise.resolve(plain(200, "ok\n")),
+ *   bodyIdleMs: 10_000,
+ * };
+ * ```
+ */
 export interface H1ServerOptions {
   /** Answers each request. */
   handle: H1Handler;
@@ -42,28 +79,42 @@ export interface H1ServerOptions {
   onRequestEnd?: () => void;
   /**
    * Told when a handler failed outright (a rejection, not an RPC error:
-   * Connect turns those into responses), unless the client had gone away.
+   * Connect turns those into responses), unless the client had gone away
+   * or its body was refused.
    */
   onFailure?: (path: string, reason: unknown) => void;
+  /**
+   * How long a request body may bring no new byte while the server reads
+   * it; default {@link BODY_IDLE_MS}.
+   */
+  bodyIdleMs?: number;
 }
 
-/** A request head (request line and header fields) at most. */
-const MAX_HEAD_BYTES = 64 * 1024;
-/**
- * Header fields of a request at most: adding a field to `Headers` costs
- * more the more it holds, so thousands of short fields in one head would
- * hold the main thread for a tenth of a second. A Connect call has about
- * ten.
- */
-const MAX_FIELDS = 128;
 /** Request bytes read ahead of the handler at most before pausing. */
 const MAX_READ_AHEAD = 1024 * 1024;
-/** A chunk-size line at most. */
-const MAX_CHUNK_LINE = 1024;
 /** Above this, a response waits for the socket to drain. */
 const HIGH_WATER = 256 * 1024;
 /** How long an ended connection waits for the client to close its side. */
 const LINGER_MS = 1000;
+/**
+ * How long a request body may bring no new byte while the server is
+ * reading it (default of {@link H1ServerOptions.bodyIdleMs}): without a
+ * bound, connections that send a head and then a byte now and then stay
+ * open for good. bcn's own long bodies are its relays' client streams
+ * (`src/node/relay.ts`): a relay sends what is queued and ends the stream
+ * without waiting for more items, and a whole stream may last at most
+ * `RELAY_STREAM_TIMEOUT_MS` (30 s), so a relay never leaves a gap this
+ * long. Time the server spends not reading (its handler behind by more
+ * than the read-ahead) does not count.
+ *
+ * @example
+ * ```ts
+ * import { BODY_IDLE_MS } from "./h1_server.ts";
+ *
+ * console.log(BODY_IDLE_MS / 1000); // 30
+ * ```
+ */
+export const BODY_IDLE_MS = 30_000;
 
 const EMPTY = new Uint8Array(0);
 const CRLF = new Uint8Array([13, 10]);
@@ -71,11 +122,6 @@ const encoder = new TextEncoder();
 const CHUNKED_END = encoder.encode("0\r\n\r\n");
 /** The reason of every request cut short by its client (made once). */
 const CLIENT_GONE = new Error("the client closed the connection");
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/1\.([01])$/;
-const FIELD_LINE = /^([^:]*):[ \t]*(.*?)[ \t]*$/;
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** Hop-by-hop fields: the connection sets them, not a handler. */
 const HOP_BY_HOP = new Set([
   "connection",
@@ -85,26 +131,14 @@ const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 
-/** A request the connection cannot take, with the status to answer. */
-class BadRequest extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-/** How the request body is framed, and how far it has been read. */
-type Framing =
+/** How far the request body has been read. */
+type BodyReader =
   | { kind: "length"; left: number }
-  | {
-    kind: "chunked";
-    state: "size" | "data" | "crlf" | "trailers";
-    left: number;
-    trailerBytes: number;
-  };
+  | { kind: "chunked"; decoder: ChunkedDecoder };
 
 interface Request {
   readonly abort: AbortController;
-  readonly framing: Framing | undefined;
+  readonly body: BodyReader | undefined;
   /** Body bytes read and not yet taken by the handler. */
   chunks: Uint8Array[];
   queued: number;
@@ -114,15 +148,38 @@ interface Request {
   keepAlive: boolean;
   readonly http10: boolean;
   headSent: boolean;
+  /**
+   * Whether the server answered the request itself (a refused body): what
+   * the handler answers is dropped.
+   */
+  refused: boolean;
+  /** When the body last brought a byte (or the server read again). */
+  lastByteAt: number;
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
 /**
  * One HTTP/1.1 connection on the server side. Reads from the socket as soon
  * as it is made; the caller has read nothing (or put back what it peeked).
+ *
+ * @example
+ * ```ts
+ * import * as net from "node:net";
+ * import { H1ServerConnection } from "./h1_server.ts";
+ * import { plain } from "./http_routes.ts";
+ *
+ * const server = net.createServer((socket) => {
+ *   new H1ServerConnection(socket, {
+ *     handle: () => Promise.resolve(plain(200, "hello\n")),
+ *   });
+ * });
+ * server.listen(0, "127.0.0.1", () => server.close());
+ * ```
  */
 export class H1ServerConnection {
   readonly #socket: net.Socket;
   readonly #options: H1ServerOptions;
+  readonly #bodyIdleMs: number;
   /** Bytes read and not yet parsed. */
   readonly #in = new ReadBuffer();
   /** How much of an incomplete request head has been searched for its end. */
@@ -138,6 +195,7 @@ export class H1ServerConnection {
   constructor(socket: net.Socket, options: H1ServerOptions) {
     this.#socket = socket;
     this.#options = options;
+    this.#bodyIdleMs = options.bodyIdleMs ?? BODY_IDLE_MS;
     socket.setNoDelay?.(true);
     socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
     socket.on("drain", () => this.#wakeDrained());
@@ -183,7 +241,13 @@ export class H1ServerConnection {
     while (!this.#closed) {
       const req = this.#req;
       if (req) {
-        if (!req.bodyEnded && !req.bodyError) this.#readBody(req);
+        if (!req.bodyEnded && !req.bodyError) {
+          this.#readBody(req);
+          // Not before: a body that came with its head needs no timer.
+          if (!req.bodyEnded && !req.bodyError && req.idleTimer === undefined) {
+            this.#watchBody(req);
+          }
+        }
         // Pipelined bytes wait for the response; bounded like a body. After
         // a broken body nothing more is read: the connection ends with the
         // answer.
@@ -221,14 +285,23 @@ export class H1ServerConnection {
       try {
         this.#start(parseHead(head));
       } catch (e) {
-        if (!(e instanceof BadRequest)) throw e;
+        if (!(e instanceof HeadError)) throw e;
         return this.#refuse(e.status, e.message);
       }
     }
   }
 
   #start(head: Head): void {
-    const req = newRequest(head.framing, head.keepAlive, head.http10);
+    const f = head.framing;
+    const req = newRequest(
+      f === undefined
+        ? undefined
+        : f.kind === "length"
+        ? { kind: "length", left: f.length }
+        : { kind: "chunked", decoder: new ChunkedDecoder() },
+      head.keepAlive,
+      head.http10,
+    );
     this.#req = req;
     this.#options.onRequestStart?.();
     if (head.expectContinue && !req.bodyEnded) {
@@ -239,90 +312,87 @@ export class H1ServerConnection {
 
   /** Moves body bytes from the read buffer to the request, per framing. */
   #readBody(req: Request): void {
-    const f = req.framing!;
+    const f = req.body!;
+    const before = this.#in.length;
     try {
       if (f.kind === "length") {
-        const n = Math.min(f.left, this.#in.length);
-        if (n > 0) this.#take(req, n);
+        const n = Math.min(f.left, before);
+        if (n > 0) this.#take(req, this.#in.take(n));
         f.left -= n;
         if (f.left === 0) req.bodyEnded = true;
       } else {
-        this.#readChunked(req, f);
+        // Data pieces are views of the read buffer, whose bytes once
+        // skipped are never written over.
+        const used = f.decoder.push(
+          this.#in.view(),
+          (data) => this.#take(req, data),
+        );
+        this.#in.skip(used);
+        if (f.decoder.ended) req.bodyEnded = true;
       }
     } catch (e) {
-      if (!(e instanceof BadRequest)) throw e;
-      // The body is broken: the handler sees an error, and nothing after
-      // it on this connection can be trusted.
-      req.bodyError = new Error(`bad request body: ${e.message}`);
-      req.keepAlive = false;
-      this.#in.clear();
+      if (!(e instanceof ChunkedError)) throw e;
+      this.#refuseBody(req, e.status, e.message);
     }
+    if (this.#in.length < before) req.lastByteAt = performance.now();
+    if (req.bodyEnded) clearTimeout(req.idleTimer);
     const wake = req.wake;
     req.wake = undefined;
     wake?.();
   }
 
-  #readChunked(
-    req: Request,
-    f: Extract<Framing, { kind: "chunked" }>,
-  ): void {
-    while (this.#in.length > 0) {
-      if (f.state === "data") {
-        const n = Math.min(f.left, this.#in.length);
-        this.#take(req, n);
-        f.left -= n;
-        if (f.left > 0) return;
-        f.state = "crlf";
-        continue;
-      }
-      if (f.state === "crlf") {
-        const view = this.#in.view();
-        if (view.length < 2) return;
-        if (view[0] !== 13 || view[1] !== 10) {
-          throw new BadRequest(400, "chunk not followed by CRLF");
-        }
-        this.#in.skip(2);
-        f.state = "size";
-        continue;
-      }
-      const eol = indexOfCrlf(this.#in.view(), MAX_CHUNK_LINE);
-      if (eol < 0) {
-        if (this.#in.length > MAX_CHUNK_LINE) {
-          throw new BadRequest(400, "chunk line too long");
-        }
-        return;
-      }
-      const line = latin1(this.#in.take(eol));
-      this.#in.skip(2);
-      // A bare CR or LF that another parser would take for a line end.
-      if (CONTROL.test(line)) {
-        throw new BadRequest(400, "control character in a chunk line");
-      }
-      if (f.state === "trailers") {
-        // Trailer fields are read and dropped: nothing here uses them.
-        f.trailerBytes += line.length + 2;
-        if (f.trailerBytes > MAX_HEAD_BYTES) {
-          throw new BadRequest(400, "trailers larger than 64 KiB");
-        }
-        if (line === "") {
-          req.bodyEnded = true;
-          return;
-        }
-        continue;
-      }
-      // chunk-size [; extensions]
-      const size = line.split(";", 1)[0].replace(/[ \t]+$/, "");
-      if (!/^[0-9A-Fa-f]{1,8}$/.test(size)) {
-        throw new BadRequest(400, "bad chunk size");
-      }
-      f.left = parseInt(size, 16);
-      f.state = f.left === 0 ? "trailers" : "data";
-    }
+  #take(req: Request, data: Uint8Array): void {
+    req.chunks.push(data);
+    req.queued += data.length;
   }
 
-  #take(req: Request, n: number): void {
-    req.chunks.push(this.#in.take(n));
-    req.queued += n;
+  /**
+   * Cuts off a body that stays silent while the server reads it. One timer
+   * per request, moved on only when it fires: bytes arriving cost no timer
+   * call.
+   */
+  #watchBody(req: Request): void {
+    const check = (): void => {
+      req.idleTimer = undefined;
+      if (this.#req !== req || req.bodyEnded || req.bodyError) return;
+      const now = performance.now();
+      // Paused: the handler is behind, the client is not to blame.
+      if (this.#paused) req.lastByteAt = now;
+      const left = req.lastByteAt + this.#bodyIdleMs - now;
+      if (left > 0) {
+        req.idleTimer = setTimeout(check, Math.ceil(left));
+        return;
+      }
+      this.#refuseBody(
+        req,
+        408,
+        `no request body byte for ${this.#bodyIdleMs} ms`,
+      );
+      const wake = req.wake;
+      req.wake = undefined;
+      wake?.();
+      this.#setPaused(true);
+    };
+    req.idleTimer = setTimeout(check, this.#bodyIdleMs);
+  }
+
+  /**
+   * A body that cannot be read on: the handler's reads fail, and nothing
+   * after it on this connection can be trusted. Unless the response has
+   * started, the client is told why at once and the handler is aborted
+   * (its answer, if any, is dropped): a client's broken body is never a
+   * 500.
+   */
+  #refuseBody(req: Request, status: number, message: string): void {
+    req.bodyError = new Error(`bad request body: ${message}`);
+    req.keepAlive = false;
+    clearTimeout(req.idleTimer);
+    this.#in.clear();
+    if (req.headSent || this.#closed) return;
+    this.#writePlain(req, status, `bad request: ${message}\n`);
+    req.refused = true;
+    req.abort.abort(req.bodyError);
+    this.#end();
   }
 
   async #serve(req: Request, head: Head): Promise<void> {
@@ -338,13 +408,16 @@ export class H1ServerConnection {
       });
       await this.#respond(req, res, head.method === "HEAD");
     } catch (e) {
-      if (!req.abort.signal.aborted) {
+      // After a broken body, the failure is most likely the client's.
+      if (!req.abort.signal.aborted && !req.bodyError) {
         this.#options.onFailure?.(new URL(head.url).pathname, e);
       }
       // Past the head, the response cannot be told apart from a complete
       // one but by the connection closing.
       req.keepAlive = false;
-      if (!req.headSent && !this.#closed) {
+      if (req.refused) {
+        // Answered already; the connection is ending.
+      } else if (!req.headSent && !this.#closed) {
         this.#writePlain(req, 500, "internal error\n");
       } else this.#socket.destroy();
     } finally {
@@ -376,9 +449,11 @@ export class H1ServerConnection {
   ): Promise<void> {
     const it = res.body?.[Symbol.asyncIterator]();
     try {
+      if (req.refused) return;
       // The head goes out with the first chunk: a handler may set response
       // headers until then (connect-node's adapter does the same).
       let next = it ? await it.next() : undefined;
+      if (req.refused) return;
       const header = new Headers(res.header);
       for (const name of HOP_BY_HOP) header.delete(name);
       // A body of unknown length is chunked; to HTTP/1.0 it ends with the
@@ -427,6 +502,7 @@ export class H1ServerConnection {
     if (this.#req !== req) return;
     this.#req = undefined;
     req.chunks = [];
+    clearTimeout(req.idleTimer);
     this.#options.onRequestEnd?.();
     if (this.#closed) return;
     // A body the handler did not read to its end leaves the next request's
@@ -485,7 +561,11 @@ export class H1ServerConnection {
     if (paused === this.#paused || this.#closed) return;
     this.#paused = paused;
     if (paused) this.#socket.pause();
-    else this.#socket.resume();
+    else {
+      this.#socket.resume();
+      // The body's silence counts again from now.
+      if (this.#req) this.#req.lastByteAt = performance.now();
+    }
   }
 
   #drain(): Promise<void> {
@@ -501,134 +581,25 @@ export class H1ServerConnection {
 
 /** A request whose head is in; none of its body read yet. */
 function newRequest(
-  framing: Framing | undefined,
+  body: BodyReader | undefined,
   keepAlive: boolean,
   http10: boolean,
 ): Request {
   return {
     abort: new AbortController(),
-    framing,
+    body,
     chunks: [],
     queued: 0,
-    bodyEnded: framing === undefined,
+    bodyEnded: body === undefined,
     bodyError: undefined,
     wake: undefined,
     keepAlive,
     http10,
     headSent: false,
+    refused: false,
+    lastByteAt: performance.now(),
+    idleTimer: undefined,
   };
-}
-
-/** A parsed request head. */
-interface Head {
-  method: string;
-  url: string;
-  header: Headers;
-  framing: Framing | undefined;
-  keepAlive: boolean;
-  http10: boolean;
-  expectContinue: boolean;
-}
-
-/** Parses a request head (without its final CRLF CRLF); throws BadRequest. */
-function parseHead(text: string): Head {
-  const lines = text.split("\r\n");
-  const m = REQUEST_LINE.exec(lines[0]);
-  if (!m) throw new BadRequest(400, "malformed request line");
-  const [, method, target, minor] = m;
-  if (lines.length - 1 > MAX_FIELDS) {
-    throw new BadRequest(431, `more than ${MAX_FIELDS} header fields`);
-  }
-  const header = new Headers();
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    // obs-fold, a space before the colon, a bare CR or LF: all refused.
-    const f = FIELD_LINE.exec(line);
-    if (!f || !TOKEN.test(f[1])) {
-      throw new BadRequest(
-        400,
-        `malformed header field ${JSON.stringify(line.slice(0, 64))}`,
-      );
-    }
-    try {
-      header.append(f[1], f[2]);
-    } catch {
-      throw new BadRequest(
-        400,
-        `invalid header field ${JSON.stringify(f[1].slice(0, 64))}`,
-      );
-    }
-  }
-  const framing = framingOf(header, minor === "1");
-  // HTTP/1.0 connections are not kept (their keep-alive is an extension).
-  const keepAlive = minor === "1" &&
-    !(header.get("connection") ?? "").toLowerCase().split(",")
-      .some((t) => t.trim() === "close");
-  const url = requestUrl(header.get("host") ?? "localhost", target);
-  if (url === undefined) throw new BadRequest(400, "Host or request target");
-  return {
-    method,
-    url,
-    header,
-    framing,
-    keepAlive,
-    http10: minor === "0",
-    expectContinue:
-      (header.get("expect") ?? "").toLowerCase() === "100-continue" &&
-      minor === "1",
-  };
-}
-
-/** The body framing a head asks for; throws BadRequest when it is unclear. */
-function framingOf(header: Headers, http11: boolean): Framing | undefined {
-  const te = header.get("transfer-encoding");
-  const cl = header.get("content-length");
-  if (te !== null) {
-    // Both, or a coding other than chunked, could hide a second request.
-    if (cl !== null) {
-      throw new BadRequest(400, "both Content-Length and Transfer-Encoding");
-    }
-    if (te.trim().toLowerCase() !== "chunked" || !http11) {
-      throw new BadRequest(501, `unsupported Transfer-Encoding ${te}`);
-    }
-    return { kind: "chunked", state: "size", left: 0, trailerBytes: 0 };
-  }
-  if (cl === null) return undefined;
-  if (!/^\d{1,15}$/.test(cl)) {
-    throw new BadRequest(400, `bad Content-Length ${cl.slice(0, 32)}`);
-  }
-  const left = Number(cl);
-  return left === 0 ? undefined : { kind: "length", left };
-}
-
-/** Where the first CRLF CRLF at or after `from` starts in `buf`, or -1. */
-function indexOfHeadEnd(buf: Uint8Array, from: number): number {
-  const limit = Math.min(buf.length, MAX_HEAD_BYTES + 4);
-  for (let i = from + 3; i < limit; i++) {
-    if (
-      buf[i] === 10 && buf[i - 1] === 13 && buf[i - 2] === 10 &&
-      buf[i - 3] === 13
-    ) return i - 3;
-  }
-  return -1;
-}
-
-/** Where the first CRLF starts in the first `limit` bytes of `buf`, or -1. */
-function indexOfCrlf(buf: Uint8Array, limit: number): number {
-  const n = Math.min(buf.length, limit + 2);
-  for (let i = 1; i < n; i++) {
-    if (buf[i] === 10 && buf[i - 1] === 13) return i - 1;
-  }
-  return -1;
-}
-
-/** Bytes as a string of the same char codes (HTTP heads are bytes). */
-function latin1(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return s;
 }
 
 /**
