@@ -28,7 +28,6 @@ import {
   H2ProtocolError,
   headerFrames,
   MAX_FRAME_SIZE,
-  PADDED,
   PRIORITY,
   readSettings,
   readU31,
@@ -40,6 +39,7 @@ import {
   SETTINGS_MAX_HEADER_LIST_SIZE,
   settingsPayload,
   u32,
+  unpad,
 } from "./h2_frames.ts";
 
 /** The largest flow-control window (RFC 9113 §6.9.1). */
@@ -528,7 +528,7 @@ export class H2Connection {
     if (this.#idle(f.stream)) {
       throw new H2ProtocolError(`DATA on idle stream ${f.stream}`);
     }
-    const data = unpadded(f);
+    const data = unpad(f.flags, f.payload);
     // Flow-controlled bytes count on the connection whatever the stream.
     this.#connReceived += f.payload.length;
     if (this.#connReceived > this.#o.connectionWindow) {
@@ -575,7 +575,7 @@ export class H2Connection {
 
   #onHeaders(f: H2Frame): void {
     if (f.stream === 0) throw new H2ProtocolError("HEADERS on stream 0");
-    let fragment = unpadded(f);
+    let fragment = unpad(f.flags, f.payload);
     let selfDependent = false;
     if (f.flags & PRIORITY) {
       if (fragment.length < 5) {
@@ -846,14 +846,4 @@ export class H2Connection {
     this.#out = [];
     this.#o.write(out);
   }
-}
-
-/** A DATA or HEADERS payload without its padding. */
-function unpadded(f: H2Frame): Uint8Array {
-  if (!(f.flags & PADDED)) return f.payload;
-  const p = f.payload;
-  if (p.length < 1 || p[0] >= p.length) {
-    throw new H2ProtocolError("padding as long as the frame");
-  }
-  return p.subarray(1, p.length - p[0]);
 }

@@ -33,47 +33,21 @@ import type {
 } from "@connectrpc/connect/protocol";
 import { messageOf } from "../util/errors.ts";
 import { writeAll } from "../util/write_all.ts";
-import {
-  encodeHeaderBlock,
-  type HeaderField,
-  HpackDecoder,
-  HpackError,
-} from "./hpack.ts";
-import {
-  ACK,
-  concat,
-  CONNECTION_HEADERS,
-  DEFAULT_WINDOW,
-  END_HEADERS,
-  END_STREAM,
-  Frame,
-  frame,
-  FrameReader,
-  H2Error,
-  H2ProtocolError,
-  headerFrames,
-  MAX_FRAME_SIZE,
-  PREFACE,
-  PRIORITY,
-  readSettings,
-  readU31,
-  readU32,
-  SETTINGS_ENABLE_PUSH,
-  SETTINGS_INITIAL_WINDOW_SIZE,
-  SETTINGS_MAX_FRAME_SIZE,
-  settingsPayload,
-  u32,
-  unpad,
-} from "./h2_frames.ts";
+import type { HeaderField } from "./hpack.ts";
+import { CONNECTION_HEADERS, H2Error, PREFACE } from "./h2_frames.ts";
+import { H2Connection, type H2Stream } from "./h2_connection.ts";
 
-/** The one stream of a connection. */
-const STREAM_ID = 1;
 /** The receive window, per stream and for the connection. */
 const RECEIVE_WINDOW = 16 * 1024 * 1024;
 /** How long a closing connection may take to send its last frames. */
 const CLOSE_LINGER_MS = 1000;
-/** Header block fragments kept before END_HEADERS, at most. */
+/** A response's header block (and decoded list) at most. */
 const MAX_HEADER_BLOCK = 64 * 1024;
+/**
+ * Frames of one header block at most: a 64 KiB block in frames of the
+ * smallest size takes four; more is a peer flooding (CONTINUATION).
+ */
+const MAX_HEADER_FRAMES = 16;
 
 /**
  * A Connect HTTP client for `http://` URLs over HTTP/2 with prior knowledge:
@@ -118,16 +92,14 @@ function unavailable(message: string, cause?: unknown): ConnectError {
 class Exchange {
   readonly #req: UniversalClientRequest;
   #conn: Deno.TcpConn | undefined;
+  #h2: H2Connection | undefined;
+  #stream: H2Stream | undefined;
   #closed = false;
+  #connClosed = false;
   #error: Error | undefined;
   #writes: Promise<void> = Promise.resolve();
-  readonly #hpack = new HpackDecoder();
 
   // Sending.
-  #sendWindow = DEFAULT_WINDOW;
-  #connSendWindow = DEFAULT_WINDOW;
-  #initialSendWindow = DEFAULT_WINDOW;
-  #peerMaxFrame = MAX_FRAME_SIZE;
   #windowOpened: (() => void) | undefined;
   #sentEnd = false;
 
@@ -135,13 +107,9 @@ class Exchange {
   readonly #response = Promise.withResolvers<UniversalClientResponse>();
   #status: number | undefined;
   readonly #trailer = new Headers();
-  #headerBlock: Uint8Array[] = [];
-  #headerBlockSize = 0;
-  #headerBlockEndsStream = false;
-  #chunks: { data: Uint8Array; credit: number }[] = [];
+  #chunks: { data: Uint8Array; flow: number }[] = [];
   #receivedEnd = false;
   #wake: (() => void) | undefined;
-  #credit = 0;
 
   constructor(req: UniversalClientRequest) {
     this.#req = req;
@@ -167,25 +135,58 @@ class Exchange {
     );
     this.#conn = conn;
     conn.setNoDelay(true);
+    const h2 = new H2Connection({
+      role: "client",
+      write: (bytes) => void this.#write(bytes),
+      streamWindow: RECEIVE_WINDOW,
+      connectionWindow: RECEIVE_WINDOW,
+      maxHeaderList: MAX_HEADER_BLOCK,
+      maxHeaderBlock: MAX_HEADER_BLOCK,
+      maxHeaderFrames: MAX_HEADER_FRAMES,
+      events: {
+        headers: (_stream, fields, end) => this.#onHeaderBlock(fields, end),
+        data: (_stream, data, end, flow) => this.#onData(data, end, flow),
+        closed: (_stream, end) => {
+          if (end.byPeer) {
+            this.#fail(
+              unavailable(
+                `the peer reset the stream (HTTP/2 error code ${end.code})`,
+              ),
+              false,
+            );
+          }
+        },
+        goaway: (last, code) => {
+          // A stream at or below `last` may still complete; ours was never
+          // seen when it is above, and may be retried elsewhere.
+          if (last < (this.#stream?.id ?? 1)) {
+            this.#fail(
+              unavailable(
+                `the peer is going away (HTTP/2 GOAWAY, error code ${code})`,
+              ),
+              false,
+            );
+          }
+        },
+        windowOpened: () => this.#openWindow(),
+        failed: (e) => {
+          this.#fail(
+            e.code === H2Error.Cancel
+              ? unavailable("connection lost")
+              : unavailable(`protocol error from the peer: ${e.message}`),
+            false,
+          );
+        },
+      },
+    });
+    this.#h2 = h2;
     const onAbort = () => this.#fail(signal!.reason, true);
     signal?.addEventListener("abort", onAbort, { once: true });
     if (signal?.aborted) onAbort();
     void this.#read();
     const hasBody = this.#req.body !== undefined;
-    this.#write(concat([
-      PREFACE,
-      frame(
-        Frame.Settings,
-        0,
-        0,
-        settingsPayload([
-          [SETTINGS_ENABLE_PUSH, 0],
-          [SETTINGS_INITIAL_WINDOW_SIZE, RECEIVE_WINDOW],
-        ]),
-      ),
-      frame(Frame.WindowUpdate, 0, 0, u32(RECEIVE_WINDOW - DEFAULT_WINDOW)),
-      this.#headerFrames(url, hasBody),
-    ]));
+    h2.start(PREFACE);
+    this.#stream = h2.open(this.#fields(url), !hasBody);
     if (hasBody) void this.#sendBody(this.#req.body!);
     else this.#sentEnd = true;
     try {
@@ -196,8 +197,8 @@ class Exchange {
     }
   }
 
-  /** HEADERS (and CONTINUATION) frames of the request. */
-  #headerFrames(url: URL, hasBody: boolean): Uint8Array {
+  /** The request's header fields. */
+  #fields(url: URL): HeaderField[] {
     const fields: HeaderField[] = [
       [":method", this.#req.method],
       [":scheme", "http"],
@@ -207,40 +208,32 @@ class Exchange {
     this.#req.header.forEach((value, name) => {
       if (!CONNECTION_HEADERS.has(name)) fields.push([name, value]);
     });
-    // Sent before the peer's SETTINGS: frames of the protocol's minimum size.
-    return headerFrames(
-      STREAM_ID,
-      encodeHeaderBlock(fields),
-      MAX_FRAME_SIZE,
-      !hasBody,
-    );
+    return fields;
   }
 
   async #sendBody(body: AsyncIterable<Uint8Array>): Promise<void> {
+    const h2 = this.#h2!;
+    const stream = this.#stream!;
     try {
       for await (const chunk of body) {
         let off = 0;
         while (off < chunk.length) {
           if (this.#closed || this.#receivedEnd) return;
-          const room = Math.min(
-            this.#sendWindow,
-            this.#connSendWindow,
-            this.#peerMaxFrame,
-          );
+          const room = h2.room(stream);
           if (room <= 0) {
             await new Promise<void>((r) => this.#windowOpened = r);
             continue;
           }
           const part = chunk.subarray(off, off + room);
-          this.#sendWindow -= part.length;
-          this.#connSendWindow -= part.length;
           off += part.length;
-          await this.#write(frame(Frame.Data, 0, STREAM_ID, part));
+          h2.sendData(stream, part, false);
+          await this.#writes;
         }
       }
       if (this.#closed || this.#receivedEnd) return;
       this.#sentEnd = true;
-      await this.#write(frame(Frame.Data, END_STREAM, STREAM_ID));
+      h2.sendData(stream, new Uint8Array(0), true);
+      await this.#writes;
     } catch (e) {
       this.#fail(e, true);
     }
@@ -249,7 +242,7 @@ class Exchange {
   #write(bytes: Uint8Array): Promise<void> {
     const conn = this.#conn!;
     this.#writes = this.#writes.then(async () => {
-      if (this.#closed) return;
+      if (this.#connClosed) return;
       try {
         await writeAll(conn, bytes);
       } catch (e) {
@@ -261,17 +254,15 @@ class Exchange {
 
   async #read(): Promise<void> {
     const conn = this.#conn!;
-    const reader = new FrameReader();
+    const h2 = this.#h2!;
     const buf = new Uint8Array(64 * 1024);
     try {
       for (;;) {
         const n = await conn.read(buf);
         if (n === null) break;
-        reader.push(buf.subarray(0, n));
-        for (let f = reader.next(); f; f = reader.next()) {
-          this.#onFrame(f.type, f.flags, f.stream, f.payload);
-          if (this.#closed) return;
-        }
+        // The core keeps what it needs: the buffer is reused.
+        h2.receive(buf.slice(0, n));
+        if (this.#closed || h2.failed) return;
       }
       if (!this.#receivedEnd) {
         throw unavailable(
@@ -283,97 +274,9 @@ class Exchange {
       this.#fail(
         e instanceof ConnectError
           ? e
-          : e instanceof H2ProtocolError
-          ? unavailable(`protocol error from the peer: ${e.message}`)
           : unavailable(`connection lost: ${messageOf(e)}`, e),
         false,
       );
-    }
-  }
-
-  #onFrame(type: number, flags: number, stream: number, payload: Uint8Array) {
-    if (this.#headerBlock.length > 0 && type !== Frame.Continuation) {
-      throw unavailable("protocol error: header block not continued");
-    }
-    switch (type) {
-      case Frame.Data:
-        if (stream !== STREAM_ID) return;
-        return this.#onData(flags, payload);
-      case Frame.Headers: {
-        // Another stream's header block would change the HPACK state.
-        if (stream !== STREAM_ID) {
-          throw unavailable(`protocol error: headers on stream ${stream}`);
-        }
-        let fragment = unpad(flags, payload);
-        if (flags & PRIORITY) fragment = fragment.subarray(5);
-        this.#headerBlockEndsStream = (flags & END_STREAM) !== 0;
-        return this.#onHeaderFragment(flags, fragment);
-      }
-      case Frame.Continuation:
-        if (this.#headerBlock.length === 0) {
-          throw unavailable("protocol error: unexpected CONTINUATION");
-        }
-        return this.#onHeaderFragment(flags, payload);
-      case Frame.RstStream: {
-        if (stream !== STREAM_ID || payload.length !== 4) return;
-        const code = readU32(payload);
-        return this.#fail(
-          unavailable(`the peer reset the stream (HTTP/2 error code ${code})`),
-          false,
-        );
-      }
-      case Frame.Settings:
-        if (flags & ACK) return;
-        this.#onSettings(payload);
-        this.#write(frame(Frame.Settings, ACK, 0));
-        return;
-      case Frame.PushPromise:
-        throw unavailable("protocol error: push promised, though disabled");
-      case Frame.Ping:
-        if (!(flags & ACK) && payload.length === 8) {
-          this.#write(frame(Frame.Ping, ACK, 0, payload));
-        }
-        return;
-      case Frame.Goaway: {
-        if (payload.length < 8) return;
-        const last = readU31(payload);
-        const code = readU32(payload, 4);
-        // A stream at or below `last` may still complete; ours was never
-        // seen when it is above, and may be retried elsewhere.
-        if (last < STREAM_ID) {
-          this.#fail(
-            unavailable(
-              `the peer is going away (HTTP/2 GOAWAY, error code ${code})`,
-            ),
-            false,
-          );
-        }
-        return;
-      }
-      case Frame.WindowUpdate: {
-        if (payload.length !== 4) return;
-        const increment = readU31(payload);
-        if (stream === 0) this.#connSendWindow += increment;
-        else if (stream === STREAM_ID) this.#sendWindow += increment;
-        this.#openWindow();
-        return;
-      }
-      default:
-        // PRIORITY and unknown frame types are ignored (RFC 9113 §5.5).
-        return;
-    }
-  }
-
-  #onSettings(payload: Uint8Array): void {
-    for (const [id, value] of readSettings(payload)) {
-      if (id === SETTINGS_INITIAL_WINDOW_SIZE) {
-        // Applies to the stream's window as a delta (RFC 9113 §6.9.2).
-        this.#sendWindow += value - this.#initialSendWindow;
-        this.#initialSendWindow = value;
-        this.#openWindow();
-      } else if (id === SETTINGS_MAX_FRAME_SIZE) {
-        this.#peerMaxFrame = Math.max(MAX_FRAME_SIZE, Math.min(value, 1 << 24));
-      }
     }
   }
 
@@ -383,31 +286,15 @@ class Exchange {
     wake?.();
   }
 
-  #onHeaderFragment(flags: number, fragment: Uint8Array): void {
-    this.#headerBlockSize += fragment.length;
-    if (this.#headerBlockSize > MAX_HEADER_BLOCK) {
-      throw unavailable(
-        `peer sent a header block above ${MAX_HEADER_BLOCK} bytes`,
-      );
-    }
-    this.#headerBlock.push(fragment);
-    if (!(flags & END_HEADERS)) return;
-    const block = concat(this.#headerBlock);
-    this.#headerBlock = [];
-    this.#headerBlockSize = 0;
-    let fields: HeaderField[];
+  #onHeaderBlock(fields: HeaderField[], endsStream: boolean): void {
     try {
-      fields = this.#hpack.decode(block);
+      this.#onResponseFields(fields, endsStream);
     } catch (e) {
-      if (e instanceof HpackError) {
-        throw unavailable(`bad header block from the peer: ${e.message}`);
-      }
-      throw e;
+      this.#fail(e, false);
     }
-    this.#onHeaderBlock(fields, this.#headerBlockEndsStream);
   }
 
-  #onHeaderBlock(fields: HeaderField[], endsStream: boolean): void {
+  #onResponseFields(fields: HeaderField[], endsStream: boolean): void {
     if (this.#status === undefined) {
       const status = fields.find(([name]) => name === ":status")?.[1];
       if (status === undefined || !/^[1-5][0-9][0-9]$/.test(status)) {
@@ -436,14 +323,17 @@ class Exchange {
     this.#end();
   }
 
-  #onData(flags: number, payload: Uint8Array): void {
+  #onData(data: Uint8Array, end: boolean, flow: number): void {
     if (this.#status === undefined) {
-      throw unavailable("protocol error: data before the response headers");
+      this.#fail(
+        unavailable("protocol error: data before the response headers"),
+        false,
+      );
+      return;
     }
-    const data = unpad(flags, payload);
     // Padding counts against the window too: given back with the data.
-    this.#chunks.push({ data, credit: payload.length });
-    if (flags & END_STREAM) this.#end();
+    this.#chunks.push({ data, flow });
+    if (end) this.#end();
     this.#poke();
   }
 
@@ -466,7 +356,7 @@ class Exchange {
       for (;;) {
         const chunk = this.#chunks.shift();
         if (chunk) {
-          this.#giveBack(chunk.credit);
+          if (!this.#receivedEnd) this.#h2!.consumed(this.#stream, chunk.flow);
           if (chunk.data.length > 0) yield chunk.data;
           continue;
         }
@@ -478,18 +368,6 @@ class Exchange {
       // Done, failed or abandoned: the connection is not reused.
       this.#close();
     }
-  }
-
-  #giveBack(bytes: number): void {
-    if (this.#receivedEnd || bytes === 0) return;
-    this.#credit += bytes;
-    if (this.#credit < RECEIVE_WINDOW / 4) return;
-    const increment = u32(this.#credit);
-    this.#credit = 0;
-    this.#write(concat([
-      frame(Frame.WindowUpdate, 0, 0, increment),
-      frame(Frame.WindowUpdate, 0, STREAM_ID, increment),
-    ]));
   }
 
   /**
@@ -513,14 +391,15 @@ class Exchange {
     if (this.#closed) return;
     this.#closed = true;
     const conn = this.#conn!;
-    const open = !this.#receivedEnd || !this.#sentEnd;
-    const bye = concat([
-      ...(open
-        ? [frame(Frame.RstStream, 0, STREAM_ID, u32(H2Error.Cancel))]
-        : []),
-      frame(Frame.Goaway, 0, 0, concat([u32(STREAM_ID), u32(0)])),
-    ]);
+    const h2 = this.#h2!;
+    if (!h2.failed) {
+      if (!this.#receivedEnd || !this.#sentEnd) {
+        h2.reset(this.#stream!.id, H2Error.Cancel);
+      }
+      h2.goaway();
+    }
     const closeConn = () => {
+      this.#connClosed = true;
       try {
         conn.close();
       } catch {
@@ -528,15 +407,17 @@ class Exchange {
       }
     };
     const timer = setTimeout(closeConn, CLOSE_LINGER_MS);
-    this.#writes = this.#writes
-      .then(() => writeAll(conn, bye))
-      .catch(() => {})
-      .finally(() => {
-        clearTimeout(timer);
-        closeConn();
-      });
-    this.#openWindow();
-    this.#poke();
+    // After the core's last frames are queued (it flushes in a microtask).
+    queueMicrotask(() => {
+      this.#writes = this.#writes
+        .catch(() => {})
+        .finally(() => {
+          clearTimeout(timer);
+          closeConn();
+        });
+      this.#openWindow();
+      this.#poke();
+    });
   }
 }
 

@@ -10,7 +10,7 @@ import {
 
 // Frame types and flags of RFC 9113.
 const DATA = 0, HEADERS = 1, RST_STREAM = 3, SETTINGS = 4, PING = 6;
-const GOAWAY = 7, WINDOW_UPDATE = 8;
+const GOAWAY = 7, WINDOW_UPDATE = 8, CONTINUATION = 9;
 const END_STREAM = 1, ACK = 1, END_HEADERS = 4, PADDED = 8;
 const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -426,3 +426,56 @@ Deno.test("h2c: a response field that Headers refuses fails the call in one line
   assertEquals((err as ConnectError).code, Code.Unavailable);
   await server.done;
 });
+
+Deno.test("h2c: a peer breaking the protocol core's rules fails the call", async () => {
+  const cases: [string, (peer: Peer) => Promise<void>, string][] = [
+    [
+      "a WINDOW_UPDATE of 3 bytes",
+      (peer) => peer.send(WINDOW_UPDATE, 0, 0, new Uint8Array(3)),
+      "bad WINDOW_UPDATE",
+    ],
+    [
+      "an INITIAL_WINDOW_SIZE above 2^31-1",
+      (peer) => peer.send(SETTINGS, 0, 0, setting(0x4, 0x80000000)),
+      "INITIAL_WINDOW_SIZE of 2147483648",
+    ],
+    [
+      "a MAX_FRAME_SIZE below 16,384",
+      (peer) => peer.send(SETTINGS, 0, 0, setting(0x5, 100)),
+      "MAX_FRAME_SIZE of 100",
+    ],
+    [
+      "a connection window above 2^31-1",
+      (peer) => peer.send(WINDOW_UPDATE, 0, 0, u32s(0x7fffffff)),
+      "connection window above 2^31-1",
+    ],
+    [
+      "a header block of endless empty CONTINUATIONs",
+      async (peer) => {
+        await peer.send(HEADERS, 0, 1, encodeHeaderBlock([[":status", "200"]]));
+        for (let i = 0; i < 40; i++) await peer.send(CONTINUATION, 0, 1);
+      },
+      "more than 16 frames",
+    ],
+  ];
+  for (const [what, misbehave, message] of cases) {
+    const server = fakeServer(async (peer) => {
+      await peer.request();
+      await misbehave(peer).catch(() => {});
+      await peer.closed();
+    });
+    const err = await assertRejects(() => request(server.url, bytes("x")));
+    assert(err instanceof ConnectError, what);
+    assertEquals(err.code, Code.Unavailable, what);
+    assert(err.rawMessage.includes(message), `${what}: ${err.rawMessage}`);
+    await server.done;
+  }
+});
+
+/** A SETTINGS payload of one setting. */
+function setting(id: number, value: number): Uint8Array {
+  const out = new Uint8Array(6);
+  new DataView(out.buffer).setUint16(0, id);
+  new DataView(out.buffer).setUint32(2, value);
+  return out;
+}
