@@ -54,14 +54,25 @@ const TRANSFER_CODING =
  * ```
  */
 export class HeadError extends Error {
-  /** The HTTP status to answer: 400, 431 or 501. */
-  readonly status: 400 | 431 | 501;
+  /** The HTTP status to answer: 400, 431, 501 or 505. */
+  readonly status: 400 | 431 | 501 | 505;
+  /**
+   * The bytes are no HTTP/1 request at all (no `HTTP/d.d` ends the first
+   * line): the connection is closed without an answer, as an HTTP/2-only
+   * server closes one that does not start with its preface.
+   */
+  readonly notHttp1: boolean;
 
   /** A refusal with its status and one line saying what was wrong. */
-  constructor(status: 400 | 431 | 501, message: string) {
+  constructor(
+    status: 400 | 431 | 501 | 505,
+    message: string,
+    notHttp1 = false,
+  ) {
     super(message);
     this.name = "HeadError";
     this.status = status;
+    this.notHttp1 = notHttp1;
   }
 }
 
@@ -127,7 +138,15 @@ export interface Head {
 export function parseHead(text: string): Head {
   const lines = text.split("\r\n");
   const m = REQUEST_LINE.exec(lines[0]);
-  if (!m) throw new HeadError(400, "malformed request line");
+  if (!m) {
+    // Up to a bare LF, which another parser would take for the line's end.
+    const version = / HTTP\/(\d)\.\d$/.exec(lines[0].split("\n")[0]);
+    if (!version) throw new HeadError(400, "not an HTTP/1 request", true);
+    if (version[1] !== "1") {
+      throw new HeadError(505, `HTTP/${version[1]} is not spoken here`);
+    }
+    throw new HeadError(400, "malformed request line");
+  }
   const [, method, target, minor] = m;
   // A control character or a byte above 0x7e in the target could be read
   // differently by another parser on the way.

@@ -286,6 +286,10 @@ export class H1ServerConnection {
         this.#start(parseHead(head));
       } catch (e) {
         if (!(e instanceof HeadError)) throw e;
+        if (e.notHttp1) {
+          this.#in.clear();
+          return this.#end();
+        }
         return this.#refuse(e.status, e.message);
       }
     }

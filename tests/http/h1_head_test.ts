@@ -50,13 +50,21 @@ Deno.test("a malformed request line or target is 400", () => {
     const line of [
       "GET /  HTTP/1.1",
       "GET / HTTP/1.2",
-      "GET / HTTP/2.0",
-      "GET / http/1.1",
       "G(T / HTTP/1.1",
-      "GET /",
-      "",
+      "GET / HTTP/1.1\nX: 1",
     ]
   ) refused(`${line}\r\nHost: x`, 400, "malformed request line");
+  refused("GET / HTTP/2.0\r\nHost: x", 505, "HTTP/2 is not spoken here");
+  // No HTTP/1 request at all: no answer (see HeadError.notHttp1).
+  for (
+    const line of ["GET / http/1.1", "GET /", "", "INVALID CONNECTION PREFACE"]
+  ) {
+    const e = assertThrows(
+      () => parseHead(`${line}\r\nHost: x`),
+      HeadError,
+    ) as HeadError;
+    assert(e.notHttp1, line);
+  }
   for (
     const c of ["\x00", "\x01", "\t", "\x0b", "\x7f", "\x80", "\xa0", "\xff"]
   ) {

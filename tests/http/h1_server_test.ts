@@ -324,7 +324,7 @@ Deno.test("requests that could hide another request are refused with one line, a
     [
       "HTTP/2 without the preface",
       "GET / HTTP/2.0\r\nHost: x\r\n\r\n",
-      "400 Bad Request",
+      "505 HTTP Version Not Supported",
     ],
     [
       "a bad Host",
@@ -892,6 +892,26 @@ Deno.test("a body that falls silent after the response started ends the connecti
     assert(text.startsWith("HTTP/1.1 200 OK\r\n"), text);
     assert(text.includes("started"), text);
     assert(!text.endsWith("0\r\n\r\n"), text);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("bytes that are no HTTP/1 request close the connection without an answer", async () => {
+  const server = await serve();
+  try {
+    // What an HTTP/2 conformance suite sends as a bad preface.
+    assertEquals(
+      await exchange(server.port, bytes("INVALID CONNECTION PREFACE\r\n\r\n")),
+      "",
+    );
+    // An HTTP/1 request after it on a new connection is served.
+    assert(
+      (await exchange(
+        server.port,
+        bytes("GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+      )).startsWith("HTTP/1.1 200 OK"),
+    );
   } finally {
     await server.close();
   }
