@@ -298,14 +298,15 @@ export class RawClient {
 
   /**
    * Reads frames until one matches (the others are dropped); undefined if
-   * the connection ends or `ms` pass between two frames.
+   * the connection ends or none matched within `ms`.
    */
   async until(
     match: (f: H2Frame) => boolean,
     ms = 5000,
   ): Promise<H2Frame | undefined> {
+    const deadline = Date.now() + ms;
     for (let i = 0; i < 100_000; i++) {
-      const f = await this.frame(ms);
+      const f = await this.frame(deadline - Date.now());
       if (!f || match(f)) return f;
     }
     return undefined;
@@ -346,8 +347,8 @@ export class RawClient {
 
   /**
    * Reads frames until a GOAWAY (dropping the others) and returns its error
-   * code; undefined when the connection ends first or `ms` pass between
-   * two frames.
+   * code; undefined when the connection ends first or none comes within
+   * `ms`.
    */
   async goaway(ms = 5000): Promise<number | undefined> {
     const f = await this.until((f) => f.type === Frame.Goaway, ms);
@@ -371,12 +372,13 @@ export class RawClient {
   /**
    * Reads frames until stream `id` is answered with response headers or
    * reset (other streams' frames are dropped); undefined if the connection
-   * ends or `ms` pass between two frames. Every header block read is
+   * ends or no answer comes within `ms`. Every header block read is
    * decoded, so the HPACK state stays in step.
    */
   async response(id: number, ms = 5000): Promise<StreamAnswer | undefined> {
+    const deadline = Date.now() + ms;
     for (let i = 0; i < 100_000; i++) {
-      const f = await this.frame(ms);
+      const f = await this.frame(deadline - Date.now());
       if (!f) return undefined;
       if (f.type === Frame.Headers) {
         const fields = new Map(this.hpack.decode(f.payload));
@@ -397,11 +399,12 @@ export class RawClient {
    * the connection an abuse point when no DATA moved since the last one.)
    */
   async roundTrip(ms = 5000): Promise<H2Frame[] | undefined> {
+    const deadline = Date.now() + ms;
     const mark = u32(0x52415721, ++this.#pings);
     if (!await this.send(frame(Frame.Ping, 0, 0, mark))) return undefined;
     const seen: H2Frame[] = [];
     for (let i = 0; i < 100_000; i++) {
-      const f = await this.frame(ms);
+      const f = await this.frame(deadline - Date.now());
       if (!f) return undefined;
       if (
         f.type === Frame.Ping && (f.flags & ACK) !== 0 &&
