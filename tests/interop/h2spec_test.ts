@@ -23,12 +23,19 @@ import {
   startBcn,
   withTempDir,
 } from "../e2e/helpers.ts";
+import { fileURLToPath } from "node:url";
 import { TEST_ROOT } from "../support.ts";
 import { hasGo } from "./goaway_scenario.ts";
 
-/** The h2spec release that is built (it reports itself as 2.0.0). */
-export const H2SPEC_MODULE =
-  "github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible";
+/**
+ * The h2spec command that is built. Its release (v2.2.1, which reports
+ * itself as 2.0.0) and its dependencies are pinned by `h2spec/go.mod`:
+ * h2spec has no go.mod of its own, so `go install` would take the newest.
+ */
+export const H2SPEC_MODULE = "github.com/summerwind/h2spec/cmd/h2spec";
+
+/** The Go module that pins h2spec's build. */
+const H2SPEC_DIR = fileURLToPath(new URL("./h2spec/", import.meta.url));
 
 /**
  * Where h2spec is built: a fixed path under the tests' root, because
@@ -45,7 +52,7 @@ export const H2SPEC_TEST_TIMEOUT_S = 2;
  */
 export const H2SPEC_RUN_TIMEOUT_MS = 120_000;
 
-/** How long `go install` may take (a cold module cache downloads). */
+/** How long `go build` may take (a cold module cache downloads). */
 const BUILD_TIMEOUT_MS = 300_000;
 
 /** How many lines of h2spec's output a failure message quotes. */
@@ -55,7 +62,7 @@ let built: Promise<string> | undefined;
 
 /**
  * Builds h2spec once per process into {@link H2SPEC_BIN}; returns its path.
- * Rejects with the last line of Go's output when `go install` fails.
+ * Rejects with the last line of Go's output when `go build` fails.
  */
 export function buildH2spec(): Promise<string> {
   built ??= build();
@@ -64,8 +71,8 @@ export function buildH2spec(): Promise<string> {
 
 async function build(): Promise<string> {
   const out = await new Deno.Command("go", {
-    args: ["install", H2SPEC_MODULE],
-    env: { GOBIN: `${TEST_ROOT}bin` },
+    args: ["build", "-o", H2SPEC_BIN, H2SPEC_MODULE],
+    cwd: H2SPEC_DIR,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -74,7 +81,7 @@ async function build(): Promise<string> {
   if (!out.success) {
     const text = decode(out.stdout) + decode(out.stderr);
     const last = text.trim().split("\n").at(-1) ?? `exit ${out.code}`;
-    throw new Error(`go install ${H2SPEC_MODULE} failed: ${last}`);
+    throw new Error(`go build ${H2SPEC_MODULE} failed: ${last}`);
   }
   return H2SPEC_BIN;
 }
