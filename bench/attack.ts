@@ -19,11 +19,25 @@
  *   ended them: a GOAWAY and its code, RST_STREAM codes, a plain close,
  *   an HTTP/1.1 503 refusal, or still open at the end.
  *
+ * The attacks (ids as in the issue): 1 CONTINUATION flood with empty
+ * fragments and 2 with 1-byte ones (up to 170 MB or 15 s); 3 160,000 empty
+ * DATA frames on a BlockReceive stream, then how long `/healthz` takes;
+ * 4 zero-window stall (384 connections from 6 addresses, 100 BlockSync
+ * streams each, SETTINGS_INITIAL_WINDOW_SIZE 0 and no WINDOW_UPDATE);
+ * 5 PING and 6 SETTINGS floods beside an open BlockSync stream (20 s, as
+ * fast as the ACKs are read); 7 HPACK amplification (one ~4 KB dynamic
+ * table entry, then 6,000 streams of 19-byte blocks decoding to ~59 KB,
+ * kept open); 8 Huffman-coded header flood (15 s); 9 rapid reset on one
+ * connection and 9b reconnecting every 190 resets (15 s); 10 refused
+ * streams (10 s); 11 HTTP/1.1 slow body (200 connections, 20 s).
+ *
  * It prints one table row per attack with a pass/fail against the targets
  * printed below the table. Set `BCN_MAIN` to another checkout's
- * `src/main.ts` to attack that version. `BCN_ATTACK_RSS_CAP_MB` (default
- * 2048) stops an attack early once the node's RSS passes it, so a node
- * without bounds does not take the machine's memory. Loopback only; every
+ * `src/main.ts` to attack that version; the node may read only this
+ * checkout's `src/` and `.tmp/`, so put an older tree under `.tmp/`
+ * (`git archive COMMIT | tar -x -C .tmp/before`). `BCN_ATTACK_RSS_CAP_MB`
+ * (default 2048) stops an attack early once the node's RSS passes it, so a
+ * node without bounds does not take the machine's memory. Loopback only; every
  * attack is bounded in count and time (at most about 20 s) and stops by
  * itself; every socket and process it starts is closed before it exits.
  *
@@ -655,7 +669,6 @@ interface Outcome {
   notes: string[];
   /** Targets of its own this attack missed (e.g. /healthz after it). */
   misses?: string[];
-  skipped?: string;
 }
 
 function totals(conns: H2Conn[]): { frames: number; bytes: number } {
