@@ -18,9 +18,9 @@
  * and `Transfer-Encoding`, or a coding other than `chunked`, is refused, so
  * the connection's next request cannot be smuggled in a body), at most
  * 1 MiB read ahead of the handler before the socket is paused, and a body
- * that brings no byte for {@link BODY_IDLE_MS} is cut off. A malformed body
- * is answered 400 (a silent one 408) when the response has not started,
- * and ends the connection.
+ * that brings less than {@link MIN_BODY_BYTES} in {@link BODY_CHECK_MS} is
+ * cut off. A malformed body is answered 400 (a slow one 408) when the
+ * response has not started, and ends the connection.
  *
  * @module
  */
@@ -66,7 +66,7 @@ export type H1Handler = (
  *
  * const options: H1ServerOptions = {
  *   handle: () => Promise.resolve(plain(200, "ok\n")),
- *   bodyIdleMs: 10_000,
+ *   bodyCheckMs: 10_000,
  * };
  * ```
  */
@@ -84,10 +84,12 @@ export interface H1ServerOptions {
    */
   onFailure?: (path: string, reason: unknown) => void;
   /**
-   * How long a request body may bring no new byte while the server reads
-   * it; default {@link BODY_IDLE_MS}.
+   * How often a request body being read must have brought
+   * {@link H1ServerOptions.minBodyBytes}; default {@link BODY_CHECK_MS}.
    */
-  bodyIdleMs?: number;
+  bodyCheckMs?: number;
+  /** See {@link H1ServerOptions.bodyCheckMs}; default {@link MIN_BODY_BYTES}. */
+  minBodyBytes?: number;
 }
 
 /** Request bytes read ahead of the handler at most before pausing. */
@@ -97,24 +99,27 @@ const HIGH_WATER = 256 * 1024;
 /** How long an ended connection waits for the client to close its side. */
 const LINGER_MS = 1000;
 /**
- * How long a request body may bring no new byte while the server is
- * reading it (default of {@link H1ServerOptions.bodyIdleMs}): without a
+ * How often a request body being read is checked for progress (default of
+ * {@link H1ServerOptions.bodyCheckMs}): it must have brought at least
+ * {@link MIN_BODY_BYTES} since the last check, or end. Without such a
  * bound, connections that send a head and then a byte now and then stay
  * open for good. bcn's own long bodies are its relays' client streams
  * (`src/node/relay.ts`): a relay sends what is queued and ends the stream
- * without waiting for more items, and a whole stream may last at most
- * `RELAY_STREAM_TIMEOUT_MS` (30 s), so a relay never leaves a gap this
- * long. Time the server spends not reading (its handler behind by more
- * than the read-ahead) does not count.
+ * without waiting for more items, so it never dribbles. Time the server
+ * spends not reading (its handler behind by more than the read-ahead) does
+ * not count.
  *
  * @example
  * ```ts
- * import { BODY_IDLE_MS } from "./h1_server.ts";
+ * import { BODY_CHECK_MS, MIN_BODY_BYTES } from "./h1_server.ts";
  *
- * console.log(BODY_IDLE_MS / 1000); // 30
+ * console.log(MIN_BODY_BYTES, BODY_CHECK_MS / 1000); // 1024 10
  * ```
  */
-export const BODY_IDLE_MS = 30_000;
+export const BODY_CHECK_MS = 10_000;
+
+/** See {@link BODY_CHECK_MS}: about 100 bytes a second, far below any link. */
+export const MIN_BODY_BYTES = 1024;
 
 const EMPTY = new Uint8Array(0);
 const CRLF = new Uint8Array([13, 10]);
@@ -153,8 +158,8 @@ interface Request {
    * the handler answers is dropped.
    */
   refused: boolean;
-  /** When the body last brought a byte (or the server read again). */
-  lastByteAt: number;
+  /** Body bytes read since the last progress check (or resume). */
+  bodyBytes: number;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -179,7 +184,8 @@ interface Request {
 export class H1ServerConnection {
   readonly #socket: net.Socket;
   readonly #options: H1ServerOptions;
-  readonly #bodyIdleMs: number;
+  readonly #bodyCheckMs: number;
+  readonly #minBodyBytes: number;
   /** Bytes read and not yet parsed. */
   readonly #in = new ReadBuffer();
   /** How much of an incomplete request head has been searched for its end. */
@@ -195,7 +201,8 @@ export class H1ServerConnection {
   constructor(socket: net.Socket, options: H1ServerOptions) {
     this.#socket = socket;
     this.#options = options;
-    this.#bodyIdleMs = options.bodyIdleMs ?? BODY_IDLE_MS;
+    this.#bodyCheckMs = options.bodyCheckMs ?? BODY_CHECK_MS;
+    this.#minBodyBytes = options.minBodyBytes ?? MIN_BODY_BYTES;
     socket.setNoDelay?.(true);
     socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
     socket.on("drain", () => this.#wakeDrained());
@@ -338,7 +345,7 @@ export class H1ServerConnection {
       if (!(e instanceof ChunkedError)) throw e;
       this.#refuseBody(req, e.status, e.message);
     }
-    if (this.#in.length < before) req.lastByteAt = performance.now();
+    req.bodyBytes += before - this.#in.length;
     if (req.bodyEnded) clearTimeout(req.idleTimer);
     const wake = req.wake;
     req.wake = undefined;
@@ -351,33 +358,32 @@ export class H1ServerConnection {
   }
 
   /**
-   * Cuts off a body that stays silent while the server reads it. One timer
-   * per request, moved on only when it fires: bytes arriving cost no timer
-   * call.
+   * Cuts off a body that brings too little while the server reads it. One
+   * timer per request, re-armed only when it fires: bytes arriving cost no
+   * timer call.
    */
   #watchBody(req: Request): void {
     const check = (): void => {
       req.idleTimer = undefined;
       if (this.#req !== req || req.bodyEnded || req.bodyError) return;
-      const now = performance.now();
       // Paused: the handler is behind, the client is not to blame.
-      if (this.#paused) req.lastByteAt = now;
-      const left = req.lastByteAt + this.#bodyIdleMs - now;
-      if (left > 0) {
-        req.idleTimer = setTimeout(check, Math.ceil(left));
+      if (this.#paused || req.bodyBytes >= this.#minBodyBytes) {
+        req.bodyBytes = 0;
+        req.idleTimer = setTimeout(check, this.#bodyCheckMs);
         return;
       }
       this.#refuseBody(
         req,
         408,
-        `no request body byte for ${this.#bodyIdleMs} ms`,
+        `request body slower than ${this.#minBodyBytes} bytes in ${this.#bodyCheckMs} ms`,
       );
       const wake = req.wake;
       req.wake = undefined;
       wake?.();
       this.#setPaused(true);
     };
-    req.idleTimer = setTimeout(check, this.#bodyIdleMs);
+    req.bodyBytes = 0;
+    req.idleTimer = setTimeout(check, this.#bodyCheckMs);
   }
 
   /**
@@ -567,8 +573,8 @@ export class H1ServerConnection {
     if (paused) this.#socket.pause();
     else {
       this.#socket.resume();
-      // The body's silence counts again from now.
-      if (this.#req) this.#req.lastByteAt = performance.now();
+      // The body's progress counts again from now.
+      if (this.#req) this.#req.bodyBytes = this.#minBodyBytes;
     }
   }
 
@@ -601,7 +607,7 @@ function newRequest(
     http10,
     headSent: false,
     refused: false,
-    lastByteAt: performance.now(),
+    bodyBytes: 0,
     idleTimer: undefined,
   };
 }

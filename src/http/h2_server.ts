@@ -76,6 +76,12 @@ const CONNECTION_WINDOW = 1024 * 1024;
 const MALFORMED_COST = 1;
 /** Abuse points of a request whose header list is too large. */
 const TOO_LARGE_COST = 10;
+/**
+ * Header bytes a request may have for free: a gRPC or Connect request has
+ * a few hundred. Each KiB beyond costs a point, so that a flood of large
+ * (Huffman-coded) header lists costs its sender its budget.
+ */
+const FREE_HEADER_BYTES = 1024;
 
 /** A request stream's state beside the core's. */
 interface Request {
@@ -220,14 +226,16 @@ export class H2ServerConnection {
 
   /** Whether the core may open a new stream; the refusal's code if not. */
   #accept(fields: HeaderField[], tooLarge: boolean): H2Error | undefined {
-    const head = tooLarge ? "" : requestOf(fields);
-    if (typeof head === "string" && head.startsWith("malformed")) {
-      this.#charge(MALFORMED_COST);
-      return H2Error.ProtocolError;
-    }
-    if (tooLarge) this.#charge(TOO_LARGE_COST);
+    // Charged first: a charge that ends the connection leaves nothing taken.
+    this.#charge(tooLarge ? TOO_LARGE_COST : headerCost(fields));
     if (this.#options.takeStream && !this.#options.takeStream()) {
       return H2Error.RefusedStream;
+    }
+    const head = tooLarge ? "" : requestOf(fields);
+    if (typeof head === "string" && head.startsWith("malformed")) {
+      this.#options.giveStream?.();
+      this.#charge(MALFORMED_COST);
+      return H2Error.ProtocolError;
     }
     this.#accepted = { head, tooLarge };
     return undefined;
@@ -494,6 +502,13 @@ function wakeAll(waiters: Set<() => void>): void {
   const all = [...waiters];
   waiters.clear();
   for (const w of all) w();
+}
+
+/** Abuse points of a header list: a point a KiB beyond the free bytes. */
+function headerCost(fields: HeaderField[]): number {
+  let size = 0;
+  for (const [name, value] of fields) size += name.length + value.length + 32;
+  return Math.max(0, Math.floor((size - FREE_HEADER_BYTES) / 1024));
 }
 
 /** The pseudo-header fields a request may carry (RFC 9113 §8.3.1). */

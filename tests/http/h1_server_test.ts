@@ -55,7 +55,7 @@ function answer(
 async function serve(
   handle: (req: Req) => Promise<UniversalServerResponse> = async (req) =>
     answer(`${req.method} ${new URL(req.url).pathname} ${await bodyText(req)}`),
-  options: { bodyIdleMs?: number } = {},
+  options: { bodyCheckMs?: number; minBodyBytes?: number } = {},
 ) {
   const failures: string[] = [];
   const sockets = new Set<net.Socket>();
@@ -69,7 +69,8 @@ async function serve(
       onRequestStart: () => started++,
       onRequestEnd: () => ended++,
       onFailure: (path) => failures.push(path),
-      bodyIdleMs: options.bodyIdleMs,
+      bodyCheckMs: options.bodyCheckMs,
+      minBodyBytes: options.minBodyBytes,
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -794,8 +795,8 @@ Deno.test("behind startServer's Connect handlers, a malformed chunk size is 400,
   }
 });
 
-Deno.test("a body silent for bodyIdleMs gets 408 and the connection ends; a slow steady one is served", async () => {
-  const server = await serve(undefined, { bodyIdleMs: 200 });
+Deno.test("a body bringing less than minBodyBytes in bodyCheckMs gets 408 and the connection ends; a steady one is served", async () => {
+  const server = await serve(undefined, { bodyCheckMs: 200, minBodyBytes: 10 });
   try {
     // Silent after part of its body, by length or chunks.
     for (
@@ -812,14 +813,34 @@ Deno.test("a body silent for bodyIdleMs gets 408 and the connection ends; a slow
         `${JSON.stringify(request)}: ${text}`,
       );
       assert(text.includes("connection: close\r\n"), text);
-      assert(text.includes("\r\n\r\nbad request: no request body byte"), text);
+      assert(
+        text.includes("\r\n\r\nbad request: request body slower than 10"),
+        text,
+      );
+    }
+    // A byte every 50 ms, never silent for long, but under 10 in 200 ms.
+    const drip = await Raw.open(server.port);
+    try {
+      await drip.send(
+        "POST /s HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n",
+      );
+      for (let i = 0; i < 40 && !drip.text.includes("408"); i++) {
+        await drip.send("x").catch(() => {});
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert(
+        drip.text.startsWith("HTTP/1.1 408 Request Timeout\r\n"),
+        drip.text,
+      );
+    } finally {
+      await drip.close();
     }
     assertEquals(server.failures, []);
   } finally {
     await server.close();
   }
-  // One byte every 20 ms: each gap far below the bound, the whole above it.
-  const steady = await serve(undefined, { bodyIdleMs: 500 });
+  // A byte every 20 ms: 25 in each 500 ms, the whole longer than 500 ms.
+  const steady = await serve(undefined, { bodyCheckMs: 500, minBodyBytes: 10 });
   const raw = await Raw.open(steady.port);
   try {
     const body = "x".repeat(50);
@@ -841,7 +862,7 @@ Deno.test("a body silent for bodyIdleMs gets 408 and the connection ends; a slow
   }
 });
 
-Deno.test("time a handler leaves its body unread does not count as the body's silence", async () => {
+Deno.test("time a handler leaves its body unread does not count against the body", async () => {
   let release!: () => void;
   const released = new Promise<void>((r) => release = r);
   const server = await serve(async (req) => {
@@ -851,7 +872,7 @@ Deno.test("time a handler leaves its body unread does not count as the body's si
       got += c.length;
     }
     return answer(`got ${got}`);
-  }, { bodyIdleMs: 200 });
+  }, { bodyCheckMs: 200 });
   // More than the server reads ahead: it stops reading, the client waits.
   const size = 8 * 1024 * 1024;
   const raw = await Raw.open(server.port);
@@ -882,7 +903,7 @@ Deno.test("a body that falls silent after the response started ends the connecti
         yield enc.encode("started ");
         yield enc.encode(await bodyText(req));
       })(),
-    }), { bodyIdleMs: 200 });
+    }), { bodyCheckMs: 200 });
   try {
     const text = await exchange(
       server.port,

@@ -355,3 +355,46 @@ Deno.test("h2 server: a client that opens and resets streams without pause is cu
     await server.close();
   }
 });
+
+Deno.test("h2 server: a flood of requests with large header lists spends the connection's budget", async () => {
+  const server = await serve();
+  const c = await RawClient.open(server.port);
+  try {
+    // 15 KiB of header values: valid, under the list bound, 13 points each.
+    const big: [string, string][] = [["x-pad", "p".repeat(15 * 1024)]];
+    let away: number | undefined;
+    for (let id = 1; id < 400 && away === undefined; id += 2) {
+      if (
+        !await c.send(frame(
+          Frame.Headers,
+          END_HEADERS | END_STREAM,
+          id,
+          encodeHeaderBlock([
+            [":method", "GET"],
+            [":scheme", "http"],
+            [":authority", "bcn"],
+            [":path", "/healthz"],
+            ...big,
+          ]),
+        ))
+      ) break;
+      if (id % 20 === 19) away = await c.goaway(50);
+    }
+    away ??= await c.goaway();
+    assertEquals(away, 0xb); // ENHANCE_YOUR_CALM
+    // Small requests on another connection are served.
+    const other = await RawClient.open(server.port);
+    try {
+      await other.get(1, "/healthz");
+      assertEquals(
+        await other.response(1).then((a) => a && "status" in a && a.status),
+        "200",
+      );
+    } finally {
+      other.close();
+    }
+  } finally {
+    c.close();
+    await server.close();
+  }
+});
