@@ -287,7 +287,7 @@ export class H2Connection {
       );
     } finally {
       this.#reading = false;
-      this.#flush();
+      this.flush();
     }
   }
 
@@ -301,7 +301,7 @@ export class H2Connection {
     this.#send(
       frame(Frame.Goaway, 0, 0, u32(this.#lastPeerStream, error.code)),
     );
-    this.#flush();
+    this.flush();
     for (const stream of [...this.#streams.values()]) {
       this.#close(stream, { code: H2Error.Cancel, byPeer: false });
     }
@@ -315,6 +315,7 @@ export class H2Connection {
     this.#send(
       frame(Frame.Goaway, 0, 0, u32(this.#lastPeerStream, H2Error.NoError)),
     );
+    if (!this.#reading) this.flush();
   }
 
   /** Whether this side said GOAWAY. */
@@ -835,11 +836,15 @@ export class H2Connection {
     if (this.#reading) return;
     if (!this.#flushQueued) {
       this.#flushQueued = true;
-      queueMicrotask(() => this.#flush());
+      queueMicrotask(() => this.flush());
     }
   }
 
-  #flush(): void {
+  /**
+   * Writes the frames queued so far now, not at the end of the read or
+   * task: before the owner ends the socket.
+   */
+  flush(): void {
     this.#flushQueued = false;
     if (this.#out.length === 0) return;
     const out = this.#out.length === 1 ? this.#out[0] : concat(this.#out);

@@ -461,6 +461,7 @@ export class H2ServerConnection {
 
   // Ends our side; a peer that does not close its side is not waited for.
   #endSocket(): void {
+    this.#conn.flush();
     this.#socket.end();
     this.#lingerTimer ??= setTimeout(() => this.#socket.destroy(), 1000);
   }
