@@ -199,6 +199,7 @@ export class H2Connection {
   #connSendWindow = DEFAULT_WINDOW;
   #connReceived = 0;
   #connCredit = 0;
+  /** Whether this side sent DATA since the peer's last PING. */
   #dataSincePing = true;
   #out: Uint8Array[] = [];
   #reading = false;
@@ -540,7 +541,6 @@ export class H2Connection {
     }
     const end = (f.flags & END_STREAM) !== 0;
     if (f.payload.length === 0 && !end) this.#abuse(1, "empty DATA frames");
-    else this.#dataSincePing = true;
     const stream = this.#streams.get(f.stream);
     if (!stream) {
       this.consumed(undefined, f.payload.length);
@@ -786,7 +786,9 @@ export class H2Connection {
       throw new H2ProtocolError("bad PING", H2Error.FrameSizeError);
     }
     if (f.flags & ACK) return;
-    // A PING while data flows is how a peer measures the connection.
+    // A PING after data this side sent is how a receiver measures the
+    // connection (gRPC's BDP estimate); only this side's DATA counts, or a
+    // peer could buy free PINGs with 1-byte DATA frames of its own.
     if (!this.#dataSincePing) this.#abuse(1, "PING frames");
     this.#dataSincePing = false;
     this.#send(frame(Frame.Ping, ACK, 0, f.payload));

@@ -33,9 +33,10 @@ export const MAX_HEADER_BLOCK_FRAMES = 16;
 /**
  * The abuse budget of a connection, in points: each frame that costs the
  * server work without carrying a request forward costs a point (a PING
- * while no DATA moved, a SETTINGS, an empty DATA or header fragment, a
- * PRIORITY, a stream the client resets, a stream refused). A connection
- * that spends more than its budget is closed with ENHANCE_YOUR_CALM.
+ * when the server sent no DATA since the last one, a SETTINGS, an empty
+ * DATA or header fragment, a PRIORITY, a stream the client resets, a
+ * stream refused). A connection that spends more than its budget is
+ * closed with ENHANCE_YOUR_CALM.
  */
 export const CONNECTION_ABUSE_BUDGET = 1000;
 

@@ -242,6 +242,7 @@ export class H2ServerConnection {
   }
 
   #charge(points: number): void {
+    if (points === 0) return;
     if (this.#options.spend && !this.#options.spend(points)) {
       throw new H2ProtocolError(
         "too many bad requests",
@@ -461,6 +462,7 @@ export class H2ServerConnection {
 
   // Ends our side; a peer that does not close its side is not waited for.
   #endSocket(): void {
+    if (this.#socket.destroyed) return;
     this.#conn.flush();
     this.#socket.end();
     this.#lingerTimer ??= setTimeout(() => this.#socket.destroy(), 1000);

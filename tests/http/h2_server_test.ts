@@ -398,3 +398,25 @@ Deno.test("h2 server: a flood of requests with large header lists spends the con
     await server.close();
   }
 });
+
+Deno.test("h2 server: PINGs do not become free by the client's own 1-byte DATA frames", async () => {
+  const server = await serve();
+  const c = await RawClient.open(server.port);
+  try {
+    await c.hold(1, "/Block/GenesisSync");
+    // A byte of request body before each PING: only the server's DATA
+    // makes a PING a measurement.
+    const pairs: Uint8Array[] = [];
+    for (let i = 0; i < 1.5 * CONNECTION_ABUSE_BUDGET; i++) {
+      pairs.push(
+        frame(Frame.Data, 0, 1, Uint8Array.of(0)),
+        frame(Frame.Ping, 0, 0, new Uint8Array(8)),
+      );
+    }
+    await c.send(concat(pairs));
+    assertEquals(await c.goaway(), 0xb); // ENHANCE_YOUR_CALM
+  } finally {
+    c.close();
+    await server.close();
+  }
+});
