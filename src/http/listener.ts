@@ -375,8 +375,27 @@ function failureReporter(
  * on time throughout; `"unknown"` when the loop was late by more than
  * {@link PROBE_MAX_LAG_MS} (it may not have run its accepts yet), when this
  * process cannot open a socket itself (EMFILE) or `signal` aborts.
+ *
+ * @example
+ * ```ts
+ * import * as net from "node:net";
+ * import { probeAccept } from "./listener.ts";
+ *
+ * let accepted = 0;
+ * const server = net.createServer((s) => {
+ *   accepted++;
+ *   s.destroy();
+ * });
+ * server.listen(0, "127.0.0.1", async () => {
+ *   const { port } = server.address() as net.AddressInfo;
+ *   const signal = new AbortController().signal;
+ *   const verdict = await probeAccept("127.0.0.1", port, () => accepted, signal);
+ *   console.log(verdict); // "accepting"
+ *   server.close();
+ * });
+ * ```
  */
-function probeAccept(
+export function probeAccept(
   host: string,
   port: number,
   accepts: () => number,
