@@ -5,12 +5,8 @@
  * heads are parsed by `h1_head.ts`, chunked bodies decoded by
  * `h1_chunked.ts`.
  *
- * Why: keep-alive. Deno 2.9.6's `node:http` server, handed a socket with
- * `emit("connection")` (the one-port server peeks at its first bytes),
- * resets it after one response, so it had to answer `Connection: close` and
- * every call cost a TCP connection on both sides, and `node:http`'s
- * per-request machinery: with the signatures checked in workers, that was
- * most of a node's main thread in `bench:ingest`.
+ * It exists for keep-alive: Deno's `node:http` server could not keep a
+ * handed-over connection (`docs/platform.md`).
  *
  * One {@link H1ServerConnection} per accepted socket serves its requests one
  * after another (pipelined requests wait their turn). Bounds: a request head

@@ -3,25 +3,14 @@
  * request per connection, written on `Deno.connect`: the gRPC path to
  * reference Go nodes.
  *
- * Why not `node:http2`: under Deno 2.9.6 its client dies or hangs inside
- * nghttp2 when a gRPC server stops gracefully (GOAWAY). With a session kept
- * across calls the process segfaulted or aborted (denoland/deno#36788); with
- * a session per call it still hung at 100% CPU with its event loop stuck,
- * or died of an uncaught `write EPIPE`, in about 1 of 15 rounds of four
- * clients calling through a grpc-go graceful stop (measured here with
- * `tests/interop/goaway_victim.ts`). Nothing in JavaScript can catch that.
- * This client's protocol state lives in JavaScript, so a peer's GOAWAY,
- * reset or closed socket is an error of the call it hits, and nothing else.
- *
- * What it does: SETTINGS (no server push, a 16 MiB receive window), one
- * request stream with its headers and body, flow control both ways (the
- * receive window is given back as the body is read, so a slow reader holds
- * the sender back and memory stays bounded), PING answers, GOAWAY and
- * RST_STREAM as errors of the call, response trailers. Frames larger than
- * 16 KiB, header lists larger than 64 KiB and malformed header blocks end
- * the call with an error. It is a Connect `UniversalClientFn`, used under
- * Connect's own gRPC protocol code (`createTransport` of
- * `@connectrpc/connect/protocol-grpc`).
+ * Deno's `node:http2` client could die or hang on a peer's GOAWAY
+ * (`docs/platform.md`); here the protocol state lives in JavaScript, in
+ * the core shared with the server (`h2_connection.ts`), so a peer's GOAWAY,
+ * reset, closed socket or protocol error fails the call it hits, and
+ * nothing else. The receive window (16 MiB) is given back as the body is
+ * read, so a slow reader holds the sender back. It is a Connect
+ * `UniversalClientFn`, used under Connect's own gRPC protocol code
+ * (`createTransport` of `@connectrpc/connect/protocol-grpc`).
  *
  * @module
  */
