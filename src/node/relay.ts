@@ -17,7 +17,11 @@
  * queue (the oldest are dropped if that overflows it) and are sent again, so
  * a peer may receive an item twice; receivers drop known transactions and
  * blocks. Items are lost only when a queue overflows, when their peer leaves
- * the peer set, or on {@link Relay.close}.
+ * the peer set, or on {@link Relay.close}. What a peer missed while it was
+ * away is offered again when it (re)joins: the relay queues
+ * {@link RelayOptions.backlog} for it alone (the transaction relay passes the
+ * node's pending pool), so an accepted transaction is not forgotten because
+ * the authority was unreachable when it arrived.
  *
  * Why not one long-lived stream per peer? Messages of an open client stream
  * do reach the server handler at once (measured: within a few ms), but the
@@ -99,12 +103,25 @@ export interface RelayOptions<T> {
   closeGraceMs?: number;
   /** Where failures and recoveries are reported; nowhere by default. */
   log?: (message: string) => void;
+  /**
+   * What a peer may have missed while it was not a peer, oldest first:
+   * queued for that peer alone when its worker starts (it joined, or came
+   * back after it was dropped with its queue). At most `capacity` items are
+   * taken, so a large pool costs one queue, not the whole pool; nothing by
+   * default.
+   */
+  backlog?: (peer: string) => Iterable<T>;
 }
 
 /** Options of {@link Relay.push}. */
 export interface RelayPushOptions {
   /** A peer not to send the item to, such as the one it came from. */
   except?: string;
+  /**
+   * The only peer to send the item to (such as the authority, offered a
+   * transaction again); nothing is queued when it is not a peer now.
+   */
+  to?: string;
 }
 
 /** Counters of a relay, for tests and logs. */
@@ -387,10 +404,10 @@ export class Relay<T> {
   }
 
   /**
-   * Sets the peers to relay to: starts a worker for each new peer and stops
-   * the workers of the peers that are no longer listed (a stream in flight
-   * gets `closeGraceMs` to finish; the queue is dropped). Ignored after
-   * {@link close}.
+   * Sets the peers to relay to: starts a worker for each new peer, with
+   * the {@link RelayOptions.backlog} queued, and stops the workers of the
+   * peers that are no longer listed (a stream in flight gets `closeGraceMs`
+   * to finish; the queue is dropped). Ignored after {@link close}.
    *
    * @example
    * ```ts
@@ -412,26 +429,51 @@ export class Relay<T> {
     const o = this.#options;
     for (const peer of wanted) {
       if (this.#workers.has(peer)) continue;
-      this.#workers.set(
+      const worker = new PeerWorker<T>({
+        name: o.name,
         peer,
-        new PeerWorker({
-          name: o.name,
-          peer,
-          open: o.open,
-          capacity: o.capacity ?? DEFAULT_RELAY_CAPACITY,
-          batchSize: o.batchSize ?? DEFAULT_RELAY_BATCH_SIZE,
-          retryMs: o.retryMs ?? DEFAULT_RELAY_RETRY_MS,
-          maxRetryMs: o.maxRetryMs ?? DEFAULT_RELAY_MAX_RETRY_MS,
-          closeGraceMs: o.closeGraceMs ?? DEFAULT_RELAY_CLOSE_GRACE_MS,
-          log: (message) => {
-            try {
-              o.log?.(message);
-            } catch {
-              // a failing logger must not stop the relay
-            }
-          },
-        }),
-      );
+        open: o.open,
+        capacity: o.capacity ?? DEFAULT_RELAY_CAPACITY,
+        batchSize: o.batchSize ?? DEFAULT_RELAY_BATCH_SIZE,
+        retryMs: o.retryMs ?? DEFAULT_RELAY_RETRY_MS,
+        maxRetryMs: o.maxRetryMs ?? DEFAULT_RELAY_MAX_RETRY_MS,
+        closeGraceMs: o.closeGraceMs ?? DEFAULT_RELAY_CLOSE_GRACE_MS,
+        log: (message) => {
+          try {
+            o.log?.(message);
+          } catch {
+            // a failing logger must not stop the relay
+          }
+        },
+      });
+      this.#workers.set(peer, worker);
+      this.#queueBacklog(worker);
+    }
+  }
+
+  /** Queues what a (re)joining peer may have missed, up to its capacity. */
+  #queueBacklog(worker: PeerWorker<T>): void {
+    const o = this.#options;
+    if (o.backlog === undefined) return;
+    const capacity = o.capacity ?? DEFAULT_RELAY_CAPACITY;
+    let taken = 0;
+    try {
+      for (const item of o.backlog(worker.peer)) {
+        if (taken >= capacity) break;
+        worker.push(item);
+        taken++;
+      }
+    } catch (err) {
+      // A failing backlog costs the peer its backlog, not its worker.
+      try {
+        o.log?.(
+          `${o.name} relay: no backlog for ${worker.peer}: ${
+            (err as Error)?.message ?? err
+          }`,
+        );
+      } catch {
+        // a failing logger must not stop the relay
+      }
     }
   }
 
@@ -452,9 +494,9 @@ export class Relay<T> {
   }
 
   /**
-   * Queues `item` for every peer but `options.except`. Never waits and
-   * never throws; a full queue drops its oldest item. Ignored after
-   * {@link close}.
+   * Queues `item` for every peer but `options.except`, or for
+   * `options.to` alone. Never waits and never throws; a full queue drops
+   * its oldest item. Ignored after {@link close}.
    *
    * @example
    * ```ts
@@ -463,11 +505,18 @@ export class Relay<T> {
    * const relay = new Relay<string>({ name: "test", open: async () => {} });
    * relay.setPeers(["127.0.0.1:1123", "127.0.0.1:1124"]);
    * relay.push("hello", { except: "127.0.0.1:1123" });
+   * relay.push("again", { to: "127.0.0.1:1124" });
    * await relay.close();
    * ```
    */
   push(item: T, options: RelayPushOptions = {}): void {
     if (this.#closing !== undefined) return;
+    if (options.to !== undefined) {
+      if (options.to !== options.except) {
+        this.#workers.get(options.to)?.push(item);
+      }
+      return;
+    }
     for (const [peer, worker] of this.#workers) {
       if (peer !== options.except) worker.push(item);
     }

@@ -492,3 +492,113 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name:
+    "Relay queues the backlog for a peer that joins or comes back, up to its capacity",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const streams: [string, string[]][] = [];
+    let pool = ["a", "b"];
+    const asked: string[] = [];
+    const relay = new Relay<string>({
+      name: "test",
+      capacity: 3,
+      open: async (peer, items) => {
+        const got: string[] = [];
+        for await (const item of items) got.push(item);
+        streams.push([peer, got]);
+      },
+      backlog: (peer) => {
+        asked.push(peer);
+        return pool;
+      },
+    });
+    try {
+      const sentTo = (peer: string) =>
+        streams.filter(([p]) => p === peer).flatMap(([, got]) => got);
+      relay.setPeers(["p:1"]);
+      assert(await waitFor(() => relay.stats().sent === 2, 1000));
+      assertEquals(sentTo("p:1"), ["a", "b"]);
+      // A peer already there gets nothing again; a new one gets the pool.
+      pool = ["c", "d", "e", "f", "g"];
+      relay.setPeers(["p:1", "p:2"]);
+      assert(await waitFor(() => relay.stats().sent === 5, 1000));
+      assertEquals(asked, ["p:1", "p:2"]);
+      // Only `capacity` items, the oldest, and nothing counted as dropped.
+      assertEquals(sentTo("p:2"), ["c", "d", "e"]);
+      assertEquals(sentTo("p:1"), ["a", "b"]);
+      // p:1 leaves and comes back: it is offered the pool as it is now.
+      relay.setPeers(["p:2"]);
+      relay.setPeers(["p:2", "p:1"]);
+      assert(await waitFor(() => relay.stats().sent === 8, 1000));
+      assertEquals(sentTo("p:1"), ["a", "b", "c", "d", "e"]);
+      assertEquals(relay.stats().dropped, 0);
+    } finally {
+      await relay.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "Relay: a failing backlog is logged and the peer still gets pushes",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const got: string[] = [];
+    const log: string[] = [];
+    const relay = new Relay<string>({
+      name: "test",
+      open: async (_peer, items) => {
+        for await (const item of items) got.push(item);
+      },
+      backlog: () => {
+        throw new Error("no pool yet");
+      },
+      log: (m) => log.push(m),
+    });
+    try {
+      relay.setPeers(["p:1"]);
+      assertEquals(log, ["test relay: no backlog for p:1: no pool yet"]);
+      relay.push("a");
+      assert(await waitFor(() => got.length === 1, 1000));
+      assertEquals(got, ["a"]);
+    } finally {
+      await relay.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "Relay.push with `to` queues for that peer alone, if it is a peer",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const streams: [string, string[]][] = [];
+    const relay = new Relay<string>({
+      name: "test",
+      open: async (peer, items) => {
+        const got: string[] = [];
+        for await (const item of items) got.push(item);
+        streams.push([peer, got]);
+      },
+    });
+    try {
+      relay.setPeers(["p:1", "p:2"]);
+      relay.push("only p:2", { to: "p:2" });
+      relay.push("nobody", { to: "p:3" });
+      relay.push("not p:1", { to: "p:1", except: "p:1" });
+      relay.push("everyone");
+      assert(await waitFor(() => relay.stats().sent === 3, 1000));
+      await delay(50); // time for anything wrongly queued to go out
+      const sentTo = (peer: string) =>
+        streams.filter(([p]) => p === peer).flatMap(([, got]) => got);
+      assertEquals(sentTo("p:1"), ["everyone"]);
+      assertEquals(sentTo("p:2"), ["only p:2", "everyone"]);
+      assertEquals(sentTo("p:3"), []);
+    } finally {
+      await relay.close();
+    }
+  },
+});
