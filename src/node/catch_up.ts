@@ -9,13 +9,18 @@
  * a reference peer answers it as well as a bcn one. The first block of the
  * answer is enough: when a peer has it, the node's catch-up (the same sync a
  * relayed block from the future starts) fetches, verifies and applies the
- * rest through the one block path.
+ * rest through the one block path. Blocks the node holds, which a reference
+ * peer sends first when its store repeats lines, are skipped.
  *
  * @module
  */
-import { decodeSigBlock } from "../chain/block.ts";
+import { blockHash, decodeSigBlock } from "../chain/block.ts";
 import { sleep } from "./sleep.ts";
-import type { PeerReader, SyncSource } from "./state_sync.ts";
+import {
+  MAX_HELD_COPIES,
+  type PeerReader,
+  type SyncSource,
+} from "./state_sync.ts";
 
 /** Default of {@link CatchUpPollerOptions.fanout}. */
 export const DEFAULT_CATCH_UP_FANOUT = 2;
@@ -45,13 +50,46 @@ export interface CatchUpPollerOptions {
   fanout?: number;
   /** Bound of one question; the period, but at least 2 s, by default. */
   timeoutMs?: number;
+  /** See {@link PeerHasBlockOptions.heldHash}. */
+  heldHash?: (number: bigint) => string | undefined;
+}
+
+/**
+ * Options of {@link peerHasBlock}.
+ *
+ * @example
+ * ```ts
+ * import type { PeerHasBlockOptions } from "./catch_up.ts";
+ *
+ * const last = { number: 4n, hash: "ab".repeat(32) };
+ * const options: PeerHasBlockOptions = {
+ *   signal: new AbortController().signal,
+ *   heldHash: (n) => n === last.number ? last.hash : undefined,
+ * };
+ * ```
+ */
+export interface PeerHasBlockOptions {
+  /** Cancels the question. */
+  signal: AbortSignal;
+  /** Bound of the question; {@link MIN_PROBE_TIMEOUT_MS} by default. */
+  timeoutMs?: number;
+  /**
+   * The hash of the block of a number the node holds, when it is at hand
+   * (its last block's, say), else undefined. A held block the peer resends
+   * with another hash makes the answer an error; without it, resent held
+   * blocks are skipped on their number, and the sync the answer starts
+   * checks them.
+   */
+  heldHash?: (number: bigint) => string | undefined;
 }
 
 /**
  * Whether `peer` holds block `number`: opens its BlockSync from `number`
- * and looks at the first block only (the stream is then cancelled). Resolves
- * false when the stream is empty; rejects when the peer cannot be asked
- * within `timeoutMs` or answers with something that is not that block.
+ * and looks at the first block after those the node holds (the stream is
+ * then cancelled). Resolves false when the stream brings no such block;
+ * rejects when the peer cannot be asked within `timeoutMs`, answers with
+ * something that is not that block, or resends held blocks beyond
+ * {@link MAX_HELD_COPIES} copies each.
  *
  * @example
  * ```ts
@@ -71,7 +109,7 @@ export async function peerHasBlock(
   source: SyncSource,
   peer: string,
   number: bigint,
-  options: { signal: AbortSignal; timeoutMs?: number },
+  options: PeerHasBlockOptions,
 ): Promise<boolean> {
   const done = new AbortController();
   const timeoutMs = options.timeoutMs ?? MIN_PROBE_TIMEOUT_MS;
@@ -84,8 +122,35 @@ export async function peerHasBlock(
   );
   try {
     const signal = AbortSignal.any([options.signal, done.signal]);
+    // Resent held blocks, and how many different ones (new highs), as
+    // the state sync counts them.
+    let repeats = 0n;
+    let repeatedHigh = 0n;
+    let repeated = 0n;
     for await (const bytes of source.blocks(peer, number, signal)) {
       const block = decodeSigBlock(bytes);
+      if (block.number >= 1n && block.number < number) {
+        const held = options.heldHash?.(block.number);
+        if (held !== undefined && blockHash(block) !== held) {
+          throw new Error(
+            `peer ${peer} sent block ${block.number} with hash ${
+              blockHash(block).slice(0, 7)
+            }, but this node holds block ${block.number} with hash ${
+              held.slice(0, 7)
+            }`,
+          );
+        }
+        if (block.number > repeatedHigh) {
+          repeatedHigh = block.number;
+          repeated++;
+        }
+        if (++repeats > MAX_HELD_COPIES * repeated) {
+          throw new Error(
+            `peer ${peer} resent blocks this node holds ${repeats} times before block ${number}`,
+          );
+        }
+        continue;
+      }
       if (block.number !== number) {
         throw new Error(
           `peer ${peer} sent block ${block.number} for block ${number}`,
@@ -148,9 +213,11 @@ export async function runCatchUpPoller(
     const from = options.lastNumber() + 1n;
     const answers = await Promise.all(
       asked.map((peer) =>
-        peerHasBlock(source, peer, from, { signal, timeoutMs }).catch(() =>
-          false
-        )
+        peerHasBlock(source, peer, from, {
+          signal,
+          timeoutMs,
+          heldHash: options.heldHash,
+        }).catch(() => false)
       ),
     );
     if (signal.aborted) break;

@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "node:path";
-import { blockBytes } from "../chain/block.ts";
+import { blockBytes, blockHash, type SigBlock } from "../chain/block.ts";
 import { State } from "../chain/state.ts";
 import { messageOf } from "../util/errors.ts";
 import type { PeerRegistry } from "../rpc/registry.ts";
@@ -48,6 +48,23 @@ export interface SyncSource {
 export { SyncError };
 export type { SyncErrorKind, SyncErrorOptions } from "./errors.ts";
 
+/**
+ * How many copies of each block a node holds one stream may bring, on
+ * average, before the peer is taken for one that repeats itself forever
+ * (and refused, naming it). The reference node's store holds a block once
+ * per stream that delivered it, and its BlockSync counts lines, so an
+ * honest reference peer resends blocks the node holds: a few copies each,
+ * about one per peer that relayed it.
+ *
+ * @example
+ * ```ts
+ * import { MAX_HELD_COPIES } from "./state_sync.ts";
+ * // A stream that resends 3 held blocks may bring this many copies of them.
+ * console.log(MAX_HELD_COPIES * 3n);
+ * ```
+ */
+export const MAX_HELD_COPIES = 64n;
+
 /** Options of {@link StateSync.syncBlocks}. */
 export interface SyncBlocksOptions {
   /**
@@ -56,7 +73,11 @@ export interface SyncBlocksOptions {
    * to its own state and store.
    */
   ledger?: Ledger;
-  /** Log a peer's bad block and go on with the next peer, instead of failing. */
+  /**
+   * Log every peer's bad stream and go on, instead of failing when no peer
+   * could serve. Either way a peer whose stream is rejected is dropped for
+   * this call and the next peer is tried.
+   */
   tolerant?: boolean;
 }
 
@@ -143,8 +164,10 @@ export class StateSync {
   /**
    * Reads, creates (bootstrap) or fetches (regular) the genesis, verifies
    * it, replays the local block store, then applies newer blocks from every
-   * known peer. Resolves to the synced state; rejects with a
-   * {@link SyncError} naming what was wrong.
+   * known peer. A peer whose stream is rejected is skipped for the next
+   * one (with a warning); resolves to the synced state, or rejects with a
+   * {@link SyncError} naming what was wrong, the first rejected peer's
+   * when no peer could serve.
    */
   async syncState(): Promise<State> {
     // Refuse bad genesis inputs before the store directory is created.
@@ -174,7 +197,7 @@ export class StateSync {
    * Streams newer blocks from every known peer into the state and the
    * store. Safe to call again later, for example after the node fell
    * behind: then pass the node's `ledger` (so each block is relayed and
-   * published) and `tolerant` (so one bad peer does not stop the others).
+   * published) and `tolerant` (so bad peers are only logged).
    */
   syncBlocks(options: SyncBlocksOptions = {}): Promise<void> {
     return this.#withPool((pool) => this.#syncBlocks(pool, options));
@@ -192,16 +215,27 @@ export class StateSync {
         log: this.#log,
         snapshotEvery: SNAPSHOT_EVERY,
       });
+    // A rejected peer is dropped for this call and the next one tried;
+    // failing is only for when none served (a lone bad seed at start-up).
+    const rejected: SyncError[] = [];
+    let served = false;
     for (const peer of this.#peerReader.peers()) {
       if (peer === this.#cfg.node) continue;
       this.#signal.throwIfAborted();
       try {
-        await this.#syncFromPeer(peer, ledger, pool);
+        if (await this.#syncFromPeer(peer, ledger, pool)) served = true;
       } catch (e) {
-        if (!options.tolerant || !(e instanceof SyncError) || e.fatal) throw e;
-        this.#log(`warning: ${e.message}`);
+        if (!(e instanceof SyncError) || e.fatal) throw e;
+        if (options.tolerant) this.#log(`warning: ${e.message}`);
+        else rejected.push(e);
       }
     }
+    const [first, ...others] = rejected;
+    if (!first) return;
+    for (const e of served ? rejected : others) {
+      this.#log(`warning: ${e.message}`);
+    }
+    if (!served) throw first;
   }
 
   async #withPool<T>(fn: (pool: VerifyPool) => Promise<T>): Promise<T> {
@@ -294,21 +328,26 @@ export class StateSync {
     return 0;
   }
 
-  // Streams from `peer` until a stream brings nothing new. A stream that
+  // Streams from `peer` until a stream brings nothing new (resolves true)
+  // or the peer cannot be reached (false, after a warning). A stream that
   // breaks part-way keeps what it applied and resumes from the next block;
-  // a bad block stops the sync with an error naming the peer and the block.
-  // Blocks are verified by the pool ahead of the ledger, which applies them
-  // in order and appends them in groups; each stream ends with a flush, so
-  // what was applied is durable before the next step.
+  // a bad block stops the peer's sync with an error naming the peer and the
+  // block. A block the node holds, sent again, is skipped once its hash
+  // matches the one held. Blocks are verified by the pool ahead of the
+  // ledger, which applies them in order and appends them in groups; each
+  // stream ends with a flush, so what was applied is durable before the
+  // next step.
   async #syncFromPeer(
     peer: string,
     ledger: Ledger,
     pool: VerifyPool,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const progress = this.#progress(`sync from ${peer}`);
+    const held = new HeldBlocks(ledger);
     try {
-      await this.#streamFromPeer(peer, ledger, pool, progress);
+      return await this.#streamFromPeer(peer, ledger, pool, progress, held);
     } finally {
+      await held.close();
       progress.done();
     }
   }
@@ -318,7 +357,8 @@ export class StateSync {
     ledger: Ledger,
     pool: VerifyPool,
     progress: Progress,
-  ): Promise<void> {
+    held: HeldBlocks,
+  ): Promise<boolean> {
     const state = ledger.state;
     const maxAttempts = this.#options.maxAttempts ?? 5;
     let failures = 0;
@@ -328,6 +368,12 @@ export class StateSync {
       // brought (not the state, which relayed blocks may also move) tells
       // progress from a peer that repeats itself.
       let next = from;
+      // Blocks the node held already, sent again, and how many different
+      // ones (counted as new highs, so a peer cycling through a few is
+      // caught too): at most MAX_HELD_COPIES copies each per stream.
+      let repeats = 0n;
+      let repeatedHigh = 0n;
+      let repeated = 0n;
       // Leaving the stream early (a bad block) stops it at once.
       const stream = new AbortController();
       const signal = AbortSignal.any([this.#signal, stream.signal]);
@@ -338,14 +384,35 @@ export class StateSync {
             try {
               if ("error" in r) throw new Error(r.error);
               const block = r.value;
+              if (block.number >= 1n && block.number < next) {
+                // Every block before `next` is held: skip it if it is the
+                // one held (a reference peer resends some, see
+                // MAX_HELD_COPIES), without counting it as progress.
+                await held.check(block);
+                if (block.number > repeatedHigh) {
+                  repeatedHigh = block.number;
+                  repeated++;
+                }
+                if (++repeats > MAX_HELD_COPIES * repeated) {
+                  throw new Error(
+                    `resent blocks this node holds ${repeats} times (block ${block.number} last), more than ${MAX_HELD_COPIES} copies each`,
+                  );
+                }
+                continue;
+              }
               if (block.number !== next) {
                 throw new Error(
                   `sent block ${block.number}, expected ${next}`,
                 );
               }
               // Not relayed back to the peer it came from.
-              await ledger.commitBlock(block, { group: true, origin: peer });
-              progress.advance({ blocks: 1, txs: block.txs.length });
+              const outcome = await ledger.commitBlock(block, {
+                group: true,
+                origin: peer,
+              });
+              // A relayed block got there first: it must be the same one.
+              if (outcome === "known") await held.check(block);
+              else progress.advance({ blocks: 1, txs: block.txs.length });
             } catch (e) {
               stream.abort();
               if (e instanceof SyncError) throw e;
@@ -359,7 +426,7 @@ export class StateSync {
           stream.abort();
           await ledger.flush();
         }
-        if (next === from) return;
+        if (next === from) return true;
         failures = 0;
       } catch (e) {
         if (e instanceof SyncError) throw e;
@@ -372,7 +439,7 @@ export class StateSync {
               messageOf(e)
             }`,
           );
-          return;
+          return false;
         }
         await this.#pause(failures);
       }
@@ -395,6 +462,77 @@ export class StateSync {
   async #pause(attempt: number): Promise<void> {
     const ms = (this.#options.retryDelayMs ?? 200) * 2 ** (attempt - 1);
     if (!await sleep(ms, this.#signal)) this.#signal.throwIfAborted();
+  }
+}
+
+/**
+ * The hashes of the blocks a node holds, for telling a block sent again
+ * (skipped) from another block under a held number (refused): the last
+ * from the state, older ones from the store, read forward through one
+ * cursor since a resending peer goes up in order.
+ */
+class HeldBlocks {
+  readonly #ledger: Ledger;
+  #cursor: AsyncIterator<SigBlock> | undefined;
+  // The number the cursor yields next.
+  #cursorAt = 0n;
+  #found: { number: bigint; hash: string } | undefined;
+
+  constructor(ledger: Ledger) {
+    this.#ledger = ledger;
+  }
+
+  // Resolves when `block` is the block of its number the node holds;
+  // throws a one-line reason otherwise.
+  async check(block: SigBlock): Promise<void> {
+    const hash = blockHash(block);
+    const heldHash = await this.#hashOf(block.number);
+    if (heldHash === hash) return;
+    throw new Error(
+      heldHash === undefined
+        ? `sent block ${block.number}, which this node cannot read back from its store`
+        : `sent block ${block.number} with hash ${
+          hash.slice(0, 7)
+        }, but this node holds block ${block.number} with hash ${
+          heldHash.slice(0, 7)
+        }`,
+    );
+  }
+
+  async #hashOf(number: bigint): Promise<string | undefined> {
+    const state = this.#ledger.state;
+    if (number === state.lastNumber) return state.lastHash;
+    if (this.#found?.number === number) return this.#found.hash;
+    // A held block may still wait in the ledger's group: make it durable.
+    await this.#ledger.flush();
+    if (!this.#cursor || number < this.#cursorAt) {
+      await this.close();
+      // No abort signal: the read is bounded by the local file, and an
+      // abort here would read as the peer's fault.
+      this.#cursor = this.#ledger.store.blocks({ from: number });
+      this.#cursorAt = number;
+    }
+    while (this.#cursorAt <= number) {
+      const r = await this.#cursor.next();
+      if (r.done) {
+        await this.close();
+        return undefined;
+      }
+      // The store holds block n on line n (its reader checks it).
+      this.#cursorAt = r.value.number + 1n;
+      if (r.value.number === number) {
+        this.#found = { number, hash: blockHash(r.value) };
+        return this.#found.hash;
+      }
+    }
+    return undefined;
+  }
+
+  // Closes the store file the cursor holds open.
+  async close(): Promise<void> {
+    const cursor = this.#cursor;
+    this.#cursor = undefined;
+    await cursor?.return?.();
   }
 }
 

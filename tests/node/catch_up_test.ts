@@ -1,9 +1,9 @@
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { makeChain } from "../fixtures.ts";
 import { sanitizedTest, waitFor } from "../support.ts";
-import { encodeSigBlock } from "../../src/chain/block.ts";
+import { blockHash, encodeSigBlock } from "../../src/chain/block.ts";
 import { peerHasBlock, runCatchUpPoller } from "../../src/node/catch_up.ts";
-import type { SyncSource } from "../../src/node/state_sync.ts";
+import { MAX_HELD_COPIES, type SyncSource } from "../../src/node/state_sync.ts";
 
 const chain = makeChain(3, 1);
 const utf8 = new TextEncoder();
@@ -75,6 +75,121 @@ sanitizedTest(
       "connection refused by d",
     );
     assertEquals(net.closed, 4);
+  },
+);
+
+/**
+ * A reference peer whose store holds the fixture chain with block 2 written
+ * twice (lines 1 2 2 3); its BlockSync counts lines, not block numbers.
+ */
+function repeatingSource(): SyncSource & { sent: number } {
+  const lines = [1, 2, 2, 3].map((n) => chain.blocks[n - 1]);
+  const source = {
+    sent: 0,
+    genesis: () => Promise.reject(new Error("not used")),
+    async *blocks(_peer: string, from: bigint) {
+      for (const b of lines.slice(Number(from) - 1)) {
+        await Promise.resolve();
+        source.sent++;
+        yield utf8.encode(encodeSigBlock(b));
+      }
+    },
+  };
+  return source;
+}
+
+sanitizedTest(
+  "peerHasBlock skips held blocks a reference peer resends, and checks the hash it knows",
+  async () => {
+    const signal = new AbortController().signal;
+    // Asked from 3, its line 3 is block 2 again, then block 3.
+    assertEquals(
+      await peerHasBlock(repeatingSource(), "ref", 3n, { signal }),
+      true,
+    );
+    const b2 = chain.blocks[1];
+    assertEquals(
+      await peerHasBlock(repeatingSource(), "ref", 3n, {
+        signal,
+        heldHash: (n) => n === 2n ? blockHash(b2) : undefined,
+      }),
+      true,
+    );
+    // A node that holds another block 2 refuses the answer.
+    const other = "cd".repeat(32);
+    await assertRejects(
+      () =>
+        peerHasBlock(repeatingSource(), "ref", 3n, {
+          signal,
+          heldHash: (n) => n === 2n ? other : undefined,
+        }),
+      Error,
+      `peer ref sent block 2 with hash ${
+        blockHash(b2).slice(0, 7)
+      }, but this node holds block 2 with hash cdcdcdc`,
+    );
+    // Asked from 4, it has only held blocks: not ahead.
+    assertEquals(
+      await peerHasBlock(repeatingSource(), "ref", 4n, { signal }),
+      false,
+    );
+  },
+);
+
+sanitizedTest(
+  "peerHasBlock refuses a peer that resends a held block forever",
+  async () => {
+    let sent = 0;
+    const source: SyncSource = {
+      genesis: () => Promise.reject(new Error("not used")),
+      async *blocks() {
+        for (let i = 0; i < 10_000; i++) {
+          await Promise.resolve();
+          sent++;
+          yield utf8.encode(encodeSigBlock(chain.blocks[0]));
+        }
+      },
+    };
+    await assertRejects(
+      () =>
+        peerHasBlock(source, "loop", 2n, {
+          signal: new AbortController().signal,
+        }),
+      Error,
+      `peer loop resent blocks this node holds ${
+        MAX_HELD_COPIES + 1n
+      } times before block 2`,
+    );
+    assertEquals(sent, Number(MAX_HELD_COPIES) + 1);
+  },
+);
+
+sanitizedTest(
+  "the poller finds a reference peer ahead past the held blocks it resends",
+  async () => {
+    const source = repeatingSource();
+    const controller = new AbortController();
+    const behind: [string, bigint][] = [];
+    const running = runCatchUpPoller({
+      periodMs: 5,
+      peers: { peers: () => ["ref"] },
+      self: "me",
+      source,
+      lastNumber: () => 2n,
+      heldHash: (n) => n === 2n ? blockHash(chain.blocks[1]) : undefined,
+      onBehind: (peer, n) => {
+        behind.push([peer, n]);
+        controller.abort();
+      },
+      signal: controller.signal,
+    });
+    try {
+      assert(await waitFor(() => behind.length > 0, 5000));
+    } finally {
+      controller.abort();
+      await running;
+    }
+    assertEquals(behind, [["ref", 3n]]);
   },
 );
 

@@ -1,7 +1,11 @@
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";
 import { exists, withTempDir } from "../support.ts";
-import { blockHash, encodeSigBlock } from "../../src/chain/block.ts";
+import {
+  blockHash,
+  encodeSigBlock,
+  type SigBlock,
+} from "../../src/chain/block.ts";
 import {
   decodeSigGenesis,
   encodeSigGenesis,
@@ -16,6 +20,7 @@ import { startServer } from "../../src/rpc/server.ts";
 import type { NodeConfig } from "../../src/node/config.ts";
 import { Ledger } from "../../src/node/ledger.ts";
 import {
+  MAX_HELD_COPIES,
   peerSyncSource,
   StateSync,
   type StateSyncOptions,
@@ -488,6 +493,7 @@ Deno.test("a peer that goes quiet mid-stream is given up after the idle timeout"
 
 Deno.test("a peer that repeats a block is refused, not followed forever", async () => {
   const chain = makeChain(2, 1);
+  let sent = 0;
   const repeating: SyncSource = {
     genesis: () =>
       Promise.resolve(encoder.encode(encodeSigGenesis(chain.genesis))),
@@ -496,6 +502,7 @@ Deno.test("a peer that repeats a block is refused, not followed forever", async 
       // and again.
       for (let i = 0; i < 10_000; i++) {
         await Promise.resolve();
+        sent++;
         yield encoder.encode(encodeSigBlock(chain.blocks[0]));
       }
     },
@@ -504,9 +511,171 @@ Deno.test("a peer that repeats a block is refused, not followed forever", async 
     await assertRejects(
       () => syncRegular(dir, { source: repeating }),
       SyncError,
-      `peer ${SEED}: rejected block 2: sent block 1, expected 2`,
+      `peer ${SEED}: rejected block 2: resent blocks this node holds ${
+        MAX_HELD_COPIES + 1n
+      } times (block 1 last), more than ${MAX_HELD_COPIES} copies each`,
     );
     assertEquals(await storedLines(dir), [encodeSigBlock(chain.blocks[0])]);
+    assert(sent < 10_000, `read ${sent} blocks`);
+  });
+});
+
+/**
+ * A reference peer: its store holds `lines` (a block may be there more
+ * than once) and its BlockSync counts lines, not block numbers.
+ */
+function lineSource(
+  chain: TestChain,
+  lines: readonly SigBlock[],
+): SyncSource & { requests: bigint[] } {
+  const requests: bigint[] = [];
+  return {
+    requests,
+    genesis: () =>
+      Promise.resolve(encoder.encode(encodeSigGenesis(chain.genesis))),
+    async *blocks(_peer, from) {
+      requests.push(from);
+      for (const b of lines.slice(Math.max(0, Number(from) - 1))) {
+        await Promise.resolve();
+        yield encoder.encode(encodeSigBlock(b));
+      }
+    },
+  };
+}
+
+/** Blocks `numbers` of `chain`, in that order (repeats allowed). */
+function linesOf(chain: TestChain, ...numbers: number[]): SigBlock[] {
+  return numbers.map((n) => chain.blocks[n - 1]);
+}
+
+Deno.test("a restarted node skips a held block a reference peer sends again: block 2 when asked from 3", async () => {
+  const chain = makeChain(5, 1);
+  await withTempDir(async (dir) => {
+    await syncRegular(dir, {
+      source: lineSource(chain, linesOf(chain, 1, 2)),
+    });
+    // The peer wrote block 2 twice: its line 3 is block 2.
+    const source = lineSource(chain, linesOf(chain, 1, 2, 2, 3, 4, 5));
+    const log: string[] = [];
+    const state = await syncRegular(dir, {
+      source,
+      log: (m) => log.push(m),
+    });
+    assertEquals(state.lastNumber, 5n);
+    assertEquals(state.lastHash, blockHash(chain.blocks[4]));
+    assertEquals(await storedLines(dir), chain.blocks.map(encodeSigBlock));
+    // From 3 (block 2 again, skipped, then 3..5), then from 6: block 5
+    // again, which is nothing new.
+    assertEquals(source.requests, [3n, 6n]);
+    assertEquals(log.filter((m) => m.startsWith("warning")), []);
+  });
+});
+
+Deno.test("repeats anywhere in a reference peer's stream are skipped, older held blocks checked against the store", async () => {
+  const chain = makeChain(6, 1);
+  await withTempDir(async (dir) => {
+    // Fresh: repeats mid-stream, each of the block just applied or older.
+    const first = lineSource(chain, linesOf(chain, 1, 1, 2, 1, 2, 3, 3));
+    assertEquals((await syncRegular(dir, { source: first })).lastNumber, 3n);
+    // Restarted: every block twice, so asked from 4 it starts at block 2,
+    // held two blocks back.
+    const twice = lineSource(
+      chain,
+      linesOf(chain, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6),
+    );
+    const state = await syncRegular(dir, { source: twice });
+    assertEquals(state.lastNumber, 6n);
+    assertEquals(await storedLines(dir), chain.blocks.map(encodeSigBlock));
+  });
+});
+
+Deno.test("a block with a held number but another hash is refused, naming the peer", async () => {
+  const chain = makeChain(4, 1);
+  const b2 = chain.blocks[1];
+  // Signed by the chain's authority, so only its hash gives it away.
+  const forked = chain.authority.signBlock({ ...b2, parent: "ab".repeat(32) });
+  const heldHash = blockHash(b2).slice(0, 7);
+  const forkedHash = blockHash(forked).slice(0, 7);
+  const cases: [string, SigBlock[]][] = [
+    ["when asked from 3", [...linesOf(chain, 1, 2), forked, b2]],
+    ["mid-stream", [...linesOf(chain, 1, 2, 3), forked]],
+  ];
+  for (const [what, lines] of cases) {
+    await withTempDir(async (dir) => {
+      await syncRegular(dir, {
+        source: lineSource(chain, linesOf(chain, 1, 2)),
+      });
+      const source = lineSource(chain, [...lines, ...linesOf(chain, 4)]);
+      const err = await assertRejects(
+        () => syncRegular(dir, { source }),
+        SyncError,
+        `peer ${SEED}: rejected block `,
+      );
+      assert(
+        err.message.endsWith(
+          `sent block 2 with hash ${forkedHash}, but this node holds block 2 with hash ${heldHash}`,
+        ),
+        `${what}: ${err.message}`,
+      );
+      // Nothing after the bad block was taken.
+      assert((await storedLines(dir)).length <= 3, what);
+      assertEquals(
+        (await storedLines(dir)).slice(0, 2),
+        linesOf(chain, 1, 2).map(encodeSigBlock),
+        what,
+      );
+    });
+  }
+});
+
+Deno.test("a peer whose stream is rejected is dropped and the next peer serves", async () => {
+  const chain = makeChain(5, 1);
+  const other = "127.0.0.1:3";
+  const b3 = chain.blocks[2];
+  const bad = fakeSource(chain, {
+    replace: new Map([[
+      3n,
+      encoder.encode(
+        encodeSigBlock(chain.authority.signBlock({ ...b3, number: 4n })),
+      ),
+    ]]),
+  });
+  const good = fakeSource(chain);
+  const byPeer = (badPeers: string[]): SyncSource => ({
+    genesis: (peer, signal) => good.genesis(peer, signal),
+    blocks: (peer, from, signal) =>
+      (badPeers.includes(peer) ? bad : good).blocks(peer, from, signal),
+  });
+  await withTempDir(async (dir) => {
+    const log: string[] = [];
+    const state = await syncRegular(dir, {
+      peers: peersOf(SEED, other),
+      source: byPeer([SEED]),
+      log: (m) => log.push(m),
+    });
+    assertEquals(state.lastNumber, 5n);
+    assertEquals(await storedLines(dir), chain.blocks.map(encodeSigBlock));
+    assertEquals(log.filter((m) => m.startsWith("warning")), [
+      `warning: peer ${SEED}: rejected block 3: sent block 4, expected 3`,
+    ]);
+  });
+  // When no peer can serve, the first one's error stops the sync; the
+  // others are warnings.
+  await withTempDir(async (dir) => {
+    const log: string[] = [];
+    await assertRejects(
+      () =>
+        syncRegular(dir, {
+          peers: peersOf(SEED, other),
+          source: byPeer([SEED, other]),
+          log: (m) => log.push(m),
+        }),
+      SyncError,
+      `peer ${SEED}: rejected block 3: sent block 4, expected 3`,
+    );
+    assertEquals(log.filter((m) => m.startsWith("warning")), [
+      `warning: peer ${other}: rejected block 3: sent block 4, expected 3`,
+    ]);
   });
 });
 
