@@ -39,6 +39,11 @@ export interface LedgerHooks {
    */
   onTx?: (tx: SigTx, origin?: string) => void;
   /**
+   * A transaction was accepted, pending or queued (its sender's earlier
+   * nonces missing): keep it, e.g. on disk. Called before it is relayed.
+   */
+  onAccepted?: (tx: SigTx) => void;
+  /**
    * A new block was confirmed here: relay it, but not back to `origin`, the
    * peer it came from (`undefined` when unknown or proposed here).
    */
@@ -76,6 +81,14 @@ export interface LedgerOptions extends LedgerHooks {
    * off the main thread; without it they are verified in place.
    */
   pool?: VerifyPool;
+}
+
+/** What {@link Ledger.restoreTxs} did with the transactions it was given. */
+export interface RestoredTxs {
+  /** Accepted again, pending or queued. */
+  kept: number;
+  /** Dropped: already confirmed, repeated, or no longer valid. */
+  dropped: number;
 }
 
 /** Options of {@link Ledger.commitBlock}. */
@@ -215,6 +228,31 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
     return this.submitTx(tx, origin).then(() => true, () => false);
   }
 
+  /**
+   * Transactions a previous run kept (its pending pool, oldest first),
+   * offered again as if relayed: each is verified (signature, nonce against
+   * the confirmed state, funds) and kept only if it still applies. Those
+   * whose nonce a block already confirmed are dropped before their
+   * signature is checked. Never rejects.
+   *
+   * @example
+   * ```ts
+   * import type { Ledger } from "./ledger.ts";
+   * import type { SigTx } from "../chain/tx.ts";
+   *
+   * async function restore(ledger: Ledger, txs: SigTx[]): Promise<void> {
+   *   const { kept, dropped } = await ledger.restoreTxs(txs);
+   *   console.log(`restored ${kept}, dropped ${dropped}`);
+   * }
+   * ```
+   */
+  async restoreTxs(txs: readonly SigTx[]): Promise<RestoredTxs> {
+    const fresh = txs.filter((tx) => tx.nonce > this.state.nonce(tx.from));
+    const results = await Promise.all(fresh.map((tx) => this.offerTx(tx)));
+    const kept = results.filter((r) => r).length;
+    return { kept, dropped: txs.length - kept };
+  }
+
   // Records the pool's hash and signer of `tx`; without a pool, or if it
   // fails (it closes as the node stops), sendTx verifies in place.
   async #verifyTx(tx: SigTx): Promise<void> {
@@ -338,6 +376,7 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
 
   #addTx(tx: SigTx, origin: string | undefined): string {
     const hash = this.state.applyTx(tx);
+    this.#hooks.onAccepted?.(tx);
     // A queued transaction is relayed once its gap fills, not now.
     if (this.state.hasPending(hash)) this.#hooks.onTx?.(tx, origin);
     this.#relayPromoted();

@@ -26,6 +26,8 @@ interface Harness {
   ledger: Ledger;
   dir: string;
   relayedTxs: SigTx[];
+  /** Every transaction given to onAccepted, in order. */
+  accepted: SigTx[];
   relayedBlocks: SigBlock[];
   /** The `origin` of every onTx and onBlock call, in order. */
   origins: (string | undefined)[];
@@ -46,6 +48,7 @@ async function withLedger(
       chain,
       dir,
       relayedTxs: [],
+      accepted: [],
       relayedBlocks: [],
       origins: [],
       events: [],
@@ -57,6 +60,7 @@ async function withLedger(
         h.relayedTxs.push(tx);
         h.origins.push(origin);
       },
+      onAccepted: (tx) => h.accepted.push(tx),
       onBlock: (b, origin) => {
         h.relayedBlocks.push(b);
         h.origins.push(origin);
@@ -489,4 +493,50 @@ Deno.test("receiveBlock with a pool: the same outcomes and messages as in place"
     pool.close();
     for (const d of dirs) await Deno.remove(d, { recursive: true });
   }
+});
+
+Deno.test("onAccepted gets every accepted transaction, pending or queued, once", async () => {
+  await withLedger(0, async (h) => {
+    const first = pay(h, 1n, 1n);
+    const third = pay(h, 3n, 3n);
+    const second = pay(h, 2n, 2n);
+    h.ledger.sendTx(first);
+    h.ledger.sendTx(third); // queued: kept, not relayed yet
+    assertEquals(h.accepted, [first, third]);
+    assertEquals(h.relayedTxs, [first]);
+    // Repeats and invalid transactions are not accepted.
+    assertEquals(h.ledger.receiveTx(first), false);
+    assertEquals(h.ledger.receiveTx(pay(h, 10n ** 12n, 2n)), false);
+    assertEquals(await h.ledger.offerTx(second), true);
+    // The promoted third was accepted already: not again.
+    assertEquals(h.accepted, [first, third, second]);
+    assertEquals(h.relayedTxs, [first, second, third]);
+  });
+});
+
+Deno.test("restoreTxs keeps what still applies and counts what it drops", async () => {
+  await withLedger(1, async (h) => {
+    // Block 1 of the fixture confirms the owner's nonce 1.
+    assertEquals(await h.ledger.receiveBlock(h.chain.blocks[0]), "applied");
+    const confirmed = h.chain.blocks[0].txs[0];
+    const [second, third, fifth] = [2n, 3n, 5n].map((n) => pay(h, n, n));
+    const forged = { ...pay(h, 4n, 4n), value: 40n }; // signature broken
+    const broke = pay(h, 10n ** 12n, 4n); // more than the balance
+    assertEquals(
+      await h.ledger.restoreTxs([
+        confirmed,
+        second,
+        second,
+        third,
+        forged,
+        broke,
+        fifth,
+      ]),
+      { kept: 3, dropped: 4 },
+    );
+    assertEquals(h.ledger.state.pendingTxs(), [second, third]);
+    assertEquals(h.ledger.state.queuedTxs(), [fifth]);
+    assertEquals(h.accepted, [second, third, fifth]);
+    assertEquals(await h.ledger.restoreTxs([]), { kept: 0, dropped: 0 });
+  });
 });
