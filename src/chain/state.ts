@@ -84,7 +84,10 @@ export const QUEUED_TX_TTL_MS = 10 * 60_000;
 
 /** Options of {@link State}. */
 export interface StateOptions {
-  /** The clock that ages queued transactions, in ms; `Date.now` by default. */
+  /**
+   * The clock that ages queued transactions, in ms; `performance.now` by
+   * default, which a change of the wall clock does not move.
+   */
   now?: () => number;
   /** How long a queued transaction is kept; {@link QUEUED_TX_TTL_MS} by default. */
   queuedTtlMs?: number;
@@ -205,7 +208,7 @@ export class State {
 
   /** A state holding only the genesis balances. */
   constructor(genesis: SigGenesis, options: StateOptions = {}) {
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
     this.#queuedTtlMs = options.queuedTtlMs ?? QUEUED_TX_TTL_MS;
     this.genesis = genesis;
     this.genesisHash = genesisHash(genesis);

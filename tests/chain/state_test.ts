@@ -568,3 +568,63 @@ Deno.test("one sender holds at most MAX_PENDING_PER_SENDER pending transactions"
   state.applyBlock(state.createBlock(auth)!);
   state.applyTx(transfer(owner, bob.address, 1n, over));
 });
+
+/**
+ * Replaces the wall clock (`Date.now`) and the monotonic clock
+ * (`performance.now`) for `fn`; both stand still where the real ones were
+ * and move only when told.
+ */
+function withClocks(
+  fn: (clocks: {
+    jumpWall: (ms: number) => void;
+    advanceMonotonic: (ms: number) => void;
+  }) => void,
+): void {
+  const realDateNow = Date.now;
+  const realPerformanceNow = performance.now;
+  const wall0 = Date.now();
+  // Whole milliseconds, so that sums of them are exact.
+  const monotonic0 = Math.floor(performance.now());
+  let wall = 0;
+  let monotonic = 0;
+  Date.now = () => wall0 + wall;
+  performance.now = () => monotonic0 + monotonic;
+  try {
+    fn({
+      jumpWall: (ms) => wall += ms,
+      advanceMonotonic: (ms) => monotonic += ms,
+    });
+  } finally {
+    Date.now = realDateNow;
+    performance.now = realPerformanceNow;
+  }
+}
+
+Deno.test("a queued transaction survives a 20-minute jump of the wall clock: its TTL is monotonic", () => {
+  const { owner, bob, genesis } = setup();
+  let monotonic = 0;
+  const state = new State(genesis, { now: () => monotonic });
+  const queued = transfer(owner, bob.address, 1n, 2n);
+  withClocks(({ jumpWall }) => {
+    state.applyTx(queued);
+    jumpWall(20 * 60_000);
+    assertEquals(state.queuedTxs(), [queued]);
+  });
+  monotonic += QUEUED_TX_TTL_MS;
+  assertEquals(state.queuedTxs(), [], "expired by the injected clock");
+});
+
+Deno.test("by default the queue ages by performance.now, never Date.now", () => {
+  withClocks(({ jumpWall, advanceMonotonic }) => {
+    const { owner, bob, genesis } = setup();
+    const state = new State(genesis);
+    const queued = transfer(owner, bob.address, 1n, 2n);
+    state.applyTx(queued);
+    jumpWall(20 * 60_000);
+    assertEquals(state.queuedTxs(), [queued], "the wall clock jumped");
+    advanceMonotonic(QUEUED_TX_TTL_MS - 1);
+    assertEquals(state.queuedTxs(), [queued]);
+    advanceMonotonic(1);
+    assertEquals(state.queuedTxs(), [], "the monotonic clock moved");
+  });
+});
