@@ -564,10 +564,11 @@ async function shutdown(parts: ShutdownParts): Promise<void> {
   // with the rest after the grace time.
   for (const session of sessions) session.close();
 
-  // Wait for in-flight calls, at most closeGraceMs.
-  const deadline = Date.now() + closeGraceMs;
-  while (sockets.size > 0 && Date.now() < deadline) {
-    await delay(Math.min(20, Math.max(1, deadline - Date.now())));
+  // Wait for in-flight calls, at most closeGraceMs (by the monotonic
+  // clock, so a wall-clock jump neither cuts nor stretches the grace).
+  const deadline = performance.now() + closeGraceMs;
+  while (sockets.size > 0 && performance.now() < deadline) {
+    await delay(Math.min(20, Math.max(1, deadline - performance.now())));
   }
   for (const session of sessions) session.destroy();
   for (const socket of sockets) socket.destroy();

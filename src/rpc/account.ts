@@ -34,7 +34,10 @@ export interface AccountCreateLimits {
    * Default {@link MAX_KEY_FILES}.
    */
   maxKeyFiles?: number;
-  /** The clock, in ms (tests inject one). Default `Date.now`. */
+  /**
+   * The clock, in ms (tests inject one). Default `performance.now`, which
+   * a change of the wall clock does not move.
+   */
   now?: () => number;
 }
 
@@ -76,7 +79,7 @@ export function accountMethods(
   const limits = backend.createLimits ?? {};
   const perMinute = limits.perMinute ?? ACCOUNTS_PER_MINUTE;
   const maxKeyFiles = limits.maxKeyFiles ?? MAX_KEY_FILES;
-  const now = limits.now ?? Date.now;
+  const now = limits.now ?? (() => performance.now());
   // A token bucket: at most `perMinute` tokens, refilled continuously.
   const refillMs = 60_000 / perMinute;
   let tokens = perMinute;

@@ -122,6 +122,33 @@ Deno.test("AccountCreate: at most so many a minute", async () => {
   }, { perMinute: 3, now: () => now });
 });
 
+Deno.test("AccountCreate: the rate limit runs on the monotonic clock, not the wall clock", async () => {
+  const realDateNow = Date.now;
+  const realPerformanceNow = performance.now;
+  let monotonic = 0;
+  let wall = 0;
+  // Both clocks keep running (the server's shutdown waits by one), shifted
+  // when the test says.
+  Date.now = () => realDateNow() + wall;
+  performance.now = () => realPerformanceNow.call(performance) + monotonic;
+  try {
+    await withNode(makeChain(0, 1), async ({ keyStoreDir, clients }) => {
+      const create = () => clients.account.accountCreate({ Password: "12345" });
+      await create();
+      await assertCode(create, Code.ResourceExhausted, "try again in");
+      // A wall clock 20 minutes ahead refills nothing.
+      wall += 20 * 60_000;
+      await assertCode(create, Code.ResourceExhausted, "try again in");
+      monotonic += 60_000;
+      await create();
+      assertEquals((await listKeys(keyStoreDir)).length, 2);
+    }, { perMinute: 1 });
+  } finally {
+    Date.now = realDateNow;
+    performance.now = realPerformanceNow;
+  }
+});
+
 Deno.test("AccountCreate: the default rate", async () => {
   await withNode(makeChain(0, 1), async ({ keyStoreDir, clients }) => {
     const create = () => clients.account.accountCreate({ Password: "12345" });

@@ -133,6 +133,55 @@ Deno.test("PasswordThrottle: wrong passwords are forgotten after a quiet while",
   assertEquals(await outcome(throttle, wrong), "throttled");
 });
 
+/**
+ * Replaces the wall clock (`Date.now`) and the monotonic clock
+ * (`performance.now`) while `fn` runs; both stand still and move only when
+ * told.
+ */
+async function withClocks(
+  fn: (clocks: {
+    jumpWall: (ms: number) => void;
+    advanceMonotonic: (ms: number) => void;
+  }) => Promise<void>,
+): Promise<void> {
+  const realDateNow = Date.now;
+  const realPerformanceNow = performance.now;
+  const wall0 = Date.now();
+  // Whole milliseconds, so that sums of them are exact.
+  const monotonic0 = Math.floor(performance.now());
+  let wall = 0;
+  let monotonic = 0;
+  Date.now = () => wall0 + wall;
+  performance.now = () => monotonic0 + monotonic;
+  try {
+    await fn({
+      jumpWall: (ms) => wall += ms,
+      advanceMonotonic: (ms) => monotonic += ms,
+    });
+  } finally {
+    Date.now = realDateNow;
+    performance.now = realPerformanceNow;
+  }
+}
+
+Deno.test("PasswordThrottle: waits by the monotonic clock; a wall-clock jump neither ends nor lengthens them", async () => {
+  await withClocks(async ({ jumpWall, advanceMonotonic }) => {
+    const throttle = new PasswordThrottle();
+    for (let i = 0; i < 3; i++) {
+      assertEquals(await outcome(throttle, wrong), "wrong");
+    }
+    assertEquals(throttle.waitMs(ACCOUNT), 500);
+    // A guesser who could move the wall clock gets no earlier try...
+    jumpWall(20 * 60_000);
+    assertEquals(await outcome(throttle, wrong), "throttled");
+    assertEquals(throttle.waitMs(ACCOUNT), 500);
+    // ...and the owner waits no longer when it goes back.
+    jumpWall(-40 * 60_000);
+    advanceMonotonic(500);
+    assertEquals(await outcome(throttle, () => Promise.resolve()), "ok");
+  });
+});
+
 Deno.test("PasswordThrottle: one warning line per interval, with the counts", async () => {
   const clock = fakeClock();
   const lines: string[] = [];
