@@ -39,13 +39,31 @@ export interface HealthInput {
   noPeersForMs?: number;
   /** From how long {@link HealthInput.noPeersForMs} makes it unhealthy. */
   noPeersGraceMs: number;
+  /**
+   * Transactions pending now (more than 0), for how long no new block has
+   * come while they were pending (ms), and the node's period (ms, to say
+   * that wait in periods); absent when none is pending.
+   */
+  waiting?: { pending: number; forMs: number; periodMs: number };
+  /**
+   * From how long {@link HealthInput.waiting} makes the chain stalled;
+   * never when absent.
+   */
+  stallGraceMs?: number;
+  /**
+   * Set while a regular node cannot reach the authority: the address it
+   * reaches it at (`host:port`, its seed) and for how long it has not (ms).
+   */
+  authorityUnreachable?: { node: string; forMs: number };
 }
 
 /**
  * The health of a node: not ok while it starts (reads its genesis and
- * replays its block store), syncs, catches up, is
- * behind a block it has heard of, stops, or has had no peer for
- * `noPeersGraceMs` or more.
+ * replays its block store), syncs, catches up, is behind a block it has
+ * heard of, stops, sees no new block for `stallGraceMs` while transactions
+ * are pending (stalled), has had no peer for `noPeersGraceMs` or more, or
+ * cannot reach the authority; checked in that order, the first that holds
+ * is the reason.
  *
  * @example
  * ```ts
@@ -59,6 +77,17 @@ export interface HealthInput {
  *   noPeersGraceMs: 30_000,
  * });
  * console.log(h.reason); // catching up: at block 5, peers have block 9
+ *
+ * const stalled = healthOf({
+ *   phase: "serving",
+ *   catchingUp: false,
+ *   height: 5n,
+ *   highestKnown: 5n,
+ *   noPeersGraceMs: 30_000,
+ *   waiting: { pending: 2, forMs: 6_000, periodMs: 1000 },
+ *   stallGraceMs: 5_000,
+ * });
+ * console.log(stalled.reason); // stalled: no new block for 6 periods (6s) while 2 transactions are pending
  * ```
  */
 export function healthOf(input: HealthInput): Health {
@@ -81,14 +110,44 @@ export function healthOf(input: HealthInput): Health {
     return { ok: false, reason: `catching up: ${at}${ahead}` };
   }
   if (ahead) return { ok: false, reason: `behind: ${at}${ahead}` };
+  const cut = input.authorityUnreachable;
+  const unreachable = cut
+    ? `authority unreachable for ${
+      seconds(cut.forMs)
+    }s: ${cut.node} does not answer`
+    : undefined;
+  const wait = input.waiting;
+  if (
+    wait && wait.pending > 0 && input.stallGraceMs !== undefined &&
+    wait.forMs >= input.stallGraceMs
+  ) {
+    const txs = wait.pending === 1
+      ? "1 transaction is"
+      : `${wait.pending} transactions are`;
+    // The likely cause goes on the same line.
+    const cause = unreachable ? `; ${unreachable}` : "";
+    const periods = Math.floor(wait.forMs / wait.periodMs);
+    return {
+      ok: false,
+      reason: `stalled: no new block for ${periods} ${
+        periods === 1 ? "period" : "periods"
+      } (${seconds(wait.forMs)}s) while ${txs} pending${cause}`,
+    };
+  }
   const alone = input.noPeersForMs;
   if (alone !== undefined && alone >= input.noPeersGraceMs) {
     return {
       ok: false,
-      reason: `no peers for ${Math.floor(alone / 1000)}s`,
+      reason: `no peers for ${seconds(alone)}s`,
     };
   }
+  if (unreachable) return { ok: false, reason: unreachable };
   return { ok: true, reason: "ok" };
+}
+
+/** Whole seconds of `ms`. */
+function seconds(ms: number): number {
+  return Math.floor(ms / 1000);
 }
 
 /** What `GET /status` answers. */
@@ -105,6 +164,16 @@ export interface NodeStatus {
   lastBlock: { number: bigint; hash: string; time: Time };
   /** Pending transactions. */
   pending: bigint;
+  /**
+   * Whole periods the pending transactions have waited with no new block (0
+   * when none is pending). Absent from nodes older than this field.
+   */
+  noNewBlockPeriods?: bigint;
+  /**
+   * Whether that wait is long enough to call the chain stalled. Absent from
+   * nodes older than this field.
+   */
+  stalled?: boolean;
   /** Peers that answered peer discovery. */
   peers: string[];
   /** Whether it is catching up (or syncing at start). */
@@ -117,6 +186,11 @@ export interface NodeStatus {
   authority: string;
   /** Whether this node holds the authority key and proposes blocks. */
   isAuthority: boolean;
+  /**
+   * Whether the node reaches the authority: always on the authority itself.
+   * Absent from nodes older than this field.
+   */
+  authorityReachable?: boolean;
   /** Seconds since the node process started the node. */
   uptimeSeconds: bigint;
   /** What `GET /healthz` answers now. */
@@ -141,20 +215,30 @@ export function encodeStatus(s: NodeStatus): string {
     encodeU64(s.lastBlock.number)
   },"hash":${str(s.lastBlock.hash)},"time":"${
     formatTime(s.lastBlock.time)
-  }"},"pending":${encodeU64(s.pending)},"peers":[${
+  }"},"pending":${encodeU64(s.pending)}${
+    s.noNewBlockPeriods === undefined
+      ? ""
+      : `,"noNewBlockPeriods":${encodeU64(s.noNewBlockPeriods)}`
+  }${s.stalled === undefined ? "" : `,"stalled":${s.stalled}`},"peers":[${
     s.peers.map(str).join(",")
   }],"catchingUp":${s.catchingUp},"highestKnownBlock":${
     encodeU64(s.highestKnownBlock)
   },"behind":${encodeU64(s.behind)},"authority":${
     str(s.authority)
-  },"isAuthority":${s.isAuthority},"uptimeSeconds":${
+  },"isAuthority":${s.isAuthority}${
+    s.authorityReachable === undefined
+      ? ""
+      : `,"authorityReachable":${s.authorityReachable}`
+  },"uptimeSeconds":${
     encodeU64(s.uptimeSeconds)
   },"health":{"ok":${s.health.ok},"reason":${str(s.health.reason)}}}`;
 }
 
 /**
  * Decodes what {@link encodeStatus} wrote; throws a `DecodeError` naming
- * the field that is missing or wrong.
+ * the field that is missing or wrong. The fields newer than the first
+ * status (`noNewBlockPeriods`, `stalled`, `authorityReachable`) may be
+ * missing: an older node does not write them.
  *
  * @example
  * ```ts ignore
@@ -177,6 +261,8 @@ export function decodeStatus(input: string | Uint8Array): NodeStatus {
       time: asTime(last.raw("time"), last.at("time")),
     },
     pending: f.u64("pending"),
+    noNewBlockPeriods: optional(f, "noNewBlockPeriods", (n) => f.u64(n)),
+    stalled: optional(f, "stalled", (n) => bool(f.raw(n), `status.${n}`)),
     peers: f.array("peers").map((p, i) => {
       if (typeof p !== "string") {
         throw new DecodeError(`status.peers[${i}]`, "expected a string");
@@ -188,12 +274,32 @@ export function decodeStatus(input: string | Uint8Array): NodeStatus {
     behind: f.u64("behind"),
     authority: f.string("authority"),
     isAuthority: bool(f.raw("isAuthority"), "status.isAuthority"),
+    authorityReachable: optional(
+      f,
+      "authorityReachable",
+      (n) => bool(f.raw(n), `status.${n}`),
+    ),
     uptimeSeconds: f.u64("uptimeSeconds"),
     health: {
       ok: bool(health.raw("ok"), "status.health.ok"),
       reason: health.string("reason"),
     },
   };
+}
+
+/** `read(name)`, or undefined when the field is missing (or null). */
+function optional<T>(
+  f: Fields,
+  name: string,
+  read: (name: string) => T,
+): T | undefined {
+  try {
+    f.raw(name);
+  } catch {
+    // `raw` throws only for a missing field.
+    return undefined;
+  }
+  return read(name);
 }
 
 function bool(v: JsonValue, path: string): boolean {
@@ -219,6 +325,17 @@ export function formatStatus(s: NodeStatus): string {
   const peers = s.peers.length === 0
     ? "none"
     : `${s.peers.length}: ${s.peers.join(" ")}`;
+  const periods = s.noNewBlockPeriods ?? 0n;
+  const waiting = periods > 0n
+    ? `, no new block for ${periods} ${periods === 1n ? "period" : "periods"}${
+      s.stalled ? " (stalled)" : ""
+    }`
+    : "";
+  const authority = s.isAuthority
+    ? " (this node)"
+    : s.authorityReachable === false
+    ? " (unreachable)"
+    : "";
   return [
     `node      ${s.node} (bcn ${s.version}, up ${
       formatUptime(s.uptimeSeconds)
@@ -227,10 +344,10 @@ export function formatStatus(s: NodeStatus): string {
     `block     ${s.lastBlock.number} ${s.lastBlock.hash} ${
       formatTime(s.lastBlock.time)
     }`,
-    `pending   ${s.pending} txs`,
+    `pending   ${s.pending} txs${waiting}`,
     `peers     ${peers}`,
     `sync      ${sync}`,
-    `authority ${s.authority}${s.isAuthority ? " (this node)" : ""}`,
+    `authority ${s.authority}${authority}`,
     `health    ${s.health.reason}`,
   ].join("\n");
 }

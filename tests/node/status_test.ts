@@ -29,8 +29,8 @@ Deno.test("health: ok only when serving, in sync and not alone too long", () => 
     reason: "starting: reading its genesis and replaying its block store",
   });
   assertEquals(
-    healthOf({ ...BASE, phase: "syncing", highestKnown: 8n }).reason,
-    "syncing from peers: at block 5, peers have block 8",
+    healthOf({ ...BASE, phase: "syncing" }).reason,
+    "syncing from peers: at block 5",
   );
   assertEquals(healthOf({ ...BASE, phase: "stopping" }).reason, "stopping");
   assertEquals(
@@ -47,6 +47,73 @@ Deno.test("health: ok only when serving, in sync and not alone too long", () => 
   });
 });
 
+const WAIT = { pending: 3, forMs: 5_000, periodMs: 1000 };
+const CUT = { node: "127.0.0.1:1122", forMs: 12_400 };
+
+Deno.test("health: stalled from the grace on, and only with transactions pending", () => {
+  const stall = { ...BASE, stallGraceMs: 5_000 };
+  assertEquals(healthOf({ ...stall, waiting: { ...WAIT, forMs: 4_999 } }), {
+    ok: true,
+    reason: "ok",
+  });
+  assertEquals(healthOf({ ...stall, waiting: WAIT }), {
+    ok: false,
+    reason:
+      "stalled: no new block for 5 periods (5s) while 3 transactions are pending",
+  });
+  assertEquals(
+    healthOf({ ...stall, waiting: { ...WAIT, pending: 0 } }).ok,
+    true,
+  );
+  // No grace given: never stalled.
+  assertEquals(healthOf({ ...BASE, waiting: WAIT }).ok, true);
+  assertEquals(
+    healthOf({
+      ...stall,
+      stallGraceMs: 500,
+      waiting: { pending: 1, forMs: 1_500, periodMs: 1000 },
+    }).reason,
+    "stalled: no new block for 1 period (1s) while 1 transaction is pending",
+  );
+});
+
+Deno.test("health: authority unreachable, and the order of the reasons", () => {
+  const unreachable =
+    "authority unreachable for 12s: 127.0.0.1:1122 does not answer";
+  assertEquals(healthOf({ ...BASE, authorityUnreachable: CUT }), {
+    ok: false,
+    reason: unreachable,
+  });
+  const all = {
+    ...BASE,
+    stallGraceMs: 5_000,
+    waiting: WAIT,
+    authorityUnreachable: CUT,
+    noPeersForMs: 45_500,
+  };
+  // Behind and catching up come first: the node knows what it misses.
+  assertEquals(
+    healthOf({ ...all, highestKnown: 7n }).reason,
+    "behind: at block 5, peers have block 7",
+  );
+  // A stall names the unreachable authority as its likely cause.
+  assertEquals(
+    healthOf(all).reason,
+    `stalled: no new block for 5 periods (5s) while 3 transactions are pending; ${unreachable}`,
+  );
+  // No peer at all says more than the authority alone.
+  assertEquals(
+    healthOf({ ...all, waiting: undefined }).reason,
+    "no peers for 45s",
+  );
+  assertEquals(
+    healthOf({ ...all, waiting: undefined, noPeersForMs: 1_000 }).reason,
+    unreachable,
+  );
+  // Starting, syncing and stopping say nothing of either.
+  assertEquals(healthOf({ ...all, phase: "stopping" }).reason, "stopping");
+});
+
 const STATUS: NodeStatus = {
   version: "0.1.0",
   node: "127.0.0.1:1122",
@@ -58,12 +125,15 @@ const STATUS: NodeStatus = {
     time: parseTime("2026-12-01T10:00:00.123Z"),
   },
   pending: 3n,
+  noNewBlockPeriods: 0n,
+  stalled: false,
   peers: ["127.0.0.1:1123", "[::1]:1124"],
   catchingUp: false,
   highestKnownBlock: 18446744073709551615n,
   behind: 0n,
   authority: "ef".repeat(32),
   isAuthority: true,
+  authorityReachable: true,
   uptimeSeconds: 3723n,
   health: { ok: true, reason: "ok" },
 };
@@ -76,6 +146,35 @@ Deno.test("the status JSON round-trips, u64 values exactly", () => {
   const back = decodeStatus(text);
   assertEquals(encodeStatus(back), text);
   assertEquals(back.lastBlock.number, STATUS.lastBlock.number);
+  assertEquals(back, STATUS);
+  assert(
+    text.includes(
+      '"pending":3,"noNewBlockPeriods":0,"stalled":false,"peers"',
+    ),
+    text,
+  );
+  assert(text.includes('"isAuthority":true,"authorityReachable":true,'), text);
+});
+
+Deno.test("an older node's status, without the stall and authority fields, decodes", () => {
+  const old = encodeStatus({
+    ...STATUS,
+    noNewBlockPeriods: undefined,
+    stalled: undefined,
+    authorityReachable: undefined,
+  });
+  assert(!old.includes("stalled"), old);
+  assert(!old.includes("authorityReachable"), old);
+  const back = decodeStatus(old);
+  assertEquals(
+    [back.noNewBlockPeriods, back.stalled, back.authorityReachable],
+    [undefined, undefined, undefined],
+  );
+  assertEquals(back.pending, 3n);
+  // Printed as before.
+  const text = formatStatus(back);
+  assert(text.includes("pending   3 txs\n"), text);
+  assert(text.includes(`authority ${"ef".repeat(32)} (this node)`), text);
 });
 
 Deno.test("a malformed status is refused naming the field", () => {
@@ -84,6 +183,19 @@ Deno.test("a malformed status is refused naming the field", () => {
     () => decodeStatus(text.replace('"isAuthority":true', '"isAuthority":1')),
     Error,
     "status.isAuthority: expected a boolean",
+  );
+  assertThrows(
+    () => decodeStatus(text.replace('"stalled":false', '"stalled":"no"')),
+    Error,
+    "status.stalled: expected a boolean",
+  );
+  assertThrows(
+    () =>
+      decodeStatus(
+        text.replace('"noNewBlockPeriods":0', '"noNewBlockPeriods":-1'),
+      ),
+    Error,
+    "noNewBlockPeriods",
   );
   assertThrows(
     () => decodeStatus(text.replace(/"pending":3,/, "")),
@@ -126,4 +238,29 @@ Deno.test("the text status has one fact per line", () => {
   );
   assert(formatStatus(STATUS).includes(" (this node)"));
   assert(formatStatus({ ...STATUS, peers: [] }).includes("peers     none"));
+});
+
+Deno.test("the text status says a stall and an unreachable authority", () => {
+  const reason =
+    "stalled: no new block for 7 periods (7s) while 3 transactions are pending";
+  const lines = formatStatus({
+    ...STATUS,
+    noNewBlockPeriods: 7n,
+    stalled: true,
+    isAuthority: false,
+    authorityReachable: false,
+    health: { ok: false, reason },
+  }).split("\n");
+  assertEquals(lines.length, 8);
+  assertEquals(
+    lines[3],
+    "pending   3 txs, no new block for 7 periods (stalled)",
+  );
+  assertEquals(lines[6], `authority ${"ef".repeat(32)} (unreachable)`);
+  assertEquals(lines[7], `health    ${reason}`);
+  // Waiting, not yet stalled.
+  assertEquals(
+    formatStatus({ ...STATUS, noNewBlockPeriods: 1n }).split("\n")[3],
+    "pending   3 txs, no new block for 1 period",
+  );
 });
