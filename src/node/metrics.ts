@@ -2,8 +2,10 @@
  * The metrics of a node, in one place: the parts of the node report what
  * happens through the few methods here (a confirmed block, an applied block,
  * an RPC call, a block received by sync), and what can be read at any time
- * (height, pending pool, peers, relay queues, subscribers, memory) is read
- * by the collector the node installs, when Prometheus scrapes `GET /metrics`.
+ * (height, pending pool and how long it has waited for a block, peers,
+ * whether the authority is reachable, relay queues, subscribers, memory) is
+ * read by the collector the node installs, when Prometheus scrapes
+ * `GET /metrics`.
  *
  * @module
  */
@@ -35,6 +37,18 @@ export interface MetricsSnapshot {
   subscribers: number;
   /** Subscribers disconnected so far for being too slow. */
   slowSubscribers: number;
+  /**
+   * How long pending transactions have waited with no new block, in
+   * seconds (0 when none is pending); not exported when absent.
+   */
+  pendingWaitSeconds?: number;
+  /** Whether that wait makes the chain stalled; not exported when absent. */
+  stalled?: boolean;
+  /**
+   * Whether the node reaches the authority (always on the authority); not
+   * exported when absent.
+   */
+  authorityReachable?: boolean;
 }
 
 /** RPC latency buckets, in seconds (streams can last long). */
@@ -115,7 +129,7 @@ export class Metrics {
       ),
       highest: r.gauge(
         "bcn_sync_highest_known_block",
-        "Highest block number this node has heard of (relayed or synced).",
+        "Highest block number this node has applied, or heard of from a relayed block.",
       ),
       behind: r.gauge(
         "bcn_sync_behind_blocks",
@@ -126,6 +140,18 @@ export class Metrics {
         "1 while the node catches up from its peers, else 0.",
       ),
       pending: r.gauge("bcn_pending_txs", "Transactions in the pending pool."),
+      pendingWait: r.gauge(
+        "bcn_pending_wait_seconds",
+        "Seconds pending transactions have waited with no new block (0 when none is pending).",
+      ),
+      stalled: r.gauge(
+        "bcn_chain_stalled",
+        "1 while transactions are pending and no new block came for the stall threshold, else 0.",
+      ),
+      authority: r.gauge(
+        "bcn_authority_reachable",
+        "1 while this node reaches the authority (always on the authority), else 0.",
+      ),
       peers: r.gauge("bcn_peers", "Peers that answered peer discovery."),
       queued: r.gauge(
         "bcn_relay_queue_items",
@@ -148,7 +174,7 @@ export class Metrics {
     );
     this.#syncBlocks = r.counter(
       "bcn_sync_blocks_total",
-      "Blocks received from peers' BlockSync streams (initial sync and catch-up).",
+      "Blocks received from peers' BlockSync streams (initial sync, catch-up and its polls), before verification.",
     );
     this.#relaySent = r.counter(
       "bcn_relay_sent_total",
@@ -198,7 +224,7 @@ export class Metrics {
     this.#applySeconds.observe(seconds);
   }
 
-  /** A block arrived from a peer's BlockSync stream. */
+  /** A block arrived from a peer's BlockSync stream (not yet verified). */
   onSyncBlock(): void {
     this.#syncBlocks.inc();
   }
@@ -252,6 +278,13 @@ export class Metrics {
     g.behind.set(Number(s.highestKnown - s.height));
     g.syncing.set(s.syncing ? 1 : 0);
     g.pending.set(s.pending);
+    if (s.pendingWaitSeconds !== undefined) {
+      g.pendingWait.set(s.pendingWaitSeconds);
+    }
+    if (s.stalled !== undefined) g.stalled.set(s.stalled ? 1 : 0);
+    if (s.authorityReachable !== undefined) {
+      g.authority.set(s.authorityReachable ? 1 : 0);
+    }
     g.peers.set(s.peers);
     g.subscribers.set(s.subscribers);
     bringTo(this.#slow, {}, s.slowSubscribers);
