@@ -1,9 +1,35 @@
 /**
  * What a node tells its operators, in one place: its phase, the highest
- * block it has heard of, since when it has had no peer, its metrics, and
- * the answers of `GET /status`, `/healthz` and `/metrics` built from them.
+ * block it has heard of, since when it has had no peer, whether its chain
+ * is stalled and whether it reaches the authority, its metrics, and the
+ * answers of `GET /status`, `/healthz` and `/metrics` built from them.
  * The node reports a few events here and lends read access to its parts
  * through {@link MonitoredNode}; nothing here changes the node.
+ *
+ * Heights come only from verified blocks: the node's height is its state's
+ * (every block in it was verified and applied), and before the state is
+ * ready, the block before the one each sync stream starts from (the sync
+ * asks for the block after its last applied one). Blocks a stream brings
+ * are not counted as applied: the sync verifies them ahead of applying
+ * them and may reject them. A block number heard of from a relayed block
+ * from the future is a claim, dropped once the node has had the time to
+ * fetch it and did not ({@link HEARD_BLOCK_PERIODS}).
+ *
+ * A stalled chain and an unreachable authority are told from what the
+ * node sees, not guessed:
+ * - stalled: transactions are pending and no new block has come for
+ *   {@link STALL_PERIODS} periods. The wait is measured between the moments
+ *   the monitor looks (each `/healthz`, `/status` and `/metrics` read): it
+ *   starts at the first look that finds transactions pending since the last
+ *   new block, so it may start late, never early;
+ * - authority unreachable: a regular node reaches the authority at its
+ *   seed (the node it bootstraps from: the authority in bcn's design). Peer
+ *   discovery asks the seed every round and lists it only while it answers;
+ *   it drops it after failed rounds in a row (`DEFAULT_MAX_FAILURES`). So
+ *   the authority is unreachable from the moment discovery drops the seed
+ *   until it answers again, or, if it never answered since the node
+ *   started serving, after {@link AUTHORITY_FIRST_CONTACT_ROUNDS} rounds.
+ *   The authority itself is never unreachable.
  *
  * @module
  */
@@ -13,16 +39,23 @@ import type { NodeConfig } from "./config.ts";
 import type { EventBus } from "./events.ts";
 import type { Ledger } from "./ledger.ts";
 import { Metrics, type MetricsSnapshot } from "./metrics.ts";
+import { DEFAULT_DISCOVER_TIMEOUT_MS, DEFAULT_MAX_FAILURES } from "./peers.ts";
 import { EXPOSITION_CONTENT_TYPE } from "./prometheus.ts";
 import type { RelayStats } from "./relay.ts";
 import type { SyncSource } from "./state_sync.ts";
 import {
   encodeStatus,
   type Health,
+  type HealthInput,
   healthOf,
   type NodePhase,
   type NodeStatus,
 } from "./status.ts";
+
+/** How long pending transactions have waited (see {@link healthOf}). */
+type PendingWait = NonNullable<HealthInput["waiting"]>;
+/** A regular node that cannot reach the authority. */
+type AuthorityUnreachable = NonNullable<HealthInput["authorityUnreachable"]>;
 
 /** The version of bcn, from deno.json. */
 const VERSION: string = denoJson.version;
@@ -33,6 +66,34 @@ const VERSION: string = denoJson.version;
  * peer, so this is about 9 periods after the last answer.
  */
 export const NO_PEERS_GRACE_PERIODS = 6;
+
+/**
+ * How many periods pending transactions may wait with no new block before
+ * the chain is stalled. The authority proposes at a random interval of 1 to
+ * 3 periods, so a healthy chain confirms a transaction within 3 periods of
+ * its reaching the authority; 2 more cover its relay there and the block's
+ * way back (a relay retries after a period, the catch-up poller asks every
+ * period).
+ */
+export const STALL_PERIODS = 5;
+
+/**
+ * How many periods a block number heard of from a relayed block from the
+ * future counts, unless the node gets there or is catching up. A catch-up
+ * starts as soon as such a block is heard of, and a regular node's poller
+ * asks its peers every period: 3 periods later, with no catch-up running
+ * and the node still below it, no peer had the block to give (a block that
+ * was never verified, or a forged one), and the node is no longer behind.
+ */
+export const HEARD_BLOCK_PERIODS = 3;
+
+/**
+ * How many discovery rounds a regular node gives its seed to answer for the
+ * first time before the authority is unreachable: as many as discovery
+ * takes to drop a seed that stopped answering, each up to a period plus a
+ * call's timeout.
+ */
+export const AUTHORITY_FIRST_CONTACT_ROUNDS = DEFAULT_MAX_FAILURES;
 
 /** What a {@link NodeMonitor} reads of its node. */
 export interface MonitoredNode {
@@ -55,6 +116,25 @@ export interface MonitoredNode {
 }
 
 /**
+ * Options of {@link NodeMonitor}.
+ *
+ * @example
+ * ```ts
+ * import type { NodeMonitorOptions } from "./monitor.ts";
+ *
+ * // A clock a test moves by hand.
+ * let t = 0;
+ * const options: NodeMonitorOptions = { now: () => t };
+ * t += 5_000;
+ * console.log(options.now?.()); // 5000
+ * ```
+ */
+export interface NodeMonitorOptions {
+  /** A monotonic clock in ms; `performance.now` by default. */
+  now?: () => number;
+}
+
+/**
  * The operator's view of one node (see the module documentation).
  *
  * @example
@@ -69,17 +149,29 @@ export class NodeMonitor {
   /** Whether this node holds the authority key and proposes blocks. */
   proposes = false;
   readonly #node: MonitoredNode;
-  readonly #startedAt = performance.now();
+  readonly #now: () => number;
+  readonly #startedAt: number;
   #phase: NodePhase = "starting";
-  #highestKnown = 0n;
+  /** The highest block heard of from a relayed block, and when. */
+  #heard: { number: bigint; at: number } | undefined;
   /** The last block the start's sync applied, before the ledger exists. */
   #syncedTo = 0n;
-  /** Since when (performance.now()) the node has had no peer. */
+  /** Since when (`#now`) the node has had no peer. */
   #noPeersSince: number | undefined;
+  /** The height the stall watch last saw. */
+  #seenHeight: bigint | undefined;
+  /** Since when transactions have waited with no new block. */
+  #waitingSince: number | undefined;
+  /** Since when a regular node's seed has not been a live peer. */
+  #seedLostSince: number | undefined;
+  /** Whether the seed has answered discovery since the node served. */
+  #seedAnswered = false;
 
   /** Watches `node`; the phase is `starting` until {@link serving}. */
-  constructor(node: MonitoredNode) {
+  constructor(node: MonitoredNode, options: NodeMonitorOptions = {}) {
     this.#node = node;
+    this.#now = options.now ?? (() => performance.now());
+    this.#startedAt = this.#now();
     this.metrics = new Metrics({ version: VERSION, chain: node.config.chain });
     this.metrics.collect(() => this.#snapshot());
   }
@@ -92,7 +184,10 @@ export class NodeMonitor {
    */
   serving(): void {
     this.#phase = "serving";
-    if (!this.#node.config.bootstrap) this.#noPeersSince = performance.now();
+    const now = this.#now();
+    if (!this.#node.config.bootstrap) this.#noPeersSince = now;
+    // Not listed yet: discovery asks the seed in its first round.
+    if (this.#seed() !== undefined) this.#seedLostSince = now;
   }
 
   /** The node is stopping. */
@@ -100,43 +195,56 @@ export class NodeMonitor {
     this.#phase = "stopping";
   }
 
-  /** The peers that answered discovery changed. */
+  /**
+   * The peers that answered discovery changed. A regular node's seed in or
+   * out of the list is the authority reached or lost.
+   */
   peersChanged(peers: readonly string[]): void {
+    const now = this.#now();
     if (peers.length > 0) this.#noPeersSince = undefined;
-    else this.#noPeersSince ??= performance.now();
-  }
-
-  /** A peer has block `number` (a relayed block from the future). */
-  heard(number: bigint): void {
-    if (number > this.#highestKnown) this.#highestKnown = number;
+    else this.#noPeersSince ??= now;
+    const seed = this.#seed();
+    if (seed === undefined) return;
+    if (peers.includes(seed)) {
+      this.#seedLostSince = undefined;
+      this.#seedAnswered = true;
+    } else {
+      this.#seedLostSince ??= now;
+    }
   }
 
   /**
-   * `source` with every block it brings counted (`bcn_sync_blocks_total`)
-   * and, once applied, heard of; its first block stream ends the start's
-   * replay (phase `syncing`).
+   * A peer relayed block `number`, beyond the node's next one: a claim
+   * that the chain is there, until the node gets there or
+   * {@link HEARD_BLOCK_PERIODS} pass with no catch-up running.
+   */
+  heard(number: bigint): void {
+    const claim = this.#heard;
+    if (claim === undefined || number >= claim.number) {
+      this.#heard = { number, at: this.#now() };
+    }
+  }
+
+  /**
+   * `source` with every block it brings counted (`bcn_sync_blocks_total`,
+   * received, not yet verified); its first block stream ends the start's
+   * replay (phase `syncing`). A stream starts after the last applied block,
+   * which is as far as the start's sync is known to be: the blocks a stream
+   * brings are verified and applied behind it, or rejected.
    */
   countingSource(source: SyncSource): SyncSource {
-    const syncing = () => {
+    const started = (from: bigint) => {
       if (this.#phase === "starting") this.#phase = "syncing";
+      if (from - 1n > this.#syncedTo) this.#syncedTo = from - 1n;
     };
     const counted = () => this.metrics.onSyncBlock();
-    const applied = (n: bigint) => {
-      if (n > this.#syncedTo) this.#syncedTo = n;
-      this.heard(n);
-    };
     return {
       genesis: (peer, signal) => source.genesis(peer, signal),
       async *blocks(peer, from, signal) {
-        syncing();
-        // A stream starts after the last applied block.
-        applied(from - 1n);
-        let next = from;
+        started(from);
         for await (const bytes of source.blocks(peer, from, signal)) {
           counted();
           yield bytes;
-          // Asked for the next one: this one was applied.
-          applied(next++);
         }
       },
     };
@@ -153,6 +261,7 @@ export class NodeMonitor {
     const state = ledger.state;
     const last = state.lastBlock;
     const highest = this.#highest(state.lastNumber);
+    const waiting = this.#waiting();
     return {
       version: VERSION,
       node: this.#node.addr(),
@@ -164,14 +273,19 @@ export class NodeMonitor {
         time: last ? last.time : state.genesis.time,
       },
       pending: BigInt(state.pendingCount),
+      noNewBlockPeriods: BigInt(
+        waiting ? Math.floor(waiting.forMs / waiting.periodMs) : 0,
+      ),
+      stalled: this.#stalled(waiting),
       peers: this.#node.peers(),
       catchingUp: this.#node.catchingUp(),
       highestKnownBlock: highest,
       behind: highest - state.lastNumber,
       authority: state.authority,
       isAuthority: this.proposes,
+      authorityReachable: this.#authorityUnreachable() === undefined,
       uptimeSeconds: BigInt(
-        Math.floor((performance.now() - this.#startedAt) / 1000),
+        Math.floor((this.#now() - this.#startedAt) / 1000),
       ),
       health: this.health(),
     };
@@ -181,13 +295,17 @@ export class NodeMonitor {
   health(): Health {
     const height = this.#node.ledger()?.state.lastNumber ?? this.#syncedTo;
     const since = this.#noPeersSince;
+    const periodMs = this.#node.periodMs;
     return healthOf({
       phase: this.#phase,
       catchingUp: this.#node.catchingUp(),
       height,
       highestKnown: this.#highest(height),
-      noPeersForMs: since === undefined ? undefined : performance.now() - since,
-      noPeersGraceMs: NO_PEERS_GRACE_PERIODS * this.#node.periodMs,
+      noPeersForMs: since === undefined ? undefined : this.#now() - since,
+      noPeersGraceMs: NO_PEERS_GRACE_PERIODS * periodMs,
+      waiting: this.#waiting(),
+      stallGraceMs: STALL_PERIODS * periodMs,
+      authorityUnreachable: this.#authorityUnreachable(),
     });
   }
 
@@ -225,8 +343,69 @@ export class NodeMonitor {
     };
   }
 
+  /** `height`, or the block heard of beyond it while that claim holds. */
   #highest(height: bigint): bigint {
-    return this.#highestKnown > height ? this.#highestKnown : height;
+    const claim = this.#heard;
+    if (claim === undefined) return height;
+    const expired = !this.#node.catchingUp() &&
+      this.#now() - claim.at >= HEARD_BLOCK_PERIODS * this.#node.periodMs;
+    if (claim.number <= height || expired) {
+      this.#heard = undefined;
+      return height;
+    }
+    return claim.number;
+  }
+
+  /** A regular node's seed, where it reaches the authority. */
+  #seed(): string | undefined {
+    const { bootstrap, seed, node } = this.#node.config;
+    return bootstrap || seed === undefined || seed === node ? undefined : seed;
+  }
+
+  /** Set while a serving regular node does not reach the authority. */
+  #authorityUnreachable(): AuthorityUnreachable | undefined {
+    const seed = this.#seed();
+    const since = this.#seedLostSince;
+    if (seed === undefined || since === undefined) return undefined;
+    if (this.#phase !== "serving") return undefined;
+    const forMs = this.#now() - since;
+    const firstContactMs = AUTHORITY_FIRST_CONTACT_ROUNDS *
+      (this.#node.periodMs + DEFAULT_DISCOVER_TIMEOUT_MS);
+    if (!this.#seedAnswered && forMs < firstContactMs) return undefined;
+    return { node: seed, forMs };
+  }
+
+  /**
+   * Looks at the height and the pool (see the module documentation) and
+   * says how long pending transactions have waited with no new block;
+   * undefined when none is pending or the node is not serving.
+   */
+  #waiting(): PendingWait | undefined {
+    const ledger = this.#node.ledger();
+    if (!ledger || this.#phase !== "serving") return undefined;
+    const { lastNumber, pendingCount } = ledger.state;
+    const now = this.#now();
+    if (lastNumber !== this.#seenHeight) {
+      // A new block: the wait starts again.
+      this.#seenHeight = lastNumber;
+      this.#waitingSince = pendingCount > 0 ? now : undefined;
+    } else if (pendingCount === 0) {
+      this.#waitingSince = undefined;
+    } else {
+      this.#waitingSince ??= now;
+    }
+    const since = this.#waitingSince;
+    if (since === undefined) return undefined;
+    return {
+      pending: pendingCount,
+      forMs: now - since,
+      periodMs: this.#node.periodMs,
+    };
+  }
+
+  #stalled(waiting: PendingWait | undefined): boolean {
+    return waiting !== undefined &&
+      waiting.forMs >= STALL_PERIODS * waiting.periodMs;
   }
 
   #snapshot(): MetricsSnapshot | undefined {
@@ -234,6 +413,7 @@ export class NodeMonitor {
     if (!ledger) return undefined;
     const state = ledger.state;
     const events = this.#node.events;
+    const waiting = this.#waiting();
     return {
       height: state.lastNumber,
       highestKnown: this.#highest(state.lastNumber),
@@ -243,6 +423,9 @@ export class NodeMonitor {
       relays: this.#node.relays(),
       subscribers: events.subscriberCount,
       slowSubscribers: events.slowDisconnects,
+      pendingWaitSeconds: waiting ? waiting.forMs / 1000 : 0,
+      stalled: this.#stalled(waiting),
+      authorityReachable: this.#authorityUnreachable() === undefined,
     };
   }
 }
