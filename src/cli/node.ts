@@ -422,11 +422,13 @@ export const NODE_STATUS: Command = clientCommand({
   help: `Usage: bcn node status --node HOST:PORT [--json]
 
 Prints what the node says about itself (its GET /status endpoint): the chain
-and genesis, the last block, pending transactions, peers, whether it is
-catching up and how far behind it believes it is, the authority and whether
-this node is it, its version, uptime and health. Exit code 0 whenever the node
-answers its status, healthy or not (the "health" line says which); a node
-still starting has no status yet: its one-line reason, exit code 1.
+and genesis, the last block, pending transactions and how many periods they
+have waited with no new block (stalled from 5 on), peers, whether it is
+catching up and how far behind it believes it is, the authority, whether this
+node is it or reaches it, its version, uptime and health. Exit code 0
+whenever the node answers its status, healthy or not (the "health" line says
+which); a node still starting has no status yet: its one-line reason, exit
+code 1.
 
 Flags:
   --node HOST:PORT     the node to ask (required)
