@@ -83,14 +83,6 @@ export interface LedgerOptions extends LedgerHooks {
   pool?: VerifyPool;
 }
 
-/** What {@link Ledger.restoreTxs} did with the transactions it was given. */
-export interface RestoredTxs {
-  /** Accepted again, pending or queued. */
-  kept: number;
-  /** Dropped: already confirmed, repeated, or no longer valid. */
-  dropped: number;
-}
-
 /** Options of {@link Ledger.commitBlock}. */
 export interface CommitOptions {
   /**
@@ -233,7 +225,9 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
    * offered again as if relayed: each is verified (signature, nonce against
    * the confirmed state, funds) and kept only if it still applies. Those
    * whose nonce a block already confirmed are dropped before their
-   * signature is checked. Never rejects.
+   * signature is checked. Resolves to how many were `kept` (pending or
+   * queued) and `dropped` (confirmed, repeated or no longer valid); never
+   * rejects.
    *
    * @example
    * ```ts
@@ -246,7 +240,9 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
    * }
    * ```
    */
-  async restoreTxs(txs: readonly SigTx[]): Promise<RestoredTxs> {
+  async restoreTxs(
+    txs: readonly SigTx[],
+  ): Promise<{ kept: number; dropped: number }> {
     const fresh = txs.filter((tx) => tx.nonce > this.state.nonce(tx.from));
     const results = await Promise.all(fresh.map((tx) => this.offerTx(tx)));
     const kept = results.filter((r) => r).length;
