@@ -7,7 +7,7 @@
 import type { Account } from "../chain/account.ts";
 import { blockBytes, blockHash } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
-import { txBytes } from "../chain/tx.ts";
+import { type SigTx, txBytes } from "../chain/tx.ts";
 import { accountMethods } from "../rpc/account.ts";
 import { AddressList } from "../http/address_list.ts";
 import { blockRelayMethods, blockSyncMethods } from "../rpc/block.ts";
@@ -25,6 +25,7 @@ import { whenReady } from "../rpc/when_ready.ts";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { txMethods } from "../rpc/tx.ts";
 import { BlockStore } from "../store/block_store.ts";
+import { PENDING_FILE, PendingStore } from "../store/pending_store.ts";
 import { readKey } from "../store/key_store.ts";
 import { runCatchUpPoller } from "./catch_up.ts";
 import { type NodeConfig, periodOf, splitHostPort } from "./config.ts";
@@ -33,6 +34,7 @@ import { Ledger } from "./ledger.ts";
 import { NodeMonitor } from "./monitor.ts";
 import { PeerDiscovery } from "./peers.ts";
 import { runProposer } from "./proposer.ts";
+import { REOFFER_MAX_PER_ROUND, runReoffer } from "./reoffer.ts";
 import { openBlockStream, openTxStream, Relay } from "./relay.ts";
 import { checkStartInputs } from "./genesis_setup.ts";
 import { peerSyncSource, StateSync } from "./state_sync.ts";
@@ -105,6 +107,8 @@ export class Node {
   readonly #pool: VerifyPool;
   #server: RpcServer | undefined;
   #ledger: Ledger | undefined;
+  /** The pending pool on disk, once the pool of the last run is restored. */
+  #pendingStore: PendingStore | undefined;
   #sync: StateSync | undefined;
   #catchingUp: Promise<void> | undefined;
   #starting: Promise<void> | undefined;
@@ -141,6 +145,9 @@ export class Node {
       retryMs: periodMs,
       log,
       open: openTxStream(this.#registry, { origin: config.node }),
+      // A peer that (re)joins, above all the authority back from an
+      // outage, is offered the pending pool it may have missed.
+      backlog: () => this.#pendingBytes(),
     });
     this.#blockRelay = new Relay<Uint8Array>({
       name: "block",
@@ -301,6 +308,8 @@ export class Node {
     const ledger = this.#ledger = new Ledger(state, store, {
       // Nothing goes back to the peer it came from (`origin`).
       onTx: (tx, origin) => this.#txRelay.push(txBytes(tx), { except: origin }),
+      // Journaled once the pool of the last run is restored.
+      onAccepted: (tx) => this.#pendingStore?.record(tx),
       onBlock: (block, origin) => {
         this.#log(
           `blk ${block.number}: ${
@@ -325,6 +334,8 @@ export class Node {
       snapshotEvery: SNAPSHOT_EVERY,
       pool: this.#pool,
     });
+    await this.#restorePending(ledger);
+    signal.throwIfAborted();
     const created = sync.createdAccounts;
     if (created) {
       out(
@@ -378,6 +389,26 @@ export class Node {
         signal,
       }));
     }
+    const seed = cfg.seed;
+    if (!cfg.bootstrap && seed !== undefined && seed !== cfg.node) {
+      // The seed is the authority or a node nearer to it (which does the
+      // same): old pending transactions are offered to it again, in case
+      // they never reached it (see reoffer.ts).
+      const relay = this.#txRelay;
+      this.#tasks.push(runReoffer({
+        periodMs: periodOf(cfg),
+        pending: () => ledger.state.pendingTxs(),
+        room: () =>
+          relay.peers().includes(seed)
+            ? REOFFER_MAX_PER_ROUND - relay.stats(seed).queued
+            : 0,
+        offer: (txs) => {
+          for (const tx of txs) relay.push(txBytes(tx), { to: seed });
+        },
+        signal,
+        log: this.#log,
+      }));
+    }
     if (authority) {
       this.#tasks.push(runProposer(ledger, authority, {
         periodMs: periodOf(cfg),
@@ -407,6 +438,8 @@ export class Node {
       await this.#server?.close();
       // Handlers that outlived the server's grace may still be appending.
       await this.#ledger?.idle();
+      // The pool as it is now, for the next start.
+      await this.#pendingStore?.close();
       // A clean stop keeps a snapshot, so the next start replays nothing.
       if (!this.#fatal) await this.#ledger?.snapshot().catch(() => {});
       this.#pool.close();
@@ -414,6 +447,41 @@ export class Node {
       if (this.#fatal) this.#finished.reject(this.#fatal);
       else this.#finished.resolve();
     })();
+  }
+
+  /**
+   * Reads the pending pool the last run kept, offers each transaction to the
+   * ledger again (verified as if relayed), says in one line what was kept
+   * and dropped, and starts journaling from the pool as it is then.
+   */
+  async #restorePending(ledger: Ledger): Promise<void> {
+    const state = ledger.state;
+    const store = new PendingStore(ledger.store.dir, state.genesisHash, {
+      current: (): SigTx[] => [...state.pendingTxs(), ...state.queuedTxs()],
+      onWarning: this.#log,
+    });
+    const read = await store.read();
+    if ("unusable" in read) {
+      this.#log(`warning: ${PENDING_FILE} not used: ${read.unusable}`);
+    } else if ("txs" in read) {
+      const { kept, dropped } = await ledger.restoreTxs(read.txs);
+      const unreadable = read.unreadable > 0
+        ? `, ${read.unreadable} unreadable lines`
+        : "";
+      this.#log(
+        `restored ${kept} pending transactions from ${PENDING_FILE}; dropped ${dropped} (confirmed or invalid)${unreadable}`,
+      );
+    }
+    // The file now holds exactly the pool (none when it is empty).
+    await store.compact();
+    this.#pendingStore = store;
+  }
+
+  /** The pending pool's transactions as the relay sends them, oldest first. */
+  *#pendingBytes(): Generator<Uint8Array> {
+    const ledger = this.#ledger;
+    if (ledger === undefined) return;
+    for (const tx of ledger.state.pendingTxs()) yield txBytes(tx);
   }
 
   #log = (message: string): void => {
