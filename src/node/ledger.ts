@@ -41,8 +41,12 @@ export interface LedgerHooks {
   /**
    * A transaction was accepted, pending or queued (its sender's earlier
    * nonces missing): keep it, e.g. on disk. Called before it is relayed.
+   * {@link Ledger.submitTx} and {@link Ledger.offerTx} resolve only once
+   * the promise it returns, if any, settles (so a client is answered with
+   * the hash once the transaction is kept); later transactions are not
+   * held up meanwhile.
    */
-  onAccepted?: (tx: SigTx) => void;
+  onAccepted?: (tx: SigTx) => void | Promise<void>;
   /**
    * A new block was confirmed here: relay it, but not back to `origin`, the
    * peer it came from (`undefined` when unknown or proposed here).
@@ -181,7 +185,7 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
    * hash; throws a `StateError` when it does not apply or is already known.
    */
   sendTx(tx: SigTx): string {
-    return this.#addTx(tx, undefined);
+    return this.#addTx(tx, undefined).hash;
   }
 
   /**
@@ -203,7 +207,8 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
    * Like {@link sendTx}, with the signature recovered in the verification
    * pool while earlier transactions are applied: many clients' transactions
    * are verified on every core, and still applied in arrival order.
-   * Rejects with the `StateError` sendTx throws.
+   * Resolves once {@link LedgerHooks.onAccepted} kept it; rejects with the
+   * `StateError` sendTx throws.
    */
   submitTx(tx: SigTx, origin?: string): Promise<string> {
     const checked = this.#verifyTx(tx);
@@ -212,7 +217,11 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
       return this.#addTx(tx, origin);
     });
     this.#txOrder = run.catch(() => {});
-    return run;
+    // Waiting for it to be kept does not hold up the next transaction.
+    return run.then(async ({ hash, kept }) => {
+      await kept;
+      return hash;
+    });
   }
 
   /** Like {@link receiveTx}, verified in the pool as {@link submitTx} is. */
@@ -370,13 +379,27 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
     return this.flush().then(() => {}, () => {});
   }
 
-  #addTx(tx: SigTx, origin: string | undefined): string {
+  // Applies `tx`; `kept` settles once onAccepted kept it (never rejects).
+  #addTx(
+    tx: SigTx,
+    origin: string | undefined,
+  ): { hash: string; kept: Promise<void> | undefined } {
     const hash = this.state.applyTx(tx);
-    this.#hooks.onAccepted?.(tx);
+    const kept = this.#keep(tx);
     // A queued transaction is relayed once its gap fills, not now.
     if (this.state.hasPending(hash)) this.#hooks.onTx?.(tx, origin);
     this.#relayPromoted();
-    return hash;
+    return { hash, kept };
+  }
+
+  #keep(tx: SigTx): Promise<void> | undefined {
+    try {
+      const kept = this.#hooks.onAccepted?.(tx);
+      return kept instanceof Promise ? kept.catch(() => {}) : undefined;
+    } catch {
+      // A failing keeper costs the transaction its copy, not its place.
+      return undefined;
+    }
   }
 
   #apply(block: SigBlock): void {

@@ -6,9 +6,9 @@
  * files it does not know there). Its first line names the format and the
  * chain, `{"version":1,"genesis":HASH}`; every other line is one canonical
  * JSON SigTx. It is a journal: each accepted transaction is appended at
- * once (appends are grouped while one is being written, and flushed), so a
- * `kill -9` loses at most the transactions accepted while the last append
- * was being written. Once it holds {@link PENDING_COMPACT_FACTOR} times the
+ * once (appends are grouped while one is being written, and flushed), and
+ * {@link PendingStore.record} resolves once it is on disk, so a node that
+ * answers only then loses nothing it answered to a `kill -9`. Once it holds {@link PENDING_COMPACT_FACTOR} times the
  * lines of the pool it last wrote, it is rewritten atomically with the pool
  * as it is then (the caller's `current`), which bounds it; a store whose
  * pool is empty has no file at all.
@@ -98,8 +98,8 @@ export class PendingStore {
   readonly #onWarning: (message: string) => void;
   /** Encoded transactions waiting for the next append. */
   #queue: Uint8Array[] = [];
-  /** Whether a write is queued on `#serial` and has not started yet. */
-  #scheduled = false;
+  /** The write queued on `#serial` that has not started yet, if any. */
+  #scheduled: Promise<void> | undefined;
   #serial: Promise<void> = Promise.resolve();
   /**
    * Whether the next write rewrites the file from `current`: at first
@@ -215,27 +215,28 @@ export class PendingStore {
   }
 
   /**
-   * Keeps `tx` (just accepted): appended as soon as the append under way,
-   * if any, is done. Never waits, never throws; a failed write is reported
-   * and the next write rewrites the whole pool. Ignored once closing.
+   * Keeps `tx` (just accepted): appended, with every transaction recorded
+   * meanwhile, as soon as the append under way, if any, is done. Resolves
+   * once it is on disk (flushed), or once its write failed and was
+   * reported (the next write then rewrites the whole pool); never rejects.
+   * Ignored once closing.
    *
    * @example
    * ```ts
    * import { PendingStore } from "./pending_store.ts";
    * import type { SigTx } from "../chain/tx.ts";
    *
-   * function keep(store: PendingStore, tx: SigTx): void {
-   *   store.record(tx);
+   * async function keep(store: PendingStore, tx: SigTx): Promise<void> {
+   *   await store.record(tx);
    * }
    * ```
    */
-  record(tx: SigTx): void {
-    if (this.#closing !== undefined) return;
+  record(tx: SigTx): Promise<void> {
+    if (this.#closing !== undefined) return Promise.resolve();
     this.#queue.push(txBytes(tx));
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    this.#enqueue(() => {
-      this.#scheduled = false;
+    // Joins the write that has not started yet: one append for all.
+    return this.#scheduled ??= this.#enqueue(() => {
+      this.#scheduled = undefined;
       return this.#write();
     });
   }

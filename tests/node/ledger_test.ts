@@ -60,7 +60,9 @@ async function withLedger(
         h.relayedTxs.push(tx);
         h.origins.push(origin);
       },
-      onAccepted: (tx) => h.accepted.push(tx),
+      onAccepted: (tx) => {
+        h.accepted.push(tx);
+      },
       onBlock: (b, origin) => {
         h.relayedBlocks.push(b);
         h.origins.push(origin);
@@ -539,4 +541,63 @@ Deno.test("restoreTxs keeps what still applies and counts what it drops", async 
     assertEquals(h.accepted, [second, third, fifth]);
     assertEquals(await h.ledger.restoreTxs([]), { kept: 0, dropped: 0 });
   });
+});
+
+Deno.test("submitTx answers once onAccepted kept the tx, without holding up the next", async () => {
+  const chain = makeChain(0, 1);
+  const dir = await makeTempDir("bcn_ledger_");
+  try {
+    const store = await BlockStore.open(dir);
+    await store.writeGenesis(chain.genesis);
+    const keeps: PromiseWithResolvers<void>[] = [];
+    let mode: "wait" | "throw" | "reject" = "wait";
+    const ledger = new Ledger(new State(chain.genesis), store, {
+      onAccepted: () => {
+        if (mode === "throw") throw new Error("disk gone");
+        const keep = Promise.withResolvers<void>();
+        keeps.push(keep);
+        if (mode === "reject") keep.reject(new Error("disk full"));
+        return keep.promise;
+      },
+    });
+    const pay = (nonce: bigint) =>
+      chain.owner.signTx({
+        from: chain.owner.address,
+        to: chain.others[0].address,
+        value: 1n,
+        nonce,
+        time: timeNow(),
+      });
+    const answered: string[] = [];
+    const first = pay(1n);
+    const second = pay(2n);
+    const a = ledger.submitTx(first).then((h) => answered.push(h));
+    const b = ledger.offerTx(second).then((fresh) => {
+      assert(fresh);
+      answered.push("second");
+    });
+    // Both applied (the second did not wait for the first to be kept)...
+    assert(await waitFor(() => keeps.length === 2, 2000));
+    assertEquals(ledger.state.pendingTxs(), [first, second]);
+    // ...and neither answered before it is kept.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assertEquals(answered, []);
+    keeps[1].resolve();
+    await b;
+    assertEquals(answered, ["second"]);
+    keeps[0].resolve();
+    await a;
+    assertEquals(answered, ["second", txHash(first)]);
+    // A keeper that fails costs the copy, not the transaction.
+    mode = "reject";
+    assertEquals(
+      await ledger.submitTx(pay(3n)),
+      txHash(ledger.state.pendingTxs()[2]),
+    );
+    mode = "throw";
+    assertEquals(ledger.sendTx(pay(4n)), txHash(ledger.state.pendingTxs()[3]));
+    assertEquals(ledger.state.pendingCount, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -197,3 +197,36 @@ sanitizedTest(
     });
   },
 );
+
+sanitizedTest(
+  "PendingStore.record resolves once the tx is in the file, one append for many",
+  async () => {
+    await withTempDir(async (dir) => {
+      const pool: SigTx[] = [];
+      const store = new PendingStore(dir, GENESIS, { current: () => pool });
+      await store.compact();
+      pool.push(TXS[0], TXS[1], TXS[2]);
+      const first = store.record(TXS[0]);
+      const second = store.record(TXS[1]);
+      // Recorded before the write started: the same write, the same promise.
+      assert(first === second, "two records before a write share it");
+      await first;
+      assertEquals(store.lines, 2);
+      assertEquals(
+        (await fileLines(dir)).slice(1),
+        TXS.slice(0, 2).map(encodeSigTx),
+      );
+      const third = store.record(TXS[2]);
+      assert(third !== first, "a record after the write gets the next one");
+      await third;
+      assertEquals(
+        (await fileLines(dir)).slice(1),
+        TXS.slice(0, 3).map(encodeSigTx),
+      );
+      await store.close();
+      // After close nothing more is written, and the promise still settles.
+      await store.record(TXS[3]);
+      assertEquals((await fileLines(dir)).length, 4);
+    });
+  },
+);
