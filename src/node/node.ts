@@ -308,7 +308,8 @@ export class Node {
     const ledger = this.#ledger = new Ledger(state, store, {
       // Nothing goes back to the peer it came from (`origin`).
       onTx: (tx, origin) => this.#txRelay.push(txBytes(tx), { except: origin }),
-      // Journaled once the pool of the last run is restored.
+      // Journaled once the pool of the last run is restored; a client is
+      // answered with the hash once its transaction is on disk.
       onAccepted: (tx) => this.#pendingStore?.record(tx),
       onBlock: (block, origin) => {
         this.#log(
