@@ -105,13 +105,20 @@ export class AddressMeters {
     return false;
   }
 
-  // Drops meters that are back to zero, or else the oldest one.
+  // Drops meters that are back to zero, or else the oldest one that is
+  // not blocked: filling the table with new addresses must not let a
+  // blocked one start over.
   #forget(): void {
     for (const [key, entry] of this.#meters) {
       if (entry.meter.used() === 0) this.#meters.delete(key);
     }
-    if (this.#meters.size >= MAX_ADDRESSES) {
-      this.#meters.delete(this.#meters.keys().next().value!);
+    if (this.#meters.size < MAX_ADDRESSES) return;
+    for (const [key, entry] of this.#meters) {
+      if (!entry.over) {
+        this.#meters.delete(key);
+        return;
+      }
     }
+    this.#meters.delete(this.#meters.keys().next().value!);
   }
 }

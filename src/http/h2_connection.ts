@@ -90,8 +90,16 @@ export interface H2Events {
   ): H2Error | undefined;
   /** The stream was opened by {@link H2Events.accept}. */
   opened?(stream: H2Stream): void;
-  /** A header block on an open stream: a response, or trailers. */
-  headers(stream: H2Stream, fields: HeaderField[], endStream: boolean): void;
+  /**
+   * A header block on an open stream: a response, or trailers. When its
+   * list was larger than the bound, `fields` is empty and `tooLarge` true.
+   */
+  headers(
+    stream: H2Stream,
+    fields: HeaderField[],
+    endStream: boolean,
+    tooLarge: boolean,
+  ): void;
   /**
    * Data on a stream; `flow` bytes (the frame's payload, padding too)
    * count against the windows until the owner reports them consumed.
@@ -657,14 +665,7 @@ export class H2Connection {
       if (block.selfDependent) {
         throw new StreamError(id, H2Error.ProtocolError, "depends on itself");
       }
-      if (tooLarge) {
-        throw new StreamError(
-          id,
-          H2Error.ProtocolError,
-          "header list too large",
-        );
-      }
-      this.#events.headers(stream, fields, block.endStream);
+      this.#events.headers(stream, fields, block.endStream, tooLarge);
       if (block.endStream && this.#streams.get(id) === stream) {
         this.#remoteEnd(stream);
       }
@@ -688,12 +689,14 @@ export class H2Connection {
     }
     const accept = this.#events.accept;
     const full = this.#streams.size >= (this.#o.maxConcurrentStreams ?? 0);
+    // Only streams past the bound this side announced are the peer's fault;
+    // one sent before our GOAWAY reached it is not (RFC 9113 §6.8).
+    if (full) this.#abuse(1, "streams past SETTINGS_MAX_CONCURRENT_STREAMS");
     const refusal = this.#goingAway || full || !accept
       ? H2Error.RefusedStream
       : accept(id, fields, block.endStream, tooLarge);
     if (refusal !== undefined) {
       this.reset(id, refusal);
-      if (refusal === H2Error.RefusedStream) this.#abuse(1, "refused streams");
       return;
     }
     const opened = this.#newStream(
@@ -743,37 +746,42 @@ export class H2Connection {
       return;
     }
     this.#abuse(1, "SETTINGS frames");
+    // Checked entry by entry; the window change is applied once, with the
+    // last value, so a frame of thousands of entries walks the streams once.
+    let initialWindow: number | undefined;
     for (const [id, value] of readSettings(f.payload)) {
       switch (id) {
         case SETTINGS_ENABLE_PUSH:
           if (value > 1) throw new H2ProtocolError(`ENABLE_PUSH of ${value}`);
           break;
-        case SETTINGS_INITIAL_WINDOW_SIZE: {
+        case SETTINGS_INITIAL_WINDOW_SIZE:
           if (value > MAX_WINDOW) {
             throw new H2ProtocolError(
               `INITIAL_WINDOW_SIZE of ${value}`,
               H2Error.FlowControlError,
             );
           }
-          const delta = value - this.#peerInitialWindow;
-          this.#peerInitialWindow = value;
-          for (const s of this.#streams.values()) {
-            s.sendWindow += delta;
-            if (s.sendWindow > MAX_WINDOW) {
-              throw new H2ProtocolError(
-                "a stream window above 2^31-1",
-                H2Error.FlowControlError,
-              );
-            }
-          }
+          initialWindow = value;
           break;
-        }
         case SETTINGS_MAX_FRAME_SIZE:
           if (value < MAX_FRAME_SIZE || value > 0xffffff) {
             throw new H2ProtocolError(`MAX_FRAME_SIZE of ${value}`);
           }
           this.#peerMaxFrame = value;
           break;
+      }
+    }
+    if (initialWindow !== undefined) {
+      const delta = initialWindow - this.#peerInitialWindow;
+      this.#peerInitialWindow = initialWindow;
+      for (const s of this.#streams.values()) {
+        s.sendWindow += delta;
+        if (s.sendWindow > MAX_WINDOW) {
+          throw new H2ProtocolError(
+            "a stream window above 2^31-1",
+            H2Error.FlowControlError,
+          );
+        }
       }
     }
     this.#send(frame(Frame.Settings, ACK, 0));

@@ -55,9 +55,17 @@ export const ABUSE_REFILL_PER_SECOND = 100;
  * Streams open at once on the whole node over HTTP/2, and for one remote
  * address: each open stream may hold a handler, a store file and its read
  * buffer, whatever its connection. Past them a new stream is refused
- * (REFUSED_STREAM, which a client may retry).
+ * (REFUSED_STREAM, which a client may retry); only the address's own share
+ * costs it abuse points.
  */
 export const MAX_STREAMS_PER_NODE = 256;
+
+/**
+ * Streams of {@link MAX_STREAMS_PER_NODE} kept for preferred addresses (the
+ * node's known peers and its own machine), as connections are: strangers
+ * holding streams cannot keep the network's own calls out.
+ */
+export const RESERVED_STREAMS = 64;
 
 /**
  * See {@link MAX_STREAMS_PER_NODE}: as many as one connection may open, so
@@ -66,11 +74,21 @@ export const MAX_STREAMS_PER_NODE = 256;
 export const MAX_STREAMS_PER_ADDRESS = 100;
 
 /**
- * How long a response stream may wait for the client's flow-control window
- * before it is reset (CANCEL): a client that opens streams and never reads
- * them holds their handlers.
+ * How often a response that waits on its client is checked for progress:
+ * waiting for the client's flow-control window or for its socket to
+ * drain, it must have sent {@link MIN_PROGRESS_BYTES} since the last
+ * check, or the stream is reset (CANCEL), or the connection closed when its
+ * socket does not drain: a client that opens streams and then reads
+ * nothing, or a byte now and then, would hold their handlers. A stream
+ * whose handler is the one waiting (an event subscription) is never reset.
  */
-export const STALL_TIMEOUT_MS = 30_000;
+export const PROGRESS_CHECK_MS = 10_000;
+
+/** See {@link PROGRESS_CHECK_MS}: about 100 bytes a second. */
+export const MIN_PROGRESS_BYTES = 1024;
+
+/** The largest DATA part written before the socket's fill is looked at. */
+export const SEND_CHUNK_BYTES = 16 * 1024;
 
 /**
  * Response bytes written to one connection's socket and not yet taken by
@@ -90,8 +108,8 @@ export const SEND_HIGH_WATER = 64 * 1024;
  * @example
  * ```ts
  * import type { H2Limits } from "./h2_limits.ts";
- * const quick: H2Limits = { stallTimeoutMs: 500 };
- * console.log(quick.stallTimeoutMs); // 500
+ * const quick: H2Limits = { progressCheckMs: 500 };
+ * console.log(quick.progressCheckMs); // 500
  * ```
  */
 export interface H2Limits {
@@ -105,6 +123,6 @@ export interface H2Limits {
   maxStreamsPerNode?: number;
   /** See {@link MAX_STREAMS_PER_ADDRESS}. */
   maxStreamsPerAddress?: number;
-  /** See {@link STALL_TIMEOUT_MS}. */
-  stallTimeoutMs?: number;
+  /** See {@link PROGRESS_CHECK_MS}. */
+  progressCheckMs?: number;
 }

@@ -30,9 +30,12 @@ import {
   MAX_HEADER_BLOCK_FRAMES,
   MAX_HEADER_LIST_BYTES,
   MAX_UNREAD_BYTES,
+  MIN_PROGRESS_BYTES,
+  PROGRESS_CHECK_MS,
+  SEND_CHUNK_BYTES,
   SEND_HIGH_WATER,
-  STALL_TIMEOUT_MS,
 } from "./h2_limits.ts";
+import type { BudgetRefusal } from "./shared_budget.ts";
 
 /** A request as the connection hands it over; answer with a response. */
 export type H2Handler = (
@@ -46,10 +49,11 @@ export interface H2ServerOptions {
   /** Streams open at once at most (SETTINGS_MAX_CONCURRENT_STREAMS). */
   maxStreams: number;
   /**
-   * Asked before a stream opens: false refuses it (REFUSED_STREAM), e.g.
-   * when the node or the client's address has its share of streams.
+   * Asked before a stream opens: a refusal refuses it (REFUSED_STREAM),
+   * when the node or the client's address has its share of streams; only
+   * the address's own share costs it abuse points.
    */
-  takeStream?: () => boolean;
+  takeStream?: () => BudgetRefusal | undefined;
   /** Told when a stream that {@link H2ServerOptions.takeStream} took ends. */
   giveStream?: () => void;
   /**
@@ -57,8 +61,8 @@ export interface H2ServerOptions {
    * with ENHANCE_YOUR_CALM.
    */
   spend?: (points: number) => boolean;
-  /** How long a response may wait for a closed window; see the limits. */
-  stallTimeoutMs?: number;
+  /** How often a stream waiting on its client must have moved; see the limits. */
+  progressCheckMs?: number;
   /** Told when a stream starts and when it ends (for idle tracking). */
   onStreamStart?: () => void;
   /** See {@link H2ServerOptions.onStreamStart}. */
@@ -74,6 +78,9 @@ const STREAM_WINDOW = 256 * 1024;
 const CONNECTION_WINDOW = 1024 * 1024;
 /** Abuse points of a malformed request (it costs a handler nothing). */
 const MALFORMED_COST = 1;
+/** Abuse points of a stream refused because its address has its share. */
+const REFUSED_COST = 1;
+
 /** Abuse points of a request whose header list is too large. */
 const TOO_LARGE_COST = 10;
 /**
@@ -98,7 +105,11 @@ interface Request {
   /** The request's content-length, if it has one, and the bytes seen. */
   readonly contentLength: number | undefined;
   bodyBytes: number;
-  stall: ReturnType<typeof setTimeout> | undefined;
+  /** Bytes moved either way since the last progress check. */
+  moved: number;
+  /** What the response waits on the client for, if anything. */
+  waiting: "window" | "drain" | undefined;
+  progress: ReturnType<typeof setInterval> | undefined;
   taken: boolean;
 }
 
@@ -160,7 +171,8 @@ export class H2ServerConnection {
       events: {
         accept: (_id, fields, _end, tooLarge) => this.#accept(fields, tooLarge),
         opened: (stream) => this.#open(stream),
-        headers: (stream, fields, end) => this.#onTrailers(stream, fields, end),
+        headers: (stream, fields, end, tooLarge) =>
+          this.#onTrailers(stream, fields, end, tooLarge),
         data: (stream, data, end, flow) =>
           this.#onData(stream, data, end, flow),
         closed: (stream) => this.#onStreamClosed(stream),
@@ -228,7 +240,10 @@ export class H2ServerConnection {
   #accept(fields: HeaderField[], tooLarge: boolean): H2Error | undefined {
     // Charged first: a charge that ends the connection leaves nothing taken.
     this.#charge(tooLarge ? TOO_LARGE_COST : headerCost(fields));
-    if (this.#options.takeStream && !this.#options.takeStream()) {
+    const refusal = this.#options.takeStream?.();
+    if (refusal !== undefined) {
+      // The node being full is not this client's doing.
+      if (refusal === "address") this.#charge(REFUSED_COST);
       return H2Error.RefusedStream;
     }
     const head = tooLarge ? "" : requestOf(fields);
@@ -263,9 +278,15 @@ export class H2ServerConnection {
       wake: undefined,
       contentLength: typeof head === "string" ? undefined : head.contentLength,
       bodyBytes: 0,
-      stall: undefined,
+      moved: 0,
+      waiting: undefined,
+      progress: undefined,
       taken: this.#options.takeStream !== undefined,
     };
+    req.progress = setInterval(
+      () => this.#checkProgress(req),
+      this.#options.progressCheckMs ?? PROGRESS_CHECK_MS,
+    );
     this.#requests.set(stream.id, req);
     this.#options.onStreamStart?.();
     if (req.bodyEnded && !this.#lengthMatches(req)) return;
@@ -273,10 +294,17 @@ export class H2ServerConnection {
   }
 
   /** Trailers of a request body (nothing in them is used). */
-  #onTrailers(stream: H2Stream, fields: HeaderField[], end: boolean): void {
+  #onTrailers(
+    stream: H2Stream,
+    fields: HeaderField[],
+    end: boolean,
+    tooLarge: boolean,
+  ): void {
     const req = this.#requests.get(stream.id);
     if (!req) return;
-    if (!end || fields.some(([name]) => name.startsWith(":"))) {
+    // Decoded like a request's headers, charged like them.
+    this.#charge(tooLarge ? TOO_LARGE_COST : headerCost(fields));
+    if (tooLarge || !end || fields.some(([name]) => name.startsWith(":"))) {
       this.#conn.reset(stream.id, H2Error.ProtocolError);
       return;
     }
@@ -296,6 +324,23 @@ export class H2ServerConnection {
     req.chunks.push({ data, flow });
     if (end) req.bodyEnded = true;
     if (this.#lengthMatches(req)) poke(req);
+  }
+
+  /**
+   * Resets a stream whose response waits on its client (its window, or its
+   * socket to drain, then the connection goes) and moved less than the
+   * minimum since the last check. A request body is not watched: a peer's
+   * relay stream may rightly stay open with nothing to send, and what a
+   * partial body holds is bounded by the RPC layer's body budget.
+   */
+  #checkProgress(req: Request): void {
+    const moved = req.moved;
+    req.moved = 0;
+    if (moved >= MIN_PROGRESS_BYTES) return;
+    if (req.waiting === "drain") this.#socket.destroy();
+    else if (req.waiting === "window") {
+      this.#conn.reset(req.stream.id, H2Error.Cancel);
+    }
   }
 
   /** Resets a stream whose body breaks its content-length (§8.1.1). */
@@ -400,30 +445,35 @@ export class H2ServerConnection {
       req.stream.state !== "half-closed-local";
   }
 
-  /** Sends `data` within the windows; false once the stream is gone. */
+  /**
+   * Sends `data` within the windows, a part of at most
+   * {@link SEND_CHUNK_BYTES} at a time, each once the socket holds less
+   * than {@link SEND_HIGH_WATER}; false once the stream is gone.
+   */
   async #sendData(req: Request, data: Uint8Array): Promise<boolean> {
     let off = 0;
     while (off < data.length) {
       if (!this.#writable(req)) return false;
-      const room = this.#conn.room(req.stream);
+      if (this.#socket.writableLength > SEND_HIGH_WATER) {
+        req.waiting = "drain";
+        await new Promise<void>((r) => this.#drained.add(r));
+        continue;
+      }
+      const room = Math.min(this.#conn.room(req.stream), SEND_CHUNK_BYTES);
       if (room <= 0) {
-        // A client that never opens its window holds the handler.
-        req.stall ??= setTimeout(
-          () => this.#conn.reset(req.stream.id, H2Error.Cancel),
-          this.#options.stallTimeoutMs ?? STALL_TIMEOUT_MS,
-        );
+        req.waiting = "window";
         await new Promise<void>((r) => this.#windowWaiters.add(r));
         continue;
       }
-      clearTimeout(req.stall);
-      req.stall = undefined;
+      req.waiting = undefined;
       const part = data.subarray(off, off + room);
       off += part.length;
+      req.moved += part.length;
       this.#conn.sendData(req.stream, part, false);
-      if (this.#socket.writableLength > SEND_HIGH_WATER) {
-        await new Promise<void>((r) => this.#drained.add(r));
-      }
+      // Into the socket now, so that its fill counts what was just sent.
+      this.#conn.flush();
     }
+    req.waiting = undefined;
     return this.#writable(req);
   }
 
@@ -441,7 +491,7 @@ export class H2ServerConnection {
     const req = this.#requests.get(stream.id);
     if (!req) return;
     this.#requests.delete(stream.id);
-    clearTimeout(req.stall);
+    clearInterval(req.progress);
     req.chunks.length = 0;
     req.head = 0;
     req.bodyEnded = true;

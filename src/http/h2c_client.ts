@@ -133,7 +133,15 @@ class Exchange {
       maxHeaderBlock: MAX_HEADER_BLOCK,
       maxHeaderFrames: MAX_HEADER_FRAMES,
       events: {
-        headers: (_stream, fields, end) => this.#onHeaderBlock(fields, end),
+        headers: (_stream, fields, end, tooLarge) => {
+          if (!tooLarge) return this.#onHeaderBlock(fields, end);
+          this.#fail(
+            unavailable(
+              `protocol error: a response header list above ${MAX_HEADER_BLOCK} bytes`,
+            ),
+            false,
+          );
+        },
         data: (_stream, data, end, flow) => this.#onData(data, end, flow),
         closed: (_stream, end) => {
           if (end.byPeer) {

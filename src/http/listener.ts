@@ -28,7 +28,7 @@ import {
   type RefusedReason,
 } from "./conn_limits.ts";
 import { AbuseMeter, AddressMeters } from "./abuse_meter.ts";
-import { StreamBudget } from "./stream_budget.ts";
+import { SharedBudget } from "./shared_budget.ts";
 import { H1ServerConnection } from "./h1_server.ts";
 import { H2ServerConnection } from "./h2_server.ts";
 import { PREFACE } from "./h2_frames.ts";
@@ -39,6 +39,7 @@ import {
   type H2Limits,
   MAX_STREAMS_PER_ADDRESS,
   MAX_STREAMS_PER_NODE,
+  RESERVED_STREAMS,
 } from "./h2_limits.ts";
 
 /**
@@ -162,10 +163,14 @@ export async function listenHttp(options: ListenOptions): Promise<HttpServer> {
   const refusing = new Set<net.Socket>();
   const h2 = options.h2 ?? {};
   const refill = h2.abuseRefillPerSecond ?? ABUSE_REFILL_PER_SECOND;
-  const streams = new StreamBudget(
-    h2.maxStreamsPerNode ?? MAX_STREAMS_PER_NODE,
+  const perNode = h2.maxStreamsPerNode ?? MAX_STREAMS_PER_NODE;
+  const streams = new SharedBudget(
+    perNode,
     h2.maxStreamsPerAddress ?? MAX_STREAMS_PER_ADDRESS,
+    Math.min(RESERVED_STREAMS, Math.floor(perNode / 4)),
   );
+  const preferred = (conn: { local: boolean; remoteAddress: string }) =>
+    conn.local || (options.limits?.isPreferred?.(conn.remoteAddress) ?? false);
   const meters = new AddressMeters(
     h2.addressAbuseBudget ?? ADDRESS_ABUSE_BUDGET,
     refill,
@@ -200,7 +205,7 @@ export async function listenHttp(options: ListenOptions): Promise<HttpServer> {
         const h2session = new H2ServerConnection(socket, {
           handle,
           maxStreams: MAX_STREAMS_PER_CONNECTION,
-          takeStream: () => streams.take(key),
+          takeStream: () => streams.take(key, 1, preferred(conn)),
           giveStream: () => streams.give(key),
           spend: (points) => {
             if (!meters.spend(key, points)) {
@@ -214,7 +219,7 @@ export async function listenHttp(options: ListenOptions): Promise<HttpServer> {
             }
             return meter.spend(points);
           },
-          stallTimeoutMs: h2.stallTimeoutMs,
+          progressCheckMs: h2.progressCheckMs,
           onStreamStart: () => conn.requestStarted(),
           onStreamEnd: () => conn.requestEnded(),
         });

@@ -20,7 +20,8 @@ import type {
 } from "@connectrpc/connect/protocol";
 import { MAX_MESSAGE_BYTES } from "./transport.ts";
 import { CLIENT_ADDRESS } from "./key_access.ts";
-import type { ConnectionLimits } from "../http/conn_limits.ts";
+import { addressKey, type ConnectionLimits } from "../http/conn_limits.ts";
+import { BodyBudget } from "./body_budget.ts";
 import type { H2Limits } from "../http/h2_limits.ts";
 import {
   type HttpResponseLike,
@@ -61,6 +62,11 @@ export interface ServerOptions {
   limits?: ConnectionLimits;
   /** HTTP/2 bounds (see `../http/h2_limits.ts`); defaults for every field. */
   h2?: H2Limits;
+  /**
+   * Request body bytes held toward incomplete messages, on the node and
+   * per address (see `body_budget.ts`, whose constants are the defaults).
+   */
+  bodyBytes?: { perNode?: number; perAddress?: number };
   /** Where the server reports trouble with its port (one line each). */
   onWarning?: (message: string) => void;
 }
@@ -109,15 +115,34 @@ export function startServer(options: ServerOptions): Promise<RpcServer> {
   options.routes(router);
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
   const handle = universalHandler(handlers, options.httpRoutes ?? {});
+  const bodies = new BodyBudget(
+    options.bodyBytes?.perNode,
+    options.bodyBytes?.perAddress,
+  );
   return listenHttp({
     hostname: options.hostname,
     port: options.port,
     // Handlers see the connection's peer address under CLIENT_ADDRESS.
-    handle: (req, client) =>
-      handle({
-        ...req,
-        contextValues: createContextValues().set(CLIENT_ADDRESS, client),
-      }),
+    handle: async (req, client) => {
+      // The HTTP servers always hand over a byte stream.
+      const metered = bodies.meter(req.body as AsyncIterable<Uint8Array>, {
+        key: addressKey(client ?? ""),
+        contentType: req.header.get("content-type") ?? "",
+      });
+      req.signal.addEventListener("abort", metered.release, { once: true });
+      let res: UniversalServerResponse;
+      try {
+        res = await handle({
+          ...req,
+          body: metered.body,
+          contextValues: createContextValues().set(CLIENT_ADDRESS, client),
+        });
+      } catch (e) {
+        metered.release();
+        throw e;
+      }
+      return releasedAfter(res, metered.release);
+    },
     signal: options.signal,
     closeGraceMs: options.closeGraceMs,
     limits: options.limits,
@@ -164,6 +189,31 @@ function universalHandler(
     const like = { method: req.method, url: url.pathname + url.search };
     if (!serveHttpRoute(httpRoutes, like, res)) notFound(like, res);
     return answer;
+  };
+}
+
+/**
+ * `res`, calling `release` once its body has been sent (or at once when it
+ * has none): by then the handler holds no request bytes of its own.
+ */
+function releasedAfter(
+  res: UniversalServerResponse,
+  release: () => void,
+): UniversalServerResponse {
+  const body = res.body;
+  if (body === undefined) {
+    release();
+    return res;
+  }
+  return {
+    ...res,
+    body: (async function* () {
+      try {
+        yield* body;
+      } finally {
+        release();
+      }
+    })(),
   };
 }
 

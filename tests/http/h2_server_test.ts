@@ -420,3 +420,119 @@ Deno.test("h2 server: PINGs do not become free by the client's own 1-byte DATA f
     await server.close();
   }
 });
+
+Deno.test("h2 server: large responses reach a client with a huge window that reads slowly", async () => {
+  const size = 300 * 1024;
+  const count = 20;
+  const server = await startServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    routes: (router) =>
+      router.service(Block, {
+        async *blockSync() {
+          for (let i = 0; i < count; i++) {
+            yield { Block: new Uint8Array(size).fill(i) };
+          }
+        },
+      }),
+  });
+  const c = await RawClient.open(server.port, [[
+    SETTINGS_INITIAL_WINDOW_SIZE,
+    0x7fffffff,
+  ]]);
+  try {
+    await c.write(frame(Frame.WindowUpdate, 0, 0, u32(0x7fffffff - 65_535)));
+    await c.request(1, "/Block/BlockSync", SYNC_FROM_1);
+    let received = 0;
+    let ended = false;
+    for (let i = 0; i < 10_000 && !ended; i++) {
+      const f = await c.frame();
+      assert(f, `the response stopped after ${received} bytes`);
+      if (f.type === Frame.Data && f.stream === 1) received += f.payload.length;
+      if (f.stream === 1 && (f.flags & END_STREAM)) ended = true;
+      // A reader slower than the server writes.
+      if (i % 20 === 19) await new Promise((r) => setTimeout(r, 5));
+    }
+    assert(ended, "no end of the response");
+    // Each message: 5 bytes of gRPC framing and its protobuf field.
+    assert(received > count * size, `${received} bytes`);
+  } finally {
+    c.close();
+    await server.close();
+  }
+});
+
+Deno.test("h2 server: header blocks sent as trailers cost like a request's", async () => {
+  const server = await serve();
+  const c = await RawClient.open(server.port);
+  try {
+    const big = encodeHeaderBlock([["x-pad", "p".repeat(15 * 1024)]]);
+    let away: number | undefined;
+    for (let id = 1; id < 400 && away === undefined; id += 2) {
+      const sent = await c.send(concat([
+        frame(
+          Frame.Headers,
+          END_HEADERS,
+          id,
+          encodeHeaderBlock([
+            [":method", "POST"],
+            [":scheme", "http"],
+            [":authority", "bcn"],
+            [":path", "/Block/GenesisSync"],
+            ["content-type", "application/grpc"],
+          ]),
+        ),
+        frame(Frame.Headers, END_HEADERS | END_STREAM, id, big),
+      ]));
+      if (!sent) break;
+      if (id % 20 === 19) away = await c.goaway(50);
+    }
+    away ??= await c.goaway();
+    assertEquals(away, 0xb); // ENHANCE_YOUR_CALM
+  } finally {
+    c.close();
+    await server.close();
+  }
+});
+
+Deno.test("h2 server: bodies held incomplete past the address's share fail with resource_exhausted", async () => {
+  const server = await startServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    routes: (router) =>
+      router.service(Block, {
+        genesisSync: () => ({ Genesis: new Uint8Array([1]) }),
+      }),
+    bodyBytes: { perAddress: 64 * 1024 },
+  });
+  const c = await RawClient.open(server.port);
+  try {
+    // Two calls announce a 100 KiB message each and send 40 KiB of it.
+    const part = concat([
+      Uint8Array.of(0, 0, 1, 0x90, 0), // a 5-byte prefix: 102,400 bytes
+      new Uint8Array(40 * 1024 - 5),
+    ]);
+    for (const id of [1, 3]) {
+      await c.hold(id, "/Block/GenesisSync");
+      for (let off = 0; off < part.length; off += 16 * 1024) {
+        await c.data(id, part.subarray(off, off + 16 * 1024));
+      }
+    }
+    // The second is past the 64 KiB share: its call ends with gRPC's
+    // RESOURCE_EXHAUSTED (8).
+    let status: string | undefined;
+    for (let i = 0; i < 100 && status === undefined; i++) {
+      const f = await c.frame();
+      assert(f, "no end of the second call");
+      if (f.type !== Frame.Headers) continue;
+      const fields = new Map(c.hpack.decode(f.payload));
+      if (f.stream === 3 && f.flags & END_STREAM) {
+        status = fields.get("grpc-status");
+      }
+    }
+    assertEquals(status, "8");
+  } finally {
+    c.close();
+    await server.close();
+  }
+});
