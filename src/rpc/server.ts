@@ -166,6 +166,9 @@ function universalHandler(
     if (handler && !Object.hasOwn(httpRoutes, url.pathname)) {
       return await handler(req);
     }
+    // Answered once the request is whole, as a handler answers: a request
+    // whose body breaks the protocol gets its error, not an answer first.
+    await discard(req.body as AsyncIterable<Uint8Array>, MAX_DISCARDED_BYTES);
     if (!Object.hasOwn(httpRoutes, url.pathname)) {
       const answer = unimplemented(req, url.pathname);
       if (answer) return answer;
@@ -215,6 +218,21 @@ function releasedAfter(
       }
     })(),
   };
+}
+
+/** Body bytes read and dropped before a plain answer, at most. */
+const MAX_DISCARDED_BYTES = 64 * 1024;
+
+/** Reads `body` to its end, or until `max` bytes; nothing is kept. */
+async function discard(
+  body: AsyncIterable<Uint8Array>,
+  max: number,
+): Promise<void> {
+  let seen = 0;
+  for await (const chunk of body) {
+    seen += chunk.length;
+    if (seen > max) return;
+  }
 }
 
 /** The path of an RPC method: `/package.Service/Method`. */
