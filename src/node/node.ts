@@ -386,6 +386,9 @@ export class Node {
         self: cfg.node,
         source,
         lastNumber: () => ledger.state.lastNumber,
+        // A held block a peer sends again must be the one held.
+        heldHash: (n) =>
+          n === ledger.state.lastNumber ? ledger.state.lastHash : undefined,
         onBehind: () => this.#catchUp(),
         signal,
       }));

@@ -51,7 +51,7 @@ interface Due {
 export interface ReofferOptions {
   /** The node's period, in ms (a positive number). */
   periodMs: number;
-  /** The clock, in ms; `Date.now` by default. */
+  /** The monotonic clock, in ms; `performance.now` by default. */
   now?: () => number;
 }
 
@@ -93,7 +93,7 @@ export class Reoffer {
       );
     }
     this.#periodMs = options.periodMs;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /**
@@ -173,7 +173,7 @@ export interface RunReofferOptions {
   offer: (txs: readonly SigTx[]) => void;
   /** Stops the rounds. */
   signal: AbortSignal;
-  /** The clock, in ms; `Date.now` by default. */
+  /** The monotonic clock, in ms; `performance.now` by default. */
   now?: () => number;
   /** Where a failed round is reported; nowhere by default. */
   log?: (message: string) => void;
