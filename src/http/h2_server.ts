@@ -78,7 +78,7 @@ const STREAM_WINDOW = 256 * 1024;
 const CONNECTION_WINDOW = 1024 * 1024;
 /** Abuse points of a malformed request (it costs a handler nothing). */
 const MALFORMED_COST = 1;
-/** Abuse points of a stream refused because its address has its share. */
+/** Abuse points of a stream refused for want of a share of the node's. */
 const REFUSED_COST = 1;
 
 /** Abuse points of a request whose header list is too large. */
@@ -242,8 +242,10 @@ export class H2ServerConnection {
     this.#charge(tooLarge ? TOO_LARGE_COST : headerCost(fields));
     const refusal = this.#options.takeStream?.();
     if (refusal !== undefined) {
-      // The node being full is not this client's doing.
-      if (refusal === "address") this.#charge(REFUSED_COST);
+      // Also when the node is full: a client that keeps opening streams
+      // through a thousand refusals is flooding, whoever filled the node
+      // (known peers and the node's own machine have slots kept for them).
+      this.#charge(REFUSED_COST);
       return H2Error.RefusedStream;
     }
     const head = tooLarge ? "" : requestOf(fields);
@@ -290,7 +292,13 @@ export class H2ServerConnection {
     this.#requests.set(stream.id, req);
     this.#options.onStreamStart?.();
     if (req.bodyEnded && !this.#lengthMatches(req)) return;
-    void this.#serve(req, head, tooLarge);
+    // Started once the frames of this read are handled: a stream the same
+    // read resets (rapid reset) never starts a handler.
+    queueMicrotask(() => {
+      if (this.#requests.get(stream.id) === req) {
+        void this.#serve(req, head, tooLarge);
+      }
+    });
   }
 
   /** Trailers of a request body (nothing in them is used). */
