@@ -537,6 +537,11 @@ class HeldBlocks {
 }
 
 /**
+ * How long a peer may take to answer GenesisSync (a few KB from its disk).
+ */
+export const GENESIS_TIMEOUT_MS = 5_000;
+
+/**
  * The network {@link SyncSource}: the Block service's GenesisSync and
  * BlockSync of each peer, through the node's peer registry.
  */
@@ -547,8 +552,11 @@ export function peerSyncSource(
   const idleMs = options.idleMs ?? 30_000;
   return {
     async genesis(peer, signal) {
+      // A seed that accepts the call and never answers (paused, cut off
+      // mid-way) must not hold a start for good.
       const res = await registry.clients(peer).block.genesisSync({}, {
         signal,
+        timeoutMs: GENESIS_TIMEOUT_MS,
       });
       return res.Genesis;
     },

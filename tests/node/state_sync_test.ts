@@ -20,6 +20,7 @@ import { startServer } from "../../src/rpc/server.ts";
 import type { NodeConfig } from "../../src/node/config.ts";
 import { Ledger } from "../../src/node/ledger.ts";
 import {
+  GENESIS_TIMEOUT_MS,
   MAX_HELD_COPIES,
   peerSyncSource,
   StateSync,
@@ -761,4 +762,30 @@ Deno.test("a later syncBlocks commits through the node's ledger with the peer of
     await sync.syncBlocks({ ledger });
     assertEquals(committed, [[4n, SEED], [5n, SEED]]);
   });
+});
+
+Deno.test("a seed that takes the genesis call and never answers is given up", async () => {
+  // A listener nobody serves: connections are made, calls never answered.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const registry = new PeerRegistry({ protocol: "connect" });
+  try {
+    const source = peerSyncSource(registry);
+    const err = await assertRejects(() =>
+      source.genesis(
+        `127.0.0.1:${listener.addr.port}`,
+        AbortSignal.timeout(4 * GENESIS_TIMEOUT_MS),
+      )
+    );
+    // The call's own deadline, well before the test's.
+    assert(/deadline|timed out/i.test(String(err)), String(err));
+  } finally {
+    registry.close();
+    listener.close();
+    for (const conn of held) conn.close();
+    await accepting.catch(() => {});
+  }
 });
