@@ -31,6 +31,18 @@
  * connection and 9b reconnecting every 190 resets (15 s); 10 refused
  * streams (10 s); 11 HTTP/1.1 slow body (200 connections, 20 s).
  *
+ * And those of a security review (at the sizes it used): 12 held request
+ * bodies (100 unary GenesisSync calls from one address, each a prefix
+ * announcing 16 MiB and 15 MiB of body within the node's windows, never
+ * ended, held 15 s; how many ended grpc-status 8) and 12b the same from 4
+ * addresses, 25 each; 13 held streams (100 + 100 + 56 streams without
+ * END_STREAM from 3 addresses for 15 s, while a victim at 127.0.0.1 calls
+ * GenesisSync every 200 ms: its calls answered, and any GOAWAY to it);
+ * 14 trailers flood (16 KiB Huffman-coded header blocks as trailers, 10 s);
+ * 15 SETTINGS amplification (100 held streams, then up to 990 SETTINGS
+ * frames of 2,730 INITIAL_WINDOW_SIZE entries); 16 slow reader (BlockSync
+ * with windows of 2^31-1, read at ~1 MB/s: whether all of it arrives).
+ *
  * It prints one table row per attack with a pass/fail against the targets
  * printed below the table. Set `BCN_MAIN` to another checkout's
  * `src/main.ts` to attack that version; the node may read only this
@@ -66,13 +78,22 @@ import {
   frame,
   FrameReader,
   type H2Frame,
+  MAX_FRAME_SIZE,
   PREFACE,
+  PRIORITY,
+  readSettings,
+  readU31,
   readU32,
   SETTINGS_INITIAL_WINDOW_SIZE,
   settingsPayload,
   u32,
+  unpad,
 } from "../src/http/h2_frames.ts";
-import { encodeHeaderBlock, huffmanDecode } from "../src/http/hpack.ts";
+import {
+  encodeHeaderBlock,
+  HpackDecoder,
+  huffmanDecode,
+} from "../src/http/hpack.ts";
 import {
   type BcnProcess,
   freePort,
@@ -408,11 +429,27 @@ function destroyAll(): void {
   sockets.clear();
 }
 
+/** Options of an {@link H2Conn} beyond its SETTINGS. */
+interface H2ConnOptions {
+  /**
+   * Follows its streams: decodes the node's header blocks (their
+   * grpc-status), notes the streams the node ended and the send windows it
+   * grants (see {@link H2Conn.room}), and hands DATA to `onData`.
+   */
+  track?: boolean;
+  /**
+   * Gives the node's DATA back at once with WINDOW_UPDATEs, as a client
+   * that reads its responses does (tracked connections only).
+   */
+  giveBack?: boolean;
+}
+
 /**
  * An HTTP/2 client connection that writes what it is given and reads and
  * records what the node answers: it acknowledges the node's SETTINGS (as a
  * client must), counts PING and SETTINGS ACKs and streams the node ended,
- * and keeps the GOAWAY code and RST_STREAM codes.
+ * and keeps the GOAWAY code and RST_STREAM codes. A tracked one (see
+ * {@link H2ConnOptions}) also follows each stream and the windows.
  */
 class H2Conn {
   readonly socket: net.Socket;
@@ -434,7 +471,32 @@ class H2Conn {
   settingsAcks = 0;
   /** SETTINGS frames from the node (each acknowledged at once). */
   nodeSettings = 0;
+  /** When the GOAWAY came (`Date.now()`). */
+  goawayAt: number | undefined;
+  // Tracked connections only:
+  /** Streams the node ended (END_STREAM or RST_STREAM). */
+  readonly ended = new Set<number>();
+  /** The grpc-status the node sent on a stream, if any. */
+  readonly grpcStatus = new Map<number, string>();
+  /** The grpc-message the node sent on a stream, if any (decoded). */
+  readonly grpcMessage = new Map<number, string>();
+  /** DATA payload bytes from the node. */
+  dataIn = 0;
+  /** WINDOW_UPDATE frames from the node. */
+  windowUpdates = 0;
+  /** Told of each DATA frame's payload from the node. */
+  onData: ((stream: number, payload: Uint8Array) => void) | undefined;
   readonly #reader = new FrameReader();
+  readonly #track: boolean;
+  readonly #giveBack: boolean;
+  readonly #hpack = new HpackDecoder();
+  /** A header block from the node still waiting for its CONTINUATIONs. */
+  #block: { stream: number; parts: Uint8Array[] } | undefined;
+  /** The node's SETTINGS_INITIAL_WINDOW_SIZE, and what we may send. */
+  #sendInitial = 65_535;
+  #connSend = 65_535;
+  /** Per stream: WINDOW_UPDATEs less what we sent. */
+  readonly #streamSend = new Map<number, number>();
   #first = true;
   #parse = true;
   readonly #waiters = new Set<() => void>();
@@ -444,7 +506,10 @@ class H2Conn {
     port: number,
     localAddress: string,
     settings: [number, number][] = [],
+    options: H2ConnOptions = {},
   ) {
+    this.#track = options.track ?? false;
+    this.#giveBack = options.giveBack ?? false;
     const s = net.connect({ host: "127.0.0.1", port, localAddress });
     this.socket = s;
     sockets.add(s);
@@ -526,6 +591,24 @@ class H2Conn {
     await this.until(() => this.nodeSettings > 0, Date.now() + 2000, ctx);
   }
 
+  /**
+   * What stream `id` may send now within the node's windows (tracked
+   * connections).
+   */
+  room(id: number): number {
+    return Math.min(
+      this.#connSend,
+      this.#sendInitial + (this.#streamSend.get(id) ?? 0),
+    );
+  }
+
+  /** A DATA frame of `bytes` on stream `id`, taken from the windows. */
+  dataFrame(id: number, bytes: Uint8Array, end = false): Uint8Array {
+    this.#connSend -= bytes.length;
+    this.#streamSend.set(id, (this.#streamSend.get(id) ?? 0) - bytes.length);
+    return frame(Frame.Data, end ? END_STREAM : 0, id, bytes);
+  }
+
   /** Closes from our side (the end of the attack). */
   close(): void {
     if (!this.closed) this.byUs = true;
@@ -561,6 +644,13 @@ class H2Conn {
         if (f.flags & ACK) this.settingsAcks++;
         else {
           this.nodeSettings++;
+          if (this.#track) {
+            for (const [id, value] of readSettings(f.payload)) {
+              if (id === SETTINGS_INITIAL_WINDOW_SIZE) {
+                this.#sendInitial = value;
+              }
+            }
+          }
           void this.send(frame(Frame.Settings, ACK, 0), 1);
         }
         return;
@@ -569,20 +659,84 @@ class H2Conn {
         return;
       case Frame.Goaway:
         if (f.payload.length >= 8) this.goaway = readU32(f.payload, 4);
+        this.goawayAt ??= Date.now();
         return;
       case Frame.RstStream: {
         const code = f.payload.length === 4 ? readU32(f.payload) : -1;
         this.rst.set(code, (this.rst.get(code) ?? 0) + 1);
         this.streamsEnded++;
+        if (this.#track) this.ended.add(f.stream);
         return;
       }
       case Frame.Headers:
         this.headersIn++;
         if (f.flags & END_STREAM) this.streamsEnded++;
+        if (this.#track) {
+          if (f.flags & END_STREAM) this.ended.add(f.stream);
+          let fragment = unpad(f.flags, f.payload);
+          if (f.flags & PRIORITY) fragment = fragment.subarray(5);
+          this.#block = { stream: f.stream, parts: [fragment] };
+          if (f.flags & END_HEADERS) this.#decodeBlock();
+        }
+        return;
+      case Frame.Continuation:
+        if (this.#track && this.#block) {
+          this.#block.parts.push(f.payload);
+          if (f.flags & END_HEADERS) this.#decodeBlock();
+        }
         return;
       case Frame.Data:
         if (f.flags & END_STREAM) this.streamsEnded++;
+        if (this.#track) {
+          if (f.flags & END_STREAM) this.ended.add(f.stream);
+          this.dataIn += f.payload.length;
+          this.onData?.(f.stream, unpad(f.flags, f.payload));
+          const n = f.payload.length;
+          if (this.#giveBack && n > 0) {
+            const updates = [frame(Frame.WindowUpdate, 0, 0, u32(n))];
+            if (!(f.flags & END_STREAM)) {
+              updates.push(frame(Frame.WindowUpdate, 0, f.stream, u32(n)));
+            }
+            void this.send(concat(updates), updates.length);
+          }
+        }
         return;
+      case Frame.WindowUpdate:
+        if (this.#track && f.payload.length === 4) {
+          const increment = readU31(f.payload);
+          if (f.stream === 0) this.#connSend += increment;
+          else {
+            this.#streamSend.set(
+              f.stream,
+              (this.#streamSend.get(f.stream) ?? 0) + increment,
+            );
+          }
+          this.windowUpdates++;
+        }
+        return;
+    }
+  }
+
+  /** Decodes a whole header block of the node's and keeps its grpc-status. */
+  #decodeBlock(): void {
+    const block = this.#block!;
+    this.#block = undefined;
+    try {
+      const fields = this.#hpack.decode(concat(block.parts));
+      const status = fields.find(([name]) => name === "grpc-status");
+      if (status) this.grpcStatus.set(block.stream, status[1]);
+      const message = fields.find(([name]) => name === "grpc-message");
+      if (message) {
+        let text = message[1];
+        try {
+          text = decodeURIComponent(text);
+        } catch {
+          // kept as sent
+        }
+        this.grpcMessage.set(block.stream, text);
+      }
+    } catch {
+      // not a block this client can read: no status kept
     }
   }
 
@@ -669,6 +823,11 @@ interface Outcome {
   notes: string[];
   /** Targets of its own this attack missed (e.g. /healthz after it). */
   misses?: string[];
+  /**
+   * The "attacker closed" target does not apply (a client the node should
+   * serve to the end); the attack's own targets stand in for it.
+   */
+  noCloseTarget?: boolean;
 }
 
 function totals(conns: H2Conn[]): { frames: number; bytes: number } {
@@ -1095,6 +1254,415 @@ const slowBody: Attack["run"] = async (ctx) => {
   };
 };
 
+const GENESIS_SYNC = "/Block/GenesisSync";
+
+/** An empty gRPC message (GenesisSyncReq has no fields). */
+const EMPTY_MESSAGE = new Uint8Array(5);
+
+/** `n` HEADERS without END_STREAM: streams 1, 3, ... held open. */
+function holdFrames(n: number, path: string): Uint8Array {
+  const block = grpcBlock(path);
+  return concat(
+    Array.from(
+      { length: n },
+      (_, i) => frame(Frame.Headers, END_HEADERS, 1 + 2 * i, block),
+    ),
+  );
+}
+
+/** A gRPC prefix announcing a 16 MiB message, the largest the node reads. */
+const PREFIX_16_MIB = Uint8Array.of(0, 1, 0, 0, 0);
+
+/** Body bytes each held call sends after its prefix. */
+const HELD_BODY_BYTES = 15 * 1024 * 1024;
+
+/**
+ * Sends each of `ids` (open streams of tracked `c`) `perStream` bytes of
+ * body within the node's windows, waiting for its WINDOW_UPDATEs, and
+ * never ends a body; a stream the node ended gets no more. Stops when all
+ * is sent or the streams ended, at `deadline`, the close or the stop.
+ * Returns the body bytes sent, and the most one stream sent.
+ */
+async function feedBodies(
+  c: H2Conn,
+  ids: number[],
+  perStream: number,
+  deadline: number,
+  ctx: Ctx,
+): Promise<{ total: number; largest: number }> {
+  const sent = new Map(ids.map((id) => [id, 0]));
+  const zeros = new Uint8Array(MAX_FRAME_SIZE);
+  let total = 0;
+  while (Date.now() < deadline && !ctx.stopped() && !c.closed) {
+    const out: Uint8Array[] = [];
+    let open = 0;
+    for (const id of ids) {
+      const done = sent.get(id)!;
+      if (c.ended.has(id) || done >= perStream) continue;
+      open++;
+      const n = Math.min(MAX_FRAME_SIZE, perStream - done, c.room(id));
+      if (n <= 0) continue;
+      out.push(c.dataFrame(id, zeros.subarray(0, n)));
+      sent.set(id, done + n);
+      total += n;
+    }
+    if (open === 0) break;
+    if (out.length > 0) {
+      if (!await c.send(concat(out), out.length)) break;
+      continue;
+    }
+    // Every window is shut: until the node reads and gives some back.
+    const mark = c.windowUpdates + c.ended.size;
+    await c.until(() => c.windowUpdates + c.ended.size !== mark, deadline, ctx);
+  }
+  return { total, largest: Math.max(...sent.values()) };
+}
+
+/**
+ * `streams` unary GenesisSync calls on one connection from each of
+ * `addresses` addresses, each body a prefix announcing 16 MiB and 15 MiB
+ * of it, never ended; held up to 15 s.
+ */
+function heldBodies(addresses: number, streams: number): Attack["run"] {
+  return async (ctx) => {
+    const t0 = Date.now();
+    const deadline = t0 + 15_000;
+    const ids = Array.from({ length: streams }, (_, i) => 1 + 2 * i);
+    const conns = Array.from(
+      { length: addresses },
+      (_, a) =>
+        new H2Conn(ctx.port, ctx.addr(a), [], { track: true, giveBack: true }),
+    );
+    const fed = await Promise.all(conns.map(async (c) => {
+      if (!await c.ready) return { total: 0, largest: 0 };
+      await c.handshake(ctx);
+      await c.send(holdFrames(streams, GENESIS_SYNC), streams);
+      await c.send(
+        concat(ids.map((id) => c.dataFrame(id, PREFIX_16_MIB))),
+        streams,
+      );
+      return await feedBodies(c, ids, HELD_BODY_BYTES, deadline, ctx);
+    }));
+    await hold(conns, deadline, ctx);
+    const out = await outcomeOf(conns, t0, ctx);
+    let exhausted = 0;
+    let open = 0;
+    const other = new Map<string, number>();
+    const why = new Map<string, number>();
+    for (const c of conns) {
+      for (const id of ids) {
+        const status = c.grpcStatus.get(id);
+        if (status === "8") {
+          exhausted++;
+          bump(why, (c.grpcMessage.get(id) ?? "no message").slice(0, 100));
+        } else if (status !== undefined) bump(other, `grpc-status ${status}`);
+        else if (c.ended.has(id)) bump(other, "reset without a status");
+        else if (c.closed) bump(other, "cut with the connection");
+        else open++;
+      }
+    }
+    const calls = addresses * streams;
+    out.how += `; grpc-status 8 ×${exhausted}/${calls}`;
+    out.notes.push(
+      `${addresses === 1 ? "one connection" : `${addresses} connections`} ` +
+        `from ${addresses === 1 ? "one address" : `${addresses} addresses`}` +
+        ` x ${streams} unary GenesisSync calls, each a gRPC prefix ` +
+        `announcing 16 MiB then up to 15 MiB of body within the node's ` +
+        `windows, never ended; ${
+          fmtBytes(fed.reduce((a, f) => a + f.total, 0))
+        } of bodies sent, at most ${
+          fmtBytes(Math.max(...fed.map((f) => f.largest)))
+        } on one call; held up to 15 s: ${exhausted}/${calls} calls ended ` +
+        `grpc-status 8 (RESOURCE_EXHAUSTED)${
+          why.size > 0
+            ? `: ${
+              [...why].sort((a, b) => b[1] - a[1])
+                .map(([m, n]) =>
+                  `"${m}" ×${n}`
+                ).join(", ")
+            }`
+            : ""
+        }${other.size > 0 ? `, ${counts(other)}` : ""}, ${open} still ` +
+        `open at the end`,
+    );
+    if (exhausted === 0) out.misses = ["status 8"];
+    return out;
+  };
+}
+
+/** The victim of #13: the node's own machine, which has stream slots kept. */
+const VICTIM_ADDRESS = "127.0.0.1";
+
+const heldStreams: Attack["run"] = async (ctx) => {
+  const shares = [100, 100, 56];
+  const t0 = Date.now();
+  const end = t0 + 15_000;
+  const attackers: H2Conn[] = [];
+  // One after the other, so the node's shares fill in this order.
+  for (const [a, n] of shares.entries()) {
+    const c = new H2Conn(ctx.port, ctx.addr(a), [], { track: true });
+    attackers.push(c);
+    if (!await c.ready) continue;
+    await c.handshake(ctx);
+    await c.send(holdFrames(n, GENESIS_SYNC), n);
+  }
+  await sleep(500);
+  // Not one of the attackers: its connection is no verdict on them.
+  const victim = new H2Conn(ctx.port, VICTIM_ADDRESS, [], {
+    track: true,
+    giveBack: true,
+  });
+  const block = grpcBlock(GENESIS_SYNC);
+  const calls: number[] = [];
+  if (await victim.ready) {
+    await victim.handshake(ctx);
+    let next = Date.now();
+    for (
+      let id = 1;
+      Date.now() < end && !ctx.stopped() && !victim.closed;
+      id += 2
+    ) {
+      calls.push(id);
+      await victim.send(
+        concat([
+          frame(Frame.Headers, END_HEADERS, id, block),
+          frame(Frame.Data, END_STREAM, id, EMPTY_MESSAGE),
+        ]),
+        2,
+      );
+      next += 200;
+      await sleep(Math.max(0, next - Date.now()));
+    }
+    await victim.until(
+      () => calls.every((id) => victim.ended.has(id)),
+      Date.now() + 2000,
+      ctx,
+    );
+  }
+  const failed = new Map<string, number>();
+  let ok = 0;
+  for (const id of calls) {
+    const status = victim.grpcStatus.get(id);
+    if (status === "0") ok++;
+    else if (status !== undefined) bump(failed, `grpc-status ${status}`);
+    else if (victim.ended.has(id)) bump(failed, "reset");
+    else bump(failed, "no answer");
+  }
+  const victimRst = [...victim.rst].map(([code, n]) =>
+    `${errorName(code)} ×${n}`
+  );
+  const goaway = victim.goaway === undefined
+    ? "no GOAWAY"
+    : `GOAWAY ${errorName(victim.goaway)}`;
+  const out = await outcomeOf(attackers, t0, ctx, [
+    `attackers: ${shares.join(" + ")} GenesisSync streams (HEADERS, no ` +
+    `END_STREAM, nothing more) on one connection from each of ` +
+    `${shares.length} addresses, held 15 s; victim at ${VICTIM_ADDRESS}: ` +
+    `a GenesisSync call every 200 ms on one connection of its own, ` +
+    `${ok}/${calls.length} answered grpc-status 0${
+      failed.size > 0 ? ` (failed: ${counts(failed)})` : ""
+    }${
+      victimRst.length > 0 ? `; RST to the victim ${victimRst.join(", ")}` : ""
+    }` +
+    `; ${goaway} to the victim${
+      victim.closedByNode ? ", closed by the node" : ""
+    }`,
+  ]);
+  victim.close();
+  out.how += `; victim ${ok}/${calls.length} ok, ${goaway}`;
+  const misses: string[] = [];
+  if (calls.length === 0 || ok < calls.length) misses.push("victim");
+  if (victim.goaway !== undefined) misses.push("victim GOAWAY");
+  if (misses.length > 0) out.misses = misses;
+  return out;
+};
+
+/**
+ * Characters of #14's trailer value: '0' is a 5-bit Huffman code, so the
+ * value codes to 16,370 bytes and the block fits one 16 KiB frame.
+ */
+const TRAILER_CHARS = 26_192;
+
+const trailersFlood: Attack["run"] = async (ctx) => {
+  const trailer: number[] = [0x00];
+  hpackString(trailer, "x");
+  hpackString(trailer, "0".repeat(TRAILER_CHARS), true);
+  const trailerBlock = Uint8Array.from(trailer);
+  const block = grpcBlock(GENESIS_SYNC);
+  const c = new H2Conn(ctx.port, ctx.addr(0));
+  await c.ready;
+  await c.handshake(ctx);
+  const t0 = Date.now();
+  const batch = 20;
+  let id = 1;
+  let sent = 0;
+  while (Date.now() - t0 < 10_000 && !ctx.stopped()) {
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < batch; i++, id += 2) {
+      frames.push(
+        frame(Frame.Headers, END_HEADERS, id, block),
+        frame(Frame.Headers, END_HEADERS | END_STREAM, id, trailerBlock),
+      );
+    }
+    if (!await c.send(concat(frames), 2 * batch)) break;
+    sent += batch;
+  }
+  const out = await outcomeOf([c], t0, ctx, [
+    `${sent} requests (HEADERS without END_STREAM, then as trailers a ` +
+    `${trailerBlock.length}-byte block, a Huffman-coded value of ` +
+    `${TRAILER_CHARS} characters) as fast as the socket took them, up to ` +
+    `10 s; ${
+      c.goawayAt === undefined
+        ? "no GOAWAY"
+        : `GOAWAY ${errorName(c.goaway!)} after ${c.goawayAt - t0} ms`
+    }`,
+  ]);
+  if (c.goaway !== 11) out.misses = ["calm"];
+  return out;
+};
+
+const settingsAmplification: Attack["run"] = async (ctx) => {
+  const ENTRIES = 2730;
+  const FRAMES = 990;
+  const entries: [number, number][] = Array.from(
+    { length: ENTRIES },
+    (_, i) => [SETTINGS_INITIAL_WINDOW_SIZE, i % 2 ? 65_535 : 1],
+  );
+  const one = frame(Frame.Settings, 0, 0, settingsPayload(entries));
+  const c = new H2Conn(ctx.port, ctx.addr(0));
+  await c.ready;
+  await c.handshake(ctx);
+  const t0 = Date.now();
+  await c.send(holdFrames(100, GENESIS_SYNC), 100);
+  const batch = 10;
+  const chunk = repeat(one, batch);
+  let sent = 0;
+  while (sent < FRAMES && Date.now() - t0 < 20_000 && !ctx.stopped()) {
+    if (!await c.send(chunk, batch)) break;
+    sent += batch;
+  }
+  const wrote = Date.now() - t0;
+  // Its answers: an ACK each (and one to our first SETTINGS), or a GOAWAY.
+  await c.until(
+    () => c.settingsAcks > sent || c.goaway !== undefined,
+    Date.now() + 5000,
+    ctx,
+  );
+  const out = await outcomeOf([c], t0, ctx, [
+    `100 GenesisSync streams held open, then ${sent} SETTINGS frames of ` +
+    `${ENTRIES} INITIAL_WINDOW_SIZE entries (${fmtBytes(sent * one.length)}` +
+    `) written in ${wrote} ms; ${Math.max(0, c.settingsAcks - 1)} ACKs ` +
+    `read; ${
+      c.goawayAt === undefined
+        ? "no GOAWAY"
+        : `GOAWAY ${errorName(c.goaway!)} after ${c.goawayAt - t0} ms`
+    }`,
+  ]);
+  if (c.goaway !== 11) out.misses = ["calm"];
+  return out;
+};
+
+/** Counts whole gRPC messages (a 5-byte prefix, then its payload). */
+class MessageCount {
+  count = 0;
+  #prefix: number[] = [];
+  #left = 0;
+
+  push(bytes: Uint8Array): void {
+    let i = 0;
+    while (i < bytes.length) {
+      if (this.#left > 0) {
+        const n = Math.min(this.#left, bytes.length - i);
+        i += n;
+        this.#left -= n;
+        if (this.#left === 0) this.count++;
+        continue;
+      }
+      this.#prefix.push(bytes[i++]);
+      if (this.#prefix.length === 5) {
+        const [, a, b, c, d] = this.#prefix;
+        this.#left = a * 2 ** 24 + b * 2 ** 16 + c * 2 ** 8 + d;
+        this.#prefix = [];
+        if (this.#left === 0) this.count++;
+      }
+    }
+  }
+}
+
+/** How fast #16's client reads: about 1 MB/s. */
+const SLOW_READ_BYTES_PER_MS = 1000;
+
+const slowReader: Attack["run"] = async (ctx) => {
+  const MAX_WINDOW = 0x7fffffff;
+  const c = new H2Conn(
+    ctx.port,
+    ctx.addr(0),
+    [[SETTINGS_INITIAL_WINDOW_SIZE, MAX_WINDOW]],
+    { track: true },
+  );
+  const messages = new MessageCount();
+  c.onData = (stream, payload) => {
+    if (stream === 1) messages.push(payload);
+  };
+  // After each read the socket rests as long as its bytes take at the rate.
+  let resume: ReturnType<typeof setTimeout> | undefined;
+  c.socket.on("data", (chunk: Uint8Array) => {
+    c.socket.pause();
+    clearTimeout(resume);
+    resume = setTimeout(
+      () => c.socket.resume(),
+      chunk.length / SLOW_READ_BYTES_PER_MS,
+    );
+  });
+  await c.ready;
+  await c.handshake(ctx);
+  const t0 = Date.now();
+  await c.send(
+    concat([
+      frame(Frame.WindowUpdate, 0, 0, u32(MAX_WINDOW - 65_535)),
+      frame(Frame.Headers, END_HEADERS, 1, grpcBlock("/Block/BlockSync")),
+      frame(Frame.Data, END_STREAM, 1, SYNC_FROM_1),
+    ]),
+    3,
+  );
+  await c.until(() => c.ended.has(1), t0 + 20_000, ctx);
+  const seconds = (Date.now() - t0) / 1000;
+  clearTimeout(resume);
+  const status = c.grpcStatus.get(1);
+  const arrived = status === "0" && messages.count >= CHAIN_BLOCKS;
+  const byNode = c.closedByNode
+    ? `; the node closed the connection${
+      c.goaway === undefined ? "" : ` (GOAWAY ${errorName(c.goaway)})`
+    }`
+    : "";
+  const rst = [...c.rst].map(([code, n]) => `${errorName(code)} ×${n}`);
+  c.close();
+  return {
+    ...totals([c]),
+    seconds,
+    closed: false,
+    noCloseTarget: true,
+    how: `n/a: ${arrived ? "all arrived" : "NOT all arrived"}, ` +
+      `${messages.count} blocks, ${fmtBytes(c.dataIn)} in ` +
+      `${seconds.toFixed(1)} s${byNode}${
+        rst.length > 0 ? `; RST ${rst.join(", ")}` : ""
+      }`,
+    notes: [
+      `one BlockSync call from block 1 with SETTINGS_INITIAL_WINDOW_SIZE ` +
+      `and a connection window of 2^31-1, read at ~1 MB/s (the socket ` +
+      `rests after each read for its bytes' time): ${messages.count} ` +
+      `blocks (${
+        fmtBytes(c.dataIn / Math.max(1, messages.count))
+      } each), grpc-status ${status ?? "none"}. The chain's blocks are ` +
+      `small, so the old failure (a message > 256 KiB written at once ` +
+      `meeting the unread bound) cannot show here. The "attacker closed" ` +
+      `target does not apply (the client should be served to the end): ` +
+      `this row's verdict is on the whole response arriving instead`,
+    ],
+    misses: arrived ? [] : ["arrived"],
+  };
+};
+
 const ATTACKS: Attack[] = [
   {
     id: "1",
@@ -1149,6 +1717,27 @@ const ATTACKS: Attack[] = [
   },
   { id: "10", name: "refused streams", addresses: 1, run: refusedStreams },
   { id: "11", name: "HTTP/1.1 slow body", addresses: 4, run: slowBody },
+  {
+    id: "12",
+    name: "held request bodies",
+    addresses: 1,
+    run: heldBodies(1, 100),
+  },
+  {
+    id: "12b",
+    name: "held request bodies, 4 addresses",
+    addresses: 4,
+    run: heldBodies(4, 25),
+  },
+  { id: "13", name: "held streams", addresses: 3, run: heldStreams },
+  { id: "14", name: "trailers flood", addresses: 1, run: trailersFlood },
+  {
+    id: "15",
+    name: "SETTINGS amplification",
+    addresses: 1,
+    run: settingsAmplification,
+  },
+  { id: "16", name: "slow reader", addresses: 1, run: slowReader },
 ];
 
 // ---------------------------------------------------------------------------
@@ -1395,7 +1984,7 @@ function tableRow(row: Row): { cells: string[]; notes: string[] } {
   if (!(growth < TARGET_GROWTH_MB)) misses.push("rss");
   if (probes.length === 0 || ok < probes.length) misses.push("probes");
   if (!(p99 < TARGET_P99_MS)) misses.push("p99");
-  if (!o.closed) misses.push("closed");
+  if (!o.closed && !o.noCloseTarget) misses.push("closed");
   misses.push(...(o.misses ?? []));
   if (row.stopReason) misses.push("stopped");
   return {
@@ -1515,7 +2104,11 @@ async function main(): Promise<void> {
         `\ntargets: RSS growth < ${TARGET_GROWTH_MB} MB · every probe ` +
           `answered · p99 < ${TARGET_P99_MS} ms · attacker closed by the ` +
           `node · #3 also /healthz right after the flood < ` +
-          `${TARGET_HEALTHZ_AFTER_MS} ms. Probes: GET /healthz from ` +
+          `${TARGET_HEALTHZ_AFTER_MS} ms · #12/#12b also calls ended ` +
+          `grpc-status 8 · #13 also every victim call answered and no ` +
+          `GOAWAY to the victim · #14/#15 also GOAWAY ENHANCE_YOUR_CALM · ` +
+          `#16 has no "attacker closed" target: the whole response ` +
+          `arriving instead. Probes: GET /healthz from ` +
           `${probeAddress ?? "127.0.0.1"} every ${PROBE_EVERY_MS} ms on a ` +
           `fresh HTTP/1.1 connection, from the attack's start to ` +
           `${PROBE_TAIL_MS} ms after its end, ${PROBE_TIMEOUT_MS} ms timeout; ` +
