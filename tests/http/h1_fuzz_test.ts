@@ -19,6 +19,7 @@ import {
   parseHead,
 } from "../../src/http/h1_head.ts";
 import { ChunkedDecoder, ChunkedError } from "../../src/http/h1_chunked.ts";
+import { Dice } from "../dice.ts";
 
 /** The PRNG's seed: change it to explore, keep it to replay. */
 const SEED = 0x6b3c_11a5;
@@ -35,33 +36,6 @@ const MAX_SPLITS = 8;
  * it stops (a slow machine tests fewer inputs rather than hangs).
  */
 const TIME_BUDGET_MS = 30_000;
-
-/** mulberry32: a small deterministic PRNG, uniform in [0, 2^32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
-/** Random choices from one seeded PRNG. */
-class Dice {
-  readonly #next: () => number;
-  constructor(seed: number) {
-    this.#next = prng(seed);
-  }
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return this.#next() % n;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
-}
 
 const bytesOf = (text: string): number[] =>
   Array.from(text, (c) => c.charCodeAt(0));

@@ -43,6 +43,7 @@ import {
   hpackSizeUpdate,
   hpackString,
 } from "./h2_raw_client.ts";
+import { Dice } from "../dice.ts";
 
 /** The PRNG's seed: change it to explore, keep it to replay. */
 const SEED = 0x2f19_c0de;
@@ -59,46 +60,6 @@ const MAX_SPLITS = 12;
  * it stops (a slow machine tests fewer inputs rather than hangs).
  */
 const TIME_BUDGET_MS = 30_000;
-
-/** mulberry32: a small deterministic PRNG, uniform in [0, 2^32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
-/** Random choices from one seeded PRNG. */
-class Dice {
-  readonly #next: () => number;
-  constructor(seed: number) {
-    this.#next = prng(seed);
-  }
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return this.#next() % n;
-  }
-  /** True with probability `p`. */
-  chance(p: number): boolean {
-    return this.#next() / 2 ** 32 < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
-  bytes(n: number): Uint8Array {
-    return Uint8Array.from({ length: n }, () => this.int(256));
-  }
-  /** A length: mostly short, sometimes long, rarely up to `max`. */
-  size(max: number): number {
-    if (this.chance(0.7)) return this.int(Math.min(17, max + 1));
-    if (this.chance(0.8)) return this.int(Math.min(300, max + 1));
-    return this.int(max + 1);
-  }
-}
 
 function hex(s: string): Uint8Array {
   return Uint8Array.from(s.match(/../g) ?? [], (h) => parseInt(h, 16));
