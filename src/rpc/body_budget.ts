@@ -34,6 +34,8 @@ export interface MeteredBody {
   body: AsyncIterable<Uint8Array>;
   /** Gives back what the body holds; once the call is over. */
   release(): void;
+  /** Whether the body ended or was released: it holds nothing. */
+  readonly released: boolean;
 }
 
 /**
@@ -110,7 +112,13 @@ export class BodyBudget {
         release();
       }
     }
-    return { body: metered(), release };
+    return {
+      body: metered(),
+      release,
+      get released() {
+        return released;
+      },
+    };
   }
 }
 

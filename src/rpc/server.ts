@@ -141,7 +141,9 @@ export function startServer(options: ServerOptions): Promise<RpcServer> {
         metered.release();
         throw e;
       }
-      return releasedAfter(res, metered.release);
+      // Most handlers read their whole body first: nothing left to hold,
+      // and the response goes out as it is.
+      return metered.released ? res : releasedAfter(res, metered.release);
     },
     signal: options.signal,
     closeGraceMs: options.closeGraceMs,

@@ -28,9 +28,11 @@ Deno.test("BodyBudget: envelopes hold their bytes until each is whole", async ()
     ),
     { key: "a", contentType: "application/grpc+proto" },
   );
+  assertEquals(metered.released, false);
   for await (const _ of metered.body) seen.push(budget.used);
   assertEquals(seen, [5, 9, 3, 0, 0]);
   assertEquals(budget.used, 0); // the body ended: nothing held
+  assertEquals(metered.released, true);
 });
 
 Deno.test("BodyBudget: past an address's share the body fails with resource_exhausted", async () => {
