@@ -80,7 +80,6 @@ const CONNECTION_WINDOW = 1024 * 1024;
 const MALFORMED_COST = 1;
 /** Abuse points of a stream refused for want of a share of the node's. */
 const REFUSED_COST = 1;
-
 /** Abuse points of a request whose header list is too large. */
 const TOO_LARGE_COST = 10;
 /**
@@ -105,12 +104,11 @@ interface Request {
   /** The request's content-length, if it has one, and the bytes seen. */
   readonly contentLength: number | undefined;
   bodyBytes: number;
-  /** Bytes moved either way since the last progress check. */
+  /** Response bytes sent since the last progress check. */
   moved: number;
   /** What the response waits on the client for, if anything. */
   waiting: "window" | "drain" | undefined;
   progress: ReturnType<typeof setInterval> | undefined;
-  taken: boolean;
 }
 
 /** A request's header fields, checked (RFC 9113 §8.3). */
@@ -283,7 +281,6 @@ export class H2ServerConnection {
       moved: 0,
       waiting: undefined,
       progress: undefined,
-      taken: this.#options.takeStream !== undefined,
     };
     req.progress = setInterval(
       () => this.#checkProgress(req),
@@ -506,7 +503,7 @@ export class H2ServerConnection {
     req.abort.abort(new Error("the stream ended"));
     poke(req);
     wakeAll(this.#windowWaiters);
-    if (req.taken) this.#options.giveStream?.();
+    this.#options.giveStream?.();
     this.#options.onStreamEnd?.();
     this.#endIfIdle();
   }

@@ -26,6 +26,7 @@ import {
   type ConnectionStats,
   ConnectionTracker,
   type RefusedReason,
+  type TrackedConnection,
 } from "./conn_limits.ts";
 import { AbuseMeter, AddressMeters } from "./abuse_meter.ts";
 import { SharedBudget } from "./shared_budget.ts";
@@ -176,6 +177,46 @@ export async function listenHttp(options: ListenOptions): Promise<HttpServer> {
     refill,
   );
   const h2ByAddress = new Map<string, Set<H2ServerConnection>>();
+  /**
+   * An HTTP/2 connection on the node's shared budgets: its streams, and
+   * abuse points charged to it and to its address (an address over budget
+   * loses its other HTTP/2 connections too).
+   */
+  const h2Session = (
+    socket: net.Socket,
+    conn: TrackedConnection,
+    handle: (req: HttpRequest) => Promise<UniversalServerResponse>,
+  ): H2ServerConnection => {
+    const meter = new AbuseMeter(
+      h2.connectionAbuseBudget ?? CONNECTION_ABUSE_BUDGET,
+      refill,
+    );
+    const key = conn.key;
+    const mine = h2ByAddress.get(key) ?? new Set();
+    const session: H2ServerConnection = new H2ServerConnection(socket, {
+      handle,
+      maxStreams: MAX_STREAMS_PER_CONNECTION,
+      takeStream: () => streams.take(key, 1, preferred(conn)),
+      giveStream: () => streams.give(key),
+      spend: (points) => {
+        if (meters.spend(key, points)) return meter.spend(points);
+        for (const other of mine) {
+          if (other !== session) queueMicrotask(() => other.enhanceYourCalm());
+        }
+        return false;
+      },
+      progressCheckMs: h2.progressCheckMs,
+      onStreamStart: () => conn.requestStarted(),
+      onStreamEnd: () => conn.requestEnded(),
+    });
+    mine.add(session);
+    h2ByAddress.set(key, mine);
+    socket.once("close", () => {
+      mine.delete(session);
+      if (mine.size === 0) h2ByAddress.delete(key);
+    });
+    return session;
+  };
   let accepted = 0;
   const onConnection = (socket: net.Socket) => {
     accepted++;
@@ -195,50 +236,14 @@ export async function listenHttp(options: ListenOptions): Promise<HttpServer> {
       // The socket is paused with the peeked bytes put back; each server
       // attaches its listeners synchronously, then the bytes flow again.
       const handle = (req: HttpRequest) => options.handle(req, client);
-      let session: H1ServerConnection | H2ServerConnection;
-      if (isHttp2) {
-        const meter = new AbuseMeter(
-          h2.connectionAbuseBudget ?? CONNECTION_ABUSE_BUDGET,
-          refill,
-        );
-        const key = conn.key;
-        const h2session = new H2ServerConnection(socket, {
-          handle,
-          maxStreams: MAX_STREAMS_PER_CONNECTION,
-          takeStream: () => streams.take(key, 1, preferred(conn)),
-          giveStream: () => streams.give(key),
-          spend: (points) => {
-            if (!meters.spend(key, points)) {
-              // The address's other connections go too.
-              for (const other of h2ByAddress.get(key) ?? []) {
-                if (other !== h2session) {
-                  queueMicrotask(() => other.enhanceYourCalm());
-                }
-              }
-              return false;
-            }
-            return meter.spend(points);
-          },
-          progressCheckMs: h2.progressCheckMs,
-          onStreamStart: () => conn.requestStarted(),
-          onStreamEnd: () => conn.requestEnded(),
-        });
-        session = h2session;
-        const mine = h2ByAddress.get(key) ?? new Set();
-        mine.add(h2session);
-        h2ByAddress.set(key, mine);
-        socket.once("close", () => {
-          mine.delete(h2session);
-          if (mine.size === 0) h2ByAddress.delete(key);
-        });
-      } else {
-        session = new H1ServerConnection(socket, {
+      const session = isHttp2
+        ? h2Session(socket, conn, handle)
+        : new H1ServerConnection(socket, {
           handle,
           onRequestStart: () => conn.requestStarted(),
           onRequestEnd: () => conn.requestEnded(),
           onFailure: reportFailure,
         });
-      }
       sessions.add(session);
       socket.once("close", () => sessions.delete(session));
       // Closing politely: the requests in flight are answered (HTTP/2: a
