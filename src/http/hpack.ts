@@ -394,23 +394,9 @@ export class HpackDecoder {
  */
 export function encodeHeaderBlock(fields: readonly HeaderField[]): Uint8Array {
   const out: number[] = [];
-  const int = (value: number, prefixBits: number, first: number): void => {
-    const max = (1 << prefixBits) - 1;
-    if (value < max) {
-      out.push(first | value);
-      return;
-    }
-    out.push(first | max);
-    value -= max;
-    while (value >= 0x80) {
-      out.push((value & 0x7f) | 0x80);
-      value = Math.floor(value / 0x80);
-    }
-    out.push(value);
-  };
   const string = (s: string): void => {
     const bytes = encoder.encode(s);
-    int(bytes.length, 7, 0);
+    encodeInteger(out, bytes.length, 7, 0);
     for (const b of bytes) out.push(b);
   };
   for (const [name, value] of fields) {
@@ -419,4 +405,35 @@ export function encodeHeaderBlock(fields: readonly HeaderField[]): Uint8Array {
     string(value);
   }
   return Uint8Array.from(out);
+}
+
+/**
+ * Appends an HPACK integer (RFC 7541 §5.1) to `out`: `value` in a
+ * `prefixBits`-bit prefix of a first byte that carries the bits of
+ * `first`, then 7 bits a byte.
+ *
+ * @example
+ * ```ts
+ * import { encodeInteger } from "./hpack.ts";
+ * const out: number[] = [];
+ * encodeInteger(out, 1337, 5, 0); // RFC 7541 C.1.2
+ * console.log(out); // [31, 154, 10]
+ * ```
+ */
+export function encodeInteger(
+  out: number[],
+  value: number,
+  prefixBits: number,
+  first: number,
+): void {
+  const max = (1 << prefixBits) - 1;
+  if (value < max) {
+    out.push(first | value);
+    return;
+  }
+  out.push(first | max);
+  for (value -= max; value >= 0x80; value = Math.floor(value / 0x80)) {
+    out.push((value % 0x80) | 0x80);
+  }
+  out.push(value);
 }

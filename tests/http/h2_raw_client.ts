@@ -12,7 +12,11 @@
  * @module
  */
 import * as net from "node:net";
-import { encodeHeaderBlock, HpackDecoder } from "../../src/http/hpack.ts";
+import {
+  encodeHeaderBlock,
+  encodeInteger,
+  HpackDecoder,
+} from "../../src/http/hpack.ts";
 import {
   ACK,
   concat,
@@ -486,13 +490,8 @@ export function hpackInt(
   prefixBits: number,
   first = 0,
 ): Uint8Array {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return Uint8Array.of(first | value);
-  const out = [first | max];
-  for (value -= max; value >= 0x80; value = Math.floor(value / 0x80)) {
-    out.push((value % 0x80) | 0x80);
-  }
-  out.push(value);
+  const out: number[] = [];
+  encodeInteger(out, value, prefixBits, first);
   return Uint8Array.from(out);
 }
 

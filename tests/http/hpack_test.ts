@@ -1,6 +1,7 @@
 import { assertEquals, assertThrows } from "../assert.ts";
 import {
   encodeHeaderBlock,
+  encodeInteger,
   type HeaderField,
   HpackDecoder,
   HpackError,
@@ -178,4 +179,16 @@ Deno.test("a list above the limit is decoded to its end, its table kept", () => 
     fields: [["x-big", value]],
     tooLarge: false,
   });
+});
+
+Deno.test("integers encode as RFC 7541 C.1 shows", () => {
+  const encoded = (value: number, bits: number, first = 0) => {
+    const out: number[] = [];
+    encodeInteger(out, value, bits, first);
+    return out;
+  };
+  assertEquals(encoded(10, 5), [0x0a]); // C.1.1
+  assertEquals(encoded(1337, 5), [0x1f, 0x9a, 0x0a]); // C.1.2
+  assertEquals(encoded(42, 8), [0x2a]); // C.1.3
+  assertEquals(encoded(31, 5, 0x20), [0x3f, 0x00]); // the prefix exactly
 });
