@@ -22,7 +22,7 @@ import {
 } from "../../src/http/h2_frames.ts";
 import { MAX_STREAMS_PER_CONNECTION } from "../../src/http/listener.ts";
 import { CONNECTION_ABUSE_BUDGET } from "../../src/http/h2_limits.ts";
-import { RawClient } from "./h2_raw_client.ts";
+import { holdFrame, RawClient } from "./h2_raw_client.ts";
 
 const BLOCK = 3000;
 const BLOCKS = 200;
@@ -210,18 +210,7 @@ Deno.test("h2 server: streams beyond the bound are refused, the others served", 
     // Requests whose bodies never end keep their streams open.
     const opens: Uint8Array[] = [];
     for (let i = 0; i < n; i++) {
-      opens.push(frame(
-        Frame.Headers,
-        END_HEADERS,
-        2 * i + 1,
-        encodeHeaderBlock([
-          [":method", "POST"],
-          [":scheme", "http"],
-          [":authority", "bcn"],
-          [":path", "/Block/GenesisSync"],
-          ["content-type", "application/grpc"],
-        ]),
-      ));
+      opens.push(holdFrame(2 * i + 1, "/Block/GenesisSync"));
     }
     await c.write(concat(opens));
     const reset = await c.until((f) => f.type === Frame.RstStream);
@@ -330,18 +319,7 @@ Deno.test("h2 server: a client that opens and resets streams without pause is cu
     for (let i = 0; i < 1.5 * CONNECTION_ABUSE_BUDGET; i++) {
       const id = 2 * i + 1;
       frames.push(
-        frame(
-          Frame.Headers,
-          END_HEADERS,
-          id,
-          encodeHeaderBlock([
-            [":method", "POST"],
-            [":scheme", "http"],
-            [":authority", "bcn"],
-            [":path", "/Block/BlockSync"],
-            ["content-type", "application/grpc"],
-          ]),
-        ),
+        holdFrame(id, "/Block/BlockSync"),
         frame(Frame.RstStream, 0, id, u32(0x8)),
       );
     }
@@ -362,25 +340,19 @@ Deno.test("h2 server: a flood of requests with large header lists spends the con
   try {
     // 15 KiB of header values: valid, under the list bound, 13 points each.
     const big: [string, string][] = [["x-pad", "p".repeat(15 * 1024)]];
-    let away: number | undefined;
-    for (let id = 1; id < 400 && away === undefined; id += 2) {
-      if (
-        !await c.send(frame(
-          Frame.Headers,
-          END_HEADERS | END_STREAM,
-          id,
-          encodeHeaderBlock([
-            [":method", "GET"],
-            [":scheme", "http"],
-            [":authority", "bcn"],
-            [":path", "/healthz"],
-            ...big,
-          ]),
-        ))
-      ) break;
-      if (id % 20 === 19) away = await c.goaway(50);
-    }
-    away ??= await c.goaway();
+    const away = await floodUntilGoaway(c, (id) =>
+      frame(
+        Frame.Headers,
+        END_HEADERS | END_STREAM,
+        id,
+        encodeHeaderBlock([
+          [":method", "GET"],
+          [":scheme", "http"],
+          [":authority", "bcn"],
+          [":path", "/healthz"],
+          ...big,
+        ]),
+      ));
     assertEquals(away, 0xb); // ENHANCE_YOUR_CALM
     // Small requests on another connection are served.
     const other = await RawClient.open(server.port);
@@ -467,27 +439,11 @@ Deno.test("h2 server: header blocks sent as trailers cost like a request's", asy
   const c = await RawClient.open(server.port);
   try {
     const big = encodeHeaderBlock([["x-pad", "p".repeat(15 * 1024)]]);
-    let away: number | undefined;
-    for (let id = 1; id < 400 && away === undefined; id += 2) {
-      const sent = await c.send(concat([
-        frame(
-          Frame.Headers,
-          END_HEADERS,
-          id,
-          encodeHeaderBlock([
-            [":method", "POST"],
-            [":scheme", "http"],
-            [":authority", "bcn"],
-            [":path", "/Block/GenesisSync"],
-            ["content-type", "application/grpc"],
-          ]),
-        ),
+    const away = await floodUntilGoaway(c, (id) =>
+      concat([
+        holdFrame(id, "/Block/GenesisSync"),
         frame(Frame.Headers, END_HEADERS | END_STREAM, id, big),
       ]));
-      if (!sent) break;
-      if (id % 20 === 19) away = await c.goaway(50);
-    }
-    away ??= await c.goaway();
     assertEquals(away, 0xb); // ENHANCE_YOUR_CALM
   } finally {
     c.close();
@@ -536,3 +492,21 @@ Deno.test("h2 server: bodies held incomplete past the address's share fail with 
     await server.close();
   }
 });
+
+/**
+ * Sends `frames(id)` for stream after stream until the server answers with
+ * a GOAWAY (looked for every 10 streams) or 200 streams went; its code.
+ */
+async function floodUntilGoaway(
+  c: RawClient,
+  frames: (id: number) => Uint8Array,
+): Promise<number | undefined> {
+  for (let id = 1; id < 400; id += 2) {
+    if (!await c.send(frames(id))) break;
+    if (id % 20 === 19) {
+      const away = await c.goaway(50);
+      if (away !== undefined) return away;
+    }
+  }
+  return await c.goaway();
+}
