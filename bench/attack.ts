@@ -57,16 +57,8 @@
  */
 import * as net from "node:net";
 import { join } from "node:path";
-import { Account } from "../src/chain/account.ts";
-import {
-  blockHash,
-  encodeSigBlock,
-  type SigBlock,
-} from "../src/chain/block.ts";
-import { genesisHash, newGenesis } from "../src/chain/genesis.ts";
-import { merkleRoot } from "../src/chain/merkle.ts";
-import { timeNow } from "../src/chain/time.ts";
-import { type SigTx, txHash } from "../src/chain/tx.ts";
+import { encodeSigBlock } from "../src/chain/block.ts";
+import { makeChain } from "../tests/fixtures.ts";
 import { BLOCKS_FILE, BlockStore } from "../src/store/block_store.ts";
 import { writeKey } from "../src/store/key_store.ts";
 import {
@@ -91,6 +83,7 @@ import {
 } from "../src/http/h2_frames.ts";
 import {
   encodeHeaderBlock,
+  encodeInteger,
   HpackDecoder,
   huffmanDecode,
 } from "../src/http/hpack.ts";
@@ -334,31 +327,10 @@ function checkHuffman(): void {
   }
 }
 
-/** An HPACK integer with a `prefixBits` prefix (RFC 7541 §5.1). */
-function hpackInt(
-  out: number[],
-  value: number,
-  prefixBits: number,
-  first: number,
-): void {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) {
-    out.push(first | value);
-    return;
-  }
-  out.push(first | max);
-  value -= max;
-  while (value >= 0x80) {
-    out.push((value & 0x7f) | 0x80);
-    value = Math.floor(value / 0x80);
-  }
-  out.push(value);
-}
-
 /** An HPACK string, raw or Huffman-coded. */
 function hpackString(out: number[], s: string, huffman = false): void {
   const bytes = huffman ? huffmanEncode(enc.encode(s)) : enc.encode(s);
-  hpackInt(out, bytes.length, 7, huffman ? 0x80 : 0);
+  encodeInteger(out, bytes.length, 7, huffman ? 0x80 : 0);
   for (const b of bytes) out.push(b);
 }
 
@@ -367,7 +339,7 @@ function hpackString(out: number[], s: string, huffman = false): void {
  * decoder's dynamic table. `name` is a static table index or a new name.
  */
 function literalIndexed(out: number[], name: number | string, value: string) {
-  if (typeof name === "number") hpackInt(out, name, 6, 0x40);
+  if (typeof name === "number") encodeInteger(out, name, 6, 0x40);
   else {
     out.push(0x40);
     hpackString(out, name);
@@ -377,7 +349,7 @@ function literalIndexed(out: number[], name: number | string, value: string) {
 
 /** An indexed field (0x80 | index); 62 is the newest dynamic entry. */
 function indexed(out: number[], index: number): void {
-  hpackInt(out, index, 7, 0x80);
+  encodeInteger(out, index, 7, 0x80);
 }
 
 // ---------------------------------------------------------------------------
@@ -1744,43 +1716,16 @@ const ATTACKS: Attack[] = [
 // The node, the chain it serves, and the report.
 
 /** Writes a keystore, a genesis and a block store with the chain. */
-async function makeChain(dir: string): Promise<void> {
-  const auth = Account.create();
-  const senders = Array.from({ length: CHAIN_TXS }, () => Account.create());
-  const receiver = Account.create().address;
-  await writeKey(join(dir, "keys"), auth, PASS);
-  const genesis = auth.signGenesis({
-    ...newGenesis("bench", {
-      authority: auth.address,
-      balances: senders.map((s) => [s.address, 1_000_000_000n]),
-    }),
-  });
+async function writeChain(dir: string): Promise<void> {
+  const chain = makeChain(CHAIN_BLOCKS, CHAIN_TXS);
+  await writeKey(join(dir, "keys"), chain.authority, PASS);
   const store = await BlockStore.open(join(dir, "store"));
-  await store.writeGenesis(genesis);
-  let parent = genesisHash(genesis);
-  const lines: string[] = [];
-  for (let n = 1; n <= CHAIN_BLOCKS; n++) {
-    const time = timeNow();
-    const txs: SigTx[] = senders.map((s) =>
-      s.signTx({
-        from: s.address,
-        to: receiver,
-        value: 1n,
-        nonce: BigInt(n),
-        time,
-      })
-    );
-    const block: SigBlock = auth.signBlock({
-      number: BigInt(n),
-      parent,
-      txs,
-      merkleRoot: merkleRoot(txs.map(txHash)),
-      time,
-    });
-    parent = blockHash(block);
-    lines.push(encodeSigBlock(block) + "\n");
-  }
-  await Deno.writeTextFile(join(dir, "store", BLOCKS_FILE), lines.join(""));
+  await store.writeGenesis(chain.genesis);
+  // The whole file at once: appending block by block syncs each.
+  await Deno.writeTextFile(
+    join(dir, "store", BLOCKS_FILE),
+    chain.blocks.map((b) => encodeSigBlock(b) + "\n").join(""),
+  );
 }
 
 async function startNode(
@@ -2053,7 +1998,7 @@ async function main(): Promise<void> {
   try {
     await withTempDir(async (dir) => {
       const t = performance.now();
-      await makeChain(dir);
+      await writeChain(dir);
       console.log(
         `chain: ${CHAIN_BLOCKS} blocks x ${CHAIN_TXS} transfers, built in ` +
           `${((performance.now() - t) / 1000).toFixed(1)} s; each attack ` +
