@@ -44,6 +44,7 @@
 import { describePeerError } from "../rpc/errors.ts";
 import type { PeerRegistry } from "../rpc/registry.ts";
 import { RELAY_ORIGIN_HEADER } from "../rpc/relay_origin.ts";
+import { messageOf } from "../util/errors.ts";
 import { sleep } from "./sleep.ts";
 
 /** Options of {@link openTxStream} and {@link openBlockStream}. */
@@ -467,9 +468,7 @@ export class Relay<T> {
       // A failing backlog costs the peer its backlog, not its worker.
       try {
         o.log?.(
-          `${o.name} relay: no backlog for ${worker.peer}: ${
-            (err as Error)?.message ?? err
-          }`,
+          `${o.name} relay: no backlog for ${worker.peer}: ${messageOf(err)}`,
         );
       } catch {
         // a failing logger must not stop the relay

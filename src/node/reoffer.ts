@@ -17,6 +17,7 @@
  * @module
  */
 import { type SigTx, txHash } from "../chain/tx.ts";
+import { messageOf } from "../util/errors.ts";
 import { sleep } from "./sleep.ts";
 
 /**
@@ -216,7 +217,7 @@ export async function runReoffer(options: RunReofferOptions): Promise<void> {
       if (txs.length > 0) options.offer(txs);
     } catch (err) {
       // One failed round is reported; the next one tries again.
-      options.log?.(`re-offer failed: ${(err as Error)?.message ?? err}`);
+      options.log?.(`re-offer failed: ${messageOf(err)}`);
     }
   }
 }

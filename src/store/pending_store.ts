@@ -23,6 +23,7 @@ import { encodeString, encodeU64, parseObject } from "../chain/json.ts";
 import { decodeSigTx, type SigTx, txBytes } from "../chain/tx.ts";
 import { syncDir, writeFileAtomic } from "./atomic_write.ts";
 import { writeAll } from "../util/write_all.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** The pending pool's file name inside the block-store directory. */
 export const PENDING_FILE = "pending.jsonl";
@@ -182,7 +183,7 @@ export class PendingStore {
       data = await Deno.readFile(this.path);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return { missing: true };
-      return { unusable: `cannot read it: ${(e as Error).message}` };
+      return { unusable: `cannot read it: ${messageOf(e)}` };
     }
     if (data.length > MAX_PENDING_FILE_BYTES) {
       return { unusable: "it grew too large while it was read" };
@@ -198,7 +199,7 @@ export class PendingStore {
       }
     } catch (e) {
       return {
-        unusable: `it has no valid first line: ${(e as Error).message}`,
+        unusable: `it has no valid first line: ${messageOf(e)}`,
       };
     }
     const txs: SigTx[] = [];
@@ -388,7 +389,7 @@ export class PendingStore {
     try {
       this.#onWarning(
         `warning: cannot write ${this.path}: ${
-          (e as Error)?.message ?? e
+          messageOf(e)
         }; the pending pool is kept in memory and written again with the next transaction`,
       );
     } catch {
