@@ -466,6 +466,14 @@ export class StateSync {
 }
 
 /**
+ * Store cursors the resent blocks of one peer's sync may open: a peer
+ * resends in order (going up), which takes one; a few more allow a store
+ * whose repeated lines go back a little, or a retried stream, but not a
+ * peer cycling through old blocks, each cycle a read of the whole store.
+ */
+const MAX_HELD_CURSORS = 8;
+
+/**
  * The hashes of the blocks a node holds, for telling a block sent again
  * (skipped) from another block under a held number (refused): the last
  * from the state, older ones from the store, read forward through one
@@ -477,6 +485,7 @@ class HeldBlocks {
   // The number the cursor yields next.
   #cursorAt = 0n;
   #found: { number: bigint; hash: string } | undefined;
+  #cursors = 0;
 
   constructor(ledger: Ledger) {
     this.#ledger = ledger;
@@ -506,6 +515,16 @@ class HeldBlocks {
     // A held block may still wait in the ledger's group: make it durable.
     await this.#ledger.flush();
     if (!this.#cursor || number < this.#cursorAt) {
+      // Each new cursor reads the store from its start up to `number`: a
+      // peer resending old blocks out of order must not make the node read
+      // its whole store again and again.
+      if (++this.#cursors > MAX_HELD_CURSORS) {
+        throw new Error(
+          `resent blocks this node holds out of order (block ${number} after ${
+            this.#cursorAt - 1n
+          })`,
+        );
+      }
       await this.close();
       // No abort signal: the read is bounded by the local file, and an
       // abort here would read as the peer's fault.

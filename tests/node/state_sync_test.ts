@@ -521,6 +521,29 @@ Deno.test("a peer that repeats a block is refused, not followed forever", async 
   });
 });
 
+Deno.test("a peer cycling through blocks the node holds is refused before it rereads the store much", async () => {
+  const chain = makeChain(6, 1);
+  await withTempDir(async (dir) => {
+    await syncRegular(dir, { source: lineSource(chain, chain.blocks) });
+    // Asked from 7: blocks 3, 2, 1 again and again, each a step back.
+    const cycling = lineSource(chain, []);
+    cycling.blocks = async function* () {
+      for (let i = 0; i < 100; i++) {
+        for (const b of linesOf(chain, 3, 2, 1)) {
+          await Promise.resolve();
+          yield encoder.encode(encodeSigBlock(b));
+        }
+      }
+    };
+    await assertRejects(
+      () => syncRegular(dir, { source: cycling }),
+      SyncError,
+      "resent blocks this node holds out of order",
+    );
+    assertEquals((await storedLines(dir)).length, 6);
+  });
+});
+
 /**
  * A reference peer: its store holds `lines` (a block may be there more
  * than once) and its BlockSync counts lines, not block numbers.
