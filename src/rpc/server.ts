@@ -8,11 +8,27 @@
  */
 
 import {
+  Code,
+  ConnectError,
   type ConnectRouter,
   createConnectRouter,
   createContextValues,
   type Interceptor,
 } from "@connectrpc/connect";
+import {
+  codeToHttpStatus,
+  contentTypeRegExp as connectContentType,
+  endStreamFlag,
+  endStreamToJson,
+  errorToJsonBytes,
+  parseContentType as parseConnectContentType,
+} from "@connectrpc/connect/protocol-connect";
+import {
+  contentTypeRegExp as grpcContentType,
+  setTrailerStatus,
+} from "@connectrpc/connect/protocol-grpc";
+import { contentTypeRegExp as grpcWebContentType } from "@connectrpc/connect/protocol-grpc-web";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import type {
   UniversalHandler,
   UniversalServerRequest,
@@ -250,49 +266,38 @@ function unimplemented(
   path: string,
 ): UniversalServerResponse | undefined {
   if (req.method !== "POST" || !METHOD_PATH.test(path)) return undefined;
-  const type = (req.header.get("content-type") ?? "").toLowerCase();
-  const message = `method ${path} is not implemented`;
-  if (/^application\/grpc(-web(-text)?)?([+;]|$)/.test(type)) {
-    // gRPC and gRPC-Web: a trailers-only response, status 12.
-    return {
-      status: 200,
-      header: new Headers({
-        "content-type": type.split(";")[0],
-        "grpc-status": "12",
-        "grpc-message": encodeURIComponent(message),
-      }),
-    };
+  const type = req.header.get("content-type") ?? "";
+  const error = new ConnectError(
+    `method ${path} is not implemented`,
+    Code.Unimplemented,
+  );
+  const header = new Headers({ "content-type": type.split(";")[0] });
+  if (grpcContentType.test(type) || grpcWebContentType.test(type)) {
+    // A trailers-only response.
+    return { status: 200, header: setTrailerStatus(header, error) };
   }
-  if (/^application\/(connect\+)?(json|proto)([;]|$)/.test(type)) {
-    const json = JSON.stringify({ code: "unimplemented", message });
-    if (type.startsWith("application/connect+")) {
-      // A Connect stream ends with an end-of-stream message (flag 2).
-      const body = new TextEncoder().encode(JSON.stringify({
-        error: { code: "unimplemented", message },
-      }));
-      const frame = new Uint8Array(5 + body.length);
-      frame[0] = 0x2;
-      new DataView(frame.buffer).setUint32(1, body.length);
-      frame.set(body, 5);
+  if (connectContentType.test(type)) {
+    if (parseConnectContentType(type)?.stream) {
+      // A Connect stream ends with an end-of-stream message.
+      const json = endStreamToJson(new Headers(), error, undefined);
       return {
         status: 200,
-        header: new Headers({ "content-type": type.split(";")[0] }),
-        body: (async function* () {
-          yield frame;
-        })(),
+        header,
+        body: once(encodeEnvelope(
+          endStreamFlag,
+          new TextEncoder().encode(JSON.stringify(json)),
+        )),
       };
     }
-    const bytes = new TextEncoder().encode(json);
     return {
-      status: 404,
-      header: new Headers({
-        "content-type": "application/json",
-        "content-length": String(bytes.length),
-      }),
-      body: (async function* () {
-        yield bytes;
-      })(),
+      status: codeToHttpStatus(Code.Unimplemented),
+      header: new Headers({ "content-type": "application/json" }),
+      body: once(errorToJsonBytes(error, undefined)),
     };
   }
   return undefined;
+}
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
 }
