@@ -291,7 +291,7 @@ export class NodeMonitor {
     };
   }
 
-  /** What `GET /healthz` answers (see the README's "GET /healthz"). */
+  /** What `GET /healthz` answers (see docs/operating.md, "GET /healthz"). */
   health(): Health {
     const height = this.#node.ledger()?.state.lastNumber ?? this.#syncedTo;
     const since = this.#noPeersSince;

@@ -195,7 +195,7 @@ export class Node {
     return this.#monitor.status();
   }
 
-  /** What `GET /healthz` answers (see the README's "GET /healthz"). */
+  /** What `GET /healthz` answers (see docs/operating.md, "GET /healthz"). */
   health(): Health {
     return this.#monitor.health();
   }
