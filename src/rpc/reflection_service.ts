@@ -351,12 +351,11 @@ function answerOne(
         );
     }
     case "allExtensionNumbersOfType": {
-      const numbers = tooLong(r.value, "type name")
-        ? undefined
-        : index.extensionNumbers(r.value);
+      const long = tooLong(r.value, "type name");
+      if (long) return long;
+      const numbers = index.extensionNumbers(r.value);
       if (numbers === undefined) {
-        return tooLong(r.value, "type name") ??
-          notFound(`message type ${quote(r.value)} not found`);
+        return notFound(`message type ${quote(r.value)} not found`);
       }
       return {
         case: "allExtensionNumbersResponse",
