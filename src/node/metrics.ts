@@ -12,6 +12,11 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { codeName } from "../rpc/errors.ts";
 import type { SigBlock } from "../chain/block.ts";
+import type { DescService } from "@bufbuild/protobuf";
+import { Account } from "../rpc/gen/account_pb.ts";
+import { Block } from "../rpc/gen/block_pb.ts";
+import { Node } from "../rpc/gen/node_pb.ts";
+import { Tx } from "../rpc/gen/tx_pb.ts";
 import {
   type Counter,
   type Gauge,
@@ -50,6 +55,15 @@ export interface MetricsSnapshot {
    */
   authorityReachable?: boolean;
 }
+
+/** The relays of a node (`relay` label of the relay metrics). */
+export const RELAY_NAMES: readonly string[] = ["tx", "block"];
+
+/**
+ * The services whose calls' `ok` counts exist at 0 from the start, so the
+ * RPC panels show every method before its first call.
+ */
+const RPC_SERVICES: readonly DescService[] = [Block, Tx, Account, Node];
 
 /** RPC latency buckets, in seconds (streams can last long). */
 export const RPC_BUCKETS: readonly number[] = [
@@ -176,15 +190,19 @@ export class Metrics {
       "bcn_sync_blocks_total",
       "Blocks received from peers' BlockSync streams (initial sync, catch-up and its polls), before verification.",
     );
+    // Labelled counters start at 0 for every label set known now.
+    const relays = RELAY_NAMES.map((relay) => ({ relay }));
     this.#relaySent = r.counter(
       "bcn_relay_sent_total",
       "Relayed items a peer confirmed.",
       ["relay"],
+      relays,
     );
     this.#relayDropped = r.counter(
       "bcn_relay_dropped_total",
       "Relayed items dropped: a full queue or a peer that left.",
       ["relay"],
+      relays,
     );
     this.#slow = r.counter(
       "bcn_subscribers_slow_disconnected_total",
@@ -194,6 +212,13 @@ export class Metrics {
       "bcn_rpc_requests_total",
       "RPC calls served, by service, method and status code.",
       ["service", "method", "code"],
+      RPC_SERVICES.flatMap((service) =>
+        service.methods.map((method) => ({
+          service: service.typeName,
+          method: method.name,
+          code: "ok",
+        }))
+      ),
     );
     this.#rpcSeconds = r.histogram(
       "bcn_rpc_duration_seconds",

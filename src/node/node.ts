@@ -21,6 +21,7 @@ import { Tx } from "../rpc/gen/tx_pb.ts";
 import { ALLOW_KEYS_FLAG, KeyAccess } from "../rpc/key_access.ts";
 import { PasswordThrottle } from "../rpc/password_throttle.ts";
 import { type RpcServer, startServer } from "../rpc/server.ts";
+import { serveReflection } from "../rpc/reflection_service.ts";
 import { whenReady } from "../rpc/when_ready.ts";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { txMethods } from "../rpc/tx.ts";
@@ -274,6 +275,7 @@ export class Node {
           NodeService,
           whenReady(NodeService, () => ready.services?.node, notReady),
         );
+        serveReflection(router);
       },
     });
     signal.throwIfAborted();

@@ -84,6 +84,20 @@ export class Counter extends LabelledMetric<number> {
   /** The metric type. */
   readonly type = "counter" as const;
 
+  /**
+   * A counter whose series of `known` label sets exist at 0 from the
+   * start: a rate over them reads 0, not "no data", before the first event.
+   */
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    known: readonly Labels[] = [],
+  ) {
+    super(name, help, labelNames);
+    for (const labels of known) this.series.set(this.key(labels), 0);
+  }
+
   /** Adds `by` (default 1, never negative) to the series of `labels`. */
   inc(labels: Labels = {}, by = 1): void {
     if (!(by >= 0)) throw new RangeError(`${this.name}: cannot add ${by}`);
@@ -99,7 +113,7 @@ export class Counter extends LabelledMetric<number> {
   /** Writes the samples. */
   lines(out: string[]): void {
     // An unlabelled counter exists from the start; labelled ones from
-    // their first increment.
+    // their known label sets, or else from their first increment.
     writeSeries(
       out,
       this.name,
@@ -251,9 +265,17 @@ export class Registry {
   readonly #metrics = new Map<string, Metric>();
   readonly #collectors: (() => void)[] = [];
 
-  /** Adds a counter. */
-  counter(name: string, help: string, labelNames: string[] = []): Counter {
-    return this.#add(new Counter(name, help, labelNames));
+  /**
+   * Adds a counter; the series of its `known` label sets start at 0 (an
+   * unlabelled counter always does).
+   */
+  counter(
+    name: string,
+    help: string,
+    labelNames: string[] = [],
+    known: readonly Labels[] = [],
+  ): Counter {
+    return this.#add(new Counter(name, help, labelNames, known));
   }
 
   /** Adds a gauge. */

@@ -8,7 +8,10 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { Metrics } from "../../src/node/metrics.ts";
+import { Account } from "../../src/rpc/gen/account_pb.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
+import { Node as NodeService } from "../../src/rpc/gen/node_pb.ts";
+import { Tx } from "../../src/rpc/gen/tx_pb.ts";
 import { startServer } from "../../src/rpc/server.ts";
 import { parseExposition } from "./exposition.ts";
 
@@ -112,7 +115,43 @@ Deno.test("a stream left early counts as canceled, one that fails by its code", 
     `bcn_rpc_requests_total{service="Block",method="BlockSearch",code="${code}"}`;
   assertEquals(s.get(key("canceled")), 1);
   assertEquals(s.get(key("unavailable")), 1);
-  assertEquals(s.get(key("ok")), undefined);
+  assertEquals(s.get(key("ok")), 0);
+});
+
+Deno.test("every labelled counter starts at 0 for its known labels", () => {
+  const s = parseExposition(fresh().render());
+  for (const relay of ["tx", "block"]) {
+    assertEquals(s.get(`bcn_relay_sent_total{relay="${relay}"}`), 0, relay);
+    assertEquals(s.get(`bcn_relay_dropped_total{relay="${relay}"}`), 0, relay);
+  }
+  // Every method of the four services, with code ok.
+  const services = [Block, Tx, Account, NodeService];
+  let methods = 0;
+  for (const service of services) {
+    for (const method of service.methods) {
+      methods++;
+      assertEquals(
+        s.get(
+          `bcn_rpc_requests_total{service="${service.typeName}",method="${method.name}",code="ok"}`,
+        ),
+        0,
+        method.name,
+      );
+    }
+  }
+  assertEquals(methods, 14);
+  // And no labelled counter of the registry is left without a sample.
+  const text = fresh().render();
+  const counters = [...text.matchAll(/^# TYPE (\S+) counter$/gm)].map((m) =>
+    m[1]
+  );
+  assert(counters.length >= 7);
+  for (const name of counters) {
+    assert(
+      [...s.keys()].some((k) => k === name || k.startsWith(`${name}{`)),
+      `${name} has samples before any event`,
+    );
+  }
 });
 
 Deno.test("blocks, apply times and the collector's snapshot are exported", () => {

@@ -81,6 +81,27 @@ Deno.test("metrics with no label exist from the start; labelled ones do not", ()
   assertEquals(s.get("t_h_count"), 0);
 });
 
+Deno.test("a labelled counter's known label sets start at 0", () => {
+  const r = new Registry();
+  const c = r.counter("t_k_total", "K.", ["x"], [{ x: "a" }, { x: "b" }]);
+  let s = parseExposition(r.render());
+  assertEquals(s.get('t_k_total{x="a"}'), 0);
+  assertEquals(s.get('t_k_total{x="b"}'), 0);
+  assertEquals(s.size, 2);
+  c.inc({ x: "b" }, 3);
+  c.inc({ x: "c" });
+  s = parseExposition(r.render());
+  assertEquals(s.get('t_k_total{x="a"}'), 0);
+  assertEquals(s.get('t_k_total{x="b"}'), 3);
+  assertEquals(s.get('t_k_total{x="c"}'), 1);
+  // A known label set must name the counter's labels.
+  assertThrows(
+    () => r.counter("t_bad_total", "B.", ["x"], [{ y: "a" }]),
+    TypeError,
+    "t_bad_total: expected labels x",
+  );
+});
+
 Deno.test("label sets are capped: the rest are counted as other", () => {
   const r = new Registry();
   const c = r.counter("t_total", "T.", ["k"]);
