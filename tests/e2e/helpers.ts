@@ -38,7 +38,7 @@ export const BCN_PERMISSIONS: readonly string[] = [
   `--allow-read=${TEST_ROOT},${SRC_DIR}`,
   `--allow-write=${TEST_ROOT}`,
   "--allow-net=127.0.0.1,localhost",
-  "--allow-env=BCN_AUTHPASS,BCN_OWNERPASS",
+  "--allow-env=BCN_NODE,BCN_AUTHPASS,BCN_OWNERPASS",
 ];
 
 /**
