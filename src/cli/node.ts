@@ -23,6 +23,7 @@ import {
 } from "../node/config.ts";
 import { Node } from "../node/node.ts";
 import { GENESIS_FILE } from "../store/block_store.ts";
+import { checkPassword } from "../store/key_store.ts";
 import { join } from "node:path";
 import { decodeStatus, formatStatus, type NodeStatus } from "../node/status.ts";
 import { AddressList } from "../http/address_list.ts";
@@ -233,26 +234,53 @@ export async function askStartPasswords(
   const first = !await hasGenesis(cfg.blockStoreDir);
   const firstStart =
     `the first start of a bootstrap node (no genesis in ${cfg.blockStoreDir} yet) creates the chain`;
+  const passwords = [
+    {
+      flag: "authpass",
+      label: "authority password",
+      why: first
+        ? `${firstStart}, with an authority key encrypted with this password (or set BCN_AUTHPASS, or give --authpass-file)`
+        : `a bootstrap node decrypts its authority key with it (or set BCN_AUTHPASS, or give --authpass-file)`,
+    },
+    ...(first
+      ? [{
+        flag: "ownerpass",
+        label: "initial owner password",
+        why:
+          `${firstStart}, with an initial owner key encrypted with this password (or set BCN_OWNERPASS, or give --ownerpass-file)`,
+      }]
+      : []),
+  ];
+  // What the flags give is checked before anything is asked.
+  const check = (flag: string, label: string) => {
+    const value = flags[flag];
+    if (!first || typeof value !== "string") return;
+    try {
+      checkPassword(value, `${label} (--${flag})`);
+    } catch (e) {
+      throw new UsageError(messageOf(e));
+    }
+  };
+  for (const p of passwords) check(p.flag, p.label);
   if (first && cfg.balance === undefined) {
     throw new UsageError(
       `missing --balance: ${firstStart}, giving its initial owner this balance`,
     );
   }
-  const authPass = await requirePassword(flags, "authpass", {
-    label: "authority password",
-    prompt: options.prompt,
-    why: first
-      ? `${firstStart}, with an authority key encrypted with this password (or set BCN_AUTHPASS, or give --authpass-file)`
-      : `a bootstrap node decrypts its authority key with it (or set BCN_AUTHPASS, or give --authpass-file)`,
-  });
-  if (!first) return { ...cfg, authPass };
-  const ownerPass = await requirePassword(flags, "ownerpass", {
-    label: "initial owner password",
-    prompt: options.prompt,
-    why:
-      `${firstStart}, with an initial owner key encrypted with this password (or set BCN_OWNERPASS, or give --ownerpass-file)`,
-  });
-  return { ...cfg, authPass, ownerPass };
+  const given: Record<string, string> = {};
+  for (const p of passwords) {
+    given[p.flag] = await requirePassword(flags, p.flag, {
+      label: p.label,
+      prompt: options.prompt,
+      why: p.why,
+    });
+    check(p.flag, p.label);
+  }
+  return {
+    ...cfg,
+    authPass: given.authpass,
+    ...(first ? { ownerPass: given.ownerpass } : {}),
+  };
 }
 
 /**

@@ -295,7 +295,12 @@ Deno.test("a bootstrap's first start names each missing input and why", async ()
       UsageError,
       `missing --ownerpass: ${first}, with an initial owner key encrypted with this password`,
     );
-    // A short password or a zero balance are the node's to refuse.
+    await assertRejects(
+      () => ask({ ...flags, authpass: "abc", ownerpass: "password" }),
+      UsageError,
+      "authority password (--authpass) must be at least 5 bytes",
+    );
+    // A zero balance is the node's to refuse.
     const cfg = await ask({
       ...flags,
       balance: "1000",
