@@ -7,11 +7,7 @@
  * @module
  */
 import { type Flags, type FlagSpec, parseFlags, readEnv } from "./args.ts";
-import {
-  promptSecret,
-  readPasswordFiles,
-  type SecretPrompt,
-} from "./password.ts";
+import { promptSecret, readPasswordFiles } from "./password.ts";
 import { requireNode, withNode, type WithNodeOptions } from "./rpc_errors.ts";
 import type { PeerClients } from "../rpc/registry.ts";
 
@@ -32,7 +28,7 @@ export interface Io {
    * Asks for a password without echo (see {@link promptSecret}); absent, or
    * resolving to `undefined`, when no terminal is attached.
    */
-  readonly promptSecret?: SecretPrompt;
+  readonly promptSecret?: (label: string) => Promise<string | undefined>;
   /**
    * Reads an environment variable for a flag's fallback; the process's by
    * default (see {@link readEnv}).
