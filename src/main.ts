@@ -93,7 +93,7 @@ export function versionLine(): string {
 
 /** `bcn help [COMMAND]`: the command list, a group's or a command's help. */
 function help(words: string[], io: Io): number {
-  if (words.length === 0) {
+  if (words.length === 0 || ["--help", "-h"].includes(words[0])) {
     io.out(mainHelp(VERSION));
     return 0;
   }

@@ -26,6 +26,11 @@ Deno.test("bcn --help, -h and no arguments print the command list", async () => 
   // Nothing asked: the same help, and `bcn help`.
   assertEquals(await bcnIn([]), { code: 0, out: help, err: [] });
   assertEquals(await bcnIn(["help"]), { code: 0, out: help, err: [] });
+  assertEquals(await bcnIn(["help", "--help"]), {
+    code: 0,
+    out: help,
+    err: [],
+  });
   const version = [`bcn ${VERSION} (deno ${Deno.version.deno})`];
   for (const flag of ["--version", "-V", "version"]) {
     assertEquals(await bcnIn([flag]), { code: 0, out: version, err: [] });

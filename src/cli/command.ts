@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { type Flags, type FlagSpec, parseFlags, readEnv } from "./args.ts";
+import {
+  type Flags,
+  type FlagSpec,
+  parseFlags,
+  readEnv,
+  UsageError,
+} from "./args.ts";
 import { promptSecret, readPasswordFiles } from "./password.ts";
 import { requireNode, withNode, type WithNodeOptions } from "./rpc_errors.ts";
 import type { PeerClients } from "../rpc/registry.ts";
@@ -120,6 +126,9 @@ export function clientCommand(
     flags: { node: { type: "string", env: "BCN_NODE" }, ...def.flags },
     help: def.help,
     run: async (flags, io) => {
+      if (flags.node === undefined) {
+        throw new UsageError("missing --node (or set BCN_NODE)");
+      }
       const node = requireNode(flags);
       for (const [name, spec] of Object.entries(def.flags)) {
         if (spec.prompt === undefined || flags[name] !== undefined) continue;

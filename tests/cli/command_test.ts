@@ -127,6 +127,9 @@ Deno.test("a client command takes --node from BCN_NODE; the flag wins", async ()
   await runCommand(echo, [], io);
   await runCommand(echo, ["--node", NODE], io);
   assertEquals(io.lines, ["127.0.0.1:7", NODE]);
+  const unset = { ...captureIo(), env: () => undefined };
+  const err = await assertRejects(() => runCommand(echo, [], unset));
+  assertEquals((err as Error).message, "missing --node (or set BCN_NODE)");
   // A node start's --node is where it listens: never BCN_NODE.
   const start = COMMANDS.find((c) => c.name === "node start")!;
   assertEquals(start.flags.node.env, undefined);
