@@ -6,7 +6,13 @@
 import { firstLine } from "./util/errors.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { type Io, runCommand, STD_IO } from "./cli/command.ts";
-import { findCommand, groupHelp, isGroup, mainHelp } from "./cli/table.ts";
+import {
+  findCommand,
+  groupHelp,
+  isGroup,
+  mainHelp,
+  unknownCommand,
+} from "./cli/table.ts";
 
 export type { Io };
 
@@ -23,14 +29,14 @@ export const VERSION: string = denoJson.version;
  * import { main } from "./main.ts";
  *
  * const lines: string[] = [];
- * const code = await main(["--version"], {
+ * const code = await main(["tx", "send", "--help"], {
  *   io: {
  *     out: (t) => lines.push(t),
  *     err: (t) => lines.push(t),
  *     readInput: () => Promise.resolve(""),
  *   },
  * });
- * console.log(code, lines); // 0 [ "bcn 0.1.0" ]
+ * console.log(code, lines[0]); // 0 "Usage: bcn tx send --node HOST:PORT ..."
  * ```
  */
 export async function main(
@@ -40,12 +46,13 @@ export async function main(
   const io = options.io ?? STD_IO;
   if (args.length === 0 || args[0] === "--help" || args[0] === "-h") {
     io.out(mainHelp(VERSION));
-    return args.length === 0 ? 1 : 0;
-  }
-  if (args[0] === "--version") {
-    io.out(`bcn ${VERSION}`);
     return 0;
   }
+  if (["--version", "-V", "version"].includes(args[0])) {
+    io.out(versionLine());
+    return 0;
+  }
+  if (args[0] === "help") return help(args.slice(1), io);
   const found = findCommand(args);
   if (!found) {
     const group = isGroup(args[0]);
@@ -53,8 +60,7 @@ export async function main(
       io.out(groupHelp(args[0]));
       return args[1] === undefined ? 1 : 0;
     }
-    const key = group ? args.slice(0, 2).join(" ") : args[0];
-    io.err(`bcn: unknown command ${JSON.stringify(key)}; run 'bcn --help'`);
+    io.err(`bcn: ${unknownCommand(args)}`);
     return 1;
   }
   try {
@@ -69,6 +75,39 @@ export async function main(
     }
     throw e;
   }
+}
+
+/**
+ * What `bcn --version` prints: bcn's version and the Deno it runs on.
+ *
+ * @example
+ * ```ts
+ * import { versionLine } from "./main.ts";
+ *
+ * versionLine(); // "bcn 0.1.0 (deno 2.9.6)"
+ * ```
+ */
+export function versionLine(): string {
+  return `bcn ${VERSION} (deno ${Deno.version.deno})`;
+}
+
+/** `bcn help [COMMAND]`: the command list, a group's or a command's help. */
+function help(words: string[], io: Io): number {
+  if (words.length === 0 || ["--help", "-h"].includes(words[0])) {
+    io.out(mainHelp(VERSION));
+    return 0;
+  }
+  const found = findCommand(words);
+  if (found && found.words === words.length) {
+    io.out(found.command.help);
+    return 0;
+  }
+  if (words.length === 1 && isGroup(words[0])) {
+    io.out(groupHelp(words[0]));
+    return 0;
+  }
+  io.err(`bcn: ${unknownCommand(words)}`);
+  return 1;
 }
 
 function isBug(e: Error): boolean {

@@ -23,13 +23,60 @@ Deno.test("bcn --help, -h and no arguments print the command list", async () => 
   const help = mainHelp(VERSION).split("\n");
   assertEquals(await bcnIn(["--help"]), { code: 0, out: help, err: [] });
   assertEquals(await bcnIn(["-h"]), { code: 0, out: help, err: [] });
-  // Nothing asked: the same help, but an error exit.
-  assertEquals(await bcnIn([]), { code: 1, out: help, err: [] });
-  assertEquals(await bcnIn(["--version"]), {
+  // Nothing asked: the same help, and `bcn help`.
+  assertEquals(await bcnIn([]), { code: 0, out: help, err: [] });
+  assertEquals(await bcnIn(["help"]), { code: 0, out: help, err: [] });
+  assertEquals(await bcnIn(["help", "--help"]), {
     code: 0,
-    out: [`bcn ${VERSION}`],
+    out: help,
     err: [],
   });
+  const version = [`bcn ${VERSION} (deno ${Deno.version.deno})`];
+  for (const flag of ["--version", "-V", "version"]) {
+    assertEquals(await bcnIn([flag]), { code: 0, out: version, err: [] });
+  }
+});
+
+Deno.test("bcn help COMMAND prints its help; help GROUP the group's", async () => {
+  const send = await bcnIn(["help", "tx", "send"]);
+  assertEquals(send, await bcnIn(["tx", "send", "--help"]));
+  assertEquals(send.code, 0);
+  assert(send.out[0].startsWith("Usage: bcn tx send --node HOST:PORT "));
+  assertEquals(await bcnIn(["help", "dev"]), await bcnIn(["dev", "--help"]));
+  const tx = await bcnIn(["help", "tx"]);
+  assertEquals(tx.code, 0);
+  assertEquals(tx.out[0], "Usage: bcn tx COMMAND [flags]");
+  assertEquals(await bcnIn(["help", "tx", "sned"]), {
+    code: 1,
+    out: [],
+    err: [`bcn: unknown command "tx sned"; did you mean "tx send"?`],
+  });
+});
+
+Deno.test("unknown commands and flags: did you mean the nearest one", async () => {
+  for (
+    const [args, line] of [
+      [["tx", "sned"], `unknown command "tx sned"; did you mean "tx send"?`],
+      [["tz", "send"], `unknown command "tz send"; did you mean "tx send"?`],
+      [
+        ["node", "stauts"],
+        `unknown command "node stauts"; did you mean "node status"?`,
+      ],
+      [["dve"], `unknown command "dve"; did you mean "dev"?`],
+      [["verison"], `unknown command "verison"; did you mean "version"?`],
+      [
+        ["tx", "send", "--sigtz", "x"],
+        "unknown flag --sigtz; did you mean --sigtx?",
+      ],
+      [["tx", "send", "--bogus"], "unknown flag --bogus"],
+    ] as const
+  ) {
+    assertEquals(await bcnIn([...args]), {
+      code: 1,
+      out: [],
+      err: [`bcn: ${line}`],
+    });
+  }
 });
 
 Deno.test("a group alone prints its commands; unknown commands are one line", async () => {

@@ -49,7 +49,13 @@ export const ACCOUNT_CREATE: Command = clientCommand({
   name: "account create",
   summary: "create an account in a node's key store",
   flags: {
-    ownerpass: { type: "string", env: "BCN_OWNERPASS" },
+    ownerpass: {
+      type: "string",
+      env: "BCN_OWNERPASS",
+      file: "ownerpass-file",
+      prompt: "password of the new account",
+    },
+    "ownerpass-file": { type: "string" },
     json: { type: "boolean" },
   },
   help: `Usage: bcn account create --node HOST:PORT --ownerpass PASS [--json]
@@ -60,9 +66,11 @@ password, and prints its address:
 With --json: {"address":"<address>"}
 
 Flags:
-  --node HOST:PORT   the node to ask (required)
+  --node HOST:PORT   the node to ask (required; or BCN_NODE)
   --ownerpass PASS   password of the new account, 5 bytes or more
-                     (required; or BCN_OWNERPASS)
+                     (required; or BCN_OWNERPASS, or asked on a terminal)
+  --ownerpass-file FILE
+                     read the password from the first line of FILE
   --json             machine-readable output
 `,
   async run({ flags, call }, io) {
@@ -91,7 +99,7 @@ With --json: {"address":"<address>","balance":<balance>}
 An account that has never held a balance is an error.
 
 Flags:
-  --node HOST:PORT    the node to ask (required)
+  --node HOST:PORT    the node to ask (required; or BCN_NODE)
   --account ADDRESS   the account (required)
   --json              machine-readable output
 `,

@@ -7,6 +7,8 @@
  */
 import { parseArgs } from "node:util";
 import { encodeString } from "../chain/json.ts";
+import { closest } from "../util/edit_distance.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** A mistake in the command line; printed as one line, exit code 1. */
 export class UsageError extends Error {
@@ -23,6 +25,27 @@ export interface FlagSpec {
   type: "string" | "boolean";
   /** An environment variable read when the flag is absent. */
   env?: string;
+  /**
+   * A password's companion flag naming a file that holds it (such as
+   * `ownerpass-file` for `ownerpass`, itself in the spec): the file is read
+   * when the flag is absent, before the environment; both given is an error.
+   */
+  file?: string;
+  /**
+   * For a password the command always needs: what to ask for (`owner
+   * password`) on a terminal when neither the flag, its file nor its
+   * environment variable gives it.
+   */
+  prompt?: string;
+}
+
+/** Options of {@link parseFlags}. */
+export interface ParseOptions {
+  /**
+   * Reads an environment variable; by default the process's, when it may
+   * read it (see {@link readEnv}).
+   */
+  env?: (name: string) => string | undefined;
 }
 
 /** Parsed flag values by name. */
@@ -31,29 +54,35 @@ export type Flags = Record<string, string | boolean | undefined>;
 /** Parses `args` strictly against `spec`; unknown flags and stray words are errors. */
 export function parseFlags(
   args: string[],
-  spec: Record<string, FlagSpec>,
+  spec: Readonly<Record<string, FlagSpec>>,
+  options: ParseOptions = {},
 ): Flags {
-  const options: Record<string, { type: "string" | "boolean" }> = {
+  const parseOptions: Record<string, { type: "string" | "boolean" }> = {
     help: { type: "boolean" },
   };
   for (const [name, s] of Object.entries(spec)) {
-    options[name] = { type: s.type };
+    parseOptions[name] = { type: s.type };
   }
   let parsed;
   try {
     parsed = parseArgs({
       args,
-      options,
+      options: parseOptions,
       strict: true,
       allowPositionals: false,
     });
   } catch (e) {
-    throw new UsageError(cleanMessage((e as Error).message));
+    throw new UsageError(
+      cleanMessage(messageOf(e), Object.keys(parseOptions)),
+    );
   }
   const values: Flags = { ...parsed.values };
+  const env = options.env ?? readEnv;
   for (const [name, s] of Object.entries(spec)) {
-    if (values[name] === undefined && s.env) {
-      const v = readEnv(s.env);
+    // A password file given beats the environment.
+    const fromFile = s.file !== undefined && values[s.file] !== undefined;
+    if (values[name] === undefined && s.env && !fromFile) {
+      const v = env(s.env);
       if (v !== undefined && v !== "") values[name] = v;
     }
   }
@@ -64,18 +93,25 @@ export function parseFlags(
  * An environment variable, or `undefined` when it is unset or the process
  * may not read it: a client command run with `--allow-net` alone then asks
  * for the flag instead of failing on a permission error.
+ *
+ * @example
+ * ```ts
+ * import { readEnv } from "./args.ts";
+ *
+ * readEnv("BCN_NODE"); // "127.0.0.1:1122", or undefined
+ * ```
  */
-function readEnv(name: string): string | undefined {
+export function readEnv(name: string): string | undefined {
   const access = Deno.permissions.querySync({ name: "env", variable: name });
   return access.state === "granted" ? Deno.env.get(name) : undefined;
 }
 
 // node:util's messages span lines and mention "args"; keep the first line
 // and say it the way a CLI user expects.
-function cleanMessage(msg: string): string {
+function cleanMessage(msg: string, known: readonly string[]): string {
   const first = msg.split("\n")[0];
   const unknown = /Unknown option '([^']+)'/.exec(first);
-  if (unknown) return `unknown flag ${unknown[1]}`;
+  if (unknown) return unknownFlag(unknown[1], known);
   const missing = /Option '([^']*?)(?: <value>)?' argument missing/.exec(first);
   if (missing) {
     return `flag ${missing[1].split(",").pop()!.trim()} needs a value`;
@@ -88,6 +124,25 @@ function cleanMessage(msg: string): string {
   const positional = /Unexpected argument '([^']+)'/.exec(first);
   if (positional) return `unexpected argument ${JSON.stringify(positional[1])}`;
   return first.replace(/\.$/, "");
+}
+
+/**
+ * `unknown flag --jsn; did you mean --json?`, the suggestion only when a
+ * flag of `known` is near enough.
+ *
+ * @example
+ * ```ts
+ * import { unknownFlag } from "./args.ts";
+ *
+ * unknownFlag("--jsn", ["json", "node"]); // "unknown flag --jsn; did you mean --json?"
+ * ```
+ */
+export function unknownFlag(flag: string, known: readonly string[]): string {
+  const name = flag.replace(/^-+/, "").split("=")[0];
+  const near = flag.startsWith("--") ? closest(name, known) : undefined;
+  return near === undefined
+    ? `unknown flag ${flag}`
+    : `unknown flag ${flag}; did you mean --${near}?`;
 }
 
 /** A required string flag, or a usage error naming it. */

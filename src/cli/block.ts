@@ -110,7 +110,7 @@ hash starts with PREFIX: a header line, then one line per transaction:
 --json, the signed block's JSON on one line. No match is an error.
 
 Flags:
-  --node HOST:PORT    the node to ask (required)
+  --node HOST:PORT    the node to ask (required; or BCN_NODE)
   --number N          the block number, from 1
   --hash PREFIX       block hash prefix, hex
   --parent PREFIX     parent block hash prefix, hex

@@ -6,7 +6,14 @@
  *
  * @module
  */
-import { type Flags, type FlagSpec, parseFlags } from "./args.ts";
+import {
+  type Flags,
+  type FlagSpec,
+  parseFlags,
+  readEnv,
+  UsageError,
+} from "./args.ts";
+import { promptSecret, readPasswordFiles } from "./password.ts";
 import { requireNode, withNode, type WithNodeOptions } from "./rpc_errors.ts";
 import type { PeerClients } from "../rpc/registry.ts";
 
@@ -23,6 +30,16 @@ export interface Io {
    * cleanly when aborted, as SIGINT and SIGTERM do.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Asks for a password without echo (see {@link promptSecret}); absent, or
+   * resolving to `undefined`, when no terminal is attached.
+   */
+  readonly promptSecret?: (label: string) => Promise<string | undefined>;
+  /**
+   * Reads an environment variable for a flag's fallback; the process's by
+   * default (see {@link readEnv}).
+   */
+  readonly env?: (name: string) => string | undefined;
 }
 
 /**
@@ -39,6 +56,8 @@ export const STD_IO: Io = {
   out: (text) => console.log(text),
   err: (text) => console.error(text),
   readInput: () => new Response(Deno.stdin.readable).text(),
+  promptSecret,
+  env: readEnv,
 };
 
 /** One `bcn` command, as data and a `run` function. */
@@ -72,9 +91,11 @@ export interface ClientCall {
 }
 
 /**
- * A client command: one that calls the node of its required `--node` flag,
- * which is added to `flags` and checked before `run` is called, before any
- * other flag.
+ * A client command: one that calls the node of its required `--node` flag
+ * (`BCN_NODE` when absent), which is added to `flags` and checked before
+ * `run` is called, before any other flag; then each password the command
+ * always needs (a flag with {@link FlagSpec.prompt}) that no flag, file or
+ * environment variable gave is asked for on the terminal.
  *
  * @example
  * ```ts
@@ -102,10 +123,19 @@ export function clientCommand(
   return {
     name: def.name,
     summary: def.summary,
-    flags: { node: { type: "string" }, ...def.flags },
+    flags: { node: { type: "string", env: "BCN_NODE" }, ...def.flags },
     help: def.help,
     run: async (flags, io) => {
+      if (flags.node === undefined) {
+        throw new UsageError("missing --node (or set BCN_NODE)");
+      }
       const node = requireNode(flags);
+      for (const [name, spec] of Object.entries(def.flags)) {
+        if (spec.prompt === undefined || flags[name] !== undefined) continue;
+        // Not typed: the command names the missing flag itself.
+        const typed = await io.promptSecret?.(spec.prompt);
+        if (typed) flags[name] = typed;
+      }
       await def.run({
         node,
         flags,
@@ -117,7 +147,8 @@ export function clientCommand(
 
 /**
  * Runs `command` with its command-line `args` (the words after its name):
- * parses them strictly, prints the help for `--help`, else calls `run`.
+ * parses them strictly, prints the help for `--help`, else reads the
+ * password files given (see {@link readPasswordFiles}) and calls `run`.
  *
  * @example
  * ```ts
@@ -138,11 +169,12 @@ export async function runCommand(
   args: string[],
   io: Io = STD_IO,
 ): Promise<void> {
-  const flags = parseFlags(args, command.flags);
+  const flags = parseFlags(args, command.flags, { env: io.env });
   if (flags.help) {
     io.out(command.help);
     return;
   }
+  await readPasswordFiles(flags, command.flags);
   await command.run(flags, io);
 }
 

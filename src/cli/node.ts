@@ -15,15 +15,19 @@ import { DecodeError, encodeString, encodeU64 } from "../chain/json.ts";
 import { decodeSigTx, txHash } from "../chain/tx.ts";
 import {
   DEFAULT_PERIOD_MS,
+  isUnspecifiedHost,
   type NodeConfig,
   type PeerProtocol,
   portOf,
   splitHostPort,
 } from "../node/config.ts";
 import { Node } from "../node/node.ts";
+import { GENESIS_FILE } from "../store/block_store.ts";
+import { checkPassword } from "../store/key_store.ts";
+import { join } from "node:path";
 import { decodeStatus, formatStatus, type NodeStatus } from "../node/status.ts";
 import { AddressList } from "../http/address_list.ts";
-import { firstLine } from "../util/errors.ts";
+import { firstLine, messageOf } from "../util/errors.ts";
 import {
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
   MAX_CONNECTIONS,
@@ -37,6 +41,7 @@ import {
   UsageError,
 } from "./args.ts";
 import { clientCommand, type Command, onStop } from "./command.ts";
+import { requirePassword, type SecretPrompt } from "./password.ts";
 import { shortAccount } from "./format.ts";
 import { describeNetworkFailure, NodeError } from "./rpc_errors.ts";
 
@@ -63,6 +68,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
       throw new UsageError(`--seed: ${(e as Error).message}`);
     }
   }
+  const advertise = advertiseFlag(node, optionalString(flags, "advertise"));
   const protocol = optionalString(flags, "peer-protocol") ?? "auto";
   if (!["auto", "connect", "grpc"].includes(protocol)) {
     throw new UsageError(
@@ -104,6 +110,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
     node,
     bootstrap,
     seed,
+    ...(advertise === undefined ? {} : { advertise }),
     keyStoreDir: optionalString(flags, "keystore") ?? `.keystore${port}`,
     blockStoreDir: optionalString(flags, "blockstore") ?? `.blockstore${port}`,
     chain: optionalString(flags, "chain") ?? "blockchain",
@@ -123,6 +130,57 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
   };
 }
 
+/**
+ * The `--advertise` address, checked, or `undefined` when the `--node`
+ * address serves as it; a usage error for an address peers cannot reach,
+ * above all an unspecified one (`0.0.0.0`, `::`) given or taken from
+ * `--node`.
+ *
+ * @example
+ * ```ts
+ * import { advertiseFlag } from "./node.ts";
+ *
+ * advertiseFlag("0.0.0.0:1122", "10.0.0.5:1122"); // "10.0.0.5:1122"
+ * advertiseFlag("127.0.0.1:1122", undefined); // undefined
+ * ```
+ */
+export function advertiseFlag(
+  node: string,
+  advertise: string | undefined,
+): string | undefined {
+  if (advertise === undefined) {
+    const { hostname } = splitHostPort(node);
+    if (isUnspecifiedHost(hostname)) {
+      throw new UsageError(
+        `--node ${node} listens on every address, which is no address for peers to reach: give --advertise HOST:PORT, the address peers reach this node at`,
+      );
+    }
+    return undefined;
+  }
+  let hostname: string;
+  let port: number;
+  try {
+    ({ hostname, port } = splitHostPort(advertise));
+  } catch (e) {
+    throw new UsageError(`--advertise: ${messageOf(e)}`);
+  }
+  if (port < 1) {
+    throw new UsageError(
+      `--advertise: port 0 is no port for peers to reach, got ${
+        encodeString(advertise)
+      }`,
+    );
+  }
+  if (isUnspecifiedHost(hostname)) {
+    throw new UsageError(
+      `--advertise: ${
+        encodeString(advertise)
+      } is an unspecified address, which peers cannot reach: give this node's address on their network`,
+    );
+  }
+  return advertise;
+}
+
 /** `--max-conns-per-ip`: an integer from 1 to the server's total bound. */
 function parseConnLimit(value: string): number {
   const n = /^[1-9]\d{0,5}$/.test(value) ? Number(value) : NaN;
@@ -134,6 +192,95 @@ function parseConnLimit(value: string): number {
     );
   }
   return n;
+}
+
+/**
+ * Whether the block store of `dir` holds a genesis: when it does not, a
+ * bootstrap node's start is its first and creates the chain. A store that
+ * cannot be read counts as holding one: the node then says what is wrong
+ * with it.
+ */
+async function hasGenesis(dir: string): Promise<boolean> {
+  try {
+    await Deno.stat(join(dir, GENESIS_FILE));
+    return true;
+  } catch (e) {
+    return !(e instanceof Deno.errors.NotFound);
+  }
+}
+
+/**
+ * What a bootstrap node's start needs besides its flags' syntax: the
+ * authority password on every start; on the first (no genesis yet), the
+ * initial owner's password and balance too. A password no flag, file or
+ * environment variable gave is asked for on a terminal (`prompt`); else a
+ * usage error names the missing flag and why it is needed. Returns `cfg`
+ * with the passwords filled in.
+ *
+ * @example
+ * ```ts ignore
+ * import { askStartPasswords, nodeConfigFromFlags } from "./node.ts";
+ *
+ * const flags = { node: "127.0.0.1:1122", bootstrap: true, authpass: "password" };
+ * await askStartPasswords(nodeConfigFromFlags(flags), flags);
+ * ```
+ */
+export async function askStartPasswords(
+  cfg: NodeConfig,
+  flags: Flags,
+  options: { prompt?: SecretPrompt } = {},
+): Promise<NodeConfig> {
+  if (!cfg.bootstrap) return cfg;
+  const first = !await hasGenesis(cfg.blockStoreDir);
+  const firstStart =
+    `the first start of a bootstrap node (no genesis in ${cfg.blockStoreDir} yet) creates the chain`;
+  const passwords = [
+    {
+      flag: "authpass",
+      label: "authority password",
+      why: first
+        ? `${firstStart}, with an authority key encrypted with this password (or set BCN_AUTHPASS, or give --authpass-file)`
+        : `a bootstrap node decrypts its authority key with it (or set BCN_AUTHPASS, or give --authpass-file)`,
+    },
+    ...(first
+      ? [{
+        flag: "ownerpass",
+        label: "initial owner password",
+        why:
+          `${firstStart}, with an initial owner key encrypted with this password (or set BCN_OWNERPASS, or give --ownerpass-file)`,
+      }]
+      : []),
+  ];
+  // What the flags give is checked before anything is asked.
+  const check = (flag: string, label: string) => {
+    const value = flags[flag];
+    if (!first || typeof value !== "string") return;
+    try {
+      checkPassword(value, `${label} (--${flag})`);
+    } catch (e) {
+      throw new UsageError(messageOf(e));
+    }
+  };
+  for (const p of passwords) check(p.flag, p.label);
+  if (first && cfg.balance === undefined) {
+    throw new UsageError(
+      `missing --balance: ${firstStart}, giving its initial owner this balance`,
+    );
+  }
+  const given: Record<string, string> = {};
+  for (const p of passwords) {
+    given[p.flag] = await requirePassword(flags, p.flag, {
+      label: p.label,
+      prompt: options.prompt,
+      why: p.why,
+    });
+    check(p.flag, p.label);
+  }
+  return {
+    ...cfg,
+    authPass: given.authpass,
+    ...(first ? { ownerPass: given.ownerpass } : {}),
+  };
 }
 
 /**
@@ -150,9 +297,16 @@ export const NODE_START: Command = {
     keystore: { type: "string" },
     blockstore: { type: "string" },
     chain: { type: "string" },
-    authpass: { type: "string", env: "BCN_AUTHPASS" },
-    ownerpass: { type: "string", env: "BCN_OWNERPASS" },
+    authpass: { type: "string", env: "BCN_AUTHPASS", file: "authpass-file" },
+    "authpass-file": { type: "string" },
+    ownerpass: {
+      type: "string",
+      env: "BCN_OWNERPASS",
+      file: "ownerpass-file",
+    },
+    "ownerpass-file": { type: "string" },
     balance: { type: "string" },
+    advertise: { type: "string" },
     period: { type: "string" },
     "peer-protocol": { type: "string" },
     "allow-keys-from": { type: "string" },
@@ -169,17 +323,29 @@ fetches and verifies the genesis from its seed, replays its block store and
 syncs newer blocks from its peers. It serves until SIGINT or SIGTERM.
 Its port also answers GET /status, /healthz and /metrics for operators, from
 the start (the services answer Unavailable until the node is synced).
+A regular node whose seed cannot be reached yet tries again, after 0.5s, 1s,
+2s ... up to 30s between tries, until it answers or the node is stopped.
+A password flag can also be given in a file (--authpass-file FILE), in its
+environment variable, or typed when asked on a terminal.
 
 Flags:
   --node HOST:PORT       address to serve on (required)
   --bootstrap            be the bootstrap and authority node
   --seed HOST:PORT       the bootstrap node to join (regular nodes)
+  --advertise HOST:PORT  the address peers are told to reach this node at
+                         (default --node; required when --node is 0.0.0.0
+                         or [::], which peers cannot reach)
   --keystore DIR         key store directory (default .keystore<port>)
   --blockstore DIR       block store directory (default .blockstore<port>)
   --chain NAME           chain name for a new genesis (default blockchain)
-  --authpass PASS        authority password (or BCN_AUTHPASS)
-  --ownerpass PASS       initial owner password, first start (or BCN_OWNERPASS)
-  --balance N            initial owner balance, first start
+  --authpass PASS        authority password (required with --bootstrap; or
+                         BCN_AUTHPASS)
+  --authpass-file FILE   read --authpass from the first line of FILE
+  --ownerpass PASS       initial owner password (required on a bootstrap
+                         node's first start; or BCN_OWNERPASS)
+  --ownerpass-file FILE  read --ownerpass from the first line of FILE
+  --balance N            initial owner balance (required on a bootstrap
+                         node's first start)
   --period DURATION      block, discovery and relay period (default 5s)
   --peer-protocol P      auto, connect or grpc (default auto)
   --allow-keys-from LIST addresses or CIDR ranges, comma-separated, that may
@@ -194,7 +360,10 @@ Flags:
                          its snapshot
 `,
   async run(flags, io) {
-    const node = new Node(nodeConfigFromFlags(flags), {
+    const config = await askStartPasswords(nodeConfigFromFlags(flags), flags, {
+      prompt: io.promptSecret,
+    });
+    const node = new Node(config, {
       out: io.out,
       log: io.err,
     });
@@ -321,7 +490,7 @@ one event JSON a line: {"type":1|2,"action":"validated","body":"<base64 of the
 transaction's or block's JSON>"}.
 
 Flags:
-  --node HOST:PORT     the node to listen to (required)
+  --node HOST:PORT     the node to listen to (required; or BCN_NODE)
   --events LIST        comma-separated event types: all, tx (transactions),
                        blk (blocks); default all
   --json               machine-readable output
@@ -431,7 +600,7 @@ which); a node still starting has no status yet: its one-line reason, exit
 code 1.
 
 Flags:
-  --node HOST:PORT     the node to ask (required)
+  --node HOST:PORT     the node to ask (required; or BCN_NODE)
   --json               the node's JSON answer, one line
 `,
   async run({ node, flags }, io) {

@@ -10,6 +10,7 @@ import type { Command } from "./command.ts";
 import { DEV } from "./dev.ts";
 import { NODE_COMMANDS } from "./node.ts";
 import { TX_COMMANDS } from "./tx.ts";
+import { closest } from "../util/edit_distance.ts";
 
 /** Every `bcn` command, in `bcn --help` order. */
 export const COMMANDS: readonly Command[] = [
@@ -83,8 +84,10 @@ Usage: bcn COMMAND [flags]
 Commands:
 ${commandLines(COMMANDS).join("\n")}
 
-Run 'bcn COMMAND --help' for a command's flags.
-Flags: --help, --version
+Run 'bcn COMMAND --help' or 'bcn help COMMAND' for a command's flags.
+Flags: --help, --version (or 'bcn version')
+Environment: BCN_NODE is the default --node of the client commands;
+BCN_AUTHPASS and BCN_OWNERPASS give the passwords not given by flag.
 `;
 }
 
@@ -105,4 +108,39 @@ export function groupHelp(group: string): string {
   return `Usage: bcn ${group} COMMAND [flags]\n\nCommands:\n${
     lines.join("\n")
   }\n\nRun 'bcn ${group} COMMAND --help' for a command's flags.\n`;
+}
+
+/** The words `bcn` takes besides the commands' names. */
+const OTHER_WORDS = ["help", "version"];
+
+/**
+ * The error for `args` that name no command: `unknown command "tx sned";
+ * did you mean "tx send"?` when a command's name is near (see
+ * {@link closest}), else `unknown command "bogus"; run 'bcn --help'`.
+ *
+ * @example
+ * ```ts
+ * import { unknownCommand } from "./table.ts";
+ *
+ * unknownCommand(["tx", "sned", "--json"]); // 'unknown command "tx sned"; did you mean "tx send"?'
+ * ```
+ */
+export function unknownCommand(args: readonly string[]): string {
+  const words = args.filter((a, i) => i < 2 && !a.startsWith("-"));
+  const names = COMMANDS.map((c) => c.name);
+  const firstWords = [
+    ...new Set([...names.map((n) => n.split(" ")[0]), ...OTHER_WORDS]),
+  ];
+  // A group and a verb ("tx sned", "tz send"), else one word ("dve").
+  let key = words.join(" ");
+  let near = words.length === 2 ? closest(key, names) : undefined;
+  if (near === undefined && !isGroup(words[0] ?? "")) {
+    key = words[0] ?? args[0] ?? "";
+    near = closest(key, firstWords);
+  }
+  return near === undefined
+    ? `unknown command ${JSON.stringify(key)}; run 'bcn --help'`
+    : `unknown command ${JSON.stringify(key)}; did you mean ${
+      JSON.stringify(near)
+    }?`;
 }

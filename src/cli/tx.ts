@@ -247,7 +247,13 @@ export const TX_SIGN: Command = clientCommand({
     from: { type: "string" },
     to: { type: "string" },
     value: { type: "string" },
-    ownerpass: { type: "string", env: "BCN_OWNERPASS" },
+    ownerpass: {
+      type: "string",
+      env: "BCN_OWNERPASS",
+      file: "ownerpass-file",
+      prompt: "password of the sender",
+    },
+    "ownerpass-file": { type: "string" },
     json: { type: "boolean" },
   },
   help:
@@ -259,11 +265,14 @@ JSON, exactly as the node made it, for 'bcn tx send --sigtx'. Nothing is sent.
 The output is the same with --json.
 
 Flags:
-  --node HOST:PORT    the node holding the sender's key (required)
+  --node HOST:PORT    the node holding the sender's key (required; or BCN_NODE)
   --from ADDRESS      the sender (required)
   --to ADDRESS        the receiver (required)
   --value N           the amount, an unsigned 64-bit integer (required)
-  --ownerpass PASS    the sender's password (required; or BCN_OWNERPASS)
+  --ownerpass PASS    the sender's password (required; or BCN_OWNERPASS,
+                      or asked on a terminal)
+  --ownerpass-file FILE
+                      read the password from the first line of FILE
   --json              machine-readable output (the same JSON)
 `,
   async run({ flags, call }, io) {
@@ -311,7 +320,7 @@ A transaction the node rejects (bad signature or nonce, insufficient funds,
 no room in its pool) is an error.
 
 Flags:
-  --node HOST:PORT   the node to send to (required)
+  --node HOST:PORT   the node to send to (required; or BCN_NODE)
   --sigtx JSON       the signed transaction, as 'bcn tx sign' prints it;
                      - reads it from stdin (required)
   --json             machine-readable output
@@ -360,7 +369,7 @@ returned it: the transaction's fields, then blockNumber, blockHash and
 merkleRoot. No match is an error.
 
 Flags:
-  --node HOST:PORT    the node to ask (required)
+  --node HOST:PORT    the node to ask (required; or BCN_NODE)
   --hash PREFIX       transaction hash prefix, hex
   --from PREFIX       sender address prefix, hex
   --to PREFIX         receiver prefix
@@ -420,7 +429,7 @@ for 'bcn tx verify --mrkproof':
 with --json. An unknown transaction is an error.
 
 Flags:
-  --node HOST:PORT   the node to ask (required)
+  --node HOST:PORT   the node to ask (required; or BCN_NODE)
   --hash HASH        the transaction hash, 64 hex characters (required)
   --json             machine-readable output (the same JSON)
 `,
@@ -455,7 +464,7 @@ With --json: {"hash":"<hash>","valid":true} or ... "valid":false}.
 Both verdicts exit with code 0.
 
 Flags:
-  --node HOST:PORT   the node to ask (required)
+  --node HOST:PORT   the node to ask (required; or BCN_NODE)
   --hash HASH        the transaction hash, 64 hex characters (required)
   --mrkproof JSON    the proof, as 'bcn tx prove' prints it; - reads it from
                      stdin (required)

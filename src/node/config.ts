@@ -18,6 +18,11 @@ export interface NodeConfig {
   bootstrap: boolean;
   /** A regular node's seed: the bootstrap node's address. */
   seed?: string;
+  /**
+   * The address peers are told to reach this node at, `host:port`
+   * (`--advertise`); `node` when absent. See {@link advertisedAddress}.
+   */
+  advertise?: string;
   /** The key-store directory. */
   keyStoreDir: string;
   /** The block-store directory. */
@@ -75,4 +80,40 @@ export function periodOf(cfg: Pick<NodeConfig, "periodMs">): number {
 /** The default store directory suffix: the port of `--node`. */
 export function portOf(addr: string): number {
   return splitHostPort(addr).port;
+}
+
+/**
+ * The address a node names itself by to its peers: `cfg.advertise`, else
+ * the address it serves on. Peer discovery sends it, relays name it as the
+ * origin of what they send, and it is never listed among the node's peers.
+ *
+ * @example
+ * ```ts
+ * import { advertisedAddress } from "./config.ts";
+ *
+ * advertisedAddress({ node: "0.0.0.0:1122", advertise: "10.0.0.5:1122" }); // "10.0.0.5:1122"
+ * advertisedAddress({ node: "127.0.0.1:1122" }); // "127.0.0.1:1122"
+ * ```
+ */
+export function advertisedAddress(
+  cfg: Pick<NodeConfig, "node" | "advertise">,
+): string {
+  return cfg.advertise ?? cfg.node;
+}
+
+/**
+ * Whether `host` is an unspecified address (`0.0.0.0`, `::`), which a node
+ * may listen on but which names no machine to its peers.
+ *
+ * @example
+ * ```ts
+ * import { isUnspecifiedHost } from "./config.ts";
+ *
+ * isUnspecifiedHost("0.0.0.0"); // true
+ * isUnspecifiedHost("::"); // true
+ * isUnspecifiedHost("10.0.0.5"); // false
+ * ```
+ */
+export function isUnspecifiedHost(host: string): boolean {
+  return host === "0.0.0.0" || (host.includes(":") && /^[0:]+$/.test(host));
 }

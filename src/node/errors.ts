@@ -18,6 +18,8 @@ export interface SyncErrorOptions {
   kind?: SyncErrorKind;
   /** Whether the node cannot go on (its store failed), whatever the peer. */
   fatal?: boolean;
+  /** The error behind it, such as a failed call to the seed. */
+  cause?: unknown;
 }
 
 /**
@@ -38,7 +40,7 @@ export class SyncError extends Error {
   readonly fatal: boolean;
   /** Creates a sync error with a one-line reason. */
   constructor(message: string, options: SyncErrorOptions = {}) {
-    super(message);
+    super(message, { cause: options.cause });
     this.name = "SyncError";
     this.kind = options.kind ?? "failed";
     this.fatal = options.fatal ?? false;

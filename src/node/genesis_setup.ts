@@ -29,6 +29,18 @@ export interface GenesisSetupOptions {
   signal: AbortSignal;
   /** Where warnings go. */
   log: (message: string) => void;
+  /**
+   * A regular node's first start: tries the seed's genesis (`attempt`, with
+   * {@link GenesisSetupOptions.fetchOnce}) until it gets it, such as
+   * `waitForSeed` of `seed_wait.ts`. Without it, one fetch (with its own retries) that
+   * fails when the seed cannot be reached.
+   */
+  seedWait?: (
+    seed: string,
+    attempt: () => Promise<SigGenesis>,
+  ) => Promise<SigGenesis>;
+  /** Fetches a peer's genesis bytes once, for each try of `seedWait`. */
+  fetchOnce?: (peer: string) => Promise<Uint8Array>;
 }
 
 /** The genesis a node starts from, and the accounts made with a new one. */
@@ -169,7 +181,7 @@ async function createGenesis(
 
 async function fetchGenesis(
   seed: string,
-  options: GenesisSetupOptions,
+  options: Pick<GenesisSetupOptions, "fetch" | "signal">,
 ): Promise<SigGenesis> {
   let bytes: Uint8Array;
   try {
@@ -179,7 +191,7 @@ async function fetchGenesis(
     options.signal.throwIfAborted();
     throw new SyncError(
       `cannot fetch the genesis from seed ${seed}: ${messageOf(e)}`,
-      { kind: "unreachable" },
+      { kind: "unreachable", cause: e },
     );
   }
   let genesis: SigGenesis;
@@ -201,7 +213,14 @@ async function syncGenesis(
 ): Promise<SigGenesis> {
   const seed = cfg.seed;
   if (!seed) throw new SyncError("a regular node needs --seed host:port");
-  const genesis = await fetchGenesis(seed, options);
+  const { seedWait, fetchOnce } = options;
+  const genesis = seedWait
+    ? await seedWait(
+      seed,
+      () =>
+        fetchGenesis(seed, { ...options, fetch: fetchOnce ?? options.fetch }),
+    )
+    : await fetchGenesis(seed, options);
   // Written only after its signature checked.
   await store.writeGenesis(genesis);
   return genesis;

@@ -29,7 +29,12 @@ import { BlockStore } from "../store/block_store.ts";
 import { PENDING_FILE, PendingStore } from "../store/pending_store.ts";
 import { readKey } from "../store/key_store.ts";
 import { runCatchUpPoller } from "./catch_up.ts";
-import { type NodeConfig, periodOf, splitHostPort } from "./config.ts";
+import {
+  advertisedAddress,
+  type NodeConfig,
+  periodOf,
+  splitHostPort,
+} from "./config.ts";
 import { EventBus } from "./events.ts";
 import { Ledger } from "./ledger.ts";
 import { NodeMonitor } from "./monitor.ts";
@@ -134,7 +139,7 @@ export class Node {
       protocol: config.peerProtocol ?? "auto",
     });
     this.#discovery = new PeerDiscovery({
-      self: config.node,
+      self: advertisedAddress(config),
       seed: config.seed,
       registry: this.#registry,
       periodMs,
@@ -145,7 +150,9 @@ export class Node {
       name: "tx",
       retryMs: periodMs,
       log,
-      open: openTxStream(this.#registry, { origin: config.node }),
+      open: openTxStream(this.#registry, {
+        origin: advertisedAddress(config),
+      }),
       // A peer that (re)joins, above all the authority back from an
       // outage, is offered the pending pool it may have missed.
       backlog: () => this.#pendingBytes(),
@@ -154,7 +161,9 @@ export class Node {
       name: "block",
       retryMs: periodMs,
       log,
-      open: openBlockStream(this.#registry, { origin: config.node }),
+      open: openBlockStream(this.#registry, {
+        origin: advertisedAddress(config),
+      }),
     });
     this.#monitor = new NodeMonitor({
       config,
@@ -292,6 +301,8 @@ export class Node {
       // The CLI's node (no log of its own) redraws one line on a terminal.
       progress: this.#options.log ? "log" : "terminal",
       pool: this.#pool,
+      // A first start waits for its seed (until stopped), not 3 s.
+      waitForSeed: true,
     });
     const state = await sync.syncState();
     signal.throwIfAborted();
@@ -365,7 +376,12 @@ export class Node {
         keyAccess,
         passwordThrottle: new PasswordThrottle({ log: this.#log }),
       }),
-      account: accountMethods({ ledger, keyStoreDir, keyAccess }),
+      account: accountMethods({
+        ledger,
+        keyStoreDir,
+        keyAccess,
+        log: this.#log,
+      }),
       node: {
         ...peerDiscoverMethods(this.#discovery, {
           remembersCallers: cfg.bootstrap,
@@ -385,7 +401,7 @@ export class Node {
       this.#tasks.push(runCatchUpPoller({
         periodMs: periodOf(cfg),
         peers: syncPeers,
-        self: cfg.node,
+        self: advertisedAddress(cfg),
         source,
         lastNumber: () => ledger.state.lastNumber,
         // A held block a peer sends again must be the one held.
@@ -396,7 +412,9 @@ export class Node {
       }));
     }
     const seed = cfg.seed;
-    if (!cfg.bootstrap && seed !== undefined && seed !== cfg.node) {
+    if (
+      !cfg.bootstrap && seed !== undefined && seed !== advertisedAddress(cfg)
+    ) {
       // The seed is the authority or a node nearer to it (which does the
       // same): old pending transactions are offered to it again, in case
       // they never reached it (see reoffer.ts).

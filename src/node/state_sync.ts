@@ -17,6 +17,7 @@ import { BlockStore, BlockStoreError } from "../store/block_store.ts";
 import { checkStartInputs, setUpGenesis } from "./genesis_setup.ts";
 import type { NodeConfig } from "./config.ts";
 import { sleep } from "./sleep.ts";
+import { waitForSeed } from "./seed_wait.ts";
 import { SyncError } from "./errors.ts";
 import { Ledger } from "./ledger.ts";
 import { verifiedBlocks, VerifyPool } from "./verify_pool.ts";
@@ -105,6 +106,13 @@ export interface StateSyncOptions {
   /** Workers of a pool the sync starts itself; one per core by default. */
   workers?: number;
   /**
+   * On a regular node's first start, wait for an unreachable seed, trying
+   * again with a growing pause and a line each time ({@link waitForSeed}),
+   * until it answers or `signal` aborts; by default the start fails after
+   * `maxAttempts` tries.
+   */
+  waitForSeed?: boolean;
+  /**
    * How progress is shown: `terminal` redraws one line on stderr when it is
    * a terminal (else plain lines on stderr); `log` sends plain lines to
    * `log`. By default `log` when `log` is given, else `terminal`.
@@ -181,6 +189,11 @@ export class StateSync {
     const { genesis, created } = await setUpGenesis(this.#cfg, store, {
       fetch: (seed) =>
         this.#retry(() => this.#source().genesis(seed, this.#signal)),
+      fetchOnce: (seed) => this.#source().genesis(seed, this.#signal),
+      seedWait: this.#options.waitForSeed
+        ? (seed, attempt) =>
+          waitForSeed(seed, attempt, { signal: this.#signal, log: this.#log })
+        : undefined,
       signal: this.#signal,
       log: this.#log,
     });

@@ -14,7 +14,7 @@ import {
   writeKey,
 } from "../store/key_store.ts";
 import type { Account as AccountService } from "./gen/account_pb.ts";
-import { messageOf } from "../util/errors.ts";
+import { messageOf, messageWithoutPaths } from "../util/errors.ts";
 import { KeyAccess } from "./key_access.ts";
 
 /** How many new accounts AccountCreate makes a minute, by default. */
@@ -60,6 +60,11 @@ export interface AccountBackend {
   readonly keyAccess?: KeyAccess;
   /** Bounds of AccountCreate. */
   readonly createLimits?: AccountCreateLimits;
+  /**
+   * Where failures the operator must look into go, with the key store's
+   * path (clients are told them without it); nowhere by default.
+   */
+  readonly log?: (message: string) => void;
 }
 
 /**
@@ -79,6 +84,7 @@ export function accountMethods(
   const limits = backend.createLimits ?? {};
   const perMinute = limits.perMinute ?? ACCOUNTS_PER_MINUTE;
   const maxKeyFiles = limits.maxKeyFiles ?? MAX_KEY_FILES;
+  const log = backend.log ?? (() => {});
   const now = limits.now ?? (() => performance.now());
   // A token bucket: at most `perMinute` tokens, refilled continuously.
   const refillMs = 60_000 / perMinute;
@@ -102,10 +108,13 @@ export function accountMethods(
     tokens--;
   }
   async function create(password: string): Promise<string> {
-    const held = await countKeys(backend.keyStoreDir);
+    const held = await countKeys(backend.keyStoreDir, log);
     if (held >= maxKeyFiles) {
+      log(
+        `AccountCreate: key store ${backend.keyStoreDir} is full (${held} key files)`,
+      );
       throw new ConnectError(
-        `key store ${backend.keyStoreDir} is full: it holds ${held} key files, the most AccountCreate fills it to; remove unused key files to make room`,
+        `the node's key store is full: it holds ${held} key files, the most AccountCreate fills it to; remove unused key files to make room`,
         Code.ResourceExhausted,
       );
     }
@@ -114,10 +123,17 @@ export function accountMethods(
       await writeKey(backend.keyStoreDir, account, password);
     } catch (e) {
       if (e instanceof KeyStoreError) {
-        throw new ConnectError(e.message, Code.InvalidArgument);
+        throw new ConnectError(e.publicMessage, Code.InvalidArgument);
       }
+      log(
+        `AccountCreate: cannot write the key of account ${account.address}: ${
+          messageOf(e)
+        }`,
+      );
       throw new ConnectError(
-        `cannot write the key of account ${account.address}: ${messageOf(e)}`,
+        `cannot write the key of account ${account.address}: ${
+          messageWithoutPaths(e)
+        }`,
         Code.Internal,
       );
     }
@@ -155,12 +171,16 @@ export function accountMethods(
 }
 
 /** The number of key files in `dir`; Internal when it cannot be read. */
-async function countKeys(dir: string): Promise<number> {
+async function countKeys(
+  dir: string,
+  log: (message: string) => void,
+): Promise<number> {
   try {
     return (await listKeys(dir)).length;
   } catch (e) {
+    log(`AccountCreate: cannot read the key store ${dir}: ${messageOf(e)}`);
     throw new ConnectError(
-      `cannot read the key store ${dir}: ${messageOf(e)}`,
+      `cannot read the key store: ${messageWithoutPaths(e)}`,
       Code.Internal,
     );
   }

@@ -5,7 +5,8 @@
  * @module
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { messageOf } from "../util/errors.ts";
+import { messageWithoutPaths } from "../util/errors.ts";
+import { BLOCKS_FILE, GENESIS_FILE } from "../store/block_store.ts";
 
 /** A search prefix: 1 to 64 lowercase hex characters. */
 const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/;
@@ -45,8 +46,13 @@ export function hexPrefixField(value: string, field: string): string {
  * ```
  */
 export function blockStoreError(err: unknown): ConnectError {
+  // The client learns what failed, not where the node keeps its store.
+  const reason = messageWithoutPaths(err).replace(
+    new RegExp(`\\S*[/\\\\](${BLOCKS_FILE}|${GENESIS_FILE})\\b`, "g"),
+    "$1",
+  );
   return new ConnectError(
-    `cannot read the block store: ${messageOf(err)}`,
+    `cannot read the block store: ${reason}`,
     Code.Internal,
   );
 }

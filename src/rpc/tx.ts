@@ -31,6 +31,7 @@ import { CLIENT_ADDRESS, KeyAccess } from "./key_access.ts";
 import { PasswordThrottle } from "./password_throttle.ts";
 import { relayOrigin } from "./relay_origin.ts";
 import { blockStoreError, hexPrefixField } from "./statuses.ts";
+import { messageOf, messageWithoutPaths } from "../util/errors.ts";
 
 /**
  * What the Tx service needs from the node's ledger (the node's `Ledger`
@@ -126,7 +127,13 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
       }
       const account = await throttle.attempt(
         req.From.toLowerCase(),
-        () => readAccount(backend.keyStoreDir, req.From, req.Password),
+        () =>
+          readAccount(
+            backend.keyStoreDir,
+            req.From,
+            req.Password,
+            backend.log,
+          ),
         { client: ctx.values.get(CLIENT_ADDRESS) },
       );
       const from = account.address;
@@ -250,18 +257,23 @@ async function readAccount(
   dir: string,
   address: string,
   password: string,
+  log: (message: string) => void = () => {},
 ): Promise<Account> {
   try {
     return await readKey(dir, address, password);
   } catch (e) {
+    // The client is told what went wrong, never where the keys are; the
+    // node's log keeps the path of a failure the operator must look into.
     if (!(e instanceof KeyStoreError)) {
+      log(`TxSign: cannot read the key store: ${messageOf(e)}`);
       throw new ConnectError(
-        `cannot read the key store: ${(e as Error).message}`,
+        `cannot read the key store: ${messageWithoutPaths(e)}`,
         Code.Internal,
       );
     }
+    if (e.kind === "damaged") log(`TxSign: ${e.message}`);
     const code = KEY_STORE_CODES[e.kind];
-    throw new ConnectError(e.message, code, undefined, undefined, e);
+    throw new ConnectError(e.publicMessage, code, undefined, undefined, e);
   }
 }
 

@@ -30,11 +30,25 @@ export type KeyStoreErrorKind =
 export class KeyStoreError extends Error {
   /** What went wrong. */
   readonly kind: KeyStoreErrorKind;
-  /** Creates a key-store error of `kind` with a one-line message. */
-  constructor(kind: KeyStoreErrorKind, message: string) {
+  /**
+   * The message without the key store's paths, for a node's clients (who
+   * must not learn where the node keeps its keys); `message` when it names
+   * none.
+   */
+  readonly publicMessage: string;
+  /**
+   * Creates a key-store error of `kind` with a one-line message, and the
+   * same without paths when `message` names one.
+   */
+  constructor(
+    kind: KeyStoreErrorKind,
+    message: string,
+    publicMessage: string = message,
+  ) {
     super(message);
     this.name = "KeyStoreError";
     this.kind = kind;
+    this.publicMessage = publicMessage;
   }
 }
 
@@ -146,16 +160,21 @@ export async function decryptKey(
   return await decryptNamed(data, password, "key");
 }
 
+// `name` is what the error says (it may hold a path); `publicName` the same
+// without the path, for clients.
 async function decryptNamed(
   data: Uint8Array,
   password: string,
   name: string,
+  publicName: string = name,
 ): Promise<Account> {
   const plain = await openSealed(data, password);
   if (plain === undefined) {
+    const why = "wrong password or corrupted file";
     throw new KeyStoreError(
       "wrong-password",
-      `cannot decrypt ${name}: wrong password or corrupted file`,
+      `cannot decrypt ${name}: ${why}`,
+      `cannot decrypt ${publicName}: ${why}`,
     );
   }
   try {
@@ -164,6 +183,7 @@ async function decryptNamed(
     throw new KeyStoreError(
       "damaged",
       `${name} holds no valid key: ${errorText(e)}`,
+      `${publicName} holds no valid key: ${errorText(e)}`,
     );
   } finally {
     plain.fill(0);
@@ -236,15 +256,22 @@ export async function readKey(
       throw new KeyStoreError(
         "not-found",
         `no key for account ${addr} in ${dir}`,
+        `no key for account ${addr} in the key store`,
       );
     }
     throw e;
   }
-  const account = await decryptNamed(data, password, `key file ${path}`);
+  const account = await decryptNamed(
+    data,
+    password,
+    `key file ${path}`,
+    `the key file of account ${addr}`,
+  );
   if (account.address !== addr) {
     throw new KeyStoreError(
       "damaged",
       `key file ${path} holds the key of account ${account.address}`,
+      `the key file of account ${addr} holds the key of account ${account.address}`,
     );
   }
   return account;

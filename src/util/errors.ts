@@ -104,3 +104,55 @@ export function firstLine(text: string): string {
 export function messageOf(err: unknown): string {
   return firstLine(err instanceof Error ? err.message : String(err));
 }
+
+/** Network failures by Node-style error code, in a user's words. */
+const NETWORK_CAUSES: Readonly<Record<string, string>> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  EPIPE: "connection closed",
+  ETIMEDOUT: "connection timed out",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  EADDRNOTAVAIL: "address not available",
+  ENOTFOUND: "unknown host",
+  EAI_AGAIN: "unknown host (name lookup failed)",
+  EAI_NONAME: "unknown host",
+};
+
+/**
+ * What went wrong on the network, in a few words (`connection refused`),
+ * when an error of the chain is a network failure; `undefined` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { networkCause } from "./errors.ts";
+ *
+ * const err = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+ * console.log(networkCause(new Error("call failed", { cause: err }))); // connection refused
+ * ```
+ */
+export function networkCause(err: unknown): string | undefined {
+  const e = networkError(err);
+  return e && (NETWORK_CAUSES[e.code] ?? firstLine(e.message));
+}
+
+/**
+ * An error's one-line message (see {@link messageOf}) without the file
+ * paths Deno's file-system errors end with (`: open '/var/bcn/keys/ab'`)
+ * nor their `(os error N)`: what is said to a client, who must not learn
+ * the server's paths.
+ *
+ * @example
+ * ```ts
+ * import { messageWithoutPaths } from "./errors.ts";
+ *
+ * const e = new Error("Permission denied (os error 13): open '/srv/keys/ab12'");
+ * console.log(messageWithoutPaths(e)); // "Permission denied"
+ * ```
+ */
+export function messageWithoutPaths(err: unknown): string {
+  return messageOf(err)
+    .replace(/ \(os error \d+\)/g, "")
+    .replace(/: [a-z_]+ '[^']*'(?: -> '[^']*')?$/i, "")
+    .replace(/'\/[^']*'|"\/[^"]*"/g, "(path)");
+}

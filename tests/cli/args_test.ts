@@ -4,6 +4,7 @@ import {
   parseDuration,
   parseFlags,
   parseHexPrefix,
+  unknownFlag,
   UsageError,
 } from "../../src/cli/args.ts";
 
@@ -76,5 +77,67 @@ Deno.test("exactly one of a set of flags", () => {
     () => oneOf({ a: "", c: "1" }, ["a", "b", "c"]),
     UsageError,
     "give only one of --a, --b and --c, not --a and --c",
+  );
+});
+
+Deno.test("an unknown flag names the nearest known one", () => {
+  const spec = {
+    json: { type: "boolean" },
+    ownerpass: { type: "string" },
+  } as const;
+  assertThrows(
+    () => parseFlags(["--jsn"], spec),
+    UsageError,
+    "unknown flag --jsn; did you mean --json?",
+  );
+  assertThrows(
+    () => parseFlags(["--ownerpas=x"], spec),
+    UsageError,
+    "unknown flag --ownerpas; did you mean --ownerpass?",
+  );
+  assertThrows(
+    () => parseFlags(["--hepl"], spec),
+    UsageError,
+    "unknown flag --hepl; did you mean --help?",
+  );
+  for (const far of ["--bogus", "-x"]) {
+    assertThrows(
+      () => parseFlags([far], spec),
+      UsageError,
+      `unknown flag ${far}`,
+    );
+    try {
+      parseFlags([far], spec);
+    } catch (e) {
+      assertEquals((e as Error).message, `unknown flag ${far}`);
+    }
+  }
+  assertEquals(
+    unknownFlag("--nod", ["node", "json"]),
+    "unknown flag --nod; did you mean --node?",
+  );
+});
+
+Deno.test("an injected environment; a password file given beats it", () => {
+  const spec = {
+    node: { type: "string", env: "BCN_NODE" },
+    ownerpass: {
+      type: "string",
+      env: "BCN_OWNERPASS",
+      file: "ownerpass-file",
+    },
+    "ownerpass-file": { type: "string" },
+  } as const;
+  const env = (name: string) =>
+    ({ BCN_NODE: "127.0.0.1:9", BCN_OWNERPASS: "from-env" })[name];
+  assertEquals(parseFlags([], spec, { env }), {
+    node: "127.0.0.1:9",
+    ownerpass: "from-env",
+  });
+  assertEquals(
+    parseFlags(["--node", "127.0.0.1:8", "--ownerpass-file", "f"], spec, {
+      env,
+    }),
+    { node: "127.0.0.1:8", "ownerpass-file": "f" },
   );
 });

@@ -8,6 +8,7 @@ import {
 } from "../../src/cli/command.ts";
 import { COMMANDS } from "../../src/cli/table.ts";
 import { captureIo, NODE } from "./harness.ts";
+import { withTempDir } from "../support.ts";
 
 const NOT_RUN: Command = {
   name: "test cmd",
@@ -111,4 +112,98 @@ Deno.test("onStop: an abort of io.signal calls the handler until removed", () =>
   // Already aborted: called at once.
   onStop(captureIo({ signal: AbortSignal.abort() }), () => calls++)();
   assertEquals(calls, 2);
+});
+
+Deno.test("a client command takes --node from BCN_NODE; the flag wins", async () => {
+  const env = (name: string) => name === "BCN_NODE" ? "127.0.0.1:7" : undefined;
+  const echo = clientCommand({
+    name: "test echo",
+    summary: "prints its node",
+    flags: {},
+    help: "Usage: bcn test echo --node HOST:PORT\n",
+    run: ({ node }, io) => Promise.resolve(io.out(node)),
+  });
+  const io = { ...captureIo(), env };
+  await runCommand(echo, [], io);
+  await runCommand(echo, ["--node", NODE], io);
+  assertEquals(io.lines, ["127.0.0.1:7", NODE]);
+  const unset = { ...captureIo(), env: () => undefined };
+  const err = await assertRejects(() => runCommand(echo, [], unset));
+  assertEquals((err as Error).message, "missing --node (or set BCN_NODE)");
+  // A node start's --node is where it listens: never BCN_NODE.
+  const start = COMMANDS.find((c) => c.name === "node start")!;
+  assertEquals(start.flags.node.env, undefined);
+  await assertRejects(
+    () => runCommand(start, [], { ...captureIo(), env }),
+    UsageError,
+    "missing --node",
+  );
+});
+
+Deno.test("a password a command needs: flag, file, environment, else asked", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/pass`, "from-file\n");
+    const seen: string[] = [];
+    const asked: string[] = [];
+    const cmd = clientCommand({
+      name: "test pass",
+      summary: "prints its password",
+      flags: {
+        ownerpass: {
+          type: "string",
+          env: "BCN_OWNERPASS",
+          file: "ownerpass-file",
+          prompt: "owner password",
+        },
+        "ownerpass-file": { type: "string" },
+      },
+      help: "Usage: bcn test pass --node HOST:PORT --ownerpass PASS\n",
+      run: ({ flags }) => {
+        seen.push(String(flags.ownerpass));
+        return Promise.resolve();
+      },
+    });
+    const io = (env?: string, typed?: string) => ({
+      ...captureIo(),
+      env: (name: string) => name === "BCN_OWNERPASS" ? env : undefined,
+      promptSecret: (label: string) => {
+        asked.push(label);
+        return Promise.resolve(typed);
+      },
+    });
+    const node = ["--node", NODE];
+    const file = ["--ownerpass-file", `${dir}/pass`];
+    await runCommand(cmd, [...node, "--ownerpass", "flag"], io("env", "t"));
+    await runCommand(cmd, [...node, ...file], io("env", "t"));
+    await runCommand(cmd, node, io("env", "t"));
+    assertEquals(asked, []);
+    await runCommand(cmd, node, io(undefined, "typed"));
+    assertEquals(asked, ["owner password"]);
+    // Nothing typed (or no terminal): the command's own error.
+    await runCommand(cmd, node, io(undefined, undefined));
+    assertEquals(seen, ["flag", "from-file", "env", "typed", "undefined"]);
+    await assertRejects(
+      () => runCommand(cmd, [...node, "--ownerpass", "x", ...file], io("env")),
+      UsageError,
+      "give only one of --ownerpass and --ownerpass-file",
+    );
+  });
+});
+
+Deno.test("every password flag has its file flag", () => {
+  const withPasswords = COMMANDS.filter((c) =>
+    Object.keys(c.flags).some((f) => f.endsWith("pass"))
+  );
+  assertEquals(withPasswords.map((c) => c.name), [
+    "node start",
+    "account create",
+    "tx sign",
+  ]);
+  for (const c of withPasswords) {
+    for (const [name, spec] of Object.entries(c.flags)) {
+      if (!name.endsWith("pass")) continue;
+      assertEquals(spec.file, `${name}-file`, `${c.name} --${name}`);
+      assertEquals(c.flags[`${name}-file`]?.type, "string");
+    }
+  }
 });

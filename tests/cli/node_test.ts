@@ -16,6 +16,8 @@ import { txHash } from "../../src/chain/tx.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import { runCommand } from "../../src/cli/command.ts";
 import {
+  advertiseFlag,
+  askStartPasswords,
   formatEvent,
   NODE_SUBSCRIBE,
   nodeConfigFromFlags,
@@ -25,6 +27,7 @@ import { NodeError } from "../../src/cli/rpc_errors.ts";
 import { startServer } from "../../src/rpc/server.ts";
 import { freePort } from "../e2e/helpers.ts";
 import { captureIo, CHAIN, fakeNode, run, TX, withFake } from "./harness.ts";
+import { withTempDir } from "../support.ts";
 
 const enc = new TextEncoder();
 
@@ -221,4 +224,115 @@ Deno.test("node status: an answer that is not a status is one line", async () =>
   } finally {
     await server.shutdown();
   }
+});
+
+// ------------------------------------------------ node start: advertise
+
+Deno.test("node start --advertise: what peers are told, checked", () => {
+  assertEquals(nodeConfigFromFlags(BASE).advertise, undefined);
+  assertEquals(
+    nodeConfigFromFlags({
+      ...BASE,
+      node: "0.0.0.0:1122",
+      advertise: "10.0.0.5:1122",
+    }).advertise,
+    "10.0.0.5:1122",
+  );
+  assertEquals(advertiseFlag("[::]:1122", "[fd00::5]:1122"), "[fd00::5]:1122");
+  assertEquals(
+    advertiseFlag("127.0.0.1:1122", "node1.example:80"),
+    "node1.example:80",
+  );
+  for (const node of ["0.0.0.0:1122", "[::]:1122"]) {
+    assertThrows(
+      () => nodeConfigFromFlags({ ...BASE, node }),
+      UsageError,
+      `--node ${node} listens on every address, which is no address for peers to reach: give --advertise HOST:PORT`,
+    );
+  }
+  for (
+    const [value, message] of [
+      ["0.0.0.0:1122", '--advertise: "0.0.0.0:1122" is an unspecified address'],
+      ["[::]:1", '--advertise: "[::]:1" is an unspecified address'],
+      ["10.0.0.5", "--advertise: invalid address"],
+      ["10.0.0.5:0", "--advertise: port 0 is no port for peers to reach"],
+      ["", "--advertise: invalid address"],
+    ]
+  ) {
+    assertThrows(
+      () => nodeConfigFromFlags({ ...BASE, advertise: value }),
+      UsageError,
+      message,
+    );
+  }
+});
+
+// -------------------------------------- node start: a bootstrap's inputs
+
+Deno.test("a bootstrap's first start names each missing input and why", async () => {
+  await withTempDir(async (dir) => {
+    const flags = {
+      ...BASE,
+      blockstore: `${dir}/blocks`,
+      keystore: `${dir}/keys`,
+    };
+    const ask = (f: Record<string, string | boolean>) =>
+      askStartPasswords(nodeConfigFromFlags(f), f);
+    const first =
+      `the first start of a bootstrap node (no genesis in ${dir}/blocks yet) creates the chain`;
+    await assertRejects(
+      () => ask({ ...flags, authpass: "password", ownerpass: "password" }),
+      UsageError,
+      `missing --balance: ${first}, giving its initial owner this balance`,
+    );
+    await assertRejects(
+      () => ask({ ...flags, balance: "1000", ownerpass: "password" }),
+      UsageError,
+      `missing --authpass: ${first}, with an authority key encrypted with this password (or set BCN_AUTHPASS, or give --authpass-file)`,
+    );
+    await assertRejects(
+      () => ask({ ...flags, balance: "1000", authpass: "password" }),
+      UsageError,
+      `missing --ownerpass: ${first}, with an initial owner key encrypted with this password`,
+    );
+    await assertRejects(
+      () => ask({ ...flags, authpass: "abc", ownerpass: "password" }),
+      UsageError,
+      "authority password (--authpass) must be at least 5 bytes",
+    );
+    // A zero balance is the node's to refuse.
+    const cfg = await ask({
+      ...flags,
+      balance: "1000",
+      authpass: "password",
+      ownerpass: "password",
+    });
+    assertEquals([cfg.authPass, cfg.ownerPass], ["password", "password"]);
+    // Asked on a terminal, in order, when no flag gives them.
+    const asked: string[] = [];
+    const f = { ...flags, balance: "5" };
+    const typed = await askStartPasswords(nodeConfigFromFlags(f), f, {
+      prompt: (label) => {
+        asked.push(label);
+        return Promise.resolve(`typed ${label}`);
+      },
+    });
+    assertEquals(asked, ["authority password", "initial owner password"]);
+    assertEquals(typed.ownerPass, "typed initial owner password");
+    // Once the chain exists, only the authority password is needed.
+    await Deno.mkdir(`${dir}/blocks`);
+    await Deno.writeTextFile(`${dir}/blocks/genesis.json`, "{}");
+    assertEquals(
+      (await ask({ ...flags, authpass: "password" })).authPass,
+      "password",
+    );
+    await assertRejects(
+      () => ask(flags),
+      UsageError,
+      "missing --authpass: a bootstrap node decrypts its authority key with it",
+    );
+    // A regular node needs none of them.
+    const regular = { node: "127.0.0.1:1123", seed: "127.0.0.1:1122" };
+    assertEquals((await ask(regular)).authPass, undefined);
+  });
 });

@@ -6,6 +6,7 @@ import {
   groupHelp,
   isGroup,
   mainHelp,
+  unknownCommand,
 } from "../../src/cli/table.ts";
 import { captureIo } from "./harness.ts";
 
@@ -83,4 +84,50 @@ Deno.test("commands are found by their words", () => {
     true,
   ]);
   assertEquals(["dev", "start", "t"].map(isGroup), [false, false, false]);
+});
+
+Deno.test("an unknown command: the nearest one, else bcn --help", () => {
+  assertEquals(
+    unknownCommand(["tx", "sned", "--json"]),
+    'unknown command "tx sned"; did you mean "tx send"?',
+  );
+  assertEquals(
+    unknownCommand(["acount", "balance"]),
+    'unknown command "acount balance"; did you mean "account balance"?',
+  );
+  assertEquals(
+    unknownCommand(["acount"]),
+    'unknown command "acount"; did you mean "account"?',
+  );
+  assertEquals(
+    unknownCommand(["hepl"]),
+    'unknown command "hepl"; did you mean "help"?',
+  );
+  assertEquals(
+    unknownCommand(["bogus", "x"]),
+    `unknown command "bogus"; run 'bcn --help'`,
+  );
+  assertEquals(
+    unknownCommand(["tx", "bogus"]),
+    `unknown command "tx bogus"; run 'bcn --help'`,
+  );
+  assertEquals(
+    unknownCommand(["--bogus"]),
+    `unknown command "--bogus"; run 'bcn --help'`,
+  );
+});
+
+Deno.test("required flags are marked in every command's help", () => {
+  for (const c of COMMANDS) {
+    if (c.name === "dev") continue;
+    const node = c.help.split("\n").find((l) => l.startsWith("  --node "));
+    assert(node?.includes("(required"), c.name);
+    // A client command says its default, BCN_NODE.
+    assertEquals(node?.includes("BCN_NODE"), c.name !== "node start", c.name);
+  }
+  const start = COMMANDS.find((c) => c.name === "node start")!.help;
+  for (const flag of ["authpass", "ownerpass", "balance"]) {
+    const at = start.indexOf(`  --${flag} `);
+    assert(/\(required/.test(start.slice(at, at + 120)), flag);
+  }
 });

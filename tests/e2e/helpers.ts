@@ -38,7 +38,7 @@ export const BCN_PERMISSIONS: readonly string[] = [
   `--allow-read=${TEST_ROOT},${SRC_DIR}`,
   `--allow-write=${TEST_ROOT}`,
   "--allow-net=127.0.0.1,localhost",
-  "--allow-env=BCN_AUTHPASS,BCN_OWNERPASS",
+  "--allow-env=BCN_NODE,BCN_AUTHPASS,BCN_OWNERPASS",
 ];
 
 /**
@@ -77,11 +77,17 @@ export interface BcnOptions {
   /** Runs it under `ulimit -n openFiles` (through `bash`). */
   openFiles?: number;
   /**
-   * Extra environment variables. BCN_AUTHPASS and BCN_OWNERPASS are set to
-   * the empty string (which bcn treats as absent) unless given here, so a
-   * test never picks up the caller's passwords; TMPDIR is the tests' root.
+   * Extra environment variables. BCN_NODE, BCN_AUTHPASS and BCN_OWNERPASS
+   * are set to the empty string (which bcn treats as absent) unless given
+   * here, so a test never picks up the caller's node or passwords; TMPDIR
+   * is the tests' root.
    */
   env?: Record<string, string>;
+  /**
+   * The hosts of `--allow-net` instead of `127.0.0.1,localhost`, e.g. to
+   * listen on `0.0.0.0`.
+   */
+  net?: string;
   /**
    * Another checkout's `src/main.ts` to run instead of this one's (its
    * `deno.json` beside `src/`), e.g. to benchmark an older version.
@@ -151,7 +157,11 @@ function command(args: string[], options: BcnOptions): Deno.Command {
       ...ulimit,
       "run",
       ...BCN_V8_FLAGS,
-      ...BCN_PERMISSIONS,
+      ...BCN_PERMISSIONS.map((p) =>
+        options.net !== undefined && p.startsWith("--allow-net=")
+          ? `--allow-net=${options.net}`
+          : p
+      ),
       "--config",
       options.main?.replace(/src\/main\.ts$/, "deno.json") ?? CONFIG_PATH,
       options.main ?? MAIN_PATH,
@@ -161,6 +171,7 @@ function command(args: string[], options: BcnOptions): Deno.Command {
     // A child's temporary files (`bcn dev`'s) go under the tests' root, the
     // only place it may write.
     env: {
+      BCN_NODE: "",
       BCN_AUTHPASS: "",
       BCN_OWNERPASS: "",
       TMPDIR: TEST_ROOT,

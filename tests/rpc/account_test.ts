@@ -180,7 +180,7 @@ Deno.test("AccountCreate stops at the key file bound, also under concurrent call
       assertEquals(Code[e.code], "ResourceExhausted");
       assertEquals(
         e.rawMessage,
-        `key store ${keyStoreDir} is full: it holds 5 key files, the most AccountCreate fills it to; remove unused key files to make room`,
+        `the node's key store is full: it holds 5 key files, the most AccountCreate fills it to; remove unused key files to make room`,
       );
     }
     assertEquals((await listKeys(keyStoreDir)).length, 5);

@@ -139,14 +139,15 @@ Deno.test("TxSign errors: wrong password, no key, bad address", async () => {
           Password: "wrong password",
         }),
       Code.PermissionDenied,
-      "cannot decrypt key file",
+      // Never the node's key-store path.
+      `[permission_denied] cannot decrypt the key file of account ${chain.owner.address}: wrong password or corrupted file`,
     );
     const stranger = Account.create().address;
     await assertCode(
       () =>
         tx.txSign({ From: stranger, To: to, Value: 1n, Password: PASSWORD }),
       Code.NotFound,
-      `no key for account ${stranger}`,
+      `[not_found] no key for account ${stranger} in the key store`,
     );
     await assertCode(
       () => tx.txSign({ From: "xyz", To: to, Value: 1n, Password: PASSWORD }),

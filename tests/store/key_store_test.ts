@@ -239,3 +239,42 @@ test("listKeys lists key files only", async () => {
     assertEquals(await listKeys(dir), [a.address, b.address].sort());
   });
 });
+
+test("errors for a node's clients name no path", async () => {
+  await withTempDir(async (dir) => {
+    const a = Account.create();
+    const b = Account.create();
+    const path = await writeKey(dir, a, PASSWORD);
+    const wrong = await assertRejects(
+      () => readKey(dir, a.address, "wrong password"),
+      KeyStoreError,
+    ) as KeyStoreError;
+    assertEquals(
+      wrong.publicMessage,
+      `cannot decrypt the key file of account ${a.address}: wrong password or corrupted file`,
+    );
+    const missing = await assertRejects(
+      () => readKey(dir, b.address, PASSWORD),
+      KeyStoreError,
+    ) as KeyStoreError;
+    assertEquals(
+      missing.publicMessage,
+      `no key for account ${b.address} in the key store`,
+    );
+    await Deno.rename(path, join(dir, b.address));
+    const other = await assertRejects(
+      () => readKey(dir, b.address, PASSWORD),
+      KeyStoreError,
+    ) as KeyStoreError;
+    assertEquals(
+      other.publicMessage,
+      `the key file of account ${b.address} holds the key of account ${a.address}`,
+    );
+    for (const e of [wrong, missing, other]) {
+      assert(e.message.includes(dir), e.message);
+      assert(!e.publicMessage.includes(dir), e.publicMessage);
+    }
+    const short = new KeyStoreError("short-password", "too short");
+    assertEquals(short.publicMessage, "too short");
+  });
+});

@@ -5,6 +5,8 @@ import {
   firstLine,
   hasNodeErrorCode,
   messageOf,
+  messageWithoutPaths,
+  networkCause,
   networkError,
 } from "../../src/util/errors.ts";
 
@@ -48,4 +50,33 @@ Deno.test("firstLine and messageOf keep one line", () => {
   assertEquals(firstLine("  a\nb\nc"), "a");
   assertEquals(messageOf(new Error("x\ny")), "x");
   assertEquals(messageOf(42), "42");
+});
+
+Deno.test("networkCause: a network failure in a user's words", () => {
+  const refused = Object.assign(new Error("connect ECONNREFUSED 1.2.3.4:5"), {
+    code: "ECONNREFUSED",
+  });
+  assertEquals(
+    networkCause(new Error("outer", { cause: refused })),
+    "connection refused",
+  );
+  const odd = Object.assign(new Error("odd failure\nmore"), { code: "EODD" });
+  assertEquals(networkCause(odd), "odd failure");
+  assertEquals(networkCause(new Error("no code")), undefined);
+});
+
+Deno.test("messageWithoutPaths: Deno's file errors without their paths", async () => {
+  const e = await Deno.readFile(".tmp/no/such/key").catch((e) => e);
+  assertEquals(messageWithoutPaths(e), "No such file or directory");
+  assertEquals(
+    messageWithoutPaths(
+      new Error("Permission denied (os error 13): rename '/a/b' -> '/a/c'"),
+    ),
+    "Permission denied",
+  );
+  assertEquals(
+    messageWithoutPaths(new Error("cannot open '/srv/keys/ab' now")),
+    "cannot open (path) now",
+  );
+  assertEquals(messageWithoutPaths(new Error("plain")), "plain");
 });
