@@ -20,6 +20,7 @@ import type {
 } from "@connectrpc/connect/protocol";
 import { clientAddress } from "./address_list.ts";
 import { firstLine, messageOf } from "../util/errors.ts";
+import { sleep } from "../util/sleep.ts";
 import {
   addressKey,
   type ConnectionLimits,
@@ -578,7 +579,7 @@ async function shutdown(parts: ShutdownParts): Promise<void> {
   // clock, so a wall-clock jump neither cuts nor stretches the grace).
   const deadline = performance.now() + closeGraceMs;
   while (sockets.size > 0 && performance.now() < deadline) {
-    await delay(Math.min(20, Math.max(1, deadline - performance.now())));
+    await sleep(Math.min(20, Math.max(1, deadline - performance.now())));
   }
   for (const session of sessions) session.destroy();
   for (const socket of sockets) socket.destroy();
@@ -589,9 +590,4 @@ async function shutdown(parts: ShutdownParts): Promise<void> {
     new Promise<void>((resolve) => timer = setTimeout(resolve, 1000)),
   ]);
   clearTimeout(timer);
-}
-
-/** Resolves after `ms` milliseconds. */
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -17,7 +17,7 @@ import {
   type Gauge,
   type Histogram,
   Registry,
-} from "./prometheus.ts";
+} from "../util/prometheus.ts";
 
 /** What the node's collector reports just before every scrape. */
 export interface MetricsSnapshot {

@@ -40,7 +40,7 @@ import type { EventBus } from "./events.ts";
 import type { Ledger } from "./ledger.ts";
 import { Metrics, type MetricsSnapshot } from "./metrics.ts";
 import { DEFAULT_DISCOVER_TIMEOUT_MS, DEFAULT_MAX_FAILURES } from "./peers.ts";
-import { EXPOSITION_CONTENT_TYPE } from "./prometheus.ts";
+import { EXPOSITION_CONTENT_TYPE } from "../util/prometheus.ts";
 import type { RelayStats } from "./relay.ts";
 import type { SyncSource } from "./state_sync.ts";
 import {

@@ -27,7 +27,7 @@ import type { PeerRegistry } from "../rpc/registry.ts";
 import type { PeerBook } from "../rpc/node.ts";
 import type { PeerReader } from "./state_sync.ts";
 import { isPeerAddress } from "../rpc/peer_address.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../util/sleep.ts";
 
 /** How many peers of one PeerDiscover answer are taken. */
 export const MAX_PEERS_PER_ANSWER = 100;

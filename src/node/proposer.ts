@@ -6,7 +6,7 @@
  */
 import type { Account } from "../chain/account.ts";
 import type { Ledger } from "./ledger.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../util/sleep.ts";
 
 /** Options of {@link runProposer}. */
 export interface ProposerOptions {

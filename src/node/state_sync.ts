@@ -16,7 +16,7 @@ import type { PeerRegistry } from "../rpc/registry.ts";
 import { BlockStore, BlockStoreError } from "../store/block_store.ts";
 import { checkStartInputs, setUpGenesis } from "./genesis_setup.ts";
 import type { NodeConfig } from "./config.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../util/sleep.ts";
 import { SyncError } from "./errors.ts";
 import { Ledger } from "./ledger.ts";
 import { verifiedBlocks, VerifyPool } from "./verify_pool.ts";
