@@ -23,6 +23,7 @@ import {
   txHash,
   txSigner,
 } from "./tx.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** A block of transactions following `parent`. */
 export interface Block {
@@ -96,7 +97,6 @@ const hashCache = new WeakMap<SigBlock, string>();
 const bytesCache = new WeakMap<SigBlock, Uint8Array>();
 const signerCache = new WeakMap<SigBlock, string | null>();
 const rootCache = new WeakMap<Block, string>();
-const utf8 = new TextEncoder();
 
 /**
  * The canonical SigBlock as UTF-8 bytes (a `block.store` line without its
@@ -106,7 +106,7 @@ const utf8 = new TextEncoder();
 export function blockBytes(b: SigBlock): Uint8Array {
   let bytes = bytesCache.get(b);
   if (bytes === undefined) {
-    bytes = utf8.encode(encodeSigBlock(b));
+    bytes = encodeUtf8(encodeSigBlock(b));
     bytesCache.set(b, bytes);
   }
   return bytes;

@@ -9,6 +9,7 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { keccak_256, shake256 } from "@noble/hashes/sha3.js";
 import { toHex } from "./json.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 // noble's synchronous signing needs these hashes wired in once.
 secp.hashes.sha256 = sha256;
@@ -17,7 +18,6 @@ secp.hashes.hmacSha256 = (key: Uint8Array, msg: Uint8Array) =>
 
 const N = secp.Point.CURVE().n;
 const HALF_N = N >> 1n;
-const encoder = new TextEncoder();
 
 /** A failure to recover a signer from a malformed signature. */
 export class SignatureError extends Error {
@@ -30,7 +30,7 @@ export class SignatureError extends Error {
 
 /** Keccak-256 (Ethereum's padding) of bytes or of a string's UTF-8. */
 export function keccak256(data: Uint8Array | string): Uint8Array {
-  return keccak_256(typeof data === "string" ? encoder.encode(data) : data);
+  return keccak_256(typeof data === "string" ? encodeUtf8(data) : data);
 }
 
 /** Keccak-256 as 64 lowercase hex characters. */
@@ -52,7 +52,7 @@ export interface PublicKey {
  */
 export function addressOf(pub: PublicKey): string {
   const json = `{"curve":"P-256k1","x":${pub.x},"y":${pub.y}}`;
-  return toHex(shake256(encoder.encode(json), { dkLen: 32 }));
+  return toHex(shake256(encodeUtf8(json), { dkLen: 32 }));
 }
 
 /** A fresh random private scalar. */

@@ -141,6 +141,7 @@ export type JsonValue =
   | JsonValue[]
   | Map<string, JsonValue>;
 
+// Strict, unlike util/utf8.ts: invalid UTF-8 in chain data is an error.
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**

@@ -13,6 +13,7 @@ import {
   parseJson,
 } from "./json.ts";
 import { asTime, formatTime, type Time } from "./time.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** An unsigned transfer of `value` from `from` to `to`. */
 export interface Tx {
@@ -85,7 +86,6 @@ export function txDigest(tx: Tx): Uint8Array {
   return keccak256(encodeTx(tx));
 }
 
-const utf8 = new TextEncoder();
 const bytesCache = new WeakMap<SigTx, Uint8Array>();
 
 /**
@@ -103,7 +103,7 @@ const bytesCache = new WeakMap<SigTx, Uint8Array>();
 export function txBytes(tx: SigTx): Uint8Array {
   let bytes = bytesCache.get(tx);
   if (bytes === undefined) {
-    bytes = utf8.encode(encodeSigTx(tx));
+    bytes = encodeUtf8(encodeSigTx(tx));
     bytesCache.set(tx, bytes);
   }
   return bytes;

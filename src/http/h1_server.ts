@@ -36,6 +36,7 @@ import {
   MAX_HEAD_BYTES,
   parseHead,
 } from "./h1_head.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /**
  * A request as the connection hands it over; answer with a response.
@@ -119,8 +120,7 @@ export const MIN_BODY_BYTES = 1024;
 
 const EMPTY = new Uint8Array(0);
 const CRLF = new Uint8Array([13, 10]);
-const encoder = new TextEncoder();
-const CHUNKED_END = encoder.encode("0\r\n\r\n");
+const CHUNKED_END = encodeUtf8("0\r\n\r\n");
 /** The reason of every request cut short by its client (made once). */
 const CLIENT_GONE = new Error("the client closed the connection");
 /** Hop-by-hop fields: the connection sets them, not a handler. */
@@ -670,7 +670,7 @@ class ReadBuffer {
 
 /** One chunk of a chunked body. */
 function chunkOf(data: Uint8Array): Uint8Array {
-  const size = encoder.encode(`${data.length.toString(16)}\r\n`);
+  const size = encodeUtf8(`${data.length.toString(16)}\r\n`);
   const out = new Uint8Array(size.length + data.length + 2);
   out.set(size);
   out.set(data, size.length);

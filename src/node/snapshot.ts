@@ -37,6 +37,7 @@ import {
 import type { ConfirmedState, State } from "../chain/state.ts";
 import { writeFileAtomic } from "../store/atomic_write.ts";
 import type { BlockStore } from "../store/block_store.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** A running node writes a snapshot after this many new blocks. */
 export const SNAPSHOT_EVERY = 1000;
@@ -46,7 +47,6 @@ export const SNAPSHOT_FILE = "snapshot.json";
 
 const VERSION = 1n;
 const CHECKSUM_RE = /,"checksum":"([0-9a-f]{64})"\}\n?$/;
-const utf8 = new TextEncoder();
 
 /** A snapshot that matches its store: the state and where to go on from. */
 export interface Snapshot {
@@ -104,7 +104,7 @@ export async function writeSnapshot(
   length: number,
 ): Promise<void> {
   const text = encodeSnapshot(state, length);
-  await writeFileAtomic(join(store.dir, SNAPSHOT_FILE), utf8.encode(text), {
+  await writeFileAtomic(join(store.dir, SNAPSHOT_FILE), encodeUtf8(text), {
     mode: 0o600,
   });
 }

@@ -15,6 +15,7 @@ import type { BlockStore } from "../store/block_store.ts";
 import type { Block } from "./gen/block_pb.ts";
 import { relayOrigin } from "./relay_origin.ts";
 import { blockStoreError, hexPrefixField } from "./statuses.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** What the Block service's sync methods read from. */
 export interface BlockSyncBackend {
@@ -79,8 +80,6 @@ export interface BlockRelayBackend {
   readonly log?: (message: string) => void;
 }
 
-const utf8 = new TextEncoder();
-
 /**
  * BlockReceive and BlockSearch on a ledger:
  * - BlockReceive takes relayed blocks and offers each to the ledger, which
@@ -131,7 +130,7 @@ export function blockRelayMethods(
           const block of ledger.store.blocks({ from, signal: ctx.signal })
         ) {
           if (!match(block)) continue;
-          yield { Block: utf8.encode(encodeSigBlock(block)) };
+          yield { Block: encodeUtf8(encodeSigBlock(block)) };
           return;
         }
       } catch (e) {

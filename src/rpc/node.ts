@@ -9,6 +9,7 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { encodeEvent, type Event } from "../chain/event.ts";
 import type { Node } from "./gen/node_pb.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** The peers a node knows, as `PeerDiscover` answers and learns them. */
 export interface PeerBook {
@@ -123,8 +124,6 @@ export interface StreamSubscribeOptions {
   capacity?: number;
 }
 
-const utf8 = new TextEncoder();
-
 /**
  * The Node service's `StreamSubscribe` handler: checks `EventTypes` (each 0,
  * 1 or 2, else InvalidArgument naming the bad value), then streams every
@@ -162,7 +161,7 @@ export function streamSubscribeMethods(
       });
       try {
         for await (const event of events) {
-          yield { Event: utf8.encode(encodeEvent(event)) };
+          yield { Event: encodeUtf8(encodeEvent(event)) };
         }
       } catch (err) {
         if (err instanceof SubscriberTooSlow) {

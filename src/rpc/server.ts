@@ -47,6 +47,7 @@ import {
   serveHttpRoute,
 } from "../http/http_routes.ts";
 import { type HttpServer, listenHttp } from "../http/listener.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** Options of {@link startServer}. */
 export interface ServerOptions {
@@ -285,7 +286,7 @@ function unimplemented(
         header,
         body: once(encodeEnvelope(
           endStreamFlag,
-          new TextEncoder().encode(JSON.stringify(json)),
+          encodeUtf8(JSON.stringify(json)),
         )),
       };
     }

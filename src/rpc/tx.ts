@@ -31,6 +31,7 @@ import { CLIENT_ADDRESS, KeyAccess } from "./key_access.ts";
 import { PasswordThrottle } from "./password_throttle.ts";
 import { relayOrigin } from "./relay_origin.ts";
 import { blockStoreError, hexPrefixField } from "./statuses.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /**
  * What the Tx service needs from the node's ledger (the node's `Ledger`
@@ -85,7 +86,6 @@ export interface TxBackend {
  */
 export const TX_STATUS_HEADER = "bcn-tx-status";
 
-const utf8 = new TextEncoder();
 const ADDRESS_RE = /^[0-9a-fA-F]{64}$/;
 /** Relayed transactions of one stream verified at once, at most. */
 const MAX_TXS_IN_FLIGHT = 256;
@@ -137,7 +137,7 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
         nonce: ledger.state.nonce(from, true) + 1n,
         time: timeNow(),
       });
-      return { Tx: utf8.encode(encodeTx(tx)) };
+      return { Tx: encodeUtf8(encodeTx(tx)) };
     },
 
     async txSend(req, ctx) {
@@ -202,7 +202,7 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
               blockHash: blockHash(block),
               merkleRoot: block.merkleRoot,
             };
-            yield { Tx: utf8.encode(encodeSearchTx(found)) };
+            yield { Tx: encodeUtf8(encodeSearchTx(found)) };
             if (match.firstOnly) return;
           }
         }
@@ -219,7 +219,7 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
         const index = leaves.indexOf(hash);
         if (index < 0) continue;
         const proof = merkleProve(leaves, index);
-        return { MerkleProof: utf8.encode(encodeMerkleProof(proof)) };
+        return { MerkleProof: encodeUtf8(encodeMerkleProof(proof)) };
       }
       throw new ConnectError(
         `no confirmed transaction ${hash}`,

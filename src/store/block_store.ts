@@ -27,6 +27,8 @@ import {
 } from "../chain/genesis.ts";
 import { syncDir, writeFileAtomic } from "./atomic_write.ts";
 import { writeAll } from "../util/write_all.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
+import { equalBytes, joinLines } from "../util/bytes.ts";
 
 /** A block-store error a user can fix: a damaged file, a genesis clash. */
 export class BlockStoreError extends Error {
@@ -73,7 +75,6 @@ export const BLOCKS_FILE = "block.store";
 
 const NL = 0x0a;
 const DEFAULT_CHUNK = 64 * 1024;
-const utf8 = new TextEncoder();
 
 /**
  * `genesis.json` and `block.store` in a directory (mode 0700, files 0600).
@@ -151,7 +152,7 @@ export class BlockStore {
    * ```
    */
   writeGenesis(genesis: SigGenesis): Promise<void> {
-    const bytes = utf8.encode(encodeSigGenesis(genesis));
+    const bytes = encodeUtf8(encodeSigGenesis(genesis));
     return this.#serialise(async () => {
       const old = await this.readGenesisBytes();
       if (old !== undefined) {
@@ -243,15 +244,7 @@ export class BlockStore {
    * ```
    */
   appendLines(lines: readonly Uint8Array[]): Promise<void> {
-    let size = 0;
-    for (const l of lines) size += l.length + 1;
-    const line = new Uint8Array(size);
-    let off = 0;
-    for (const l of lines) {
-      line.set(l, off);
-      line[off + l.length] = NL;
-      off += l.length + 1;
-    }
+    const line = joinLines(lines);
     return this.#serialise(async () => {
       const created = !this.#blocksFileExists &&
         !(await exists(this.blocksPath));
@@ -631,12 +624,6 @@ async function exists(path: string): Promise<boolean> {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function errorText(e: unknown): string {

@@ -17,6 +17,7 @@ import { argon2idAsync } from "@noble/hashes/argon2.js";
 import { join } from "node:path";
 import { type Account, decodePrivateKey } from "../chain/account.ts";
 import { writeFileAtomic } from "./atomic_write.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** What went wrong in the key store, for callers that map it to a status. */
 export type KeyStoreErrorKind =
@@ -45,14 +46,13 @@ const SALT_BYTES = 32;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const ADDRESS_RE = /^[0-9a-f]{64}$/;
-const utf8 = new TextEncoder();
 
 async function aesKey(
   password: string,
   salt: Uint8Array,
   usage: KeyUsage,
 ): Promise<CryptoKey> {
-  const raw = await argon2idAsync(utf8.encode(password), salt, {
+  const raw = await argon2idAsync(encodeUtf8(password), salt, {
     t: 1,
     m: 256,
     p: 1,
@@ -89,7 +89,7 @@ export async function encryptKey(
   const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
   const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
   const key = await aesKey(password, salt, "encrypt");
-  const plain = utf8.encode(account.encodePrivateKey());
+  const plain = encodeUtf8(account.encodePrivateKey());
   try {
     const sealed = new Uint8Array(
       await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce }, key, plain),
@@ -291,7 +291,7 @@ export async function listKeys(dir: string): Promise<string[]> {
  * ```
  */
 export function checkPassword(password: string, name = "password"): void {
-  if (utf8.encode(password).length < MIN_PASSWORD_BYTES) {
+  if (encodeUtf8(password).length < MIN_PASSWORD_BYTES) {
     throw new KeyStoreError(
       "short-password",
       `${name} must be at least ${MIN_PASSWORD_BYTES} bytes`,
