@@ -14,6 +14,7 @@ import { U64_MAX } from "./json.ts";
 import { compareTime, type Time, timeNow } from "./time.ts";
 import { merkleRoot, ZERO_HASH } from "./merkle.ts";
 import { type SigTx, txHash, verifyTx } from "./tx.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** A transaction or block that breaks a state rule; the message says which. */
 export class StateError extends Error {
@@ -388,7 +389,7 @@ export class State {
       try {
         applyTxTo(ledger, tx);
       } catch (e) {
-        fail((e as Error).message);
+        fail(messageOf(e));
       }
     }
     ledger.balances.commitInto(this.#balances);

@@ -305,7 +305,7 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
         this.#apply(block);
       } catch (e) {
         this.#hooks.log?.(
-          `dropped block ${block.number}: ${(e as Error).message}`,
+          `dropped block ${block.number}: ${messageOf(e)}`,
         );
         return "rejected";
       }

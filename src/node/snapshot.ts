@@ -38,6 +38,7 @@ import type { ConfirmedState, State } from "../chain/state.ts";
 import { writeFileAtomic } from "../store/atomic_write.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import { encodeUtf8 } from "../util/utf8.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** A running node writes a snapshot after this many new blocks. */
 export const SNAPSHOT_EVERY = 1000;
@@ -149,7 +150,7 @@ export async function readSnapshot(
     text = await Deno.readTextFile(join(store.dir, SNAPSHOT_FILE));
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return { missing: true };
-    return { unusable: `cannot read it: ${(e as Error).message}` };
+    return { unusable: `cannot read it: ${messageOf(e)}` };
   }
   const m = CHECKSUM_RE.exec(text);
   if (!m) return { unusable: "it is damaged (no checksum)" };
@@ -177,7 +178,7 @@ export async function readSnapshot(
     balances = readPairs(f, "balances");
     nonces = readPairs(f, "nonces");
   } catch (e) {
-    return { unusable: `it is damaged: ${(e as Error).message}` };
+    return { unusable: `it is damaged: ${messageOf(e)}` };
   }
   if (number === 0n) {
     if (length !== 0 || hash !== genesisHash) {
@@ -198,9 +199,7 @@ export async function readSnapshot(
     block = decodeSigBlock(line);
   } catch (e) {
     return {
-      unusable: `block.store has no block where it says: ${
-        (e as Error).message
-      }`,
+      unusable: `block.store has no block where it says: ${messageOf(e)}`,
     };
   }
   if (block.number !== number || blockHash(block) !== hash) {

@@ -16,6 +16,7 @@ import type { Block } from "./gen/block_pb.ts";
 import { relayOrigin } from "./relay_origin.ts";
 import { blockStoreError, hexPrefixField } from "./statuses.ts";
 import { encodeUtf8 } from "../util/utf8.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** What the Block service's sync methods read from. */
 export interface BlockSyncBackend {
@@ -104,7 +105,7 @@ export function blockRelayMethods(
         try {
           block = decodeSigBlock(req.Block);
         } catch (e) {
-          backend.log?.(`dropped relayed block: ${(e as Error).message}`);
+          backend.log?.(`dropped relayed block: ${messageOf(e)}`);
           continue;
         }
         try {
@@ -113,7 +114,7 @@ export function blockRelayMethods(
           // The store failed under an applied block: the ledger has already
           // reported it as fatal to the node.
           throw new ConnectError(
-            `cannot keep block ${block.number}: ${(e as Error).message}`,
+            `cannot keep block ${block.number}: ${messageOf(e)}`,
             Code.Internal,
           );
         }

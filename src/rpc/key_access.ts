@@ -110,12 +110,13 @@ export class KeyAccess {
    * @example
    * ```ts
    * import { createContextValues } from "@connectrpc/connect";
+   * import { messageOf } from "../util/errors.ts";
    * import { CLIENT_ADDRESS, KeyAccess } from "./key_access.ts";
    * const values = createContextValues().set(CLIENT_ADDRESS, "10.0.0.7");
    * try {
    *   new KeyAccess().check(values, "TxSign");
    * } catch (e) {
-   *   console.log((e as Error).message);
+   *   console.log(messageOf(e));
    * }
    * ```
    */

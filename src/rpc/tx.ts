@@ -32,6 +32,7 @@ import { PasswordThrottle } from "./password_throttle.ts";
 import { relayOrigin } from "./relay_origin.ts";
 import { blockStoreError, hexPrefixField } from "./statuses.ts";
 import { encodeUtf8 } from "../util/utf8.ts";
+import { messageOf } from "../util/errors.ts";
 
 /**
  * What the Tx service needs from the node's ledger (the node's `Ledger`
@@ -172,7 +173,7 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
           tx = decodeSigTx(req.Tx);
         } catch (e) {
           dropped++;
-          backend.log?.(`dropped relayed tx: ${(e as Error).message}`);
+          backend.log?.(`dropped relayed tx: ${messageOf(e)}`);
           continue;
         }
         const offered: Promise<void> = ledger.offerTx(tx, origin).then(
@@ -256,7 +257,7 @@ async function readAccount(
   } catch (e) {
     if (!(e instanceof KeyStoreError)) {
       throw new ConnectError(
-        `cannot read the key store: ${(e as Error).message}`,
+        `cannot read the key store: ${messageOf(e)}`,
         Code.Internal,
       );
     }

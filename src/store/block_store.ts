@@ -29,6 +29,7 @@ import { syncDir, writeFileAtomic } from "./atomic_write.ts";
 import { writeAll } from "../util/write_all.ts";
 import { encodeUtf8 } from "../util/utf8.ts";
 import { equalBytes, joinLines } from "../util/bytes.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** A block-store error a user can fix: a damaged file, a genesis clash. */
 export class BlockStoreError extends Error {
@@ -205,7 +206,7 @@ export class BlockStore {
     try {
       return decodeSigGenesis(bytes);
     } catch (e) {
-      throw new BlockStoreError(`${this.genesisPath}: ${errorText(e)}`);
+      throw new BlockStoreError(`${this.genesisPath}: ${messageOf(e)}`);
     }
   }
 
@@ -294,7 +295,7 @@ export class BlockStore {
         block = decodeSigBlock(line);
       } catch (e) {
         throw new BlockStoreError(
-          `${this.blocksPath} line ${lineNo}: ${errorText(e)}`,
+          `${this.blocksPath} line ${lineNo}: ${messageOf(e)}`,
         );
       }
       if (block.number !== BigInt(lineNo)) {
@@ -504,7 +505,7 @@ export class BlockStore {
         await file.syncData();
         warn(
           `${BLOCKS_FILE}: cut off an unparsable last line ` +
-            `(${size - keep} bytes): ${errorText(e)}`,
+            `(${size - keep} bytes): ${messageOf(e)}`,
         );
       }
     } finally {
@@ -542,7 +543,7 @@ export class BlockStore {
       try {
         prev = decodeSigBlock(bytes);
       } catch (e) {
-        return refuse(`the line before it does not decode: ${errorText(e)}`);
+        return refuse(`the line before it does not decode: ${messageOf(e)}`);
       }
       prevNumber = prev.number;
       parent = blockHash(prev);
@@ -624,8 +625,4 @@ async function exists(path: string): Promise<boolean> {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
   }
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

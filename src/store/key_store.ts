@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { type Account, decodePrivateKey } from "../chain/account.ts";
 import { writeFileAtomic } from "./atomic_write.ts";
 import { encodeUtf8 } from "../util/utf8.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** What went wrong in the key store, for callers that map it to a status. */
 export type KeyStoreErrorKind =
@@ -163,7 +164,7 @@ async function decryptNamed(
   } catch (e) {
     throw new KeyStoreError(
       "damaged",
-      `${name} holds no valid key: ${errorText(e)}`,
+      `${name} holds no valid key: ${messageOf(e)}`,
     );
   } finally {
     plain.fill(0);
@@ -281,12 +282,13 @@ export async function listKeys(dir: string): Promise<string[]> {
  * @example
  * ```ts
  * import { checkPassword } from "./key_store.ts";
+ * import { messageOf } from "../util/errors.ts";
  *
  * checkPassword("secret password"); // fine
  * try {
  *   checkPassword("abc", "owner password");
  * } catch (e) {
- *   console.log((e as Error).message); // owner password must be at least 5 bytes
+ *   console.log(messageOf(e)); // owner password must be at least 5 bytes
  * }
  * ```
  */
@@ -297,8 +299,4 @@ export function checkPassword(password: string, name = "password"): void {
       `${name} must be at least ${MIN_PASSWORD_BYTES} bytes`,
     );
   }
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
