@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { encodeString } from "../chain/json.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** A mistake in the command line; printed as one line, exit code 1. */
 export class UsageError extends Error {
@@ -48,7 +49,7 @@ export function parseFlags(
       allowPositionals: false,
     });
   } catch (e) {
-    throw new UsageError(cleanMessage((e as Error).message));
+    throw new UsageError(cleanMessage(messageOf(e)));
   }
   const values: Flags = { ...parsed.values };
   for (const [name, s] of Object.entries(spec)) {

@@ -23,7 +23,7 @@ import {
 import { Node } from "../node/node.ts";
 import { decodeStatus, formatStatus, type NodeStatus } from "../node/status.ts";
 import { AddressList } from "../http/address_list.ts";
-import { firstLine } from "../util/errors.ts";
+import { firstLine, messageOf } from "../util/errors.ts";
 import {
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
   MAX_CONNECTIONS,
@@ -49,7 +49,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
   try {
     port = portOf(node);
   } catch (e) {
-    throw new UsageError(`--node: ${(e as Error).message}`);
+    throw new UsageError(`--node: ${messageOf(e)}`);
   }
   const bootstrap = flags.bootstrap === true;
   const seed = optionalString(flags, "seed");
@@ -60,7 +60,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
     try {
       portOf(seed);
     } catch (e) {
-      throw new UsageError(`--seed: ${(e as Error).message}`);
+      throw new UsageError(`--seed: ${messageOf(e)}`);
     }
   }
   const protocol = optionalString(flags, "peer-protocol") ?? "auto";
@@ -91,7 +91,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
     try {
       allowKeysFrom = AddressList.parse(allowKeys).toString().split(",");
     } catch (e) {
-      throw new UsageError(`--allow-keys-from: ${(e as Error).message}`);
+      throw new UsageError(`--allow-keys-from: ${messageOf(e)}`);
     }
     if (allowKeys.trim() === "") {
       throw new UsageError(
@@ -408,7 +408,7 @@ export async function fetchStatus(
   try {
     return { status: decodeStatus(text), text: text.trim() };
   } catch (e) {
-    throw new NodeError(`node ${addr}: bad answer: ${(e as Error).message}`);
+    throw new NodeError(`node ${addr}: bad answer: ${messageOf(e)}`);
   }
 }
 
