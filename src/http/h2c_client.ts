@@ -22,6 +22,7 @@ import type {
 } from "@connectrpc/connect/protocol";
 import { messageOf } from "../util/errors.ts";
 import { writeAll } from "../util/write_all.ts";
+import { connectTcp } from "../util/tcp.ts";
 import type { HeaderField } from "./hpack.ts";
 import { CONNECTION_HEADERS, H2Error, PREFACE } from "./h2_frames.ts";
 import { H2Connection, type H2Stream } from "./h2_connection.ts";
@@ -116,7 +117,7 @@ class Exchange {
     }
     const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = Number(url.port || 80);
-    const conn = await connectUnlessAborted(hostname, port, signal).catch(
+    const conn = await connectTcp(hostname, port, signal).catch(
       (e) => {
         if (signal?.aborted) throw signal.reason;
         throw unavailable(`cannot connect to ${url.host}: ${messageOf(e)}`, e);
@@ -429,32 +430,4 @@ function appendField(headers: Headers, name: string, value: string): void {
       }`,
     );
   }
-}
-
-/**
- * `Deno.connect`, given up when `signal` aborts first (the connection, if
- * it comes later, is closed).
- */
-function connectUnlessAborted(
-  hostname: string,
-  port: number,
-  signal: AbortSignal | undefined,
-): Promise<Deno.TcpConn> {
-  const connecting = Deno.connect({ hostname, port });
-  if (!signal) return connecting;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    connecting.then(
-      (conn) => {
-        signal.removeEventListener("abort", onAbort);
-        if (signal.aborted) conn.close();
-        else resolve(conn);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }

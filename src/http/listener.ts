@@ -418,6 +418,7 @@ export function probeAccept(
     const started = performance.now();
     let last = started;
     let late = false;
+    // node:net, not util/tcp.ts: the verdict needs the EMFILE/ENFILE codes.
     const socket = net.connect({ host, port });
     const done = (verdict: "accepting" | "stuck" | "unknown"): void => {
       clearInterval(tick);

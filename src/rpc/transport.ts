@@ -316,6 +316,7 @@ export class PeerTransport implements Transport {
 
   #connectTransport(): Transport {
     if (this.#connect === undefined) {
+      // A node:http Agent: connect-node speaks HTTP/1.1 only through one.
       this.#agent = new http.Agent({ keepAlive: true });
       this.#connect = createConnectTransport({
         baseUrl: `http://${this.addr}`,
