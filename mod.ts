@@ -32,6 +32,7 @@
 export * from "./src/chain/json.ts";
 export * from "./src/chain/time.ts";
 export * from "./src/chain/crypto.ts";
+export * from "./src/chain/signer_cache.ts";
 export * from "./src/chain/tx.ts";
 export * from "./src/chain/genesis.ts";
 export * from "./src/chain/block.ts";

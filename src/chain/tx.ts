@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { keccak256, keccak256Hex, recoverAddress } from "./crypto.ts";
+import { keccak256, keccak256Hex } from "./crypto.ts";
+import { recoverAddress } from "./signer_cache.ts";
 import {
   encodeBytes,
   encodeString,
@@ -121,21 +122,21 @@ export function txHash(tx: SigTx): string {
   return h;
 }
 
-const signerCache = new WeakMap<SigTx, string | null>();
+const signerByTx = new WeakMap<SigTx, string | null>();
 
 /**
  * The address a transaction's signature recovers, or null when the
  * signature is malformed.
  */
 export function txSigner(tx: SigTx): string | null {
-  let signer = signerCache.get(tx);
+  let signer = signerByTx.get(tx);
   if (signer === undefined) {
     try {
       signer = recoverAddress(txDigest(tx), tx.sig, tx.from);
     } catch {
       signer = null;
     }
-    signerCache.set(tx, signer);
+    signerByTx.set(tx, signer);
   }
   return signer;
 }
@@ -161,7 +162,7 @@ export interface TxFacts {
  */
 export function primeTx(tx: SigTx, facts: TxFacts): void {
   hashCache.set(tx, facts.hash);
-  signerCache.set(tx, facts.signer);
+  signerByTx.set(tx, facts.signer);
 }
 
 /** Whether the transaction's signature recovers its `from` address. */

@@ -15,7 +15,8 @@ import {
   decodeSigBlock,
   type SigBlock,
 } from "../chain/block.ts";
-import { recover, recoverAddress } from "../chain/crypto.ts";
+import { recover } from "../chain/crypto.ts";
+import { recoverAddress } from "../chain/signer_cache.ts";
 import { timeNow } from "../chain/time.ts";
 import {
   decodeSigTx,

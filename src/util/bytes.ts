@@ -66,3 +66,19 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/**
+ * The unsigned big-endian integer of bytes (0 for none).
+ *
+ * @example
+ * ```ts
+ * import { bytesToBigint } from "./bytes.ts";
+ *
+ * console.log(bytesToBigint(new Uint8Array([1, 0]))); // 256n
+ * ```
+ */
+export function bytesToBigint(b: Uint8Array): bigint {
+  let n = 0n;
+  for (const x of b) n = (n << 8n) | BigInt(x);
+  return n;
+}
