@@ -287,7 +287,7 @@ export class BlockStore {
     options: ReadBlocksOptions = {},
   ): AsyncIterableIterator<SigBlock> {
     const { from, signal, chunkSize } = options;
-    let lineNo = firstLine(from);
+    let lineNo = lineOfBlock(from);
     // Never an offset (see ReadLinesOptions), whatever object was passed.
     for await (const line of this.blockLines({ from, signal, chunkSize })) {
       let block: SigBlock;
@@ -331,7 +331,7 @@ export class BlockStore {
     const { signal } = options;
     signal?.throwIfAborted();
     const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
-    let skip = firstLine(options.from) - 1;
+    let skip = lineOfBlock(options.from) - 1;
     let file: Deno.FsFile;
     try {
       file = await Deno.open(this.blocksPath, { read: true });
@@ -566,7 +566,7 @@ export class BlockStore {
 }
 
 /** The line number of block `from`: 0 and 1 both mean line 1. */
-function firstLine(from: bigint | undefined): number {
+function lineOfBlock(from: bigint | undefined): number {
   if (from === undefined || from <= 1n) return 1;
   if (from > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER;
   return Number(from);
