@@ -44,6 +44,8 @@ export * from "./src/chain/tx_pool.ts";
 export * from "./src/store/key_store.ts";
 export * from "./src/store/block_store.ts";
 export * from "./src/node/config.ts";
+export { splitHostPort } from "./src/rpc/peer_address.ts";
+export type { PeerProtocol } from "./src/rpc/transport.ts";
 export {
   type PeerReader,
   StateSync,
@@ -58,7 +60,12 @@ export { messageOf } from "./src/util/errors.ts";
 export type { AccountLedger } from "./src/rpc/account.ts";
 export type { BlockLedger } from "./src/rpc/block.ts";
 export type { TxLedger } from "./src/rpc/tx.ts";
-export type { EventFeed, EventFeedOptions, PeerBook } from "./src/rpc/node.ts";
+export type { PeerBook } from "./src/rpc/node.ts";
+export {
+  type EventFeed,
+  type EventFeedOptions,
+  SubscriberTooSlow,
+} from "./src/rpc/event_feed.ts";
 export { Node, type NodeOptions } from "./src/node/node.ts";
 export {
   decodeStatus,
@@ -74,7 +81,6 @@ export {
   DEFAULT_SUBSCRIBER_CAPACITY,
   EventBus,
   type SubscribeOptions,
-  SubscriberTooSlow,
 } from "./src/node/events.ts";
 export {
   type BlockOutcome,

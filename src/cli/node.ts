@@ -13,13 +13,9 @@ import {
 } from "../chain/event.ts";
 import { DecodeError, encodeString, encodeU64 } from "../chain/json.ts";
 import { decodeSigTx, txHash } from "../chain/tx.ts";
-import {
-  DEFAULT_PERIOD_MS,
-  type NodeConfig,
-  type PeerProtocol,
-  portOf,
-  splitHostPort,
-} from "../node/config.ts";
+import { DEFAULT_PERIOD_MS, type NodeConfig, portOf } from "../node/config.ts";
+import { splitHostPort } from "../rpc/peer_address.ts";
+import type { PeerProtocol } from "../rpc/transport.ts";
 import { Node } from "../node/node.ts";
 import { decodeStatus, formatStatus, type NodeStatus } from "../node/status.ts";
 import { AddressList } from "../http/address_list.ts";

@@ -16,9 +16,7 @@ import {
   type EventFeed,
   type EventFeedOptions,
   SubscriberTooSlow,
-} from "../rpc/node.ts";
-
-export { SubscriberTooSlow };
+} from "../rpc/event_feed.ts";
 
 /** Default of the `capacity` of {@link EventBus.subscribe}. */
 export const DEFAULT_SUBSCRIBER_CAPACITY = 1000;

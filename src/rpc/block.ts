@@ -14,7 +14,8 @@ import {
 import type { BlockStore } from "../store/block_store.ts";
 import type { Block } from "./gen/block_pb.ts";
 import { relayOrigin } from "./relay_origin.ts";
-import { blockStoreError, hexPrefixField } from "./statuses.ts";
+import { blockStoreError } from "./block_store_status.ts";
+import { hexPrefixField } from "./hex_prefix.ts";
 import { encodeUtf8 } from "../util/utf8.ts";
 import { messageOf } from "../util/errors.ts";
 

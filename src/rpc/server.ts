@@ -34,8 +34,8 @@ import type {
   UniversalServerRequest,
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
-import { MAX_MESSAGE_BYTES } from "./transport.ts";
-import { CLIENT_ADDRESS } from "./key_access.ts";
+import { MAX_MESSAGE_BYTES } from "./message_limit.ts";
+import { CLIENT_ADDRESS } from "./call_context.ts";
 import { addressKey, type ConnectionLimits } from "../http/conn_limits.ts";
 import { BodyBudget } from "./body_budget.ts";
 import type { H2Limits } from "../http/h2_limits.ts";

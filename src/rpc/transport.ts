@@ -41,6 +41,7 @@ import type {
 import { Block } from "./gen/block_pb.ts";
 import { errorChain, hasNodeErrorCode } from "../util/errors.ts";
 import { createH2cClient } from "../http/h2c_client.ts";
+import { MAX_MESSAGE_BYTES } from "./message_limit.ts";
 
 /**
  * How to talk to a peer: `"connect"` is the Connect protocol over HTTP/1.1
@@ -48,13 +49,6 @@ import { createH2cClient } from "../http/h2c_client.ts";
  * `"auto"` starts with Connect and falls back to gRPC when needed.
  */
 export type PeerProtocol = "auto" | "connect" | "grpc";
-
-/**
- * The largest message a peer may send (16 MiB): far above any block bcn
- * proposes, far below what would let one message exhaust a node's memory.
- * Compressed messages are not accepted, so this bounds memory too.
- */
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /** Default timeout of unary calls when the caller gives none. */
 export const DEFAULT_UNARY_TIMEOUT_MS = 10_000;

@@ -27,10 +27,12 @@ import {
   readKey,
 } from "../store/key_store.ts";
 import type { Tx } from "./gen/tx_pb.ts";
-import { CLIENT_ADDRESS, KeyAccess } from "./key_access.ts";
+import { CLIENT_ADDRESS } from "./call_context.ts";
+import { KeyAccess } from "./key_access.ts";
 import { PasswordThrottle } from "./password_throttle.ts";
 import { relayOrigin } from "./relay_origin.ts";
-import { blockStoreError, hexPrefixField } from "./statuses.ts";
+import { blockStoreError } from "./block_store_status.ts";
+import { hexPrefixField } from "./hex_prefix.ts";
 import { encodeUtf8 } from "../util/utf8.ts";
 import { messageOf } from "../util/errors.ts";
 

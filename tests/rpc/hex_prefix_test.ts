@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "../assert.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { blockStoreError, hexPrefixField } from "../../src/rpc/statuses.ts";
+import { hexPrefixField } from "../../src/rpc/hex_prefix.ts";
 
 Deno.test("hexPrefixField lowercases 1 to 64 hex characters, names the field otherwise", () => {
   assertEquals(hexPrefixField("AbC1", "Hash"), "abc1");
@@ -13,10 +13,4 @@ Deno.test("hexPrefixField lowercases 1 to 64 hex characters, names the field oth
     );
     assertEquals((err as ConnectError).code, Code.InvalidArgument);
   }
-});
-
-Deno.test("blockStoreError is Internal with the first line of the cause", () => {
-  const err = blockStoreError(new Error("EIO: i/o error\nstack"));
-  assertEquals(err.code, Code.Internal);
-  assertEquals(err.rawMessage, "cannot read the block store: EIO: i/o error");
 });
