@@ -19,7 +19,7 @@ import {
 } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
 import { primeTx, type SigTx, txBytes, txHash, txSigner } from "../chain/tx.ts";
-import type { AccountLedger } from "../rpc/account.ts";
+import type { AccountLedger } from "../rpc/account_service.ts";
 import type { BlockLedger } from "../rpc/block.ts";
 import { messageOf } from "../util/errors.ts";
 import type { TxLedger } from "../rpc/tx.ts";

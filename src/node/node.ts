@@ -8,7 +8,7 @@ import type { Account } from "../chain/account.ts";
 import { blockBytes, blockHash } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
 import { type SigTx, txBytes } from "../chain/tx.ts";
-import { accountMethods } from "../rpc/account.ts";
+import { accountMethods } from "../rpc/account_service.ts";
 import { AddressList } from "../http/address_list.ts";
 import { blockRelayMethods, blockSyncMethods } from "../rpc/block.ts";
 import { messageOf } from "../util/errors.ts";

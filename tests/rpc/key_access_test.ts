@@ -7,7 +7,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { Code } from "@connectrpc/connect";
 import { timeNow } from "../../src/chain/time.ts";
 import { decodeSigTx, encodeSigTx, txHash } from "../../src/chain/tx.ts";
-import { accountMethods } from "../../src/rpc/account.ts";
+import { accountMethods } from "../../src/rpc/account_service.ts";
 import { AddressList } from "../../src/http/address_list.ts";
 import { blockSyncMethods } from "../../src/rpc/block.ts";
 import { Account as AccountService } from "../../src/rpc/gen/account_pb.ts";
