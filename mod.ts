@@ -58,7 +58,7 @@ export {
 } from "./src/node/state_sync.ts";
 export { messageOf } from "./src/util/errors.ts";
 export type { AccountLedger } from "./src/rpc/account_service.ts";
-export type { BlockLedger } from "./src/rpc/block.ts";
+export type { BlockLedger } from "./src/rpc/block_service.ts";
 export type { TxLedger } from "./src/rpc/tx.ts";
 export type { PeerBook } from "./src/rpc/node.ts";
 export {

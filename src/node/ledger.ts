@@ -20,7 +20,7 @@ import {
 import type { State } from "../chain/state.ts";
 import { primeTx, type SigTx, txBytes, txHash, txSigner } from "../chain/tx.ts";
 import type { AccountLedger } from "../rpc/account_service.ts";
-import type { BlockLedger } from "../rpc/block.ts";
+import type { BlockLedger } from "../rpc/block_service.ts";
 import { messageOf } from "../util/errors.ts";
 import type { TxLedger } from "../rpc/tx.ts";
 import type { BlockStore } from "../store/block_store.ts";

@@ -10,7 +10,7 @@ import type { State } from "../chain/state.ts";
 import { type SigTx, txBytes } from "../chain/tx.ts";
 import { accountMethods } from "../rpc/account_service.ts";
 import { AddressList } from "../http/address_list.ts";
-import { blockRelayMethods, blockSyncMethods } from "../rpc/block.ts";
+import { blockRelayMethods, blockSyncMethods } from "../rpc/block_service.ts";
 import { messageOf } from "../util/errors.ts";
 import { peerDiscoverMethods, streamSubscribeMethods } from "../rpc/node.ts";
 import { PeerRegistry } from "../rpc/registry.ts";

@@ -4,7 +4,7 @@ import { encodeSigBlock } from "../../src/chain/block.ts";
 import { State } from "../../src/chain/state.ts";
 import { encodeSigTx } from "../../src/chain/tx.ts";
 import { Ledger } from "../../src/node/ledger.ts";
-import { blockRelayMethods } from "../../src/rpc/block.ts";
+import { blockRelayMethods } from "../../src/rpc/block_service.ts";
 import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";

@@ -9,7 +9,7 @@ import { timeNow } from "../../src/chain/time.ts";
 import { decodeSigTx, encodeSigTx, txHash } from "../../src/chain/tx.ts";
 import { accountMethods } from "../../src/rpc/account_service.ts";
 import { AddressList } from "../../src/http/address_list.ts";
-import { blockSyncMethods } from "../../src/rpc/block.ts";
+import { blockSyncMethods } from "../../src/rpc/block_service.ts";
 import { Account as AccountService } from "../../src/rpc/gen/account_pb.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
