@@ -59,7 +59,7 @@ export {
 export { messageOf } from "./src/util/errors.ts";
 export type { AccountLedger } from "./src/rpc/account_service.ts";
 export type { BlockLedger } from "./src/rpc/block_service.ts";
-export type { TxLedger } from "./src/rpc/tx.ts";
+export type { TxLedger } from "./src/rpc/tx_service.ts";
 export type { PeerBook } from "./src/rpc/node.ts";
 export {
   type EventFeed,

@@ -24,7 +24,7 @@ import {
 import { decodeSigTx, encodeSigTx, type SigTx } from "../chain/tx.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { TxSearchReqSchema } from "../rpc/gen/tx_pb.ts";
-import { TX_STATUS_HEADER } from "../rpc/tx.ts";
+import { TX_STATUS_HEADER } from "../rpc/tx_service.ts";
 import {
   type Flags,
   oneOf,

@@ -22,7 +22,7 @@ import { primeTx, type SigTx, txBytes, txHash, txSigner } from "../chain/tx.ts";
 import type { AccountLedger } from "../rpc/account_service.ts";
 import type { BlockLedger } from "../rpc/block_service.ts";
 import { messageOf } from "../util/errors.ts";
-import type { TxLedger } from "../rpc/tx.ts";
+import type { TxLedger } from "../rpc/tx_service.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import { SyncError } from "./errors.ts";
 import { writeSnapshot } from "./snapshot.ts";

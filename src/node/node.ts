@@ -23,7 +23,7 @@ import { PasswordThrottle } from "../rpc/password_throttle.ts";
 import { type RpcServer, startServer } from "../rpc/server.ts";
 import { whenReady } from "../rpc/when_ready.ts";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { txMethods } from "../rpc/tx.ts";
+import { txMethods } from "../rpc/tx_service.ts";
 import { BlockStore } from "../store/block_store.ts";
 import { PENDING_FILE, PendingStore } from "../store/pending_store.ts";
 import { readKey } from "../store/key_store.ts";

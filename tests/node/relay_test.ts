@@ -9,7 +9,7 @@ import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
 import { type RpcServer, startServer } from "../../src/rpc/server.ts";
-import { txMethods } from "../../src/rpc/tx.ts";
+import { txMethods } from "../../src/rpc/tx_service.ts";
 import { openBlockStream, openTxStream, Relay } from "../../src/node/relay.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
 import { waitFor, withTempDir } from "../support.ts";

@@ -16,7 +16,7 @@ import { Tx } from "../../src/rpc/gen/tx_pb.ts";
 import { CLIENT_ADDRESS } from "../../src/rpc/call_context.ts";
 import { KeyAccess } from "../../src/rpc/key_access.ts";
 import { startServer } from "../../src/rpc/server.ts";
-import { txMethods } from "../../src/rpc/tx.ts";
+import { txMethods } from "../../src/rpc/tx_service.ts";
 import { listKeys, writeKey } from "../../src/store/key_store.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";
 import {

@@ -82,7 +82,7 @@ export interface TxBackend {
  *
  * @example
  * ```ts
- * import { TX_STATUS_HEADER } from "./tx.ts";
+ * import { TX_STATUS_HEADER } from "./tx_service.ts";
  *
  * console.log(TX_STATUS_HEADER); // "bcn-tx-status"
  * ```
