@@ -60,7 +60,7 @@ export { messageOf } from "./src/util/errors.ts";
 export type { AccountLedger } from "./src/rpc/account_service.ts";
 export type { BlockLedger } from "./src/rpc/block_service.ts";
 export type { TxLedger } from "./src/rpc/tx_service.ts";
-export type { PeerBook } from "./src/rpc/node.ts";
+export type { PeerBook } from "./src/rpc/node_service.ts";
 export {
   type EventFeed,
   type EventFeedOptions,

@@ -6,7 +6,7 @@
  * {@link SubscriberTooSlow} once it has read what was queued), so a slow
  * client costs at most `capacity` events of memory and never slows the node.
  *
- * The Node service's `StreamSubscribe` (`rpc/node.ts`) serves the bus, as its
+ * The Node service's `StreamSubscribe` (`rpc/node_service.ts`) serves the bus, as its
  * `EventFeed`.
  *
  * @module

@@ -12,7 +12,10 @@ import { accountMethods } from "../rpc/account_service.ts";
 import { AddressList } from "../http/address_list.ts";
 import { blockRelayMethods, blockSyncMethods } from "../rpc/block_service.ts";
 import { messageOf } from "../util/errors.ts";
-import { peerDiscoverMethods, streamSubscribeMethods } from "../rpc/node.ts";
+import {
+  peerDiscoverMethods,
+  streamSubscribeMethods,
+} from "../rpc/node_service.ts";
 import { PeerRegistry } from "../rpc/registry.ts";
 import { Account as AccountService } from "../rpc/gen/account_pb.ts";
 import { Block } from "../rpc/gen/block_pb.ts";

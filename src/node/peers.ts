@@ -15,7 +15,7 @@
  *   it answers;
  * - our own address is never listed.
  *
- * Every node answers `PeerDiscover` (`rpc/node.ts`, on this discovery as its
+ * Every node answers `PeerDiscover` (`rpc/node_service.ts`, on this discovery as its
  * `PeerBook`) with its live peers plus its own address (so a caller that knew
  * the answerer under another name learns its advertised one), without the
  * caller's address.
@@ -24,7 +24,7 @@
  */
 import { describePeerError } from "../rpc/errors.ts";
 import type { PeerRegistry } from "../rpc/registry.ts";
-import type { PeerBook } from "../rpc/node.ts";
+import type { PeerBook } from "../rpc/node_service.ts";
 import type { PeerReader } from "./state_sync.ts";
 import { isPeerAddress } from "../rpc/peer_address.ts";
 import { sleep } from "../util/sleep.ts";

@@ -40,7 +40,7 @@ export interface PeerDiscoverMethodsOptions {
  * ```ts
  * import { Node } from "./gen/node_pb.ts";
  * import { startServer } from "./server.ts";
- * import { type PeerBook, peerDiscoverMethods } from "./node.ts";
+ * import { type PeerBook, peerDiscoverMethods } from "./node_service.ts";
  *
  * const known = new Set<string>();
  * const discovery: PeerBook = {
@@ -91,7 +91,7 @@ export interface StreamSubscribeOptions {
  * import { Node } from "./gen/node_pb.ts";
  * import { startServer } from "./server.ts";
  * import type { EventFeed } from "./event_feed.ts";
- * import { streamSubscribeMethods } from "./node.ts";
+ * import { streamSubscribeMethods } from "./node_service.ts";
  *
  * // A feed with no events; the node serves its event bus.
  * const bus: EventFeed = {
