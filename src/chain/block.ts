@@ -1,5 +1,5 @@
 /**
- * Blocks (FORMAT.md section 3): numbered, chained batches of transactions
+ * Blocks (`docs/FORMAT.md`, section 3): numbered, chained batches of transactions
  * signed by the authority.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * Hashes, addresses and signatures (FORMAT.md section 2). The only module
+ * Hashes, addresses and signatures (`docs/FORMAT.md`, section 2). The only module
  * that imports the noble libraries.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * Node events (FORMAT.md section 3): a confirmed block or transaction, as
+ * Node events (`docs/FORMAT.md`, section 3): a confirmed block or transaction, as
  * streamed to subscribers.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * Canonical JSON ("Go JSON", FORMAT.md section 1): the only place that turns
+ * Canonical JSON ("Go JSON", `docs/FORMAT.md`, section 1): the only place that turns
  * chain values into text and back.
  *
  * Encoding mirrors the compact output of Go's `encoding/json`; decoding is

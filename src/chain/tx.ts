@@ -1,5 +1,5 @@
 /**
- * Transactions (FORMAT.md section 3): a transfer of value between accounts.
+ * Transactions (`docs/FORMAT.md`, section 3): a transfer of value between accounts.
  *
  * @module
  */

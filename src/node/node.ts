@@ -236,7 +236,7 @@ export class Node {
     const keyAccess = new KeyAccess(AddressList.of(cfg.allowKeysFrom ?? []));
     const out = this.#options.out ?? ((t: string) => console.log(t));
     const signal = this.signal;
-    // Discovery lists only peers that have answered; at start-up the seed
+    // Discovery lists only peers that have answered; at start-up our seed
     // has not been asked yet, so it is always a sync source.
     const discovery = this.#discovery;
     const syncPeers = {

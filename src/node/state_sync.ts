@@ -1,5 +1,5 @@
 /**
- * State sync (the seed's chapter): a bootstrap node creates or reads its
+ * State sync: a bootstrap node creates or reads its
  * genesis; a regular node fetches and verifies it from its seed. Either then
  * replays its own block store (from its snapshot, when one matches) and
  * streams newer blocks from every known peer. Blocks are decoded and

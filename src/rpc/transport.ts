@@ -3,7 +3,7 @@
  *
  * Between bcn nodes the Connect protocol over HTTP/1.1 is used: under Deno it
  * is the reliable combination for unary, server-streaming and client-streaming
- * calls (see `docs/PLATFORM.md`). A reference Go node speaks only gRPC over
+ * calls (see `docs/platform.md`). A reference Go node speaks only gRPC over
  * cleartext HTTP/2 and closes a connection whose first bytes are not the
  * HTTP/2 preface, without any HTTP response. In `"auto"` mode a
  * {@link PeerTransport} therefore tries Connect over HTTP/1.1 first and, when

@@ -1,5 +1,5 @@
 /**
- * The block store (FORMAT.md section 6): `genesis.json` and `block.store` in
+ * The block store (`docs/FORMAT.md`, section 6): `genesis.json` and `block.store` in
  * one directory.
  *
  * `block.store` holds one canonical JSON SigBlock per line, each ending in

@@ -1,5 +1,5 @@
 /**
- * Password-encrypted key files (FORMAT.md section 5).
+ * Password-encrypted key files (`docs/FORMAT.md`, section 5).
  *
  * One file per account, `<dir>/<address>`, mode 0600, in a directory of mode
  * 0700. Content: salt (32 bytes) || nonce (12 bytes) || AES-256-GCM
