@@ -1,6 +1,6 @@
 /**
- * Blocks (`docs/FORMAT.md`, section 3): numbered, chained batches of transactions
- * signed by the authority.
+ * Blocks (`docs/FORMAT.md`, section 3): numbered, chained batches of
+ * transactions signed by the authority.
  *
  * @module
  */

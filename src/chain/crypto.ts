@@ -1,6 +1,7 @@
 /**
- * Hashes, addresses and signatures (`docs/FORMAT.md`, section 2). The only module
- * that imports the noble libraries.
+ * Hashes, addresses and signatures (`docs/FORMAT.md`, section 2): pure
+ * functions, and the only module that imports the noble libraries (the
+ * stateful signer cache is `signer_cache.ts`).
  *
  * @module
  */

@@ -1,5 +1,6 @@
 /**
- * Transactions (`docs/FORMAT.md`, section 3): a transfer of value between accounts.
+ * Transactions (`docs/FORMAT.md`, section 3): a transfer of value between
+ * accounts.
  *
  * @module
  */

@@ -1,28 +1,8 @@
 /**
- * Connection accounting for the one-port RPC server: how many connections one
- * remote address may hold, how long a connection may take to send its first
- * request, how long it may sit idle, and who still gets in when the server is
- * nearly full.
- *
- * A {@link ConnectionTracker} decides at accept time whether a connection is
- * admitted ({@link ConnectionTracker.admit}); the server then reports each
- * request (HTTP/1.1) or stream (HTTP/2) that starts and ends on it. A
- * connection is *busy* while a request or stream is open, whatever its
- * length (block sync, relays and event subscriptions are long streams in
- * use), and *idle* otherwise. An idle connection is closed after
- * `idleTimeoutMs`; a connection whose first request or stream has not
- * started `handshakeTimeoutMs` after accept is closed too, whatever the
- * protocol.
- *
- * Who gets in:
- * - at most `maxPerAddress` connections per remote address (an IPv6 address
- *   counts by its /64, which one host usually owns whole);
- * - below `maxConnections - reserved` open connections, everyone else;
- * - above it, only *preferred* connections: from the server's own machine
- *   (the remote address is the connection's local address) or from an
- *   address the `isPreferred` callback names (the node's known peers). When
- *   the server is full, a preferred connection takes the place of the
- *   longest-idle connection that is not preferred.
+ * Connection accounting for the one-port RPC server: a bound per remote
+ * address, deadlines for a first request and for idleness, and room kept for
+ * the node's own machine and known peers, so a crowd of strangers can
+ * neither exhaust the server's connections nor lock its peers out.
  *
  * @module
  */
@@ -233,7 +213,24 @@ export class TrackedConnection {
 
 /**
  * Admits or refuses connections and closes those that never start a request
- * or stay idle (see the module documentation).
+ * or stay idle.
+ *
+ * The server reports each request (HTTP/1.1) or stream (HTTP/2) that starts
+ * and ends on a connection. A connection is *busy* while one is open,
+ * whatever its length (block sync, relays and event subscriptions are long
+ * streams in use), and *idle* otherwise. An idle connection is closed after
+ * `idleTimeoutMs`; one whose first request or stream has not started
+ * `handshakeTimeoutMs` after accept is closed too, whatever the protocol.
+ *
+ * Who gets in:
+ * - at most `maxPerAddress` connections per remote address (an IPv6 address
+ *   counts by its /64, which one host usually owns whole);
+ * - below `maxConnections - reserved` open connections, everyone else;
+ * - above it, only *preferred* connections: from the server's own machine
+ *   (the remote address is the connection's local address) or from an
+ *   address the `isPreferred` callback names (the node's known peers). When
+ *   the server is full, a preferred connection takes the place of the
+ *   longest-idle connection that is not preferred.
  *
  * @example
  * ```ts

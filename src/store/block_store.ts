@@ -1,6 +1,6 @@
 /**
- * The block store (`docs/FORMAT.md`, section 6): `genesis.json` and `block.store` in
- * one directory.
+ * The block store (`docs/FORMAT.md`, section 6): `genesis.json` and
+ * `block.store` in one directory.
  *
  * `block.store` holds one canonical JSON SigBlock per line, each ending in
  * `\n`, block 1 first. Appends are durable (flushed before they resolve) and
