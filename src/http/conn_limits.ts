@@ -15,21 +15,16 @@ import { clientAddress, ipBytes } from "./address_list.ts";
  * descriptor and some memory; a real network has far fewer peers. With
  * the refused connections being answered (at most 256) and the node's own
  * files and calls, this stays under the usual `ulimit -n` of 1,024: a
- * process out of file descriptors cannot accept (see `server.ts`).
+ * process out of file descriptors cannot accept (see `listener.ts`).
  */
 export const MAX_CONNECTIONS = 512;
 
 /**
  * The most connections one remote address may hold (`--max-conns-per-ip`).
- * Between bcn nodes every call is its own HTTP/1.1 connection (the server
- * answers `Connection: close`), so a peer holds one connection per call in
- * flight. Measured on a loopback network of 5 nodes under load
- * (`bench/loopback_conns.ts`: transfers, 8 balance queries at a time, 2
- * subscriptions per node), over three runs a node held at most 11
- * connections from its 4 peers and 11 from the clients, 22 together, which
- * is what a node sees when everything runs at 127.0.0.1. 64 leaves room for several nodes and
- * busy clients behind one address, while 8 addresses are needed to reach
- * {@link MAX_CONNECTIONS}.
+ * A loopback network of 5 busy nodes (`bench/loopback_conns.ts`) held at
+ * most 22 connections per node, all from 127.0.0.1; 64 leaves room for
+ * several nodes and busy clients behind one address, while 8 addresses are
+ * needed to reach {@link MAX_CONNECTIONS}.
  */
 export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 64;
 
