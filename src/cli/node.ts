@@ -35,6 +35,7 @@ import {
 import { clientCommand, type Command, onStop } from "./command.ts";
 import { shortAccount } from "./format.ts";
 import { describeNetworkFailure, NodeError } from "./rpc_errors.ts";
+import { decodeUtf8 } from "../util/utf8.ts";
 
 // ----------------------------------------------------------- node start
 
@@ -467,7 +468,7 @@ async function readBounded(res: Response, addr: string): Promise<string> {
     all.set(c, at);
     at += c.length;
   }
-  return new TextDecoder().decode(all);
+  return decodeUtf8(all);
 }
 
 /** One line for a failed fetch (Deno's messages nest their causes). */

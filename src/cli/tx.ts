@@ -37,6 +37,7 @@ import {
 import { clientCommand, type Command, type Io } from "./command.ts";
 import { answerLine, formatTx } from "./format.ts";
 import { SEARCH_TIMEOUT_MS } from "./rpc_errors.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 // -------------------------------------------------------------- formats
 
@@ -318,7 +319,7 @@ Flags:
 `,
   async run({ flags, call }, io) {
     const sigTx = parseSigTxFlag(await flagOrStdin(flags, "sigtx", io));
-    const body = new TextEncoder().encode(encodeSigTx(sigTx));
+    const body = encodeUtf8(encodeSigTx(sigTx));
     let queued = false;
     const hash = await call(async ({ tx }) => {
       const res = await tx.txSend({ Tx: body }, {
@@ -466,7 +467,7 @@ Flags:
     const hash = parseHashFlag("hash", requireString(flags, "hash"));
     const root = parseHashFlag("mrkroot", requireString(flags, "mrkroot"));
     const proof = parseProofFlag(await flagOrStdin(flags, "mrkproof", io));
-    const body = new TextEncoder().encode(encodeMerkleProof(proof));
+    const body = encodeUtf8(encodeMerkleProof(proof));
     const valid = await call(async ({ tx }) => {
       const res = await tx.txVerify({
         Hash: hash,
