@@ -9,7 +9,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DecodeError } from "../chain/json.ts";
 import { splitHostPort } from "../rpc/peer_address.ts";
-import { withoutAddr } from "../rpc/errors.ts";
+import { withoutAddr } from "../rpc/peer_errors.ts";
 import { firstLine, messageOf, networkError } from "../util/errors.ts";
 import { type PeerClients, PeerRegistry } from "../rpc/registry.ts";
 import { type Flags, requireString, UsageError } from "./args.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { codeName } from "../rpc/errors.ts";
+import { codeName } from "../rpc/peer_errors.ts";
 import type { SigBlock } from "../chain/block.ts";
 import {
   type Counter,

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { describePeerError } from "../rpc/errors.ts";
+import { describePeerError } from "../rpc/peer_errors.ts";
 import type { PeerRegistry } from "../rpc/registry.ts";
 import type { PeerBook } from "../rpc/node_service.ts";
 import type { PeerReader } from "./state_sync.ts";

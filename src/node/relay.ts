@@ -41,7 +41,7 @@
  *
  * @module
  */
-import { describePeerError } from "../rpc/errors.ts";
+import { describePeerError } from "../rpc/peer_errors.ts";
 import type { PeerRegistry } from "../rpc/registry.ts";
 import { RELAY_ORIGIN_HEADER } from "../rpc/relay_origin.ts";
 import { messageOf } from "../util/errors.ts";
