@@ -32,6 +32,7 @@
 export * from "./src/chain/json.ts";
 export * from "./src/chain/time.ts";
 export * from "./src/chain/crypto.ts";
+export * from "./src/chain/signer_cache.ts";
 export * from "./src/chain/tx.ts";
 export * from "./src/chain/genesis.ts";
 export * from "./src/chain/block.ts";
@@ -39,9 +40,12 @@ export * from "./src/chain/account.ts";
 export * from "./src/chain/merkle.ts";
 export * from "./src/chain/event.ts";
 export * from "./src/chain/state.ts";
+export * from "./src/chain/tx_pool.ts";
 export * from "./src/store/key_store.ts";
 export * from "./src/store/block_store.ts";
 export * from "./src/node/config.ts";
+export { splitHostPort } from "./src/rpc/peer_address.ts";
+export type { PeerProtocol } from "./src/rpc/transport.ts";
 export {
   type PeerReader,
   StateSync,
@@ -53,10 +57,15 @@ export {
   type SyncSource,
 } from "./src/node/state_sync.ts";
 export { messageOf } from "./src/util/errors.ts";
-export type { AccountLedger } from "./src/rpc/account.ts";
-export type { BlockLedger } from "./src/rpc/block.ts";
-export type { TxLedger } from "./src/rpc/tx.ts";
-export type { EventFeed, EventFeedOptions, PeerBook } from "./src/rpc/node.ts";
+export type { AccountLedger } from "./src/rpc/account_service.ts";
+export type { BlockLedger } from "./src/rpc/block_service.ts";
+export type { TxLedger } from "./src/rpc/tx_service.ts";
+export type { PeerBook } from "./src/rpc/node_service.ts";
+export {
+  type EventFeed,
+  type EventFeedOptions,
+  SubscriberTooSlow,
+} from "./src/rpc/event_feed.ts";
 export { Node, type NodeOptions } from "./src/node/node.ts";
 export {
   decodeStatus,
@@ -72,7 +81,6 @@ export {
   DEFAULT_SUBSCRIBER_CAPACITY,
   EventBus,
   type SubscribeOptions,
-  SubscriberTooSlow,
 } from "./src/node/events.ts";
 export {
   type BlockOutcome,

@@ -63,7 +63,6 @@ import { BLOCKS_FILE, BlockStore } from "../src/store/block_store.ts";
 import { writeKey } from "../src/store/key_store.ts";
 import {
   ACK,
-  concat,
   END_HEADERS,
   END_STREAM,
   Frame,
@@ -93,6 +92,7 @@ import {
   startBcn,
   withTempDir,
 } from "../tests/e2e/helpers.ts";
+import { concatBytes } from "../src/util/bytes.ts";
 
 /** The prepared chain: blocks, and transfers in each. */
 const CHAIN_BLOCKS = 100;
@@ -503,7 +503,10 @@ class H2Conn {
     });
     // Queued until the connection is made.
     void this.send(
-      concat([PREFACE, frame(Frame.Settings, 0, 0, settingsPayload(settings))]),
+      concatBytes([
+        PREFACE,
+        frame(Frame.Settings, 0, 0, settingsPayload(settings)),
+      ]),
       1,
     );
   }
@@ -669,7 +672,7 @@ class H2Conn {
             if (!(f.flags & END_STREAM)) {
               updates.push(frame(Frame.WindowUpdate, 0, f.stream, u32(n)));
             }
-            void this.send(concat(updates), updates.length);
+            void this.send(concatBytes(updates), updates.length);
           }
         }
         return;
@@ -694,7 +697,7 @@ class H2Conn {
     const block = this.#block!;
     this.#block = undefined;
     try {
-      const fields = this.#hpack.decode(concat(block.parts));
+      const fields = this.#hpack.decode(concatBytes(block.parts));
       const status = fields.find(([name]) => name === "grpc-status");
       if (status) this.grpcStatus.set(block.stream, status[1]);
       const message = fields.find(([name]) => name === "grpc-message");
@@ -921,7 +924,7 @@ const zeroWindow: Attack["run"] = async (ctx) => {
     streams.push(frame(Frame.Headers, END_HEADERS, 1 + 2 * i, block));
     streams.push(frame(Frame.Data, END_STREAM, 1 + 2 * i, SYNC_FROM_1));
   }
-  const payload = concat(streams);
+  const payload = concatBytes(streams);
   const t0 = Date.now();
   const conns = await openMany(
     ctx,
@@ -947,7 +950,7 @@ function ackFlood(one: Uint8Array, acks: (c: H2Conn) => number): Attack["run"] {
     const t0 = Date.now();
     const block = grpcBlock("/Block/BlockSync");
     await c.send(
-      concat([
+      concatBytes([
         frame(Frame.Headers, END_HEADERS, 1, block),
         frame(Frame.Data, END_STREAM, 1, SYNC_FROM_1),
       ]),
@@ -988,7 +991,7 @@ const hpackAmplification: Attack["run"] = async (ctx) => {
   for (let i = 1; i < 100; i++) {
     frames.push(frame(Frame.Headers, END_HEADERS, 1 + 2 * i, nextBlock));
   }
-  const payload = concat(frames);
+  const payload = concatBytes(frames);
   const t0 = Date.now();
   const conns = await openMany(
     ctx,
@@ -1033,7 +1036,7 @@ const huffmanFlood: Attack["run"] = async (ctx) => {
         frame(Frame.Headers, END_HEADERS | END_STREAM, id, blockBytes),
       );
     }
-    if (!await c.send(concat(frames), batch)) break;
+    if (!await c.send(concatBytes(frames), batch)) break;
     sent += batch;
     // At most two batches in flight: below the 100 concurrent streams.
     await c.until(() => sent - c.streamsEnded <= batch, end, ctx);
@@ -1052,7 +1055,7 @@ function resetPairs(first: number, n: number, block: Uint8Array): Uint8Array {
     frames.push(frame(Frame.Headers, END_HEADERS, id, block));
     frames.push(frame(Frame.RstStream, 0, id, cancel));
   }
-  return concat(frames);
+  return concatBytes(frames);
 }
 
 const rapidReset: Attack["run"] = async (ctx) => {
@@ -1135,7 +1138,7 @@ const refusedStreams: Attack["run"] = async (ctx) => {
   for (let i = 0; i < 100; i++) {
     open.push(frame(Frame.Headers, END_HEADERS, 1 + 2 * i, block));
   }
-  await c.send(concat(open), 100);
+  await c.send(concatBytes(open), 100);
   let id = 201;
   const batch = 500;
   while (Date.now() - t0 < 10_000 && !ctx.stopped()) {
@@ -1143,7 +1146,7 @@ const refusedStreams: Attack["run"] = async (ctx) => {
     for (let i = 0; i < batch; i++, id += 2) {
       frames.push(frame(Frame.Headers, END_HEADERS | END_STREAM, id, block));
     }
-    if (!await c.send(concat(frames), batch)) break;
+    if (!await c.send(concatBytes(frames), batch)) break;
   }
   return outcomeOf([c], t0, ctx, [
     `100 streams held open, then ${(id - 201) / 2} more HEADERS`,
@@ -1234,7 +1237,7 @@ const EMPTY_MESSAGE = new Uint8Array(5);
 /** `n` HEADERS without END_STREAM: streams 1, 3, ... held open. */
 function holdFrames(n: number, path: string): Uint8Array {
   const block = grpcBlock(path);
-  return concat(
+  return concatBytes(
     Array.from(
       { length: n },
       (_, i) => frame(Frame.Headers, END_HEADERS, 1 + 2 * i, block),
@@ -1280,7 +1283,7 @@ async function feedBodies(
     }
     if (open === 0) break;
     if (out.length > 0) {
-      if (!await c.send(concat(out), out.length)) break;
+      if (!await c.send(concatBytes(out), out.length)) break;
       continue;
     }
     // Every window is shut: until the node reads and gives some back.
@@ -1310,7 +1313,7 @@ function heldBodies(addresses: number, streams: number): Attack["run"] {
       await c.handshake(ctx);
       await c.send(holdFrames(streams, GENESIS_SYNC), streams);
       await c.send(
-        concat(ids.map((id) => c.dataFrame(id, PREFIX_16_MIB))),
+        concatBytes(ids.map((id) => c.dataFrame(id, PREFIX_16_MIB))),
         streams,
       );
       return await feedBodies(c, ids, HELD_BODY_BYTES, deadline, ctx);
@@ -1396,7 +1399,7 @@ const heldStreams: Attack["run"] = async (ctx) => {
     ) {
       calls.push(id);
       await victim.send(
-        concat([
+        concatBytes([
           frame(Frame.Headers, END_HEADERS, id, block),
           frame(Frame.Data, END_STREAM, id, EMPTY_MESSAGE),
         ]),
@@ -1476,7 +1479,7 @@ const trailersFlood: Attack["run"] = async (ctx) => {
         frame(Frame.Headers, END_HEADERS | END_STREAM, id, trailerBlock),
       );
     }
-    if (!await c.send(concat(frames), 2 * batch)) break;
+    if (!await c.send(concatBytes(frames), 2 * batch)) break;
     sent += batch;
   }
   const out = await outcomeOf([c], t0, ctx, [
@@ -1590,7 +1593,7 @@ const slowReader: Attack["run"] = async (ctx) => {
   await c.handshake(ctx);
   const t0 = Date.now();
   await c.send(
-    concat([
+    concatBytes([
       frame(Frame.WindowUpdate, 0, 0, u32(MAX_WINDOW - 65_535)),
       frame(Frame.Headers, END_HEADERS, 1, grpcBlock("/Block/BlockSync")),
       frame(Frame.Data, END_STREAM, 1, SYNC_FROM_1),

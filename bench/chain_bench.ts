@@ -1,11 +1,7 @@
 /** Micro-benchmarks of the chain core: `deno task bench`. */
 import { Account } from "../src/chain/account.ts";
-import {
-  recover,
-  recoverAddress,
-  sign,
-  SignerCache,
-} from "../src/chain/crypto.ts";
+import { recover, sign } from "../src/chain/crypto.ts";
+import { recoverAddress, SignerCache } from "../src/chain/signer_cache.ts";
 import { newGenesis } from "../src/chain/genesis.ts";
 import { timeNow } from "../src/chain/time.ts";
 import { State } from "../src/chain/state.ts";

@@ -5,7 +5,7 @@
  * `deno task bench` (compare within one run: the machine is shared).
  */
 import { Metrics, RPC_BUCKETS } from "../src/node/metrics.ts";
-import { Registry } from "../src/node/prometheus.ts";
+import { Registry } from "../src/util/prometheus.ts";
 
 const metrics = new Metrics({ version: "0.1.0", chain: "bench" });
 metrics.collect(() => ({

@@ -18,12 +18,12 @@
  */
 import { Account } from "../src/chain/account.ts";
 import { timeNow } from "../src/chain/time.ts";
+import { State } from "../src/chain/state.ts";
 import {
   MAX_QUEUED_PER_SENDER,
   MAX_QUEUED_TXS,
   QUEUED_TX_TTL_MS,
-  State,
-} from "../src/chain/state.ts";
+} from "../src/chain/tx_pool.ts";
 import type { SigTx } from "../src/chain/tx.ts";
 
 const spam = Number(Deno.args[0] ?? 20_000);

@@ -1,6 +1,6 @@
 /**
  * Accounts: a secp256k1 key pair, its address, and its key-file plaintext
- * (FORMAT.md sections 2, 3 and 5).
+ * (`docs/FORMAT.md`, sections 2, 3 and 5).
  *
  * @module
  */

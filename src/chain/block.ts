@@ -1,10 +1,11 @@
 /**
- * Blocks (FORMAT.md section 3): numbered, chained batches of transactions
- * signed by the authority.
+ * Blocks (`docs/FORMAT.md`, section 3): numbered, chained batches of
+ * transactions signed by the authority.
  *
  * @module
  */
-import { keccak256, keccak256Hex, recoverAddress } from "./crypto.ts";
+import { keccak256, keccak256Hex } from "./crypto.ts";
+import { recoverAddress } from "./signer_cache.ts";
 import {
   DecodeError,
   encodeBytes,
@@ -23,6 +24,7 @@ import {
   txHash,
   txSigner,
 } from "./tx.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** A block of transactions following `parent`. */
 export interface Block {
@@ -94,9 +96,8 @@ export function blockDigest(b: Block): Uint8Array {
 // block decoded and verified by a worker is not hashed or recovered again.
 const hashCache = new WeakMap<SigBlock, string>();
 const bytesCache = new WeakMap<SigBlock, Uint8Array>();
-const signerCache = new WeakMap<SigBlock, string | null>();
+const signerByBlock = new WeakMap<SigBlock, string | null>();
 const rootCache = new WeakMap<Block, string>();
-const utf8 = new TextEncoder();
 
 /**
  * The canonical SigBlock as UTF-8 bytes (a `block.store` line without its
@@ -106,7 +107,7 @@ const utf8 = new TextEncoder();
 export function blockBytes(b: SigBlock): Uint8Array {
   let bytes = bytesCache.get(b);
   if (bytes === undefined) {
-    bytes = utf8.encode(encodeSigBlock(b));
+    bytes = encodeUtf8(encodeSigBlock(b));
     bytesCache.set(b, bytes);
   }
   return bytes;
@@ -142,7 +143,7 @@ export function blockRoot(b: Block): string {
  * is malformed.
  */
 export function blockSigner(b: SigBlock): string | null {
-  let signer = signerCache.get(b);
+  let signer = signerByBlock.get(b);
   if (signer === undefined) {
     try {
       signer = recoverAddress(blockDigest(b), b.sig, lastBlockSigner);
@@ -150,7 +151,7 @@ export function blockSigner(b: SigBlock): string | null {
     } catch {
       signer = null;
     }
-    signerCache.set(b, signer);
+    signerByBlock.set(b, signer);
   }
   return signer;
 }
@@ -208,7 +209,7 @@ export function blockFacts(b: SigBlock): BlockFacts {
 export function primeBlock(b: SigBlock, facts: BlockFacts): void {
   bytesCache.set(b, facts.bytes);
   hashCache.set(b, facts.hash);
-  signerCache.set(b, facts.signer);
+  signerByBlock.set(b, facts.signer);
   rootCache.set(b, facts.root);
   b.txs.forEach((tx, i) =>
     primeTx(tx, { hash: facts.txHashes[i], signer: facts.txSigners[i] })

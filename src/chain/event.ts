@@ -1,6 +1,6 @@
 /**
- * Node events (FORMAT.md section 3): a confirmed block or transaction, as
- * streamed to subscribers.
+ * Node events (`docs/FORMAT.md`, section 3): a confirmed block or
+ * transaction, as streamed to subscribers.
  *
  * @module
  */

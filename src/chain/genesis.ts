@@ -1,5 +1,6 @@
 /**
- * The genesis (FORMAT.md section 3): chain name, authority, initial balances.
+ * The genesis (`docs/FORMAT.md`, section 3): chain name, authority,
+ * initial balances.
  *
  * @module
  */

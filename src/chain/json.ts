@@ -1,10 +1,11 @@
 /**
- * Canonical JSON ("Go JSON", FORMAT.md section 1): the only place that turns
- * chain values into text and back.
+ * Canonical JSON ("Go JSON", `docs/FORMAT.md`, section 1): the only place
+ * that turns chain values into text and back.
  *
  * Encoding mirrors the compact output of Go's `encoding/json`; decoding is
- * strict: every u64 stays a `bigint`, times (`time.ts`) keep their nanoseconds and offset,
- * and an error names the field that was missing or malformed.
+ * strict: every u64 stays a `bigint`, times (`time.ts`) keep their
+ * nanoseconds and offset, and an error names the field that was missing or
+ * malformed.
  *
  * @module
  */
@@ -141,6 +142,7 @@ export type JsonValue =
   | JsonValue[]
   | Map<string, JsonValue>;
 
+// Strict, unlike util/utf8.ts: invalid UTF-8 in chain data is an error.
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**

@@ -1,6 +1,6 @@
 /**
- * Merkle trees over a block's transaction hashes (FORMAT.md section 4), with
- * the reference's exact proof layout.
+ * Merkle trees over a block's transaction hashes (`docs/FORMAT.md`,
+ * section 4), with the reference's exact proof layout.
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * SearchTx (FORMAT.md section 3): a confirmed transaction as `TxSearch`
+ * SearchTx (`docs/FORMAT.md`, section 3): a confirmed transaction as `TxSearch`
  * returns it, with the number, identifier and Merkle root of its block.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * Times as Go's `time.Time` writes them in JSON (FORMAT.md section 1):
+ * Times as Go's `time.Time` writes them in JSON (`docs/FORMAT.md`, section 1):
  * RFC 3339 with nanoseconds and the UTC offset they were written with,
  * parsed as strictly as Go's parser and rendered as its RFC3339Nano.
  *

@@ -1,9 +1,11 @@
 /**
- * Transactions (FORMAT.md section 3): a transfer of value between accounts.
+ * Transactions (`docs/FORMAT.md`, section 3): a transfer of value between
+ * accounts.
  *
  * @module
  */
-import { keccak256, keccak256Hex, recoverAddress } from "./crypto.ts";
+import { keccak256, keccak256Hex } from "./crypto.ts";
+import { recoverAddress } from "./signer_cache.ts";
 import {
   encodeBytes,
   encodeString,
@@ -13,6 +15,7 @@ import {
   parseJson,
 } from "./json.ts";
 import { asTime, formatTime, type Time } from "./time.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** An unsigned transfer of `value` from `from` to `to`. */
 export interface Tx {
@@ -85,7 +88,6 @@ export function txDigest(tx: Tx): Uint8Array {
   return keccak256(encodeTx(tx));
 }
 
-const utf8 = new TextEncoder();
 const bytesCache = new WeakMap<SigTx, Uint8Array>();
 
 /**
@@ -103,7 +105,7 @@ const bytesCache = new WeakMap<SigTx, Uint8Array>();
 export function txBytes(tx: SigTx): Uint8Array {
   let bytes = bytesCache.get(tx);
   if (bytes === undefined) {
-    bytes = utf8.encode(encodeSigTx(tx));
+    bytes = encodeUtf8(encodeSigTx(tx));
     bytesCache.set(tx, bytes);
   }
   return bytes;
@@ -121,21 +123,21 @@ export function txHash(tx: SigTx): string {
   return h;
 }
 
-const signerCache = new WeakMap<SigTx, string | null>();
+const signerByTx = new WeakMap<SigTx, string | null>();
 
 /**
  * The address a transaction's signature recovers, or null when the
  * signature is malformed.
  */
 export function txSigner(tx: SigTx): string | null {
-  let signer = signerCache.get(tx);
+  let signer = signerByTx.get(tx);
   if (signer === undefined) {
     try {
       signer = recoverAddress(txDigest(tx), tx.sig, tx.from);
     } catch {
       signer = null;
     }
-    signerCache.set(tx, signer);
+    signerByTx.set(tx, signer);
   }
   return signer;
 }
@@ -161,7 +163,7 @@ export interface TxFacts {
  */
 export function primeTx(tx: SigTx, facts: TxFacts): void {
   hashCache.set(tx, facts.hash);
-  signerCache.set(tx, facts.signer);
+  signerByTx.set(tx, facts.signer);
 }
 
 /** Whether the transaction's signature recovers its `from` address. */

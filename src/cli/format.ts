@@ -6,6 +6,7 @@
  */
 import { encodeString, encodeU64 } from "../chain/json.ts";
 import { type SigTx, txHash } from "../chain/tx.ts";
+import { decodeUtf8 } from "../util/utf8.ts";
 
 /**
  * An account in text output: an address (64 lowercase hex) shortened to its
@@ -58,6 +59,6 @@ export function formatTx(tx: SigTx): string {
  * ```
  */
 export function answerLine(bytes: Uint8Array, canonical: string): string {
-  const text = new TextDecoder().decode(bytes).trim();
+  const text = decodeUtf8(bytes).trim();
   return /[\n\r]/.test(text) ? canonical : text;
 }

@@ -17,10 +17,10 @@ import {
   DEFAULT_PERIOD_MS,
   isUnspecifiedHost,
   type NodeConfig,
-  type PeerProtocol,
   portOf,
-  splitHostPort,
 } from "../node/config.ts";
+import { splitHostPort } from "../rpc/peer_address.ts";
+import type { PeerProtocol } from "../rpc/transport.ts";
 import { Node } from "../node/node.ts";
 import { GENESIS_FILE } from "../store/block_store.ts";
 import { checkPassword } from "../store/key_store.ts";
@@ -44,6 +44,7 @@ import { clientCommand, type Command, onStop } from "./command.ts";
 import { requirePassword, type SecretPrompt } from "./password.ts";
 import { shortAccount } from "./format.ts";
 import { describeNetworkFailure, NodeError } from "./rpc_errors.ts";
+import { decodeUtf8 } from "../util/utf8.ts";
 
 // ----------------------------------------------------------- node start
 
@@ -54,7 +55,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
   try {
     port = portOf(node);
   } catch (e) {
-    throw new UsageError(`--node: ${(e as Error).message}`);
+    throw new UsageError(`--node: ${messageOf(e)}`);
   }
   const bootstrap = flags.bootstrap === true;
   const seed = optionalString(flags, "seed");
@@ -65,7 +66,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
     try {
       portOf(seed);
     } catch (e) {
-      throw new UsageError(`--seed: ${(e as Error).message}`);
+      throw new UsageError(`--seed: ${messageOf(e)}`);
     }
   }
   const advertise = advertiseFlag(node, optionalString(flags, "advertise"));
@@ -97,7 +98,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
     try {
       allowKeysFrom = AddressList.parse(allowKeys).toString().split(",");
     } catch (e) {
-      throw new UsageError(`--allow-keys-from: ${(e as Error).message}`);
+      throw new UsageError(`--allow-keys-from: ${messageOf(e)}`);
     }
     if (allowKeys.trim() === "") {
       throw new UsageError(
@@ -577,7 +578,7 @@ export async function fetchStatus(
   try {
     return { status: decodeStatus(text), text: text.trim() };
   } catch (e) {
-    throw new NodeError(`node ${addr}: bad answer: ${(e as Error).message}`);
+    throw new NodeError(`node ${addr}: bad answer: ${messageOf(e)}`);
   }
 }
 
@@ -640,7 +641,7 @@ async function readBounded(res: Response, addr: string): Promise<string> {
     all.set(c, at);
     at += c.length;
   }
-  return new TextDecoder().decode(all);
+  return decodeUtf8(all);
 }
 
 /** One line for a failed fetch (Deno's messages nest their causes). */

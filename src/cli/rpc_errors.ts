@@ -8,9 +8,9 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DecodeError } from "../chain/json.ts";
-import { splitHostPort } from "../node/config.ts";
-import { withoutAddr } from "../rpc/errors.ts";
-import { firstLine, networkError } from "../util/errors.ts";
+import { splitHostPort } from "../rpc/peer_address.ts";
+import { withoutAddr } from "../rpc/peer_errors.ts";
+import { firstLine, messageOf, networkError } from "../util/errors.ts";
 import { type PeerClients, PeerRegistry } from "../rpc/registry.ts";
 import { type Flags, requireString, UsageError } from "./args.ts";
 
@@ -206,7 +206,7 @@ export function requireNode(flags: Flags): string {
   try {
     splitHostPort(node);
   } catch (e) {
-    throw new UsageError(`--node: ${(e as Error).message}`);
+    throw new UsageError(`--node: ${messageOf(e)}`);
   }
   return node;
 }

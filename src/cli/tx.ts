@@ -24,7 +24,7 @@ import {
 import { decodeSigTx, encodeSigTx, type SigTx } from "../chain/tx.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { TxSearchReqSchema } from "../rpc/gen/tx_pb.ts";
-import { TX_STATUS_HEADER } from "../rpc/tx.ts";
+import { TX_STATUS_HEADER } from "../rpc/tx_service.ts";
 import {
   type Flags,
   oneOf,
@@ -37,6 +37,7 @@ import {
 import { clientCommand, type Command, type Io } from "./command.ts";
 import { answerLine, formatTx } from "./format.ts";
 import { SEARCH_TIMEOUT_MS } from "./rpc_errors.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 // -------------------------------------------------------------- formats
 
@@ -327,7 +328,7 @@ Flags:
 `,
   async run({ flags, call }, io) {
     const sigTx = parseSigTxFlag(await flagOrStdin(flags, "sigtx", io));
-    const body = new TextEncoder().encode(encodeSigTx(sigTx));
+    const body = encodeUtf8(encodeSigTx(sigTx));
     let queued = false;
     const hash = await call(async ({ tx }) => {
       const res = await tx.txSend({ Tx: body }, {
@@ -475,7 +476,7 @@ Flags:
     const hash = parseHashFlag("hash", requireString(flags, "hash"));
     const root = parseHashFlag("mrkroot", requireString(flags, "mrkroot"));
     const proof = parseProofFlag(await flagOrStdin(flags, "mrkproof", io));
-    const body = new TextEncoder().encode(encodeMerkleProof(proof));
+    const body = encodeUtf8(encodeMerkleProof(proof));
     const valid = await call(async ({ tx }) => {
       const res = await tx.txVerify({
         Hash: hash,

@@ -1,28 +1,8 @@
 /**
- * Connection accounting for the one-port RPC server: how many connections one
- * remote address may hold, how long a connection may take to send its first
- * request, how long it may sit idle, and who still gets in when the server is
- * nearly full.
- *
- * A {@link ConnectionTracker} decides at accept time whether a connection is
- * admitted ({@link ConnectionTracker.admit}); the server then reports each
- * request (HTTP/1.1) or stream (HTTP/2) that starts and ends on it. A
- * connection is *busy* while a request or stream is open, whatever its
- * length (block sync, relays and event subscriptions are long streams in
- * use), and *idle* otherwise. An idle connection is closed after
- * `idleTimeoutMs`; a connection whose first request or stream has not
- * started `handshakeTimeoutMs` after accept is closed too, whatever the
- * protocol.
- *
- * Who gets in:
- * - at most `maxPerAddress` connections per remote address (an IPv6 address
- *   counts by its /64, which one host usually owns whole);
- * - below `maxConnections - reserved` open connections, everyone else;
- * - above it, only *preferred* connections: from the server's own machine
- *   (the remote address is the connection's local address) or from an
- *   address the `isPreferred` callback names (the node's known peers). When
- *   the server is full, a preferred connection takes the place of the
- *   longest-idle connection that is not preferred.
+ * Connection accounting for the one-port RPC server: a bound per remote
+ * address, deadlines for a first request and for idleness, and room kept for
+ * the node's own machine and known peers, so a crowd of strangers can
+ * neither exhaust the server's connections nor lock its peers out.
  *
  * @module
  */
@@ -35,21 +15,16 @@ import { clientAddress, ipBytes } from "./address_list.ts";
  * descriptor and some memory; a real network has far fewer peers. With
  * the refused connections being answered (at most 256) and the node's own
  * files and calls, this stays under the usual `ulimit -n` of 1,024: a
- * process out of file descriptors cannot accept (see `server.ts`).
+ * process out of file descriptors cannot accept (see `listener.ts`).
  */
 export const MAX_CONNECTIONS = 512;
 
 /**
  * The most connections one remote address may hold (`--max-conns-per-ip`).
- * Between bcn nodes every call is its own HTTP/1.1 connection (the server
- * answers `Connection: close`), so a peer holds one connection per call in
- * flight. Measured on a loopback network of 5 nodes under load
- * (`bench/loopback_conns.ts`: transfers, 8 balance queries at a time, 2
- * subscriptions per node), over three runs a node held at most 11
- * connections from its 4 peers and 11 from the clients, 22 together, which
- * is what a node sees when everything runs at 127.0.0.1. 64 leaves room for several nodes and
- * busy clients behind one address, while 8 addresses are needed to reach
- * {@link MAX_CONNECTIONS}.
+ * A loopback network of 5 busy nodes (`bench/loopback_conns.ts`) held at
+ * most 22 connections per node, all from 127.0.0.1; 64 leaves room for
+ * several nodes and busy clients behind one address, while 8 addresses are
+ * needed to reach {@link MAX_CONNECTIONS}.
  */
 export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 64;
 
@@ -233,7 +208,24 @@ export class TrackedConnection {
 
 /**
  * Admits or refuses connections and closes those that never start a request
- * or stay idle (see the module documentation).
+ * or stay idle.
+ *
+ * The server reports each request (HTTP/1.1) or stream (HTTP/2) that starts
+ * and ends on a connection. A connection is *busy* while one is open,
+ * whatever its length (block sync, relays and event subscriptions are long
+ * streams in use), and *idle* otherwise. An idle connection is closed after
+ * `idleTimeoutMs`; one whose first request or stream has not started
+ * `handshakeTimeoutMs` after accept is closed too, whatever the protocol.
+ *
+ * Who gets in:
+ * - at most `maxPerAddress` connections per remote address (an IPv6 address
+ *   counts by its /64, which one host usually owns whole);
+ * - below `maxConnections - reserved` open connections, everyone else;
+ * - above it, only *preferred* connections: from the server's own machine
+ *   (the remote address is the connection's local address) or from an
+ *   address the `isPreferred` callback names (the node's known peers). When
+ *   the server is full, a preferred connection takes the place of the
+ *   longest-idle connection that is not preferred.
  *
  * @example
  * ```ts

@@ -1,22 +1,9 @@
 /**
- * The server side of HTTP/1.1 (RFC 9112), written on a `node:net` socket:
- * what serves Connect, gRPC-Web and the plain GET routes to every client
- * that does not speak HTTP/2, in place of a `node:http` server. Request
- * heads are parsed by `h1_head.ts`, chunked bodies decoded by
- * `h1_chunked.ts`.
- *
- * It exists for keep-alive: Deno's `node:http` server could not keep a
- * handed-over connection (`docs/platform.md`).
- *
- * One {@link H1ServerConnection} per accepted socket serves its requests one
- * after another (pipelined requests wait their turn). Bounds: a request head
- * of at most 64 KiB, strict framing (a request with both `Content-Length`
- * and `Transfer-Encoding`, or a coding other than `chunked`, is refused, so
- * the connection's next request cannot be smuggled in a body), at most
- * 1 MiB read ahead of the handler before the socket is paused, and a body
- * that brings less than {@link MIN_BODY_BYTES} in {@link BODY_CHECK_MS} is
- * cut off. A malformed body is answered 400 (a slow one 408) when the
- * response has not started, and ends the connection.
+ * The server side of HTTP/1.1 (RFC 9112) on a `node:net` socket, serving
+ * Connect, gRPC-Web and the plain GET routes to clients that do not speak
+ * HTTP/2. It exists for keep-alive, which Deno's `node:http` server could
+ * not give a handed-over connection (`docs/platform.md`). Heads are parsed
+ * by `h1_head.ts`, chunked bodies by `h1_chunked.ts`.
  *
  * @module
  */
@@ -36,6 +23,7 @@ import {
   MAX_HEAD_BYTES,
   parseHead,
 } from "./h1_head.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /**
  * A request as the connection hands it over; answer with a response.
@@ -119,8 +107,7 @@ export const MIN_BODY_BYTES = 1024;
 
 const EMPTY = new Uint8Array(0);
 const CRLF = new Uint8Array([13, 10]);
-const encoder = new TextEncoder();
-const CHUNKED_END = encoder.encode("0\r\n\r\n");
+const CHUNKED_END = encodeUtf8("0\r\n\r\n");
 /** The reason of every request cut short by its client (made once). */
 const CLIENT_GONE = new Error("the client closed the connection");
 /** Hop-by-hop fields: the connection sets them, not a handler. */
@@ -162,6 +149,15 @@ interface Request {
 /**
  * One HTTP/1.1 connection on the server side. Reads from the socket as soon
  * as it is made; the caller has read nothing (or put back what it peeked).
+ *
+ * Requests are served one after another (pipelined ones wait their turn).
+ * Bounds: a request head of at most 64 KiB, strict framing (a request with
+ * both `Content-Length` and `Transfer-Encoding`, or a coding other than
+ * `chunked`, is refused, so the connection's next request cannot be
+ * smuggled in a body), at most 1 MiB read ahead of the handler before the
+ * socket is paused, and a body that brings less than {@link MIN_BODY_BYTES}
+ * in {@link BODY_CHECK_MS} is cut off. A malformed body is answered 400 (a
+ * slow one 408) when the response has not started, and ends the connection.
  *
  * @example
  * ```ts
@@ -670,7 +666,7 @@ class ReadBuffer {
 
 /** One chunk of a chunked body. */
 function chunkOf(data: Uint8Array): Uint8Array {
-  const size = encoder.encode(`${data.length.toString(16)}\r\n`);
+  const size = encodeUtf8(`${data.length.toString(16)}\r\n`);
   const out = new Uint8Array(size.length + data.length + 2);
   out.set(size);
   out.set(data, size.length);

@@ -16,7 +16,6 @@ import { type HeaderField, HpackDecoder, HpackError } from "./hpack.ts";
 import { encodeHeaderBlock } from "./hpack.ts";
 import {
   ACK,
-  concat,
   DEFAULT_WINDOW,
   END_HEADERS,
   END_STREAM,
@@ -41,6 +40,7 @@ import {
   u32,
   unpad,
 } from "./h2_frames.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 /** The largest flow-control window (RFC 9113 §6.9.1). */
 export const MAX_WINDOW = 0x7fffffff;
@@ -259,7 +259,10 @@ export class H2Connection {
       ]);
     }
     this.#send(
-      concat([prefix, frame(Frame.Settings, 0, 0, settingsPayload(settings))]),
+      concatBytes([
+        prefix,
+        frame(Frame.Settings, 0, 0, settingsPayload(settings)),
+      ]),
     );
     if (o.connectionWindow > DEFAULT_WINDOW) {
       this.#send(
@@ -636,7 +639,7 @@ export class H2Connection {
     this.#block = undefined;
     let decoded: { fields: HeaderField[]; tooLarge: boolean };
     try {
-      decoded = this.#hpack.decodeList(concat(block.parts));
+      decoded = this.#hpack.decodeList(concatBytes(block.parts));
     } catch (e) {
       if (!(e instanceof HpackError)) throw e;
       throw new H2ProtocolError(
@@ -857,7 +860,7 @@ export class H2Connection {
   flush(): void {
     this.#flushQueued = false;
     if (this.#out.length === 0) return;
-    const out = this.#out.length === 1 ? this.#out[0] : concat(this.#out);
+    const out = this.#out.length === 1 ? this.#out[0] : concatBytes(this.#out);
     this.#out = [];
     this.#o.write(out);
   }

@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { encodeUtf8 } from "../util/utf8.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 /** Frame types (RFC 9113 §6). */
 export const enum Frame {
@@ -62,7 +64,7 @@ export const enum H2Error {
 }
 
 /** The client connection preface. */
-export const PREFACE: Uint8Array = new TextEncoder().encode(
+export const PREFACE: Uint8Array = encodeUtf8(
   "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
 );
 
@@ -212,20 +214,7 @@ export function headerFrames(
       block.subarray(off, off + maxFrame),
     ));
   }
-  return concat(frames);
-}
-
-/** Byte strings, one after the other. */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(frames);
 }
 
 /** A DATA or HEADERS payload without its padding. */

@@ -1,16 +1,10 @@
 /**
  * A small HTTP/2 client over cleartext TCP (prior knowledge, RFC 9113), one
- * request per connection, written on `Deno.connect`: the gRPC path to
- * reference Go nodes.
- *
- * Deno's `node:http2` client could die or hang on a peer's GOAWAY
- * (`docs/platform.md`); here the protocol state lives in JavaScript, in
- * the core shared with the server (`h2_connection.ts`), so a peer's GOAWAY,
- * reset, closed socket or protocol error fails the call it hits, and
- * nothing else. The receive window (16 MiB) is given back as the body is
- * read, so a slow reader holds the sender back. It is a Connect
- * `UniversalClientFn`, used under Connect's own gRPC protocol code
- * (`createTransport` of `@connectrpc/connect/protocol-grpc`).
+ * request per connection: the gRPC path to reference Go nodes, used under
+ * Connect's own gRPC protocol code. Deno's `node:http2` client could die or
+ * hang on a peer's GOAWAY (`docs/platform.md`); here the protocol state
+ * lives in JavaScript (`h2_connection.ts`), so a peer's GOAWAY, reset or
+ * protocol error fails the call it hits, and nothing else.
  *
  * @module
  */
@@ -22,11 +16,15 @@ import type {
 } from "@connectrpc/connect/protocol";
 import { messageOf } from "../util/errors.ts";
 import { writeAll } from "../util/write_all.ts";
+import { connectTcp } from "../util/tcp.ts";
 import type { HeaderField } from "./hpack.ts";
 import { CONNECTION_HEADERS, H2Error, PREFACE } from "./h2_frames.ts";
 import { H2Connection, type H2Stream } from "./h2_connection.ts";
 
-/** The receive window, per stream and for the connection. */
+/**
+ * The receive window, per stream and for the connection, given back as the
+ * body is read: a slow reader holds the sender back.
+ */
 const RECEIVE_WINDOW = 16 * 1024 * 1024;
 /** How long a closing connection may take to send its last frames. */
 const CLOSE_LINGER_MS = 1000;
@@ -116,7 +114,7 @@ class Exchange {
     }
     const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = Number(url.port || 80);
-    const conn = await connectUnlessAborted(hostname, port, signal).catch(
+    const conn = await connectTcp(hostname, port, signal).catch(
       (e) => {
         if (signal?.aborted) throw signal.reason;
         throw unavailable(`cannot connect to ${url.host}: ${messageOf(e)}`, e);
@@ -429,32 +427,4 @@ function appendField(headers: Headers, name: string, value: string): void {
       }`,
     );
   }
-}
-
-/**
- * `Deno.connect`, given up when `signal` aborts first (the connection, if
- * it comes later, is closed).
- */
-function connectUnlessAborted(
-  hostname: string,
-  port: number,
-  signal: AbortSignal | undefined,
-): Promise<Deno.TcpConn> {
-  const connecting = Deno.connect({ hostname, port });
-  if (!signal) return connecting;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    connecting.then(
-      (conn) => {
-        signal.removeEventListener("abort", onAbort);
-        if (signal.aborted) conn.close();
-        else resolve(conn);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }

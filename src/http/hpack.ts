@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { decodeUtf8, encodeUtf8 } from "../util/utf8.ts";
 
 /** A header block that cannot be decoded (RFC 7540 `COMPRESSION_ERROR`). */
 export class HpackError extends Error {
@@ -200,9 +201,6 @@ export function huffmanDecode(bytes: Uint8Array): Uint8Array {
   return out.subarray(0, n);
 }
 
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
-
 /** Limits of a {@link HpackDecoder}. */
 export interface HpackDecoderOptions {
   /**
@@ -339,11 +337,11 @@ export class HpackDecoder {
         const index = int(indexing ? 6 : 4);
         const nameBytes = index === 0
           ? string()
-          : encoder.encode(this.#entry(index).field[0]);
+          : encodeUtf8(this.#entry(index).field[0]);
         const valueBytes = string();
         const field: HeaderField = [
-          decoder.decode(nameBytes),
-          decoder.decode(valueBytes),
+          decodeUtf8(nameBytes),
+          decodeUtf8(valueBytes),
         ];
         const size = nameBytes.length + valueBytes.length + 32;
         if (indexing) this.#add({ field, size });
@@ -395,7 +393,7 @@ export class HpackDecoder {
 export function encodeHeaderBlock(fields: readonly HeaderField[]): Uint8Array {
   const out: number[] = [];
   const string = (s: string): void => {
-    const bytes = encoder.encode(s);
+    const bytes = encodeUtf8(s);
     encodeInteger(out, bytes.length, 7, 0);
     for (const b of bytes) out.push(b);
   };

@@ -11,6 +11,7 @@
  */
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { messageOf } from "../util/errors.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** What a route answers. */
 export interface HttpAnswer {
@@ -126,7 +127,7 @@ function send(
   answer: HttpAnswer,
   options: { allow?: string; head: boolean },
 ): void {
-  const body = new TextEncoder().encode(answer.body);
+  const body = encodeUtf8(answer.body);
   const headers: Record<string, string | number> = {
     "content-type": answer.contentType,
     "content-length": body.length,
@@ -166,7 +167,7 @@ export function requestUrl(host: string, target: string): string | undefined {
 
 /** A plain-text response. */
 export function plain(status: number, text: string): UniversalServerResponse {
-  const body = new TextEncoder().encode(text);
+  const body = encodeUtf8(text);
   return {
     status,
     header: new Headers({

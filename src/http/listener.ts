@@ -20,6 +20,7 @@ import type {
 } from "@connectrpc/connect/protocol";
 import { clientAddress } from "./address_list.ts";
 import { firstLine, messageOf } from "../util/errors.ts";
+import { sleep } from "../util/sleep.ts";
 import {
   addressKey,
   type ConnectionLimits,
@@ -417,6 +418,7 @@ export function probeAccept(
     const started = performance.now();
     let last = started;
     let late = false;
+    // node:net, not util/tcp.ts: the verdict needs the EMFILE/ENFILE codes.
     const socket = net.connect({ host, port });
     const done = (verdict: "accepting" | "stuck" | "unknown"): void => {
       clearInterval(tick);
@@ -578,7 +580,7 @@ async function shutdown(parts: ShutdownParts): Promise<void> {
   // clock, so a wall-clock jump neither cuts nor stretches the grace).
   const deadline = performance.now() + closeGraceMs;
   while (sockets.size > 0 && performance.now() < deadline) {
-    await delay(Math.min(20, Math.max(1, deadline - performance.now())));
+    await sleep(Math.min(20, Math.max(1, deadline - performance.now())));
   }
   for (const session of sessions) session.destroy();
   for (const socket of sockets) socket.destroy();
@@ -589,9 +591,4 @@ async function shutdown(parts: ShutdownParts): Promise<void> {
     new Promise<void>((resolve) => timer = setTimeout(resolve, 1000)),
   ]);
   clearTimeout(timer);
-}
-
-/** Resolves after `ms` milliseconds. */
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -15,7 +15,7 @@
  * @module
  */
 import { blockHash, decodeSigBlock } from "../chain/block.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../util/sleep.ts";
 import {
   MAX_HELD_COPIES,
   type PeerReader,

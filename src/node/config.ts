@@ -7,9 +7,6 @@
 import { splitHostPort } from "../rpc/peer_address.ts";
 import type { PeerProtocol } from "../rpc/transport.ts";
 
-// Re-exported: flags are parsed with the one address parser of rpc/.
-export { type PeerProtocol, splitHostPort };
-
 /** Everything a node needs to start. */
 export interface NodeConfig {
   /** The address this node serves on, `host:port`. */

@@ -5,7 +5,7 @@
  */
 
 /**
- * What stopped state sync: `unreachable` when a peer (the seed) gave no
+ * What stopped state sync: `unreachable` when a peer (our seed) gave no
  * answer, which a restarted node may ride out with its local store;
  * `failed` for everything else (an invalid answer, another chain, a flag,
  * the store).

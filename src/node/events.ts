@@ -6,7 +6,7 @@
  * {@link SubscriberTooSlow} once it has read what was queued), so a slow
  * client costs at most `capacity` events of memory and never slows the node.
  *
- * The Node service's `StreamSubscribe` (`rpc/node.ts`) serves the bus, as its
+ * The Node service's `StreamSubscribe` (`rpc/node_service.ts`) serves the bus, as its
  * `EventFeed`.
  *
  * @module
@@ -16,9 +16,7 @@ import {
   type EventFeed,
   type EventFeedOptions,
   SubscriberTooSlow,
-} from "../rpc/node.ts";
-
-export { SubscriberTooSlow };
+} from "../rpc/event_feed.ts";
 
 /** Default of the `capacity` of {@link EventBus.subscribe}. */
 export const DEFAULT_SUBSCRIBER_CAPACITY = 1000;

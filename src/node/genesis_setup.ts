@@ -64,7 +64,7 @@ function checkGenesisInputs(cfg: NodeConfig): void {
       "owner password (--ownerpass or BCN_OWNERPASS)",
     );
   } catch (e) {
-    throw new SyncError((e as Error).message);
+    throw new SyncError(messageOf(e));
   }
   if (cfg.balance === undefined || cfg.balance <= 0n) {
     throw new SyncError(

@@ -19,10 +19,10 @@ import {
 } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
 import { primeTx, type SigTx, txBytes, txHash, txSigner } from "../chain/tx.ts";
-import type { AccountLedger } from "../rpc/account.ts";
-import type { BlockLedger } from "../rpc/block.ts";
+import type { AccountLedger } from "../rpc/account_service.ts";
+import type { BlockLedger } from "../rpc/block_service.ts";
 import { messageOf } from "../util/errors.ts";
-import type { TxLedger } from "../rpc/tx.ts";
+import type { TxLedger } from "../rpc/tx_service.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import { SyncError } from "./errors.ts";
 import { writeSnapshot } from "./snapshot.ts";
@@ -305,7 +305,7 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
         this.#apply(block);
       } catch (e) {
         this.#hooks.log?.(
-          `dropped block ${block.number}: ${(e as Error).message}`,
+          `dropped block ${block.number}: ${messageOf(e)}`,
         );
         return "rejected";
       }

@@ -10,7 +10,7 @@
  * @module
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { codeName } from "../rpc/errors.ts";
+import { codeName } from "../rpc/peer_errors.ts";
 import type { SigBlock } from "../chain/block.ts";
 import type { DescService } from "@bufbuild/protobuf";
 import { Account } from "../rpc/gen/account_pb.ts";
@@ -22,7 +22,7 @@ import {
   type Gauge,
   type Histogram,
   Registry,
-} from "./prometheus.ts";
+} from "../util/prometheus.ts";
 
 /** What the node's collector reports just before every scrape. */
 export interface MetricsSnapshot {

@@ -24,9 +24,9 @@
  *   new block, so it may start late, never early;
  * - authority unreachable: a regular node reaches the authority at its
  *   seed (the node it bootstraps from: the authority in bcn's design). Peer
- *   discovery asks the seed every round and lists it only while it answers;
+ *   discovery asks its seed every round and lists it only while it answers;
  *   it drops it after failed rounds in a row (`DEFAULT_MAX_FAILURES`). So
- *   the authority is unreachable from the moment discovery drops the seed
+ *   the authority is unreachable from the moment discovery drops its seed
  *   until it answers again, or, if it never answered since the node
  *   started serving, after {@link AUTHORITY_FIRST_CONTACT_ROUNDS} rounds.
  *   The authority itself is never unreachable.
@@ -40,7 +40,7 @@ import type { EventBus } from "./events.ts";
 import type { Ledger } from "./ledger.ts";
 import { Metrics, type MetricsSnapshot } from "./metrics.ts";
 import { DEFAULT_DISCOVER_TIMEOUT_MS, DEFAULT_MAX_FAILURES } from "./peers.ts";
-import { EXPOSITION_CONTENT_TYPE } from "./prometheus.ts";
+import { EXPOSITION_CONTENT_TYPE } from "../util/prometheus.ts";
 import type { RelayStats } from "./relay.ts";
 import type { SyncSource } from "./state_sync.ts";
 import {
@@ -164,7 +164,7 @@ export class NodeMonitor {
   #waitingSince: number | undefined;
   /** Since when a regular node's seed has not been a live peer. */
   #seedLostSince: number | undefined;
-  /** Whether the seed has answered discovery since the node served. */
+  /** Whether its seed has answered discovery since the node served. */
   #seedAnswered = false;
 
   /** Watches `node`; the phase is `starting` until {@link serving}. */
@@ -186,7 +186,7 @@ export class NodeMonitor {
     this.#phase = "serving";
     const now = this.#now();
     if (!this.#node.config.bootstrap) this.#noPeersSince = now;
-    // Not listed yet: discovery asks the seed in its first round.
+    // Not listed yet: discovery asks its seed in its first round.
     if (this.#seed() !== undefined) this.#seedLostSince = now;
   }
 

@@ -8,11 +8,14 @@ import type { Account } from "../chain/account.ts";
 import { blockBytes, blockHash } from "../chain/block.ts";
 import type { State } from "../chain/state.ts";
 import { type SigTx, txBytes } from "../chain/tx.ts";
-import { accountMethods } from "../rpc/account.ts";
+import { accountMethods } from "../rpc/account_service.ts";
 import { AddressList } from "../http/address_list.ts";
-import { blockRelayMethods, blockSyncMethods } from "../rpc/block.ts";
+import { blockRelayMethods, blockSyncMethods } from "../rpc/block_service.ts";
 import { messageOf } from "../util/errors.ts";
-import { peerDiscoverMethods, streamSubscribeMethods } from "../rpc/node.ts";
+import {
+  peerDiscoverMethods,
+  streamSubscribeMethods,
+} from "../rpc/node_service.ts";
 import { PeerRegistry } from "../rpc/registry.ts";
 import { Account as AccountService } from "../rpc/gen/account_pb.ts";
 import { Block } from "../rpc/gen/block_pb.ts";
@@ -24,17 +27,13 @@ import { type RpcServer, startServer } from "../rpc/server.ts";
 import { serveReflection } from "../rpc/reflection_service.ts";
 import { whenReady } from "../rpc/when_ready.ts";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { txMethods } from "../rpc/tx.ts";
+import { txMethods } from "../rpc/tx_service.ts";
 import { BlockStore } from "../store/block_store.ts";
 import { PENDING_FILE, PendingStore } from "../store/pending_store.ts";
 import { readKey } from "../store/key_store.ts";
 import { runCatchUpPoller } from "./catch_up.ts";
-import {
-  advertisedAddress,
-  type NodeConfig,
-  periodOf,
-  splitHostPort,
-} from "./config.ts";
+import { advertisedAddress, type NodeConfig, periodOf } from "./config.ts";
+import { splitHostPort } from "../rpc/peer_address.ts";
 import { EventBus } from "./events.ts";
 import { Ledger } from "./ledger.ts";
 import { NodeMonitor } from "./monitor.ts";
@@ -242,7 +241,7 @@ export class Node {
     const keyAccess = new KeyAccess(AddressList.of(cfg.allowKeysFrom ?? []));
     const out = this.#options.out ?? ((t: string) => console.log(t));
     const signal = this.signal;
-    // Discovery lists only peers that have answered; at start-up the seed
+    // Discovery lists only peers that have answered; at start-up our seed
     // has not been asked yet, so it is always a sync source.
     const discovery = this.#discovery;
     const syncPeers = {

@@ -11,23 +11,23 @@
  * - a live peer that fails `maxFailures` rounds in a row is forgotten, a
  *   candidate that fails once is forgotten; either comes back when another
  *   peer reports it again or when it calls the bootstrap node;
- * - the seed is never forgotten: it is asked every round, and listed while
+ * - a node's seed is never forgotten: it is asked every round, and listed while
  *   it answers;
  * - our own address is never listed.
  *
- * Every node answers `PeerDiscover` (`rpc/node.ts`, on this discovery as its
+ * Every node answers `PeerDiscover` (`rpc/node_service.ts`, on this discovery as its
  * `PeerBook`) with its live peers plus its own address (so a caller that knew
  * the answerer under another name learns its advertised one), without the
  * caller's address.
  *
  * @module
  */
-import { describePeerError } from "../rpc/errors.ts";
+import { describePeerError } from "../rpc/peer_errors.ts";
 import type { PeerRegistry } from "../rpc/registry.ts";
-import type { PeerBook } from "../rpc/node.ts";
+import type { PeerBook } from "../rpc/node_service.ts";
 import type { PeerReader } from "./state_sync.ts";
 import { isPeerAddress } from "../rpc/peer_address.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../util/sleep.ts";
 
 /** How many peers of one PeerDiscover answer are taken. */
 export const MAX_PEERS_PER_ANSWER = 100;
@@ -106,7 +106,7 @@ export class PeerDiscovery implements PeerReader, PeerBook {
   #running = false;
 
   /**
-   * Creates a discovery that knows no peer yet; the seed is asked from the
+   * Creates a discovery that knows no peer yet; its seed is asked from the
    * first round on.
    *
    * @example
@@ -233,7 +233,7 @@ export class PeerDiscovery implements PeerReader, PeerBook {
   /**
    * Runs discovery rounds: one at once, then one `periodMs` after the end of
    * the previous one, until `signal` aborts. Each round asks every known peer
-   * and the seed concurrently, each call bounded by `timeoutMs`. Resolves
+   * and its seed concurrently, each call bounded by `timeoutMs`. Resolves
    * (never rejects) soon after `signal` aborts: the calls in flight are
    * cancelled and no timer is left behind. Throws if already running.
    *
@@ -264,7 +264,7 @@ export class PeerDiscovery implements PeerReader, PeerBook {
     }
   }
 
-  /** Asks every known peer and the seed once, concurrently. */
+  /** Asks every known peer and its seed once, concurrently. */
   async #round(signal: AbortSignal): Promise<void> {
     const targets = [...this.#known.keys()];
     if (this.#seed !== undefined && !this.#known.has(this.#seed)) {
@@ -301,7 +301,7 @@ export class PeerDiscovery implements PeerReader, PeerBook {
       entry.failures = 0;
       return;
     }
-    // A candidate, or the seed (which may be missing from the map).
+    // A candidate, or our seed (which may be missing from the map).
     this.#known.set(peer, { live: true, failures: 0 });
     this.#log(`peer ${peer} joined`);
     this.#changed();
@@ -310,7 +310,7 @@ export class PeerDiscovery implements PeerReader, PeerBook {
   /** A call to a peer failed. */
   #failed(peer: string, err: unknown): void {
     const entry = this.#known.get(peer);
-    if (entry === undefined) return; // the seed while not live
+    if (entry === undefined) return; // our seed while not live
     entry.failures++;
     if (entry.live && entry.failures < this.#maxFailures) return;
     this.#known.delete(peer);

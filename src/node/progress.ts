@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** Options of {@link Progress}. */
 export interface ProgressOptions {
@@ -27,11 +28,9 @@ export interface ProgressOptions {
   now?: () => number;
 }
 
-const encoder = new TextEncoder();
-
 function defaultWrite(terminal: boolean): (text: string) => void {
   return terminal
-    ? (text) => Deno.stderr.writeSync(encoder.encode(text))
+    ? (text) => Deno.stderr.writeSync(encodeUtf8(text))
     : (text) => console.error(text);
 }
 

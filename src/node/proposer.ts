@@ -6,7 +6,8 @@
  */
 import type { Account } from "../chain/account.ts";
 import type { Ledger } from "./ledger.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../util/sleep.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** Options of {@link runProposer}. */
 export interface ProposerOptions {
@@ -38,7 +39,7 @@ export async function runProposer(
     } catch (e) {
       // A store failure stops the node, which reports it once.
       if (!signal.aborted) {
-        options.log?.(`block proposal failed: ${(e as Error).message}`);
+        options.log?.(`block proposal failed: ${messageOf(e)}`);
       }
     }
   }

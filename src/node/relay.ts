@@ -41,11 +41,11 @@
  *
  * @module
  */
-import { describePeerError } from "../rpc/errors.ts";
+import { describePeerError } from "../rpc/peer_errors.ts";
 import type { PeerRegistry } from "../rpc/registry.ts";
 import { RELAY_ORIGIN_HEADER } from "../rpc/relay_origin.ts";
 import { messageOf } from "../util/errors.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../util/sleep.ts";
 
 /** Options of {@link openTxStream} and {@link openBlockStream}. */
 export interface RelayStreamOptions {

@@ -18,7 +18,7 @@
  */
 import { type SigTx, txHash } from "../chain/tx.ts";
 import { messageOf } from "../util/errors.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../util/sleep.ts";
 
 /**
  * Periods a transaction waits before it is offered again: the authority

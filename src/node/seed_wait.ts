@@ -6,10 +6,10 @@
  * @module
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { codeName, withoutAddr } from "../rpc/errors.ts";
+import { codeName, withoutAddr } from "../rpc/peer_errors.ts";
 import { firstLine, messageOf, networkCause } from "../util/errors.ts";
 import { SyncError } from "./errors.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../util/sleep.ts";
 
 /** The first pause before trying an unreachable seed again: 0.5 s. */
 export const SEED_RETRY_FIRST_MS = 500;

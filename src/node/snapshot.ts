@@ -37,6 +37,8 @@ import {
 import type { ConfirmedState, State } from "../chain/state.ts";
 import { writeFileAtomic } from "../store/atomic_write.ts";
 import type { BlockStore } from "../store/block_store.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** A running node writes a snapshot after this many new blocks. */
 export const SNAPSHOT_EVERY = 1000;
@@ -46,7 +48,6 @@ export const SNAPSHOT_FILE = "snapshot.json";
 
 const VERSION = 1n;
 const CHECKSUM_RE = /,"checksum":"([0-9a-f]{64})"\}\n?$/;
-const utf8 = new TextEncoder();
 
 /** A snapshot that matches its store: the state and where to go on from. */
 export interface Snapshot {
@@ -104,7 +105,7 @@ export async function writeSnapshot(
   length: number,
 ): Promise<void> {
   const text = encodeSnapshot(state, length);
-  await writeFileAtomic(join(store.dir, SNAPSHOT_FILE), utf8.encode(text), {
+  await writeFileAtomic(join(store.dir, SNAPSHOT_FILE), encodeUtf8(text), {
     mode: 0o600,
   });
 }
@@ -149,7 +150,7 @@ export async function readSnapshot(
     text = await Deno.readTextFile(join(store.dir, SNAPSHOT_FILE));
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return { missing: true };
-    return { unusable: `cannot read it: ${(e as Error).message}` };
+    return { unusable: `cannot read it: ${messageOf(e)}` };
   }
   const m = CHECKSUM_RE.exec(text);
   if (!m) return { unusable: "it is damaged (no checksum)" };
@@ -177,7 +178,7 @@ export async function readSnapshot(
     balances = readPairs(f, "balances");
     nonces = readPairs(f, "nonces");
   } catch (e) {
-    return { unusable: `it is damaged: ${(e as Error).message}` };
+    return { unusable: `it is damaged: ${messageOf(e)}` };
   }
   if (number === 0n) {
     if (length !== 0 || hash !== genesisHash) {
@@ -198,9 +199,7 @@ export async function readSnapshot(
     block = decodeSigBlock(line);
   } catch (e) {
     return {
-      unusable: `block.store has no block where it says: ${
-        (e as Error).message
-      }`,
+      unusable: `block.store has no block where it says: ${messageOf(e)}`,
     };
   }
   if (block.number !== number || blockHash(block) !== hash) {

@@ -1,5 +1,5 @@
 /**
- * State sync (the seed's chapter): a bootstrap node creates or reads its
+ * State sync: a bootstrap node creates or reads its
  * genesis; a regular node fetches and verifies it from its seed. Either then
  * replays its own block store (from its snapshot, when one matches) and
  * streams newer blocks from every known peer. Blocks are decoded and
@@ -16,7 +16,7 @@ import type { PeerRegistry } from "../rpc/registry.ts";
 import { BlockStore, BlockStoreError } from "../store/block_store.ts";
 import { checkStartInputs, setUpGenesis } from "./genesis_setup.ts";
 import type { NodeConfig } from "./config.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../util/sleep.ts";
 import { waitForSeed } from "./seed_wait.ts";
 import { SyncError } from "./errors.ts";
 import { Ledger } from "./ledger.ts";

@@ -15,7 +15,8 @@ import {
   decodeSigBlock,
   type SigBlock,
 } from "../chain/block.ts";
-import { recover, recoverAddress } from "../chain/crypto.ts";
+import { recover } from "../chain/crypto.ts";
+import { recoverAddress } from "../chain/signer_cache.ts";
 import { timeNow } from "../chain/time.ts";
 import {
   decodeSigTx,
@@ -25,6 +26,7 @@ import {
   txHash,
   txSigner,
 } from "../chain/tx.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** A decoded block and its facts, or why its bytes do not decode. */
 export type BlockResult = { block: SigBlock; facts: BlockFacts } | {
@@ -86,16 +88,12 @@ export type WorkerResponse =
   | { id: number; kind: "recover"; count: number }
   | { id: number; kind: "ping" };
 
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 function checkBlock(bytes: Uint8Array): BlockResult {
   try {
     const block = decodeSigBlock(bytes);
     return { block, facts: blockFacts(block) };
   } catch (e) {
-    return { error: errorMessage(e) };
+    return { error: messageOf(e) };
   }
 }
 
@@ -104,7 +102,7 @@ function checkTx(bytes: Uint8Array): TxResult {
     const tx = decodeSigTx(bytes);
     return { tx, facts: { hash: txHash(tx), signer: txSigner(tx) } };
   } catch (e) {
-    return { error: errorMessage(e) };
+    return { error: messageOf(e) };
   }
 }
 

@@ -6,35 +6,14 @@
  * open to everyone, so peers (bcn or reference nodes) are unaffected.
  *
  * The client address is the TCP peer address of the connection, which the
- * server puts into each call's context under {@link CLIENT_ADDRESS}; headers
+ * server puts into each call's context (`call_context.ts`); headers
  * such as `X-Forwarded-For` are ignored, since any client can send them.
  *
  * @module
  */
-import {
-  Code,
-  ConnectError,
-  type ContextKey,
-  type ContextValues,
-  createContextKey,
-} from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import { AddressList } from "../http/address_list.ts";
-
-/**
- * The client address of a call (the connection's peer address, IPv4-mapped
- * IPv6 turned into plain IPv4), set by the server; `undefined` when unknown.
- *
- * @example
- * ```ts
- * import { createContextValues } from "@connectrpc/connect";
- * import { CLIENT_ADDRESS } from "./key_access.ts";
- * const values = createContextValues().set(CLIENT_ADDRESS, "127.0.0.1");
- * values.get(CLIENT_ADDRESS); // "127.0.0.1"
- * ```
- */
-export const CLIENT_ADDRESS: ContextKey<string | undefined> = createContextKey<
-  string | undefined
->(undefined, { description: "the client address of a bcn call" });
+import { CLIENT_ADDRESS } from "./call_context.ts";
 
 /** The addresses always allowed: the node's own machine. */
 export const LOCAL_ADDRESSES: readonly string[] = ["127.0.0.1", "::1"];
@@ -51,7 +30,8 @@ const LOCAL = AddressList.of(LOCAL_ADDRESSES);
  * ```ts
  * import { createContextValues } from "@connectrpc/connect";
  * import { AddressList } from "../http/address_list.ts";
- * import { CLIENT_ADDRESS, KeyAccess } from "./key_access.ts";
+ * import { CLIENT_ADDRESS } from "./call_context.ts";
+ * import { KeyAccess } from "./key_access.ts";
  * const access = new KeyAccess(AddressList.parse("10.0.0.0/8"));
  * access.allows("10.1.2.3"); // true
  * access.check(createContextValues().set(CLIENT_ADDRESS, "::1"), "TxSign");
@@ -110,12 +90,14 @@ export class KeyAccess {
    * @example
    * ```ts
    * import { createContextValues } from "@connectrpc/connect";
-   * import { CLIENT_ADDRESS, KeyAccess } from "./key_access.ts";
+   * import { messageOf } from "../util/errors.ts";
+   * import { CLIENT_ADDRESS } from "./call_context.ts";
+   * import { KeyAccess } from "./key_access.ts";
    * const values = createContextValues().set(CLIENT_ADDRESS, "10.0.0.7");
    * try {
    *   new KeyAccess().check(values, "TxSign");
    * } catch (e) {
-   *   console.log((e as Error).message);
+   *   console.log(messageOf(e));
    * }
    * ```
    */

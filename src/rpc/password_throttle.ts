@@ -1,19 +1,7 @@
 /**
- * Slows down password guessing on the keys of the node's key store.
- *
- * Attempts on one account run one at a time. After a few wrong passwords for
- * an account, the next attempt on it, from any client, must wait: 0.5 s after
- * the third wrong password, twice as long after each further one, at most
- * 10 s. An attempt that comes before the wait is over is refused at once
- * (ResourceExhausted, saying how long is left), without trying the password,
- * so it costs nothing and does not lengthen the wait; once the wait is over
- * the right password works at once and clears the account's record. So a
+ * Slows down password guessing on the keys of the node's key store, so a
  * guesser gets a few tries and then one every 10 s, from however many
  * connections, while the owner waits at most 10 s.
- *
- * Wrong passwords and refused attempts are counted ({@link PasswordThrottle.stats})
- * and reported in one warning line (without any password) at most once per
- * interval.
  *
  * @module
  */
@@ -72,7 +60,19 @@ interface Entry {
 }
 
 /**
- * Per-account throttle of password attempts (see the module documentation).
+ * Per-account throttle of password attempts.
+ *
+ * Attempts on one account run one at a time. After a few wrong passwords for
+ * an account, the next attempt on it, from any client, must wait: 0.5 s after
+ * the third wrong password, twice as long after each further one, at most
+ * 10 s. An attempt that comes before the wait is over is refused at once
+ * (ResourceExhausted, saying how long is left), without trying the password,
+ * so it costs nothing and does not lengthen the wait; once the wait is over
+ * the right password works at once and clears the account's record.
+ *
+ * Wrong passwords and refused attempts are counted ({@link PasswordThrottle.stats})
+ * and reported in one warning line (without any password) at most once per
+ * interval.
  *
  * @example
  * ```ts

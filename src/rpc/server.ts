@@ -34,8 +34,8 @@ import type {
   UniversalServerRequest,
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
-import { MAX_MESSAGE_BYTES } from "./transport.ts";
-import { CLIENT_ADDRESS } from "./key_access.ts";
+import { MAX_MESSAGE_BYTES } from "./message_limit.ts";
+import { CLIENT_ADDRESS } from "./call_context.ts";
 import { addressKey, type ConnectionLimits } from "../http/conn_limits.ts";
 import { BodyBudget } from "./body_budget.ts";
 import type { H2Limits } from "../http/h2_limits.ts";
@@ -47,6 +47,7 @@ import {
   serveHttpRoute,
 } from "../http/http_routes.ts";
 import { type HttpServer, listenHttp } from "../http/listener.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** Options of {@link startServer}. */
 export interface ServerOptions {
@@ -285,7 +286,7 @@ function unimplemented(
         header,
         body: once(encodeEnvelope(
           endStreamFlag,
-          new TextEncoder().encode(JSON.stringify(json)),
+          encodeUtf8(JSON.stringify(json)),
         )),
       };
     }

@@ -1,22 +1,10 @@
 /**
- * The transport to one peer.
- *
- * Between bcn nodes the Connect protocol over HTTP/1.1 is used: under Deno it
- * is the reliable combination for unary, server-streaming and client-streaming
- * calls (see `docs/PLATFORM.md`). A reference Go node speaks only gRPC over
- * cleartext HTTP/2 and closes a connection whose first bytes are not the
- * HTTP/2 preface, without any HTTP response. In `"auto"` mode a
- * {@link PeerTransport} therefore tries Connect over HTTP/1.1 first and, when
- * the call fails because the connection was closed without an HTTP response
- * (see {@link isNoResponseError}), repeats the call once with gRPC over HTTP/2
- * and remembers the answer for that peer. A refused connection never triggers
- * the fallback: the peer is simply down.
- *
- * gRPC runs on bcn's own small HTTP/2 client (`h2c_client.ts`), one
- * connection per call, not on `node:http2`: under Deno 2.9.6 a grpc-go
- * server's graceful stop (GOAWAY) can crash or hang a `node:http2` client.
- *
- * A `PeerRegistry` (`registry.ts`) keeps one transport per peer address.
+ * The transport to one peer: Connect over HTTP/1.1 to bcn nodes (the
+ * reliable combination under Deno, `docs/platform.md`), gRPC over
+ * cleartext HTTP/2 to reference Go nodes (on bcn's own `h2c_client.ts`),
+ * and in `"auto"` mode the first, then the second when the peer closed the
+ * connection without an HTTP response. A `PeerRegistry` (`registry.ts`)
+ * keeps one transport per peer address.
  *
  * @module
  */
@@ -41,6 +29,7 @@ import type {
 import { Block } from "./gen/block_pb.ts";
 import { errorChain, hasNodeErrorCode } from "../util/errors.ts";
 import { createH2cClient } from "../http/h2c_client.ts";
+import { MAX_MESSAGE_BYTES } from "./message_limit.ts";
 
 /**
  * How to talk to a peer: `"connect"` is the Connect protocol over HTTP/1.1
@@ -48,13 +37,6 @@ import { createH2cClient } from "../http/h2c_client.ts";
  * `"auto"` starts with Connect and falls back to gRPC when needed.
  */
 export type PeerProtocol = "auto" | "connect" | "grpc";
-
-/**
- * The largest message a peer may send (16 MiB): far above any block bcn
- * proposes, far below what would let one message exhaust a node's memory.
- * Compressed messages are not accepted, so this bounds memory too.
- */
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /** Default timeout of unary calls when the caller gives none. */
 export const DEFAULT_UNARY_TIMEOUT_MS = 10_000;
@@ -72,7 +54,12 @@ export interface PeerTransportOptions {
 
 /**
  * A Connect {@link Transport} bound to one peer address that chooses between
- * Connect over HTTP/1.1 and gRPC over HTTP/2 (see the module documentation).
+ * Connect over HTTP/1.1 and gRPC over HTTP/2. A reference Go node speaks only
+ * gRPC and closes a connection whose first bytes are not the HTTP/2
+ * preface, without any HTTP response; so in `"auto"` mode a call that fails
+ * that way (see {@link isNoResponseError}) is repeated once with gRPC, and
+ * the answer remembered for the peer. A refused connection never triggers
+ * the fallback: the peer is simply down.
  * It owns an HTTP/1.1 keep-alive agent and the HTTP/2 connections of its gRPC
  * calls in flight (one per call, closed when the call ends): call
  * {@link PeerTransport.close} when done with the peer.
@@ -316,6 +303,7 @@ export class PeerTransport implements Transport {
 
   #connectTransport(): Transport {
     if (this.#connect === undefined) {
+      // A node:http Agent: connect-node speaks HTTP/1.1 only through one.
       this.#agent = new http.Agent({ keepAlive: true });
       this.#connect = createConnectTransport({
         baseUrl: `http://${this.addr}`,
@@ -366,11 +354,9 @@ function createGrpcTransport(
 /**
  * Whether a call failed because the connection was closed (or answered with
  * bytes that are not HTTP/1.x) before any HTTP response arrived: what an
- * HTTP/2-only server such as grpc-go does to an HTTP/1.1 request. Measured
- * under Deno 2.9.6 with connect-node 2.2.0: a server that closes after
- * reading gives `socket hang up` (ECONNRESET), one that closes at once gives
- * `write EPIPE`, a `node:http2` server gives `Parse Error: Expected HTTP/`
- * (HPE_INVALID_CONSTANT). A refused connection is not such a failure.
+ * HTTP/2-only server such as grpc-go does to an HTTP/1.1 request: ECONNRESET
+ * (`socket hang up`), EPIPE or an `HPE_` parse error, as measured in
+ * `docs/platform.md`. A refused connection is not such a failure.
  *
  * @example
  * ```ts

@@ -16,13 +16,14 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
  * @example
  * ```ts
  * import { whenReady } from "./when_ready.ts";
+ * import { messageOf } from "../util/errors.ts";
  * import { Block } from "./gen/block_pb.ts";
  *
  * const impl = whenReady(Block, () => undefined, () => "node is starting");
  * try {
  *   await impl.genesisSync({ $typeName: "GenesisSyncReq" }, {} as never);
  * } catch (e) {
- *   console.log((e as Error).message); // [unavailable] node is starting
+ *   console.log(messageOf(e)); // [unavailable] node is starting
  * }
  * ```
  */

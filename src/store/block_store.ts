@@ -1,6 +1,6 @@
 /**
- * The block store (FORMAT.md section 6): `genesis.json` and `block.store` in
- * one directory.
+ * The block store (`docs/FORMAT.md`, section 6): `genesis.json` and
+ * `block.store` in one directory.
  *
  * `block.store` holds one canonical JSON SigBlock per line, each ending in
  * `\n`, block 1 first. Appends are durable (flushed before they resolve) and
@@ -27,6 +27,9 @@ import {
 } from "../chain/genesis.ts";
 import { syncDir, writeFileAtomic } from "./atomic_write.ts";
 import { writeAll } from "../util/write_all.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
+import { equalBytes, joinLines } from "../util/bytes.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** A block-store error a user can fix: a damaged file, a genesis clash. */
 export class BlockStoreError extends Error {
@@ -73,7 +76,6 @@ export const BLOCKS_FILE = "block.store";
 
 const NL = 0x0a;
 const DEFAULT_CHUNK = 64 * 1024;
-const utf8 = new TextEncoder();
 
 /**
  * `genesis.json` and `block.store` in a directory (mode 0700, files 0600).
@@ -151,7 +153,7 @@ export class BlockStore {
    * ```
    */
   writeGenesis(genesis: SigGenesis): Promise<void> {
-    const bytes = utf8.encode(encodeSigGenesis(genesis));
+    const bytes = encodeUtf8(encodeSigGenesis(genesis));
     return this.#serialise(async () => {
       const old = await this.readGenesisBytes();
       if (old !== undefined) {
@@ -204,7 +206,7 @@ export class BlockStore {
     try {
       return decodeSigGenesis(bytes);
     } catch (e) {
-      throw new BlockStoreError(`${this.genesisPath}: ${errorText(e)}`);
+      throw new BlockStoreError(`${this.genesisPath}: ${messageOf(e)}`);
     }
   }
 
@@ -243,15 +245,7 @@ export class BlockStore {
    * ```
    */
   appendLines(lines: readonly Uint8Array[]): Promise<void> {
-    let size = 0;
-    for (const l of lines) size += l.length + 1;
-    const line = new Uint8Array(size);
-    let off = 0;
-    for (const l of lines) {
-      line.set(l, off);
-      line[off + l.length] = NL;
-      off += l.length + 1;
-    }
+    const line = joinLines(lines);
     return this.#serialise(async () => {
       const created = !this.#blocksFileExists &&
         !(await exists(this.blocksPath));
@@ -293,7 +287,7 @@ export class BlockStore {
     options: ReadBlocksOptions = {},
   ): AsyncIterableIterator<SigBlock> {
     const { from, signal, chunkSize } = options;
-    let lineNo = firstLine(from);
+    let lineNo = lineOfBlock(from);
     // Never an offset (see ReadLinesOptions), whatever object was passed.
     for await (const line of this.blockLines({ from, signal, chunkSize })) {
       let block: SigBlock;
@@ -301,7 +295,7 @@ export class BlockStore {
         block = decodeSigBlock(line);
       } catch (e) {
         throw new BlockStoreError(
-          `${this.blocksPath} line ${lineNo}: ${errorText(e)}`,
+          `${this.blocksPath} line ${lineNo}: ${messageOf(e)}`,
         );
       }
       if (block.number !== BigInt(lineNo)) {
@@ -337,7 +331,7 @@ export class BlockStore {
     const { signal } = options;
     signal?.throwIfAborted();
     const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
-    let skip = firstLine(options.from) - 1;
+    let skip = lineOfBlock(options.from) - 1;
     let file: Deno.FsFile;
     try {
       file = await Deno.open(this.blocksPath, { read: true });
@@ -511,7 +505,7 @@ export class BlockStore {
         await file.syncData();
         warn(
           `${BLOCKS_FILE}: cut off an unparsable last line ` +
-            `(${size - keep} bytes): ${errorText(e)}`,
+            `(${size - keep} bytes): ${messageOf(e)}`,
         );
       }
     } finally {
@@ -549,7 +543,7 @@ export class BlockStore {
       try {
         prev = decodeSigBlock(bytes);
       } catch (e) {
-        return refuse(`the line before it does not decode: ${errorText(e)}`);
+        return refuse(`the line before it does not decode: ${messageOf(e)}`);
       }
       prevNumber = prev.number;
       parent = blockHash(prev);
@@ -572,7 +566,7 @@ export class BlockStore {
 }
 
 /** The line number of block `from`: 0 and 1 both mean line 1. */
-function firstLine(from: bigint | undefined): number {
+function lineOfBlock(from: bigint | undefined): number {
   if (from === undefined || from <= 1n) return 1;
   if (from > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER;
   return Number(from);
@@ -631,14 +625,4 @@ async function exists(path: string): Promise<boolean> {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -1,5 +1,5 @@
 /**
- * Password-encrypted key files (FORMAT.md section 5).
+ * Password-encrypted key files (`docs/FORMAT.md`, section 5).
  *
  * One file per account, `<dir>/<address>`, mode 0600, in a directory of mode
  * 0700. Content: salt (32 bytes) || nonce (12 bytes) || AES-256-GCM
@@ -17,6 +17,8 @@ import { argon2idAsync } from "@noble/hashes/argon2.js";
 import { join } from "node:path";
 import { type Account, decodePrivateKey } from "../chain/account.ts";
 import { writeFileAtomic } from "./atomic_write.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** What went wrong in the key store, for callers that map it to a status. */
 export type KeyStoreErrorKind =
@@ -59,14 +61,13 @@ const SALT_BYTES = 32;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const ADDRESS_RE = /^[0-9a-f]{64}$/;
-const utf8 = new TextEncoder();
 
 async function aesKey(
   password: string,
   salt: Uint8Array,
   usage: KeyUsage,
 ): Promise<CryptoKey> {
-  const raw = await argon2idAsync(utf8.encode(password), salt, {
+  const raw = await argon2idAsync(encodeUtf8(password), salt, {
     t: 1,
     m: 256,
     p: 1,
@@ -103,7 +104,7 @@ export async function encryptKey(
   const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
   const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
   const key = await aesKey(password, salt, "encrypt");
-  const plain = utf8.encode(account.encodePrivateKey());
+  const plain = encodeUtf8(account.encodePrivateKey());
   try {
     const sealed = new Uint8Array(
       await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce }, key, plain),
@@ -182,8 +183,8 @@ async function decryptNamed(
   } catch (e) {
     throw new KeyStoreError(
       "damaged",
-      `${name} holds no valid key: ${errorText(e)}`,
-      `${publicName} holds no valid key: ${errorText(e)}`,
+      `${name} holds no valid key: ${messageOf(e)}`,
+      `${publicName} holds no valid key: ${messageOf(e)}`,
     );
   } finally {
     plain.fill(0);
@@ -308,24 +309,21 @@ export async function listKeys(dir: string): Promise<string[]> {
  * @example
  * ```ts
  * import { checkPassword } from "./key_store.ts";
+ * import { messageOf } from "../util/errors.ts";
  *
  * checkPassword("secret password"); // fine
  * try {
  *   checkPassword("abc", "owner password");
  * } catch (e) {
- *   console.log((e as Error).message); // owner password must be at least 5 bytes
+ *   console.log(messageOf(e)); // owner password must be at least 5 bytes
  * }
  * ```
  */
 export function checkPassword(password: string, name = "password"): void {
-  if (utf8.encode(password).length < MIN_PASSWORD_BYTES) {
+  if (encodeUtf8(password).length < MIN_PASSWORD_BYTES) {
     throw new KeyStoreError(
       "short-password",
       `${name} must be at least ${MIN_PASSWORD_BYTES} bytes`,
     );
   }
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -24,6 +24,8 @@ import { decodeSigTx, type SigTx, txBytes } from "../chain/tx.ts";
 import { syncDir, writeFileAtomic } from "./atomic_write.ts";
 import { writeAll } from "../util/write_all.ts";
 import { messageOf } from "../util/errors.ts";
+import { decodeUtf8, encodeUtf8 } from "../util/utf8.ts";
+import { joinLines } from "../util/bytes.ts";
 
 /** The pending pool's file name inside the block-store directory. */
 export const PENDING_FILE = "pending.jsonl";
@@ -47,8 +49,6 @@ export const PENDING_COMPACT_FACTOR = 2;
 export const MAX_PENDING_FILE_BYTES = 64 * 1024 * 1024;
 
 const VERSION = 1n;
-const NL = 0x0a;
-const utf8 = new TextEncoder();
 
 /** What {@link PendingStore.read} found. */
 export type PendingRead =
@@ -188,7 +188,7 @@ export class PendingStore {
     if (data.length > MAX_PENDING_FILE_BYTES) {
       return { unusable: "it grew too large while it was read" };
     }
-    const lines = new TextDecoder().decode(data).split("\n");
+    const lines = decodeUtf8(data).split("\n");
     try {
       const f = parseObject(lines[0], `${PENDING_FILE} line 1`);
       if (f.u64("version") !== VERSION) {
@@ -372,7 +372,7 @@ export class PendingStore {
   }
 
   #header(): Uint8Array {
-    return utf8.encode(
+    return encodeUtf8(
       `{"version":${encodeU64(VERSION)},"genesis":${
         encodeString(this.#genesisHash)
       }}`,
@@ -396,18 +396,4 @@ export class PendingStore {
       // a failing logger must not stop the store
     }
   }
-}
-
-/** The lines, each followed by `\n`, in one buffer. */
-function joinLines(lines: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const l of lines) size += l.length + 1;
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const l of lines) {
-    out.set(l, off);
-    out[off + l.length] = NL;
-    off += l.length + 1;
-  }
-  return out;
 }

@@ -21,7 +21,7 @@ import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { Node } from "../../src/rpc/gen/node_pb.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
 import { type RpcServer, startServer } from "../../src/rpc/server.ts";
-import { TX_STATUS_HEADER } from "../../src/rpc/tx.ts";
+import { TX_STATUS_HEADER } from "../../src/rpc/tx_service.ts";
 import { makeChain } from "../fixtures.ts";
 
 const enc = new TextEncoder();

@@ -24,9 +24,9 @@ import { waitFor, withTempDir } from "../support.ts";
 import { encodeSigBlock } from "../../src/chain/block.ts";
 import { blockEvent, decodeEvent, EventType } from "../../src/chain/event.ts";
 import { EventBus } from "../../src/node/events.ts";
-import { streamSubscribeMethods } from "../../src/rpc/node.ts";
+import { streamSubscribeMethods } from "../../src/rpc/node_service.ts";
 import { peerSyncSource, StateSync } from "../../src/node/state_sync.ts";
-import { blockSyncMethods } from "../../src/rpc/block.ts";
+import { blockSyncMethods } from "../../src/rpc/block_service.ts";
 import { clientAddress } from "../../src/http/address_list.ts";
 import { PeerRegistry } from "../../src/rpc/registry.ts";
 import {

@@ -18,7 +18,6 @@ import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { type RpcServer, startServer } from "../../src/rpc/server.ts";
 import {
   ACK,
-  concat,
   END_HEADERS,
   END_STREAM,
   Frame,
@@ -48,6 +47,7 @@ import {
   hpackLiteral,
   RawClient,
 } from "./h2_raw_client.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
 
 const BLOCK = 3000;
 const BLOCKS = 200;
@@ -168,13 +168,18 @@ async function assertRefused(c: RawClient, what: string): Promise<void> {
 
 /** `n` PRIORITY frames on stream `id` (no dependency, weight 16). */
 function priorities(n: number, id = 1): Uint8Array {
-  const one = frame(Frame.Priority, 0, id, concat([u32(0), Uint8Array.of(15)]));
-  return concat(Array.from({ length: n }, () => one));
+  const one = frame(
+    Frame.Priority,
+    0,
+    id,
+    concatBytes([u32(0), Uint8Array.of(15)]),
+  );
+  return concatBytes(Array.from({ length: n }, () => one));
 }
 
 /** `n` PING frames (not ACKs), each with its own payload. */
 function pings(n: number): Uint8Array {
-  return concat(
+  return concatBytes(
     Array.from({ length: n }, (_, i) => frame(Frame.Ping, 0, 0, u32(7, i))),
   );
 }
@@ -222,7 +227,7 @@ Deno.test("h2 attacks: empty header fragments without END_HEADERS past the budge
     const block = getBlock("/healthz");
     // An empty HEADERS, the block in a CONTINUATION: each a served request.
     const emptyHeaders = await open(server, clients);
-    await emptyHeaders.send(concat(
+    await emptyHeaders.send(concatBytes(
       ids(80).flatMap((id) => [
         frame(Frame.Headers, END_STREAM, id),
         frame(Frame.Continuation, END_HEADERS, id, block),
@@ -231,7 +236,7 @@ Deno.test("h2 attacks: empty header fragments without END_HEADERS past the budge
     await assertCalm(emptyHeaders, "empty HEADERS fragments");
     // The block around an empty CONTINUATION.
     const emptyContinuation = await open(server, clients);
-    await emptyContinuation.send(concat(
+    await emptyContinuation.send(concatBytes(
       ids(80).flatMap((id) => [
         frame(Frame.Headers, END_STREAM, id, block.subarray(0, 1)),
         frame(Frame.Continuation, 0, id),
@@ -261,7 +266,7 @@ Deno.test("h2 attacks: an address past its abuse budget has its connections clos
       const greeting = await c.greeting();
       assert(greeting.kind === "settings", `connection ${i} was refused`);
       await c.send(
-        concat([priorities(40), frame(Frame.Ping, 0, 0, u32(1, i))]),
+        concatBytes([priorities(40), frame(Frame.Ping, 0, 0, u32(1, i))]),
       );
       const end = await settle(c);
       if (end !== "ack") {
@@ -330,7 +335,7 @@ Deno.test("h2 attacks: a header block of more than MAX_HEADER_BLOCK_FRAMES frame
         (_, i) => block.subarray(at(i), at(i + 1)),
       );
       assert(parts.every((p) => p.length > 0), "a fragment is empty");
-      return concat(parts.map((p, i) =>
+      return concatBytes(parts.map((p, i) =>
         frame(
           i === 0 ? Frame.Headers : Frame.Continuation,
           (i === 0 ? END_STREAM : 0) | (i === n - 1 ? END_HEADERS : 0),
@@ -350,7 +355,7 @@ Deno.test("h2 attacks: a header block of more than MAX_HEADER_BLOCK_FRAMES frame
     await assertCalm(over, "a block in one frame too many");
     // Empty CONTINUATIONs that never end the block (CVE-2024-27316).
     const endless = await open(server, clients);
-    await endless.send(concat([
+    await endless.send(concatBytes([
       frame(Frame.Headers, END_STREAM, 1),
       ...Array.from({ length: 1000 }, () => frame(Frame.Continuation, 0, 1)),
     ]));
@@ -426,7 +431,7 @@ Deno.test("h2 attacks: an HPACK-amplified header list past MAX_HEADER_LIST_BYTES
     // A 4,000-byte field added to the server's dynamic table, then named
     // by its index 30 times: a 4 KiB block that decodes to 121 KB.
     const big = "x".repeat(4000);
-    const amplified = concat([
+    const amplified = concatBytes([
       getBlock("/healthz"),
       hpackLiteral("indexing", "x-big", big),
       ...Array.from({ length: 30 }, () => hpackIndexed(62)),
@@ -440,7 +445,7 @@ Deno.test("h2 attacks: an HPACK-amplified header list past MAX_HEADER_LIST_BYTES
       Frame.Headers,
       END_HEADERS | END_STREAM,
       3,
-      concat([getBlock("/healthz"), hpackIndexed(62)]),
+      concatBytes([getBlock("/healthz"), hpackIndexed(62)]),
     ));
     const second = await c.response(3);
     assertEquals(second && "status" in second ? second.status : second, "200");
@@ -453,7 +458,7 @@ Deno.test("h2 attacks: a flood of empty DATA frames is cut off while another con
   await withServer({ connectionAbuseBudget: 50 }, async (server, clients) => {
     const c = await open(server, clients);
     await c.hold(1, GENESIS);
-    const empties = concat(
+    const empties = concatBytes(
       Array.from({ length: 50 }, () => frame(Frame.Data, 0, 1)),
     );
     let served: Promise<string> | undefined;
@@ -484,7 +489,7 @@ Deno.test("h2 attacks: streams past the per-address bound are refused, across co
     const seen: number[][] = [];
     for (let i = 0; i < 3; i++) {
       const c = await open(server, clients);
-      await c.write(concat(ids(4).map((id) => holdFrame(id, GENESIS))));
+      await c.write(concatBytes(ids(4).map((id) => holdFrame(id, GENESIS))));
       const frames = await c.roundTrip();
       assert(frames, `connection ${i} ended`);
       seen.push(refused(frames));
@@ -504,7 +509,7 @@ Deno.test("h2 attacks: streams past the node's bound are refused", async () => {
     const seen: number[][] = [];
     for (let i = 0; i < 3; i++) {
       const c = await open(server, clients);
-      await c.write(concat(ids(5).map((id) => holdFrame(id, GENESIS))));
+      await c.write(concatBytes(ids(5).map((id) => holdFrame(id, GENESIS))));
       const frames = await c.roundTrip();
       assert(frames, `connection ${i} ended`);
       seen.push(refused(frames));
@@ -524,12 +529,16 @@ Deno.test({
     const limits = { maxStreamsPerAddress: 8, maxStreamsPerNode: 16 };
     await withServer(limits, async (server, clients) => {
       const first = await open(server, clients);
-      await first.write(concat(ids(10).map((id) => holdFrame(id, GENESIS))));
+      await first.write(
+        concatBytes(ids(10).map((id) => holdFrame(id, GENESIS))),
+      );
       const a = await first.roundTrip();
       assert(a, "the first address's connection ended");
       assertEquals(refused(a), ids(2, 8));
       const second = await open(server, clients, [], SECOND);
-      await second.write(concat(ids(4).map((id) => holdFrame(id, GENESIS))));
+      await second.write(
+        concatBytes(ids(4).map((id) => holdFrame(id, GENESIS))),
+      );
       const b = await second.roundTrip();
       assert(b, "the second address's connection ended");
       assertEquals(refused(b), []);
@@ -572,7 +581,7 @@ Deno.test("h2 attacks: a response stalled on a closed window is cancelled and fr
 
 /** `n` streams opened and reset at once, from the `from`th odd id. */
 function openAndReset(n: number, from = 0): Uint8Array {
-  return concat(
+  return concatBytes(
     ids(n, from).flatMap((id) => [
       holdFrame(id, "/Block/BlockSync"),
       frame(Frame.RstStream, 0, id, u32(CANCEL)),
@@ -609,7 +618,7 @@ Deno.test("h2 attacks: rapid reset across reconnects gets the address refused", 
         break;
       }
       await c.send(
-        concat([openAndReset(35), frame(Frame.Ping, 0, 0, u32(i, 0))]),
+        concatBytes([openAndReset(35), frame(Frame.Ping, 0, 0, u32(i, 0))]),
       );
       const end = await settle(c);
       endings.push(typeof end === "number" ? `GOAWAY ${end}` : end);
@@ -651,7 +660,7 @@ Deno.test("h2 attacks: a SETTINGS flood with a stream open ends in ENHANCE_YOUR_
   await withServer({ connectionAbuseBudget: 50 }, async (server, clients) => {
     const c = await open(server, clients);
     await c.hold(1, GENESIS);
-    await c.send(concat(
+    await c.send(concatBytes(
       Array.from({ length: 200 }, () => frame(Frame.Settings, 0, 0)),
     ));
     await assertCalm(c, "SETTINGS flood");
@@ -703,7 +712,7 @@ Deno.test("h2 attacks: a PING after DATA frames of a long response (a BDP estima
             out.push(frame(Frame.Ping, 0, 0, u32(0xb0, ++sent)));
             unanswered = true;
           }
-          await c.write(concat(out));
+          await c.write(concatBytes(out));
         } else if (f.type === Frame.Headers) {
           c.hpack.decode(f.payload);
         }
@@ -733,7 +742,9 @@ Deno.test("h2 attacks: a flood of streams past SETTINGS_MAX_CONCURRENT_STREAMS e
     const max = MAX_STREAMS_PER_CONNECTION;
     assertEquals(greeting.settings.get(SETTINGS_MAX_CONCURRENT_STREAMS), max);
     // The streams it allows, held open, then 70 more.
-    await c.send(concat(ids(max + 70).map((id) => holdFrame(id, GENESIS))));
+    await c.send(
+      concatBytes(ids(max + 70).map((id) => holdFrame(id, GENESIS))),
+    );
     const first = await c.until((f) =>
       f.type === Frame.RstStream || f.type === Frame.Goaway
     );

@@ -19,7 +19,6 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import {
-  concat,
   Frame,
   frame,
   FrameReader,
@@ -44,6 +43,7 @@ import {
   hpackString,
 } from "./h2_raw_client.ts";
 import { Dice } from "../dice.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
 
 /** The PRNG's seed: change it to explore, keep it to replay. */
 const SEED = 0x2f19_c0de;
@@ -109,10 +109,14 @@ function mutate(d: Dice, input: Uint8Array, other: Uint8Array): Uint8Array {
         if (b.length > 0) b[d.int(b.length)] = d.int(256);
         break;
       case 2: // random bytes inserted
-        b = concat([b.subarray(0, at), d.bytes(1 + d.int(8)), b.subarray(at)]);
+        b = concatBytes([
+          b.subarray(0, at),
+          d.bytes(1 + d.int(8)),
+          b.subarray(at),
+        ]);
         break;
       case 3: // a stretch deleted
-        b = concat([b.subarray(0, at), b.subarray(at + 1 + d.int(16))]);
+        b = concatBytes([b.subarray(0, at), b.subarray(at + 1 + d.int(16))]);
         break;
       case 4: // cut short
         b = b.slice(0, at);
@@ -121,7 +125,7 @@ function mutate(d: Dice, input: Uint8Array, other: Uint8Array): Uint8Array {
         const len = 1 + d.int(8);
         const piece = b.slice(at, at + len);
         const times = 2 + d.int(200);
-        b = concat([
+        b = concatBytes([
           b.subarray(0, at),
           ...Array.from({ length: times }, () => piece),
           b.subarray(at),
@@ -129,7 +133,7 @@ function mutate(d: Dice, input: Uint8Array, other: Uint8Array): Uint8Array {
         break;
       }
       case 6: // a special sequence inserted
-        b = concat([b.subarray(0, at), d.pick(SPECIAL), b.subarray(at)]);
+        b = concatBytes([b.subarray(0, at), d.pick(SPECIAL), b.subarray(at)]);
         break;
       case 7: // a special sequence written over
         if (b.length > 0) {
@@ -143,7 +147,7 @@ function mutate(d: Dice, input: Uint8Array, other: Uint8Array): Uint8Array {
         break;
       default: { // a piece of another input spliced in
         const from = d.int(other.length + 1);
-        b = concat([
+        b = concatBytes([
           b.subarray(0, at),
           other.subarray(from, from + 1 + d.int(64)),
           b.subarray(at),
@@ -271,7 +275,7 @@ Deno.test("h2 fuzz: FrameReader reads valid and mutated frames split anywhere, o
     if (Date.now() - started > TIME_BUDGET_MS) break;
     rounds++;
     const sent = Array.from({ length: 1 + d.int(8) }, () => randomFrame(d));
-    const valid = concat(sent.map((f) => frameBytes(d, f)));
+    const valid = concatBytes(sent.map((f) => frameBytes(d, f)));
     const where = `seed ${SEED.toString(16)}, round ${round}`;
     // The valid input reads back exactly, whatever the pieces.
     const whole = readAll(d, valid);
@@ -390,7 +394,7 @@ function randomString(d: Dice): { bytes: Uint8Array; text: string } {
   if (d.chance(0.15)) {
     const [code, text] = d.pick(HUFFMAN);
     const raw = hex(code);
-    return { bytes: concat([hpackInt(raw.length, 7, 0x80), raw]), text };
+    return { bytes: concatBytes([hpackInt(raw.length, 7, 0x80), raw]), text };
   }
   const n = d.chance(0.02) ? 4000 + d.int(4000) : d.size(200);
   const text = Array.from({ length: n }, () => d.pick(ALPHABET)).join("");
@@ -436,11 +440,13 @@ function validBlock(
       if (d.chance(0.5)) {
         const index = 1 + d.int(61 + dynamic);
         name = model.entry(index).name;
-        parts.push(concat([hpackInt(index, bits, first), value.bytes]));
+        parts.push(concatBytes([hpackInt(index, bits, first), value.bytes]));
       } else {
         const n = randomString(d);
         name = n.text;
-        parts.push(concat([hpackInt(0, bits, first), n.bytes, value.bytes]));
+        parts.push(
+          concatBytes([hpackInt(0, bits, first), n.bytes, value.bytes]),
+        );
       }
       e = {
         name,
@@ -453,7 +459,11 @@ function validBlock(
     listSize += e.size;
   }
   const tooLarge = listSize > maxList;
-  return { block: concat(parts), fields: tooLarge ? [] : fields, tooLarge };
+  return {
+    block: concatBytes(parts),
+    fields: tooLarge ? [] : fields,
+    tooLarge,
+  };
 }
 
 /** A header block the reference cannot decode. */

@@ -19,7 +19,6 @@ import {
 } from "../../src/http/hpack.ts";
 import {
   ACK,
-  concat,
   END_HEADERS,
   END_STREAM,
   Frame,
@@ -32,6 +31,7 @@ import {
   settingsPayload,
   u32,
 } from "../../src/http/h2_frames.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
 
 /** How a test's byte stream reaches the server: a Deno or node socket. */
 interface Pipe {
@@ -183,7 +183,10 @@ export class RawClient {
     const c = new RawClient(pipe);
     // A server that refuses the connection may have closed it already.
     await c.send(
-      concat([PREFACE, frame(Frame.Settings, 0, 0, settingsPayload(settings))]),
+      concatBytes([
+        PREFACE,
+        frame(Frame.Settings, 0, 0, settingsPayload(settings)),
+      ]),
     );
     return c;
   }
@@ -229,7 +232,7 @@ export class RawClient {
       ["te", "trailers"],
       ...extra,
     ]);
-    return this.write(concat([
+    return this.write(concatBytes([
       frame(Frame.Headers, END_HEADERS | (body ? 0 : END_STREAM), id, block),
       ...(body ? [frame(Frame.Data, END_STREAM, id, body)] : []),
     ]));
@@ -281,7 +284,7 @@ export class RawClient {
 
   /** Writes WINDOW_UPDATEs of `increment` for stream `id` (0: none) and the connection. */
   windowUpdate(id: number, increment: number): Promise<void> {
-    return this.write(concat([
+    return this.write(concatBytes([
       ...(id > 0 ? [frame(Frame.WindowUpdate, 0, id, u32(increment))] : []),
       frame(Frame.WindowUpdate, 0, 0, u32(increment)),
     ]));
@@ -451,7 +454,7 @@ export class RawClient {
     }
     const bytes = this.#buf.slice(0, n);
     if (this.#head.length < 256) {
-      this.#head = concat([this.#head, bytes.subarray(0, 256)]);
+      this.#head = concatBytes([this.#head, bytes.subarray(0, 256)]);
     }
     if (parse) this.#reader.push(bytes);
   }
@@ -498,7 +501,7 @@ export function hpackInt(
 /** An HPACK string literal without Huffman coding. */
 export function hpackString(s: string | Uint8Array): Uint8Array {
   const bytes = typeof s === "string" ? new TextEncoder().encode(s) : s;
-  return concat([hpackInt(bytes.length, 7), bytes]);
+  return concatBytes([hpackInt(bytes.length, 7), bytes]);
 }
 
 /** An indexed header field (static table 1-61, dynamic from 62). */
@@ -522,8 +525,12 @@ export function hpackLiteral(
     ? [4, 0x10]
     : [4, 0x00];
   return typeof name === "number"
-    ? concat([hpackInt(name, bits, first), hpackString(value)])
-    : concat([hpackInt(0, bits, first), hpackString(name), hpackString(value)]);
+    ? concatBytes([hpackInt(name, bits, first), hpackString(value)])
+    : concatBytes([
+      hpackInt(0, bits, first),
+      hpackString(name),
+      hpackString(value),
+    ]);
 }
 
 /** A dynamic table size update to `size`. */

@@ -11,7 +11,6 @@ import { createClient } from "@connectrpc/connect";
 import * as http2 from "node:http2";
 import { encodeHeaderBlock } from "../../src/http/hpack.ts";
 import {
-  concat,
   END_HEADERS,
   END_STREAM,
   Frame,
@@ -23,6 +22,7 @@ import {
 import { MAX_STREAMS_PER_CONNECTION } from "../../src/http/listener.ts";
 import { CONNECTION_ABUSE_BUDGET } from "../../src/http/h2_limits.ts";
 import { holdFrame, RawClient } from "./h2_raw_client.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
 
 const BLOCK = 3000;
 const BLOCKS = 200;
@@ -212,7 +212,7 @@ Deno.test("h2 server: streams beyond the bound are refused, the others served", 
     for (let i = 0; i < n; i++) {
       opens.push(holdFrame(2 * i + 1, "/Block/GenesisSync"));
     }
-    await c.write(concat(opens));
+    await c.write(concatBytes(opens));
     const reset = await c.until((f) => f.type === Frame.RstStream);
     assert(reset, "no RST_STREAM");
     assertEquals(reset.stream, 2 * (n - 1) + 1);
@@ -240,7 +240,7 @@ Deno.test("h2 server: it sends no more than the client's window until it opens",
     }
     assertEquals(received, 1000);
     // The stream's window and the connection's (65,535 bytes so far).
-    await c.write(concat([
+    await c.write(concatBytes([
       frame(Frame.WindowUpdate, 0, 1, u32(BLOCK * BLOCKS * 2)),
       frame(Frame.WindowUpdate, 0, 0, u32(BLOCK * BLOCKS * 2)),
     ]));
@@ -323,7 +323,7 @@ Deno.test("h2 server: a client that opens and resets streams without pause is cu
         frame(Frame.RstStream, 0, id, u32(0x8)),
       );
     }
-    await c.write(concat(frames)).catch(() => {});
+    await c.write(concatBytes(frames)).catch(() => {});
     const away = await c.until((f) => f.type === Frame.Goaway);
     assert(away, "no GOAWAY");
     assertEquals(readU31(away.payload, 4), 0xb); // ENHANCE_YOUR_CALM
@@ -385,7 +385,7 @@ Deno.test("h2 server: PINGs do not become free by the client's own 1-byte DATA f
         frame(Frame.Ping, 0, 0, new Uint8Array(8)),
       );
     }
-    await c.send(concat(pairs));
+    await c.send(concatBytes(pairs));
     assertEquals(await c.goaway(), 0xb); // ENHANCE_YOUR_CALM
   } finally {
     c.close();
@@ -440,7 +440,7 @@ Deno.test("h2 server: header blocks sent as trailers cost like a request's", asy
   try {
     const big = encodeHeaderBlock([["x-pad", "p".repeat(15 * 1024)]]);
     const away = await floodUntilGoaway(c, (id) =>
-      concat([
+      concatBytes([
         holdFrame(id, "/Block/GenesisSync"),
         frame(Frame.Headers, END_HEADERS | END_STREAM, id, big),
       ]));
@@ -464,7 +464,7 @@ Deno.test("h2 server: bodies held incomplete past the address's share fail with 
   const c = await RawClient.open(server.port);
   try {
     // Two calls announce a 100 KiB message each and send 40 KiB of it.
-    const part = concat([
+    const part = concatBytes([
       Uint8Array.of(0, 0, 1, 0x90, 0), // a 5-byte prefix: 102,400 bytes
       new Uint8Array(40 * 1024 - 5),
     ]);

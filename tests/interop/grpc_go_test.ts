@@ -11,7 +11,7 @@ import { makeChain } from "../fixtures.ts";
 import { blockHash, encodeSigBlock } from "../../src/chain/block.ts";
 import { encodeSigGenesis } from "../../src/chain/genesis.ts";
 import { peerSyncSource, StateSync } from "../../src/node/state_sync.ts";
-import { blockSyncMethods } from "../../src/rpc/block.ts";
+import { blockSyncMethods } from "../../src/rpc/block_service.ts";
 import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { startServer } from "../../src/rpc/server.ts";

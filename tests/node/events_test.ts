@@ -6,7 +6,8 @@ import {
   EventType,
   txEvent,
 } from "../../src/chain/event.ts";
-import { EventBus, SubscriberTooSlow } from "../../src/node/events.ts";
+import { EventBus } from "../../src/node/events.ts";
+import { SubscriberTooSlow } from "../../src/rpc/event_feed.ts";
 
 const chain = makeChain(3, 2);
 const blocks = chain.blocks.map(blockEvent);

@@ -3,7 +3,7 @@ import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { Node } from "../../src/rpc/gen/node_pb.ts";
 import { type RpcServer, startServer } from "../../src/rpc/server.ts";
 import { PeerDiscovery } from "../../src/node/peers.ts";
-import { peerDiscoverMethods } from "../../src/rpc/node.ts";
+import { peerDiscoverMethods } from "../../src/rpc/node_service.ts";
 import { waitFor } from "../support.ts";
 
 const PERIOD_MS = 50;

@@ -14,7 +14,7 @@ import {
 import { BlockStore } from "../../src/store/block_store.ts";
 import { listKeys } from "../../src/store/key_store.ts";
 import { PeerRegistry } from "../../src/rpc/registry.ts";
-import { blockSyncMethods } from "../../src/rpc/block.ts";
+import { blockSyncMethods } from "../../src/rpc/block_service.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { startServer } from "../../src/rpc/server.ts";
 import type { NodeConfig } from "../../src/node/config.ts";

@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { decodeSigTx } from "../../src/chain/tx.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
 import { PasswordThrottle } from "../../src/rpc/password_throttle.ts";
-import { txMethods } from "../../src/rpc/tx.ts";
+import { txMethods } from "../../src/rpc/tx_service.ts";
 import { KeyStoreError, writeKey } from "../../src/store/key_store.ts";
 import { makeChain } from "../fixtures.ts";
 import { assertCode, withNode } from "./harness.ts";

@@ -6,7 +6,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { startServer } from "../../src/rpc/server.ts";
 import { createPeerClients, PeerRegistry } from "../../src/rpc/registry.ts";
-import { describePeerError } from "../../src/rpc/errors.ts";
+import { describePeerError } from "../../src/rpc/peer_errors.ts";
 import { isNoResponseError, PeerTransport } from "../../src/rpc/transport.ts";
 
 const GENESIS = new TextEncoder().encode('{"chain":"test"}');

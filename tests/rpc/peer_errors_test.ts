@@ -1,6 +1,6 @@
 import { assertEquals } from "../assert.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { describePeerError, withoutAddr } from "../../src/rpc/errors.ts";
+import { describePeerError, withoutAddr } from "../../src/rpc/peer_errors.ts";
 
 Deno.test("describePeerError names the peer in one line", () => {
   const err = new ConnectError("no genesis\nsecond line", Code.NotFound);

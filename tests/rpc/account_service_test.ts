@@ -6,7 +6,7 @@ import {
   type AccountCreateLimits,
   accountMethods,
   ACCOUNTS_PER_MINUTE,
-} from "../../src/rpc/account.ts";
+} from "../../src/rpc/account_service.ts";
 import { Account as AccountService } from "../../src/rpc/gen/account_pb.ts";
 import { listKeys, readKey, writeKey } from "../../src/store/key_store.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";

@@ -1,19 +1,6 @@
-import { assertEquals, assertThrows } from "../assert.ts";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { blockStoreError, hexPrefixField } from "../../src/rpc/statuses.ts";
-
-Deno.test("hexPrefixField lowercases 1 to 64 hex characters, names the field otherwise", () => {
-  assertEquals(hexPrefixField("AbC1", "Hash"), "abc1");
-  assertEquals(hexPrefixField("f".repeat(64), "Parent"), "f".repeat(64));
-  for (const bad of ["", "xyz", "f".repeat(65), "ab cd"]) {
-    const err = assertThrows(
-      () => hexPrefixField(bad, "Parent"),
-      ConnectError,
-      "Parent: expected a prefix of 1 to 64 hex characters",
-    );
-    assertEquals((err as ConnectError).code, Code.InvalidArgument);
-  }
-});
+import { assertEquals } from "../assert.ts";
+import { Code } from "@connectrpc/connect";
+import { blockStoreError } from "../../src/rpc/block_store_status.ts";
 
 Deno.test("blockStoreError is Internal with the first line of the cause", () => {
   const err = blockStoreError(new Error("EIO: i/o error\nstack"));

@@ -9,7 +9,10 @@ import {
 import { genesisHash } from "../../src/chain/genesis.ts";
 import type { Ledger } from "../../src/node/ledger.ts";
 import { State } from "../../src/chain/state.ts";
-import { blockRelayMethods, blockSyncMethods } from "../../src/rpc/block.ts";
+import {
+  blockRelayMethods,
+  blockSyncMethods,
+} from "../../src/rpc/block_service.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";
 import {

@@ -14,7 +14,7 @@ import { firstLine, messageOf } from "../util/errors.ts";
  *
  * @example
  * ```ts
- * import { withoutAddr } from "./errors.ts";
+ * import { withoutAddr } from "./peer_errors.ts";
  *
  * console.log(withoutAddr("connect ECONNREFUSED 10.0.0.1:1", "10.0.0.1:1"));
  * // "connect ECONNREFUSED"
@@ -31,7 +31,7 @@ export function withoutAddr(text: string, addr: string): string {
  * @example
  * ```ts
  * import { Code, ConnectError } from "@connectrpc/connect";
- * import { describePeerError } from "./errors.ts";
+ * import { describePeerError } from "./peer_errors.ts";
  *
  * const err = new ConnectError("no genesis", Code.NotFound);
  * console.log(describePeerError("127.0.0.1:1122", err));
@@ -52,7 +52,7 @@ export function describePeerError(addr: string, err: unknown): string {
  * @example
  * ```ts
  * import { Code } from "@connectrpc/connect";
- * import { codeName } from "./errors.ts";
+ * import { codeName } from "./peer_errors.ts";
  * console.log(codeName(Code.InvalidArgument)); // "invalid_argument"
  * ```
  */

@@ -2,13 +2,15 @@
  * The Node service: peer discovery (`PeerDiscover`) and event streams
  * (`StreamSubscribe`), on the narrow interfaces this module declares and the
  * node implements: a {@link PeerBook} (the node's peer discovery) and an
- * {@link EventFeed} (the node's event bus).
+ * `EventFeed` (the node's event bus, `event_feed.ts`).
  *
  * @module
  */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { encodeEvent, type Event } from "../chain/event.ts";
+import { encodeEvent } from "../chain/event.ts";
 import type { Node } from "./gen/node_pb.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
+import { type EventFeed, SubscriberTooSlow } from "./event_feed.ts";
 
 /** The peers a node knows, as `PeerDiscover` answers and learns them. */
 export interface PeerBook {
@@ -18,51 +20,6 @@ export interface PeerBook {
   peers(): string[];
   /** Records a peer we heard of (a caller of the bootstrap node). */
   add(peer: string): void;
-}
-
-/** Options of {@link EventFeed.subscribe}. */
-export interface EventFeedOptions {
-  /** Aborting it ends the subscription: the iterator returns. */
-  signal?: AbortSignal;
-  /** Events queued at most before the subscriber is dropped. */
-  capacity?: number;
-}
-
-/** Where `StreamSubscribe` takes its events from. */
-export interface EventFeed {
-  /**
-   * The events of `types` (`1` transactions, `2` blocks; empty or `0` means
-   * all) from now on, until `options.signal` aborts; the iterator throws
-   * {@link SubscriberTooSlow} when the subscriber fell more than
-   * `options.capacity` events behind.
-   */
-  subscribe(
-    types: readonly number[],
-    options: EventFeedOptions,
-  ): AsyncIterableIterator<Event>;
-}
-
-/** Thrown by a subscription that fell more than its capacity behind. */
-export class SubscriberTooSlow extends Error {
-  /** The capacity that was exceeded. */
-  readonly capacity: number;
-
-  /**
-   * Creates the error for a subscriber of `capacity` events.
-   *
-   * @example
-   * ```ts
-   * import { SubscriberTooSlow } from "./node.ts";
-   *
-   * console.log(new SubscriberTooSlow(1000).message);
-   * // subscriber too slow: more than 1000 events queued
-   * ```
-   */
-  constructor(capacity: number) {
-    super(`subscriber too slow: more than ${capacity} events queued`);
-    this.name = "SubscriberTooSlow";
-    this.capacity = capacity;
-  }
 }
 
 /** Options of {@link peerDiscoverMethods}. */
@@ -83,7 +40,7 @@ export interface PeerDiscoverMethodsOptions {
  * ```ts
  * import { Node } from "./gen/node_pb.ts";
  * import { startServer } from "./server.ts";
- * import { type PeerBook, peerDiscoverMethods } from "./node.ts";
+ * import { type PeerBook, peerDiscoverMethods } from "./node_service.ts";
  *
  * const known = new Set<string>();
  * const discovery: PeerBook = {
@@ -123,8 +80,6 @@ export interface StreamSubscribeOptions {
   capacity?: number;
 }
 
-const utf8 = new TextEncoder();
-
 /**
  * The Node service's `StreamSubscribe` handler: checks `EventTypes` (each 0,
  * 1 or 2, else InvalidArgument naming the bad value), then streams every
@@ -135,7 +90,8 @@ const utf8 = new TextEncoder();
  * ```ts
  * import { Node } from "./gen/node_pb.ts";
  * import { startServer } from "./server.ts";
- * import { type EventFeed, streamSubscribeMethods } from "./node.ts";
+ * import type { EventFeed } from "./event_feed.ts";
+ * import { streamSubscribeMethods } from "./node_service.ts";
  *
  * // A feed with no events; the node serves its event bus.
  * const bus: EventFeed = {
@@ -162,7 +118,7 @@ export function streamSubscribeMethods(
       });
       try {
         for await (const event of events) {
-          yield { Event: utf8.encode(encodeEvent(event)) };
+          yield { Event: encodeUtf8(encodeEvent(event)) };
         }
       } catch (err) {
         if (err instanceof SubscriberTooSlow) {

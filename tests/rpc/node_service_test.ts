@@ -14,7 +14,7 @@ import { Node } from "../../src/rpc/gen/node_pb.ts";
 import {
   peerDiscoverMethods,
   streamSubscribeMethods,
-} from "../../src/rpc/node.ts";
+} from "../../src/rpc/node_service.ts";
 import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { startServer } from "../../src/rpc/server.ts";
 import { waitFor } from "../support.ts";

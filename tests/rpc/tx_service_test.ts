@@ -17,7 +17,7 @@ import {
   verifyTx,
 } from "../../src/chain/tx.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
-import { TX_STATUS_HEADER, txMethods } from "../../src/rpc/tx.ts";
+import { TX_STATUS_HEADER, txMethods } from "../../src/rpc/tx_service.ts";
 import { writeKey } from "../../src/store/key_store.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";
 import {

@@ -14,7 +14,10 @@ import {
 import type { BlockStore } from "../store/block_store.ts";
 import type { Block } from "./gen/block_pb.ts";
 import { relayOrigin } from "./relay_origin.ts";
-import { blockStoreError, hexPrefixField } from "./statuses.ts";
+import { blockStoreError } from "./block_store_status.ts";
+import { hexPrefixField } from "./hex_prefix.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** What the Block service's sync methods read from. */
 export interface BlockSyncBackend {
@@ -79,8 +82,6 @@ export interface BlockRelayBackend {
   readonly log?: (message: string) => void;
 }
 
-const utf8 = new TextEncoder();
-
 /**
  * BlockReceive and BlockSearch on a ledger:
  * - BlockReceive takes relayed blocks and offers each to the ledger, which
@@ -105,7 +106,7 @@ export function blockRelayMethods(
         try {
           block = decodeSigBlock(req.Block);
         } catch (e) {
-          backend.log?.(`dropped relayed block: ${(e as Error).message}`);
+          backend.log?.(`dropped relayed block: ${messageOf(e)}`);
           continue;
         }
         try {
@@ -114,7 +115,7 @@ export function blockRelayMethods(
           // The store failed under an applied block: the ledger has already
           // reported it as fatal to the node.
           throw new ConnectError(
-            `cannot keep block ${block.number}: ${(e as Error).message}`,
+            `cannot keep block ${block.number}: ${messageOf(e)}`,
             Code.Internal,
           );
         }
@@ -131,7 +132,7 @@ export function blockRelayMethods(
           const block of ledger.store.blocks({ from, signal: ctx.signal })
         ) {
           if (!match(block)) continue;
-          yield { Block: utf8.encode(encodeSigBlock(block)) };
+          yield { Block: encodeUtf8(encodeSigBlock(block)) };
           return;
         }
       } catch (e) {

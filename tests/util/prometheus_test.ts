@@ -4,8 +4,8 @@
  * cap on label sets, and a format check of every line.
  */
 import { assert, assertEquals, assertThrows } from "../assert.ts";
-import { MAX_SERIES, Registry } from "../../src/node/prometheus.ts";
-import { parseExposition } from "./exposition.ts";
+import { MAX_SERIES, Registry } from "../../src/util/prometheus.ts";
+import { parseExposition } from "../node/exposition.ts";
 
 Deno.test("a small registry renders exactly the text format", () => {
   const r = new Registry();

@@ -145,7 +145,7 @@ export function accountMethods(
       try {
         checkPassword(req.Password);
       } catch (e) {
-        throw new ConnectError((e as Error).message, Code.InvalidArgument);
+        throw new ConnectError(messageOf(e), Code.InvalidArgument);
       }
       takeToken();
       const created = queue.then(() => create(req.Password));

@@ -27,10 +27,13 @@ import {
   readKey,
 } from "../store/key_store.ts";
 import type { Tx } from "./gen/tx_pb.ts";
-import { CLIENT_ADDRESS, KeyAccess } from "./key_access.ts";
+import { CLIENT_ADDRESS } from "./call_context.ts";
+import { KeyAccess } from "./key_access.ts";
 import { PasswordThrottle } from "./password_throttle.ts";
 import { relayOrigin } from "./relay_origin.ts";
-import { blockStoreError, hexPrefixField } from "./statuses.ts";
+import { blockStoreError } from "./block_store_status.ts";
+import { hexPrefixField } from "./hex_prefix.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 import { messageOf, messageWithoutPaths } from "../util/errors.ts";
 
 /**
@@ -79,14 +82,13 @@ export interface TxBackend {
  *
  * @example
  * ```ts
- * import { TX_STATUS_HEADER } from "./tx.ts";
+ * import { TX_STATUS_HEADER } from "./tx_service.ts";
  *
  * console.log(TX_STATUS_HEADER); // "bcn-tx-status"
  * ```
  */
 export const TX_STATUS_HEADER = "bcn-tx-status";
 
-const utf8 = new TextEncoder();
 const ADDRESS_RE = /^[0-9a-fA-F]{64}$/;
 /** Relayed transactions of one stream verified at once, at most. */
 const MAX_TXS_IN_FLIGHT = 256;
@@ -144,7 +146,7 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
         nonce: ledger.state.nonce(from, true) + 1n,
         time: timeNow(),
       });
-      return { Tx: utf8.encode(encodeTx(tx)) };
+      return { Tx: encodeUtf8(encodeTx(tx)) };
     },
 
     async txSend(req, ctx) {
@@ -179,7 +181,7 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
           tx = decodeSigTx(req.Tx);
         } catch (e) {
           dropped++;
-          backend.log?.(`dropped relayed tx: ${(e as Error).message}`);
+          backend.log?.(`dropped relayed tx: ${messageOf(e)}`);
           continue;
         }
         const offered: Promise<void> = ledger.offerTx(tx, origin).then(
@@ -209,7 +211,7 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
               blockHash: blockHash(block),
               merkleRoot: block.merkleRoot,
             };
-            yield { Tx: utf8.encode(encodeSearchTx(found)) };
+            yield { Tx: encodeUtf8(encodeSearchTx(found)) };
             if (match.firstOnly) return;
           }
         }
@@ -226,7 +228,7 @@ export function txMethods(backend: TxBackend): ServiceImpl<typeof Tx> {
         const index = leaves.indexOf(hash);
         if (index < 0) continue;
         const proof = merkleProve(leaves, index);
-        return { MerkleProof: utf8.encode(encodeMerkleProof(proof)) };
+        return { MerkleProof: encodeUtf8(encodeMerkleProof(proof)) };
       }
       throw new ConnectError(
         `no confirmed transaction ${hash}`,

@@ -1,0 +1,33 @@
+/**
+ * The status a call answers when reading the block store failed, the same
+ * for every service that reads it.
+ *
+ * @module
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { messageWithoutPaths } from "../util/errors.ts";
+import { BLOCKS_FILE, GENESIS_FILE } from "../store/block_store.ts";
+
+/**
+ * The status of a call that failed reading the block store: Internal,
+ * `cannot read the block store: REASON`.
+ *
+ * @example
+ * ```ts
+ * import { blockStoreError } from "./block_store_status.ts";
+ *
+ * console.log(blockStoreError(new Error("EIO")).message);
+ * // [internal] cannot read the block store: EIO
+ * ```
+ */
+export function blockStoreError(err: unknown): ConnectError {
+  // The client learns what failed, not where the node keeps its store.
+  const reason = messageWithoutPaths(err).replace(
+    new RegExp(`\\S*[/\\\\](${BLOCKS_FILE}|${GENESIS_FILE})\\b`, "g"),
+    "$1",
+  );
+  return new ConnectError(
+    `cannot read the block store: ${reason}`,
+    Code.Internal,
+  );
+}
