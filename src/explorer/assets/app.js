@@ -578,7 +578,8 @@ async function txPage(key, signal) {
     spellcheck: "false",
     "aria-describedby": "proof-help",
   });
-  area.value = bytesText(proof.MerkleProof);
+  // One step a line: the node's compact JSON, easier to read and edit.
+  area.value = bytesText(proof.MerkleProof).replaceAll("},{", "},\n{");
   const result = h("p", { id: "proof-result", role: "status" });
   const check = () => {
     let ok;
