@@ -888,11 +888,11 @@ async function follow() {
         if (document.documentElement.dataset.view !== "home") return;
         if (app.recent.length) renderHome();
       }));
+      pause = 1000;
       setConn("Live: new blocks appear as the node confirms them.");
       for await (
         const msg of stream("Node/StreamSubscribe", { EventTypes: ["2"] })
       ) {
-        pause = 1000;
         await onBlockEvent(msg);
       }
       setConn("The node ended the event stream; reconnecting…");
