@@ -83,3 +83,21 @@ Deno.test("the page's HTML has no inline script, style or handler", async () => 
     );
   }
 });
+
+Deno.test("the page calls only read RPCs: no key-holding or writing call", async () => {
+  const code = await Deno.readTextFile(new URL("app.js", ASSETS));
+  const called = new Set(
+    [...code.matchAll(/"((?:Block|Tx|Account|Node)\/[A-Za-z]+)"/g)].map((m) =>
+      m[1]
+    ),
+  );
+  const READ = [
+    "Account/AccountBalance",
+    "Block/BlockSearch",
+    "Block/BlockSync",
+    "Node/StreamSubscribe",
+    "Tx/TxProve",
+    "Tx/TxSearch",
+  ];
+  assertEquals([...called].sort(), READ);
+});

@@ -850,27 +850,38 @@ function added(blocks) {
   for (const x of blocks) homeAddBlock(x);
 }
 
+/**
+ * Brings the recent blocks up to `upTo` (the node's head when absent) from
+ * the store: blocks confirmed while the page was not subscribed. A gap
+ * wider than the recent blocks reloads them from the head.
+ */
+async function catchUp(upTo) {
+  const last = app.recent.at(-1);
+  if (!last) return;
+  const head = upTo ??
+    BigInt((app.status = await getStatus()).lastBlock.number);
+  const from = BigInt(last.number) + 1n;
+  if (head < from) return;
+  if (head - from >= BigInt(RECENT)) {
+    await loadRecent();
+    if (document.documentElement.dataset.view === "home") renderHome();
+    return;
+  }
+  const msgs = await take("Block/BlockSync", { Number: String(from) }, RECENT);
+  const fresh = [];
+  for (const m of msgs) {
+    const x = readBlock(bytesText(m.Block));
+    if (BigInt(x.number) <= head && addRecent(x)) fresh.push(x);
+  }
+  added(fresh);
+}
+
 async function onBlockEvent(msg) {
   const event = parseJson(bytesText(msg.Event));
   if (event.type !== "2") return;
   const b = readBlock(bytesText(event.body));
-  const last = app.recent.at(-1);
-  const fresh = [];
-  if (last && BigInt(b.number) > BigInt(last.number) + 1n) {
-    // Blocks confirmed between the first read and the subscription (or
-    // while away) come from the store, in order.
-    const from = BigInt(last.number) + 1n;
-    const msgs = await take(
-      "Block/BlockSync",
-      { Number: String(from) },
-      RECENT * 2,
-    );
-    for (const m of msgs) {
-      const x = readBlock(bytesText(m.Block));
-      if (BigInt(x.number) < BigInt(b.number) && addRecent(x)) fresh.push(x);
-    }
-  }
-  if (addRecent(b)) fresh.push(b);
+  await catchUp(BigInt(b.number) - 1n);
+  const fresh = addRecent(b) ? [b] : [];
   try {
     app.status = await getStatus();
   } catch {
@@ -878,6 +889,14 @@ async function onBlockEvent(msg) {
   }
   added(fresh);
 }
+
+/**
+ * How long after asking for the event stream the page reads the blocks
+ * confirmed meanwhile: a Connect stream answers nothing (not even headers)
+ * before its first event, so the page cannot see when the node has
+ * subscribed it; on one machine or a LAN it has well within this.
+ */
+const SUBSCRIBED_MS = 500;
 
 /** Follows the node's block events; reconnects with a growing pause. */
 async function follow() {
@@ -889,11 +908,18 @@ async function follow() {
         if (app.recent.length) renderHome();
       }));
       pause = 1000;
+      const events = stream("Node/StreamSubscribe", { EventTypes: ["2"] })[
+        Symbol.asyncIterator
+      ]();
+      // The call starts here; its first event may come before or after the
+      // catch-up, which keeps each block once.
+      const first = events.next();
+      first.catch(() => {});
+      await sleep(SUBSCRIBED_MS);
+      await catchUp();
       setConn("Live: new blocks appear as the node confirms them.");
-      for await (
-        const msg of stream("Node/StreamSubscribe", { EventTypes: ["2"] })
-      ) {
-        await onBlockEvent(msg);
+      for (let r = await first; !r.done; r = await events.next()) {
+        await onBlockEvent(r.value);
       }
       setConn("The node ended the event stream; reconnecting…");
     } catch (e) {
