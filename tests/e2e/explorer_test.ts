@@ -179,7 +179,14 @@ async function launch(): Promise<{ browser: Browser; close(): Promise<void> }> {
     return {
       browser,
       async close() {
-        await browser.close();
+        // Bounded: a browser that does not close in time is killed.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<"late">((resolve) =>
+          timer = setTimeout(() => resolve("late"), PAGE_WAIT_MS)
+        );
+        const closed = await Promise.race([browser.close(), late]);
+        clearTimeout(timer);
+        if (closed === "late") browser.process()?.kill("SIGKILL");
         await Deno.remove(profile, { recursive: true });
       },
     };
