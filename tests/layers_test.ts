@@ -1,6 +1,6 @@
 /**
  * The layers of `src/`, top to bottom: `main.ts`, then cli -> node -> rpc ->
- * http -> store -> chain -> util. A module may import from its own layer and
+ * http (and explorer beside it) -> store -> chain -> util. A module may import from its own layer and
  * the ones below, never from one above (`src/rpc/gen/` is generated code,
  * inside rpc). So bcn's own HTTP knows nothing of the Connect services, the
  * node or the CLI, and the general helpers in util/ nothing of the chain.
@@ -17,6 +17,8 @@ const RANKS: Readonly<Record<string, number>> = {
   chain: 1,
   store: 2,
   http: 3,
+  // The block explorer: fixed browser files and their HTTP routes.
+  explorer: 3,
   rpc: 4,
   node: 5,
   cli: 6,

@@ -201,7 +201,8 @@ export const DEV: Command = {
 Starts a local network in one command: a bootstrap (authority) node and
 regular nodes on consecutive loopback ports, with funded accounts whose key
 files are in the nodes' key stores under the password "password". Prints
-the nodes, the accounts and commands to try, once; node logs follow on stderr.
+the nodes, the accounts, commands to try and each node's block explorer URL,
+once; node logs follow on stderr.
 Everything lives in a temporary directory removed on exit, unless --dir is
 given: then the chain stays there, and 'bcn dev --dir DIR' again restarts it
 (--accounts and --balance apply only to a new chain).
@@ -401,6 +402,9 @@ async function devSummary(
   lines.push(`  bcn account balance --node ${other} --account ${to}`);
   lines.push(`  bcn node status --node ${other}`);
   lines.push(`  curl -s http://${nodes[0].addr}/metrics`);
+  lines.push("");
+  lines.push("Block explorer (open in a browser):");
+  for (const n of nodes) lines.push(`  http://${n.addr}/`);
   lines.push("");
   lines.push(
     `bcn dev: ${nodes.length} node${

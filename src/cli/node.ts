@@ -128,6 +128,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
     maxConnsPerIp: perIp === undefined ? undefined : parseConnLimit(perIp),
     verifyWorkers,
     reverify: flags.reverify === true,
+    explorer: parseExplorerFlag(optionalString(flags, "explorer")),
   };
 }
 
@@ -180,6 +181,15 @@ export function advertiseFlag(
     );
   }
   return advertise;
+}
+
+/** `--explorer`: `true` (the default) or `false`. */
+function parseExplorerFlag(value: string | undefined): boolean {
+  if (value === undefined || value === "true") return true;
+  if (value === "false") return false;
+  throw new UsageError(
+    `--explorer: expected true or false, got ${JSON.stringify(value)}`,
+  );
 }
 
 /** `--max-conns-per-ip`: an integer from 1 to the server's total bound. */
@@ -314,6 +324,7 @@ export const NODE_START: Command = {
     "max-conns-per-ip": { type: "string" },
     "verify-workers": { type: "string" },
     reverify: { type: "boolean" },
+    explorer: { type: "string" },
   },
   help:
     `Usage: bcn node start --node HOST:PORT (--bootstrap | --seed HOST:PORT) [flags]
@@ -323,7 +334,8 @@ authority and initial owner accounts, and the signed genesis); a regular node
 fetches and verifies the genesis from its seed, replays its block store and
 syncs newer blocks from its peers. It serves until SIGINT or SIGTERM.
 Its port also answers GET /status, /healthz and /metrics for operators, from
-the start (the services answer Unavailable until the node is synced).
+the start (the services answer Unavailable until the node is synced), and
+serves a read-only block explorer page on GET / (open it in a browser).
 A regular node whose seed cannot be reached yet tries again, after 0.5s, 1s,
 2s ... up to 30s between tries, until it answers or the node is stopped.
 A password flag can also be given in a file (--authpass-file FILE), in its
@@ -359,6 +371,7 @@ Flags:
                          (default: one per core)
   --reverify             replay and verify the whole block store, ignoring
                          its snapshot
+  --explorer=false       do not serve the block explorer page on GET /
 `,
   async run(flags, io) {
     const config = await askStartPasswords(nodeConfigFromFlags(flags), flags, {

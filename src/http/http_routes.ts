@@ -21,6 +21,8 @@ export interface HttpAnswer {
   contentType: string;
   /** The body. */
   body: string;
+  /** More response headers, e.g. `content-security-policy`. */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** GET routes by exact path, e.g. `{ "/healthz": () => ... }`. */
@@ -134,6 +136,9 @@ function send(
     "cache-control": "no-store",
   };
   if (options.allow) headers["allow"] = options.allow;
+  for (const [k, v] of Object.entries(answer.headers ?? {})) {
+    headers[k.toLowerCase()] = v;
+  }
   res.writeHead(answer.status, headers);
   res.end(options.head ? new Uint8Array() : body);
 }

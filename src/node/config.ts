@@ -54,6 +54,8 @@ export interface NodeConfig {
   verifyWorkers?: number;
   /** Replay and verify the whole block store, ignoring any snapshot. */
   reverify?: boolean;
+  /** Serve the block explorer on `GET /`; true when absent. */
+  explorer?: boolean;
 }
 
 /** The default base period of a node (`--period`), in ms: 5 s. */

@@ -46,6 +46,7 @@ import { peerSyncSource, StateSync } from "./state_sync.ts";
 import { VerifyPool } from "./verify_pool.ts";
 import { SNAPSHOT_EVERY } from "./snapshot.ts";
 import type { Health, NodeStatus } from "./status.ts";
+import { explorerRoutes } from "../explorer/routes.ts";
 
 /** The hosts of `host:port` peer addresses (IPv6 without brackets). */
 function hostsOf(addrs: string[]): Set<string> {
@@ -267,7 +268,9 @@ export class Node {
         isPreferred: (ip) => hostsOf(syncPeers.peers()).has(ip),
       },
       onWarning: this.#log,
-      httpRoutes: monitor.httpRoutes(),
+      httpRoutes: cfg.explorer === false
+        ? monitor.httpRoutes()
+        : { ...explorerRoutes(), ...monitor.httpRoutes() },
       interceptors: [monitor.metrics.rpcInterceptor()],
       routes: (router) => {
         router.service(

@@ -87,6 +87,23 @@ Deno.test("node start --max-conns-per-ip takes 1 to 512 (the total bound)", () =
   }
 });
 
+Deno.test("node start --explorer is on by default; =false turns it off", () => {
+  assertEquals(nodeConfigFromFlags(BASE).explorer, true);
+  assertEquals(
+    nodeConfigFromFlags({ ...BASE, explorer: "true" }).explorer,
+    true,
+  );
+  assertEquals(
+    nodeConfigFromFlags({ ...BASE, explorer: "false" }).explorer,
+    false,
+  );
+  assertThrows(
+    () => nodeConfigFromFlags({ ...BASE, explorer: "no" }),
+    UsageError,
+    '--explorer: expected true or false, got "no"',
+  );
+});
+
 // ------------------------------------------------------- node subscribe
 
 Deno.test("node subscribe --events", () => {
