@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { Code } from "@connectrpc/connect";
-import { encodeString, encodeU64, parseHash } from "../chain/json.ts";
+import { encodeString, encodeU64 } from "../chain/json.ts";
 import { requireString } from "./args.ts";
 import { clientCommand, type Command } from "./command.ts";
+import { parseAddressFlag, withClient } from "./use_client.ts";
 
 /**
  * The output line of `bcn account create`.
@@ -65,12 +65,12 @@ Flags:
                      (required; or BCN_OWNERPASS)
   --json             machine-readable output
 `,
-  async run({ flags, call }, io) {
+  async run({ node, flags }, io) {
     const password = requireString(flags, "ownerpass");
-    const address = await call(async ({ account }) => {
-      const res = await account.accountCreate({ Password: password });
-      return parseHash(res.Address, "Address");
-    }, { labels: { [Code.ResourceExhausted]: "refused" } });
+    const address = await withClient(
+      node,
+      (client) => client.createAccount(password),
+    );
     io.out(formatAccountCreated(address, flags.json === true));
   },
 });
@@ -95,12 +95,15 @@ Flags:
   --account ADDRESS   the account (required)
   --json              machine-readable output
 `,
-  async run({ flags, call }, io) {
-    const address = requireString(flags, "account");
-    const balance = await call(async ({ account }) => {
-      const res = await account.accountBalance({ Address: address });
-      return res.Balance;
-    }, { labels: { [Code.NotFound]: "unknown account" } });
+  async run({ node, flags }, io) {
+    const address = parseAddressFlag(
+      "account",
+      requireString(flags, "account"),
+    );
+    const balance = await withClient(
+      node,
+      (client) => client.balance(address),
+    );
     io.out(formatBalance(address, balance, flags.json === true));
   },
 });

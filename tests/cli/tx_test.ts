@@ -1,8 +1,20 @@
-import { assertEquals, assertRejects, assertThrows } from "../assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertThrows,
+} from "../assert.ts";
+import { KeyStoreError, writeKey } from "../../src/store/key_store.ts";
+import { withTempDir } from "../support.ts";
 import { blockHash } from "../../src/chain/block.ts";
 import { encodeMerkleProof } from "../../src/chain/merkle.ts";
 import { encodeSearchTx } from "../../src/chain/search_tx.ts";
-import { encodeSigTx, txHash } from "../../src/chain/tx.ts";
+import {
+  decodeSigTx,
+  encodeSigTx,
+  txHash,
+  verifyTx,
+} from "../../src/chain/tx.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import { formatTx } from "../../src/cli/format.ts";
 import { NodeError } from "../../src/cli/rpc_errors.ts";
@@ -184,6 +196,71 @@ Deno.test("tx formats", () => {
     formatSearchTx(st),
     `${formatTx(st)} blk 2 ${blockHash(CHAIN.blocks[1]).slice(0, 7)}`,
   );
+});
+
+Deno.test("tx sign: a bad --from never reaches the node", async () => {
+  await assertRejects(
+    () =>
+      run("tx sign", [
+        "--node",
+        NODE,
+        "--from",
+        "zz",
+        "--to",
+        "b",
+        "--value=1",
+        "--ownerpass",
+        "secret",
+      ]),
+    UsageError,
+    '--from: invalid address "zz": expected 64 hex characters',
+  );
+});
+
+// ------------------------------------------------------- local signing
+
+Deno.test("tx sign --keystore signs here, with --nonce or the node's next", async () => {
+  await withTempDir(async (dir) => {
+    await writeKey(dir, CHAIN.owner, "secret");
+    const args = ["--keystore", dir, "--from", OWNER, "--to", "b", "--value"];
+    // No node at all: --nonce is given.
+    const [line] = await run("tx sign", [
+      ...args,
+      "7",
+      "--nonce",
+      "3",
+      "--ownerpass",
+      "secret",
+    ]);
+    const tx = decodeSigTx(line);
+    assertEquals([tx.from, tx.to, tx.value, tx.nonce], [OWNER, "b", 7n, 3n]);
+    assert(verifyTx(tx), "signed by the sender's key");
+    assertEquals(encodeSigTx(tx), line);
+    // Neither --nonce nor --node: nothing to take the nonce from.
+    await assertRejects(
+      () => run("tx sign", [...args, "7", "--ownerpass", "secret"]),
+      UsageError,
+      "give --nonce N, or --node HOST:PORT",
+    );
+    // A wrong password is refused here, by the key file.
+    await assertRejects(
+      () =>
+        run("tx sign", [...args, "7", "--nonce", "1", "--ownerpass", "wrong"]),
+      KeyStoreError,
+    );
+    // With --node and no --nonce: after the sender's 6 confirmed ones.
+    await withFake(async (node) => {
+      const [line] = await run("tx sign", [
+        ...args,
+        "7",
+        "--node",
+        node,
+        "--ownerpass",
+        "secret",
+      ]);
+      assertEquals(decodeSigTx(line).nonce, 7n);
+    });
+  });
 });
 
 // ------------------------------------------------------ with a fake node
