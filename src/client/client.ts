@@ -375,10 +375,8 @@ export class Client implements AsyncDisposable {
   ): AsyncGenerator<SearchTx, void, undefined> {
     const request = txRequest(query);
     let n = 0;
-    const stream = this.#rpc.tx.txSearch(request, {
-      signal: options.signal,
-      timeoutMs: options.timeoutMs ?? SEARCH_TIMEOUT_MS,
-    });
+    const scope = streamScope(options);
+    const stream = this.#rpc.tx.txSearch(request, { signal: scope.signal });
     try {
       for await (const res of stream) {
         const tx = decodeSearchTx(res.Tx, "tx");
@@ -391,6 +389,8 @@ export class Client implements AsyncDisposable {
         return;
       }
       throw nodeError(this.address, e);
+    } finally {
+      scope.end();
     }
   }
 
@@ -412,13 +412,14 @@ export class Client implements AsyncDisposable {
     options: CallOptions = {},
   ): Promise<SigBlock | undefined> {
     const request = blockRequest(query);
+    // The node sends the first match and may keep the stream open: the call
+    // is ended once it came, so nothing of it outlives this method.
+    const scope = streamScope(options);
     return await this.#call(async () => {
       try {
-        // The node sends the first match; stop reading after it.
         for await (
           const res of this.#rpc.block.blockSearch(request, {
-            signal: options.signal,
-            timeoutMs: options.timeoutMs ?? SEARCH_TIMEOUT_MS,
+            signal: scope.signal,
           })
         ) {
           return decodeSigBlock(res.Block, "block");
@@ -426,6 +427,8 @@ export class Client implements AsyncDisposable {
       } catch (e) {
         // A node may answer "no match" with NotFound rather than no block.
         if (!(e instanceof ConnectError && e.code === Code.NotFound)) throw e;
+      } finally {
+        scope.end();
       }
       return undefined;
     });
@@ -629,6 +632,32 @@ export class Client implements AsyncDisposable {
       throw nodeError(this.address, e, labels);
     }
   }
+}
+
+/**
+ * The signal of one search: the caller's, a deadline (`timeoutMs`, else
+ * {@link SEARCH_TIMEOUT_MS}), and an end of the method's own, called when
+ * it returns. Connect's own `timeoutMs` is not used for streams: its timer
+ * outlives a stream left before its end and keeps the program alive.
+ */
+function streamScope(
+  options: CallOptions,
+): { signal: AbortSignal; end(): void } {
+  const own = new AbortController();
+  const timer = setTimeout(
+    () => own.abort(new ConnectError("", Code.DeadlineExceeded)),
+    options.timeoutMs ?? SEARCH_TIMEOUT_MS,
+  );
+  const signal = options.signal
+    ? AbortSignal.any([options.signal, own.signal])
+    : own.signal;
+  return {
+    signal,
+    end: () => {
+      clearTimeout(timer);
+      own.abort();
+    },
+  };
 }
 
 /** The TxSearch request of a query, checked. */
