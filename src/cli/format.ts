@@ -1,6 +1,5 @@
 /**
- * The text output shared by several commands: accounts, transactions and the
- * node's JSON answers as output lines.
+ * The text output shared by several commands: accounts and transactions.
  *
  * @module
  */
@@ -44,20 +43,4 @@ export function formatTx(tx: SigTx): string {
   return `tx ${txHash(tx)}: ${shortAccount(tx.from)} -> ${
     shortAccount(tx.to)
   } ${encodeU64(tx.value)} nonce ${encodeU64(tx.nonce)}`;
-}
-
-/**
- * A JSON answer of the node as one output line: its text without surrounding
- * white space, or `canonical` when the text spans lines.
- *
- * @example
- * ```ts
- * import { answerLine } from "./format.ts";
- *
- * answerLine(new TextEncoder().encode('{"a":1}\n'), '{"a":1}'); // '{"a":1}'
- * ```
- */
-export function answerLine(bytes: Uint8Array, canonical: string): string {
-  const text = new TextDecoder().decode(bytes).trim();
-  return /[\n\r]/.test(text) ? canonical : text;
 }
