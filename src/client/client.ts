@@ -125,7 +125,7 @@ export interface SubscribeEventsOptions {
  * block in its canonical JSON.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { Client, encodeNodeEvent } from "@bcn/bcn";
  *
  * await using client = new Client("127.0.0.1:1122");
@@ -169,7 +169,7 @@ function nodeAddress(address: string): string {
  * it with `await using`).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { Client } from "@bcn/bcn";
  *
  * await using client = new Client("127.0.0.1:1122");
@@ -211,7 +211,7 @@ export class Client implements AsyncDisposable {
    * never held a balance is a {@link NodeError} (`unknown account`).
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Client } from "@bcn/bcn";
    *
    * await using client = new Client("127.0.0.1:1122");
@@ -235,7 +235,7 @@ export class Client implements AsyncDisposable {
    * resolves to the new address.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Client } from "@bcn/bcn";
    *
    * await using client = new Client("127.0.0.1:1122");
@@ -264,7 +264,7 @@ export class Client implements AsyncDisposable {
    * {@link Client.send}.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Client } from "@bcn/bcn";
    *
    * await using client = new Client("127.0.0.1:1122");
@@ -292,7 +292,7 @@ export class Client implements AsyncDisposable {
    * {@link Client.sign}. Nothing is sent.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Client } from "@bcn/bcn";
    *
    * await using client = new Client("127.0.0.1:1122");
@@ -328,7 +328,7 @@ export class Client implements AsyncDisposable {
    * rejects is a {@link NodeError} (`tx rejected: ...`).
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Client, decodeSigTx } from "@bcn/bcn";
    *
    * await using client = new Client("127.0.0.1:1122");
@@ -360,7 +360,7 @@ export class Client implements AsyncDisposable {
    * ends the iteration with nothing.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Client } from "@bcn/bcn";
    *
    * await using client = new Client("127.0.0.1:1122");
@@ -399,7 +399,7 @@ export class Client implements AsyncDisposable {
    * starts with a hex prefix; `undefined` when none matches.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Client } from "@bcn/bcn";
    *
    * await using client = new Client("127.0.0.1:1122");
@@ -440,7 +440,7 @@ export class Client implements AsyncDisposable {
    * still pending are not counted.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Client } from "@bcn/bcn";
    *
    * await using client = new Client("127.0.0.1:1122");
@@ -462,7 +462,7 @@ export class Client implements AsyncDisposable {
    * is a {@link NodeError} (`unknown tx`).
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Client } from "@bcn/bcn";
    *
    * await using client = new Client("127.0.0.1:1122");
@@ -482,12 +482,15 @@ export class Client implements AsyncDisposable {
    * `root` (a block's `merkleRoot`); resolves to its verdict.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Client } from "@bcn/bcn";
    *
    * await using client = new Client("127.0.0.1:1122");
-   * const found = await client.searchBlock({ number: 1n });
-   * const tx = found!.txs[0];
+   * const hash = "ab".repeat(32); // a confirmed transaction's
+   * for await (const tx of client.searchTxs({ hash })) {
+   *   const proof = await client.prove(hash);
+   *   console.log(await client.verify(hash, proof, tx.merkleRoot)); // true
+   * }
    * ```
    */
   async verify(
@@ -516,12 +519,12 @@ export class Client implements AsyncDisposable {
    * serves no status.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Client } from "@bcn/bcn";
    *
    * await using client = new Client("127.0.0.1:1122");
    * const status = await client.status();
-   * console.log(status.lastBlock.number, status.health.healthy);
+   * console.log(status.lastBlock.number, status.health.reason);
    * ```
    */
   async status(options: CallOptions = {}): Promise<NodeStatus> {
@@ -533,7 +536,7 @@ export class Client implements AsyncDisposable {
    * be a status.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Client } from "@bcn/bcn";
    *
    * await using client = new Client("127.0.0.1:1122");
@@ -551,7 +554,7 @@ export class Client implements AsyncDisposable {
    * ADDR: connection reset`, `node ADDR ended the event stream`).
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Client } from "@bcn/bcn";
    *
    * await using client = new Client("127.0.0.1:1122");

@@ -3,7 +3,7 @@
  * calls take and give, signing on this machine with a key file, and the
  * one-line errors.
  *
- * ```ts ignore
+ * ```ts
  * import { Client } from "@bcn/bcn/client";
  *
  * await using client = new Client("127.0.0.1:1122");

@@ -4,7 +4,7 @@
  * blocks, the event bus, and the pool that verifies signatures on worker
  * threads.
  *
- * ```ts ignore
+ * ```ts
  * import { Node } from "@bcn/bcn/node";
  *
  * const node = new Node({
