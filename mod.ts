@@ -22,7 +22,7 @@
  * ### Client
  *
  * ```ts
- * import { Client } from "@bcn/bcn";
+ * import { Client, txHash } from "@bcn/bcn";
  *
  * await using client = new Client("127.0.0.1:1122");
  * const from = "1bb56caeeef994e303196d588d0e75e9bf756af9c90b0ed880d58fc1f5d77b27";
@@ -32,8 +32,9 @@
  *   { keyStore: ".keystore1122", password: "the owner's password" },
  * );
  * const { hash } = await client.send(tx);
+ * // Wait for the block that confirms it.
  * for await (const event of client.subscribe({ events: ["block"] })) {
- *   if (event.type === "block" && event.block.txs.length > 0) break;
+ *   if (event.type === "block" && event.block.txs.some((t) => txHash(t) === hash)) break;
  * }
  * const proof = await client.prove(hash);
  * console.log(`tx ${hash}: ${proof.length} proof steps`);
