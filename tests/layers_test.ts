@@ -1,6 +1,6 @@
 /**
- * The layers of `src/`, top to bottom: `main.ts`, then cli -> node -> rpc ->
- * http (and explorer beside it) -> store -> chain -> util. A module may import from its own layer and
+ * The layers of `src/`, top to bottom: `main.ts`, then cli -> client -> node
+ * -> rpc -> http (and explorer beside it) -> store -> chain -> util. A module may import from its own layer and
  * the ones below, never from one above (`src/rpc/gen/` is generated code,
  * inside rpc). So bcn's own HTTP knows nothing of the Connect services, the
  * node or the CLI, and the general helpers in util/ nothing of the chain.
@@ -21,10 +21,11 @@ const RANKS: Readonly<Record<string, number>> = {
   explorer: 3,
   rpc: 4,
   node: 5,
-  cli: 6,
+  client: 6,
+  cli: 7,
 };
 /** `main.ts` (and anything else at the top of src/) sits above every layer. */
-const TOP = 7;
+const TOP = 8;
 
 /** The layer rank of a path relative to src/, e.g. `rpc/tx.ts` -> 4. */
 function rankOf(path: string): number {

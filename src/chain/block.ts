@@ -195,7 +195,9 @@ export function blockFacts(b: SigBlock): BlockFacts {
 
 /**
  * Records facts worked out elsewhere (a verification worker, from the same
- * bytes) so applying the block does not compute them again.
+ * bytes) so applying the block does not compute them again. Internal to
+ * the node, and in no entry of the package: it sets a block's signer
+ * without recovering it.
  *
  * @example
  * ```ts

@@ -52,7 +52,7 @@ export interface ConfirmedState {
  *
  * @example
  * ```ts
- * import { Account, newGenesis, State } from "../../mod.ts";
+ * import { Account, newGenesis, State } from "@bcn/bcn/chain";
  * const auth = Account.create();
  * const owner = Account.create();
  * const genesis = auth.signGenesis(newGenesis("demo", { authority: auth.address, balances: [[owner.address, 1000n]] }));

@@ -153,6 +153,8 @@ export interface TxFacts {
 /**
  * Records facts worked out elsewhere (a verification worker, from the same
  * bytes) so {@link txHash} and {@link verifyTx} need not compute them again.
+ * Internal to the node's verification pool and ledger, and in no entry of
+ * the package: it sets a transaction's signer without recovering it.
  *
  * @example
  * ```ts

@@ -69,7 +69,7 @@ interface QueuedTx {
  *
  * @example
  * ```ts
- * import { Account, newGenesis, timeNow } from "../../mod.ts";
+ * import { Account, timeNow } from "@bcn/bcn/chain";
  * import { TxPool } from "./tx_pool.ts";
  *
  * const owner = Account.create();

@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { Code } from "@connectrpc/connect";
-import { encodeString, encodeU64, parseHash } from "../chain/json.ts";
+import { encodeString, encodeU64 } from "../chain/json.ts";
 import { requireString } from "./args.ts";
 import { clientCommand, type Command } from "./command.ts";
+import { parseAddressFlag, withClient } from "./use_client.ts";
 
 /**
  * The output line of `bcn account create`.
@@ -73,12 +73,12 @@ Flags:
                      read the password from the first line of FILE
   --json             machine-readable output
 `,
-  async run({ flags, call }, io) {
+  async run({ node, flags }, io) {
     const password = requireString(flags, "ownerpass");
-    const address = await call(async ({ account }) => {
-      const res = await account.accountCreate({ Password: password });
-      return parseHash(res.Address, "Address");
-    }, { labels: { [Code.ResourceExhausted]: "refused" } });
+    const address = await withClient(
+      node,
+      (client) => client.createAccount(password),
+    );
     io.out(formatAccountCreated(address, flags.json === true));
   },
 });
@@ -103,12 +103,15 @@ Flags:
   --account ADDRESS   the account (required)
   --json              machine-readable output
 `,
-  async run({ flags, call }, io) {
-    const address = requireString(flags, "account");
-    const balance = await call(async ({ account }) => {
-      const res = await account.accountBalance({ Address: address });
-      return res.Balance;
-    }, { labels: { [Code.NotFound]: "unknown account" } });
+  async run({ node, flags }, io) {
+    const address = parseAddressFlag(
+      "account",
+      requireString(flags, "account"),
+    );
+    const balance = await withClient(
+      node,
+      (client) => client.balance(address),
+    );
     io.out(formatBalance(address, balance, flags.json === true));
   },
 });

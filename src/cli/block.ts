@@ -3,17 +3,10 @@
  *
  * @module
  */
-import { Code, ConnectError } from "@connectrpc/connect";
-import {
-  blockHash,
-  decodeSigBlock,
-  encodeSigBlock,
-  type SigBlock,
-} from "../chain/block.ts";
+import { blockHash, encodeSigBlock, type SigBlock } from "../chain/block.ts";
 import { encodeU64 } from "../chain/json.ts";
 import { formatTime } from "../chain/time.ts";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { BlockSearchReqSchema } from "../rpc/gen/block_pb.ts";
+import type { BlockQuery } from "../client/client.ts";
 import {
   type Flags,
   oneOf,
@@ -23,8 +16,8 @@ import {
   UsageError,
 } from "./args.ts";
 import { clientCommand, type Command } from "./command.ts";
-import { answerLine, formatTx } from "./format.ts";
-import { SEARCH_TIMEOUT_MS } from "./rpc_errors.ts";
+import { formatTx } from "./format.ts";
+import { withClient } from "./use_client.ts";
 
 /** What `bcn block search` asks for. */
 export interface BlockSearchQuery {
@@ -32,8 +25,8 @@ export interface BlockSearchQuery {
   readonly flag: "number" | "hash" | "parent";
   /** Its value: the number in decimal, or the lowercase hex prefix. */
   readonly value: string;
-  /** The BlockSearch request. */
-  readonly request: MessageInitShape<typeof BlockSearchReqSchema>;
+  /** The client's search. */
+  readonly request: BlockQuery;
 }
 
 const FLAG_NAMES = ["number", "hash", "parent"] as const;
@@ -46,7 +39,7 @@ const FLAG_NAMES = ["number", "hash", "parent"] as const;
  * ```ts
  * import { blockSearchQuery } from "./block.ts";
  *
- * blockSearchQuery({ number: "3" }).request; // { Number: 3n }
+ * blockSearchQuery({ number: "3" }).request; // { number: 3n }
  * ```
  */
 export function blockSearchQuery(flags: Flags): BlockSearchQuery {
@@ -57,13 +50,13 @@ export function blockSearchQuery(flags: Flags): BlockSearchQuery {
     if (n === 0n) {
       throw new UsageError("--number: blocks are numbered from 1");
     }
-    return { flag, value: encodeU64(n), request: { Number: n } };
+    return { flag, value: encodeU64(n), request: { number: n } };
   }
   const prefix = parseHexPrefix(flag, text);
   return {
     flag,
     value: prefix,
-    request: flag === "hash" ? { Hash: prefix } : { Parent: prefix },
+    request: flag === "hash" ? { hash: prefix } : { parent: prefix },
   };
 }
 
@@ -117,32 +110,16 @@ Flags:
   --json              machine-readable output
 Exactly one of --number, --hash and --parent.
 `,
-  async run({ flags, call }, io) {
+  async run({ node, flags }, io) {
     const query = blockSearchQuery(flags);
-    const json = flags.json === true;
-    const line = await call(async ({ block }) => {
-      try {
-        // The node sends the first match; stop reading after it.
-        for await (
-          const res of block.blockSearch(query.request, {
-            timeoutMs: SEARCH_TIMEOUT_MS,
-          })
-        ) {
-          const b = decodeSigBlock(res.Block, "block");
-          return json
-            ? answerLine(res.Block, encodeSigBlock(b))
-            : formatBlock(b);
-        }
-      } catch (e) {
-        // A node may answer "no match" with NotFound rather than no block.
-        if (!(e instanceof ConnectError && e.code === Code.NotFound)) throw e;
-      }
-      return undefined;
-    });
-    if (line === undefined) {
+    const block = await withClient(
+      node,
+      (client) => client.searchBlock(query.request),
+    );
+    if (block === undefined) {
       throw new Error(`no block matches --${query.flag} ${query.value}`);
     }
-    io.out(line);
+    io.out(flags.json === true ? encodeSigBlock(block) : formatBlock(block));
   },
 });
 

@@ -1,12 +1,10 @@
 /**
- * The text output shared by several commands: accounts, transactions and the
- * node's JSON answers as output lines.
+ * The text output shared by several commands: accounts and transactions.
  *
  * @module
  */
 import { encodeString, encodeU64 } from "../chain/json.ts";
 import { type SigTx, txHash } from "../chain/tx.ts";
-import { decodeUtf8 } from "../util/utf8.ts";
 
 /**
  * An account in text output: an address (64 lowercase hex) shortened to its
@@ -45,20 +43,4 @@ export function formatTx(tx: SigTx): string {
   return `tx ${txHash(tx)}: ${shortAccount(tx.from)} -> ${
     shortAccount(tx.to)
   } ${encodeU64(tx.value)} nonce ${encodeU64(tx.nonce)}`;
-}
-
-/**
- * A JSON answer of the node as one output line: its text without surrounding
- * white space, or `canonical` when the text spans lines.
- *
- * @example
- * ```ts
- * import { answerLine } from "./format.ts";
- *
- * answerLine(new TextEncoder().encode('{"a":1}\n'), '{"a":1}'); // '{"a":1}'
- * ```
- */
-export function answerLine(bytes: Uint8Array, canonical: string): string {
-  const text = decodeUtf8(bytes).trim();
-  return /[\n\r]/.test(text) ? canonical : text;
 }

@@ -4,15 +4,15 @@
  *
  * @module
  */
-import { blockHash, decodeSigBlock } from "../chain/block.ts";
+import { blockHash } from "../chain/block.ts";
+import { type Event, EventType } from "../chain/event.ts";
+import { encodeString, encodeU64 } from "../chain/json.ts";
+import { txHash } from "../chain/tx.ts";
 import {
-  decodeEvent,
-  encodeEvent,
-  type Event,
-  EventType,
-} from "../chain/event.ts";
-import { DecodeError, encodeString, encodeU64 } from "../chain/json.ts";
-import { decodeSigTx, txHash } from "../chain/tx.ts";
+  encodeNodeEvent,
+  type NodeEvent,
+  nodeEventOf,
+} from "../client/client.ts";
 import {
   DEFAULT_PERIOD_MS,
   isUnspecifiedHost,
@@ -25,9 +25,9 @@ import { Node } from "../node/node.ts";
 import { GENESIS_FILE } from "../store/block_store.ts";
 import { checkPassword } from "../store/key_store.ts";
 import { join } from "node:path";
-import { decodeStatus, formatStatus, type NodeStatus } from "../node/status.ts";
+import { formatStatus } from "../node/status.ts";
 import { AddressList } from "../http/address_list.ts";
-import { firstLine, messageOf } from "../util/errors.ts";
+import { messageOf } from "../util/errors.ts";
 import {
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
   MAX_CONNECTIONS,
@@ -43,8 +43,7 @@ import {
 import { clientCommand, type Command, onStop } from "./command.ts";
 import { requirePassword, type SecretPrompt } from "./password.ts";
 import { shortAccount } from "./format.ts";
-import { describeNetworkFailure, NodeError } from "./rpc_errors.ts";
-import { decodeUtf8 } from "../util/utf8.ts";
+import { withClient } from "./use_client.ts";
 
 // ----------------------------------------------------------- node start
 
@@ -445,9 +444,10 @@ export function parseEventsFlag(value: string | undefined): bigint[] {
 }
 
 /**
- * An event in output: its canonical JSON with `json`, else a text line
- * (see the help). Throws a {@link DecodeError} when its body is not the
- * transaction or block its type says.
+ * An event in output: with `json`, one line of JSON with a named type and
+ * the decoded transaction or block (`{"type":"tx","action":"validated",
+ * "tx":{...}}`), else a text line (see the help). Throws a `DecodeError`
+ * when its body is not the transaction or block its type says.
  *
  * @example
  * ```ts
@@ -459,22 +459,27 @@ export function parseEventsFlag(value: string | undefined): bigint[] {
  * formatEvent(txEvent(tx), false); // "tx validated <hash7>: a -> b 5"
  * ```
  */
-export function formatEvent(event: Event, json: boolean): string {
-  let text: string;
-  if (event.type === EventType.Tx) {
-    const tx = decodeSigTx(event.body, "event.body");
-    text = `tx ${event.action} ${txHash(tx).slice(0, 7)}: ${
+export function formatEvent(event: Event | NodeEvent, json: boolean): string {
+  const e = typeof event.type === "number"
+    ? nodeEventOf(event as Event)
+    : event as NodeEvent;
+  if (json) return encodeNodeEvent(e);
+  if (e.type === "tx") {
+    const tx = e.tx;
+    return `tx ${e.action} ${txHash(tx).slice(0, 7)}: ${
       shortAccount(tx.from)
     } -> ${shortAccount(tx.to)} ${encodeU64(tx.value)}`;
-  } else if (event.type === EventType.Block) {
-    const b = decodeSigBlock(event.body, "event.body");
-    text = `blk ${event.action} ${encodeU64(b.number)} ${
-      blockHash(b).slice(0, 7)
-    } txs ${b.txs.length}`;
-  } else {
-    throw new DecodeError("event.type", "expected 1 or 2");
   }
-  return json ? encodeEvent(event) : text;
+  const b = e.block;
+  return `blk ${e.action} ${encodeU64(b.number)} ${
+    blockHash(b).slice(0, 7)
+  } txs ${b.txs.length}`;
+}
+
+/** The client's event names of StreamSubscribe types ([] for all). */
+function eventNames(types: bigint[]): ("tx" | "block")[] {
+  if (types.includes(BigInt(EventType.All))) return [];
+  return types.map((t) => t === BigInt(EventType.Tx) ? "tx" : "block");
 }
 
 /**
@@ -500,8 +505,9 @@ Prints the node's events as they happen, one a line, until SIGINT or SIGTERM
   tx <action> <hash7>: <from7> -> <to7> <value>
 where <action> is 'validated' and names ending in 7 are shortened to 7
 characters (a receiver that is not an address is shown in full). With --json,
-one event JSON a line: {"type":1|2,"action":"validated","body":"<base64 of the
-transaction's or block's JSON>"}.
+one event JSON a line, the transaction or block decoded:
+  {"type":"tx","action":"validated","tx":{<the transaction's JSON>}}
+  {"type":"block","action":"validated","block":{<the block's JSON>}}
 
 Flags:
   --node HOST:PORT     the node to listen to (required; or BCN_NODE)
@@ -509,35 +515,19 @@ Flags:
                        blk (blocks); default all
   --json               machine-readable output
 `,
-  async run({ node: addr, flags, call }, io) {
-    const types = parseEventsFlag(optionalString(flags, "events"));
+  async run({ node, flags }, io) {
+    const events = eventNames(
+      parseEventsFlag(optionalString(flags, "events")),
+    );
     const json = flags.json === true;
     const stop = new AbortController();
     const removeListeners = onStop(io, () => stop.abort());
     try {
-      await call(async ({ node }) => {
-        let received = 0;
-        try {
-          for await (
-            const res of node.streamSubscribe(
-              { EventTypes: types },
-              { signal: stop.signal },
-            )
-          ) {
-            received++;
-            io.out(formatEvent(decodeEvent(res.Event), json));
-          }
-        } catch (e) {
-          if (stop.signal.aborted) return;
-          // Once events came, a network failure means the node went away.
-          const lost = received > 0 ? describeNetworkFailure(e) : undefined;
-          if (lost !== undefined) {
-            throw new NodeError(`lost node ${addr}: ${lost}`);
-          }
-          throw e;
-        }
-        if (!stop.signal.aborted) {
-          throw new Error(`node ${addr} ended the event stream`);
+      await withClient(node, async (client) => {
+        for await (
+          const event of client.subscribe({ events, signal: stop.signal })
+        ) {
+          io.out(formatEvent(event, json));
         }
       });
     } finally {
@@ -547,53 +537,6 @@ Flags:
 });
 
 // ---------------------------------------------------------- node status
-
-/** How long `bcn node status` waits for an answer. */
-export const STATUS_TIMEOUT_MS = 10_000;
-/** The largest status answer read, so a wrong server cannot flood the CLI. */
-const MAX_STATUS_BYTES = 1 << 20;
-
-/**
- * Asks node `addr` for its status over HTTP/1.1; throws a one-line
- * {@link NodeError} when the node cannot be reached or answers something
- * else than a status.
- *
- * @example
- * ```ts ignore
- * import { fetchStatus } from "./node.ts";
- *
- * const status = await fetchStatus("127.0.0.1:1122");
- * console.log(status.lastBlock.number);
- * ```
- */
-export async function fetchStatus(
-  addr: string,
-  options: { timeoutMs?: number } = {},
-): Promise<{ status: NodeStatus; text: string }> {
-  const { hostname, port } = splitHostPort(addr);
-  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  let res: Response;
-  try {
-    res = await fetch(`http://${host}:${port}/status`, {
-      signal: AbortSignal.timeout(options.timeoutMs ?? STATUS_TIMEOUT_MS),
-    });
-  } catch (e) {
-    throw new NodeError(`cannot reach node ${addr}: ${fetchFailure(e)}`);
-  }
-  const text = await readBounded(res, addr);
-  if (res.status !== 200) {
-    throw new NodeError(
-      `node ${addr}: /status answered ${res.status}: ${
-        firstLine(text).slice(0, 200)
-      }`,
-    );
-  }
-  try {
-    return { status: decodeStatus(text), text: text.trim() };
-  } catch (e) {
-    throw new NodeError(`node ${addr}: bad answer: ${messageOf(e)}`);
-  }
-}
 
 /** `bcn node status`. */
 export const NODE_STATUS: Command = clientCommand({
@@ -618,8 +561,14 @@ Flags:
   --json               the node's JSON answer, one line
 `,
   async run({ node, flags }, io) {
-    const { status, text } = await fetchStatus(node);
-    io.out(flags.json ? text : formatStatus(status));
+    const line = await withClient(
+      node,
+      async (client) =>
+        flags.json ? await client.statusJson() : formatStatus(
+          await client.status(),
+        ),
+    );
+    io.out(line);
   },
 });
 
@@ -629,50 +578,3 @@ export const NODE_COMMANDS: readonly Command[] = [
   NODE_SUBSCRIBE,
   NODE_STATUS,
 ];
-
-async function readBounded(res: Response, addr: string): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of res.body ?? []) {
-      size += chunk.length;
-      if (size > MAX_STATUS_BYTES) {
-        throw new NodeError(
-          `node ${addr}: bad answer: more than ${MAX_STATUS_BYTES} bytes`,
-        );
-      }
-      chunks.push(chunk);
-    }
-  } catch (e) {
-    await res.body?.cancel().catch(() => {});
-    if (e instanceof NodeError) throw e;
-    throw new NodeError(`cannot reach node ${addr}: ${fetchFailure(e)}`);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return decodeUtf8(all);
-}
-
-/** One line for a failed fetch (Deno's messages nest their causes). */
-function fetchFailure(e: unknown): string {
-  if (e instanceof DOMException && e.name === "TimeoutError") {
-    return `no answer in ${STATUS_TIMEOUT_MS / 1000}s`;
-  }
-  let msg = e instanceof Error ? e.message : String(e);
-  // Deno: TypeError("fetch failed") with the reason in its cause.
-  const cause = e instanceof Error ? e.cause : undefined;
-  if (cause instanceof Error) msg = cause.message;
-  msg = msg.replace(/ \(os error \d+\)$/, "");
-  if (/connection refused/i.test(msg)) return "connection refused";
-  if (/connection reset/i.test(msg)) return "connection reset";
-  if (/connection closed|message completed|incomplete/i.test(msg)) {
-    // A reference node closes HTTP/1.1 connections without answering.
-    return "connection closed without an answer (a reference node serves no /status)";
-  }
-  const parts = firstLine(msg).split(": ");
-  return parts[parts.length - 1];
-}

@@ -8,6 +8,7 @@
  */
 import { messageOf } from "../util/errors.ts";
 import { type Flags, type FlagSpec, UsageError } from "./args.ts";
+import { decodeUtf8 } from "../util/utf8.ts";
 
 /** The longest first line read from a password file, in bytes. */
 export const MAX_PASSWORD_FILE_LINE = 4096;
@@ -59,7 +60,7 @@ export async function readPasswordFile(
       `--${flag}: the first line of ${path} is longer than ${MAX_PASSWORD_FILE_LINE} bytes`,
     );
   }
-  const password = new TextDecoder().decode(line);
+  const password = decodeUtf8(line);
   buf.fill(0);
   if (password === "") {
     throw new UsageError(

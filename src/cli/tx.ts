@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { Code, ConnectError } from "@connectrpc/connect";
 import {
   DecodeError,
   encodeString,
@@ -16,15 +15,10 @@ import {
   encodeMerkleProof,
   type MerkleStep,
 } from "../chain/merkle.ts";
-import {
-  decodeSearchTx,
-  encodeSearchTx,
-  type SearchTx,
-} from "../chain/search_tx.ts";
+import { encodeSearchTx, type SearchTx } from "../chain/search_tx.ts";
 import { decodeSigTx, encodeSigTx, type SigTx } from "../chain/tx.ts";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { TxSearchReqSchema } from "../rpc/gen/tx_pb.ts";
-import { TX_STATUS_HEADER } from "../rpc/tx_service.ts";
+import type { TxQuery } from "../client/client.ts";
+import { signTransfer } from "../client/sign.ts";
 import {
   type Flags,
   oneOf,
@@ -35,9 +29,9 @@ import {
   UsageError,
 } from "./args.ts";
 import { clientCommand, type Command, type Io } from "./command.ts";
-import { answerLine, formatTx } from "./format.ts";
-import { SEARCH_TIMEOUT_MS } from "./rpc_errors.ts";
-import { encodeUtf8 } from "../util/utf8.ts";
+import { formatTx } from "./format.ts";
+import { requireNode } from "./rpc_errors.ts";
+import { asUsage, parseAddressFlag, withClient } from "./use_client.ts";
 
 // -------------------------------------------------------------- formats
 
@@ -209,19 +203,17 @@ export function txSearchQuery(flags: Flags): TxSearchQuery {
   return { flag, prefix: value };
 }
 
-/** The TxSearch request of a query. */
-function searchRequest(
-  q: TxSearchQuery,
-): MessageInitShape<typeof TxSearchReqSchema> {
+/** The client's search of a query. */
+function searchQuery(q: TxSearchQuery): TxQuery {
   switch (q.flag) {
     case "hash":
-      return { Hash: q.prefix };
+      return { hash: q.prefix };
     case "from":
-      return { From: q.prefix };
+      return { from: q.prefix };
     case "to":
-      return { To: q.prefix };
+      return { to: q.prefix };
     case "account":
-      return { Account: q.prefix };
+      return { account: q.prefix };
   }
 }
 
@@ -241,10 +233,13 @@ async function flagOrStdin(
 // ------------------------------------------------------------- commands
 
 /** `bcn tx sign`. */
-export const TX_SIGN: Command = clientCommand({
+export const TX_SIGN: Command = {
   name: "tx sign",
-  summary: "have a node sign a transfer with a key it holds",
+  summary: "sign a transfer with a key file, or on a node holding the key",
   flags: {
+    node: { type: "string", env: "BCN_NODE" },
+    keystore: { type: "string" },
+    nonce: { type: "string" },
     from: { type: "string" },
     to: { type: "string" },
     value: { type: "string" },
@@ -259,14 +254,26 @@ export const TX_SIGN: Command = clientCommand({
   },
   help:
     `Usage: bcn tx sign --node HOST:PORT --from ADDRESS --to ADDRESS --value N --ownerpass PASS [--json]
+       bcn tx sign --keystore DIR (--nonce N | --node HOST:PORT) --from ADDRESS --to ADDRESS --value N --ownerpass PASS [--json]
 
-Has the node sign a transfer with the sender's key from its key store (the
-nonce is the sender's pending nonce + 1) and prints the signed transaction's
-JSON, exactly as the node made it, for 'bcn tx send --sigtx'. Nothing is sent.
-The output is the same with --json.
+Signs a transfer and prints the signed transaction's JSON, for
+'bcn tx send --sigtx'. Nothing is sent. The output is the same with --json.
+
+With --keystore, signs here with the sender's key file from DIR: the
+password never leaves this machine. The nonce is --nonce, or else the next
+one after the sender's confirmed transactions on --node (give --nonce when
+the sender has pending ones). No node is needed when --nonce is given.
+
+Without --keystore, has the node sign with the sender's key from its own key
+store (the password is sent to it; the nonce is the sender's pending nonce
++ 1).
 
 Flags:
-  --node HOST:PORT    the node holding the sender's key (required; or BCN_NODE)
+  --keystore DIR      key store holding the sender's key file: sign here
+  --nonce N           the sender's nonce (with --keystore)
+  --node HOST:PORT    the node (required without --keystore; or BCN_NODE):
+                      it signs with the sender's key, or, with --keystore
+                      and no --nonce, tells the sender's nonce
   --from ADDRESS      the sender (required)
   --to ADDRESS        the receiver (required)
   --value N           the amount, an unsigned 64-bit integer (required)
@@ -276,28 +283,54 @@ Flags:
                       read the password from the first line of FILE
   --json              machine-readable output (the same JSON)
 `,
-  async run({ flags, call }, io) {
-    const from = requireString(flags, "from");
+  async run(flags, io) {
+    const keyStore = optionalString(flags, "keystore");
+    const node = keyStore === undefined || flags.node !== undefined
+      ? requireNode(flags)
+      : undefined;
+    const fromFlag = requireString(flags, "from");
     const to = requireString(flags, "to");
     const value = parseU64Flag("value", requireString(flags, "value"));
+    const from = parseAddressFlag("from", fromFlag);
+    parseAddressFlag("to", to);
+    if (flags.ownerpass === undefined) {
+      // Not given by flag, file or environment: asked on a terminal.
+      const typed = await io.promptSecret?.("password of the sender");
+      if (typed) flags.ownerpass = typed;
+    }
     const password = requireString(flags, "ownerpass");
-    const line = await call(async ({ tx }) => {
-      const res = await tx.txSign({
-        From: from,
-        To: to,
-        Value: value,
-        Password: password,
-      });
-      return answerLine(res.Tx, encodeSigTx(decodeSigTx(res.Tx, "tx")));
-    }, {
-      labels: {
-        [Code.NotFound]: "unknown account",
-        [Code.ResourceExhausted]: "refused",
-      },
-    });
-    io.out(line);
+    const nonceFlag = optionalString(flags, "nonce");
+    if (keyStore === undefined) {
+      if (nonceFlag !== undefined) {
+        throw new UsageError(
+          "--nonce: only with --keystore (a node signing picks the nonce)",
+        );
+      }
+      const tx = await withClient(
+        node!,
+        (client) => client.signOnNode({ from, to, value }, password),
+      );
+      io.out(encodeSigTx(tx));
+      return;
+    }
+    const nonce = nonceFlag === undefined
+      ? undefined
+      : parseU64Flag("nonce", nonceFlag);
+    if (nonce === undefined && node === undefined) {
+      throw new UsageError(
+        "give --nonce N, or --node HOST:PORT to take the next nonce from the node",
+      );
+    }
+    const key = { keyStore, password };
+    const tx = node === undefined
+      ? await asUsage(() => signTransfer({ from, to, value, nonce }, key))
+      : await withClient(
+        node,
+        (client) => client.sign({ from, to, value, nonce }, key),
+      );
+    io.out(encodeSigTx(tx));
   },
-});
+};
 
 /** `bcn tx send`. */
 export const TX_SEND: Command = clientCommand({
@@ -326,22 +359,12 @@ Flags:
                      - reads it from stdin (required)
   --json             machine-readable output
 `,
-  async run({ flags, call }, io) {
+  async run({ node, flags }, io) {
     const sigTx = parseSigTxFlag(await flagOrStdin(flags, "sigtx", io));
-    const body = encodeUtf8(encodeSigTx(sigTx));
-    let queued = false;
-    const hash = await call(async ({ tx }) => {
-      const res = await tx.txSend({ Tx: body }, {
-        // Only a bcn node sends it; a reference node's answer means pending.
-        onHeader: (h) => queued = h.get(TX_STATUS_HEADER) === "queued",
-      });
-      return parseHash(res.Hash, "Hash");
-    }, {
-      labels: {
-        [Code.FailedPrecondition]: "tx rejected",
-        [Code.InvalidArgument]: "tx rejected",
-      },
-    });
+    const { hash, queued } = await withClient(
+      node,
+      (client) => client.send(sigTx),
+    );
     io.out(formatTxSent(hash, { json: flags.json === true, queued }));
   },
 });
@@ -378,30 +401,14 @@ Flags:
   --json              machine-readable output
 Exactly one of --hash, --from, --to and --account.
 `,
-  async run({ flags, call }, io) {
+  async run({ node, flags }, io) {
     const query = txSearchQuery(flags);
     const json = flags.json === true;
-    const found = await call(async ({ tx }) => {
+    const found = await withClient(node, async (client) => {
       let n = 0;
-      try {
-        for await (
-          const res of tx.txSearch(searchRequest(query), {
-            timeoutMs: SEARCH_TIMEOUT_MS,
-          })
-        ) {
-          const st = decodeSearchTx(res.Tx, "tx");
-          io.out(
-            json ? answerLine(res.Tx, encodeSearchTx(st)) : formatSearchTx(st),
-          );
-          n++;
-        }
-      } catch (e) {
-        // A node may answer "no match" with NotFound rather than no results.
-        if (
-          !(e instanceof ConnectError && e.code === Code.NotFound && n === 0)
-        ) {
-          throw e;
-        }
+      for await (const st of client.searchTxs(searchQuery(query))) {
+        io.out(json ? encodeSearchTx(st) : formatSearchTx(st));
+        n++;
       }
       return n;
     });
@@ -434,12 +441,9 @@ Flags:
   --hash HASH        the transaction hash, 64 hex characters (required)
   --json             machine-readable output (the same JSON)
 `,
-  async run({ flags, call }, io) {
+  async run({ node, flags }, io) {
     const hash = parseHashFlag("hash", requireString(flags, "hash"));
-    const proof = await call(async ({ tx }) => {
-      const res = await tx.txProve({ Hash: hash });
-      return decodeMerkleProof(res.MerkleProof, "MerkleProof");
-    }, { labels: { [Code.NotFound]: "unknown tx" } });
+    const proof = await withClient(node, (client) => client.prove(hash));
     io.out(encodeMerkleProof(proof));
   },
 });
@@ -472,19 +476,14 @@ Flags:
   --mrkroot ROOT     the Merkle root, 64 hex characters (required)
   --json             machine-readable output
 `,
-  async run({ flags, call }, io) {
+  async run({ node, flags }, io) {
     const hash = parseHashFlag("hash", requireString(flags, "hash"));
     const root = parseHashFlag("mrkroot", requireString(flags, "mrkroot"));
     const proof = parseProofFlag(await flagOrStdin(flags, "mrkproof", io));
-    const body = encodeUtf8(encodeMerkleProof(proof));
-    const valid = await call(async ({ tx }) => {
-      const res = await tx.txVerify({
-        Hash: hash,
-        MerkleProof: body,
-        MerkleRoot: root,
-      });
-      return res.Valid;
-    });
+    const valid = await withClient(
+      node,
+      (client) => client.verify(hash, proof, root),
+    );
     io.out(formatVerdict(hash, valid, flags.json === true));
   },
 });

@@ -9,6 +9,7 @@
  */
 import type { HttpAnswer, HttpRoutes } from "../http/http_routes.ts";
 import { EXPLORER_ASSETS } from "./assets_gen.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** The explorer's Content-Security-Policy. */
 export const EXPLORER_CSP: string = [
@@ -65,6 +66,5 @@ export function explorerRoutes(): HttpRoutes {
  * ```
  */
 export function explorerSize(): number {
-  const utf8 = new TextEncoder();
-  return EXPLORER_ASSETS.reduce((n, a) => n + utf8.encode(a.body).length, 0);
+  return EXPLORER_ASSETS.reduce((n, a) => n + encodeUtf8(a.body).length, 0);
 }

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { blockBytes, blockHash, type SigBlock } from "../chain/block.ts";
 import { State } from "../chain/state.ts";
 import { messageOf } from "../util/errors.ts";
-import type { PeerRegistry } from "../rpc/registry.ts";
+import { PeerRegistry } from "../rpc/registry.ts";
 import { BlockStore, BlockStoreError } from "../store/block_store.ts";
 import { checkStartInputs, setUpGenesis } from "./genesis_setup.ts";
 import type { NodeConfig } from "./config.ts";
@@ -82,13 +82,37 @@ export interface SyncBlocksOptions {
   tolerant?: boolean;
 }
 
+/**
+ * The peers to sync from, `host:port` each: a list, a function returning
+ * the current list (asked each time blocks are synced), or a
+ * {@link PeerReader}.
+ */
+export type SyncPeers =
+  | readonly string[]
+  | (() => readonly string[])
+  | PeerReader;
+
+/**
+ * What a {@link StateSync} syncs: a node's configuration, where `node` (the
+ * address it serves on, skipped among the peers) may be left out when the
+ * sync serves nothing.
+ */
+export type StateSyncConfig = Omit<NodeConfig, "node"> & { node?: string };
+
 /** Options of {@link StateSync}. */
 export interface StateSyncOptions {
-  /** Who the peers are: asked each time blocks are synced. */
-  peers: PeerReader;
+  /**
+   * The peers to sync blocks from; by default the seed alone (none for a
+   * bootstrap node).
+   */
+  peers?: SyncPeers;
   /** Stops the sync (and whatever it waits for); never by default. */
   signal?: AbortSignal;
-  /** The network access; required for a regular node and for peers. */
+  /**
+   * The network access. By default each sync reaches its peers over
+   * Connect (gRPC for reference peers, per `peerProtocol`) and closes the
+   * connections when it ends.
+   */
   source?: SyncSource;
   /** An already opened block store for `cfg.blockStoreDir`. */
   store?: BlockStore;
@@ -125,17 +149,16 @@ export interface StateSyncOptions {
  *
  * @example
  * ```ts
- * import { StateSync } from "../../mod.ts";
+ * import { StateSync } from "@bcn/bcn";
  * const controller = new AbortController();
  * const sync = new StateSync({
- *   node: "127.0.0.1:1123",
  *   bootstrap: false,
  *   seed: "127.0.0.1:1122",
- *   keyStoreDir: ".keystore1123",
- *   blockStoreDir: ".blockstore1123",
+ *   keyStoreDir: ".keystore-sync",
+ *   blockStoreDir: ".blockstore-sync",
  *   chain: "blockchain",
  * }, {
- *   peers: { peers: () => ["127.0.0.1:1122"] },
+ *   peers: ["127.0.0.1:1122"],
  *   signal: controller.signal,
  * });
  * // const state = await sync.syncState();
@@ -144,16 +167,33 @@ export interface StateSyncOptions {
 export class StateSync {
   readonly #cfg: NodeConfig;
   readonly #peerReader: PeerReader;
+  #ownSource: { registry: PeerRegistry; source: SyncSource } | undefined;
   readonly #signal: AbortSignal;
   readonly #options: StateSyncOptions;
   #store: BlockStore | undefined;
   #state: State | undefined;
   #created: { authority: string; owner: string } | undefined;
 
-  /** Prepares a sync for `cfg`, asking `options.peers` for peers. */
-  constructor(cfg: NodeConfig, options: StateSyncOptions) {
-    this.#cfg = cfg;
-    this.#peerReader = options.peers;
+  /**
+   * Prepares a sync for `cfg`, asking `options.peers` for peers.
+   *
+   * @example
+   * ```ts
+   * import { StateSync } from "@bcn/bcn";
+   *
+   * const sync = new StateSync({
+   *   bootstrap: false,
+   *   seed: "127.0.0.1:1122",
+   *   keyStoreDir: ".keystore-sync",
+   *   blockStoreDir: ".blockstore-sync",
+   *   chain: "blockchain",
+   * }, { peers: () => ["127.0.0.1:1122", "127.0.0.1:1123"] });
+   * ```
+   */
+  constructor(cfg: StateSyncConfig, options: StateSyncOptions = {}) {
+    // A sync that serves nothing has no address of its own to skip.
+    this.#cfg = { ...cfg, node: cfg.node ?? "" };
+    this.#peerReader = peerReaderOf(options.peers, cfg);
     this.#signal = options.signal ?? new AbortController().signal;
     this.#options = options;
     this.#store = options.store;
@@ -178,6 +218,14 @@ export class StateSync {
    * when no peer could serve.
    */
   async syncState(): Promise<State> {
+    try {
+      return await this.#syncState();
+    } finally {
+      this.#closeOwnSource();
+    }
+  }
+
+  async #syncState(): Promise<State> {
     // Refuse bad genesis inputs before the store directory is created.
     if (!this.#store) await checkStartInputs(this.#cfg);
     const store = this.#store ??= await BlockStore.open(
@@ -212,8 +260,12 @@ export class StateSync {
    * behind: then pass the node's `ledger` (so each block is relayed and
    * published) and `tolerant` (so bad peers are only logged).
    */
-  syncBlocks(options: SyncBlocksOptions = {}): Promise<void> {
-    return this.#withPool((pool) => this.#syncBlocks(pool, options));
+  async syncBlocks(options: SyncBlocksOptions = {}): Promise<void> {
+    try {
+      await this.#withPool((pool) => this.#syncBlocks(pool, options));
+    } finally {
+      this.#closeOwnSource();
+    }
   }
 
   async #syncBlocks(
@@ -269,10 +321,19 @@ export class StateSync {
   };
 
   #source(): SyncSource {
-    if (!this.#options.source) {
-      throw new SyncError("no network source configured for state sync");
+    if (this.#options.source) return this.#options.source;
+    if (this.#ownSource === undefined) {
+      const registry = new PeerRegistry({
+        protocol: this.#cfg.peerProtocol ?? "auto",
+      });
+      this.#ownSource = { registry, source: peerSyncSource(registry) };
     }
-    return this.#options.source;
+    return this.#ownSource.source;
+  }
+
+  #closeOwnSource(): void {
+    this.#ownSource?.registry.close();
+    this.#ownSource = undefined;
   }
 
   async #readBlocks(
@@ -572,6 +633,23 @@ class HeldBlocks {
  * How long a peer may take to answer GenesisSync (a few KB from its disk).
  */
 export const GENESIS_TIMEOUT_MS = 5_000;
+
+/** The {@link PeerReader} of the `peers` option: by default the seed. */
+function peerReaderOf(
+  peers: SyncPeers | undefined,
+  cfg: StateSyncConfig,
+): PeerReader {
+  if (peers === undefined) {
+    const list = cfg.seed === undefined ? [] : [cfg.seed];
+    return { peers: () => [...list] };
+  }
+  if (typeof peers === "function") return { peers: () => [...peers()] };
+  if ("peers" in peers && typeof peers.peers === "function") {
+    return peers as PeerReader;
+  }
+  const list = [...peers as readonly string[]];
+  return { peers: () => [...list] };
+}
 
 /**
  * The network {@link SyncSource}: the Block service's GenesisSync and

@@ -29,6 +29,7 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import * as v1 from "./gen/grpc/reflection/v1/reflection_pb.ts";
 import * as v1alpha from "./gen/grpc/reflection/v1alpha/reflection_pb.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** Requests one reflection stream answers; the next one ends the stream. */
 export const MAX_REFLECTION_REQUESTS = 1000;
@@ -382,7 +383,7 @@ function tooLong(
   name: string,
   what: string,
 ): ReflectionResponse["messageResponse"] | undefined {
-  const bytes = new TextEncoder().encode(name).length;
+  const bytes = encodeUtf8(name).length;
   if (bytes <= MAX_REFLECTION_NAME_BYTES) return undefined;
   return {
     case: "errorResponse",

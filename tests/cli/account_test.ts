@@ -17,6 +17,17 @@ Deno.test("account commands: required flags", async () => {
   );
 });
 
+Deno.test("account balance: a bad address never reaches the node", async () => {
+  // NODE has nothing listening: a call would fail with "cannot reach".
+  for (const bad of ["zz", "a".repeat(63), "g".repeat(64)]) {
+    await assertRejects(
+      () => run("account balance", ["--node", NODE, "--account", bad]),
+      UsageError,
+      `--account: invalid address "${bad}": expected 64 hex characters`,
+    );
+  }
+});
+
 Deno.test("account formats", () => {
   assertEquals(formatAccountCreated(H64, false), `acc ${H64}`);
   assertEquals(formatAccountCreated(H64, true), `{"address":"${H64}"}`);

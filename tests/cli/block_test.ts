@@ -32,9 +32,9 @@ Deno.test("block search flags", async () => {
     UsageError,
     '--hash: expected a prefix of 1 to 64 hex characters, got "xyz"',
   );
-  assertEquals(blockSearchQuery({ number: "7" }).request, { Number: 7n });
-  assertEquals(blockSearchQuery({ hash: "ABc" }).request, { Hash: "abc" });
-  assertEquals(blockSearchQuery({ parent: "0f" }).request, { Parent: "0f" });
+  assertEquals(blockSearchQuery({ number: "7" }).request, { number: 7n });
+  assertEquals(blockSearchQuery({ hash: "ABc" }).request, { hash: "abc" });
+  assertEquals(blockSearchQuery({ parent: "0f" }).request, { parent: "0f" });
 });
 
 Deno.test("block format", () => {

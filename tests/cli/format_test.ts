@@ -1,9 +1,7 @@
 import { assertEquals } from "../assert.ts";
 import { txHash } from "../../src/chain/tx.ts";
-import { answerLine, formatTx, shortAccount } from "../../src/cli/format.ts";
+import { formatTx, shortAccount } from "../../src/cli/format.ts";
 import { TX } from "./harness.ts";
-
-const enc = new TextEncoder();
 
 Deno.test("accounts: addresses shortened, other names in full, quoted when odd", () => {
   assertEquals(shortAccount(TX.from), TX.from.slice(0, 7));
@@ -22,15 +20,4 @@ Deno.test("a transaction is one line", () => {
       TX.to.slice(0, 7)
     } ${TX.value} nonce ${TX.nonce}`,
   );
-});
-
-Deno.test("a node's answer is printed as sent, unless it spans lines", () => {
-  assertEquals(answerLine(enc.encode(' {"a":1}\n'), '{"a":1}'), '{"a":1}');
-  // The node's own spelling is kept (here its key order).
-  assertEquals(
-    answerLine(enc.encode('{"b":2,"a":1}'), '{"a":1,"b":2}'),
-    '{"b":2,"a":1}',
-  );
-  assertEquals(answerLine(enc.encode('{\n"a":1}'), '{"a":1}'), '{"a":1}');
-  assertEquals(answerLine(enc.encode('{"a":1,\r"b":2}'), "canon"), "canon");
 });

@@ -104,7 +104,7 @@ export async function run(
 
 /**
  * The services of a fake node serving {@link CHAIN}: one balance
- * ({@link OWNER}'s), password `secret`, search by receiver, a proof of one
+ * ({@link OWNER}'s), password `secret`, search by receiver or sender, a proof of one
  * transaction, blocks by number, and event streams that end when
  * `events.ended`, else stay open.
  */
@@ -154,7 +154,10 @@ export function fakeNode(
       async *txSearch(req) {
         for (const [bi, b] of CHAIN.blocks.entries()) {
           for (const [ti, t] of b.txs.entries()) {
-            if (req.To !== "" && t.to.startsWith(req.To)) {
+            if (
+              (req.To !== "" && t.to.startsWith(req.To)) ||
+              (req.From !== "" && t.from.startsWith(req.From))
+            ) {
               yield { Tx: enc.encode(encodeSearchTx(searchTx(bi, ti))) };
             }
           }

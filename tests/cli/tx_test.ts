@@ -1,9 +1,23 @@
-import { assertEquals, assertRejects, assertThrows } from "../assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertThrows,
+} from "../assert.ts";
+import { KeyStoreError, writeKey } from "../../src/store/key_store.ts";
+import { withTempDir } from "../support.ts";
 import { blockHash } from "../../src/chain/block.ts";
 import { encodeMerkleProof } from "../../src/chain/merkle.ts";
 import { encodeSearchTx } from "../../src/chain/search_tx.ts";
-import { encodeSigTx, txHash } from "../../src/chain/tx.ts";
+import {
+  decodeSigTx,
+  encodeSigTx,
+  txHash,
+  verifyTx,
+} from "../../src/chain/tx.ts";
 import { UsageError } from "../../src/cli/args.ts";
+import { runCommand } from "../../src/cli/command.ts";
+import { findCommand } from "../../src/cli/table.ts";
 import { formatTx } from "../../src/cli/format.ts";
 import { NodeError } from "../../src/cli/rpc_errors.ts";
 import {
@@ -16,6 +30,7 @@ import {
   txSearchQuery,
 } from "../../src/cli/tx.ts";
 import {
+  captureIo,
   CHAIN,
   H64,
   NODE,
@@ -37,10 +52,45 @@ Deno.test("tx sign: required flags", async () => {
   );
   await assertRejects(
     () =>
-      run("tx sign", ["--node", NODE, "--from", "a", "--to", "b", "--value=1"]),
+      run("tx sign", [
+        "--node",
+        NODE,
+        "--from",
+        OWNER,
+        "--to",
+        H64,
+        "--value=1",
+      ]),
     UsageError,
     "missing --ownerpass",
   );
+});
+
+Deno.test("tx sign asks for a missing password on a terminal", async () => {
+  await withTempDir(async (dir) => {
+    await writeKey(dir, CHAIN.owner, "secret");
+    const found = findCommand(["tx", "sign"])!;
+    const asked: string[] = [];
+    const io = {
+      ...captureIo(),
+      env: () => undefined,
+      promptSecret: (label: string) => {
+        asked.push(label);
+        return Promise.resolve("secret");
+      },
+    };
+    const args = ["--keystore", dir, "--nonce", "1", "--from", OWNER];
+    await runCommand(found.command, [...args, "--to", H64, "--value=2"], io);
+    assertEquals(asked, ["password of the sender"]);
+    assertEquals(decodeSigTx(io.lines[0]).to, H64);
+    // A bad receiver is refused before anything is asked.
+    await assertRejects(
+      () => runCommand(found.command, [...args, "--to", "b", "--value=2"], io),
+      UsageError,
+      '--to: invalid address "b": expected 64 hex characters',
+    );
+    assertEquals(asked.length, 1);
+  });
 });
 
 Deno.test("tx sign rejects a bad --value", async () => {
@@ -186,11 +236,76 @@ Deno.test("tx formats", () => {
   );
 });
 
+Deno.test("tx sign: a bad --from never reaches the node", async () => {
+  await assertRejects(
+    () =>
+      run("tx sign", [
+        "--node",
+        NODE,
+        "--from",
+        "zz",
+        "--to",
+        "b",
+        "--value=1",
+        "--ownerpass",
+        "secret",
+      ]),
+    UsageError,
+    '--from: invalid address "zz": expected 64 hex characters',
+  );
+});
+
+// ------------------------------------------------------- local signing
+
+Deno.test("tx sign --keystore signs here, with --nonce or the node's next", async () => {
+  await withTempDir(async (dir) => {
+    await writeKey(dir, CHAIN.owner, "secret");
+    const args = ["--keystore", dir, "--from", OWNER, "--to", H64, "--value"];
+    // No node at all: --nonce is given.
+    const [line] = await run("tx sign", [
+      ...args,
+      "7",
+      "--nonce",
+      "3",
+      "--ownerpass",
+      "secret",
+    ]);
+    const tx = decodeSigTx(line);
+    assertEquals([tx.from, tx.to, tx.value, tx.nonce], [OWNER, H64, 7n, 3n]);
+    assert(verifyTx(tx), "signed by the sender's key");
+    assertEquals(encodeSigTx(tx), line);
+    // Neither --nonce nor --node: nothing to take the nonce from.
+    await assertRejects(
+      () => run("tx sign", [...args, "7", "--ownerpass", "secret"]),
+      UsageError,
+      "give --nonce N, or --node HOST:PORT",
+    );
+    // A wrong password is refused here, by the key file.
+    await assertRejects(
+      () =>
+        run("tx sign", [...args, "7", "--nonce", "1", "--ownerpass", "wrong"]),
+      KeyStoreError,
+    );
+    // With --node and no --nonce: after the sender's 6 confirmed ones.
+    await withFake(async (node) => {
+      const [line] = await run("tx sign", [
+        ...args,
+        "7",
+        "--node",
+        node,
+        "--ownerpass",
+        "secret",
+      ]);
+      assertEquals(decodeSigTx(line).nonce, 7n);
+    });
+  });
+});
+
 // ------------------------------------------------------ with a fake node
 
 Deno.test("tx sign and send against a fake node", async () => {
   await withFake(async (node) => {
-    const sign = ["--node", node, "--from", OWNER, "--to", "b", "--value"];
+    const sign = ["--node", node, "--from", OWNER, "--to", H64, "--value"];
     assertEquals(
       await run("tx sign", [...sign, "1", "--ownerpass", "secret"]),
       [encodeSigTx(TX)],

@@ -23,13 +23,8 @@ import {
   decodeSigBlock,
   type SigBlock,
 } from "../../src/chain/block.ts";
-import {
-  blockEvent,
-  decodeEvent,
-  encodeEvent,
-  EventType,
-  txEvent,
-} from "../../src/chain/event.ts";
+import { blockEvent, txEvent } from "../../src/chain/event.ts";
+import { encodeNodeEvent, nodeEventOf } from "../../src/client/client.ts";
 import { decodeSigGenesis } from "../../src/chain/genesis.ts";
 import { decodeMerkleProof, merkleProve } from "../../src/chain/merkle.ts";
 import { decodeSearchTx } from "../../src/chain/search_tx.ts";
@@ -461,9 +456,10 @@ Deno.test("three nodes discover each other, relay transfers and blocks, agree, a
       );
 
       // ------------------------------------------------ 6. subscribers
+      // One JSON a line with a named type and the decoded tx or block.
       const expectedEvents = blocks.flatMap((b) => [
-        encodeEvent(blockEvent(b)),
-        ...b.txs.map((tx) => encodeEvent(txEvent(tx))),
+        encodeNodeEvent(nodeEventOf(blockEvent(b))),
+        ...b.txs.map((tx) => encodeNodeEvent(nodeEventOf(txEvent(tx)))),
       ]);
       await poll(
         "the JSON subscriber got every event",
@@ -480,11 +476,11 @@ Deno.test("three nodes discover each other, relay transfers and blocks, agree, a
       assertEquals(jsonRes.stderr, "");
       const got = lines(jsonRes.stdout);
       assertEquals(got, expectedEvents);
-      const txEvents = got.map((l) => decodeEvent(l)).filter((e) =>
-        e.type === EventType.Tx
-      );
+      const txEvents = got.filter((l) => l.startsWith('{"type":"tx",'));
       assertEquals(
-        txEvents.map((e) => txHash(decodeSigTx(e.body))).sort(),
+        txEvents.map((l) =>
+          txHash(decodeSigTx(l.slice(l.indexOf(',"tx":') + 6, -1)))
+        ).sort(),
         transfers.map((t) => t.hash).sort(),
       );
       const textExpected = blocks.flatMap((b) =>

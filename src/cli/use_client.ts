@@ -1,0 +1,58 @@
+/**
+ * What the client commands share: a {@link Client} of the `--node` node for
+ * the length of a command, and flags checked the way the client checks its
+ * input, as usage errors naming the flag.
+ *
+ * @module
+ */
+import { Client } from "../client/client.ts";
+import { checkAddress, InputError } from "../client/errors.ts";
+import { UsageError } from "./args.ts";
+
+/**
+ * Runs `run` with a {@link Client} of node `addr` and closes it whatever
+ * happens. The client's errors are already one line naming the node.
+ *
+ * @example
+ * ```ts
+ * import { withClient } from "./use_client.ts";
+ *
+ * const balance = await withClient(
+ *   "127.0.0.1:1122",
+ *   (client) => client.balance("ab".repeat(32)),
+ * ).catch(() => undefined);
+ * ```
+ */
+export async function withClient<T>(
+  addr: string,
+  run: (client: Client) => Promise<T>,
+): Promise<T> {
+  await using client = new Client(addr);
+  return await run(client);
+}
+
+/**
+ * An address flag: 64 hex characters, returned lowercase; a usage error
+ * naming the flag otherwise (`--account: invalid address "zz": expected 64
+ * hex characters`), so a bad address never reaches the node.
+ *
+ * @example
+ * ```ts
+ * import { parseAddressFlag } from "./use_client.ts";
+ *
+ * parseAddressFlag("account", "AB".repeat(32)); // "abab..."
+ * ```
+ */
+export function parseAddressFlag(name: string, value: string): string {
+  return asUsage(() => checkAddress(value, `--${name}`));
+}
+
+/** Runs a check of the client's, its {@link InputError} as a usage error. */
+export function asUsage<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof InputError) throw new UsageError(e.message);
+    throw e;
+  }
+}
