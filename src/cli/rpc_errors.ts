@@ -10,7 +10,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { DecodeError } from "../chain/json.ts";
 import { splitHostPort } from "../node/config.ts";
 import { withoutAddr } from "../rpc/errors.ts";
-import { firstLine, networkError } from "../util/errors.ts";
+import { firstLine, networkCause } from "../util/errors.ts";
 import { type PeerClients, PeerRegistry } from "../rpc/registry.ts";
 import { type Flags, requireString, UsageError } from "./args.ts";
 
@@ -62,20 +62,6 @@ export const DEFAULT_LABELS: Readonly<Record<Code, string>> = {
   [Code.Unavailable]: "unavailable",
   [Code.DataLoss]: "data loss",
   [Code.Unauthenticated]: "not authenticated",
-};
-
-/** Network failures by Node-style error code. */
-const NETWORK_CAUSES: Readonly<Record<string, string>> = {
-  ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset",
-  EPIPE: "connection closed",
-  ETIMEDOUT: "connection timed out",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  EADDRNOTAVAIL: "address not available",
-  ENOTFOUND: "unknown host",
-  EAI_AGAIN: "unknown host (name lookup failed)",
-  EAI_NONAME: "unknown host",
 };
 
 /**
@@ -214,7 +200,8 @@ export function requireNode(flags: Flags): string {
 /**
  * What went wrong on the network, when `err` (or an error in its `cause`
  * chain) is a network failure such as a refused or reset connection;
- * `undefined` for an answer from the node or any other error.
+ * `undefined` for an answer from the node or any other error. The words
+ * are those of {@link networkCause}, which the node's logs use too.
  *
  * @example
  * ```ts
@@ -227,8 +214,7 @@ export function requireNode(flags: Flags): string {
  * ```
  */
 export function describeNetworkFailure(err: unknown): string | undefined {
-  const e = networkError(err);
-  return e && (NETWORK_CAUSES[e.code] ?? firstLine(e.message));
+  return networkCause(err);
 }
 
 /**
