@@ -239,13 +239,13 @@ export async function promptSecret(
   // The default action of a signal would end the process with the
   // terminal left in raw mode (no echo): listen while it is.
   let stopListening = () => {};
-  const stopped = new Promise<never>((_, reject) => {
-    stopListening = terminal.onStop(() =>
-      reject(new UsageError("password prompt interrupted"))
-    );
-  });
-  terminal.setRaw(true);
   try {
+    const stopped = new Promise<never>((_, reject) => {
+      stopListening = terminal.onStop(() =>
+        reject(new UsageError("password prompt interrupted"))
+      );
+    });
+    terminal.setRaw(true);
     return await Promise.race([readSecretLine(terminal.read), stopped]);
   } finally {
     stopListening();

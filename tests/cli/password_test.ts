@@ -234,3 +234,28 @@ Deno.test("a typed password leaves the terminal as it was and stops listening fo
   t.signal(); // nobody listens any more: nothing happens
   assertEquals(t.log.length, 4);
 });
+
+Deno.test("a terminal that refuses raw mode fails the prompt and leaves no signal listener", async () => {
+  const t = silentTerminal();
+  let listening = 0;
+  const terminal: SecretTerminal = {
+    ...t.terminal,
+    setRaw: (raw) => {
+      if (raw) throw new Error("raw mode not supported");
+    },
+    onStop: (handler) => {
+      listening++;
+      const remove = t.terminal.onStop(handler);
+      return () => {
+        listening--;
+        remove();
+      };
+    },
+  };
+  await assertRejects(
+    () => promptSecret("owner password", terminal),
+    Error,
+    "raw mode not supported",
+  );
+  assertEquals(listening, 0);
+});
