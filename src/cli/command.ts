@@ -13,7 +13,7 @@ import {
   readEnv,
   UsageError,
 } from "./args.ts";
-import { promptSecret, readPasswordFiles } from "./password.ts";
+import { promptSecret, readPasswordFiles, STOP_SIGNALS } from "./password.ts";
 import { requireNode, withNode, type WithNodeOptions } from "./rpc_errors.ts";
 import type { PeerClients } from "../rpc/registry.ts";
 
@@ -178,10 +178,7 @@ export async function runCommand(
   await command.run(flags, io);
 }
 
-/** The signals that stop a command cleanly (Ctrl-C, and SIGTERM off Windows). */
-export const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
-  ? ["SIGINT"]
-  : ["SIGINT", "SIGTERM"];
+export { STOP_SIGNALS };
 
 /**
  * Calls `handler` on each of {@link STOP_SIGNALS} and on an abort of

@@ -174,10 +174,55 @@ export async function readSecretLine(
   }
 }
 
+/** The signals that stop a command cleanly (Ctrl-C, and SIGTERM off Windows). */
+export const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT"]
+  : ["SIGINT", "SIGTERM"];
+
+/** What {@link promptSecret} uses of the terminal. */
+export interface SecretTerminal {
+  /** Whether input comes from a terminal (else nothing is asked). */
+  isTerminal(): boolean;
+  /** Raw mode on (no echo, no line editing, no signal keys) or off. */
+  setRaw(raw: boolean): void;
+  /** Reads a chunk of what is typed. */
+  read: ByteReader;
+  /** Writes to the terminal (stderr). */
+  write(text: string): Promise<void>;
+  /**
+   * Calls `handler` on a stop signal (SIGINT, SIGTERM) until the returned
+   * function is called.
+   */
+  onStop(handler: () => void): () => void;
+}
+
+/** The process's terminal: stdin, stderr and {@link STOP_SIGNALS}. */
+const STD_TERMINAL: SecretTerminal = {
+  isTerminal: () => Deno.stdin.isTerminal(),
+  setRaw: (raw) => Deno.stdin.setRaw(raw),
+  read: async () => {
+    const buf = new Uint8Array(256);
+    const n = await Deno.stdin.read(buf);
+    return n === null ? null : buf.subarray(0, n);
+  },
+  write: async (text) => {
+    await Deno.stderr.write(new TextEncoder().encode(text));
+  },
+  onStop: (handler) => {
+    for (const s of STOP_SIGNALS) Deno.addSignalListener(s, handler);
+    return () => {
+      for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, handler);
+    };
+  },
+};
+
 /**
  * Asks for a password on the terminal, without echo: writes `label: ` to
  * stderr and reads a line from stdin in raw mode. `undefined` when stdin
- * is not a terminal (nothing is asked) or nothing was typed.
+ * is not a terminal (nothing is asked) or nothing was typed. A stop signal
+ * meanwhile (`kill`: in raw mode Ctrl-C is a key, see
+ * {@link readSecretLine}) fails it with `password prompt interrupted`;
+ * however it ends, the terminal is out of raw mode again.
  *
  * @example
  * ```ts ignore
@@ -186,20 +231,27 @@ export async function readSecretLine(
  * const password = await promptSecret("owner password");
  * ```
  */
-export async function promptSecret(label: string): Promise<string | undefined> {
-  if (!Deno.stdin.isTerminal()) return undefined;
-  const enc = new TextEncoder();
-  await Deno.stderr.write(enc.encode(`${label}: `));
-  Deno.stdin.setRaw(true);
+export async function promptSecret(
+  label: string,
+  terminal: SecretTerminal = STD_TERMINAL,
+): Promise<string | undefined> {
+  if (!terminal.isTerminal()) return undefined;
+  await terminal.write(`${label}: `);
+  // The default action of a signal would end the process with the
+  // terminal left in raw mode (no echo): listen while it is.
+  let stopListening = () => {};
   try {
-    const buf = new Uint8Array(256);
-    return await readSecretLine(async () => {
-      const n = await Deno.stdin.read(buf);
-      return n === null ? null : buf.slice(0, n);
+    const stopped = new Promise<never>((_, reject) => {
+      stopListening = terminal.onStop(() =>
+        reject(new UsageError("password prompt interrupted"))
+      );
     });
+    terminal.setRaw(true);
+    return await Promise.race([readSecretLine(terminal.read), stopped]);
   } finally {
-    Deno.stdin.setRaw(false);
-    await Deno.stderr.write(enc.encode("\n"));
+    stopListening();
+    terminal.setRaw(false);
+    await terminal.write("\n");
   }
 }
 

@@ -11,7 +11,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DecodeError, encodeString } from "../chain/json.ts";
 import { withoutAddr } from "../rpc/peer_errors.ts";
-import { firstLine, messageOf, networkError } from "../util/errors.ts";
+import { firstLine, messageOf, networkCause } from "../util/errors.ts";
 
 /** A failed call to a node, with a one-line message naming the node. */
 export class NodeError extends Error {
@@ -138,20 +138,6 @@ export const DEFAULT_LABELS: Readonly<Record<Code, string>> = {
   [Code.Unauthenticated]: "not authenticated",
 };
 
-/** Network failures by Node-style error code. */
-const NETWORK_CAUSES: Readonly<Record<string, string>> = {
-  ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset",
-  EPIPE: "connection closed",
-  ETIMEDOUT: "connection timed out",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  EADDRNOTAVAIL: "address not available",
-  ENOTFOUND: "unknown host",
-  EAI_AGAIN: "unknown host (name lookup failed)",
-  EAI_NONAME: "unknown host",
-};
-
 /**
  * Describes a failed call to node `addr` in one line:
  *
@@ -241,6 +227,5 @@ export function nodeError(
  * ```
  */
 export function describeNetworkFailure(err: unknown): string | undefined {
-  const e = networkError(err);
-  return e && (NETWORK_CAUSES[e.code] ?? firstLine(e.message));
+  return networkCause(err);
 }

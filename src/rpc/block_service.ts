@@ -14,7 +14,7 @@ import {
 import type { BlockStore } from "../store/block_store.ts";
 import type { Block } from "./gen/block_pb.ts";
 import { relayOrigin } from "./relay_origin.ts";
-import { blockStoreError } from "./block_store_status.ts";
+import { blockStoreError, storeReason } from "./block_store_status.ts";
 import { hexPrefixField } from "./hex_prefix.ts";
 import { encodeUtf8 } from "../util/utf8.ts";
 import { messageOf } from "../util/errors.ts";
@@ -35,7 +35,12 @@ export function blockSyncMethods(
 ): Pick<ServiceImpl<typeof Block>, "genesisSync" | "blockSync"> {
   return {
     async genesisSync() {
-      const genesis = await backend.store.readGenesisBytes();
+      let genesis: Uint8Array | undefined;
+      try {
+        genesis = await backend.store.readGenesisBytes();
+      } catch (e) {
+        throw blockStoreError(e);
+      }
       if (genesis === undefined) {
         throw new ConnectError("no genesis in the block store", Code.NotFound);
       }
@@ -115,7 +120,7 @@ export function blockRelayMethods(
           // The store failed under an applied block: the ledger has already
           // reported it as fatal to the node.
           throw new ConnectError(
-            `cannot keep block ${block.number}: ${messageOf(e)}`,
+            `cannot keep block ${block.number}: ${storeReason(e)}`,
             Code.Internal,
           );
         }

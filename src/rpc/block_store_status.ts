@@ -21,13 +21,29 @@ import { BLOCKS_FILE, GENESIS_FILE } from "../store/block_store.ts";
  * ```
  */
 export function blockStoreError(err: unknown): ConnectError {
+  return new ConnectError(
+    `cannot read the block store: ${storeReason(err)}`,
+    Code.Internal,
+  );
+}
+
+/**
+ * What a store failure was, in one line a client may read: without the
+ * node's paths (see {@link messageWithoutPaths}), its block files named by
+ * their file name alone.
+ *
+ * @example
+ * ```ts
+ * import { storeReason } from "./block_store_status.ts";
+ *
+ * storeReason(new Error("/srv/.blockstore1122/block.store line 7: bad JSON"));
+ * // "block.store line 7: bad JSON"
+ * ```
+ */
+export function storeReason(err: unknown): string {
   // The client learns what failed, not where the node keeps its store.
-  const reason = messageWithoutPaths(err).replace(
+  return messageWithoutPaths(err).replace(
     new RegExp(`\\S*[/\\\\](${BLOCKS_FILE}|${GENESIS_FILE})\\b`, "g"),
     "$1",
-  );
-  return new ConnectError(
-    `cannot read the block store: ${reason}`,
-    Code.Internal,
   );
 }

@@ -2,11 +2,14 @@ import { assertEquals, assertRejects } from "../assert.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import {
   MAX_PASSWORD_FILE_LINE,
+  promptSecret,
   readPasswordFile,
   readPasswordFiles,
   readSecretLine,
   requirePassword,
+  type SecretTerminal,
 } from "../../src/cli/password.ts";
+import { messageOf } from "../../src/util/errors.ts";
 import { withTempDir } from "../support.ts";
 
 const enc = new TextEncoder();
@@ -167,4 +170,92 @@ Deno.test("a required password: the flag's value, else the prompt, else an error
       "missing --authpass: needed here",
     );
   }
+});
+
+/** A terminal whose input never comes, recording what the prompt did. */
+function silentTerminal() {
+  const log: string[] = [];
+  let stop: (() => void) | undefined;
+  let endInput: (value: null) => void = () => {};
+  const terminal: SecretTerminal = {
+    isTerminal: () => true,
+    setRaw: (raw) => void log.push(`raw ${raw}`),
+    read: () => new Promise((resolve) => endInput = resolve),
+    write: (text) => {
+      log.push(`write ${JSON.stringify(text)}`);
+      return Promise.resolve();
+    },
+    onStop: (handler) => {
+      stop = handler;
+      return () => stop = undefined;
+    },
+  };
+  return {
+    terminal,
+    log,
+    signal: () => stop?.(),
+    endInput: () => endInput(null),
+  };
+}
+
+Deno.test("a stop signal during the prompt gives the terminal back and fails the prompt", async () => {
+  const t = silentTerminal();
+  const prompt = promptSecret("owner password", t.terminal);
+  const outcome = prompt.then(() => "answered", (e) => messageOf(e));
+  // Bounded wait for the prompt to be shown and in raw mode.
+  for (let i = 0; i < 100 && !t.log.includes("raw true"); i++) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  t.signal();
+  const settled = await Promise.race([
+    outcome,
+    new Promise((r) => setTimeout(() => r("still waiting"), 2000)),
+  ]);
+  t.endInput();
+  await outcome;
+  assertEquals(settled, "password prompt interrupted");
+  assertEquals(t.log, [
+    `write "owner password: "`,
+    "raw true",
+    "raw false",
+    `write "\\n"`,
+  ]);
+});
+
+Deno.test("a typed password leaves the terminal as it was and stops listening for signals", async () => {
+  const t = silentTerminal();
+  const chunks = [enc.encode("secret\r")];
+  const terminal = {
+    ...t.terminal,
+    read: () => Promise.resolve(chunks.shift() ?? null),
+  };
+  assertEquals(await promptSecret("owner password", terminal), "secret");
+  assertEquals(t.log.slice(1), ["raw true", "raw false", `write "\\n"`]);
+  t.signal(); // nobody listens any more: nothing happens
+  assertEquals(t.log.length, 4);
+});
+
+Deno.test("a terminal that refuses raw mode fails the prompt and leaves no signal listener", async () => {
+  const t = silentTerminal();
+  let listening = 0;
+  const terminal: SecretTerminal = {
+    ...t.terminal,
+    setRaw: (raw) => {
+      if (raw) throw new Error("raw mode not supported");
+    },
+    onStop: (handler) => {
+      listening++;
+      const remove = t.terminal.onStop(handler);
+      return () => {
+        listening--;
+        remove();
+      };
+    },
+  };
+  await assertRejects(
+    () => promptSecret("owner password", terminal),
+    Error,
+    "raw mode not supported",
+  );
+  assertEquals(listening, 0);
 });

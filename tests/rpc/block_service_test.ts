@@ -1,5 +1,5 @@
-import { assertEquals } from "../assert.ts";
-import { Code } from "@connectrpc/connect";
+import { assertEquals, assertRejects } from "../assert.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
 import {
   blockHash,
   decodeSigBlock,
@@ -8,6 +8,7 @@ import {
 } from "../../src/chain/block.ts";
 import { genesisHash } from "../../src/chain/genesis.ts";
 import type { Ledger } from "../../src/node/ledger.ts";
+import type { BlockStore } from "../../src/store/block_store.ts";
 import { State } from "../../src/chain/state.ts";
 import {
   blockRelayMethods,
@@ -177,6 +178,50 @@ Deno.test("BlockSearch needs exactly one valid criterion", async () => {
       () => drain({ Hash: "a".repeat(65) }),
       Code.InvalidArgument,
       "Hash: expected a prefix",
+    );
+  });
+});
+
+/** A failure as the ledger reports it, with the path Deno's error names. */
+const STORE_FAILURE = new Error(
+  "cannot append block 2 to the block store: Permission denied (os error 13): open '/srv/bcn/.blockstore1122/block.store'",
+);
+
+Deno.test("BlockReceive and GenesisSync tell a store failure without the node's paths", async () => {
+  const chain = makeChain(2, 1);
+  await withServedNode(chain, {
+    applied: 1,
+    routes: (r, { ledger }) => {
+      r.service(Block, {
+        ...blockSyncMethods({
+          store: {
+            readGenesisBytes: () => Promise.reject(STORE_FAILURE),
+          } as unknown as BlockStore,
+        }),
+        ...blockRelayMethods({
+          ledger: {
+            store: ledger.store,
+            receiveBlock: () => Promise.reject(STORE_FAILURE),
+          },
+        }),
+      });
+    },
+  }, async ({ clients }) => {
+    const relayed = await assertRejects(
+      () => clients.block.blockReceive(relay([bytes(chain.blocks[1])])),
+      ConnectError,
+    ) as ConnectError;
+    assertEquals(Code[relayed.code], Code[Code.Internal]);
+    assertEquals(
+      relayed.rawMessage,
+      "cannot keep block 2: cannot append block 2 to the block store: Permission denied",
+    );
+    // Connect would say only "internal error": the client learns what
+    // failed, as BlockSync tells it.
+    await assertCode(
+      () => clients.block.genesisSync({}),
+      Code.Internal,
+      "cannot read the block store: cannot append block 2 to the block store: Permission denied",
     );
   });
 });
