@@ -21,7 +21,11 @@ const events = client.subscribe({ events: ["block"], signal: stop.signal })
 const firstEvent = events.next();
 
 const tx = await client.sign(
-  { from: owner, to: "bob", value: 5n },
+  {
+    from: owner,
+    to: "8d577d9372092fcdb60a3e493641f1e19b38072798c672011daba6271fad5dc6",
+    value: 5n,
+  },
   { keyStore, password },
 );
 const sent = await client.send(tx);
