@@ -180,35 +180,13 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
   }
 
   /**
-   * Validates a transaction against the pending state, keeps it (pending, or
-   * queued when its nonce is ahead) and relays it once pending. Returns its
-   * hash; throws a `StateError` when it does not apply or is already known.
-   */
-  sendTx(tx: SigTx): string {
-    return this.#addTx(tx, undefined).hash;
-  }
-
-  /**
-   * A relayed transaction: like {@link sendTx}, but one that is invalid or
-   * already pending is dropped (and not relayed again). `origin` is the peer
-   * that sent it, if known: it is not relayed back there. Returns whether it
-   * was new.
-   */
-  receiveTx(tx: SigTx, origin?: string): boolean {
-    try {
-      this.#addTx(tx, origin);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /**
-   * Like {@link sendTx}, with the signature recovered in the verification
-   * pool while earlier transactions are applied: many clients' transactions
-   * are verified on every core, and still applied in arrival order.
-   * Resolves once {@link LedgerHooks.onAccepted} kept it; rejects with the
-   * `StateError` sendTx throws.
+   * A transaction from a client of this node: its signature is recovered in
+   * the verification pool while earlier ones are applied (many clients'
+   * transactions are verified on every core, still applied in arrival
+   * order); then it is validated against the pending state, kept (pending,
+   * or queued when its nonce is ahead) and relayed once pending. Resolves
+   * to its hash once {@link LedgerHooks.onAccepted} kept it; rejects with a
+   * `StateError` when it does not apply or is already known.
    */
   submitTx(tx: SigTx, origin?: string): Promise<string> {
     const checked = this.#verifyTx(tx);
@@ -224,7 +202,12 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
     });
   }
 
-  /** Like {@link receiveTx}, verified in the pool as {@link submitTx} is. */
+  /**
+   * A transaction relayed by a peer: like {@link submitTx}, but one that is
+   * invalid or already known is dropped (and not relayed again). `origin`
+   * is the peer that sent it, if known: it is not relayed back there.
+   * Resolves to whether it was new.
+   */
   offerTx(tx: SigTx, origin?: string): Promise<boolean> {
     return this.submitTx(tx, origin).then(() => true, () => false);
   }
@@ -259,7 +242,7 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
   }
 
   // Records the pool's hash and signer of `tx`; without a pool, or if it
-  // fails (it closes as the node stops), sendTx verifies in place.
+  // fails (it closes as the node stops), the transaction is verified in place.
   async #verifyTx(tx: SigTx): Promise<void> {
     if (!this.#pool) return;
     try {

@@ -1,9 +1,4 @@
-import {
-  assert,
-  assertEquals,
-  assertRejects,
-  assertThrows,
-} from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { makeChain, type TestChain } from "../fixtures.ts";
 import { Account } from "../../src/chain/account.ts";
 import {
@@ -132,18 +127,17 @@ Deno.test("receiveBlock rejects an invalid block and stores nothing", async () =
   });
 });
 
-Deno.test("sendTx relays new transactions; receiveTx drops repeats and invalid ones", async () => {
+Deno.test("submitTx relays new transactions; offerTx drops repeats and invalid ones", async () => {
   await withLedger(0, async (h) => {
     const tx = pay(h, 5n, 1n);
-    h.ledger.sendTx(tx);
+    await h.ledger.submitTx(tx);
     assertEquals(h.relayedTxs, [tx]);
-    assertEquals(h.ledger.receiveTx(tx), false);
+    assertEquals(await h.ledger.offerTx(tx), false);
     // Too far ahead to be queued.
-    assertEquals(h.ledger.receiveTx(pay(h, 5n, 900n)), false);
+    assertEquals(await h.ledger.offerTx(pay(h, 5n, 900n)), false);
     assertEquals(h.relayedTxs.length, 1);
     await assertRejects(
-      () =>
-        Promise.resolve().then(() => h.ledger.sendTx(pay(h, 10n ** 12n, 2n))),
+      () => h.ledger.submitTx(pay(h, 10n ** 12n, 2n)),
       StateError,
       "insufficient funds",
     );
@@ -155,19 +149,19 @@ Deno.test("a queued transaction is relayed once the nonce before it arrives, als
     // Block 1 of the fixture spends the owner's nonce 1.
     const third = pay(h, 3n, 3n);
     const fourth = pay(h, 4n, 4n);
-    h.ledger.sendTx(fourth);
-    h.ledger.sendTx(third);
+    await h.ledger.submitTx(fourth);
+    await h.ledger.submitTx(third);
     assert(h.ledger.state.hasQueued(txHash(third)));
     assertEquals(h.relayedTxs, [], "queued transactions are not relayed");
     const second = pay(h, 2n, 2n);
     assertEquals(await h.ledger.receiveBlock(h.chain.blocks[0]), "applied");
     assertEquals(h.relayedTxs, []);
-    h.ledger.sendTx(second);
+    await h.ledger.submitTx(second);
     assertEquals(h.relayedTxs, [second, third, fourth]);
     assertEquals(h.ledger.state.queuedTxs(), []);
     // A gap filled by a confirmed block promotes too.
     const sixth = pay(h, 6n, 6n);
-    h.ledger.sendTx(sixth);
+    await h.ledger.submitTx(sixth);
     const twin = new State(h.chain.genesis);
     twin.applyBlock(h.chain.blocks[0]);
     for (const tx of [second, third, fourth, pay(h, 5n, 5n)]) twin.applyTx(tx);
@@ -188,8 +182,8 @@ Deno.test("proposeBlock makes no block without pending transactions", async () =
 
 Deno.test("proposeBlock confirms the pending transactions that apply", async () => {
   await withLedger(0, async (h) => {
-    h.ledger.sendTx(pay(h, 5n, 1n));
-    h.ledger.sendTx(pay(h, 6n, 2n));
+    await h.ledger.submitTx(pay(h, 5n, 1n));
+    await h.ledger.submitTx(pay(h, 6n, 2n));
     const block = (await h.ledger.proposeBlock(h.chain.authority))!;
     assertEquals(block.number, 1n);
     assertEquals(block.txs.length, 2);
@@ -205,11 +199,11 @@ Deno.test("proposeBlock leaves out a pending transaction that no longer applies"
     // Pending: nonce 1 from the owner. Block 1 of the fixture chain also
     // spends nonce 1, so once it is confirmed the pending one is stale.
     const stale = pay(h, 1n, 1n);
-    h.ledger.sendTx(stale);
+    await h.ledger.submitTx(stale);
     assertEquals(await h.ledger.receiveBlock(h.chain.blocks[0]), "applied");
     assertEquals(h.ledger.state.pendingTxs(), []);
     assertEquals(await h.ledger.proposeBlock(h.chain.authority), undefined);
-    h.ledger.sendTx(pay(h, 1n, 2n));
+    await h.ledger.submitTx(pay(h, 1n, 2n));
     const block = (await h.ledger.proposeBlock(h.chain.authority))!;
     assertEquals(block.number, 2n);
     assertEquals(block.txs.map((t) => t.nonce), [2n]);
@@ -242,7 +236,7 @@ Deno.test("a failed append is reported as fatal and rejects", async () => {
 
 Deno.test("the proposer proposes on its period and stops on abort", async () => {
   await withLedger(0, async (h) => {
-    h.ledger.sendTx(pay(h, 5n, 1n));
+    await h.ledger.submitTx(pay(h, 5n, 1n));
     const controller = new AbortController();
     const running = runProposer(h.ledger, h.chain.authority, {
       periodMs: 20,
@@ -280,9 +274,9 @@ Deno.test("the relay hooks get the peer each tx or block came from", async () =>
   await withLedger(3, async (h) => {
     const [b1, b2, b3] = h.chain.blocks;
     const peer = "127.0.0.1:1123";
-    assertEquals(h.ledger.receiveTx(pay(h, 5n, 1n), peer), true);
-    assertEquals(h.ledger.receiveTx(pay(h, 5n, 2n)), true);
-    h.ledger.sendTx(pay(h, 5n, 3n));
+    assertEquals(await h.ledger.offerTx(pay(h, 5n, 1n), peer), true);
+    assertEquals(await h.ledger.offerTx(pay(h, 5n, 2n)), true);
+    await h.ledger.submitTx(pay(h, 5n, 3n));
     assertEquals(await h.ledger.receiveBlock(b1, peer), "applied");
     assertEquals(
       await h.ledger.commitBlock(b2, { origin: "127.0.0.1:1124" }),
@@ -422,7 +416,7 @@ Deno.test("a crash during a group commit: the torn tail is repaired, nothing con
   }
 });
 
-Deno.test("submitTx verifies in the pool, applies in arrival order, with sendTx's errors", async () => {
+Deno.test("submitTx verifies in the pool, applies in arrival order, with in-place errors", async () => {
   const chain = makeChain(0, 1);
   const dir = await makeTempDir("bcn_ledger_");
   const pool = new VerifyPool({ workers: 2 });
@@ -449,8 +443,11 @@ Deno.test("submitTx verifies in the pool, applies in arrival order, with sendTx'
     // The same one-line errors as verifying in place.
     const forged = { ...pays[0], nonce: 13n, value: 2n };
     const serial = new Ledger(new State(chain.genesis), store);
-    for (const t of pays) serial.sendTx(t);
-    const expected = assertThrows(() => serial.sendTx(forged), StateError);
+    for (const t of pays) await serial.submitTx(t);
+    const expected = await assertRejects(
+      () => serial.submitTx(forged),
+      StateError,
+    );
     await assertRejects(
       () => ledger.submitTx(forged),
       StateError,
@@ -502,13 +499,13 @@ Deno.test("onAccepted gets every accepted transaction, pending or queued, once",
     const first = pay(h, 1n, 1n);
     const third = pay(h, 3n, 3n);
     const second = pay(h, 2n, 2n);
-    h.ledger.sendTx(first);
-    h.ledger.sendTx(third); // queued: kept, not relayed yet
+    await h.ledger.submitTx(first);
+    await h.ledger.submitTx(third); // queued: kept, not relayed yet
     assertEquals(h.accepted, [first, third]);
     assertEquals(h.relayedTxs, [first]);
     // Repeats and invalid transactions are not accepted.
-    assertEquals(h.ledger.receiveTx(first), false);
-    assertEquals(h.ledger.receiveTx(pay(h, 10n ** 12n, 2n)), false);
+    assertEquals(await h.ledger.offerTx(first), false);
+    assertEquals(await h.ledger.offerTx(pay(h, 10n ** 12n, 2n)), false);
     assertEquals(await h.ledger.offerTx(second), true);
     // The promoted third was accepted already: not again.
     assertEquals(h.accepted, [first, third, second]);
@@ -595,7 +592,10 @@ Deno.test("submitTx answers once onAccepted kept the tx, without holding up the 
       txHash(ledger.state.pendingTxs()[2]),
     );
     mode = "throw";
-    assertEquals(ledger.sendTx(pay(4n)), txHash(ledger.state.pendingTxs()[3]));
+    assertEquals(
+      await ledger.submitTx(pay(4n)),
+      txHash(ledger.state.pendingTxs()[3]),
+    );
     assertEquals(ledger.state.pendingCount, 4);
   } finally {
     await Deno.remove(dir, { recursive: true });

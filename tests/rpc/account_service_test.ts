@@ -78,7 +78,7 @@ Deno.test("AccountBalance: confirmed balances, NotFound for unknown", async () =
     assertEquals(await balance(chain.others[2].address), 2n);
 
     // A pending transaction does not change the confirmed balance.
-    ledger.sendTx(chain.owner.signTx({
+    await ledger.submitTx(chain.owner.signTx({
       from: chain.owner.address,
       to: chain.others[0].address,
       value: 100n,

@@ -99,7 +99,7 @@ Deno.test("BlockReceive of a block made from the node's pending txs", async () =
       time: chain.blocks[0].time,
     });
     twin.applyTx(tx);
-    ledger.sendTx(tx);
+    await ledger.submitTx(tx);
     const next = twin.createBlock(chain.authority)!;
     await clients.block.blockReceive(relay([bytes(next)]));
     assertEquals(ledger.state.lastNumber, 2n);

@@ -428,7 +428,7 @@ Deno.test("TxProve and TxVerify errors", async () => {
       nonce: 3n,
       time: timeNow(),
     });
-    node.ledger.sendTx(pending);
+    await node.ledger.submitTx(pending);
     await assertCode(
       () => tx.txProve({ Hash: txHash(pending) }),
       Code.NotFound,
