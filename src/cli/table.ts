@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { ACCOUNT_COMMANDS } from "./account.ts";
-import { BLOCK_COMMANDS } from "./block.ts";
+import { ACCOUNT_COMMANDS } from "./account_commands.ts";
+import { BLOCK_COMMANDS } from "./block_commands.ts";
 import type { Command } from "./command.ts";
 import { DEV } from "./dev.ts";
-import { NODE_COMMANDS } from "./node.ts";
-import { TX_COMMANDS } from "./tx.ts";
+import { NODE_COMMANDS } from "./node_commands.ts";
+import { TX_COMMANDS } from "./tx_commands.ts";
 import { closest } from "../util/edit_distance.ts";
 
 /** Every `bcn` command, in `bcn --help` order. */

@@ -28,7 +28,7 @@ import {
   parseProofFlag,
   parseSigTxFlag,
   txSearchQuery,
-} from "../../src/cli/tx.ts";
+} from "../../src/cli/tx_commands.ts";
 import {
   captureIo,
   CHAIN,

@@ -139,7 +139,7 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
  *
  * @example
  * ```ts
- * import { advertiseFlag } from "./node.ts";
+ * import { advertiseFlag } from "./node_commands.ts";
  *
  * advertiseFlag("0.0.0.0:1122", "10.0.0.5:1122"); // "10.0.0.5:1122"
  * advertiseFlag("127.0.0.1:1122", undefined); // undefined
@@ -229,7 +229,7 @@ async function hasGenesis(dir: string): Promise<boolean> {
  *
  * @example
  * ```ts ignore
- * import { askStartPasswords, nodeConfigFromFlags } from "./node.ts";
+ * import { askStartPasswords, nodeConfigFromFlags } from "./node_commands.ts";
  *
  * const flags = { node: "127.0.0.1:1122", bootstrap: true, authpass: "password" };
  * await askStartPasswords(nodeConfigFromFlags(flags), flags);
@@ -417,7 +417,7 @@ const EVENT_NAMES: Readonly<Record<string, EventType>> = {
  *
  * @example
  * ```ts
- * import { parseEventsFlag } from "./node.ts";
+ * import { parseEventsFlag } from "./node_commands.ts";
  *
  * parseEventsFlag("blk,tx"); // [2n, 1n]
  * parseEventsFlag(undefined); // [0n]
@@ -451,7 +451,7 @@ export function parseEventsFlag(value: string | undefined): bigint[] {
  *
  * @example
  * ```ts
- * import { formatEvent } from "./node.ts";
+ * import { formatEvent } from "./node_commands.ts";
  * import { txEvent } from "../chain/event.ts";
  * import { decodeSigTx } from "../chain/tx.ts";
  *

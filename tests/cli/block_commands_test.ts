@@ -2,7 +2,7 @@ import { assertEquals, assertRejects, assertThrows } from "../assert.ts";
 import { blockHash, encodeSigBlock } from "../../src/chain/block.ts";
 import { formatTime } from "../../src/chain/time.ts";
 import { UsageError } from "../../src/cli/args.ts";
-import { blockSearchQuery, formatBlock } from "../../src/cli/block.ts";
+import { blockSearchQuery, formatBlock } from "../../src/cli/block_commands.ts";
 import { formatTx } from "../../src/cli/format.ts";
 import { CHAIN, NODE, run, withFake } from "./harness.ts";
 

@@ -13,7 +13,7 @@ import { parseAddressFlag, withClient } from "./use_client.ts";
  *
  * @example
  * ```ts
- * import { formatAccountCreated } from "./account.ts";
+ * import { formatAccountCreated } from "./account_commands.ts";
  *
  * formatAccountCreated("ab12", false); // "acc ab12"
  * formatAccountCreated("ab12", true); // '{"address":"ab12"}'
@@ -28,7 +28,7 @@ export function formatAccountCreated(address: string, json: boolean): string {
  *
  * @example
  * ```ts
- * import { formatBalance } from "./account.ts";
+ * import { formatBalance } from "./account_commands.ts";
  *
  * formatBalance("ab12", 5n, false); // "acc ab12: 5"
  * formatBalance("ab12", 5n, true); // '{"address":"ab12","balance":5}'

@@ -37,7 +37,7 @@ const FLAG_NAMES = ["number", "hash", "parent"] as const;
  *
  * @example
  * ```ts
- * import { blockSearchQuery } from "./block.ts";
+ * import { blockSearchQuery } from "./block_commands.ts";
  *
  * blockSearchQuery({ number: "3" }).request; // { number: 3n }
  * ```
@@ -66,7 +66,7 @@ export function blockSearchQuery(flags: Flags): BlockSearchQuery {
  *
  * @example
  * ```ts
- * import { formatBlock } from "./block.ts";
+ * import { formatBlock } from "./block_commands.ts";
  * import { decodeSigBlock } from "../chain/block.ts";
  *
  * declare const text: string; // a SigBlock's JSON

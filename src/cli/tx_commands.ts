@@ -42,7 +42,7 @@ import { asUsage, parseAddressFlag, withClient } from "./use_client.ts";
  * @example
  * ```ts
  * import { decodeSearchTx } from "../chain/search_tx.ts";
- * import { formatSearchTx } from "./tx.ts";
+ * import { formatSearchTx } from "./tx_commands.ts";
  *
  * const tx = decodeSearchTx('{"from":"a","to":"b","value":5,"nonce":1,"time":"2024-01-01T00:00:00Z","sig":"",' +
  *   `"blockNumber":3,"blockHash":"${"c".repeat(64)}","merkleRoot":"${"d".repeat(64)}"}`);
@@ -61,7 +61,7 @@ export function formatSearchTx(tx: SearchTx): string {
  *
  * @example
  * ```ts
- * import { formatTxSent } from "./tx.ts";
+ * import { formatTxSent } from "./tx_commands.ts";
  *
  * formatTxSent("ab".repeat(32), { json: true }); // '{"hash":"abab..."}'
  * formatTxSent("ab".repeat(32), { queued: true }); // 'tx abab... queued'
@@ -84,7 +84,7 @@ export function formatTxSent(
  *
  * @example
  * ```ts
- * import { formatVerdict } from "./tx.ts";
+ * import { formatVerdict } from "./tx_commands.ts";
  *
  * formatVerdict("ab".repeat(32), false, false); // "tx abab... INVALID"
  * formatVerdict("ab".repeat(32), true, true); // '{"hash":"abab...","valid":true}'
@@ -107,7 +107,7 @@ export function formatVerdict(
  *
  * @example
  * ```ts
- * import { parseHashFlag } from "./tx.ts";
+ * import { parseHashFlag } from "./tx_commands.ts";
  *
  * parseHashFlag("hash", "AB".repeat(32)); // "abab..."
  * ```
@@ -130,7 +130,7 @@ export function parseHashFlag(name: string, value: string): string {
  *
  * @example
  * ```ts
- * import { parseSigTxFlag } from "./tx.ts";
+ * import { parseSigTxFlag } from "./tx_commands.ts";
  *
  * parseSigTxFlag('{"from":"a","to":"b","value":1,"nonce":1,"time":"2024-01-01T00:00:00Z","sig":""}');
  * ```
@@ -153,7 +153,7 @@ export function parseSigTxFlag(text: string): SigTx {
  *
  * @example
  * ```ts
- * import { parseProofFlag } from "./tx.ts";
+ * import { parseProofFlag } from "./tx_commands.ts";
  *
  * parseProofFlag(`[{"hash":"${"a".repeat(64)}","pos":1}]`);
  * ```
@@ -188,7 +188,7 @@ const SEARCH_FLAG_NAMES = ["hash", "from", "to", "account"] as const;
  *
  * @example
  * ```ts
- * import { txSearchQuery } from "./tx.ts";
+ * import { txSearchQuery } from "./tx_commands.ts";
  *
  * txSearchQuery({ from: "AB12" }); // { flag: "from", prefix: "ab12" }
  * ```

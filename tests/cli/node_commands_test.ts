@@ -17,7 +17,7 @@ import {
   NODE_SUBSCRIBE,
   nodeConfigFromFlags,
   parseEventsFlag,
-} from "../../src/cli/node.ts";
+} from "../../src/cli/node_commands.ts";
 import { NodeError } from "../../src/cli/rpc_errors.ts";
 import { startServer } from "../../src/rpc/server.ts";
 import { freePort } from "../e2e/helpers.ts";

@@ -1,6 +1,9 @@
 import { assertEquals, assertRejects } from "../assert.ts";
 import { UsageError } from "../../src/cli/args.ts";
-import { formatAccountCreated, formatBalance } from "../../src/cli/account.ts";
+import {
+  formatAccountCreated,
+  formatBalance,
+} from "../../src/cli/account_commands.ts";
 import { NodeError } from "../../src/cli/rpc_errors.ts";
 import { H64, NODE, OWNER, run, withFake } from "./harness.ts";
 
