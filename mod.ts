@@ -39,6 +39,8 @@ export * from "./src/chain/account.ts";
 export * from "./src/chain/merkle.ts";
 export * from "./src/chain/event.ts";
 export * from "./src/chain/state.ts";
+export * from "./src/chain/state_hash.ts";
+export * from "./src/chain/checkpoint.ts";
 export * from "./src/store/key_store.ts";
 export * from "./src/store/block_store.ts";
 export * from "./src/node/config.ts";
