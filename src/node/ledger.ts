@@ -52,8 +52,11 @@ export interface LedgerHooks {
    * peer it came from (`undefined` when unknown or proposed here).
    */
   onBlock?: (block: SigBlock, origin?: string) => void;
-  /** A block was applied to the state in `seconds` (for metrics). */
-  onApplied?: (seconds: number) => void;
+  /**
+   * `block` was applied to the state in `seconds` (for metrics); the state
+   * is at that block during the call (for checkpoints).
+   */
+  onApplied?: (seconds: number, block: SigBlock) => void;
   /** An event for subscribers. */
   onEvent?: (event: Event) => void;
   /** A block beyond the next one arrived: this node is behind. */
@@ -405,7 +408,7 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
   #apply(block: SigBlock): void {
     const start = performance.now();
     this.state.applyBlock(block);
-    this.#hooks.onApplied?.((performance.now() - start) / 1000);
+    this.#hooks.onApplied?.((performance.now() - start) / 1000, block);
   }
 
   #confirmed(block: SigBlock, origin: string | undefined): void {

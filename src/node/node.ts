@@ -18,6 +18,20 @@ import { Account as AccountService } from "../rpc/gen/account_pb.ts";
 import { Block } from "../rpc/gen/block_pb.ts";
 import { Node as NodeService } from "../rpc/gen/node_pb.ts";
 import { Tx } from "../rpc/gen/tx_pb.ts";
+import { Checkpoint as CheckpointService } from "../rpc/gen/checkpoint_pb.ts";
+import { checkpointMethods } from "../rpc/checkpoint_service.ts";
+import { CheckpointStore } from "../store/checkpoint_store.ts";
+import {
+  decodeSigCheckpoint,
+  DEFAULT_CHECKPOINT_INTERVAL,
+  type SigCheckpoint,
+} from "../chain/checkpoint.ts";
+import { CheckpointKeeper } from "./checkpoints.ts";
+import {
+  isUnimplemented,
+  peerCheckpointSource,
+  runCheckpointPoller,
+} from "./checkpoint_sync.ts";
 import { ALLOW_KEYS_FLAG, KeyAccess } from "../rpc/key_access.ts";
 import { PasswordThrottle } from "../rpc/password_throttle.ts";
 import { type RpcServer, startServer } from "../rpc/server.ts";
@@ -69,6 +83,7 @@ interface Services {
   tx: ServiceImpl<typeof Tx>;
   account: ServiceImpl<typeof AccountService>;
   node: ServiceImpl<typeof NodeService>;
+  checkpoint: ServiceImpl<typeof CheckpointService>;
 }
 
 /**
@@ -110,6 +125,9 @@ export class Node {
   /** The pending pool on disk, once the pool of the last run is restored. */
   #pendingStore: PendingStore | undefined;
   #sync: StateSync | undefined;
+  #checkpoints: CheckpointKeeper | undefined;
+  /** Peers that answered Unimplemented to the Checkpoint service. */
+  readonly #noCheckpointService = new Set<string>();
   #catchingUp: Promise<void> | undefined;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -274,6 +292,14 @@ export class Node {
           NodeService,
           whenReady(NodeService, () => ready.services?.node, notReady),
         );
+        router.service(
+          CheckpointService,
+          whenReady(
+            CheckpointService,
+            () => ready.services?.checkpoint,
+            notReady,
+          ),
+        );
       },
     });
     signal.throwIfAborted();
@@ -281,8 +307,42 @@ export class Node {
     const store = await BlockStore.open(cfg.blockStoreDir, {
       onWarning: this.#log,
     });
+    const checkpointStore = await CheckpointStore.open(cfg.blockStoreDir, {
+      onWarning: this.#log,
+    });
+    // The authority signs checkpoints for the blocks it replays, so its
+    // key is read first when the chain exists (a wrong password is
+    // reported below, as before).
+    let authority: Account | undefined = cfg.bootstrap
+      ? await this.#earlyAuthority(store)
+      : undefined;
+    const interval = cfg.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
+    // A regular node learns the chain's interval before it applies blocks,
+    // from its seed's newest checkpoint (a reference seed has none).
+    const probed = cfg.bootstrap ? undefined : await this.#probeCheckpoint();
+    const keeperOf = (state: State): CheckpointKeeper => {
+      if (this.#checkpoints) return this.#checkpoints;
+      const keeper = this.#checkpoints = new CheckpointKeeper({
+        store: checkpointStore,
+        genesis: state.genesis,
+        authority,
+        interval: cfg.bootstrap ? interval : undefined,
+        log: this.#log,
+      });
+      if (probed) keeper.learn(probed);
+      return keeper;
+    };
     const sync = this.#sync = new StateSync(cfg, {
       store,
+      onApplied: (block, state, durable) =>
+        keeperOf(state).applied(block, state, durable),
+      onDurable: (block) => this.#checkpoints?.durable(block),
+      // An authority replays the blocks it has no checkpoint for yet.
+      useSnapshot: cfg.bootstrap
+        ? (n) =>
+          n < interval ||
+          (checkpointStore.newest()?.number ?? 0n) >= n - n % interval
+        : undefined,
       peers: syncPeers,
       signal,
       source,
@@ -295,8 +355,7 @@ export class Node {
     signal.throwIfAborted();
     // The authority key is read before serving, so a wrong password stops
     // the start instead of a proposer that never works.
-    let authority: Account | undefined;
-    if (cfg.bootstrap) {
+    if (cfg.bootstrap && !authority) {
       authority = await readKey(
         cfg.keyStoreDir,
         state.authority,
@@ -305,6 +364,9 @@ export class Node {
       signal.throwIfAborted();
       monitor.proposes = true;
     }
+    const checkpoints = keeperOf(state);
+    // The checkpoints of the replay are on disk before the node serves.
+    await checkpoints.idle();
     const ledger = this.#ledger = new Ledger(state, store, {
       // Nothing goes back to the peer it came from (`origin`).
       onTx: (tx, origin) => this.#txRelay.push(txBytes(tx), { except: origin }),
@@ -319,8 +381,12 @@ export class Node {
         );
         this.#blockRelay.push(blockBytes(block), { except: origin });
         monitor.metrics.onBlockConfirmed(block);
+        checkpoints.durable(block);
       },
-      onApplied: (seconds) => monitor.metrics.onBlockApplied(seconds),
+      onApplied: (seconds, block) => {
+        monitor.metrics.onBlockApplied(seconds);
+        checkpoints.applied(block, state, false);
+      },
       onEvent: (event) => this.events.publish(event),
       onBehind: (number) => {
         monitor.heard(number);
@@ -370,6 +436,11 @@ export class Node {
         }),
         ...streamSubscribeMethods(this.events),
       },
+      checkpoint: checkpointMethods({
+        served: () => checkpoints.served(),
+        get: (n) => checkpoints.get(n),
+        readState: (c, signal) => checkpointStore.readState(c, signal),
+      }),
     };
     monitor.serving();
     this.#discovery.onChange((peers) => {
@@ -413,6 +484,18 @@ export class Node {
         log: this.#log,
       }));
     }
+    if (!cfg.bootstrap) {
+      // Checks this node's state against the authority's checkpoints.
+      this.#tasks.push(runCheckpointPoller({
+        periodMs: periodOf(cfg),
+        peers: syncPeers,
+        self: cfg.node,
+        source: peerCheckpointSource(this.#registry),
+        keeper: checkpoints,
+        noService: this.#noCheckpointService,
+        signal,
+      }));
+    }
     if (authority) {
       this.#tasks.push(runProposer(ledger, authority, {
         periodMs: periodOf(cfg),
@@ -440,6 +523,7 @@ export class Node {
         this.#blockRelay.close(),
       ]);
       await this.#server?.close();
+      await this.#checkpoints?.idle();
       // Handlers that outlived the server's grace may still be appending.
       await this.#ledger?.idle();
       // The pool as it is now, for the next start.
@@ -479,6 +563,45 @@ export class Node {
     // The file now holds exactly the pool (none when it is empty).
     await store.compact();
     this.#pendingStore = store;
+  }
+
+  /**
+   * The seed's newest checkpoint record (not verified: the keeper checks
+   * it once the genesis is known), or undefined when it has none, has no
+   * Checkpoint service or does not answer within 2 s.
+   */
+  async #probeCheckpoint(): Promise<SigCheckpoint | undefined> {
+    const seed = this.config.seed;
+    if (seed === undefined || seed === this.config.node) return undefined;
+    const signal = AbortSignal.any([this.signal, AbortSignal.timeout(2000)]);
+    try {
+      const source = peerCheckpointSource(this.#registry);
+      for await (const m of source.checkpoint(seed, 0n, false, signal)) {
+        return decodeSigCheckpoint(m.checkpoint);
+      }
+    } catch (e) {
+      if (isUnimplemented(e)) this.#noCheckpointService.add(seed);
+    }
+    return undefined;
+  }
+
+  /**
+   * The authority's key, when the store already holds the chain's genesis
+   * and the password opens it; undefined otherwise (the start reads it
+   * again after the sync and reports what is wrong).
+   */
+  async #earlyAuthority(store: BlockStore): Promise<Account | undefined> {
+    try {
+      const genesis = await store.readGenesis();
+      if (!genesis) return undefined;
+      return await readKey(
+        this.config.keyStoreDir,
+        genesis.authority,
+        this.config.authPass ?? "",
+      );
+    } catch {
+      return undefined;
+    }
   }
 
   /** The pending pool's transactions as the relay sends them, oldest first. */

@@ -105,6 +105,19 @@ export interface StateSyncOptions {
   /** Workers of a pool the sync starts itself; one per core by default. */
   workers?: number;
   /**
+   * Called right after each block is applied, the state at that block:
+   * `durable` when the block was read from the store (for checkpoints).
+   */
+  onApplied?: (block: SigBlock, state: State, durable: boolean) => void;
+  /** Called once a block synced from a peer is durable. */
+  onDurable?: (block: SigBlock) => void;
+  /**
+   * Whether a snapshot at block `number` may be used (an authority that
+   * still has checkpoints to make below it replays instead); yes by
+   * default.
+   */
+  useSnapshot?: (number: bigint) => boolean;
+  /**
    * How progress is shown: `terminal` redraws one line on stderr when it is
    * a terminal (else plain lines on stderr); `log` sends plain lines to
    * `log`. By default `log` when `log` is given, else `terminal`.
@@ -214,6 +227,8 @@ export class StateSync {
       new Ledger(state, store, {
         log: this.#log,
         snapshotEvery: SNAPSHOT_EVERY,
+        onApplied: (_, block) => this.#options.onApplied?.(block, state, false),
+        onBlock: (block) => this.#options.onDurable?.(block),
       });
     // A rejected peer is dropped for this call and the next one tried;
     // failing is only for when none served (a lone bad seed at start-up).
@@ -283,6 +298,7 @@ export class StateSync {
           );
         }
         state.applyBlock(r.value);
+        this.#options.onApplied?.(r.value, state, true);
         progress.advance({
           blocks: 1,
           txs: r.value.txs.length,
@@ -312,7 +328,11 @@ export class StateSync {
   async #restore(store: BlockStore, state: State): Promise<number> {
     if (this.#cfg.reverify) return 0;
     const read = await readSnapshot(store, state.genesisHash);
-    if ("snapshot" in read) {
+    const use = this.#options.useSnapshot;
+    if (
+      "snapshot" in read &&
+      (!use || use(read.snapshot.state.lastNumber))
+    ) {
       state.restore(read.snapshot.state);
       return read.snapshot.length;
     }

@@ -1,0 +1,121 @@
+/**
+ * End-to-end: an authority started on a store without checkpoints signs
+ * them for the blocks it replays; a regular node that syncs the chain
+ * checks each against its own state and keeps (serves) those that match.
+ */
+import { join } from "node:path";
+import { assert, assertEquals } from "../assert.ts";
+import { makeChain } from "../fixtures.ts";
+import { blockBytes, blockHash } from "../../src/chain/block.ts";
+import {
+  decodeSigCheckpoint,
+  type SigCheckpoint,
+  verifyCheckpoint,
+} from "../../src/chain/checkpoint.ts";
+import { stateHash } from "../../src/chain/state_hash.ts";
+import { State } from "../../src/chain/state.ts";
+import { BlockStore } from "../../src/store/block_store.ts";
+import { CHECKPOINTS_FILE } from "../../src/store/checkpoint_store.ts";
+import { writeKey } from "../../src/store/key_store.ts";
+import { freePort, poll, startBcn, withTempDir } from "./helpers.ts";
+
+const PASS = "password";
+
+function nodeArgs(
+  port: number,
+  dir: string,
+  extra: string[],
+  seed?: number,
+): string[] {
+  return [
+    "node",
+    "start",
+    "--node",
+    `127.0.0.1:${port}`,
+    ...(seed === undefined ? ["--bootstrap", "--authpass", PASS] : [
+      "--seed",
+      `127.0.0.1:${seed}`,
+    ]),
+    "--keystore",
+    join(dir, "keystore"),
+    "--blockstore",
+    join(dir, "blockstore"),
+    ...extra,
+  ];
+}
+
+async function readCheckpoints(dir: string): Promise<SigCheckpoint[]> {
+  const text = await Deno.readTextFile(
+    join(dir, "blockstore", CHECKPOINTS_FILE),
+  ).catch(() => "");
+  return text.split("\n").filter((l) => l !== "").map((l) =>
+    decodeSigCheckpoint(l)
+  );
+}
+
+Deno.test("an authority signs checkpoints for the blocks it replays; a regular node checks and keeps them", async () => {
+  const chain = makeChain(10, 2);
+  // The expected checkpoints at blocks 4 and 8.
+  const state = new State(chain.genesis);
+  const expected = new Map<bigint, { block: string; state: string }>();
+  for (const b of chain.blocks) {
+    state.applyBlock(b);
+    if (b.number % 4n === 0n) {
+      expected.set(b.number, {
+        block: blockHash(b),
+        state: stateHash(state.confirmed()).hash,
+      });
+    }
+  }
+  await withTempDir(async (tmp) => {
+    const boot = join(tmp, "boot");
+    const store = await BlockStore.open(join(boot, "blockstore"));
+    await store.writeGenesis(chain.genesis);
+    await store.appendLines(chain.blocks.map(blockBytes));
+    await writeKey(join(boot, "keystore"), chain.authority, PASS);
+    const bootPort = freePort();
+    const bootstrap = await startBcn(
+      nodeArgs(bootPort, boot, [
+        "--period",
+        "60s",
+        "--checkpoint-interval",
+        "4",
+      ]),
+    );
+    try {
+      await bootstrap.waitFor(`<=> gRPC 127.0.0.1:${bootPort}\n`);
+      const signed = await readCheckpoints(boot);
+      assertEquals(signed.map((c) => c.number), [4n, 8n]);
+      for (const c of signed) {
+        assert(verifyCheckpoint(c, chain.authority.address));
+        assertEquals(
+          { block: c.block, state: c.state },
+          expected.get(c.number),
+        );
+        assertEquals(c.interval, 4n);
+      }
+      const reg = join(tmp, "reg");
+      const port = freePort();
+      const regular = await startBcn(
+        nodeArgs(port, reg, ["--period", "200ms", "--sync", "full"], bootPort),
+      );
+      try {
+        await regular.waitFor(`<=> gRPC 127.0.0.1:${port}\n`);
+        const kept = await poll(
+          "the regular node keeps checkpoints 4 and 8",
+          async () => {
+            const cs = await readCheckpoints(reg);
+            return cs.length === 2 ? cs : undefined;
+          },
+          { describe: () => regular.output().stderr },
+        );
+        assertEquals(kept.map((c) => c.number), [4n, 8n]);
+        assert(!regular.output().stderr.includes("error: checkpoint"));
+      } finally {
+        await regular.stop();
+      }
+    } finally {
+      await bootstrap.stop();
+    }
+  });
+});
