@@ -337,6 +337,7 @@ export class Node {
       onApplied: (block, state, durable) =>
         keeperOf(state).applied(block, state, durable),
       onDurable: (block) => this.#checkpoints?.durable(block),
+      findBlock: (hash, signal) => this.#findBlock(hash, signal),
       // An authority replays the blocks it has no checkpoint for yet.
       useSnapshot: cfg.bootstrap
         ? (n) =>
@@ -563,6 +564,23 @@ export class Node {
     // The file now holds exactly the pool (none when it is empty).
     await store.compact();
     this.#pendingStore = store;
+  }
+
+  /**
+   * Block `hash` as the seed's BlockSearch finds it (raw JSON), or
+   * undefined when it has none; within 10 s.
+   */
+  async #findBlock(
+    hash: string,
+    signal: AbortSignal,
+  ): Promise<Uint8Array | undefined> {
+    const seed = this.config.seed;
+    if (seed === undefined) return undefined;
+    const stream = this.#registry.clients(seed).block.blockSearch({
+      Hash: hash,
+    }, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
+    for await (const res of stream) return res.Block;
+    return undefined;
   }
 
   /**

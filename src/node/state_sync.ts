@@ -9,7 +9,14 @@
  * @module
  */
 import { join } from "node:path";
-import { blockBytes, blockHash, type SigBlock } from "../chain/block.ts";
+import {
+  blockBytes,
+  blockHash,
+  decodeSigBlock,
+  type SigBlock,
+  verifyBlock,
+} from "../chain/block.ts";
+import type { SigGenesis } from "../chain/genesis.ts";
 import { State } from "../chain/state.ts";
 import { messageOf } from "../util/errors.ts";
 import type { PeerRegistry } from "../rpc/registry.ts";
@@ -112,6 +119,13 @@ export interface StateSyncOptions {
   /** Called once a block synced from a peer is durable. */
   onDurable?: (block: SigBlock) => void;
   /**
+   * Finds block `hash` at a peer (the seed's BlockSearch), for
+   * `cfg.assumeValid`: its raw JSON, or undefined when no peer has it.
+   */
+  findBlock?: (hash: string, signal: AbortSignal) => Promise<
+    Uint8Array | undefined
+  >;
+  /**
    * Whether a snapshot at block `number` may be used (an authority that
    * still has checkpoints to make below it replays instead); yes by
    * default.
@@ -154,6 +168,8 @@ export class StateSync {
   #store: BlockStore | undefined;
   #state: State | undefined;
   #created: { authority: string; owner: string } | undefined;
+  /** The assume-valid block, once found: blocks up to it skip tx checks. */
+  #assumed: { number: bigint; hash: string } | undefined;
 
   /** Prepares a sync for `cfg`, asking `options.peers` for peers. */
   constructor(cfg: NodeConfig, options: StateSyncOptions) {
@@ -198,6 +214,7 @@ export class StateSync {
       log: this.#log,
     });
     this.#created = created;
+    this.#assumed = await this.#findAssumed(genesis);
     const state = this.#state = new State(genesis);
     await this.#withPool(async (pool) => {
       await this.#readBlocks(store, state, pool);
@@ -290,7 +307,8 @@ export class StateSync {
       const lines = store.blockLines({ signal: this.#signal, offset: start });
       // Worked out only on error: the loop runs once per stored block.
       const where = () => `${store.blocksPath} line ${lineNo}`;
-      for await (const r of verifiedBlocks(pool, lines)) {
+      const assumeValidTo = this.#assumed?.number;
+      for await (const r of verifiedBlocks(pool, lines, { assumeValidTo })) {
         if ("error" in r) throw new BlockStoreError(`${where()}: ${r.error}`);
         if (r.value.number !== BigInt(lineNo)) {
           throw new BlockStoreError(
@@ -298,6 +316,7 @@ export class StateSync {
           );
         }
         state.applyBlock(r.value);
+        this.#checkAssumed(r.value);
         this.#options.onApplied?.(r.value, state, true);
         progress.advance({
           blocks: 1,
@@ -400,7 +419,10 @@ export class StateSync {
       try {
         try {
           const source = this.#source().blocks(peer, from, signal);
-          for await (const r of verifiedBlocks(pool, source)) {
+          const assumeValidTo = this.#assumed?.number;
+          for await (
+            const r of verifiedBlocks(pool, source, { assumeValidTo })
+          ) {
             try {
               if ("error" in r) throw new Error(r.error);
               const block = r.value;
@@ -430,6 +452,7 @@ export class StateSync {
                 group: true,
                 origin: peer,
               });
+              if (outcome === "applied") this.#checkAssumed(block);
               // A relayed block got there first: it must be the same one.
               if (outcome === "known") await held.check(block);
               else progress.advance({ blocks: 1, txs: block.txs.length });
@@ -464,6 +487,65 @@ export class StateSync {
         await this.#pause(failures);
       }
     }
+  }
+
+  // The block of `cfg.assumeValid`: found at a peer, signed by the
+  // authority, of that very hash. Without it every signature is checked
+  // (and a warning says why).
+  async #findAssumed(
+    genesis: SigGenesis,
+  ): Promise<{ number: bigint; hash: string } | undefined> {
+    const hash = this.#cfg.assumeValid;
+    if (hash === undefined || this.#cfg.bootstrap) return undefined;
+    const unused = (why: string) => {
+      this.#log(
+        `warning: --assume-valid ${
+          hash.slice(0, 7)
+        } not used: ${why}; every transaction signature is checked`,
+      );
+      return undefined;
+    };
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.#options.findBlock?.(hash, this.#signal);
+    } catch (e) {
+      this.#signal.throwIfAborted();
+      return unused(`cannot ask for the block: ${messageOf(e)}`);
+    }
+    if (!bytes) return unused("no peer holds a block of that hash");
+    let block: SigBlock;
+    try {
+      block = decodeSigBlock(bytes);
+    } catch (e) {
+      return unused(`the block found does not decode: ${messageOf(e)}`);
+    }
+    if (blockHash(block) !== hash) {
+      return unused(`the block found has hash ${blockHash(block)}`);
+    }
+    if (!verifyBlock(block, genesis.authority)) {
+      return unused("the block found is not signed by the authority");
+    }
+    this.#log(
+      `assume-valid: transaction signatures of blocks 1 to ${block.number} are not recovered`,
+    );
+    return { number: block.number, hash };
+  }
+
+  // The block at the assume-valid number must be the assumed one: else the
+  // authority signed two blocks of that number, and the blocks before it,
+  // whose transactions were taken on trust, cannot be kept as verified.
+  #checkAssumed(block: SigBlock): void {
+    const assumed = this.#assumed;
+    if (!assumed || block.number !== assumed.number) return;
+    if (blockHash(block) === assumed.hash) return;
+    throw new SyncError(
+      `block ${block.number} is ${
+        blockHash(block).slice(0, 7)
+      }, not the assume-valid block ${
+        assumed.hash.slice(0, 7)
+      }: the transaction signatures of blocks 1 to ${block.number} were not checked; restart with --reverify --assume-valid none`,
+      { fatal: true },
+    );
   }
 
   async #retry<T>(fn: () => Promise<T>): Promise<T> {

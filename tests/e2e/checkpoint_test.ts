@@ -119,3 +119,57 @@ Deno.test("an authority signs checkpoints for the blocks it replays; a regular n
     }
   });
 });
+
+Deno.test("--assume-valid: a full sync names the blocks it takes on trust, and says when it cannot", async () => {
+  const chain = makeChain(8, 2);
+  await withTempDir(async (tmp) => {
+    const boot = join(tmp, "boot");
+    const store = await BlockStore.open(join(boot, "blockstore"));
+    await store.writeGenesis(chain.genesis);
+    await store.appendLines(chain.blocks.map(blockBytes));
+    await writeKey(join(boot, "keystore"), chain.authority, PASS);
+    const bootPort = freePort();
+    const bootstrap = await startBcn(
+      nodeArgs(bootPort, boot, ["--period", "60s"]),
+    );
+    try {
+      await bootstrap.waitFor(`<=> gRPC 127.0.0.1:${bootPort}\n`);
+      const known = blockHash(chain.blocks[5]);
+      for (
+        const [hash, line] of [
+          [
+            known,
+            "assume-valid: transaction signatures of blocks 1 to 6 are not recovered",
+          ],
+          [
+            "ab".repeat(32),
+            "warning: --assume-valid abababa not used: no peer holds a block of that hash; every transaction signature is checked",
+          ],
+        ]
+      ) {
+        const dir = join(tmp, hash.slice(0, 4));
+        const port = freePort();
+        const regular = await startBcn(nodeArgs(port, dir, [
+          "--period",
+          "60s",
+          "--sync",
+          "full",
+          "--assume-valid",
+          hash,
+        ], bootPort));
+        try {
+          await regular.waitFor(`<=> gRPC 127.0.0.1:${port}\n`);
+        } finally {
+          const res = await regular.stop();
+          assert(res.stderr.includes(line), res.stderr);
+        }
+        assertEquals(
+          await Deno.readTextFile(join(dir, "blockstore", "block.store")),
+          await Deno.readTextFile(join(boot, "blockstore", "block.store")),
+        );
+      }
+    } finally {
+      await bootstrap.stop();
+    }
+  });
+});
