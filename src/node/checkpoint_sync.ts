@@ -23,9 +23,11 @@ import {
 } from "../chain/block.ts";
 import {
   decodeSigCheckpoint,
+  encodeSigCheckpoint,
   type SigCheckpoint,
   verifyCheckpoint,
 } from "../chain/checkpoint.ts";
+import type { CheckpointStore } from "../store/checkpoint_store.ts";
 import { genesisHash, type SigGenesis } from "../chain/genesis.ts";
 import type { ConfirmedState } from "../chain/state.ts";
 import { decodeStateChunk, StateHasher } from "../chain/state_hash.ts";
@@ -36,6 +38,8 @@ import { messageOf } from "../util/errors.ts";
 import type { CheckpointKeeper } from "./checkpoints.ts";
 import { sleep } from "./sleep.ts";
 import type { PeerReader } from "./state_sync.ts";
+
+const utf8 = new TextEncoder();
 
 /** One message of a peer's CheckpointSync stream. */
 export interface CheckpointMessage {
@@ -97,8 +101,8 @@ export function isUnimplemented(e: unknown): boolean {
   return e instanceof ConnectError && e.code === Code.Unimplemented;
 }
 
-/** Whether `e` says the peer holds no such checkpoint. */
-function isNotFound(e: unknown): boolean {
+/** Whether `e` says the peer holds no such checkpoint (yet). */
+export function isNotFound(e: unknown): boolean {
   return e instanceof ConnectError && e.code === Code.NotFound;
 }
 
@@ -180,7 +184,7 @@ export interface CheckpointBounds {
   maxAccounts?: number;
   /** The largest message (a block or a chunk), in bytes; 4 MiB by default. */
   maxMessageBytes?: number;
-  /** The most bytes the whole answer may carry; 1 GiB by default. */
+  /** The most bytes the whole answer may carry; 256 MiB by default. */
   maxTotalBytes?: number;
   /** The longest the whole answer may take, in ms; 10 minutes by default. */
   timeoutMs?: number;
@@ -196,6 +200,8 @@ export interface CheckpointState {
   readonly block: SigBlock;
   /** The state after that block, hashing to `checkpoint.state`. */
   readonly state: ConfirmedState;
+  /** That state's chunks, canonical text each (what the node keeps). */
+  readonly chunks: readonly string[];
 }
 
 /** A peer's checkpoint that was refused; the message names peer and reason. */
@@ -234,7 +240,7 @@ export async function fetchCheckpointState(
 ): Promise<CheckpointState> {
   const maxAccounts = options.maxAccounts ?? 10_000_000;
   const maxMessage = options.maxMessageBytes ?? 4 * 1024 * 1024;
-  const maxTotal = options.maxTotalBytes ?? 1024 * 1024 * 1024;
+  const maxTotal = options.maxTotalBytes ?? 256 * 1024 * 1024;
   const timeoutMs = options.timeoutMs ?? 600_000;
   const idleMs = options.idleMs ?? 30_000;
   const refuse = (reason: string): never => {
@@ -265,6 +271,7 @@ export async function fetchCheckpointState(
     const hasher = new StateHasher();
     const balances = new Map<string, bigint>();
     const nonces = new Map<string, bigint>();
+    const chunks: string[] = [];
     let total = 0;
     let chunkNo = 0;
     try {
@@ -300,7 +307,7 @@ export async function fetchCheckpointState(
           );
         }
         try {
-          hasher.add(accounts);
+          chunks.push(hasher.add(accounts));
         } catch (e) {
           return refuse(`state chunk ${chunkNo}: ${messageOf(e)}`);
         }
@@ -338,6 +345,7 @@ export async function fetchCheckpointState(
         balances,
         nonces,
       },
+      chunks,
     };
   } finally {
     clearTimeout(deadline);
@@ -398,6 +406,38 @@ function checkFirst(
     );
   }
   return { checkpoint, block };
+}
+
+/**
+ * The state kept in `checkpoint_state.jsonl` for checkpoint `c`, as a
+ * {@link CheckpointSource} (any peer and number), so a restart verifies it
+ * exactly as it verified the peer's answer.
+ *
+ * @example
+ * ```ts ignore
+ * import { fetchCheckpointState, keptStateSource } from "./checkpoint_sync.ts";
+ * const kept = await fetchCheckpointState(keptStateSource(store, c), "kept state", genesis, { signal });
+ * ```
+ */
+export function keptStateSource(
+  store: CheckpointStore,
+  c: SigCheckpoint,
+): CheckpointSource {
+  return {
+    async *checkpoint(_peer, _number, _state, signal) {
+      const kept = await store.readState(c, signal);
+      if (!kept) throw new Error(`${store.statePath} holds no state for it`);
+      const empty = new Uint8Array(0);
+      yield {
+        checkpoint: utf8.encode(encodeSigCheckpoint(c)),
+        block: kept.block,
+        accounts: empty,
+      };
+      for await (const accounts of kept.chunks) {
+        yield { checkpoint: empty, block: empty, accounts };
+      }
+    },
+  };
 }
 
 /**

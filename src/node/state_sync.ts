@@ -168,6 +168,7 @@ export class StateSync {
   #store: BlockStore | undefined;
   #state: State | undefined;
   #created: { authority: string; owner: string } | undefined;
+  #genesis: SigGenesis | undefined;
   /** The assume-valid block, once found: blocks up to it skip tx checks. */
   #assumed: { number: bigint; hash: string } | undefined;
 
@@ -207,13 +208,7 @@ export class StateSync {
         onWarning: this.#log,
       },
     );
-    const { genesis, created } = await setUpGenesis(this.#cfg, store, {
-      fetch: (seed) =>
-        this.#retry(() => this.#source().genesis(seed, this.#signal)),
-      signal: this.#signal,
-      log: this.#log,
-    });
-    this.#created = created;
+    const genesis = await this.setUpGenesis();
     this.#assumed = await this.#findAssumed(genesis);
     const state = this.#state = new State(genesis);
     await this.#withPool(async (pool) => {
@@ -221,6 +216,37 @@ export class StateSync {
       await this.#syncBlocks(pool, {});
     });
     return state;
+  }
+
+  /**
+   * Reads, creates (bootstrap) or fetches (regular) the genesis and
+   * verifies it, once; {@link syncState} starts with it.
+   */
+  async setUpGenesis(): Promise<SigGenesis> {
+    if (this.#genesis) return this.#genesis;
+    if (!this.#store) await checkStartInputs(this.#cfg);
+    const store = this.#store ??= await BlockStore.open(
+      this.#cfg.blockStoreDir,
+      { onWarning: this.#log },
+    );
+    const { genesis, created } = await setUpGenesis(this.#cfg, store, {
+      fetch: (seed) =>
+        this.#retry(() => this.#source().genesis(seed, this.#signal)),
+      signal: this.#signal,
+      log: this.#log,
+    });
+    this.#created = created;
+    return this.#genesis = genesis;
+  }
+
+  /**
+   * Starts from a state restored elsewhere (a checkpoint) instead of
+   * {@link syncState}: later {@link syncBlocks} calls go on from it,
+   * appending to `store`.
+   */
+  adopt(state: State, store: BlockStore): void {
+    this.#state = state;
+    this.#store = store;
   }
 
   /**

@@ -173,3 +173,51 @@ Deno.test("--assume-valid: a full sync names the blocks it takes on trust, and s
     }
   });
 });
+
+Deno.test("a new node joins from a checkpoint, serves at once, backfills, and ends with the same block.store", async () => {
+  const chain = makeChain(10, 2);
+  await withTempDir(async (tmp) => {
+    const boot = join(tmp, "boot");
+    const store = await BlockStore.open(join(boot, "blockstore"));
+    await store.writeGenesis(chain.genesis);
+    await store.appendLines(chain.blocks.map(blockBytes));
+    await writeKey(join(boot, "keystore"), chain.authority, PASS);
+    const bootPort = freePort();
+    const bootstrap = await startBcn(
+      nodeArgs(bootPort, boot, [
+        "--period",
+        "60s",
+        "--checkpoint-interval",
+        "4",
+      ]),
+    );
+    try {
+      await bootstrap.waitFor(`<=> gRPC 127.0.0.1:${bootPort}\n`);
+      const reg = join(tmp, "reg");
+      const port = freePort();
+      const regular = await startBcn(
+        nodeArgs(port, reg, ["--period", "200ms"], bootPort),
+      );
+      try {
+        await regular.waitFor(`<=> gRPC 127.0.0.1:${port}\n`);
+        await poll(
+          "the backfill ends",
+          () => regular.output().stderr.includes("backfill done"),
+          {
+            describe: () => regular.output().stderr,
+          },
+        );
+        const err = regular.output().stderr;
+        assert(err.includes("joined from checkpoint 8 of peer"), err);
+        assertEquals(
+          await Deno.readTextFile(join(reg, "blockstore", "block.store")),
+          await Deno.readTextFile(join(boot, "blockstore", "block.store")),
+        );
+      } finally {
+        await regular.stop();
+      }
+    } finally {
+      await bootstrap.stop();
+    }
+  });
+});
