@@ -61,6 +61,7 @@ export type { TxLedger } from "./src/rpc/tx.ts";
 export type { EventFeed, EventFeedOptions, PeerBook } from "./src/rpc/node.ts";
 export { Node, type NodeOptions } from "./src/node/node.ts";
 export {
+  type Backfilling,
   decodeStatus,
   encodeStatus,
   formatStatus,
