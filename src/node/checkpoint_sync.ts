@@ -321,6 +321,8 @@ export async function fetchCheckpointState(
       if (done.signal.aborted) throw done.signal.reason;
       throw e;
     }
+    // A source that ends quietly when cut off was cut off all the same.
+    if (done.signal.aborted) throw done.signal.reason;
     if (!checkpoint || !block) return refuse("an empty answer");
     const { hash, accounts } = hasher.finish();
     if (BigInt(accounts) !== checkpoint.accounts) {
