@@ -183,6 +183,7 @@ async function checkpointJoin(
     const backfill = (performance.now() - t1) / 1000;
     const joined = /joined from checkpoint (\d+)/.exec(bcn.output().stderr);
     const rss = statusMb(bcn.pid, "VmHWM");
+    const cpu = cpuSplit(new Map(), threadTimes(bcn.pid));
     const same = await Deno.readFile(join(dir, BLOCKS_FILE)).then((a) =>
       Deno.readFile(join(bootDir, BLOCKS_FILE)).then((b) =>
         a.length === b.length && a.every((x, i) => x === b[i])
@@ -193,6 +194,7 @@ async function checkpointJoin(
       backfill,
       checkpoint: joined ? Number(joined[1]) : 0,
       rss,
+      cpu,
       same,
       stderr: bcn.output().stderr,
     };
@@ -380,6 +382,7 @@ try {
         joined.same ? "byte-identical to" : "DIFFERS from"
       } the bootstrap's`,
     );
+    if (joined.cpu) report(`joining node: ${joined.cpu}`);
     report(
       `peak RSS of the joining node: ${
         joined.rss === undefined ? "unknown" : `${f(joined.rss)} MB`
