@@ -285,11 +285,10 @@ export class Backfill {
     const signal = AbortSignal.any([o.signal, stop.signal]);
     let group: SigBlock[] = [];
     let groupBytes = 0;
-    const flush = async () => {
-      if (group.length === 0) return;
-      const blocks = group;
-      group = [];
-      groupBytes = 0;
+    // One group is written (and flushed to disk) while the next is
+    // verified and applied: the disk's flush does not stall the pipeline.
+    let writing: Promise<void> = Promise.resolve();
+    const append = async (blocks: SigBlock[]) => {
       try {
         await o.store.appendLines(blocks.map(blockBytes));
       } catch (e) {
@@ -298,6 +297,16 @@ export class Backfill {
         );
       }
       this.#held = blocks[blocks.length - 1].number;
+    };
+    const flush = async () => {
+      await writing;
+      if (group.length === 0) return;
+      const blocks = group;
+      group = [];
+      groupBytes = 0;
+      writing = append(blocks);
+      // Surfaced by the next flush; never unhandled meanwhile.
+      writing.catch(() => {});
     };
     try {
       const source = o.source.blocks(peer, state.lastNumber + 1n, signal);
@@ -325,6 +334,7 @@ export class Backfill {
     } finally {
       stop.abort();
       await flush();
+      await writing;
     }
   }
 
