@@ -18,6 +18,10 @@ import { BlockStore } from "../../src/store/block_store.ts";
 import { CHECKPOINTS_FILE } from "../../src/store/checkpoint_store.ts";
 import { writeKey } from "../../src/store/key_store.ts";
 import { freePort, poll, startBcn, withTempDir } from "./helpers.ts";
+import { createPeerClients } from "../../src/rpc/registry.ts";
+import { PeerTransport } from "../../src/rpc/transport.ts";
+import { timeNow } from "../../src/chain/time.ts";
+import { txBytes } from "../../src/chain/tx.ts";
 
 const PASS = "password";
 
@@ -217,6 +221,77 @@ Deno.test("a new node joins from a checkpoint, serves at once, backfills, and en
         await regular.stop();
       }
     } finally {
+      await bootstrap.stop();
+    }
+  });
+});
+
+Deno.test("the authority signs checkpoints of the blocks it proposes; a regular node checks them as they come", async () => {
+  const chain = makeChain(10, 2);
+  await withTempDir(async (tmp) => {
+    const boot = join(tmp, "boot");
+    const store = await BlockStore.open(join(boot, "blockstore"));
+    await store.writeGenesis(chain.genesis);
+    await store.appendLines(chain.blocks.map(blockBytes));
+    await writeKey(join(boot, "keystore"), chain.authority, PASS);
+    const bootPort = freePort();
+    const bootstrap = await startBcn(
+      nodeArgs(bootPort, boot, [
+        "--period",
+        "200ms",
+        "--checkpoint-interval",
+        "4",
+      ]),
+    );
+    const transport = new PeerTransport(`127.0.0.1:${bootPort}`, "connect");
+    try {
+      await bootstrap.waitFor(`<=> gRPC 127.0.0.1:${bootPort}\n`);
+      const reg = join(tmp, "reg");
+      const port = freePort();
+      const regular = await startBcn(
+        nodeArgs(port, reg, ["--period", "200ms", "--sync", "full"], bootPort),
+      );
+      try {
+        await regular.waitFor(`<=> gRPC 127.0.0.1:${port}\n`);
+        const { tx } = createPeerClients(transport);
+        // Blocks 11 and 12, one transfer each (the owner's next nonces).
+        for (const nonce of [21n, 22n]) {
+          const signed = chain.owner.signTx({
+            from: chain.owner.address,
+            to: chain.others[0].address,
+            value: 1n,
+            nonce,
+            time: timeNow(),
+          });
+          await tx.txSend({ Tx: txBytes(signed) });
+          await poll(
+            `block ${nonce - 10n}`,
+            () => bootstrap.output().stderr.includes(`blk ${nonce - 10n}:`),
+          );
+        }
+        const signed = await poll(
+          "checkpoint 12 on the authority",
+          async () => {
+            const cs = await readCheckpoints(boot);
+            return cs.some((c) => c.number === 12n) ? cs : undefined;
+          },
+        );
+        assertEquals(signed.map((c) => c.number), [4n, 8n, 12n]);
+        const kept = await poll(
+          "checkpoint 12 on the regular node",
+          async () => {
+            const cs = await readCheckpoints(reg);
+            return cs.some((c) => c.number === 12n) ? cs : undefined;
+          },
+          { describe: () => regular.output().stderr },
+        );
+        assertEquals(kept.at(-1), signed.at(-1));
+        assert(!regular.output().stderr.includes("error"));
+      } finally {
+        await regular.stop();
+      }
+    } finally {
+      transport.close();
       await bootstrap.stop();
     }
   });
