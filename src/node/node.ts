@@ -94,6 +94,9 @@ function hostsOf(addrs: string[]): Set<string> {
   return hosts;
 }
 
+/** The most peers a joining node asks for a checkpoint. */
+const MAX_CHECKPOINT_PEERS = 8;
+
 /** A node that joined from a checkpoint. */
 interface Joined {
   /** The state at the checkpoint, with the head store's blocks applied. */
@@ -637,7 +640,12 @@ export class Node {
     const genesis = await sync.setUpGenesis();
     const source = peerCheckpointSource(this.#registry);
     const seed = cfg.seed === undefined ? [] : [cfg.seed];
-    for (const peer of new Set([...seed, ...this.#discovery.peers()])) {
+    const asked = new Set<string>();
+    for await (
+      const peer of this.#checkpointPeers([...seed, ...this.#discovery.peers()])
+    ) {
+      if (asked.has(peer) || asked.size >= MAX_CHECKPOINT_PEERS) continue;
+      asked.add(peer);
       if (peer === cfg.node || this.#noCheckpointService.has(peer)) continue;
       try {
         const got = await fetchCheckpointState(source, peer, genesis, {
@@ -669,6 +677,30 @@ export class Node {
     }
     this.#log("no bcn peer offers a checkpoint: syncing in full");
     return undefined;
+  }
+
+  /**
+   * The peers to ask for a checkpoint: `first`, then (when none of them
+   * gave one) the peers the seed knows, asked once with PeerDiscover as
+   * discovery would (the seed may be a reference node, its peers not).
+   */
+  async *#checkpointPeers(first: string[]): AsyncGenerator<string> {
+    yield* first;
+    const seed = this.config.seed;
+    if (seed === undefined) return;
+    let known: string[];
+    try {
+      const res = await this.#registry.clients(seed).node.peerDiscover(
+        { Peer: this.config.node },
+        {
+          signal: AbortSignal.any([this.signal, AbortSignal.timeout(2000)]),
+        },
+      );
+      known = res.Peers;
+    } catch {
+      return;
+    }
+    yield* known.slice(0, MAX_CHECKPOINT_PEERS);
   }
 
   // The state at a verified checkpoint, with the head store (blocks

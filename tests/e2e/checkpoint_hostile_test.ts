@@ -265,3 +265,49 @@ Deno.test("a signed checkpoint the chain does not reproduce stops the node after
     }
   });
 });
+
+Deno.test("a mixed network: the seed has no Checkpoint service, a bcn peer it knows has one; the node joins from that peer's", async () => {
+  await withTempDir(async (tmp) => {
+    const bcnPeer = await startPeer(
+      chain,
+      join(tmp, "bcn"),
+      () => answer(good.signed, good.block, good.chunks),
+    );
+    const seed = await startPeer(
+      chain,
+      join(tmp, "seed"),
+      undefined,
+      () => [bcnPeer.addr],
+    );
+    try {
+      const dir = join(tmp, "node");
+      const port = freePort();
+      const node = await startBcn(regularArgs(port, dir, seed.addr));
+      try {
+        await node.waitFor(`<=> gRPC 127.0.0.1:${port}\n`);
+        for (let i = 0; i < 400; i++) {
+          if (node.output().stderr.includes("backfill done")) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        const res = await node.stop();
+        assert(
+          res.stderr.includes(
+            `joined from checkpoint 8 of peer ${bcnPeer.addr}`,
+          ),
+          res.stderr,
+        );
+        assert(res.stderr.includes("backfill done"), res.stderr);
+      }
+      assert(bcnPeer.calls() >= 1);
+      assertEquals(
+        await Deno.readTextFile(join(dir, "blockstore", "block.store")),
+        chain.blocks.map((b) => new TextDecoder().decode(blockBytes(b)) + "\n")
+          .join(""),
+      );
+    } finally {
+      await seed.close();
+      await bcnPeer.close();
+    }
+  });
+});

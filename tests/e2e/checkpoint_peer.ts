@@ -72,12 +72,14 @@ export function answer(
 
 /**
  * Serves `chain` from a store in `dir` on a free port; `checkpoint()`
- * gives the CheckpointSync answer (none: no Checkpoint service).
+ * gives the CheckpointSync answer (none: no Checkpoint service), `peers()`
+ * the PeerDiscover answer.
  */
 export async function startPeer(
   chain: TestChain,
   dir: string,
   checkpoint?: () => PeerMessage[],
+  peers: () => string[] = () => [],
 ): Promise<RpcServer & { calls: () => number }> {
   const store = await BlockStore.open(dir);
   await store.writeGenesis(chain.genesis);
@@ -95,7 +97,7 @@ export async function startPeer(
     routes: (router) => {
       router.service(Block, blockSyncMethods({ store }));
       router.service(NodeService, {
-        peerDiscover: () => ({ Peers: [] }),
+        peerDiscover: () => ({ Peers: peers() }),
       });
       if (checkpoint) router.service(CheckpointService, service);
     },
