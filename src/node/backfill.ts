@@ -285,6 +285,7 @@ export class Backfill {
     const signal = AbortSignal.any([o.signal, stop.signal]);
     let group: SigBlock[] = [];
     let groupBytes = 0;
+    let groupStart = 0;
     // One group is written (and flushed to disk) while the next is
     // verified and applied: the disk's flush does not stall the pipeline.
     let writing: Promise<void> = Promise.resolve();
@@ -324,9 +325,15 @@ export class Backfill {
           throw new Error(`sent block ${block.number}, expected ${next}`);
         }
         state.applyBlock(block);
+        if (group.length === 0) groupStart = performance.now();
         group.push(block);
         groupBytes += blockBytes(block).length;
-        if (group.length >= 256 || groupBytes >= 8 * 1024 * 1024) {
+        // By count, bytes or age: a slow peer's blocks are durable (and
+        // counted in the status) within a second.
+        if (
+          group.length >= 256 || groupBytes >= 8 * 1024 * 1024 ||
+          performance.now() - groupStart >= 1000
+        ) {
           await flush();
         }
         if (state.lastNumber >= this.target) break;

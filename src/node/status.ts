@@ -127,7 +127,7 @@ export function healthOf(input: HealthInput): Health {
     return {
       ok: false,
       reason:
-        `backfilling: serving from checkpoint ${fill.checkpoint}, block.store holds blocks 1 to ${fill.held} of ${fill.checkpoint}`,
+        `backfilling: serving from checkpoint ${fill.checkpoint}, block.store holds ${fill.held} of blocks 1 to ${fill.checkpoint}`,
     };
   }
   if (ahead) return { ok: false, reason: `behind: ${at}${ahead}` };
@@ -385,7 +385,7 @@ export function formatStatus(s: NodeStatus): string {
     `authority ${s.authority}${authority}`,
     ...(s.backfill
       ? [
-        `store     backfilling: blocks 1 to ${s.backfill.held} of ${s.backfill.checkpoint} (serving from checkpoint ${s.backfill.checkpoint})`,
+        `store     backfilling: ${s.backfill.held} of blocks 1 to ${s.backfill.checkpoint} held (serving from checkpoint ${s.backfill.checkpoint})`,
       ]
       : []),
     `health    ${s.health.reason}`,

@@ -73,13 +73,15 @@ export function answer(
 /**
  * Serves `chain` from a store in `dir` on a free port; `checkpoint()`
  * gives the CheckpointSync answer (none: no Checkpoint service), `peers()`
- * the PeerDiscover answer.
+ * the PeerDiscover answer; each block BlockSync sends waits
+ * `blockDelayMs` first.
  */
 export async function startPeer(
   chain: TestChain,
   dir: string,
   checkpoint?: () => PeerMessage[],
   peers: () => string[] = () => [],
+  blockDelayMs = 0,
 ): Promise<RpcServer & { calls: () => number }> {
   const store = await BlockStore.open(dir);
   await store.writeGenesis(chain.genesis);
@@ -95,7 +97,19 @@ export async function startPeer(
     hostname: "127.0.0.1",
     port: 0,
     routes: (router) => {
-      router.service(Block, blockSyncMethods({ store }));
+      const sync = blockSyncMethods({ store });
+      router.service(Block, {
+        ...sync,
+        // A slow peer, so a test can look at a backfill under way.
+        async *blockSync(req, ctx) {
+          for await (const res of sync.blockSync(req, ctx)) {
+            if (blockDelayMs > 0) {
+              await new Promise((r) => setTimeout(r, blockDelayMs));
+            }
+            yield res;
+          }
+        },
+      });
       router.service(NodeService, {
         peerDiscover: () => ({ Peers: peers() }),
       });

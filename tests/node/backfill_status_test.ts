@@ -20,7 +20,7 @@ Deno.test("health: a node backfilling below its checkpoint says so", () => {
   assertEquals(h, {
     ok: false,
     reason:
-      "backfilling: serving from checkpoint 1000, block.store holds blocks 1 to 300 of 1000",
+      "backfilling: serving from checkpoint 1000, block.store holds 300 of blocks 1 to 1000",
   });
 });
 
@@ -51,7 +51,7 @@ Deno.test("status: the backfill round-trips and is printed", () => {
   assertEquals(decodeStatus(text).backfill, status.backfill);
   assert(
     formatStatus(status).includes(
-      "store     backfilling: blocks 1 to 300 of 1000 (serving from checkpoint 1000)",
+      "store     backfilling: 300 of blocks 1 to 1000 held (serving from checkpoint 1000)",
     ),
   );
   const { backfill: _, ...older } = status;
