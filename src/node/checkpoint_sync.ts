@@ -180,11 +180,15 @@ export async function runCheckpointPoller(
 
 /** Bounds of {@link fetchCheckpointState}. */
 export interface CheckpointBounds {
-  /** The most accounts a state may hold; 10 million by default. */
+  /**
+   * The most accounts a state may hold; 1 million by default (the state
+   * is held in memory while it is checked: a chain with more joins by a
+   * full sync).
+   */
   maxAccounts?: number;
   /** The largest message (a block or a chunk), in bytes; 4 MiB by default. */
   maxMessageBytes?: number;
-  /** The most bytes the whole answer may carry; 256 MiB by default. */
+  /** The most bytes the whole answer may carry; 128 MiB by default. */
   maxTotalBytes?: number;
   /** The longest the whole answer may take, in ms; 10 minutes by default. */
   timeoutMs?: number;
@@ -238,9 +242,9 @@ export async function fetchCheckpointState(
   genesis: SigGenesis,
   options: CheckpointBounds & { signal: AbortSignal },
 ): Promise<CheckpointState> {
-  const maxAccounts = options.maxAccounts ?? 10_000_000;
+  const maxAccounts = options.maxAccounts ?? 1_000_000;
   const maxMessage = options.maxMessageBytes ?? 4 * 1024 * 1024;
-  const maxTotal = options.maxTotalBytes ?? 256 * 1024 * 1024;
+  const maxTotal = options.maxTotalBytes ?? 128 * 1024 * 1024;
   const timeoutMs = options.timeoutMs ?? 600_000;
   const idleMs = options.idleMs ?? 30_000;
   const refuse = (reason: string): never => {
