@@ -7,8 +7,14 @@
  * node (`bcn node start --bootstrap` on the prepared store, a real process),
  * syncs a fresh regular node process from it, and prints:
  *
- * - the bootstrap's first start on the prepared store (a full replay),
- * - fresh sync: seconds to serving and tx/s,
+ * - the bootstrap's first start on the prepared store (a full replay, in
+ *   which it signs a checkpoint every 1000 blocks),
+ * - fresh sync (`--sync full`): seconds to serving and tx/s,
+ * - checkpoint join (`--sync checkpoint`): seconds from spawning the node to
+ *   its first answer of the current balance of an account, then the
+ *   backfill's rate (tx/s from the join to `block.store` complete) and
+ *   whether its `block.store` ends byte-identical to the bootstrap's, and
+ *   the joining node's peak RSS,
  * - peak RSS (VmHWM) of the syncing node, and its RSS at a quarter, half,
  *   three quarters and the end of the sync (flat memory shows as flat
  *   figures),
@@ -44,6 +50,8 @@ import {
   startBcn,
 } from "../tests/e2e/helpers.ts";
 import { makeTempDir } from "../tests/support.ts";
+import { createPeerClients } from "../src/rpc/registry.ts";
+import { PeerTransport } from "../src/rpc/transport.ts";
 import { cpuSplit, threadTimes } from "./thread_cpu.ts";
 
 const BLOCKS = Number(Deno.args[0] ?? 1000);
@@ -60,7 +68,9 @@ async function bounds() {
 }
 
 /** Writes a keystore, a genesis and `block.store` for the chain. */
-async function makeChain(dir: string): Promise<{ bytes: number }> {
+async function makeChain(
+  dir: string,
+): Promise<{ bytes: number; probe: { address: string; balance: bigint } }> {
   const auth = Account.create();
   const senders = Array.from({ length: PER_BLOCK }, () => Account.create());
   // A fixed set of receivers keeps the printed state short.
@@ -115,7 +125,83 @@ async function makeChain(dir: string): Promise<{ bytes: number }> {
   }
   await file.syncData();
   file.close();
-  return { bytes };
+  // Receiver 0 gets 1 from sender i in every block n with (n + i) % 16 == 0.
+  let balance = 0n;
+  for (let n = 1; n <= BLOCKS; n++) {
+    for (let i = 0; i < PER_BLOCK; i++) {
+      if ((n + i) % receivers.length === 0) balance++;
+    }
+  }
+  return { bytes, probe: { address: receivers[0], balance } };
+}
+
+/**
+ * A node joining from a checkpoint: seconds from spawning it to its first
+ * answer of `probe`'s current balance, seconds from then to the end of
+ * its backfill, its peak RSS, and whether its block.store is then the
+ * bootstrap's.
+ */
+async function checkpointJoin(
+  args: string[],
+  addr: string,
+  probe: { address: string; balance: bigint },
+  dir: string,
+  bootDir: string,
+) {
+  const t0 = performance.now();
+  const bcn = await startBcn(args, { env: { BCN_AUTHPASS: PASS } });
+  const transport = new PeerTransport(addr, "connect");
+  const { account } = createPeerClients(transport);
+  try {
+    let serving: number | undefined;
+    // When the join line showed (the backfill starts there), polled.
+    let joinedAt: number | undefined;
+    for (let i = 0; i < 60_000 / 25; i++) {
+      if (
+        joinedAt === undefined &&
+        bcn.output().stderr.includes("joined from checkpoint")
+      ) joinedAt = performance.now();
+      try {
+        const res = await account.accountBalance({ Address: probe.address }, {
+          timeoutMs: 1000,
+        });
+        if (res.Balance === probe.balance) {
+          serving = (performance.now() - t0) / 1000;
+          break;
+        }
+      } catch {
+        // Not listening, or not serving yet.
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    if (serving === undefined) throw new Error("the joining node never served");
+    const t1 = joinedAt ?? performance.now();
+    for (let i = 0; i < SERVE_TIMEOUT_MS / 25; i++) {
+      if (bcn.output().stderr.includes("backfill done")) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const backfill = (performance.now() - t1) / 1000;
+    const joined = /joined from checkpoint (\d+)/.exec(bcn.output().stderr);
+    const rss = statusMb(bcn.pid, "VmHWM");
+    const cpu = cpuSplit(new Map(), threadTimes(bcn.pid));
+    const same = await Deno.readFile(join(dir, BLOCKS_FILE)).then((a) =>
+      Deno.readFile(join(bootDir, BLOCKS_FILE)).then((b) =>
+        a.length === b.length && a.every((x, i) => x === b[i])
+      )
+    );
+    return {
+      serving,
+      backfill,
+      checkpoint: joined ? Number(joined[1]) : 0,
+      rss,
+      cpu,
+      same,
+      stderr: bcn.output().stderr,
+    };
+  } finally {
+    transport.close();
+    await bcn.stop();
+  }
 }
 
 /**
@@ -186,7 +272,7 @@ try {
   const txs = BLOCKS * PER_BLOCK;
   report(`bcn sync benchmark: ${BLOCKS} blocks x ${PER_BLOCK} transfers`);
   let t0 = performance.now();
-  const { bytes } = await makeChain(dir);
+  const { bytes, probe } = await makeChain(dir);
   report(
     `chain made in ${f((performance.now() - t0) / 1000)} s ` +
       `(${f(bytes / 1e6)} MB of block.store)`,
@@ -231,6 +317,8 @@ try {
     join(dir, "fresh"),
     "--period",
     "60s",
+    "--sync",
+    "full",
   ]);
   const rss = statusMb(fresh.bcn.pid, "VmHWM");
   // Where the CPU went (read after the timing): the syncing node since it
@@ -254,7 +342,54 @@ try {
   );
   if (freshSplit) report(`syncing node: ${freshSplit}`);
   if (bootSplit) report(`serving bootstrap during the sync: ${bootSplit}`);
-  // 3. Restarts of the bootstrap on its store.
+  // 3. A fresh regular node joins from the bootstrap's checkpoint.
+  const joinPort = freePort();
+  const joined = await checkpointJoin(
+    [
+      "node",
+      "start",
+      "--node",
+      `127.0.0.1:${joinPort}`,
+      "--seed",
+      `127.0.0.1:${bootPort}`,
+      "--keystore",
+      join(dir, "keys3"),
+      "--blockstore",
+      join(dir, "joined"),
+      "--period",
+      "60s",
+      "--sync",
+      "checkpoint",
+    ],
+    `127.0.0.1:${joinPort}`,
+    probe,
+    join(dir, "joined"),
+    join(dir, "boot"),
+  );
+  if (joined.checkpoint === 0) {
+    report(`checkpoint join: no checkpoint taken\n${joined.stderr}`);
+  } else {
+    const below = joined.checkpoint * PER_BLOCK;
+    report(
+      `checkpoint join (checkpoint ${joined.checkpoint}): ${
+        f(joined.serving, 2)
+      } s from start to serving the current balance`,
+    );
+    report(
+      `backfill of blocks 1 to ${joined.checkpoint} (assume-valid): ${
+        f(joined.backfill, 2)
+      } s, ${f(below / joined.backfill, 0)} tx/s; block.store ${
+        joined.same ? "byte-identical to" : "DIFFERS from"
+      } the bootstrap's`,
+    );
+    if (joined.cpu) report(`joining node: ${joined.cpu}`);
+    report(
+      `peak RSS of the joining node: ${
+        joined.rss === undefined ? "unknown" : `${f(joined.rss)} MB`
+      }`,
+    );
+  }
+  // 4. Restarts of the bootstrap on its store.
   await boot.bcn.stop();
   boot = await startTimed(bootArgs);
   report(`bootstrap restart (snapshot if any): ${f(boot.seconds, 2)} s`);
@@ -264,7 +399,7 @@ try {
     report(`bootstrap restart with --reverify: ${f(boot.seconds, 2)} s`);
     await boot.bcn.stop();
   }
-  // 4. The bounds, in the same run.
+  // 5. The bounds, in the same run.
   const workers = before.recovery.workers;
   report(
     `bound: pure signature recovery of the pool (${workers} workers): ` +

@@ -12,6 +12,11 @@ import {
   sign,
 } from "./crypto.ts";
 import { type Block, blockDigest, type SigBlock } from "./block.ts";
+import {
+  type Checkpoint,
+  checkpointDigest,
+  type SigCheckpoint,
+} from "./checkpoint.ts";
 import { type Genesis, genesisDigest, type SigGenesis } from "./genesis.ts";
 import { asU64, DecodeError, parseObject } from "./json.ts";
 import { type SigTx, type Tx, txDigest } from "./tx.ts";
@@ -49,6 +54,11 @@ export class Account {
   /** Signs a block. */
   signBlock(b: Block): SigBlock {
     return { ...b, sig: sign(blockDigest(b), this.#d) };
+  }
+
+  /** Signs a checkpoint (the authority's, see `checkpoint.ts`). */
+  signCheckpoint(c: Checkpoint): SigCheckpoint {
+    return { ...c, sig: sign(checkpointDigest(c), this.#d) };
   }
 
   /** The key-file plaintext: `{"curve":"P-256k1","x":..,"y":..,"d":..}`. */

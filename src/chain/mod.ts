@@ -128,3 +128,26 @@ export {
   txSigner,
   verifyTx,
 } from "./tx.ts";
+export {
+  decodeStateChunk,
+  encodeStateChunk,
+  STATE_CHUNK_ACCOUNTS,
+  type StateAccount,
+  stateAccounts,
+  stateChunks,
+  stateHash,
+  StateHasher,
+  type StateMaps,
+} from "./state_hash.ts";
+export {
+  type Checkpoint,
+  checkpointDigest,
+  checkpointHash,
+  decodeSigCheckpoint,
+  DEFAULT_CHECKPOINT_INTERVAL,
+  encodeCheckpoint,
+  encodeSigCheckpoint,
+  MAX_CHECKPOINT_INTERVAL,
+  type SigCheckpoint,
+  verifyCheckpoint,
+} from "./checkpoint.ts";

@@ -13,6 +13,7 @@ import {
   type NodeEvent,
   nodeEventOf,
 } from "../client/client.ts";
+import { MAX_CHECKPOINT_INTERVAL } from "../chain/checkpoint.ts";
 import {
   DEFAULT_PERIOD_MS,
   isUnspecifiedHost,
@@ -106,7 +107,9 @@ export function nodeConfigFromFlags(flags: Flags): NodeConfig {
     }
   }
   const perIp = optionalString(flags, "max-conns-per-ip");
+  const sync = checkpointFlags(flags, bootstrap);
   return {
+    ...sync,
     node,
     bootstrap,
     seed,
@@ -189,6 +192,63 @@ function parseExplorerFlag(value: string | undefined): boolean {
   throw new UsageError(
     `--explorer: expected true or false, got ${JSON.stringify(value)}`,
   );
+}
+
+/**
+ * `--checkpoint-interval` (bootstrap only), `--sync` and `--assume-valid`
+ * (regular nodes only).
+ */
+function checkpointFlags(
+  flags: Flags,
+  bootstrap: boolean,
+): Pick<NodeConfig, "checkpointInterval" | "sync" | "assumeValid"> {
+  const interval = optionalString(flags, "checkpoint-interval");
+  const sync = optionalString(flags, "sync");
+  const assume = optionalString(flags, "assume-valid");
+  if (interval !== undefined && !bootstrap) {
+    throw new UsageError(
+      "--checkpoint-interval: only the bootstrap node sets it (regular nodes learn it from its checkpoints)",
+    );
+  }
+  if (bootstrap && (sync !== undefined || assume !== undefined)) {
+    throw new UsageError(
+      `--${
+        sync !== undefined ? "sync" : "assume-valid"
+      }: only for a regular node (the bootstrap replays its own store)`,
+    );
+  }
+  let checkpointInterval: bigint | undefined;
+  if (interval !== undefined) {
+    checkpointInterval = parseU64Flag("checkpoint-interval", interval);
+    if (
+      checkpointInterval < 1n || checkpointInterval > MAX_CHECKPOINT_INTERVAL
+    ) {
+      throw new UsageError(
+        `--checkpoint-interval: expected 1 to ${MAX_CHECKPOINT_INTERVAL} blocks, got ${interval}`,
+      );
+    }
+  }
+  if (sync !== undefined && sync !== "checkpoint" && sync !== "full") {
+    throw new UsageError(
+      `--sync: expected checkpoint or full, got ${JSON.stringify(sync)}`,
+    );
+  }
+  let assumeValid: string | undefined;
+  if (assume !== undefined && assume !== "none") {
+    if (!/^[0-9a-fA-F]{64}$/.test(assume)) {
+      throw new UsageError(
+        `--assume-valid: expected a block hash of 64 hex characters or none, got ${
+          JSON.stringify(assume)
+        }`,
+      );
+    }
+    assumeValid = assume.toLowerCase();
+  }
+  return {
+    checkpointInterval,
+    sync: sync as NodeConfig["sync"],
+    assumeValid,
+  };
 }
 
 /** `--max-conns-per-ip`: an integer from 1 to the server's total bound. */
@@ -324,6 +384,9 @@ export const NODE_START: Command = {
     "verify-workers": { type: "string" },
     reverify: { type: "boolean" },
     explorer: { type: "string" },
+    "checkpoint-interval": { type: "string" },
+    sync: { type: "string" },
+    "assume-valid": { type: "string" },
   },
   help:
     `Usage: bcn node start --node HOST:PORT (--bootstrap | --seed HOST:PORT) [flags]
@@ -371,6 +434,16 @@ Flags:
   --reverify             replay and verify the whole block store, ignoring
                          its snapshot
   --explorer=false       do not serve the block explorer page on GET /
+  --checkpoint-interval N
+                         bootstrap: sign a checkpoint (block hash and state
+                         hash) every N blocks (default 1000)
+  --sync MODE            regular node without blocks: checkpoint (start from
+                         a bcn peer's checkpoint) or full (replay every
+                         block); default checkpoint when the store holds no
+                         block
+  --assume-valid HASH    full sync: do not recover transaction signatures of
+                         the blocks up to the block of that hash (everything
+                         else is checked); none turns it off
 `,
   async run(flags, io) {
     const config = await askStartPasswords(nodeConfigFromFlags(flags), flags, {

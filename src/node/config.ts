@@ -56,6 +56,23 @@ export interface NodeConfig {
   reverify?: boolean;
   /** Serve the block explorer on `GET /`; true when absent. */
   explorer?: boolean;
+  /**
+   * The authority's checkpoint interval in blocks (bootstrap only; regular
+   * nodes learn it from the checkpoints); 1000 by default.
+   */
+  checkpointInterval?: bigint;
+  /**
+   * How a regular node without a block store joins: `checkpoint` (from a
+   * bcn peer's checkpoint, then backfill; full sync when no peer offers
+   * one) or `full` (replay every block). `checkpoint` by default when the
+   * store holds no block, else `full`.
+   */
+  sync?: "checkpoint" | "full";
+  /**
+   * The hash of a block below which a full sync does not recover
+   * transaction signatures (everything else is checked); none by default.
+   */
+  assumeValid?: string;
 }
 
 /** The default base period of a node (`--period`), in ms: 5 s. */

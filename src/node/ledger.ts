@@ -52,8 +52,11 @@ export interface LedgerHooks {
    * peer it came from (`undefined` when unknown or proposed here).
    */
   onBlock?: (block: SigBlock, origin?: string) => void;
-  /** A block was applied to the state in `seconds` (for metrics). */
-  onApplied?: (seconds: number) => void;
+  /**
+   * `block` was applied to the state in `seconds` (for metrics); the state
+   * is at that block during the call (for checkpoints).
+   */
+  onApplied?: (seconds: number, block: SigBlock) => void;
   /** An event for subscribers. */
   onEvent?: (event: Event) => void;
   /** A block beyond the next one arrived: this node is behind. */
@@ -140,8 +143,7 @@ async function appendOrFail(
 export class Ledger implements TxLedger, BlockLedger, AccountLedger {
   /** The confirmed and pending state. */
   readonly state: State;
-  /** The block store. */
-  readonly store: BlockStore;
+  #store: BlockStore;
   readonly #hooks: LedgerHooks;
   readonly #group: {
     maxBlocks: number;
@@ -167,7 +169,7 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
   /** Wraps a synced state and its store. */
   constructor(state: State, store: BlockStore, options: LedgerOptions = {}) {
     this.state = state;
-    this.store = store;
+    this.#store = store;
     this.#hooks = options;
     this.#group = {
       maxBlocks: options.maxBlocks ?? 256,
@@ -177,6 +179,24 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
     };
     this.#pool = options.pool;
     this.#snapshotBase = state.lastNumber;
+  }
+
+  /** The block store new blocks are appended to. */
+  get store(): BlockStore {
+    return this.#store;
+  }
+
+  /**
+   * Runs `move` once every applied block is durable, with no other change
+   * under way, then appends to `store` from then on: a node that joined
+   * from a checkpoint swaps its head store for its completed block store.
+   */
+  switchStore(store: BlockStore, move: () => Promise<void>): Promise<void> {
+    return this.#locked(async () => {
+      await this.#flush();
+      await move();
+      this.#store = store;
+    });
   }
 
   /**
@@ -388,7 +408,7 @@ export class Ledger implements TxLedger, BlockLedger, AccountLedger {
   #apply(block: SigBlock): void {
     const start = performance.now();
     this.state.applyBlock(block);
-    this.#hooks.onApplied?.((performance.now() - start) / 1000);
+    this.#hooks.onApplied?.((performance.now() - start) / 1000, block);
   }
 
   #confirmed(block: SigBlock, origin: string | undefined): void {

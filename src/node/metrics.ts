@@ -54,6 +54,11 @@ export interface MetricsSnapshot {
    * exported when absent.
    */
   authorityReachable?: boolean;
+  /**
+   * Blocks the node still has to backfill below the checkpoint it joined
+   * from (0 once `block.store` is complete); not exported when absent.
+   */
+  backfillRemaining?: number;
 }
 
 /** The relays of a node (`relay` label of the relay metrics). */
@@ -177,6 +182,10 @@ export class Metrics {
         "kind",
       ]),
       uptime: r.gauge("bcn_uptime_seconds", "Seconds since the node started."),
+      backfill: r.gauge(
+        "bcn_backfill_remaining_blocks",
+        "Blocks still to backfill below the checkpoint the node joined from (0 once block.store is complete).",
+      ),
     };
     this.#blocks = r.counter(
       "bcn_blocks_confirmed_total",
@@ -309,6 +318,9 @@ export class Metrics {
     if (s.stalled !== undefined) g.stalled.set(s.stalled ? 1 : 0);
     if (s.authorityReachable !== undefined) {
       g.authority.set(s.authorityReachable ? 1 : 0);
+    }
+    if (s.backfillRemaining !== undefined) {
+      g.backfill.set(s.backfillRemaining);
     }
     g.peers.set(s.peers);
     g.subscribers.set(s.subscribers);

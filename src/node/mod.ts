@@ -56,6 +56,7 @@ export {
   type SyncSource,
 } from "./state_sync.ts";
 export {
+  type Backfilling,
   decodeStatus,
   encodeStatus,
   formatStatus,

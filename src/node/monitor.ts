@@ -44,6 +44,7 @@ import { EXPOSITION_CONTENT_TYPE } from "../util/prometheus.ts";
 import type { RelayStats } from "./relay.ts";
 import type { SyncSource } from "./state_sync.ts";
 import {
+  type Backfilling,
   encodeStatus,
   type Health,
   type HealthInput,
@@ -113,6 +114,8 @@ export interface MonitoredNode {
   relays(): Record<string, RelayStats>;
   /** The node's base period in ms. */
   periodMs: number;
+  /** The backfill under way, if the node joined from a checkpoint. */
+  backfill?(): Backfilling | undefined;
 }
 
 /**
@@ -287,6 +290,7 @@ export class NodeMonitor {
       uptimeSeconds: BigInt(
         Math.floor((this.#now() - this.#startedAt) / 1000),
       ),
+      backfill: this.#node.backfill?.(),
       health: this.health(),
     };
   }
@@ -306,6 +310,7 @@ export class NodeMonitor {
       waiting: this.#waiting(),
       stallGraceMs: STALL_PERIODS * periodMs,
       authorityUnreachable: this.#authorityUnreachable(),
+      backfill: this.#node.backfill?.(),
     });
   }
 
@@ -426,6 +431,11 @@ export class NodeMonitor {
       pendingWaitSeconds: waiting ? waiting.forMs / 1000 : 0,
       stalled: this.#stalled(waiting),
       authorityReachable: this.#authorityUnreachable() === undefined,
+      backfillRemaining: backfillRemaining(this.#node.backfill?.()),
     };
   }
+}
+
+function backfillRemaining(b: Backfilling | undefined): number {
+  return b ? Number(b.checkpoint - b.held) : 0;
 }

@@ -9,7 +9,14 @@
  * @module
  */
 import { join } from "node:path";
-import { blockBytes, blockHash, type SigBlock } from "../chain/block.ts";
+import {
+  blockBytes,
+  blockHash,
+  decodeSigBlock,
+  type SigBlock,
+  verifyBlock,
+} from "../chain/block.ts";
+import type { SigGenesis } from "../chain/genesis.ts";
 import { State } from "../chain/state.ts";
 import { messageOf } from "../util/errors.ts";
 import { PeerRegistry } from "../rpc/registry.ts";
@@ -137,6 +144,26 @@ export interface StateSyncOptions {
    */
   waitForSeed?: boolean;
   /**
+   * Called right after each block is applied, the state at that block:
+   * `durable` when the block was read from the store (for checkpoints).
+   */
+  onApplied?: (block: SigBlock, state: State, durable: boolean) => void;
+  /** Called once a block synced from a peer is durable. */
+  onDurable?: (block: SigBlock) => void;
+  /**
+   * Finds block `hash` at a peer (the seed's BlockSearch), for
+   * `cfg.assumeValid`: its raw JSON, or undefined when no peer has it.
+   */
+  findBlock?: (hash: string, signal: AbortSignal) => Promise<
+    Uint8Array | undefined
+  >;
+  /**
+   * Whether a snapshot at block `number` may be used (an authority that
+   * still has checkpoints to make below it replays instead); yes by
+   * default.
+   */
+  useSnapshot?: (number: bigint) => boolean;
+  /**
    * How progress is shown: `terminal` redraws one line on stderr when it is
    * a terminal (else plain lines on stderr); `log` sends plain lines to
    * `log`. By default `log` when `log` is given, else `terminal`.
@@ -173,6 +200,9 @@ export class StateSync {
   #store: BlockStore | undefined;
   #state: State | undefined;
   #created: { authority: string; owner: string } | undefined;
+  #genesis: SigGenesis | undefined;
+  /** The assume-valid block, once found: blocks up to it skip tx checks. */
+  #assumed: { number: bigint; hash: string } | undefined;
 
   /**
    * Prepares a sync for `cfg`, asking `options.peers` for peers.
@@ -234,6 +264,27 @@ export class StateSync {
         onWarning: this.#log,
       },
     );
+    const genesis = await this.setUpGenesis();
+    this.#assumed = await this.#findAssumed(genesis);
+    const state = this.#state = new State(genesis);
+    await this.#withPool(async (pool) => {
+      await this.#readBlocks(store, state, pool);
+      await this.#syncBlocks(pool, {});
+    });
+    return state;
+  }
+
+  /**
+   * Reads, creates (bootstrap) or fetches (regular) the genesis and
+   * verifies it, once; {@link syncState} starts with it.
+   */
+  async setUpGenesis(): Promise<SigGenesis> {
+    if (this.#genesis) return this.#genesis;
+    if (!this.#store) await checkStartInputs(this.#cfg);
+    const store = this.#store ??= await BlockStore.open(
+      this.#cfg.blockStoreDir,
+      { onWarning: this.#log },
+    );
     const { genesis, created } = await setUpGenesis(this.#cfg, store, {
       fetch: (seed) =>
         this.#retry(() => this.#source().genesis(seed, this.#signal)),
@@ -246,12 +297,17 @@ export class StateSync {
       log: this.#log,
     });
     this.#created = created;
-    const state = this.#state = new State(genesis);
-    await this.#withPool(async (pool) => {
-      await this.#readBlocks(store, state, pool);
-      await this.#syncBlocks(pool, {});
-    });
-    return state;
+    return this.#genesis = genesis;
+  }
+
+  /**
+   * Starts from a state restored elsewhere (a checkpoint) instead of
+   * {@link syncState}: later {@link syncBlocks} calls go on from it,
+   * appending to `store`.
+   */
+  adopt(state: State, store: BlockStore): void {
+    this.#state = state;
+    this.#store = store;
   }
 
   /**
@@ -279,6 +335,8 @@ export class StateSync {
       new Ledger(state, store, {
         log: this.#log,
         snapshotEvery: SNAPSHOT_EVERY,
+        onApplied: (_, block) => this.#options.onApplied?.(block, state, false),
+        onBlock: (block) => this.#options.onDurable?.(block),
       });
     // A rejected peer is dropped for this call and the next one tried;
     // failing is only for when none served (a lone bad seed at start-up).
@@ -349,7 +407,8 @@ export class StateSync {
       const lines = store.blockLines({ signal: this.#signal, offset: start });
       // Worked out only on error: the loop runs once per stored block.
       const where = () => `${store.blocksPath} line ${lineNo}`;
-      for await (const r of verifiedBlocks(pool, lines)) {
+      const assumeValidTo = this.#assumed?.number;
+      for await (const r of verifiedBlocks(pool, lines, { assumeValidTo })) {
         if ("error" in r) throw new BlockStoreError(`${where()}: ${r.error}`);
         if (r.value.number !== BigInt(lineNo)) {
           throw new BlockStoreError(
@@ -357,6 +416,8 @@ export class StateSync {
           );
         }
         state.applyBlock(r.value);
+        this.#checkAssumed(r.value);
+        this.#options.onApplied?.(r.value, state, true);
         progress.advance({
           blocks: 1,
           txs: r.value.txs.length,
@@ -386,7 +447,11 @@ export class StateSync {
   async #restore(store: BlockStore, state: State): Promise<number> {
     if (this.#cfg.reverify) return 0;
     const read = await readSnapshot(store, state.genesisHash);
-    if ("snapshot" in read) {
+    const use = this.#options.useSnapshot;
+    if (
+      "snapshot" in read &&
+      (!use || use(read.snapshot.state.lastNumber))
+    ) {
       state.restore(read.snapshot.state);
       return read.snapshot.length;
     }
@@ -454,7 +519,10 @@ export class StateSync {
       try {
         try {
           const source = this.#source().blocks(peer, from, signal);
-          for await (const r of verifiedBlocks(pool, source)) {
+          const assumeValidTo = this.#assumed?.number;
+          for await (
+            const r of verifiedBlocks(pool, source, { assumeValidTo })
+          ) {
             try {
               if ("error" in r) throw new Error(r.error);
               const block = r.value;
@@ -484,6 +552,7 @@ export class StateSync {
                 group: true,
                 origin: peer,
               });
+              if (outcome === "applied") this.#checkAssumed(block);
               // A relayed block got there first: it must be the same one.
               if (outcome === "known") await held.check(block);
               else progress.advance({ blocks: 1, txs: block.txs.length });
@@ -518,6 +587,65 @@ export class StateSync {
         await this.#pause(failures);
       }
     }
+  }
+
+  // The block of `cfg.assumeValid`: found at a peer, signed by the
+  // authority, of that very hash. Without it every signature is checked
+  // (and a warning says why).
+  async #findAssumed(
+    genesis: SigGenesis,
+  ): Promise<{ number: bigint; hash: string } | undefined> {
+    const hash = this.#cfg.assumeValid;
+    if (hash === undefined || this.#cfg.bootstrap) return undefined;
+    const unused = (why: string) => {
+      this.#log(
+        `warning: --assume-valid ${
+          hash.slice(0, 7)
+        } not used: ${why}; every transaction signature is checked`,
+      );
+      return undefined;
+    };
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.#options.findBlock?.(hash, this.#signal);
+    } catch (e) {
+      this.#signal.throwIfAborted();
+      return unused(`cannot ask for the block: ${messageOf(e)}`);
+    }
+    if (!bytes) return unused("no peer holds a block of that hash");
+    let block: SigBlock;
+    try {
+      block = decodeSigBlock(bytes);
+    } catch (e) {
+      return unused(`the block found does not decode: ${messageOf(e)}`);
+    }
+    if (blockHash(block) !== hash) {
+      return unused(`the block found has hash ${blockHash(block)}`);
+    }
+    if (!verifyBlock(block, genesis.authority)) {
+      return unused("the block found is not signed by the authority");
+    }
+    this.#log(
+      `assume-valid: transaction signatures of blocks 1 to ${block.number} are not recovered`,
+    );
+    return { number: block.number, hash };
+  }
+
+  // The block at the assume-valid number must be the assumed one: else the
+  // authority signed two blocks of that number, and the blocks before it,
+  // whose transactions were taken on trust, cannot be kept as verified.
+  #checkAssumed(block: SigBlock): void {
+    const assumed = this.#assumed;
+    if (!assumed || block.number !== assumed.number) return;
+    if (blockHash(block) === assumed.hash) return;
+    throw new SyncError(
+      `block ${block.number} is ${
+        blockHash(block).slice(0, 7)
+      }, not the assume-valid block ${
+        assumed.hash.slice(0, 7)
+      }: the transaction signatures of blocks 1 to ${block.number} were not checked; restart with --reverify --assume-valid none`,
+      { fatal: true },
+    );
   }
 
   async #retry<T>(fn: () => Promise<T>): Promise<T> {

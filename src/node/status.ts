@@ -55,6 +55,19 @@ export interface HealthInput {
    * reaches it at (`host:port`, its seed) and for how long it has not (ms).
    */
   authorityUnreachable?: { node: string; forMs: number };
+  /**
+   * Set while a node that joined from a checkpoint backfills its block
+   * store: the blocks it holds (1..held) and the checkpoint's block.
+   */
+  backfill?: Backfilling;
+}
+
+/** A block store being backfilled: blocks 1..held of 1..checkpoint. */
+export interface Backfilling {
+  /** The last block `block.store` holds. */
+  held: bigint;
+  /** The checkpoint's block, where the backfill ends. */
+  checkpoint: bigint;
 }
 
 /**
@@ -108,6 +121,14 @@ export function healthOf(input: HealthInput): Health {
   }
   if (input.catchingUp) {
     return { ok: false, reason: `catching up: ${at}${ahead}` };
+  }
+  const fill = input.backfill;
+  if (fill) {
+    return {
+      ok: false,
+      reason:
+        `backfilling: serving from checkpoint ${fill.checkpoint}, block.store holds ${fill.held} of blocks 1 to ${fill.checkpoint}`,
+    };
   }
   if (ahead) return { ok: false, reason: `behind: ${at}${ahead}` };
   const cut = input.authorityUnreachable;
@@ -193,6 +214,11 @@ export interface NodeStatus {
   authorityReachable?: boolean;
   /** Seconds since the node process started the node. */
   uptimeSeconds: bigint;
+  /**
+   * Present while the node backfills the block store below the checkpoint
+   * it joined from. Absent from nodes older than this field.
+   */
+  backfill?: Backfilling;
   /** What `GET /healthz` answers now. */
   health: Health;
 }
@@ -229,8 +255,12 @@ export function encodeStatus(s: NodeStatus): string {
     s.authorityReachable === undefined
       ? ""
       : `,"authorityReachable":${s.authorityReachable}`
-  },"uptimeSeconds":${
-    encodeU64(s.uptimeSeconds)
+  },"uptimeSeconds":${encodeU64(s.uptimeSeconds)}${
+    s.backfill === undefined
+      ? ""
+      : `,"backfill":{"held":${encodeU64(s.backfill.held)},"checkpoint":${
+        encodeU64(s.backfill.checkpoint)
+      }}`
   },"health":{"ok":${s.health.ok},"reason":${str(s.health.reason)}}}`;
 }
 
@@ -250,7 +280,12 @@ export function decodeStatus(input: string | Uint8Array): NodeStatus {
   const f = parseObject(input, "status");
   const last = new Fields(f.raw("lastBlock"), f.at("lastBlock"));
   const health = new Fields(f.raw("health"), f.at("health"));
+  const backfill = optional(f, "backfill", (n) => {
+    const b = new Fields(f.raw(n), f.at(n));
+    return { held: b.u64("held"), checkpoint: b.u64("checkpoint") };
+  });
   return {
+    ...(backfill ? { backfill } : {}),
     version: f.string("version"),
     node: f.string("node"),
     chain: f.string("chain"),
@@ -348,6 +383,11 @@ export function formatStatus(s: NodeStatus): string {
     `peers     ${peers}`,
     `sync      ${sync}`,
     `authority ${s.authority}${authority}`,
+    ...(s.backfill
+      ? [
+        `store     backfilling: ${s.backfill.held} of blocks 1 to ${s.backfill.checkpoint} held (serving from checkpoint ${s.backfill.checkpoint})`,
+      ]
+      : []),
     `health    ${s.health.reason}`,
   ].join("\n");
 }

@@ -102,13 +102,19 @@ export class VerifyPool {
   /**
    * Decodes and checks a batch of blocks on one worker. Each result is the
    * block (its facts recorded, so applying it recomputes nothing) or the
-   * decoding error's message.
+   * decoding error's message. Blocks numbered up to `assumeValidTo` are
+   * assumed valid: their transactions' signatures are not recovered (the
+   * block's signature, hash and Merkle root still are).
    */
-  async verifyBlocks(items: Uint8Array[]): Promise<Checked<SigBlock>[]> {
+  async verifyBlocks(
+    items: Uint8Array[],
+    assumeValidTo = 0n,
+  ): Promise<Checked<SigBlock>[]> {
     const res = await this.#call({
       id: 0,
       kind: "blocks",
       items: packItems(items),
+      ...(assumeValidTo > 0n ? { assumeValidTo: String(assumeValidTo) } : {}),
     });
     if (res.kind !== "blocks") {
       throw new Error("verification worker: bad answer");
@@ -291,6 +297,11 @@ export interface PipelineOptions {
   maxBytes?: number;
   /** The most blocks sent to one worker at once; 32 by default. */
   batch?: number;
+  /**
+   * Blocks numbered up to this one are assumed valid (see
+   * {@link VerifyPool.verifyBlocks}); none by default.
+   */
+  assumeValidTo?: bigint;
 }
 
 /**
@@ -345,7 +356,7 @@ export async function* verifiedBlocks(
   const dispatch = () => {
     if (batch.length === 0) return;
     const items = batch;
-    const done = pool.verifyBlocks(items);
+    const done = pool.verifyBlocks(items, options.assumeValidTo);
     // Settled results are picked up in order by the consumer; a worker
     // failure surfaces there too.
     done.catch(() => {}).finally(() => {

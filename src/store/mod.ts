@@ -39,3 +39,9 @@ export {
   readKey,
   writeKey,
 } from "./key_store.ts";
+export {
+  CHECKPOINT_STATE_FILE,
+  CHECKPOINTS_FILE,
+  CheckpointStore,
+  type CheckpointStoreOptions,
+} from "./checkpoint_store.ts";

@@ -1,0 +1,110 @@
+/**
+ * The Checkpoint service (bcn only): a checkpoint the node holds and has
+ * checked, its block, and (when asked) the state at it in chunks.
+ *
+ * @module
+ */
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import {
+  encodeSigCheckpoint,
+  type SigCheckpoint,
+} from "../chain/checkpoint.ts";
+import { messageOf } from "../util/errors.ts";
+import type { Checkpoint } from "./gen/checkpoint_pb.ts";
+
+/** What the Checkpoint service reads from. */
+export interface CheckpointBackend {
+  /** The newest checkpoint the node serves. */
+  served(): SigCheckpoint | undefined;
+  /** The checkpoint the node serves at block `number`, if any. */
+  get(number: bigint): SigCheckpoint | undefined;
+  /**
+   * The state kept at checkpoint `c` (its block's bytes and its chunks),
+   * or undefined when the node keeps no state for it.
+   */
+  readState(
+    c: SigCheckpoint,
+    signal: AbortSignal,
+  ): Promise<
+    { block: Uint8Array; chunks: AsyncIterable<Uint8Array> } | undefined
+  >;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * CheckpointSync: the checkpoint at `Number` (0: the newest the node
+ * serves) with its block in the first message (when the node keeps the
+ * state there), then the state's chunks in order when `State` is asked.
+ * NotFound when the node serves no such checkpoint, or keeps no state for
+ * it and `State` is asked (only the newest one's is kept).
+ *
+ * @example
+ * ```ts
+ * import { checkpointMethods } from "./checkpoint_service.ts";
+ * const methods = checkpointMethods({
+ *   served: () => undefined,
+ *   get: () => undefined,
+ *   readState: () => Promise.resolve(undefined),
+ * });
+ * console.log(typeof methods.checkpointSync); // "function"
+ * ```
+ */
+export function checkpointMethods(
+  backend: CheckpointBackend,
+): ServiceImpl<typeof Checkpoint> {
+  return {
+    async *checkpointSync(req, ctx) {
+      const c = req.Number === 0n ? backend.served() : backend.get(req.Number);
+      if (!c) {
+        throw new ConnectError(
+          req.Number === 0n
+            ? "no checkpoint yet"
+            : `no checkpoint at block ${req.Number}`,
+          Code.NotFound,
+        );
+      }
+      let state;
+      try {
+        state = await backend.readState(c, ctx.signal);
+      } catch (e) {
+        throw new ConnectError(
+          `cannot read the checkpoint state: ${messageOf(e)}`,
+          Code.Internal,
+        );
+      }
+      if (!state && !req.State) {
+        // The record alone: enough for a node checking its own state.
+        yield { Checkpoint: utf8.encode(encodeSigCheckpoint(c)) };
+        return;
+      }
+      if (!state) {
+        throw new ConnectError(
+          `no state kept for checkpoint ${c.number}`,
+          Code.NotFound,
+        );
+      }
+      const iterator = state.chunks[Symbol.asyncIterator]();
+      try {
+        yield {
+          Checkpoint: utf8.encode(encodeSigCheckpoint(c)),
+          Block: state.block,
+        };
+        if (!req.State) return;
+        for (;;) {
+          const r = await iterator.next();
+          if (r.done) return;
+          yield { Accounts: r.value };
+        }
+      } catch (e) {
+        if (ctx.signal.aborted) return;
+        throw new ConnectError(
+          `cannot read the checkpoint state: ${messageOf(e)}`,
+          Code.Internal,
+        );
+      } finally {
+        await iterator.return?.();
+      }
+    },
+  };
+}

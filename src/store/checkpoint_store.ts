@@ -1,0 +1,300 @@
+/**
+ * The checkpoints a node holds, beside its block store and apart from it
+ * (`block.store` and `genesis.json` stay exactly as the reference writes
+ * them, and a reference node ignores files it does not know there):
+ *
+ * - `checkpoints.jsonl`: one canonical SigCheckpoint a line, appended and
+ *   flushed one at a time, in rising block order. A torn last line (a crash
+ *   mid-append) is cut off on open; a line that does not decode is skipped
+ *   with a warning (the file only caches what was verified: the blocks are
+ *   the truth).
+ * - `checkpoint_state.jsonl`: the state at the newest checkpoint the node
+ *   serves: its SigCheckpoint line, the SigBlock line of its block, then
+ *   one line per state chunk (see `state_hash.ts`). Written atomically, so
+ *   it is whole or absent.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import {
+  decodeSigCheckpoint,
+  encodeSigCheckpoint,
+  type SigCheckpoint,
+} from "../chain/checkpoint.ts";
+import { writeAll } from "../util/write_all.ts";
+import { messageOf } from "../util/errors.ts";
+import { syncDir, writeFileAtomic } from "./atomic_write.ts";
+
+/** The checkpoints file's name inside the block-store directory. */
+export const CHECKPOINTS_FILE = "checkpoints.jsonl";
+/** The checkpoint state file's name inside the block-store directory. */
+export const CHECKPOINT_STATE_FILE = "checkpoint_state.jsonl";
+/** The largest checkpoints file read (about 100,000 checkpoints). */
+export const MAX_CHECKPOINTS_FILE_BYTES = 64 * 1024 * 1024;
+
+const NL = 0x0a;
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+
+/** Options of {@link CheckpointStore.open}. */
+export interface CheckpointStoreOptions {
+  /** Receives repair warnings; `console.warn` by default. */
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * `checkpoints.jsonl` and `checkpoint_state.jsonl` in a block-store
+ * directory, the checkpoints held in memory (one small line per
+ * checkpoint interval).
+ *
+ * @example
+ * ```ts
+ * import { CheckpointStore } from "./checkpoint_store.ts";
+ * const dir = await Deno.makeTempDir();
+ * const store = await CheckpointStore.open(dir);
+ * console.log(store.newest()); // undefined
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class CheckpointStore {
+  /** The block-store directory. */
+  readonly dir: string;
+  /** The path of `checkpoints.jsonl`. */
+  readonly path: string;
+  /** The path of `checkpoint_state.jsonl`. */
+  readonly statePath: string;
+  readonly #byNumber = new Map<bigint, SigCheckpoint>();
+  #newest: SigCheckpoint | undefined;
+  #queue: Promise<void> = Promise.resolve();
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.path = join(dir, CHECKPOINTS_FILE);
+    this.statePath = join(dir, CHECKPOINT_STATE_FILE);
+  }
+
+  /**
+   * Opens the checkpoints of `dir` (creating nothing until the first
+   * append), cutting off a torn last line and skipping undecodable ones,
+   * each with a warning.
+   *
+   * @example
+   * ```ts
+   * import { CheckpointStore } from "./checkpoint_store.ts";
+   * const dir = await Deno.makeTempDir();
+   * await CheckpointStore.open(dir, { onWarning: console.error });
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  static async open(
+    dir: string,
+    options: CheckpointStoreOptions = {},
+  ): Promise<CheckpointStore> {
+    const warn = options.onWarning ?? ((m: string) => console.warn(m));
+    const store = new CheckpointStore(dir);
+    await store.#load(warn);
+    return store;
+  }
+
+  /** Every checkpoint held, in rising block order. */
+  all(): SigCheckpoint[] {
+    return [...this.#byNumber.values()].sort((a, b) =>
+      a.number < b.number ? -1 : a.number > b.number ? 1 : 0
+    );
+  }
+
+  /** The checkpoint at block `number`, if held. */
+  get(number: bigint): SigCheckpoint | undefined {
+    return this.#byNumber.get(number);
+  }
+
+  /** The checkpoint of the highest block held, if any. */
+  newest(): SigCheckpoint | undefined {
+    return this.#newest;
+  }
+
+  /**
+   * Appends a checkpoint (flushed before it resolves). The same one again
+   * does nothing; another one for a block already held is refused.
+   */
+  append(c: SigCheckpoint): Promise<void> {
+    const line = encodeSigCheckpoint(c);
+    return this.#serialise(async () => {
+      const held = this.#byNumber.get(c.number);
+      if (held !== undefined) {
+        if (encodeSigCheckpoint(held) === line) return;
+        throw new Error(
+          `${this.path} already holds another checkpoint for block ${c.number}`,
+        );
+      }
+      let created = false;
+      let file: Deno.FsFile;
+      try {
+        file = await Deno.open(this.path, { append: true });
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+        file = await Deno.open(this.path, {
+          append: true,
+          createNew: true,
+          mode: 0o600,
+        });
+        created = true;
+      }
+      try {
+        const size = (await file.stat()).size;
+        try {
+          await writeAll(file, utf8.encode(line + "\n"));
+          await file.syncData();
+        } catch (e) {
+          await file.truncate(size).catch(() => {});
+          throw e;
+        }
+      } finally {
+        file.close();
+      }
+      if (created) await syncDir(this.dir);
+      this.#add(c);
+    });
+  }
+
+  /**
+   * Replaces the kept state with the state at checkpoint `c`: the bytes of
+   * its block (a `block.store` line without the newline) and its chunks in
+   * order (canonical text each), atomically.
+   */
+  writeState(
+    c: SigCheckpoint,
+    block: Uint8Array,
+    chunks: readonly string[],
+  ): Promise<void> {
+    const head = utf8.encode(encodeSigCheckpoint(c) + "\n");
+    const tail = utf8.encode("\n" + chunks.map((t) => t + "\n").join(""));
+    const body = new Uint8Array(head.length + block.length + tail.length);
+    body.set(head);
+    body.set(block, head.length);
+    body.set(tail, head.length + block.length);
+    return this.#serialise(() =>
+      writeFileAtomic(this.statePath, body, { mode: 0o600 })
+    );
+  }
+
+  /**
+   * The state kept for checkpoint `c`: its block's bytes and its chunks
+   * (each line's bytes, read a piece at a time; leaving the loop early
+   * closes the file), or undefined when the kept state is another
+   * checkpoint's or none.
+   */
+  async readState(
+    c: SigCheckpoint,
+    signal?: AbortSignal,
+  ): Promise<
+    { block: Uint8Array; chunks: AsyncIterable<Uint8Array> } | undefined
+  > {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.statePath, { read: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+    const lines = readLines(file, signal);
+    const first = await lines.next();
+    if (
+      first.done || text.decode(first.value) !== encodeSigCheckpoint(c)
+    ) {
+      await lines.return(undefined);
+      return undefined;
+    }
+    const block = await lines.next();
+    if (block.done) return undefined;
+    return {
+      block: block.value,
+      chunks: { [Symbol.asyncIterator]: () => lines },
+    };
+  }
+
+  #add(c: SigCheckpoint): void {
+    this.#byNumber.set(c.number, c);
+    if (!this.#newest || c.number > this.#newest.number) this.#newest = c;
+  }
+
+  async #load(warn: (message: string) => void): Promise<void> {
+    let bytes: Uint8Array;
+    try {
+      const size = (await Deno.stat(this.path)).size;
+      if (size > MAX_CHECKPOINTS_FILE_BYTES) {
+        warn(
+          `${CHECKPOINTS_FILE}: ${size} bytes, more than ${MAX_CHECKPOINTS_FILE_BYTES}: not read`,
+        );
+        return;
+      }
+      bytes = await Deno.readFile(this.path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw e;
+    }
+    const end = bytes.lastIndexOf(NL) + 1;
+    if (end < bytes.length) {
+      // A crash mid-append: the torn line never was a checkpoint.
+      using file = await Deno.open(this.path, { write: true });
+      await file.truncate(end);
+      await file.syncData();
+      warn(
+        `${CHECKPOINTS_FILE}: cut off a torn last line (${
+          bytes.length - end
+        } bytes) left by an interrupted write`,
+      );
+    }
+    let start = 0;
+    let lineNo = 1;
+    while (start < end) {
+      const nl = bytes.indexOf(NL, start);
+      try {
+        this.#add(decodeSigCheckpoint(bytes.subarray(start, nl)));
+      } catch (e) {
+        warn(`${CHECKPOINTS_FILE} line ${lineNo} skipped: ${messageOf(e)}`);
+      }
+      start = nl + 1;
+      lineNo++;
+    }
+  }
+
+  #serialise(task: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(task);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+}
+
+/** The lines of `file` (without their `\n`), closing it when done. */
+async function* readLines(
+  file: Deno.FsFile,
+  signal?: AbortSignal,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  try {
+    const buf = new Uint8Array(64 * 1024);
+    let carry = new Uint8Array(0);
+    for (;;) {
+      signal?.throwIfAborted();
+      const n = await file.read(buf);
+      if (n === null) return;
+      let data = buf.subarray(0, n);
+      if (carry.length > 0) {
+        const joined = new Uint8Array(carry.length + n);
+        joined.set(carry);
+        joined.set(data, carry.length);
+        data = joined;
+      }
+      let start = 0;
+      for (;;) {
+        const nl = data.indexOf(NL, start);
+        if (nl < 0) break;
+        yield data.slice(start, nl);
+        start = nl + 1;
+      }
+      carry = data.slice(start);
+    }
+  } finally {
+    file.close();
+  }
+}

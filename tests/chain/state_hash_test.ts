@@ -1,0 +1,130 @@
+import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { Account } from "../../src/chain/account.ts";
+import { keccak256Hex } from "../../src/chain/crypto.ts";
+import { DecodeError } from "../../src/chain/json.ts";
+import { newGenesis } from "../../src/chain/genesis.ts";
+import { State } from "../../src/chain/state.ts";
+import {
+  decodeStateChunk,
+  STATE_CHUNK_ACCOUNTS,
+  stateAccounts,
+  stateChunks,
+  stateHash,
+  StateHasher,
+} from "../../src/chain/state_hash.ts";
+
+// The test vector: byte order of UTF-8 addresses, canonical strings (the
+// HTML and line-separator escapes), the whole u64 range, a missing nonce.
+const VECTOR = {
+  balances: new Map<string, bigint>([
+    ["b", 5n],
+    ["a", 18446744073709551615n],
+    ["é", 0n],
+    ["Z\u2028<", 7n],
+  ]),
+  nonces: new Map<string, bigint>([["a", 2n], ["b", 1n]]),
+};
+const VECTOR_CHUNK =
+  '[["Z\\u2028\\u003c",7,0],["a",18446744073709551615,2],["b",5,1],["é",0,0]]';
+const VECTOR_HASH =
+  "6607b76132d4768ebc2fa395a335342d9a799f4318074de75f4419e8fa7da947";
+
+Deno.test("state hash: the test vector", () => {
+  assertEquals([...stateChunks(VECTOR)], [VECTOR_CHUNK]);
+  const doc = `{"accounts":4,"chunks":["${keccak256Hex(VECTOR_CHUNK)}"]}`;
+  assertEquals(keccak256Hex(doc), VECTOR_HASH);
+  assertEquals(stateHash(VECTOR), { hash: VECTOR_HASH, accounts: 4 });
+});
+
+Deno.test("state hash: chunks of 1000 accounts, the last shorter", () => {
+  const balances = new Map<string, bigint>();
+  for (let i = 0; i < 2500; i++) {
+    balances.set(`acc${String(i).padStart(5, "0")}`, BigInt(i));
+  }
+  const state = { balances, nonces: new Map<string, bigint>() };
+  const chunks = [...stateChunks(state)];
+  assertEquals(chunks.map((c) => decodeStateChunk(c).length), [
+    STATE_CHUNK_ACCOUNTS,
+    STATE_CHUNK_ACCOUNTS,
+    500,
+  ]);
+  const doc = `{"accounts":2500,"chunks":[${
+    chunks.map((c) => `"${keccak256Hex(c)}"`).join(",")
+  }]}`;
+  assertEquals(stateHash(state).hash, keccak256Hex(doc));
+  assertEquals(
+    stateHash(state).hash,
+    "7eb58a1fff8e8f00d4c0a20e1e5dbd903cd2b5e154ccbfaa19061c5eb1146946",
+  );
+});
+
+Deno.test("state hash: a change of any balance or nonce changes it", () => {
+  const base = stateHash(VECTOR).hash;
+  const balances = new Map(VECTOR.balances).set("b", 6n);
+  assert(stateHash({ ...VECTOR, balances }).hash !== base);
+  const nonces = new Map(VECTOR.nonces).set("b", 2n);
+  assert(stateHash({ ...VECTOR, nonces }).hash !== base);
+  const more = new Map(VECTOR.balances).set("c", 0n);
+  assert(stateHash({ ...VECTOR, balances: more }).hash !== base);
+});
+
+Deno.test("state hash: a State's confirmed accounts, genesis and blocks", () => {
+  const auth = Account.create();
+  const owner = Account.create();
+  const genesis = auth.signGenesis(
+    newGenesis("t", {
+      authority: auth.address,
+      balances: [[owner.address, 100n]],
+    }),
+  );
+  const state = new State(genesis);
+  assertEquals(
+    stateHash(state.confirmed()).hash,
+    keccak256Hex(
+      `{"accounts":1,"chunks":["${
+        keccak256Hex(`[["${owner.address}",100,0]]`)
+      }"]}`,
+    ),
+  );
+  assertEquals(stateAccounts(state.confirmed()), [
+    { address: owner.address, balance: 100n, nonce: 0n },
+  ]);
+});
+
+Deno.test("state hasher: refuses chunks that are not a canonical state", () => {
+  const a = (address: string) => ({ address, balance: 1n, nonce: 0n });
+  assertThrows(() => new StateHasher().add([]), Error, "empty state chunk");
+  assertThrows(
+    () => new StateHasher().add([a("b"), a("a")]),
+    Error,
+    "out of order",
+  );
+  assertThrows(
+    () => new StateHasher().add([a("a"), a("a")]),
+    Error,
+    "out of order",
+  );
+  const h = new StateHasher();
+  h.add([a("a")]);
+  assertThrows(() => h.add([a("b")]), Error, "after a short one");
+  const big = Array.from(
+    { length: STATE_CHUNK_ACCOUNTS + 1 },
+    (_, i) => a(`x${String(i).padStart(5, "0")}`),
+  );
+  assertThrows(() => new StateHasher().add(big), Error, "more than 1000");
+});
+
+Deno.test("state chunk: decoding names the bad entry", () => {
+  assertThrows(() => decodeStateChunk("{}"), DecodeError, "expected an array");
+  assertThrows(
+    () => decodeStateChunk('[["a",1]]'),
+    DecodeError,
+    "chunk[0]: expected [address, balance, nonce]",
+  );
+  assertThrows(
+    () => decodeStateChunk('[["a",-1,0]]'),
+    DecodeError,
+    "chunk[0][1]",
+  );
+  assertEquals(decodeStateChunk(VECTOR_CHUNK).length, 4);
+});

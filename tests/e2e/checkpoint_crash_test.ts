@@ -1,0 +1,134 @@
+/**
+ * End-to-end: a node that joined from a checkpoint and crashes during its
+ * backfill (killed, or stopped at any of the states a crash leaves)
+ * resumes at its next start and ends with the bootstrap's block.store.
+ */
+import { join } from "node:path";
+import { assert, assertEquals } from "../assert.ts";
+import { makeChain } from "../fixtures.ts";
+import { blockBytes } from "../../src/chain/block.ts";
+import { BACKFILL_FILE, HEAD_DIR } from "../../src/node/backfill.ts";
+import { BlockStore } from "../../src/store/block_store.ts";
+import { CHECKPOINTS_FILE } from "../../src/store/checkpoint_store.ts";
+import { writeKey } from "../../src/store/key_store.ts";
+import { freePort, poll, startBcn, withTempDir } from "./helpers.ts";
+
+const PASS = "password";
+const chain = makeChain(10, 2);
+const text = new TextDecoder();
+const lines = chain.blocks.map((b) => text.decode(blockBytes(b)) + "\n");
+
+function args(port: number, dir: string, seed?: number): string[] {
+  return [
+    "node",
+    "start",
+    "--node",
+    `127.0.0.1:${port}`,
+    ...(seed === undefined
+      ? ["--bootstrap", "--authpass", PASS, "--checkpoint-interval", "4"]
+      : ["--seed", `127.0.0.1:${seed}`]),
+    "--keystore",
+    join(dir, "keystore"),
+    "--blockstore",
+    join(dir, "blockstore"),
+    "--period",
+    "200ms",
+  ];
+}
+
+async function withBootstrap(
+  fn: (tmp: string, bootPort: number) => Promise<void>,
+): Promise<void> {
+  await withTempDir(async (tmp) => {
+    const boot = join(tmp, "boot");
+    const store = await BlockStore.open(join(boot, "blockstore"));
+    await store.writeGenesis(chain.genesis);
+    await store.appendLines(chain.blocks.map(blockBytes));
+    await writeKey(join(boot, "keystore"), chain.authority, PASS);
+    const bootPort = freePort();
+    const bootstrap = await startBcn(args(bootPort, boot));
+    try {
+      await bootstrap.waitFor(`<=> gRPC 127.0.0.1:${bootPort}\n`);
+      await fn(tmp, bootPort);
+    } finally {
+      await bootstrap.stop();
+    }
+  });
+}
+
+// Starts the regular node in `dir` until its block.store is the chain's;
+// returns its stderr.
+async function completes(dir: string, bootPort: number): Promise<string> {
+  const port = freePort();
+  const node = await startBcn(args(port, dir, bootPort));
+  try {
+    await node.waitFor(`<=> gRPC 127.0.0.1:${port}\n`);
+    await poll(
+      "block.store is complete",
+      async () =>
+        !await Deno.stat(join(dir, "blockstore", BACKFILL_FILE)).then(
+          () => true,
+          () => false,
+        ) &&
+        await Deno.readTextFile(join(dir, "blockstore", "block.store"))
+            .catch(() => "") === lines.join(""),
+      { describe: () => node.output().stderr },
+    );
+  } finally {
+    const res = await node.stop();
+    assertEquals(res.code, 0, res.stderr);
+  }
+  return node.output().stderr;
+}
+
+Deno.test("a node killed right after it joined from a checkpoint completes at its next start", async () => {
+  await withBootstrap(async (tmp, bootPort) => {
+    const dir = join(tmp, "reg");
+    const port = freePort();
+    const first = await startBcn(args(port, dir, bootPort));
+    try {
+      await first.waitFor(`<=> gRPC 127.0.0.1:${port}\n`);
+    } finally {
+      await first.stop("SIGKILL");
+    }
+    assert(first.output().stderr.includes("joined from checkpoint 8"));
+    const stderr = await completes(dir, bootPort);
+    assert(!stderr.includes("error"), stderr);
+  });
+});
+
+Deno.test("every state a crash during the backfill leaves resumes cleanly", async () => {
+  await withBootstrap(async (tmp, bootPort) => {
+    const dir = join(tmp, "reg");
+    await completes(dir, bootPort);
+    const bs = join(dir, "blockstore");
+    const checkpoint = (await Deno.readTextFile(join(bs, CHECKPOINTS_FILE)))
+      .split("\n").find((l) => l.includes('"number":8,'));
+    assert(checkpoint);
+    const states: [string, string][] = [
+      // Three blocks backfilled, a fourth torn mid-append.
+      ["mid-backfill", lines.slice(0, 3).join("") + lines[3].slice(0, 50)],
+      // Nothing backfilled yet.
+      ["before the backfill", ""],
+      // The head blocks appended, the marker not yet removed.
+      ["mid-completion", lines.join("")],
+    ];
+    for (const [what, stored] of states) {
+      await Deno.writeTextFile(join(bs, BACKFILL_FILE), checkpoint + "\n");
+      await Deno.writeTextFile(join(bs, "block.store"), stored);
+      await Deno.remove(join(bs, "snapshot.json")).catch(() => {});
+      await Deno.mkdir(join(bs, HEAD_DIR), { recursive: true });
+      await Deno.writeTextFile(
+        join(bs, HEAD_DIR, "block.store"),
+        lines.slice(8).join(""),
+      );
+      const stderr = await completes(dir, bootPort);
+      assert(
+        stderr.includes("resuming the backfill to checkpoint 8"),
+        `${what}: ${stderr}`,
+      );
+      assert(stderr.includes("backfill done"), `${what}: ${stderr}`);
+      assert(!stderr.includes("error"), `${what}: ${stderr}`);
+    }
+  });
+});
