@@ -134,18 +134,17 @@ export async function readSecretLine(
   read: ByteReader,
 ): Promise<string | undefined> {
   const bytes: number[] = [];
-  const decoder = new TextDecoder();
   try {
     for (;;) {
       const chunk = await read();
       if (chunk === null) {
-        return bytes.length === 0 ? undefined : decoder.decode(
+        return bytes.length === 0 ? undefined : decodeUtf8(
           new Uint8Array(bytes),
         );
       }
       for (const b of chunk) {
         if (b === 0x0d || b === 0x0a) {
-          return decoder.decode(new Uint8Array(bytes));
+          return decodeUtf8(new Uint8Array(bytes));
         }
         if (b === 0x03) throw new UsageError("password prompt interrupted");
         if (b === 0x04) {

@@ -34,13 +34,12 @@ import { messageOf } from "../util/errors.ts";
 import { sleep } from "../util/sleep.ts";
 import type { PeerReader, SyncSource } from "./state_sync.ts";
 import { verifiedBlocks, type VerifyPool } from "./verify_pool.ts";
+import { decodeUtf8, encodeUtf8 } from "../util/utf8.ts";
 
 /** The backfill marker's name inside the block-store directory. */
 export const BACKFILL_FILE = "backfill.json";
 /** The head store's directory inside the block-store directory. */
 export const HEAD_DIR = "head";
-
-const utf8 = new TextEncoder();
 
 /**
  * Writes the marker that says `block.store` is being backfilled up to
@@ -58,7 +57,7 @@ export async function writeBackfillMarker(
 ): Promise<void> {
   await writeFileAtomic(
     join(dir, BACKFILL_FILE),
-    utf8.encode(encodeSigCheckpoint(c) + "\n"),
+    encodeUtf8(encodeSigCheckpoint(c) + "\n"),
     { mode: 0o600 },
   );
 }
@@ -144,7 +143,7 @@ export async function appendHead(
 
 // The number of a canonical block line, read from its first field.
 function numberOf(line: Uint8Array): bigint {
-  const head = new TextDecoder().decode(line.subarray(0, 40));
+  const head = decodeUtf8(line.subarray(0, 40));
   const m = /^\{"number":(\d+),/.exec(head);
   if (!m) throw new Error("a head store line is not a block");
   return BigInt(m[1]);

@@ -38,8 +38,7 @@ import { messageOf } from "../util/errors.ts";
 import type { CheckpointKeeper } from "./checkpoints.ts";
 import { sleep } from "../util/sleep.ts";
 import type { PeerReader } from "./state_sync.ts";
-
-const utf8 = new TextEncoder();
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** One message of a peer's CheckpointSync stream. */
 export interface CheckpointMessage {
@@ -435,7 +434,7 @@ export function keptStateSource(
       if (!kept) throw new Error(`${store.statePath} holds no state for it`);
       const empty = new Uint8Array(0);
       yield {
-        checkpoint: utf8.encode(encodeSigCheckpoint(c)),
+        checkpoint: encodeUtf8(encodeSigCheckpoint(c)),
         block: kept.block,
         accounts: empty,
       };

@@ -11,6 +11,7 @@ import {
 } from "../chain/checkpoint.ts";
 import { messageOf } from "../util/errors.ts";
 import type { Checkpoint } from "./gen/checkpoint_pb.ts";
+import { encodeUtf8 } from "../util/utf8.ts";
 
 /** What the Checkpoint service reads from. */
 export interface CheckpointBackend {
@@ -29,8 +30,6 @@ export interface CheckpointBackend {
     { block: Uint8Array; chunks: AsyncIterable<Uint8Array> } | undefined
   >;
 }
-
-const utf8 = new TextEncoder();
 
 /**
  * CheckpointSync: the checkpoint at `Number` (0: the newest the node
@@ -75,7 +74,7 @@ export function checkpointMethods(
       }
       if (!state && !req.State) {
         // The record alone: enough for a node checking its own state.
-        yield { Checkpoint: utf8.encode(encodeSigCheckpoint(c)) };
+        yield { Checkpoint: encodeUtf8(encodeSigCheckpoint(c)) };
         return;
       }
       if (!state) {
@@ -87,7 +86,7 @@ export function checkpointMethods(
       const iterator = state.chunks[Symbol.asyncIterator]();
       try {
         yield {
-          Checkpoint: utf8.encode(encodeSigCheckpoint(c)),
+          Checkpoint: encodeUtf8(encodeSigCheckpoint(c)),
           Block: state.block,
         };
         if (!req.State) return;
