@@ -17,6 +17,7 @@ import { Account } from "../rpc/gen/account_pb.ts";
 import { Block } from "../rpc/gen/block_pb.ts";
 import { Node } from "../rpc/gen/node_pb.ts";
 import { Tx } from "../rpc/gen/tx_pb.ts";
+import { Checkpoint } from "../rpc/gen/checkpoint_pb.ts";
 import {
   type Counter,
   type Gauge,
@@ -68,7 +69,13 @@ export const RELAY_NAMES: readonly string[] = ["tx", "block"];
  * The services whose calls' `ok` counts exist at 0 from the start, so the
  * RPC panels show every method before its first call.
  */
-const RPC_SERVICES: readonly DescService[] = [Block, Tx, Account, Node];
+const RPC_SERVICES: readonly DescService[] = [
+  Block,
+  Tx,
+  Account,
+  Node,
+  Checkpoint,
+];
 
 /** RPC latency buckets, in seconds (streams can last long). */
 export const RPC_BUCKETS: readonly number[] = [

@@ -713,7 +713,7 @@ export class Node {
     let known: string[];
     try {
       const res = await this.#registry.clients(seed).node.peerDiscover(
-        { Peer: this.config.node },
+        { Peer: advertisedAddress(this.config) },
         {
           signal: AbortSignal.any([this.signal, AbortSignal.timeout(2000)]),
         },

@@ -124,6 +124,7 @@ Deno.test({
           "Block",
           "Node",
           "Tx",
+          "bcn.Checkpoint",
           "grpc.reflection.v1.ServerReflection",
           "grpc.reflection.v1alpha.ServerReflection",
         ]);
