@@ -1,11 +1,9 @@
 /**
  * Canonical JSON ("Go JSON", `docs/FORMAT.md`, section 1): the only place
- * that turns chain values into text and back.
- *
- * Encoding mirrors the compact output of Go's `encoding/json`; decoding is
- * strict: every u64 stays a `bigint`, times (`time.ts`) keep their
- * nanoseconds and offset, and an error names the field that was missing or
- * malformed.
+ * that turns chain values into text and back. Encoding mirrors Go's compact
+ * `encoding/json`; decoding is strict: every u64 stays a `bigint`, times
+ * (`time.ts`) keep their nanoseconds and offset, and an error names the
+ * field that was missing or malformed.
  *
  * @module
  */

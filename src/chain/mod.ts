@@ -1,8 +1,8 @@
 /**
  * The chain domain of bcn (`@bcn/bcn/chain`): canonical JSON, times, keys
  * and signatures, transactions, the genesis, blocks, Merkle proofs, events
- * and the state a node keeps. Everything here is byte-compatible with the
- * reference Go node: the same JSON, the same hashes, the same signatures.
+ * and the state a node keeps, all byte-compatible with the reference Go
+ * node.
  *
  * ```ts
  * import { Account, encodeSigTx, timeNow, txHash, verifyTx } from "@bcn/bcn/chain";

@@ -1,16 +1,10 @@
 /**
- * `bcn dev`: a local network in one command. A bootstrap and regular nodes
- * on consecutive loopback ports, with funded accounts whose keys are in the
- * nodes' key stores under one known password.
- *
- * The nodes are {@link Node} instances in this one process, each the same
- * object `bcn node start` runs, serving on its own real port, with its own
- * stores, talking to the others over loopback exactly as separate processes
- * would. One process rather than child processes because it needs no
- * permission beyond `bcn node start`'s (no `--allow-run`), works the same
- * from a clone, an installed `bcn` and a compiled binary, and makes "stop
- * everything on Ctrl-C" and "one node died, stop the rest" a few lines with
- * nothing left behind.
+ * `bcn dev`: a local network in one command, a bootstrap and regular nodes
+ * on consecutive loopback ports with funded accounts whose keys share one
+ * known password. The nodes are {@link Node} instances in this one process,
+ * each with its own port and stores, talking over loopback as separate
+ * processes would: one process needs no `--allow-run`, works the same from a
+ * clone, an install or a compiled binary, and stops as a whole on Ctrl-C.
  *
  * @module
  */

@@ -1,11 +1,8 @@
 /**
  * Lists of IP addresses and CIDR ranges (`10.0.0.0/8,192.168.1.5,fd00::/8`),
- * and the client address of a connection as a server sees it.
- *
- * IPv4 and IPv6 are compared in one space: an IPv4 address is the
- * IPv4-mapped IPv6 address `::ffff:a.b.c.d`, so `127.0.0.1` and
- * `::ffff:127.0.0.1` (what a dual-stack listener reports for an IPv4 client)
- * are the same address.
+ * and a connection's client address as a server sees it. IPv4 and IPv6 share
+ * one space: an IPv4 address is `::ffff:a.b.c.d`, so `127.0.0.1` and
+ * `::ffff:127.0.0.1` (what a dual-stack listener reports) are the same.
  *
  * @module
  */

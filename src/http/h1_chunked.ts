@@ -1,12 +1,9 @@
 /**
- * The decoder of a chunked request body (RFC 9112 §7.1): a small state
- * machine that takes the body's bytes as they come, in pieces of any size,
- * and hands out the chunks' data, so that it can be tested and fuzzed
- * without a socket. `h1_server.ts` feeds it what it reads.
- *
- * Strict on purpose: anything that another parser on the way could read
- * differently (a bare CR or LF, a size that is not plain hex, missing CRLF
- * after the data) is an error, not a guess.
+ * The decoder of a chunked request body (RFC 9112 §7.1): a state machine fed
+ * the body's bytes in pieces of any size, so it can be tested and fuzzed
+ * without a socket (`h1_server.ts` feeds it). Strict on purpose: anything
+ * another parser on the way could read differently (a bare CR or LF, a size
+ * that is not plain hex, no CRLF after the data) is an error, not a guess.
  *
  * @module
  */

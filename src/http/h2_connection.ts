@@ -1,14 +1,11 @@
 /**
  * The protocol core of one HTTP/2 connection (RFC 9113), shared by bcn's
- * server (`h2_server.ts`) and client (`h2c_client.ts`): it reads frames,
- * keeps the settings (range-checked), PING, the flow-control windows, the
- * header-block assembly (bounded in frames and bytes) and the stream
- * states, and answers every frame that is not allowed where it comes with
- * the connection or stream error RFC 9113 names. What a request or a
- * response means is left to its owner, through {@link H2Events}.
- *
- * Frames written while frames are read are sent together, once the bytes
- * read have been handled: a flood of PINGs costs one socket write per read.
+ * server (`h2_server.ts`) and client (`h2c_client.ts`): frames, settings,
+ * PING, flow-control windows, header blocks (bounded in frames and bytes)
+ * and stream states, every frame out of place answered with the error RFC
+ * 9113 names. What a request or a response means is left to its owner
+ * ({@link H2Events}). Frames written while a read is handled go out in one
+ * socket write, so a flood of PINGs costs one write per read.
  *
  * @module
  */

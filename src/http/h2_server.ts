@@ -1,13 +1,11 @@
 /**
  * The server side of HTTP/2 with prior knowledge (RFC 9113) on a `node:net`
- * socket: what serves gRPC to reference Go nodes and HTTP/2 Connect
- * clients (`docs/platform.md` says why not `node:http2`).
- *
- * One {@link H2ServerConnection} per accepted socket. The protocol core
- * (`h2_connection.ts`) reads the frames and keeps the connection's state;
- * this module checks each request's header fields (RFC 9113 §8), runs the
- * request through the handler and writes the response within the peer's
- * flow-control windows. Its bounds are in `h2_limits.ts`.
+ * socket, serving gRPC to reference Go nodes and HTTP/2 Connect clients
+ * (`docs/platform.md` says why not `node:http2`). One
+ * {@link H2ServerConnection} per socket: the core (`h2_connection.ts`) keeps
+ * the connection's state; this module checks each request's fields (RFC 9113
+ * §8), runs the handler and writes the response within the peer's windows.
+ * Its bounds are in `h2_limits.ts`.
  *
  * @module
  */

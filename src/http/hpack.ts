@@ -1,12 +1,10 @@
 /**
- * HPACK (RFC 7541), as much as a gRPC client needs: a decoder for the
- * header blocks a server sends (static and dynamic table, Huffman strings)
- * and an encoder that writes every field as a literal without indexing, so
- * the server's decoder state never depends on ours.
- *
- * Every input is a peer's bytes: a malformed block throws an
- * {@link HpackError} (a connection error, `COMPRESSION_ERROR`), and the
- * decoder's memory is bounded by its table size and header list limit.
+ * HPACK (RFC 7541), as much as a gRPC client needs: a decoder for a server's
+ * header blocks (static and dynamic table, Huffman strings) and an encoder
+ * that writes every field as a literal without indexing, so the server's
+ * decoder state never depends on ours. A malformed block throws an
+ * {@link HpackError} (`COMPRESSION_ERROR`); the decoder's memory is bounded
+ * by its table size and header list limit.
  *
  * @module
  */

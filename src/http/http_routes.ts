@@ -1,11 +1,9 @@
 /**
- * Plain HTTP GET endpoints served on the RPC port beside the services (for
- * operators: `/status`, `/healthz`, `/metrics`), and the one-line 404 for
- * every other path that is not a service method.
- *
- * An answer never depends on the request's size: the request body is never
- * read, the query string is ignored, and the answer is built from what the
- * node already holds.
+ * Plain HTTP GET endpoints for operators, served beside the services
+ * (`/status`, `/healthz`, `/metrics`), and the one-line 404 for any other
+ * path that is not a service method. An answer never depends on the
+ * request's size: the body is never read, the query string is ignored, and
+ * the answer is built from what the node already holds.
  *
  * @module
  */

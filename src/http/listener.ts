@@ -1,14 +1,10 @@
 /**
- * One listening port for bcn's own HTTP: a `node:net` server that accepts
- * every connection, admits it through a {@link ConnectionTracker}, peeks
- * at its first bytes and hands it to the HTTP/2 server (`h2_server.ts`,
- * when they are the HTTP/2 client preface) or to the HTTP/1.1 server
- * (`h1_server.ts`). Both answer through the same handler. The peeked bytes
- * are put back with `socket.unshift()` before the hand-off.
- *
- * A refused connection gets an HTTP/1.1 `503` and is closed. A port that
- * stopped accepting (see `docs/platform.md`) is noticed by a probe and
- * opened again.
+ * One listening port for bcn's own HTTP: a `node:net` server that admits
+ * each connection through a {@link ConnectionTracker}, peeks at its first
+ * bytes and hands it to the HTTP/2 server (`h2_server.ts`, on the client
+ * preface) or the HTTP/1.1 one (`h1_server.ts`), both answering through the
+ * same handler. A refused connection gets a `503`; a port that stopped
+ * accepting is found by a probe and opened again (`docs/platform.md`).
  *
  * @module
  */
@@ -263,10 +259,10 @@ export async function listenHttp(options: ListenOptions): Promise<HttpServer> {
     address.family === "IPv6" ? `[${address.address}]` : address.address
   }:${port}`;
 
-  // A port that stopped accepting (docs/platform.md: after one EMFILE) is
-  // opened again. Only a quiet port is probed, and only two probes in a row
-  // that saw an idle event loop and no accept count: a busy loop delays
-  // accepts without anything being wrong.
+  // A port that stopped accepting (after one EMFILE) is opened again. Only a
+  // quiet port is probed, and only two probes in a row that saw an idle event
+  // loop and no accept count: a busy loop delays accepts without anything
+  // being wrong.
   let lastAcceptCount = accepted;
   let lastAcceptAt = performance.now();
   let listening = true;

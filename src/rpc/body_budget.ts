@@ -1,15 +1,9 @@
 /**
  * Bytes of request bodies held toward a message that is not whole yet,
  * bounded on the node and per client address. Connect keeps a message's
- * bytes until the message is complete (up to 16 MiB), and HTTP/2 flow
- * control gives the window back as Connect reads them: without this bound,
- * clients that send most of large messages and then wait would hold the
- * node's memory for as long as they liked.
- *
- * A message is an envelope (gRPC, gRPC-Web, Connect streams: a 5-byte
- * prefix with the length) or, for Connect's unary calls, the whole body.
- * Its bytes count from their arrival until the message is complete, the
- * body ends, or the call does.
+ * bytes until it is complete (up to 16 MiB) while HTTP/2 flow control gives
+ * the window back as Connect reads them: without this bound, clients that
+ * send most of large messages and then wait would hold the node's memory.
  *
  * @module
  */
@@ -40,6 +34,9 @@ export interface MeteredBody {
 
 /**
  * The node's budget of request body bytes held toward incomplete messages.
+ * A message is an envelope (gRPC, gRPC-Web, Connect streams: a 5-byte length
+ * prefix) or, for Connect's unary calls, the whole body; its bytes count from
+ * their arrival until it is complete, the body ends, or the call does.
  *
  * @example
  * ```ts

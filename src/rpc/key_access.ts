@@ -1,13 +1,10 @@
 /**
- * Who may call the RPCs that act on the node's key store (`TxSign`, which
- * decrypts a key with a password, and `AccountCreate`, which writes a key
- * file): clients on the node's own machine, 127.0.0.1 and ::1 exactly, plus
- * whatever the operator adds with `--allow-keys-from`. Every other call stays
- * open to everyone, so peers (bcn or reference nodes) are unaffected.
- *
- * The client address is the TCP peer address of the connection, which the
- * server puts into each call's context (`call_context.ts`); headers
- * such as `X-Forwarded-For` are ignored, since any client can send them.
+ * Who may call the RPCs that use the node's key store (`TxSign`,
+ * `AccountCreate`): the node's own machine (127.0.0.1 and ::1 exactly) plus
+ * what `--allow-keys-from` adds; every other RPC stays open, so peers are
+ * unaffected. The client address is the connection's TCP peer address
+ * (`call_context.ts`); headers such as `X-Forwarded-For` are ignored, since
+ * any client can send them.
  *
  * @module
  */

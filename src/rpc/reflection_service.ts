@@ -1,17 +1,9 @@
 /**
- * gRPC server reflection (`grpc.reflection.v1` and `v1alpha`): what lets
- * grpcurl, grpcui or Postman list a node's services, describe them and call
- * them without `.proto` files, as they do against a grpc-go server.
- *
- * The answers come from the descriptors the generated code in `gen/` carries
- * (each `GenFile` holds its `FileDescriptorProto`), the same ones the
- * services are served from, so they cannot drift apart. Only the files of
- * the registered services (and what they import) are described.
- *
- * One reflection stream answers at most {@link MAX_REFLECTION_REQUESTS}
- * requests of at most {@link MAX_REFLECTION_MESSAGE_BYTES} each, and looks
- * up no name longer than {@link MAX_REFLECTION_NAME_BYTES}: what a stream
- * costs is bounded like every other input.
+ * gRPC server reflection (`grpc.reflection.v1` and `v1alpha`), so grpcurl,
+ * grpcui or Postman can list, describe and call a node's services without
+ * `.proto` files. The answers come from the descriptors the generated code in
+ * `gen/` carries, the ones the services are served from, so they cannot drift
+ * apart. What a stream costs is bounded by the `MAX_REFLECTION_*` constants.
  *
  * @module
  */

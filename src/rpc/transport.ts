@@ -354,9 +354,9 @@ function createGrpcTransport(
 /**
  * Whether a call failed because the connection was closed (or answered with
  * bytes that are not HTTP/1.x) before any HTTP response arrived: what an
- * HTTP/2-only server such as grpc-go does to an HTTP/1.1 request: ECONNRESET
- * (`socket hang up`), EPIPE or an `HPE_` parse error, as measured in
- * `docs/platform.md`. A refused connection is not such a failure.
+ * HTTP/2-only server such as grpc-go does to an HTTP/1.1 request, which
+ * connect-node reports as ECONNRESET (`socket hang up`), EPIPE or an `HPE_`
+ * parse error. A refused connection is not such a failure.
  *
  * @example
  * ```ts

@@ -1,14 +1,9 @@
 /**
  * The block store (`docs/FORMAT.md`, section 6): `genesis.json` and
- * `block.store` in one directory.
- *
- * `block.store` holds one canonical JSON SigBlock per line, each ending in
- * `\n`, block 1 first. Appends are durable (flushed before they resolve) and
- * serialised; reads stream the file in chunks, in constant memory. Opening
- * the store repairs what an interrupted append leaves: a torn last line is
- * cut off, and a whole last block that only lacks its `\n` gets it back. A
- * bad line anywhere else is never "repaired": reading reports it with its
- * line number.
+ * `block.store` (one canonical JSON SigBlock per line) in one directory.
+ * Appends are durable and serialised, reads stream in constant memory, and
+ * opening repairs only what an interrupted append leaves; any other bad line
+ * is reported with its line number.
  *
  * @module
  */

@@ -1,15 +1,7 @@
 /**
- * Password-encrypted key files (`docs/FORMAT.md`, section 5).
- *
- * One file per account, `<dir>/<address>`, mode 0600, in a directory of mode
- * 0700. Content: salt (32 bytes) || nonce (12 bytes) || AES-256-GCM
- * ciphertext with its 16-byte tag appended, no additional data. The AES key is
- * Argon2id(password, salt, t=1, m=256 KiB, p=1, 32 bytes, version 0x13); the
- * plaintext is the private-key JSON of {@link Account.encodePrivateKey}.
- *
- * The Argon2 cost is fixed by the format (the reference node reads and writes
- * exactly these parameters); it is cheap, about 256 KiB and one pass, so it is
- * not tuned here.
+ * Password-encrypted key files, one per account (`docs/FORMAT.md`, section
+ * 5): AES-256-GCM under an Argon2id key. The Argon2 cost is fixed by the
+ * format, which the reference node reads and writes, so it is not tuned here.
  *
  * @module
  */

@@ -1,20 +1,10 @@
 /**
- * The pending pool on disk, so a node that restarts (even after `kill -9`)
- * still holds the transactions it answered with a hash.
- *
- * `pending.jsonl` sits beside `block.store` (the reference node ignores
- * files it does not know there). Its first line names the format and the
- * chain, `{"version":1,"genesis":HASH}`; every other line is one canonical
- * JSON SigTx. It is a journal: each accepted transaction is appended at
- * once (appends are grouped while one is being written, and flushed), and
- * {@link PendingStore.record} resolves once it is on disk, so a node that
- * answers only then loses nothing it answered to a `kill -9`. Once it holds {@link PENDING_COMPACT_FACTOR} times the
- * lines of the pool it last wrote, it is rewritten atomically with the pool
- * as it is then (the caller's `current`), which bounds it; a store whose
- * pool is empty has no file at all.
- *
- * The file is only a hint: whoever reads it verifies every transaction
- * again against the confirmed state (confirmed and invalid ones are dropped).
+ * The pending pool on disk (`pending.jsonl` beside `block.store`), so a node
+ * that restarts, even after `kill -9`, still holds every transaction it
+ * answered with a hash. An append-only journal, rewritten once it holds
+ * {@link PENDING_COMPACT_FACTOR} times the pool; `docs/operating.md` gives
+ * its format. The file is only a hint: a reader verifies every transaction
+ * again against the confirmed state.
  *
  * @module
  */

@@ -1,11 +1,9 @@
 /**
  * A small Prometheus registry: counters, gauges and histograms with labels,
- * written in the text exposition format (version 0.0.4).
- *
- * Why not `prom-client`: bcn adds an npm dependency only when it must, and
- * what a node exports fits in this file. Every metric keeps at most
- * {@link MAX_SERIES} label sets, so a scrape costs the same whatever the
- * requests before it were.
+ * in the text exposition format 0.0.4. Not `prom-client`: bcn adds an npm
+ * dependency only when it must, and what a node exports fits in this file.
+ * Every metric keeps at most {@link MAX_SERIES} label sets, so a scrape costs
+ * the same whatever the requests before it were.
  *
  * @module
  */
