@@ -26,7 +26,7 @@ import { Node } from "../node/node.ts";
 import { GENESIS_FILE } from "../store/block_store.ts";
 import { checkPassword } from "../store/key_store.ts";
 import { join } from "node:path";
-import { formatStatus } from "../node/status.ts";
+import { formatStatus } from "./status_format.ts";
 import { AddressList } from "../http/address_list.ts";
 import { messageOf } from "../util/errors.ts";
 import {

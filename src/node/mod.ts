@@ -59,7 +59,6 @@ export {
   type Backfilling,
   decodeStatus,
   encodeStatus,
-  formatStatus,
   type Health,
   type HealthInput,
   healthOf,

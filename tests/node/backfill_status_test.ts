@@ -2,11 +2,11 @@ import { assert, assertEquals } from "../assert.ts";
 import {
   decodeStatus,
   encodeStatus,
-  formatStatus,
   healthOf,
   type NodeStatus,
 } from "../../src/node/status.ts";
 import { parseTime } from "../../src/chain/time.ts";
+import { formatStatus } from "../../src/cli/status_format.ts";
 
 Deno.test("health: a node backfilling below its checkpoint says so", () => {
   const h = healthOf({

@@ -1,17 +1,15 @@
 /**
- * The node status: health decisions, the JSON answer and its decoding, and
- * the text `bcn node status` prints.
+ * The node status: health decisions, the JSON answer and its decoding.
  */
 import { assert, assertEquals, assertThrows } from "../assert.ts";
-import { parseTime } from "../../src/chain/time.ts";
 import {
   decodeStatus,
   encodeStatus,
-  formatStatus,
   type HealthInput,
   healthOf,
-  type NodeStatus,
 } from "../../src/node/status.ts";
+import { formatStatus } from "../../src/cli/status_format.ts";
+import { STATUS } from "./status_fixture.ts";
 
 const BASE: HealthInput = {
   phase: "serving",
@@ -114,30 +112,6 @@ Deno.test("health: authority unreachable, and the order of the reasons", () => {
   assertEquals(healthOf({ ...all, phase: "stopping" }).reason, "stopping");
 });
 
-const STATUS: NodeStatus = {
-  version: "0.1.0",
-  node: "127.0.0.1:1122",
-  chain: 'dev "chain"',
-  genesis: "ab".repeat(32),
-  lastBlock: {
-    number: 18446744073709551615n,
-    hash: "cd".repeat(32),
-    time: parseTime("2026-12-01T10:00:00.123Z"),
-  },
-  pending: 3n,
-  noNewBlockPeriods: 0n,
-  stalled: false,
-  peers: ["127.0.0.1:1123", "[::1]:1124"],
-  catchingUp: false,
-  highestKnownBlock: 18446744073709551615n,
-  behind: 0n,
-  authority: "ef".repeat(32),
-  isAuthority: true,
-  authorityReachable: true,
-  uptimeSeconds: 3723n,
-  health: { ok: true, reason: "ok" },
-};
-
 Deno.test("the status JSON round-trips, u64 values exactly", () => {
   const text = encodeStatus(STATUS);
   assert(text.includes('"number":18446744073709551615'), text);
@@ -203,64 +177,4 @@ Deno.test("a malformed status is refused naming the field", () => {
     "pending: missing",
   );
   assertThrows(() => decodeStatus("<html>"), Error);
-});
-
-Deno.test("the text status has one fact per line", () => {
-  const text = formatStatus({
-    ...STATUS,
-    catchingUp: true,
-    behind: 4n,
-    highestKnownBlock: 9n,
-    isAuthority: false,
-    health: {
-      ok: false,
-      reason: "catching up: at block 5, peers have block 9",
-    },
-  });
-  const lines = text.split("\n");
-  assertEquals(lines.length, 8);
-  assertEquals(
-    lines[0],
-    "node      127.0.0.1:1122 (bcn 0.1.0, up 1h 02m 03s)",
-  );
-  assert(lines[2].startsWith("block     18446744073709551615 cdcd"), lines[2]);
-  assert(lines[2].endsWith(" 2026-12-01T10:00:00.123Z"), lines[2]);
-  assertEquals(lines[3], "pending   3 txs");
-  assertEquals(lines[4], "peers     2: 127.0.0.1:1123 [::1]:1124");
-  assertEquals(
-    lines[5],
-    "sync      catching up, 4 blocks behind (peers have 9)",
-  );
-  assertEquals(lines[6], `authority ${"ef".repeat(32)}`);
-  assertEquals(
-    lines[7],
-    "health    catching up: at block 5, peers have block 9",
-  );
-  assert(formatStatus(STATUS).includes(" (this node)"));
-  assert(formatStatus({ ...STATUS, peers: [] }).includes("peers     none"));
-});
-
-Deno.test("the text status says a stall and an unreachable authority", () => {
-  const reason =
-    "stalled: no new block for 7 periods (7s) while 3 transactions are pending";
-  const lines = formatStatus({
-    ...STATUS,
-    noNewBlockPeriods: 7n,
-    stalled: true,
-    isAuthority: false,
-    authorityReachable: false,
-    health: { ok: false, reason },
-  }).split("\n");
-  assertEquals(lines.length, 8);
-  assertEquals(
-    lines[3],
-    "pending   3 txs, no new block for 7 periods (stalled)",
-  );
-  assertEquals(lines[6], `authority ${"ef".repeat(32)} (unreachable)`);
-  assertEquals(lines[7], `health    ${reason}`);
-  // Waiting, not yet stalled.
-  assertEquals(
-    formatStatus({ ...STATUS, noNewBlockPeriods: 1n }).split("\n")[3],
-    "pending   3 txs, no new block for 1 period",
-  );
 });
