@@ -19,7 +19,7 @@ import { messageOf } from "../util/errors.ts";
 import { type BlockStore, GENESIS_FILE } from "../store/block_store.ts";
 import { checkPassword, writeKey } from "../store/key_store.ts";
 import type { NodeConfig } from "./config.ts";
-import { SyncError } from "./errors.ts";
+import { SyncError } from "./sync_error.ts";
 
 /** Options of {@link setUpGenesis}. */
 export interface GenesisSetupOptions {

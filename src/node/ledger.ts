@@ -24,7 +24,7 @@ import type { BlockLedger } from "../rpc/block_service.ts";
 import { messageOf } from "../util/errors.ts";
 import type { TxLedger } from "../rpc/tx_service.ts";
 import type { BlockStore } from "../store/block_store.ts";
-import { SyncError } from "./errors.ts";
+import { SyncError } from "./sync_error.ts";
 import { writeSnapshot } from "./snapshot.ts";
 import type { VerifyPool } from "./verify_pool.ts";
 

@@ -58,7 +58,7 @@ import {
   writeBackfillMarker,
 } from "./backfill.ts";
 import { verifiedBlocks } from "./verify_pool.ts";
-import { SyncError } from "./errors.ts";
+import { SyncError } from "./sync_error.ts";
 import { join } from "node:path";
 import { ALLOW_KEYS_FLAG, KeyAccess } from "../rpc/key_access.ts";
 import { PasswordThrottle } from "../rpc/password_throttle.ts";

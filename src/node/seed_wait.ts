@@ -8,7 +8,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeName, withoutAddr } from "../rpc/peer_errors.ts";
 import { firstLine, messageOf, networkCause } from "../util/errors.ts";
-import { SyncError } from "./errors.ts";
+import { SyncError } from "./sync_error.ts";
 import { sleep } from "../util/sleep.ts";
 
 /** The first pause before trying an unreachable seed again: 0.5 s. */

@@ -25,7 +25,7 @@ import { checkStartInputs, setUpGenesis } from "./genesis_setup.ts";
 import type { NodeConfig } from "./config.ts";
 import { sleep } from "../util/sleep.ts";
 import { waitForSeed } from "./seed_wait.ts";
-import { SyncError } from "./errors.ts";
+import { SyncError } from "./sync_error.ts";
 import { Ledger } from "./ledger.ts";
 import { verifiedBlocks, VerifyPool } from "./verify_pool.ts";
 import { readSnapshot, SNAPSHOT_EVERY, SNAPSHOT_FILE } from "./snapshot.ts";
@@ -54,7 +54,7 @@ export interface SyncSource {
 }
 
 export { SyncError };
-export type { SyncErrorKind, SyncErrorOptions } from "./errors.ts";
+export type { SyncErrorKind, SyncErrorOptions } from "./sync_error.ts";
 
 /**
  * How many copies of each block a node holds one stream may bring, on

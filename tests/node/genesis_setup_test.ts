@@ -2,7 +2,7 @@ import { assertEquals, assertRejects } from "../assert.ts";
 import { makeChain } from "../fixtures.ts";
 import { exists, withTempDir } from "../support.ts";
 import { checkStartInputs } from "../../src/node/genesis_setup.ts";
-import { SyncError } from "../../src/node/errors.ts";
+import { SyncError } from "../../src/node/sync_error.ts";
 import type { NodeConfig } from "../../src/node/config.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
 

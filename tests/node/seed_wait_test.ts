@@ -1,6 +1,6 @@
 import { assertEquals, assertRejects } from "../assert.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { SyncError } from "../../src/node/errors.ts";
+import { SyncError } from "../../src/node/sync_error.ts";
 import { encodeSigBlock } from "../../src/chain/block.ts";
 import { encodeSigGenesis } from "../../src/chain/genesis.ts";
 import type { NodeConfig } from "../../src/node/config.ts";

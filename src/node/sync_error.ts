@@ -27,7 +27,7 @@ export interface SyncErrorOptions {
  *
  * @example
  * ```ts
- * import { SyncError } from "./errors.ts";
+ * import { SyncError } from "./sync_error.ts";
  *
  * const err = new SyncError("cannot fetch the genesis", { kind: "unreachable" });
  * console.log(err.kind, err.fatal); // "unreachable" false
