@@ -18,7 +18,7 @@ import {
   runH2spec,
   tail,
 } from "../tests/interop/h2spec_test.ts";
-import { hasGo } from "../tests/interop/goaway_scenario.ts";
+import { hasGo } from "../tests/interop/go_tool.ts";
 import { makeTempDir } from "../tests/support.ts";
 
 const usage =

@@ -20,53 +20,17 @@ import {
   freePort,
   MAIN_PATH,
 } from "../e2e/helpers.ts";
-import { TEST_ROOT } from "../support.ts";
+import { goTool } from "./go_tool.ts";
 
-const GO_DIR = fileURLToPath(new URL("./grpc_go/", import.meta.url));
+const GRPC_GO = goTool("grpc_go", "./grpc_go/", ".");
 
-/** Whether the Go toolchain is on PATH. */
-export async function hasGo(): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("go", {
-      args: ["version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Where the grpc-go stand-in is built: a fixed path under the tests'
- * temporary root, because `deno task test` allows running exactly this file
- * (and Deno then refuses to write or remove it, so it is not in a per-test
- * directory).
- */
-export const GO_BIN: string = `${TEST_ROOT}bin/grpc_go`;
-
-let built: Promise<string> | undefined;
+/** Where the grpc-go stand-in is built (see {@link goTool}). */
+export const GO_BIN: string = GRPC_GO.bin;
 
 /** Builds the grpc-go stand-in once per process; returns its path. */
-export function buildGo(): Promise<string> {
-  built ??= build();
-  return built;
-}
+export const buildGo: () => Promise<string> = GRPC_GO.build;
 
-async function build(): Promise<string> {
-  const out = await new Deno.Command("go", {
-    args: ["build", "-o", GO_BIN, "."],
-    cwd: GO_DIR,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(300_000),
-  }).output();
-  if (!out.success) {
-    throw new Error(`go build failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return GO_BIN;
-}
+export { hasGo } from "./go_tool.ts";
 
 /** Writes a genesis and `blocks` blocks of a test chain into `dir`. */
 export async function writeChain(dir: string, blocks: number): Promise<void> {

@@ -17,59 +17,21 @@ import {
   startBcn,
   withTempDir,
 } from "../e2e/helpers.ts";
-import { fileURLToPath } from "node:url";
-import { TEST_ROOT } from "../support.ts";
-import { hasGo } from "./goaway_scenario.ts";
+import { goTool, hasGo } from "./go_tool.ts";
+import { decodeUtf8 } from "../../src/util/utf8.ts";
 
 /** The grpcurl command that is built, at the version `grpcurl/go.mod` pins. */
 export const GRPCURL_MODULE = "github.com/fullstorydev/grpcurl/cmd/grpcurl";
 
-/** The Go module that pins grpcurl's build. */
-const GRPCURL_DIR = fileURLToPath(new URL("./grpcurl/", import.meta.url));
-
-/**
- * Where grpcurl is built: a fixed path under the tests' root, because
- * `deno task test` allows running exactly this file.
- */
-export const GRPCURL_BIN: string = `${TEST_ROOT}bin/grpcurl`;
-
-/** How long `go build` may take (a cold module cache downloads). */
-const BUILD_TIMEOUT_MS = 300_000;
-
 /** How long one grpcurl run may take. */
 const RUN_TIMEOUT_MS = 30_000;
 
-let built: Promise<string> | undefined;
+const GRPCURL = goTool("grpcurl", "./grpcurl/", GRPCURL_MODULE);
 
-/**
- * Builds grpcurl once per process into {@link GRPCURL_BIN}; returns its
- * path. Rejects with the last line of Go's output when `go build` fails.
- */
-export function buildGrpcurl(): Promise<string> {
-  built ??= build();
-  return built;
-}
+/** Builds grpcurl (pinned by `grpcurl/go.mod`) once per process. */
+export const buildGrpcurl: () => Promise<string> = GRPCURL.build;
 
-async function build(): Promise<string> {
-  const out = await new Deno.Command("go", {
-    args: ["build", "-o", GRPCURL_BIN, GRPCURL_MODULE],
-    cwd: GRPCURL_DIR,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(BUILD_TIMEOUT_MS),
-  }).output();
-  if (!out.success) {
-    const text = decode(out.stdout) + decode(out.stderr);
-    const last = text.trim().split("\n").at(-1) ?? `exit ${out.code}`;
-    throw new Error(`go build ${GRPCURL_MODULE} failed: ${last}`);
-  }
-  return GRPCURL_BIN;
-}
-
-function decode(bytes: Uint8Array): string {
-  return new TextDecoder().decode(bytes);
-}
+const decode = decodeUtf8;
 
 /** What one grpcurl run printed, and how it exited. */
 interface GrpcurlRun {

@@ -23,9 +23,8 @@ import {
   startBcn,
   withTempDir,
 } from "../e2e/helpers.ts";
-import { fileURLToPath } from "node:url";
-import { TEST_ROOT } from "../support.ts";
-import { hasGo } from "./goaway_scenario.ts";
+import { goTool, hasGo } from "./go_tool.ts";
+import { decodeUtf8 } from "../../src/util/utf8.ts";
 
 /**
  * The h2spec command that is built. Its release (v2.2.1, which reports
@@ -34,14 +33,10 @@ import { hasGo } from "./goaway_scenario.ts";
  */
 export const H2SPEC_MODULE = "github.com/summerwind/h2spec/cmd/h2spec";
 
-/** The Go module that pins h2spec's build. */
-const H2SPEC_DIR = fileURLToPath(new URL("./h2spec/", import.meta.url));
+const H2SPEC = goTool("h2spec", "./h2spec/", H2SPEC_MODULE);
 
-/**
- * Where h2spec is built: a fixed path under the tests' root, because
- * `deno task test` allows running exactly this file.
- */
-export const H2SPEC_BIN: string = `${TEST_ROOT}bin/h2spec`;
+/** Where h2spec is built (see {@link goTool}). */
+export const H2SPEC_BIN: string = H2SPEC.bin;
 
 /** h2spec's own bound on each test's wait for an answer, in seconds. */
 export const H2SPEC_TEST_TIMEOUT_S = 2;
@@ -52,39 +47,11 @@ export const H2SPEC_TEST_TIMEOUT_S = 2;
  */
 export const H2SPEC_RUN_TIMEOUT_MS = 120_000;
 
-/** How long `go build` may take (a cold module cache downloads). */
-const BUILD_TIMEOUT_MS = 300_000;
-
 /** How many lines of h2spec's output a failure message quotes. */
 const OUTPUT_TAIL_LINES = 40;
 
-let built: Promise<string> | undefined;
-
-/**
- * Builds h2spec once per process into {@link H2SPEC_BIN}; returns its path.
- * Rejects with the last line of Go's output when `go build` fails.
- */
-export function buildH2spec(): Promise<string> {
-  built ??= build();
-  return built;
-}
-
-async function build(): Promise<string> {
-  const out = await new Deno.Command("go", {
-    args: ["build", "-o", H2SPEC_BIN, H2SPEC_MODULE],
-    cwd: H2SPEC_DIR,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(BUILD_TIMEOUT_MS),
-  }).output();
-  if (!out.success) {
-    const text = decode(out.stdout) + decode(out.stderr);
-    const last = text.trim().split("\n").at(-1) ?? `exit ${out.code}`;
-    throw new Error(`go build ${H2SPEC_MODULE} failed: ${last}`);
-  }
-  return H2SPEC_BIN;
-}
+/** Builds h2spec once per process into {@link H2SPEC_BIN}. */
+export const buildH2spec: () => Promise<string> = H2SPEC.build;
 
 /** One failed h2spec test. */
 export interface H2specFailure {
@@ -343,9 +310,7 @@ export function verdict(run: H2specRun, what: string): string | undefined {
   return undefined;
 }
 
-function decode(b: Uint8Array): string {
-  return new TextDecoder().decode(b);
-}
+const decode = decodeUtf8;
 
 /** GET /healthz over HTTP/1.1 and over HTTP/2; both must answer 200 "ok". */
 async function assertHealthy(
