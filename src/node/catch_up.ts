@@ -1,16 +1,10 @@
 /**
- * Catch-up polling: a regular node that missed blocks (it was paused,
- * partitioned or overloaded while they were relayed, and its peers may have
- * forgotten it meanwhile) learns that it is behind from its peers, without
- * waiting for the next relayed block, which on a quiet chain may never come.
- *
- * Every period a few known peers are asked, with the Block service's
- * BlockSync from the node's next block number, whether they hold that block;
- * a reference peer answers it as well as a bcn one. The first block of the
- * answer is enough: when a peer has it, the node's catch-up (the same sync a
- * relayed block from the future starts) fetches, verifies and applies the
- * rest through the one block path. Blocks the node holds, which a reference
- * peer sends first when its store repeats lines, are skipped.
+ * Catch-up polling: a regular node that missed blocks (paused, cut off or
+ * overloaded while they were relayed) learns from its peers that it is
+ * behind, without waiting for the next relayed block, which on a quiet
+ * chain may never come. Each period a few peers are asked, with BlockSync
+ * from the node's next block (reference peers answer it too), whether they
+ * hold it; the node's catch-up sync then fetches and applies the rest.
  *
  * @module
  */
@@ -85,8 +79,9 @@ export interface PeerHasBlockOptions {
 
 /**
  * Whether `peer` holds block `number`: opens its BlockSync from `number`
- * and looks at the first block after those the node holds (the stream is
- * then cancelled). Resolves false when the stream brings no such block;
+ * and looks at the first block after those the node holds (a reference peer
+ * whose store repeats lines sends some first); the stream is then
+ * cancelled. Resolves false when the stream brings no such block;
  * rejects when the peer cannot be asked within `timeoutMs`, answers with
  * something that is not that block, or resends held blocks beyond
  * {@link MAX_HELD_COPIES} copies each.

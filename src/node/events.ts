@@ -1,13 +1,10 @@
 /**
  * The event bus of a node: confirmed blocks and transactions are published
- * once and fanned out to every subscriber whose filter matches, each through
- * its own bounded queue. Publishing never waits for a subscriber: one whose
- * queue is full is disconnected (its iterator throws
- * {@link SubscriberTooSlow} once it has read what was queued), so a slow
- * client costs at most `capacity` events of memory and never slows the node.
- *
- * The Node service's `StreamSubscribe` (`rpc/node_service.ts`) serves the bus, as its
- * `EventFeed`.
+ * once and fanned out to every matching subscriber through its own bounded
+ * queue. Publishing never waits: a subscriber whose queue is full is
+ * disconnected ({@link SubscriberTooSlow}), so a slow client costs at most
+ * `capacity` events of memory. The Node service's `StreamSubscribe`
+ * (`rpc/node_service.ts`) serves the bus, as its `EventFeed`.
  *
  * @module
  */

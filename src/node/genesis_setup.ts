@@ -76,9 +76,9 @@ function checkGenesisInputs(cfg: NodeConfig): void {
 /**
  * Refuses, with a {@link SyncError}, a store path that is not a directory
  * and the inputs a bootstrap's first start needs when they are wrong
- * (passwords, balance), before anything is written. A node runs it before it binds its port, so a bad flag is
- * reported as such; a bootstrap whose store already holds a genesis needs
- * none of them.
+ * (passwords, balance), before anything is written. A node runs it before
+ * it binds its port, so a bad flag is reported as such; a bootstrap whose
+ * store already holds a genesis needs none of them.
  *
  * @example
  * ```ts

@@ -1,11 +1,9 @@
 /**
- * The metrics of a node, in one place: the parts of the node report what
- * happens through the few methods here (a confirmed block, an applied block,
- * an RPC call, a block received by sync), and what can be read at any time
- * (height, pending pool and how long it has waited for a block, peers,
- * whether the authority is reachable, relay queues, subscribers, memory) is
- * read by the collector the node installs, when Prometheus scrapes
- * `GET /metrics`.
+ * The metrics of a node, in one place: its parts report what happens (a
+ * confirmed or applied block, an RPC call, a block received by sync), and
+ * what can be read at any time (height, pending pool, peers, relay queues,
+ * subscribers, memory) is read by the collector the node installs, when
+ * Prometheus scrapes `GET /metrics`.
  *
  * @module
  */

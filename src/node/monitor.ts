@@ -1,35 +1,10 @@
 /**
- * What a node tells its operators, in one place: its phase, the highest
- * block it has heard of, since when it has had no peer, whether its chain
- * is stalled and whether it reaches the authority, its metrics, and the
- * answers of `GET /status`, `/healthz` and `/metrics` built from them.
- * The node reports a few events here and lends read access to its parts
- * through {@link MonitoredNode}; nothing here changes the node.
- *
- * Heights come only from verified blocks: the node's height is its state's
- * (every block in it was verified and applied), and before the state is
- * ready, the block before the one each sync stream starts from (the sync
- * asks for the block after its last applied one). Blocks a stream brings
- * are not counted as applied: the sync verifies them ahead of applying
- * them and may reject them. A block number heard of from a relayed block
- * from the future is a claim, dropped once the node has had the time to
- * fetch it and did not ({@link HEARD_BLOCK_PERIODS}).
- *
- * A stalled chain and an unreachable authority are told from what the
- * node sees, not guessed:
- * - stalled: transactions are pending and no new block has come for
- *   {@link STALL_PERIODS} periods. The wait is measured between the moments
- *   the monitor looks (each `/healthz`, `/status` and `/metrics` read): it
- *   starts at the first look that finds transactions pending since the last
- *   new block, so it may start late, never early;
- * - authority unreachable: a regular node reaches the authority at its
- *   seed (the node it bootstraps from: the authority in bcn's design). Peer
- *   discovery asks its seed every round and lists it only while it answers;
- *   it drops it after failed rounds in a row (`DEFAULT_MAX_FAILURES`). So
- *   the authority is unreachable from the moment discovery drops its seed
- *   until it answers again, or, if it never answered since the node
- *   started serving, after {@link AUTHORITY_FIRST_CONTACT_ROUNDS} rounds.
- *   The authority itself is never unreachable.
+ * What a node tells its operators: its phase, the highest block it heard of,
+ * how long it has had no peer, whether its chain is stalled and whether it
+ * reaches the authority, its metrics, and the `GET /status`, `/healthz` and
+ * `/metrics` answers built from them (docs/operating.md). The node reports
+ * events here and lends read access through {@link MonitoredNode}; nothing
+ * here changes the node. Heights come only from verified blocks.
  *
  * @module
  */
@@ -367,7 +342,12 @@ export class NodeMonitor {
     return bootstrap || seed === undefined || seed === node ? undefined : seed;
   }
 
-  /** Set while a serving regular node does not reach the authority. */
+  /**
+   * Set while a serving regular node does not reach the authority at its
+   * seed: from when discovery drops the seed until it answers again, or,
+   * if it never answered since the node served, after
+   * {@link AUTHORITY_FIRST_CONTACT_ROUNDS} rounds.
+   */
   #authorityUnreachable(): AuthorityUnreachable | undefined {
     const seed = this.#seed();
     const since = this.#seedLostSince;
@@ -381,9 +361,11 @@ export class NodeMonitor {
   }
 
   /**
-   * Looks at the height and the pool (see the module documentation) and
-   * says how long pending transactions have waited with no new block;
-   * undefined when none is pending or the node is not serving.
+   * Looks at the height and the pool and says how long pending transactions
+   * have waited with no new block; undefined when none is pending or the
+   * node is not serving. The wait is measured between looks (each
+   * `/healthz`, `/status` and `/metrics` read), so it may start late, never
+   * early.
    */
   #waiting(): PendingWait | undefined {
     const ledger = this.#node.ledger();

@@ -1,24 +1,10 @@
 /**
  * Peer discovery: every node asks the peers it knows, and its seed, for the
- * peers they know (`Node.PeerDiscover`), and keeps the ones that answer.
- *
- * The rules:
- * - a peer is *live* (listed by {@link PeerDiscovery.peers}) once it answered
- *   one of our calls; a peer we only heard of (reported by another peer, or
- *   a caller recorded by the bootstrap node with {@link PeerDiscovery.add})
- *   is a *candidate*: it is asked in the next round and becomes live when it
- *   answers. So a dead or mistyped address is never listed, nor passed on;
- * - a live peer that fails `maxFailures` rounds in a row is forgotten, a
- *   candidate that fails once is forgotten; either comes back when another
- *   peer reports it again or when it calls the bootstrap node;
- * - a node's seed is never forgotten: it is asked every round, and listed while
- *   it answers;
- * - our own address is never listed.
- *
- * Every node answers `PeerDiscover` (`rpc/node_service.ts`, on this discovery as its
- * `PeerBook`) with its live peers plus its own address (so a caller that knew
- * the answerer under another name learns its advertised one), without the
- * caller's address.
+ * peers they know (`Node.PeerDiscover`), and lists only those that answer,
+ * so a dead or mistyped address is never listed nor passed on. Every node
+ * answers `PeerDiscover` (`rpc/node_service.ts`, with this discovery as its
+ * `PeerBook`) with its live peers and its own advertised address (so a
+ * caller learns the name it goes by), never the caller's.
  *
  * @module
  */
@@ -68,8 +54,13 @@ interface PeerEntry {
 }
 
 /**
- * Finds and tracks the live peers of a node (see the module documentation).
- * Run {@link PeerDiscovery.start} once and await it on shutdown.
+ * Finds and tracks the live peers of a node. A peer is live once it answered
+ * a call; one only heard of (from another peer, or
+ * {@link PeerDiscovery.add}) is a candidate, asked in the next round. A live
+ * peer that fails `maxFailures` rounds in a row is forgotten, a candidate
+ * that fails once; either comes back when reported again. The seed is asked
+ * every round and never forgotten; our own address is never listed. Run
+ * {@link PeerDiscovery.start} once and await it on shutdown.
  *
  * @example
  * ```ts

@@ -1,43 +1,10 @@
 /**
- * Relays items (transactions or blocks) to every peer over client streams
- * (`Tx.TxReceive`, `Block.BlockReceive`).
- *
- * Each peer has a worker with a bounded queue. {@link Relay.push} only
- * enqueues and never waits: when a queue is full its oldest item is dropped
- * and counted, so a slow or dead peer neither grows memory without limit nor
- * delays the others. The worker sends in short-lived streams: once something
- * is queued it opens a stream, sends what is queued (at most `batchSize`
- * items, including those that arrive meanwhile), ends the stream and awaits
- * the response; then it starts over while items remain. After an error it
- * re-opens with exponential backoff (`retryMs * 2^n`, capped at
- * `maxRetryMs`).
- *
- * Delivery is at least once: only the response of a stream confirms its
- * items. When a stream fails, all of its items go back to the head of the
- * queue (the oldest are dropped if that overflows it) and are sent again, so
- * a peer may receive an item twice; receivers drop known transactions and
- * blocks. Items are lost only when a queue overflows, when their peer leaves
- * the peer set, or on {@link Relay.close}. What a peer missed while it was
- * away is offered again when it (re)joins: the relay queues
- * {@link RelayOptions.backlog} for it alone (the transaction relay passes the
- * node's pending pool), so an accepted transaction is not forgotten because
- * the authority was unreachable when it arrived.
- *
- * Why not one long-lived stream per peer? Messages of an open client stream
- * do reach the server handler at once (measured: within a few ms), but the
- * sender learns nothing about them until the response: when the connection
- * breaks, it cannot tell which items arrived. Under load this happened
- * between bcn nodes (the one-port server once fed HTTP/1.1 bytes to its
- * parser out of order; fixed in `src/rpc/server.ts`, but any connection can
- * break). Short streams keep every item until a response confirms it.
- *
- * No echo: an item is not relayed back to the peer it came from. A bcn
- * sender names itself (its advertised `host:port`, the address its peers
- * know it by) in the {@link RELAY_ORIGIN_HEADER} request header of its relay
- * streams; the receiver passes that origin along to
- * {@link RelayPushOptions.except}. A reference Go node sends no such header
- * (and ignores it when it receives one): its items have no known origin and
- * go to every peer, as before.
+ * Relays transactions and blocks to every peer over client streams
+ * (`Tx.TxReceive`, `Block.BlockReceive`): a worker per peer with a bounded
+ * queue, so a slow or dead peer neither grows memory nor delays the others.
+ * Each batch goes in its own short stream because a client stream's sender
+ * learns nothing until the response: only a response confirms its items, so
+ * a broken connection costs a resend, never a silent loss.
  *
  * @module
  */
@@ -109,14 +76,19 @@ export interface RelayOptions<T> {
    * queued for that peer alone when its worker starts (it joined, or came
    * back after it was dropped with its queue). At most `capacity` items are
    * taken, so a large pool costs one queue, not the whole pool; nothing by
-   * default.
+   * default. The transaction relay passes the pending pool, so what was
+   * accepted while the authority was away still reaches it.
    */
   backlog?: (peer: string) => Iterable<T>;
 }
 
 /** Options of {@link Relay.push}. */
 export interface RelayPushOptions {
-  /** A peer not to send the item to, such as the one it came from. */
+  /**
+   * A peer not to send the item to, such as the one it came from (a bcn
+   * sender names itself in {@link RELAY_ORIGIN_HEADER}; a reference node
+   * does not, so its items go to every peer).
+   */
   except?: string;
   /**
    * The only peer to send the item to (such as the authority, offered a
@@ -346,7 +318,12 @@ class PeerWorker<T> {
 
 /**
  * Relays items to a changing set of peers, one worker with a bounded queue
- * per peer, sending in short client streams (see the module documentation).
+ * per peer. {@link Relay.push} never waits: a full queue drops its oldest
+ * item. A worker sends at most `batchSize` queued items a stream and awaits
+ * the response; a failed batch goes back to the head of its queue and is
+ * sent again after a backoff. So delivery is at least once (receivers drop
+ * what they know), and items are lost only to a full queue, a peer that
+ * leaves, or {@link Relay.close}.
  *
  * @example
  * ```ts

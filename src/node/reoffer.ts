@@ -1,18 +1,11 @@
 /**
- * Offers old pending transactions to the authority again.
- *
- * A transaction reaches the authority by relay once, when it is accepted. If
- * the authority was unreachable then (paused, restarting, its pool full),
- * the transaction stays pending here for ever, and every later nonce of its
- * sender waits behind it. A peer that (re)joins gets the pending pool from
- * the relay's backlog, but a paused authority may never leave the peer set.
- * So each period a regular node offers its seed (the node it joined through,
- * the authority or a node nearer to it, which does the same) the pending
- * transactions that have waited for {@link REOFFER_AFTER_PERIODS} periods,
- * each again after twice as long as the time before, at most
- * {@link REOFFER_MAX_PER_ROUND} a round: a pool of 10,000 that the authority
- * keeps refusing costs a trickle, not 10,000 transactions a period.
- * Receivers drop transactions they know.
+ * Offers old pending transactions to the authority again. A transaction
+ * reaches the authority by relay once, when accepted; if the authority was
+ * unreachable then (paused, restarting, its pool full) and never left the
+ * peer set (so the relay's backlog never went to it), the transaction would
+ * stay pending for ever, every later nonce of its sender behind it. So each
+ * period a regular node offers its seed (the authority, or a node nearer to
+ * it that does the same) what has waited too long, a trickle at a time.
  *
  * @module
  */
@@ -57,9 +50,11 @@ export interface ReofferOptions {
 }
 
 /**
- * Decides which pending transactions are offered again, and when (see the
- * module documentation). It remembers only the transactions it was last
- * shown, so its memory is bounded by the pending pool's.
+ * Decides which pending transactions are offered again, and when: first
+ * after {@link REOFFER_AFTER_PERIODS} periods, then each time after twice
+ * the wait before, up to {@link REOFFER_MAX_WAIT_PERIODS}. It remembers only
+ * the transactions it was last shown, so its memory is bounded by the
+ * pending pool's.
  *
  * @example
  * ```ts

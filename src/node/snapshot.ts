@@ -1,23 +1,9 @@
 /**
- * Snapshots of confirmed state, so a restart replays only the blocks after
- * the last one, not the whole store.
- *
- * `snapshot.json` sits beside `block.store` (the reference node ignores
- * files it does not know there). It is one line of canonical JSON:
- *
- * ```
- * {"version":1,"genesis":HASH,"number":N,"hash":HASH,"length":BYTES,
- *  "balances":[[ADDRESS,AMOUNT],...],"nonces":[[ADDRESS,NONCE],...],
- *  "checksum":HASH}
- * ```
- *
- * `number` and `hash` name the last block the state includes, `length` is
- * the size of `block.store` up to and including that block's line, and
- * `checksum` is the Keccak-256 of the document without its checksum field.
- * It is written atomically (a temporary file renamed over it). On start it
- * is used only when it matches the store: the same genesis, a store at
- * least `length` long whose line ending there is block `number` with that
- * hash. Anything else is a full replay, never a wrong state.
+ * Snapshots of confirmed state in `snapshot.json` beside `block.store`, so a
+ * restart replays only the blocks after the last one. A start uses one only
+ * when it matches the store (the same genesis, and the line ending at
+ * `length` is block `number` with that hash): anything else is a full
+ * replay, never a wrong state. docs/operating.md ("Files") has the format.
  *
  * @module
  */
@@ -70,8 +56,14 @@ function pairs(m: ReadonlyMap<string, bigint>): string {
 }
 
 /**
- * The snapshot document of `state` for a store `length` bytes long
- * (canonical JSON with its checksum).
+ * The snapshot document of `state` for a store `length` bytes long: one line
+ * of canonical JSON, `checksum` the Keccak-256 of the document without it.
+ *
+ * ```
+ * {"version":1,"genesis":HASH,"number":N,"hash":HASH,"length":BYTES,
+ *  "balances":[[ADDRESS,AMOUNT],...],"nonces":[[ADDRESS,NONCE],...],
+ *  "checksum":HASH}
+ * ```
  */
 export function encodeSnapshot(
   state: State,

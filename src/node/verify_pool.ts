@@ -1,12 +1,10 @@
 /**
  * Verification on every core: a pool of Web Workers that decode blocks and
  * transactions and work out their hashes, Merkle roots and signers, and a
- * pipeline that keeps the pool busy ahead of the apply step while handing
- * results back strictly in order, with a bounded look-ahead.
- *
- * What the workers work out is recorded beside each decoded value (see
- * `primeBlock`), so the state applies it with the same checks, the same
- * outcome and the same one-line errors as if it had done all of it itself.
+ * pipeline that keeps the pool busy ahead of the apply step, handing results
+ * back in order with a bounded look-ahead. What the workers work out is
+ * recorded beside each decoded value (`primeBlock`), so the state applies
+ * it with the same checks and one-line errors as if it had done it all.
  *
  * @module
  */
