@@ -104,10 +104,11 @@ export function encodeSigCheckpoint(c: SigCheckpoint): string {
  * @example
  * ```ts
  * import { decodeSigCheckpoint } from "./checkpoint.ts";
+ * import { messageOf } from "../util/errors.ts";
  * try {
  *   decodeSigCheckpoint("{}");
  * } catch (e) {
- *   console.log((e as Error).message); // checkpoint.chain: missing
+ *   console.log(messageOf(e)); // checkpoint.chain: missing
  * }
  * ```
  */

@@ -68,12 +68,13 @@ const ADDRESS_RE = /^[0-9a-f]{64}$/i;
  * @example
  * ```ts
  * import { checkAddress } from "./errors.ts";
+ * import { messageOf } from "../util/errors.ts";
  *
  * checkAddress("AB".repeat(32), "account"); // "abab..."
  * try {
  *   checkAddress("zz", "account");
  * } catch (e) {
- *   console.log((e as Error).message); // account: invalid address "zz": expected 64 hex characters
+ *   console.log(messageOf(e)); // account: invalid address "zz": expected 64 hex characters
  * }
  * ```
  */

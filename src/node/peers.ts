@@ -14,6 +14,7 @@ import type { PeerBook } from "../rpc/node_service.ts";
 import type { PeerReader } from "./state_sync.ts";
 import { isPeerAddress } from "../rpc/peer_address.ts";
 import { sleep } from "../util/sleep.ts";
+import { messageOf } from "../util/errors.ts";
 
 /** How many peers of one PeerDiscover answer are taken. */
 export const MAX_PEERS_PER_ANSWER = 100;
@@ -325,7 +326,7 @@ export class PeerDiscovery implements PeerReader, PeerBook {
       try {
         listener([...peers]);
       } catch (err) {
-        this.#log(`peer listener failed: ${(err as Error)?.message ?? err}`);
+        this.#log(`peer listener failed: ${messageOf(err)}`);
       }
     }
   }
