@@ -126,7 +126,11 @@ export { type KeySource, type Transfer } from "./src/client/sign.ts";
 export { Node, type NodeOptions } from "./src/node/node.ts";
 export type { NodeConfig } from "./src/node/config.ts";
 export type { PeerProtocol } from "./src/rpc/transport.ts";
-export type { Health, NodePhase, NodeStatus } from "./src/node/status.ts";
+export type {
+  Health,
+  NodePhase,
+  NodeStatus,
+} from "./src/node/observe/status.ts";
 export {
   type PeerReader,
   StateSync,

@@ -57,7 +57,7 @@ import { decodeSigBlock } from "../src/chain/block.ts";
 import { newGenesis } from "../src/chain/genesis.ts";
 import { timeNow } from "../src/chain/time.ts";
 import { encodeSigTx, txHash } from "../src/chain/tx.ts";
-import { decodeStatus } from "../src/node/status.ts";
+import { decodeStatus } from "../src/node/observe/status.ts";
 import { createPeerClients, type PeerClients } from "../src/rpc/registry.ts";
 import { PeerTransport } from "../src/rpc/transport.ts";
 import { writeKey } from "../src/store/key_store.ts";

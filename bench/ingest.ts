@@ -26,7 +26,7 @@ import { createPeerClients } from "../src/rpc/registry.ts";
 import { PeerTransport } from "../src/rpc/transport.ts";
 import { writeKey } from "../src/store/key_store.ts";
 import { BlockStore } from "../src/store/block_store.ts";
-import { recoveryRate } from "../src/node/verify_pool.ts";
+import { recoveryRate } from "../src/node/verify/pool.ts";
 import { freePort, startBcn } from "../tests/e2e/helpers.ts";
 import { makeTempDir } from "../tests/support.ts";
 import { cpuSplit, cpuTotal, threadTimes } from "./thread_cpu.ts";

@@ -4,7 +4,7 @@
  * latency histograms), beside the cost of observing one RPC call.
  * `deno task bench` (compare within one run: the machine is shared).
  */
-import { Metrics, RPC_BUCKETS } from "../src/node/metrics.ts";
+import { Metrics, RPC_BUCKETS } from "../src/node/observe/metrics.ts";
 import { Registry } from "../src/util/prometheus.ts";
 
 const metrics = new Metrics({ version: "0.1.0", chain: "bench" });

@@ -42,7 +42,7 @@ import { merkleRoot } from "../src/chain/merkle.ts";
 import { type SigTx, txHash } from "../src/chain/tx.ts";
 import { writeKey } from "../src/store/key_store.ts";
 import { BLOCKS_FILE, BlockStore } from "../src/store/block_store.ts";
-import { recoveryRate } from "../src/node/verify_pool.ts";
+import { recoveryRate } from "../src/node/verify/pool.ts";
 import {
   type BcnProcess,
   freePort,

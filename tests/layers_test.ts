@@ -1,9 +1,11 @@
 /**
  * The layers of `src/`, top to bottom: `main.ts`, then cli -> client -> node
- * -> rpc -> http (and explorer beside it) -> store -> chain -> util. A module may import from its own layer and
+ * -> node's wings (verify/, observe/) -> rpc -> http (and explorer beside
+ * it) -> store -> chain -> util. A module may import from its own layer and
  * the ones below, never from one above (`src/rpc/gen/` is generated code,
  * inside rpc). So bcn's own HTTP knows nothing of the Connect services, the
- * node or the CLI, and the general helpers in util/ nothing of the chain.
+ * node's verification pool and observability nothing of its lifecycle, and
+ * the general helpers in util/ nothing of the chain.
  */
 import { assertEquals } from "./assert.ts";
 import { dirname, join, normalize, relative } from "node:path";
@@ -20,17 +22,24 @@ const RANKS: Readonly<Record<string, number>> = {
   // The block explorer: fixed browser files and their HTTP routes.
   explorer: 3,
   rpc: 4,
-  node: 5,
-  client: 6,
-  cli: 7,
+  // The node's wings: the verification pool and observability (status,
+  // health, metrics), which its lifecycle modules use.
+  "node/verify": 5,
+  "node/observe": 5,
+  node: 6,
+  client: 7,
+  cli: 8,
 };
 /** `main.ts` (and anything else at the top of src/) sits above every layer. */
-const TOP = 8;
+const TOP = 9;
 
-/** The layer rank of a path relative to src/, e.g. `rpc/tx.ts` -> 4. */
+/**
+ * The layer rank of a path relative to src/, e.g. `rpc/tx.ts` -> 4; a
+ * wing (`node/verify/pool.ts`) ranks as its folder.
+ */
 function rankOf(path: string): number {
-  const first = path.split(/[\\/]/)[0];
-  return RANKS[first] ?? TOP;
+  const [first, second] = path.split(/[\\/]/);
+  return RANKS[`${first}/${second}`] ?? RANKS[first] ?? TOP;
 }
 
 /**
@@ -126,6 +135,15 @@ Deno.test("the layer check sees an upward import, and only that", () => {
   assertEquals(upwardImports("node/x.ts", 'import "../../mod.ts";'), [
     "node/x.ts -> ../mod.ts",
   ]);
+  // A wing sits below its layer's top, not beside it.
+  assertEquals(
+    upwardImports("node/observe/monitor.ts", 'import "../ledger.ts";'),
+    ["node/observe/monitor.ts -> node/ledger.ts"],
+  );
+  assertEquals(
+    upwardImports("node/ledger.ts", 'import "./verify/pool.ts";'),
+    [],
+  );
 });
 
 Deno.test("no module of src/ imports from a layer above it", async () => {

@@ -1,11 +1,11 @@
 /**
  * The text `bcn node status` prints: the node's status (its wire format is
- * `node/status.ts`) as one fact per line.
+ * `node/observe/status.ts`) as one fact per line.
  *
  * @module
  */
 import { formatTime } from "../chain/time.ts";
-import type { NodeStatus } from "../node/status.ts";
+import type { NodeStatus } from "../node/observe/status.ts";
 
 /**
  * The status as `bcn node status` prints it: one fact per line.
@@ -13,7 +13,7 @@ import type { NodeStatus } from "../node/status.ts";
  * @example
  * ```ts
  * import { formatStatus } from "./status_format.ts";
- * import { decodeStatus } from "../node/status.ts";
+ * import { decodeStatus } from "../node/observe/status.ts";
  *
  * const res = await fetch("http://127.0.0.1:1122/status");
  * console.log(formatStatus(decodeStatus(await res.text())));

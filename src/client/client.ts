@@ -19,7 +19,7 @@ import {
 } from "../chain/merkle.ts";
 import { decodeSearchTx, type SearchTx } from "../chain/search_tx.ts";
 import { decodeSigTx, encodeSigTx, type SigTx } from "../chain/tx.ts";
-import type { NodeStatus } from "../node/status.ts";
+import type { NodeStatus } from "../node/observe/status.ts";
 import { splitHostPort } from "../rpc/peer_address.ts";
 import { createPeerClients, type PeerClients } from "../rpc/registry.ts";
 import { TX_STATUS_HEADER } from "../rpc/tx_service.ts";

@@ -37,4 +37,4 @@ export {
   type Transfer,
 } from "./sign.ts";
 export { STATUS_TIMEOUT_MS } from "./status.ts";
-export type { Health, NodePhase, NodeStatus } from "../node/status.ts";
+export type { Health, NodePhase, NodeStatus } from "../node/observe/status.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { decodeStatus, type NodeStatus } from "../node/status.ts";
+import { decodeStatus, type NodeStatus } from "../node/observe/status.ts";
 import { splitHostPort } from "../rpc/peer_address.ts";
 import { firstLine, messageOf } from "../util/errors.ts";
 import { NodeError } from "./errors.ts";

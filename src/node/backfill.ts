@@ -33,7 +33,7 @@ import type { BlockStore } from "../store/block_store.ts";
 import { messageOf } from "../util/errors.ts";
 import { sleep } from "../util/sleep.ts";
 import type { PeerReader, SyncSource } from "./state_sync.ts";
-import { verifiedBlocks, type VerifyPool } from "./verify_pool.ts";
+import { verifiedBlocks, type VerifyPool } from "./verify/pool.ts";
 import { decodeUtf8, encodeUtf8 } from "../util/utf8.ts";
 
 /** The backfill marker's name inside the block-store directory. */

@@ -26,7 +26,7 @@ import type { TxLedger } from "../rpc/tx_service.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import { SyncError } from "./sync_error.ts";
 import { writeSnapshot } from "./snapshot.ts";
-import type { VerifyPool } from "./verify_pool.ts";
+import type { VerifyPool } from "./verify/pool.ts";
 
 /** What happened to a block offered to {@link Ledger.receiveBlock}. */
 export type BlockOutcome = "applied" | "known" | "ahead" | "rejected";

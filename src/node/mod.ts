@@ -64,7 +64,7 @@ export {
   healthOf,
   type NodePhase,
   type NodeStatus,
-} from "./status.ts";
+} from "./observe/status.ts";
 export {
   type Checked,
   type PipelineOptions,
@@ -72,7 +72,7 @@ export {
   verifiedBlocks,
   VerifyPool,
   type VerifyPoolOptions,
-} from "./verify_pool.ts";
+} from "./verify/pool.ts";
 export type { AccountLedger } from "../rpc/account_service.ts";
 export type { BlockLedger } from "../rpc/block_service.ts";
 export type { TxLedger } from "../rpc/tx_service.ts";

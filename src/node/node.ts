@@ -57,7 +57,7 @@ import {
   readBackfillMarker,
   writeBackfillMarker,
 } from "./backfill.ts";
-import { verifiedBlocks } from "./verify_pool.ts";
+import { verifiedBlocks } from "./verify/pool.ts";
 import { SyncError } from "./sync_error.ts";
 import { join } from "node:path";
 import { ALLOW_KEYS_FLAG, KeyAccess } from "../rpc/key_access.ts";
@@ -75,16 +75,20 @@ import { advertisedAddress, type NodeConfig, periodOf } from "./config.ts";
 import { splitHostPort } from "../rpc/peer_address.ts";
 import { EventBus } from "./events.ts";
 import { Ledger } from "./ledger.ts";
-import { NodeMonitor } from "./monitor.ts";
-import { PeerDiscovery } from "./peers.ts";
+import { NodeMonitor } from "./observe/monitor.ts";
+import {
+  DEFAULT_DISCOVER_TIMEOUT_MS,
+  DEFAULT_MAX_FAILURES,
+  PeerDiscovery,
+} from "./peers.ts";
 import { runProposer } from "./proposer.ts";
 import { REOFFER_MAX_PER_ROUND, runReoffer } from "./reoffer.ts";
 import { openBlockStream, openTxStream, Relay } from "./relay.ts";
 import { checkStartInputs } from "./genesis_setup.ts";
-import { peerSyncSource, StateSync } from "./state_sync.ts";
-import { VerifyPool } from "./verify_pool.ts";
+import { countedSource, peerSyncSource, StateSync } from "./state_sync.ts";
+import { VerifyPool } from "./verify/pool.ts";
 import { SNAPSHOT_EVERY } from "./snapshot.ts";
-import type { Health, NodeStatus } from "./status.ts";
+import type { Health, NodeStatus } from "./observe/status.ts";
 import { explorerRoutes } from "../explorer/routes.ts";
 
 /** The hosts of `host:port` peer addresses (IPv6 without brackets). */
@@ -230,6 +234,10 @@ export class Node {
     this.#monitor = new NodeMonitor({
       config,
       events: this.events,
+      discovery: {
+        timeoutMs: DEFAULT_DISCOVER_TIMEOUT_MS,
+        maxFailures: DEFAULT_MAX_FAILURES,
+      },
       periodMs,
       addr: () => this.addr,
       ledger: () => this.#ledger,
@@ -317,7 +325,10 @@ export class Node {
       ],
     };
     const monitor = this.#monitor;
-    const source = monitor.countingSource(peerSyncSource(this.#registry));
+    const source = countedSource(peerSyncSource(this.#registry), {
+      onStream: (from) => monitor.syncStream(from),
+      onBlock: () => monitor.metrics.onSyncBlock(),
+    });
     // A bad flag is reported as such, not as a busy port.
     await checkStartInputs(cfg);
     signal.throwIfAborted();

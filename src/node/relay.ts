@@ -13,6 +13,7 @@ import type { PeerRegistry } from "../rpc/registry.ts";
 import { RELAY_ORIGIN_HEADER } from "../rpc/relay_origin.ts";
 import { messageOf } from "../util/errors.ts";
 import { sleep } from "../util/sleep.ts";
+import type { RelayStats } from "./observe/metrics.ts";
 
 /** Options of {@link openTxStream} and {@link openBlockStream}. */
 export interface RelayStreamOptions {
@@ -95,18 +96,6 @@ export interface RelayPushOptions {
    * transaction again); nothing is queued when it is not a peer now.
    */
   to?: string;
-}
-
-/** Counters of a relay, for tests and logs. */
-export interface RelayStats {
-  /** Items confirmed by the response of their stream. */
-  sent: number;
-  /** Items dropped because a queue was full or its peer left. */
-  dropped: number;
-  /** Streams opened after a failed one. */
-  reconnects: number;
-  /** Items waiting in the queues now. */
-  queued: number;
 }
 
 /** A fixed-capacity FIFO of items. */

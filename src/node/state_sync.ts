@@ -27,9 +27,9 @@ import { sleep } from "../util/sleep.ts";
 import { waitForSeed } from "./seed_wait.ts";
 import { SyncError } from "./sync_error.ts";
 import { Ledger } from "./ledger.ts";
-import { verifiedBlocks, VerifyPool } from "./verify_pool.ts";
+import { verifiedBlocks, VerifyPool } from "./verify/pool.ts";
 import { readSnapshot, SNAPSHOT_EVERY, SNAPSHOT_FILE } from "./snapshot.ts";
-import { Progress } from "./progress.ts";
+import { Progress } from "./observe/progress.ts";
 
 /** Gives the addresses of the peers a node currently knows. */
 export interface PeerReader {
@@ -51,6 +51,46 @@ export interface SyncSource {
     from: bigint,
     signal: AbortSignal,
   ): AsyncIterable<Uint8Array>;
+}
+
+/** What {@link countedSource} reports of the streams it passes on. */
+export interface SourceCounter {
+  /** A block stream from block `from` starts. */
+  onStream(from: bigint): void;
+  /** A stream brought a block (received, not yet verified). */
+  onBlock(): void;
+}
+
+/**
+ * `source` with each block stream's start and every block it brings
+ * reported to `counter` (for the node's phase and its sync metrics).
+ *
+ * @example
+ * ```ts
+ * import { countedSource, type SyncSource } from "./state_sync.ts";
+ *
+ * declare const source: SyncSource;
+ * let blocks = 0;
+ * const counted = countedSource(source, {
+ *   onStream: (from) => console.log(`stream from block ${from}`),
+ *   onBlock: () => blocks++,
+ * });
+ * ```
+ */
+export function countedSource(
+  source: SyncSource,
+  counter: SourceCounter,
+): SyncSource {
+  return {
+    genesis: (peer, signal) => source.genesis(peer, signal),
+    async *blocks(peer, from, signal) {
+      counter.onStream(from);
+      for await (const bytes of source.blocks(peer, from, signal)) {
+        counter.onBlock();
+        yield bytes;
+      }
+    },
+  };
 }
 
 export { SyncError };

@@ -1,7 +1,7 @@
 /** The text `bcn node status` prints. */
 import { assert, assertEquals } from "../assert.ts";
 import { formatStatus } from "../../src/cli/status_format.ts";
-import { STATUS } from "../node/status_fixture.ts";
+import { STATUS } from "../node/observe/status_fixture.ts";
 
 Deno.test("the text status has one fact per line", () => {
   const text = formatStatus({

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { assert, assertEquals } from "../assert.ts";
 import { makeChain } from "../fixtures.ts";
 import { blockBytes, decodeSigBlock } from "../../src/chain/block.ts";
-import { decodeStatus } from "../../src/node/status.ts";
+import { decodeStatus } from "../../src/node/observe/status.ts";
 import { createPeerClients } from "../../src/rpc/registry.ts";
 import { PeerTransport } from "../../src/rpc/transport.ts";
 import { freePort, poll, runBcn, startBcn, withTempDir } from "./helpers.ts";

@@ -6,7 +6,10 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals } from "../assert.ts";
-import { decodeStatus, type NodeStatus } from "../../src/node/status.ts";
+import {
+  decodeStatus,
+  type NodeStatus,
+} from "../../src/node/observe/status.ts";
 import { canBind } from "../rpc/harness.ts";
 import {
   type BcnProcess,

@@ -14,7 +14,10 @@ import {
   Http2SessionManager,
 } from "@connectrpc/connect-node";
 import { decodeSigGenesis, genesisHash } from "../../src/chain/genesis.ts";
-import { decodeStatus, type NodeStatus } from "../../src/node/status.ts";
+import {
+  decodeStatus,
+  type NodeStatus,
+} from "../../src/node/observe/status.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { parseExposition } from "../node/exposition.ts";

@@ -15,7 +15,10 @@ import { Tx } from "../../src/rpc/gen/tx_pb.ts";
 import { decodeUtf8 } from "../../src/util/utf8.ts";
 import { decodeSearchTx, type SearchTx } from "../../src/chain/search_tx.ts";
 import { txHash } from "../../src/chain/tx.ts";
-import { decodeStatus, type NodeStatus } from "../../src/node/status.ts";
+import {
+  decodeStatus,
+  type NodeStatus,
+} from "../../src/node/observe/status.ts";
 import { assert, assertEquals } from "../assert.ts";
 import {
   type BcnProcess,

@@ -16,7 +16,10 @@ import { assert } from "../assert.ts";
 import { decodeSigGenesis } from "../../src/chain/genesis.ts";
 import { timeNow } from "../../src/chain/time.ts";
 import { encodeSigTx } from "../../src/chain/tx.ts";
-import { decodeStatus, type NodeStatus } from "../../src/node/status.ts";
+import {
+  decodeStatus,
+  type NodeStatus,
+} from "../../src/node/observe/status.ts";
 import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { readKey } from "../../src/store/key_store.ts";
 import {

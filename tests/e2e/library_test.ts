@@ -100,7 +100,7 @@ Deno.test("a library program syncs with permissions scoped to its stores and its
       assertEquals(serial.code, 0, serial.stderr);
       assertEquals(serial.stdout, ok.stdout);
       assert(
-        /^no read access to \S*verify_worker\.ts: verifying on the main thread\n$/
+        /^no read access to \S*verify[\\/]worker\.ts: verifying on the main thread\n$/
           .test(serial.stderr),
         serial.stderr,
       );

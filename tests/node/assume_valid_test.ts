@@ -9,7 +9,7 @@ import {
 import { merkleRoot } from "../../src/chain/merkle.ts";
 import { State, StateError } from "../../src/chain/state.ts";
 import { txHash } from "../../src/chain/tx.ts";
-import { verifiedBlocks, VerifyPool } from "../../src/node/verify_pool.ts";
+import { verifiedBlocks, VerifyPool } from "../../src/node/verify/pool.ts";
 
 const encoder = new TextEncoder();
 

@@ -4,7 +4,7 @@ import {
   encodeStatus,
   healthOf,
   type NodeStatus,
-} from "../../src/node/status.ts";
+} from "../../src/node/observe/status.ts";
 import { parseTime } from "../../src/chain/time.ts";
 import { formatStatus } from "../../src/cli/status_format.ts";
 

@@ -10,7 +10,7 @@ import { type Event, EventType } from "../../src/chain/event.ts";
 import { timeNow } from "../../src/chain/time.ts";
 import { State, StateError } from "../../src/chain/state.ts";
 import { type SigTx, txHash } from "../../src/chain/tx.ts";
-import { VerifyPool } from "../../src/node/verify_pool.ts";
+import { VerifyPool } from "../../src/node/verify/pool.ts";
 import { Ledger } from "../../src/node/ledger.ts";
 import { runProposer } from "../../src/node/proposer.ts";
 import { BlockStore } from "../../src/store/block_store.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { encodeUtf8 } from "../util/utf8.ts";
+import { encodeUtf8 } from "../../util/utf8.ts";
 
 /** Options of {@link Progress}. */
 export interface ProgressOptions {

@@ -1,6 +1,6 @@
 /**
- * The body of a verification worker (see `verify_pool.ts`): runs
- * `handleRequest` of `verify_work.ts` on its own thread, so the main thread
+ * The body of a verification worker (see `pool.ts`): runs
+ * `handleRequest` of `work.ts` on its own thread, so the main thread
  * only applies blocks and transactions in order.
  *
  * @module
@@ -9,7 +9,7 @@ import {
   handleRequest,
   type WorkerRequest,
   type WorkerResponse,
-} from "./verify_work.ts";
+} from "./work.ts";
 
 /** The worker side of `postMessage`, without the DOM's types. */
 interface WorkerScope {

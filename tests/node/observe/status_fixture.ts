@@ -1,6 +1,6 @@
 /** A node status with every field set, for the status tests. */
-import { parseTime } from "../../src/chain/time.ts";
-import type { NodeStatus } from "../../src/node/status.ts";
+import { parseTime } from "../../../src/chain/time.ts";
+import type { NodeStatus } from "../../../src/node/observe/status.ts";
 
 /** The status of an authority at the highest block number. */
 export const STATUS: NodeStatus = {

@@ -2,13 +2,13 @@
  * What a verification worker does, as plain functions: the messages between
  * the pool and its workers, and the work itself (decode blocks and
  * transactions, work out their hashes, Merkle roots and recovered signers).
- * The worker (`verify_worker.ts`) runs it on its thread; the pool runs it
+ * The worker (`worker.ts`) runs it on its thread; the pool runs it
  * on the main thread when a worker cannot start (a program without read
  * access to the worker's module), so verification never stops.
  *
  * @module
  */
-import { Account } from "../chain/account.ts";
+import { Account } from "../../chain/account.ts";
 import {
   blockBytes,
   type BlockFacts,
@@ -18,10 +18,10 @@ import {
   blockSigner,
   decodeSigBlock,
   type SigBlock,
-} from "../chain/block.ts";
-import { recover } from "../chain/crypto.ts";
-import { recoverAddress } from "../chain/signer_cache.ts";
-import { timeNow } from "../chain/time.ts";
+} from "../../chain/block.ts";
+import { recover } from "../../chain/crypto.ts";
+import { recoverAddress } from "../../chain/signer_cache.ts";
+import { timeNow } from "../../chain/time.ts";
 import {
   decodeSigTx,
   type SigTx,
@@ -29,8 +29,8 @@ import {
   type TxFacts,
   txHash,
   txSigner,
-} from "../chain/tx.ts";
-import { messageOf } from "../util/errors.ts";
+} from "../../chain/tx.ts";
+import { messageOf } from "../../util/errors.ts";
 
 /** A decoded block and its facts, or why its bytes do not decode. */
 export type BlockResult = { block: SigBlock; facts: BlockFacts } | {
@@ -174,7 +174,7 @@ function recoverFor(ms: number, known = false): number {
  *
  * @example
  * ```ts
- * import { handleRequest } from "./verify_work.ts";
+ * import { handleRequest } from "./work.ts";
  * const { response } = handleRequest({ id: 1, kind: "recover", ms: 1 });
  * console.log(response.kind); // "recover"
  * ```

@@ -8,14 +8,14 @@
  *
  * @module
  */
-import { primeBlock, type SigBlock } from "../chain/block.ts";
-import { primeTx, type SigTx } from "../chain/tx.ts";
+import { primeBlock, type SigBlock } from "../../chain/block.ts";
+import { primeTx, type SigTx } from "../../chain/tx.ts";
 import {
   handleRequest,
   packItems,
   type WorkerRequest,
   type WorkerResponse,
-} from "./verify_work.ts";
+} from "./work.ts";
 
 /** One item of a checked batch: the value (facts recorded) or an error. */
 export type Checked<T> = { value: T } | { error: string };
@@ -61,7 +61,7 @@ export function defaultWorkers(): number {
  *
  * @example
  * ```ts
- * import { VerifyPool } from "./verify_pool.ts";
+ * import { VerifyPool } from "./pool.ts";
  * const pool = new VerifyPool({ workers: 2 });
  * try {
  *   const [r] = await pool.verifyBlocks([new TextEncoder().encode("{}")]);
@@ -175,7 +175,7 @@ export class VerifyPool {
     if (this.#closed) throw new Error("the verification pool is closed");
     if (this.#slots) return;
     // A static URL, so `deno compile --include` can embed the module.
-    const url = new URL("./verify_worker.ts", import.meta.url);
+    const url = new URL("./worker.ts", import.meta.url);
     // Without read access to a local module a worker cannot start (and
     // Deno prints an uncaught error for each): verify on this thread.
     const readable = url.protocol !== "file:" ||
@@ -313,7 +313,7 @@ export interface PipelineOptions {
  *
  * @example
  * ```ts
- * import { verifiedBlocks, VerifyPool } from "./verify_pool.ts";
+ * import { verifiedBlocks, VerifyPool } from "./pool.ts";
  * async function* lines(): AsyncIterable<Uint8Array> {}
  * const pool = new VerifyPool();
  * try {
@@ -427,7 +427,7 @@ export async function* verifiedBlocks(
  *
  * @example
  * ```ts
- * import { recoveryRate } from "./verify_pool.ts";
+ * import { recoveryRate } from "./pool.ts";
  * const { rate, workers } = await recoveryRate({ seconds: 0.1 });
  * console.log(`${rate.toFixed(0)}/s on ${workers} workers`);
  * ```

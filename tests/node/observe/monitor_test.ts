@@ -4,24 +4,28 @@
  * blocks only), catching up, phases through the sync source, no peers, a
  * stalled chain, an unreachable authority, and the routes' answers.
  */
-import { assert, assertEquals } from "../assert.ts";
-import { makeChain } from "../fixtures.ts";
-import { parseExposition } from "./exposition.ts";
-import { State } from "../../src/chain/state.ts";
-import { EventBus } from "../../src/node/events.ts";
-import type { Ledger } from "../../src/node/ledger.ts";
+import { assert, assertEquals } from "../../assert.ts";
+import { makeChain } from "../../fixtures.ts";
+import { parseExposition } from "../exposition.ts";
+import { State } from "../../../src/chain/state.ts";
+import { EventBus } from "../../../src/node/events.ts";
 import {
-  AUTHORITY_FIRST_CONTACT_ROUNDS,
   HEARD_BLOCK_PERIODS,
   type MonitoredNode,
   NO_PEERS_GRACE_PERIODS,
   NodeMonitor,
   STALL_PERIODS,
-} from "../../src/node/monitor.ts";
-import { DEFAULT_DISCOVER_TIMEOUT_MS } from "../../src/node/peers.ts";
-import type { RelayStats } from "../../src/node/relay.ts";
-import type { SyncSource } from "../../src/node/state_sync.ts";
-import { decodeStatus } from "../../src/node/status.ts";
+} from "../../../src/node/observe/monitor.ts";
+import type { RelayStats } from "../../../src/node/observe/metrics.ts";
+import {
+  DEFAULT_DISCOVER_TIMEOUT_MS,
+  DEFAULT_MAX_FAILURES,
+} from "../../../src/node/peers.ts";
+import {
+  countedSource,
+  type SyncSource,
+} from "../../../src/node/state_sync.ts";
+import { decodeStatus } from "../../../src/node/observe/status.ts";
 
 const chain = makeChain(6, 2);
 const RELAY: RelayStats = { sent: 0, dropped: 0, reconnects: 0, queued: 0 };
@@ -53,14 +57,16 @@ function fake(
       node: "127.0.0.1:1",
       bootstrap,
       seed: bootstrap ? undefined : SEED,
-      keyStoreDir: "k",
-      blockStoreDir: "b",
       chain: "test",
     },
     events: new EventBus(),
+    discovery: {
+      timeoutMs: DEFAULT_DISCOVER_TIMEOUT_MS,
+      maxFailures: DEFAULT_MAX_FAILURES,
+    },
     periodMs: options.periodMs ?? PERIOD_MS,
     addr: () => "127.0.0.1:1",
-    ledger: () => m.ready ? { state } as unknown as Ledger : undefined,
+    ledger: () => m.ready ? { state } : undefined,
     peers: () => m.peers,
     catchingUp: () => m.catchingUp,
     relays: () => ({ tx: RELAY, block: RELAY }),
@@ -81,6 +87,14 @@ function serving(f: Fake, now: () => number): NodeMonitor {
   monitor.serving();
   monitor.peersChanged([SEED, OTHER]);
   return monitor;
+}
+
+/** `source` counted into `monitor`, as the node counts its peers' streams. */
+function counted(monitor: NodeMonitor, source: SyncSource): SyncSource {
+  return countedSource(source, {
+    onStream: (from) => monitor.syncStream(from),
+    onBlock: () => monitor.metrics.onSyncBlock(),
+  });
 }
 
 /** A sync source that yields blocks `from`.. `last` of the test chain. */
@@ -109,7 +123,7 @@ Deno.test("phases: starting, syncing once blocks are asked for, serving, stoppin
   const routes = monitor.httpRoutes();
   assertEquals(routes["/status"]().status, 503);
   assertEquals(routes["/metrics"]().status, 200);
-  const source = monitor.countingSource(chainSource(6));
+  const source = counted(monitor, chainSource(6));
   const it = source.blocks("p", 3n, new AbortController().signal)
     [Symbol.asyncIterator]();
   await it.next();
@@ -139,7 +153,7 @@ Deno.test("blocks a rejected stream read ahead are not heights: no 'peers have b
   const f = fake({ blocks: 3 });
   const c = clock();
   const monitor = new NodeMonitor(f.node, { now: c.now });
-  const source = monitor.countingSource(chainSource(8));
+  const source = counted(monitor, chainSource(8));
   // The sync's pipeline reads blocks 4..8 ahead of applying them, then
   // rejects block 4 and leaves the stream.
   let read = 0;
@@ -374,7 +388,7 @@ Deno.test("authority unreachable: a seed that never answered, after the first ro
   f.set({ ready: true, peers: [OTHER] });
   monitor.serving();
   monitor.peersChanged([OTHER]);
-  const firstMs = AUTHORITY_FIRST_CONTACT_ROUNDS *
+  const firstMs = DEFAULT_MAX_FAILURES *
     (PERIOD_MS + DEFAULT_DISCOVER_TIMEOUT_MS);
   c.advance(firstMs - 1);
   assertEquals(monitor.health(), { ok: true, reason: "ok" });
@@ -397,7 +411,7 @@ Deno.test("the authority is never unreachable, alone or not", () => {
   monitor.serving();
   monitor.peersChanged([OTHER]);
   monitor.peersChanged([]);
-  c.advance(AUTHORITY_FIRST_CONTACT_ROUNDS * 60_000);
+  c.advance(DEFAULT_MAX_FAILURES * 60_000);
   const s = monitor.status();
   assertEquals([s.authorityReachable, s.isAuthority], [true, true]);
   assert(!s.health.reason.includes("authority"), s.health.reason);

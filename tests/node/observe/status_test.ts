@@ -1,14 +1,14 @@
 /**
  * The node status: health decisions, the JSON answer and its decoding.
  */
-import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertThrows } from "../../assert.ts";
 import {
   decodeStatus,
   encodeStatus,
   type HealthInput,
   healthOf,
-} from "../../src/node/status.ts";
-import { formatStatus } from "../../src/cli/status_format.ts";
+} from "../../../src/node/observe/status.ts";
+import { formatStatus } from "../../../src/cli/status_format.ts";
 import { STATUS } from "./status_fixture.ts";
 
 const BASE: HealthInput = {

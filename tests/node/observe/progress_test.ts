@@ -1,5 +1,5 @@
-import { assert, assertEquals } from "../assert.ts";
-import { Progress } from "../../src/node/progress.ts";
+import { assert, assertEquals } from "../../assert.ts";
+import { Progress } from "../../../src/node/observe/progress.ts";
 
 function clock(): { now: () => number; tick: (ms: number) => void } {
   let t = 0;

@@ -8,16 +8,11 @@
  *
  * @module
  */
-import denoJson from "../../deno.json" with { type: "json" };
-import type { HttpRoutes } from "../http/http_routes.ts";
-import type { NodeConfig } from "./config.ts";
-import type { EventBus } from "./events.ts";
-import type { Ledger } from "./ledger.ts";
-import { Metrics, type MetricsSnapshot } from "./metrics.ts";
-import { DEFAULT_DISCOVER_TIMEOUT_MS, DEFAULT_MAX_FAILURES } from "./peers.ts";
-import { EXPOSITION_CONTENT_TYPE } from "../util/prometheus.ts";
-import type { RelayStats } from "./relay.ts";
-import type { SyncSource } from "./state_sync.ts";
+import denoJson from "../../../deno.json" with { type: "json" };
+import type { HttpRoutes } from "../../http/http_routes.ts";
+import type { State } from "../../chain/state.ts";
+import { Metrics, type MetricsSnapshot, type RelayStats } from "./metrics.ts";
+import { EXPOSITION_CONTENT_TYPE } from "../../util/prometheus.ts";
 import {
   type Backfilling,
   encodeStatus,
@@ -63,24 +58,45 @@ export const STALL_PERIODS = 5;
  */
 export const HEARD_BLOCK_PERIODS = 3;
 
-/**
- * How many discovery rounds a regular node gives its seed to answer for the
- * first time before the authority is unreachable: as many as discovery
- * takes to drop a seed that stopped answering, each up to a period plus a
- * call's timeout.
- */
-export const AUTHORITY_FIRST_CONTACT_ROUNDS = DEFAULT_MAX_FAILURES;
+/** What a {@link NodeMonitor} reads of its node's state. */
+export type MonitoredState = Pick<
+  State,
+  | "lastBlock"
+  | "lastNumber"
+  | "lastHash"
+  | "genesis"
+  | "genesisHash"
+  | "pendingCount"
+  | "authority"
+>;
 
 /** What a {@link NodeMonitor} reads of its node. */
 export interface MonitoredNode {
-  /** The node's configuration. */
-  readonly config: NodeConfig;
-  /** The node's event bus (for subscriber counts). */
-  readonly events: EventBus;
+  /** The node's chain, role, address and seed, as configured. */
+  readonly config: {
+    readonly chain: string;
+    readonly bootstrap: boolean;
+    readonly node: string;
+    readonly seed?: string;
+  };
+  /** The node's event subscribers. */
+  readonly events: {
+    readonly subscriberCount: number;
+    readonly slowDisconnects: number;
+  };
+  /**
+   * Peer discovery's call timeout and the failed rounds after which it
+   * drops a peer: a regular node gives its seed as many rounds to answer
+   * for the first time before the authority is unreachable.
+   */
+  readonly discovery: {
+    readonly timeoutMs: number;
+    readonly maxFailures: number;
+  };
   /** The address the node serves on. */
   addr(): string;
   /** The ledger, once the state is ready. */
-  ledger(): Ledger | undefined;
+  ledger(): { readonly state: MonitoredState } | undefined;
   /** Peers that answered discovery. */
   peers(): string[];
   /** Whether a catch-up sync is running. */
@@ -204,28 +220,14 @@ export class NodeMonitor {
   }
 
   /**
-   * `source` with every block it brings counted (`bcn_sync_blocks_total`,
-   * received, not yet verified); its first block stream ends the start's
-   * replay (phase `syncing`). A stream starts after the last applied block,
-   * which is as far as the start's sync is known to be: the blocks a stream
-   * brings are verified and applied behind it, or rejected.
+   * A sync stream from block `from` started: the first ends the start's
+   * replay (phase `syncing`). A stream starts after the last applied
+   * block, which is as far as the start's sync is known to be: the blocks
+   * a stream brings are verified and applied behind it, or rejected.
    */
-  countingSource(source: SyncSource): SyncSource {
-    const started = (from: bigint) => {
-      if (this.#phase === "starting") this.#phase = "syncing";
-      if (from - 1n > this.#syncedTo) this.#syncedTo = from - 1n;
-    };
-    const counted = () => this.metrics.onSyncBlock();
-    return {
-      genesis: (peer, signal) => source.genesis(peer, signal),
-      async *blocks(peer, from, signal) {
-        started(from);
-        for await (const bytes of source.blocks(peer, from, signal)) {
-          counted();
-          yield bytes;
-        }
-      },
-    };
+  syncStream(from: bigint): void {
+    if (this.#phase === "starting") this.#phase = "syncing";
+    if (from - 1n > this.#syncedTo) this.#syncedTo = from - 1n;
   }
 
   /**
@@ -345,8 +347,9 @@ export class NodeMonitor {
   /**
    * Set while a serving regular node does not reach the authority at its
    * seed: from when discovery drops the seed until it answers again, or,
-   * if it never answered since the node served, after
-   * {@link AUTHORITY_FIRST_CONTACT_ROUNDS} rounds.
+   * if it never answered since the node served, after as many discovery
+   * rounds as discovery takes to drop a peer (each up to a period plus a
+   * call's timeout).
    */
   #authorityUnreachable(): AuthorityUnreachable | undefined {
     const seed = this.#seed();
@@ -354,8 +357,8 @@ export class NodeMonitor {
     if (seed === undefined || since === undefined) return undefined;
     if (this.#phase !== "serving") return undefined;
     const forMs = this.#now() - since;
-    const firstContactMs = AUTHORITY_FIRST_CONTACT_ROUNDS *
-      (this.#node.periodMs + DEFAULT_DISCOVER_TIMEOUT_MS);
+    const { maxFailures, timeoutMs } = this.#node.discovery;
+    const firstContactMs = maxFailures * (this.#node.periodMs + timeoutMs);
     if (!this.#seedAnswered && forMs < firstContactMs) return undefined;
     return { node: seed, forMs };
   }

@@ -8,20 +8,32 @@
  * @module
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { codeName } from "../rpc/peer_errors.ts";
-import type { SigBlock } from "../chain/block.ts";
+import { codeName } from "../../rpc/peer_errors.ts";
+import type { SigBlock } from "../../chain/block.ts";
 import type { DescService } from "@bufbuild/protobuf";
-import { Account } from "../rpc/gen/account_pb.ts";
-import { Block } from "../rpc/gen/block_pb.ts";
-import { Node } from "../rpc/gen/node_pb.ts";
-import { Tx } from "../rpc/gen/tx_pb.ts";
-import { Checkpoint } from "../rpc/gen/checkpoint_pb.ts";
+import { Account } from "../../rpc/gen/account_pb.ts";
+import { Block } from "../../rpc/gen/block_pb.ts";
+import { Node } from "../../rpc/gen/node_pb.ts";
+import { Tx } from "../../rpc/gen/tx_pb.ts";
+import { Checkpoint } from "../../rpc/gen/checkpoint_pb.ts";
 import {
   type Counter,
   type Gauge,
   type Histogram,
   Registry,
-} from "../util/prometheus.ts";
+} from "../../util/prometheus.ts";
+
+/** Counters of a relay (a node has a `tx` and a `block` relay). */
+export interface RelayStats {
+  /** Items confirmed by the response of their stream. */
+  sent: number;
+  /** Items dropped because a queue was full or its peer left. */
+  dropped: number;
+  /** Streams opened after a failed one. */
+  reconnects: number;
+  /** Items waiting in the queues now. */
+  queued: number;
+}
 
 /** What the node's collector reports just before every scrape. */
 export interface MetricsSnapshot {
@@ -36,7 +48,7 @@ export interface MetricsSnapshot {
   /** Peers that answered discovery. */
   peers: number;
   /** Relay counters by relay name (`tx`, `block`). */
-  relays: Record<string, { queued: number; dropped: number; sent: number }>;
+  relays: Record<string, Pick<RelayStats, "queued" | "dropped" | "sent">>;
   /** Current event subscribers. */
   subscribers: number;
   /** Subscribers disconnected so far for being too slow. */

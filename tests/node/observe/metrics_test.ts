@@ -6,14 +6,14 @@
  */
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { assert, assertEquals, assertRejects } from "../assert.ts";
-import { Metrics } from "../../src/node/metrics.ts";
-import { Account } from "../../src/rpc/gen/account_pb.ts";
-import { Block } from "../../src/rpc/gen/block_pb.ts";
-import { Node as NodeService } from "../../src/rpc/gen/node_pb.ts";
-import { Tx } from "../../src/rpc/gen/tx_pb.ts";
-import { startServer } from "../../src/rpc/server.ts";
-import { parseExposition } from "./exposition.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
+import { Metrics } from "../../../src/node/observe/metrics.ts";
+import { Account } from "../../../src/rpc/gen/account_pb.ts";
+import { Block } from "../../../src/rpc/gen/block_pb.ts";
+import { Node as NodeService } from "../../../src/rpc/gen/node_pb.ts";
+import { Tx } from "../../../src/rpc/gen/tx_pb.ts";
+import { startServer } from "../../../src/rpc/server.ts";
+import { parseExposition } from "../exposition.ts";
 
 function fresh(): Metrics {
   return new Metrics({ version: "9.9.9", chain: "test" });
@@ -232,7 +232,7 @@ Deno.test("a snapshot without the stall and authority facts exports neither", ()
 Deno.test("the Grafana dashboard asks only for metrics a node exports", async () => {
   const dashboard = JSON.parse(
     await Deno.readTextFile(
-      new URL("../../contrib/grafana/bcn.json", import.meta.url),
+      new URL("../../../contrib/grafana/bcn.json", import.meta.url),
     ),
   );
   const text = fresh().render();

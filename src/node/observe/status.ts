@@ -11,8 +11,8 @@ import {
   Fields,
   type JsonValue,
   parseObject,
-} from "../chain/json.ts";
-import { asTime, formatTime, type Time } from "../chain/time.ts";
+} from "../../chain/json.ts";
+import { asTime, formatTime, type Time } from "../../chain/time.ts";
 
 /** Where a node is in its life. */
 export type NodePhase = "starting" | "syncing" | "serving" | "stopping";

@@ -1,18 +1,18 @@
-import { assert, assertEquals, assertRejects } from "../assert.ts";
-import { makeChain } from "../fixtures.ts";
-import { Account } from "../../src/chain/account.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
+import { makeChain } from "../../fixtures.ts";
+import { Account } from "../../../src/chain/account.ts";
 import {
   blockHash,
   encodeSigBlock,
   type SigBlock,
-} from "../../src/chain/block.ts";
-import { State, StateError } from "../../src/chain/state.ts";
-import { encodeSigTx, txHash } from "../../src/chain/tx.ts";
+} from "../../../src/chain/block.ts";
+import { State, StateError } from "../../../src/chain/state.ts";
+import { encodeSigTx, txHash } from "../../../src/chain/tx.ts";
 import {
   type Checked,
   verifiedBlocks,
   VerifyPool,
-} from "../../src/node/verify_pool.ts";
+} from "../../../src/node/verify/pool.ts";
 
 const encoder = new TextEncoder();
 const line = (b: SigBlock) => encoder.encode(encodeSigBlock(b));
@@ -127,7 +127,7 @@ Deno.test("a bad block in the middle of a window fails at its place, the same wa
     // The same message decoding it here gives.
     let serial = "";
     try {
-      const { decodeSigBlock } = await import("../../src/chain/block.ts");
+      const { decodeSigBlock } = await import("../../../src/chain/block.ts");
       decodeSigBlock(lines[16]);
     } catch (e) {
       serial = (e as Error).message;
@@ -236,7 +236,7 @@ Deno.test({
       assertEquals(txHash(tx.value), txHash(chain.blocks[0].txs[0]));
       assertEquals(logs.length, 1, logs.join("\n"));
       assert(
-        /^no read access to .*verify_worker\.ts: verifying on the main thread$/
+        /^no read access to .*verify[\\/]worker\.ts: verifying on the main thread$/
           .test(logs[0]),
         logs[0],
       );
