@@ -121,7 +121,7 @@ export {
   type SubscribeEventsOptions,
   type TxQuery,
 } from "./src/client/client.ts";
-export { InputError, NodeError } from "./src/client/errors.ts";
+export { InputError, NodeError } from "./src/client/call_errors.ts";
 export { type KeySource, type Transfer } from "./src/client/sign.ts";
 export { Node, type NodeOptions } from "./src/node/node.ts";
 export type { NodeConfig } from "./src/node/config.ts";

@@ -9,7 +9,7 @@
 import { splitHostPort } from "../rpc/peer_address.ts";
 import { messageOf } from "../util/errors.ts";
 import { type PeerClients, PeerRegistry } from "../rpc/registry.ts";
-import { type CodeLabels, nodeError } from "../client/errors.ts";
+import { type CodeLabels, nodeError } from "../client/call_errors.ts";
 import { type Flags, requireString, UsageError } from "./args.ts";
 
 // What is general about calling a node lives in client/; re-exported for the
@@ -21,7 +21,7 @@ export {
   describeRpcError,
   NodeError,
   nodeError,
-} from "../client/errors.ts";
+} from "../client/call_errors.ts";
 export { SEARCH_TIMEOUT_MS } from "../client/client.ts";
 
 /** Options of {@link withNode}. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { Client } from "../client/client.ts";
-import { checkAddress, InputError } from "../client/errors.ts";
+import { checkAddress, InputError } from "../client/call_errors.ts";
 import { UsageError } from "./args.ts";
 
 /**

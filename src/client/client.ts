@@ -32,14 +32,14 @@ import {
   InputError,
   NodeError,
   nodeError,
-} from "./errors.ts";
+} from "./call_errors.ts";
 import {
   checkTransfer,
   type KeySource,
   signTransfer,
   type Transfer,
 } from "./sign.ts";
-import { fetchStatus } from "./status.ts";
+import { fetchStatus } from "./fetch_status.ts";
 
 /**
  * How long a search may run by default before the client gives up on the

@@ -27,7 +27,12 @@ export {
   type SubscribeEventsOptions,
   type TxQuery,
 } from "./client.ts";
-export { checkAddress, checkHash, InputError, NodeError } from "./errors.ts";
+export {
+  checkAddress,
+  checkHash,
+  InputError,
+  NodeError,
+} from "./call_errors.ts";
 /** The RPC status codes of {@link NodeError.code} (Connect's). */
 export { Code } from "@connectrpc/connect";
 export {
@@ -36,5 +41,5 @@ export {
   signTransfer,
   type Transfer,
 } from "./sign.ts";
-export { STATUS_TIMEOUT_MS } from "./status.ts";
+export { STATUS_TIMEOUT_MS } from "./fetch_status.ts";
 export type { Health, NodePhase, NodeStatus } from "../node/observe/status.ts";

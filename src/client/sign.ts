@@ -8,7 +8,7 @@ import { U64_MAX } from "../chain/json.ts";
 import { type Time, timeNow } from "../chain/time.ts";
 import type { SigTx } from "../chain/tx.ts";
 import { readKey } from "../store/key_store.ts";
-import { checkAddress, InputError } from "./errors.ts";
+import { checkAddress, InputError } from "./call_errors.ts";
 
 /** A transfer to sign: who pays whom how much. */
 export interface Transfer {

@@ -7,7 +7,7 @@ import {
 import { blockHash } from "../../src/chain/block.ts";
 import { txHash, verifyTx } from "../../src/chain/tx.ts";
 import { Client, encodeNodeEvent } from "../../src/client/client.ts";
-import { InputError, NodeError } from "../../src/client/errors.ts";
+import { InputError, NodeError } from "../../src/client/call_errors.ts";
 import { signTransfer } from "../../src/client/sign.ts";
 import { writeKey } from "../../src/store/key_store.ts";
 import {

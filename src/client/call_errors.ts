@@ -24,7 +24,7 @@ export class NodeError extends Error {
    * @example
    * ```ts
    * import { Code } from "@connectrpc/connect";
-   * import { NodeError } from "./errors.ts";
+   * import { NodeError } from "./call_errors.ts";
    *
    * const err = new NodeError("node 127.0.0.1:1122: not found", Code.NotFound);
    * console.log(err.message);
@@ -48,7 +48,7 @@ export class InputError extends Error {
    *
    * @example
    * ```ts
-   * import { InputError } from "./errors.ts";
+   * import { InputError } from "./call_errors.ts";
    *
    * throw new InputError('account: invalid address "zz": expected 64 hex characters');
    * ```
@@ -67,7 +67,7 @@ const ADDRESS_RE = /^[0-9a-f]{64}$/i;
  *
  * @example
  * ```ts
- * import { checkAddress } from "./errors.ts";
+ * import { checkAddress } from "./call_errors.ts";
  * import { messageOf } from "../util/errors.ts";
  *
  * checkAddress("AB".repeat(32), "account"); // "abab..."
@@ -96,7 +96,7 @@ export function checkAddress(value: string, what = "address"): string {
  *
  * @example
  * ```ts
- * import { checkHash } from "./errors.ts";
+ * import { checkHash } from "./call_errors.ts";
  *
  * checkHash("CD".repeat(32), "hash"); // "cdcd..."
  * ```
@@ -152,7 +152,7 @@ export const DEFAULT_LABELS: Readonly<Record<Code, string>> = {
  * @example
  * ```ts
  * import { Code, ConnectError } from "@connectrpc/connect";
- * import { describeRpcError } from "./errors.ts";
+ * import { describeRpcError } from "./call_errors.ts";
  *
  * const err = new ConnectError("tx 1f2e: insufficient funds", Code.FailedPrecondition);
  * describeRpcError("127.0.0.1:1122", err, { [Code.FailedPrecondition]: "tx rejected" });
@@ -191,7 +191,7 @@ export function describeRpcError(
  * @example
  * ```ts
  * import { Code, ConnectError } from "@connectrpc/connect";
- * import { nodeError } from "./errors.ts";
+ * import { nodeError } from "./call_errors.ts";
  *
  * const err = nodeError("127.0.0.1:1122", new ConnectError("no such account", Code.NotFound));
  * console.log(err.message); // node 127.0.0.1:1122: not found: no such account
@@ -220,7 +220,7 @@ export function nodeError(
  * @example
  * ```ts
  * import { Code, ConnectError } from "@connectrpc/connect";
- * import { describeNetworkFailure } from "./errors.ts";
+ * import { describeNetworkFailure } from "./call_errors.ts";
  *
  * const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
  * describeNetworkFailure(ConnectError.from(refused)); // "connection refused"

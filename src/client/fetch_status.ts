@@ -7,7 +7,7 @@
 import { decodeStatus, type NodeStatus } from "../node/observe/status.ts";
 import { splitHostPort } from "../rpc/peer_address.ts";
 import { firstLine, messageOf } from "../util/errors.ts";
-import { NodeError } from "./errors.ts";
+import { NodeError } from "./call_errors.ts";
 
 /** How long a status request waits for an answer by default. */
 export const STATUS_TIMEOUT_MS = 10_000;
@@ -29,7 +29,7 @@ export interface FetchStatusOptions {
  *
  * @example
  * ```ts ignore
- * import { fetchStatus } from "./status.ts";
+ * import { fetchStatus } from "./fetch_status.ts";
  *
  * const { status } = await fetchStatus("127.0.0.1:1122");
  * console.log(status.lastBlock.number);
