@@ -6,14 +6,18 @@
  * Accounts are sorted by the byte order of their UTF-8 address (the order
  * of genesis balances, FORMAT.md section 1). Each account is the canonical
  * JSON array `[ADDRESS,BALANCE,NONCE]` (an account without a nonce has
- * nonce 0). The sorted accounts are cut into chunks of
- * {@link STATE_CHUNK_ACCOUNTS} (the last may be shorter, never empty); a
- * chunk's text is the canonical JSON array of its accounts and its hash the
+ * nonce 0). The sorted accounts are cut into chunks, in order: a chunk
+ * takes the next account while it holds fewer than
+ * {@link STATE_CHUNK_ACCOUNTS} and its text would stay within
+ * {@link STATE_CHUNK_BYTES} (its first account it always takes). A chunk's
+ * text is the canonical JSON array of its accounts and its hash the
  * Keccak-256 of that text. The state hash is the Keccak-256 of
  * `{"accounts":COUNT,"chunks":[CHUNK_HASH,...]}`.
  *
  * Chunks let a state travel and be checked in pieces of bounded size,
- * while the hash needs only one 32-byte hash per thousand accounts.
+ * while the hash needs only one 32-byte hash per thousand accounts. The
+ * bound in bytes matters because an address is any string a transaction
+ * named: a few long receivers must not make a chunk too large to travel.
  *
  * @module
  */
@@ -28,8 +32,14 @@ import {
   parseJson,
 } from "./json.ts";
 
-/** Accounts per chunk of the state (the last chunk may hold fewer). */
+/** The most accounts in a chunk of the state. */
 export const STATE_CHUNK_ACCOUNTS = 1000;
+
+/**
+ * The most bytes of UTF-8 text in a chunk of the state, unless the chunk
+ * is one account whose text alone is longer.
+ */
+export const STATE_CHUNK_BYTES = 1024 * 1024;
 
 /** One account of a state. */
 export interface StateAccount {
@@ -83,13 +93,65 @@ export function stateAccounts(state: StateMaps): StateAccount[] {
  * ```
  */
 export function encodeStateChunk(accounts: readonly StateAccount[]): string {
-  return `[${
-    accounts.map((a) =>
-      `[${encodeString(a.address)},${encodeU64(a.balance)},${
-        encodeU64(a.nonce)
-      }]`
-    ).join(",")
+  return `[${accounts.map(encodeAccount).join(",")}]`;
+}
+
+function encodeAccount(a: StateAccount): string {
+  return `[${encodeString(a.address)},${encodeU64(a.balance)},${
+    encodeU64(a.nonce)
   }]`;
+}
+
+/** The length in bytes of `s` encoded as UTF-8 (a lone surrogate: 3). */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    const d = s.charCodeAt(i + 1);
+    if (c >= 0xd800 && c < 0xdc00 && d >= 0xdc00 && d < 0xe000) {
+      n += 2; // a surrogate pair: two UTF-16 units, four bytes
+      i++;
+    } else n += c < 0x800 ? 1 : 2;
+  }
+  return n;
+}
+
+/**
+ * Accounts in canonical order cut into the chunks of the state (see the
+ * module documentation): at most {@link STATE_CHUNK_ACCOUNTS} accounts and
+ * {@link STATE_CHUNK_BYTES} bytes of text each, unless one account alone
+ * is longer.
+ *
+ * @example
+ * ```ts
+ * import { chunkAccounts } from "./state_hash.ts";
+ * const chunks = chunkAccounts([{ address: "a", balance: 1n, nonce: 0n }]);
+ * console.log(chunks.length); // 1
+ * ```
+ */
+export function chunkAccounts(
+  accounts: readonly StateAccount[],
+): StateAccount[][] {
+  const chunks: StateAccount[][] = [];
+  let chunk: StateAccount[] = [];
+  let bytes = 0;
+  for (const a of accounts) {
+    const size = utf8Length(encodeAccount(a));
+    if (
+      chunk.length > 0 &&
+      (chunk.length >= STATE_CHUNK_ACCOUNTS ||
+        bytes + 1 + size > STATE_CHUNK_BYTES)
+    ) {
+      chunks.push(chunk);
+      chunk = [];
+    }
+    // "[" and "]", or a "," before every account but the first.
+    bytes = chunk.length === 0 ? 2 + size : bytes + 1 + size;
+    chunk.push(a);
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
 }
 
 /**
@@ -134,17 +196,18 @@ export function decodeStateChunk(
  * ```
  */
 export function* stateChunks(state: StateMaps): Generator<string> {
-  const accounts = stateAccounts(state);
-  for (let i = 0; i < accounts.length; i += STATE_CHUNK_ACCOUNTS) {
-    yield encodeStateChunk(accounts.slice(i, i + STATE_CHUNK_ACCOUNTS));
+  for (const chunk of chunkAccounts(stateAccounts(state))) {
+    yield encodeStateChunk(chunk);
   }
 }
 
 /**
  * Computes a state hash chunk by chunk, checking as it goes that the
- * chunks are a canonical state: every chunk but the last full, none empty,
- * addresses strictly ascending across chunks. Each violation is a one-line
- * Error. Used both to hash a local state and to check a streamed one.
+ * chunks are a canonical state: cut as {@link chunkAccounts} cuts (every
+ * chunk but the last as full as the bounds allow, none empty, none past
+ * them), addresses strictly ascending across chunks. Each violation is a
+ * one-line Error. Used both to hash a local state and to check a streamed
+ * one.
  *
  * @example
  * ```ts
@@ -158,19 +221,23 @@ export class StateHasher {
   readonly #chunks: string[] = [];
   #accounts = 0;
   #last: string | undefined;
-  #short = false;
+  /** The previous chunk's accounts and bytes, when it was not full. */
+  #short: { accounts: number; bytes: number } | undefined;
 
   /** Adds the next chunk's accounts; returns its canonical text. */
   add(accounts: readonly StateAccount[]): string {
     if (accounts.length === 0) throw new Error("empty state chunk");
-    if (this.#short) {
-      throw new Error(
-        `state chunk after a short one (chunks hold ${STATE_CHUNK_ACCOUNTS} accounts but the last)`,
-      );
-    }
     if (accounts.length > STATE_CHUNK_ACCOUNTS) {
       throw new Error(
         `state chunk of ${accounts.length} accounts, more than ${STATE_CHUNK_ACCOUNTS}`,
+      );
+    }
+    const first = utf8Length(encodeAccount(accounts[0]));
+    if (
+      this.#short && this.#short.bytes + 1 + first <= STATE_CHUNK_BYTES
+    ) {
+      throw new Error(
+        `state chunk after a short one (${this.#short.accounts} accounts, ${this.#short.bytes} bytes: it had room for the next account)`,
       );
     }
     for (const a of accounts) {
@@ -183,8 +250,16 @@ export class StateHasher {
       }
       this.#last = a.address;
     }
-    if (accounts.length < STATE_CHUNK_ACCOUNTS) this.#short = true;
     const text = encodeStateChunk(accounts);
+    const bytes = utf8Length(text);
+    if (accounts.length > 1 && bytes > STATE_CHUNK_BYTES) {
+      throw new Error(
+        `state chunk of ${bytes} bytes, more than ${STATE_CHUNK_BYTES} (only one account may be longer)`,
+      );
+    }
+    this.#short = accounts.length < STATE_CHUNK_ACCOUNTS
+      ? { accounts: accounts.length, bytes }
+      : undefined;
     this.#chunks.push(keccak256Hex(text));
     this.#accounts += accounts.length;
     return text;
@@ -223,9 +298,6 @@ export function stateHash(
   state: StateMaps,
 ): { hash: string; accounts: number } {
   const h = new StateHasher();
-  const accounts = stateAccounts(state);
-  for (let i = 0; i < accounts.length; i += STATE_CHUNK_ACCOUNTS) {
-    h.add(accounts.slice(i, i + STATE_CHUNK_ACCOUNTS));
-  }
+  for (const chunk of chunkAccounts(stateAccounts(state))) h.add(chunk);
   return h.finish();
 }

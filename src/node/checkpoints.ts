@@ -19,7 +19,7 @@ import {
 import { genesisHash, type SigGenesis } from "../chain/genesis.ts";
 import type { State } from "../chain/state.ts";
 import {
-  STATE_CHUNK_ACCOUNTS,
+  chunkAccounts,
   stateAccounts,
   StateHasher,
 } from "../chain/state_hash.ts";
@@ -147,9 +147,8 @@ export class CheckpointKeeper {
     if (block.number % this.#interval !== 0n) return;
     const hasher = new StateHasher();
     const chunks: string[] = [];
-    const accounts = stateAccounts(state.confirmed());
-    for (let i = 0; i < accounts.length; i += STATE_CHUNK_ACCOUNTS) {
-      chunks.push(hasher.add(accounts.slice(i, i + STATE_CHUNK_ACCOUNTS)));
+    for (const chunk of chunkAccounts(stateAccounts(state.confirmed()))) {
+      chunks.push(hasher.add(chunk));
     }
     const { hash, accounts: count } = hasher.finish();
     for (const c of this.#computed.values()) c.chunks = undefined;
