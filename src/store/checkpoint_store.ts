@@ -266,33 +266,44 @@ export class CheckpointStore {
   }
 }
 
-/** The lines of `file` (without their `\n`), closing it when done. */
+/**
+ * The lines of `file` (without their `\n`), closing it when done. A line
+ * longer than a read is gathered in pieces and joined once, so reading it
+ * costs its length, not its length squared.
+ */
 async function* readLines(
   file: Deno.FsFile,
   signal?: AbortSignal,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   try {
     const buf = new Uint8Array(64 * 1024);
-    let carry = new Uint8Array(0);
+    let pieces: Uint8Array[] = [];
+    let held = 0;
     for (;;) {
       signal?.throwIfAborted();
       const n = await file.read(buf);
       if (n === null) return;
-      let data = buf.subarray(0, n);
-      if (carry.length > 0) {
-        const joined = new Uint8Array(carry.length + n);
-        joined.set(carry);
-        joined.set(data, carry.length);
-        data = joined;
-      }
+      const data = buf.subarray(0, n);
       let start = 0;
       for (;;) {
         const nl = data.indexOf(NL, start);
         if (nl < 0) break;
-        yield data.slice(start, nl);
+        const line = new Uint8Array(held + nl - start);
+        let at = 0;
+        for (const p of pieces) {
+          line.set(p, at);
+          at += p.length;
+        }
+        line.set(data.subarray(start, nl), at);
+        pieces = [];
+        held = 0;
+        yield line;
         start = nl + 1;
       }
-      carry = data.slice(start);
+      if (start < n) {
+        pieces.push(data.slice(start));
+        held += n - start;
+      }
     }
   } finally {
     file.close();

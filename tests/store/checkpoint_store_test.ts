@@ -90,3 +90,20 @@ Deno.test("checkpoint store: the state is kept for one checkpoint", async () => 
     assert((await Deno.stat(join(dir, CHECKPOINT_STATE_FILE))).isFile);
   });
 });
+
+Deno.test("checkpoint store: a kept chunk longer than a read comes back whole", async () => {
+  await withTempDir(async (dir) => {
+    const store = await CheckpointStore.open(dir);
+    const c4 = auth.signCheckpoint(record(4n));
+    // Lines across many 64 KiB reads, ending on and beside their edges.
+    const long = `[["${"x".repeat(200_000)}",1,0]]`;
+    const edge = `[["${"y".repeat(65_536 - 12)}",1,0]]`;
+    const lines = [long, '[["z",1,0]]', edge, long];
+    await store.writeState(c4, new TextEncoder().encode("{}"), lines);
+    const kept = await store.readState(c4);
+    assert(kept);
+    const got: string[] = [];
+    for await (const c of kept.chunks) got.push(new TextDecoder().decode(c));
+    assertEquals(got, lines);
+  });
+});
