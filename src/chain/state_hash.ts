@@ -155,9 +155,40 @@ export function chunkAccounts(
 }
 
 /**
+ * How many entries the top-level array of `input` holds, counted up to
+ * `stop + 1` without parsing (commas at depth 1 outside strings): what
+ * bounds the cost of a chunk before it is parsed. Malformed text is left
+ * to the parser.
+ */
+function countEntries(input: string | Uint8Array, stop: number): number {
+  const at = typeof input === "string"
+    ? (i: number) => input.charCodeAt(i)
+    : (i: number) => input[i];
+  let depth = 0;
+  let entries = 0;
+  for (let i = 0; i < input.length; i++) {
+    const c = at(i);
+    if (c === 0x22) { // '"': skip the string, escapes and all
+      for (i++; i < input.length; i++) {
+        const d = at(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b) { // '['
+      if (++depth === 2 && entries === 0) entries = 1;
+    } else if (c === 0x5d) depth--; // ']'
+    else if (c === 0x2c && depth === 1 && ++entries > stop) return entries;
+  }
+  return entries;
+}
+
+/**
  * Decodes a chunk's text; throws a {@link DecodeError} naming the entry
- * that is not `[string, u64, u64]`. Order and size are the caller's to
- * check ({@link StateHasher} does).
+ * that is not `[string, u64, u64]`. Before it parses anything it refuses a
+ * text of more than {@link STATE_CHUNK_ACCOUNTS} accounts, or of more than
+ * {@link STATE_CHUNK_BYTES} bytes in more than one account, so a peer's
+ * chunk costs memory in proportion to what a chunk may be. Order and the
+ * rest of the cut are the caller's to check ({@link StateHasher} does).
  *
  * @example
  * ```ts
@@ -169,6 +200,20 @@ export function decodeStateChunk(
   input: string | Uint8Array,
   path = "chunk",
 ): StateAccount[] {
+  const entries = countEntries(input, STATE_CHUNK_ACCOUNTS);
+  if (entries > STATE_CHUNK_ACCOUNTS) {
+    throw new DecodeError(
+      path,
+      `more than ${STATE_CHUNK_ACCOUNTS} accounts in one chunk`,
+    );
+  }
+  const bytes = typeof input === "string" ? utf8Length(input) : input.length;
+  if (entries > 1 && bytes > STATE_CHUNK_BYTES) {
+    throw new DecodeError(
+      path,
+      `${bytes} bytes in ${entries} accounts, more than ${STATE_CHUNK_BYTES} (only one account may be longer)`,
+    );
+  }
   const v = parseJson(input, path);
   if (!Array.isArray(v)) throw new DecodeError(path, "expected an array");
   return v.map((e, i) => {

@@ -162,6 +162,34 @@ Deno.test("state hasher: refuses chunks cut short or past the bytes", () => {
   );
 });
 
+Deno.test("state chunk: too many accounts or bytes are refused before parsing", () => {
+  // A 16 MiB message of tiny accounts parsed in full took 400 MiB.
+  const many = `[${
+    Array.from({ length: STATE_CHUNK_ACCOUNTS + 1 }, (_, i) => `["a${i}",0,0]`)
+      .join(",")
+  }]`;
+  assertThrows(
+    () => decodeStateChunk(many),
+    DecodeError,
+    "chunk: more than 1000 accounts in one chunk",
+  );
+  assertThrows(
+    () => decodeStateChunk(new TextEncoder().encode(many)),
+    DecodeError,
+    "more than 1000 accounts",
+  );
+  // Commas, brackets and escaped quotes inside an address are not entries.
+  const tricky = String.raw`[["a\"],[,,[",1,0],["b\\",2,0]]`;
+  assertEquals(
+    decodeStateChunk(tricky).map((a) => a.address),
+    ['a"],[,,[', "b\\"],
+  );
+  const wide = `[["${"x".repeat(STATE_CHUNK_BYTES)}",1,0],["y",1,0]]`;
+  assertThrows(() => decodeStateChunk(wide), DecodeError, "in 2 accounts");
+  const one = `[["${"x".repeat(STATE_CHUNK_BYTES)}",1,0]]`;
+  assertEquals(decodeStateChunk(one).length, 1);
+});
+
 Deno.test("state chunk: decoding names the bad entry", () => {
   assertThrows(() => decodeStateChunk("{}"), DecodeError, "expected an array");
   assertThrows(
