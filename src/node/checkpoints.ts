@@ -99,6 +99,14 @@ export class CheckpointKeeper {
     this.#genesisHash = genesisHash(options.genesis);
     this.#authority = options.authority;
     this.#log = options.log;
+    const foreign = this.#store.keepChain(this.#genesisHash);
+    if (foreign > 0) {
+      this.#log(
+        `warning: ${foreign} checkpoints held are of another chain than genesis ${
+          this.#genesisHash.slice(0, 7)
+        }: not served`,
+      );
+    }
     const held = this.#store.newest();
     this.#interval = options.interval ??
       (held?.genesis === this.#genesisHash ? held.interval : undefined) ??

@@ -58,6 +58,7 @@ import {
   writeBackfillMarker,
 } from "./backfill.ts";
 import { verifiedBlocks } from "./verify_pool.ts";
+import { genesisHash } from "../chain/genesis.ts";
 import { SyncError } from "./errors.ts";
 import { join } from "node:path";
 import { ALLOW_KEYS_FLAG, KeyAccess } from "../rpc/key_access.ts";
@@ -660,6 +661,8 @@ export class Node {
       return undefined;
     }
     const genesis = await sync.setUpGenesis();
+    // Another chain's checkpoints left in the directory stand aside.
+    checkpointStore.keepChain(genesisHash(genesis));
     const source = peerCheckpointSource(this.#registry);
     const seed = cfg.seed === undefined ? [] : [cfg.seed];
     const asked = new Set<string>();

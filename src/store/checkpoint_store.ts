@@ -114,6 +114,37 @@ export class CheckpointStore {
   }
 
   /**
+   * Forgets the checkpoints held of another chain than genesis `genesis`
+   * (a directory that once held another chain): they are never served nor
+   * stand in the way of this chain's. Returns how many were forgotten; the
+   * file keeps them (a later line for the same block wins on open).
+   *
+   * @example
+   * ```ts
+   * import { CheckpointStore } from "./checkpoint_store.ts";
+   * const dir = await Deno.makeTempDir();
+   * const store = await CheckpointStore.open(dir);
+   * console.log(store.keepChain("0".repeat(64))); // 0
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  keepChain(genesis: string): number {
+    let forgotten = 0;
+    for (const [n, c] of this.#byNumber) {
+      if (c.genesis === genesis) continue;
+      this.#byNumber.delete(n);
+      forgotten++;
+    }
+    if (this.#newest && this.#newest.genesis !== genesis) {
+      this.#newest = undefined;
+      for (const c of this.#byNumber.values()) {
+        if (!this.#newest || c.number > this.#newest.number) this.#newest = c;
+      }
+    }
+    return forgotten;
+  }
+
+  /**
    * Appends a checkpoint (flushed before it resolves). The same one again
    * does nothing; another one for a block already held is refused.
    */
