@@ -269,6 +269,15 @@ export class CheckpointJoiner {
         throw new SyncError(`${head.blocksPath}: ${messageOf(e)}`);
       }
     }
+    // A node that ran on this directory meanwhile (a reference node, which
+    // knows nothing of the backfill) may have synced block.store past the
+    // head store: blocks the state here lacks would be appended again.
+    const mainLast = await lastNumberOf(store);
+    if (mainLast > state.lastNumber) {
+      throw new Error(
+        `block.store holds blocks up to ${mainLast}, past block ${state.lastNumber} of the checkpoint and head store (another node ran on this directory)`,
+      );
+    }
     sync.adopt(state, head);
     this.#backfill = new Backfill({
       genesis,
@@ -311,12 +320,7 @@ export class CheckpointJoiner {
     try {
       await backfill.run();
       await ledger.switchStore(store, async () => {
-        const size = await store.blocksSize();
-        const last = await store.lineEndingAt(size);
-        const lastNumber = typeof last === "string"
-          ? 0n
-          : decodeSigBlock(last).number;
-        await appendHead(store, joined.head, lastNumber);
+        await appendHead(store, joined.head, await lastNumberOf(store));
         await finishBackfill(dir);
       });
       this.#backfill = undefined;
@@ -354,4 +358,10 @@ export class CheckpointJoiner {
     }
     return undefined;
   }
+}
+
+/** The number of the last block `store` holds; 0 when it holds none. */
+async function lastNumberOf(store: BlockStore): Promise<bigint> {
+  const last = await store.lineEndingAt(await store.blocksSize());
+  return typeof last === "string" ? 0n : decodeSigBlock(last).number;
 }
