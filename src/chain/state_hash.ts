@@ -117,6 +117,20 @@ function utf8Length(s: string): number {
   return n;
 }
 
+/** The bytes of an account's text. */
+function accountBytes(a: StateAccount): number {
+  return utf8Length(encodeAccount(a));
+}
+
+/**
+ * At least the bytes of an account's text: a UTF-16 unit of the address
+ * takes at most 6 bytes (a `\uXXXX` escape); the brackets, quotes, commas
+ * and two u64 numbers at most 46.
+ */
+function accountBound(a: StateAccount): number {
+  return a.address.length * 6 + 46;
+}
+
 /**
  * Accounts in canonical order cut into the chunks of the state (see the
  * module documentation): at most {@link STATE_CHUNK_ACCOUNTS} accounts and
@@ -135,9 +149,20 @@ export function chunkAccounts(
 ): StateAccount[][] {
   const chunks: StateAccount[][] = [];
   let chunk: StateAccount[] = [];
+  // The chunk's bytes: a bound, cheap to work out, until the bound comes
+  // near STATE_CHUNK_BYTES; exact from then on (so each chunk is encoded
+  // at most once more, and ordinary states never are).
   let bytes = 0;
+  let exact = false;
   for (const a of accounts) {
-    const size = utf8Length(encodeAccount(a));
+    let size = exact ? accountBytes(a) : accountBound(a);
+    if (
+      !exact && chunk.length > 0 && bytes + 1 + size > STATE_CHUNK_BYTES
+    ) {
+      bytes = utf8Length(encodeStateChunk(chunk));
+      size = accountBytes(a);
+      exact = true;
+    }
     if (
       chunk.length > 0 &&
       (chunk.length >= STATE_CHUNK_ACCOUNTS ||
@@ -145,6 +170,8 @@ export function chunkAccounts(
     ) {
       chunks.push(chunk);
       chunk = [];
+      if (exact) size = accountBound(a);
+      exact = false;
     }
     // "[" and "]", or a "," before every account but the first.
     bytes = chunk.length === 0 ? 2 + size : bytes + 1 + size;
@@ -277,9 +304,9 @@ export class StateHasher {
         `state chunk of ${accounts.length} accounts, more than ${STATE_CHUNK_ACCOUNTS}`,
       );
     }
-    const first = utf8Length(encodeAccount(accounts[0]));
     if (
-      this.#short && this.#short.bytes + 1 + first <= STATE_CHUNK_BYTES
+      this.#short &&
+      this.#short.bytes + 1 + accountBytes(accounts[0]) <= STATE_CHUNK_BYTES
     ) {
       throw new Error(
         `state chunk after a short one (${this.#short.accounts} accounts, ${this.#short.bytes} bytes: it had room for the next account)`,
@@ -296,15 +323,18 @@ export class StateHasher {
       this.#last = a.address;
     }
     const text = encodeStateChunk(accounts);
-    const bytes = utf8Length(text);
+    // A UTF-16 unit takes at most 3 bytes of UTF-8: most chunks need no
+    // count.
+    const short = accounts.length < STATE_CHUNK_ACCOUNTS;
+    const bytes = short || text.length * 3 > STATE_CHUNK_BYTES
+      ? utf8Length(text)
+      : 0;
     if (accounts.length > 1 && bytes > STATE_CHUNK_BYTES) {
       throw new Error(
         `state chunk of ${bytes} bytes, more than ${STATE_CHUNK_BYTES} (only one account may be longer)`,
       );
     }
-    this.#short = accounts.length < STATE_CHUNK_ACCOUNTS
-      ? { accounts: accounts.length, bytes }
-      : undefined;
+    this.#short = short ? { accounts: accounts.length, bytes } : undefined;
     this.#chunks.push(keccak256Hex(text));
     this.#accounts += accounts.length;
     return text;
