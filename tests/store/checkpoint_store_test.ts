@@ -91,14 +91,15 @@ Deno.test("checkpoint store: the state is kept for one checkpoint", async () => 
   });
 });
 
-Deno.test("checkpoint store: a kept chunk longer than a read comes back whole", async () => {
+Deno.test("checkpoint store: kept chunks longer than a read, past a written piece, come back whole", async () => {
   await withTempDir(async (dir) => {
     const store = await CheckpointStore.open(dir);
     const c4 = auth.signCheckpoint(record(4n));
     // Lines across many 64 KiB reads, ending on and beside their edges.
     const long = `[["${"x".repeat(200_000)}",1,0]]`;
     const edge = `[["${"y".repeat(65_536 - 12)}",1,0]]`;
-    const lines = [long, '[["z",1,0]]', edge, long];
+    // Past 1 MiB in all: written in more than one piece.
+    const lines = [long, '[["z",1,0]]', edge, long, long, long, long, long];
     await store.writeState(c4, new TextEncoder().encode("{}"), lines);
     const kept = await store.readState(c4);
     assert(kept);
