@@ -93,6 +93,7 @@ export class CheckpointStore {
     const warn = options.onWarning ?? ((m: string) => console.warn(m));
     const store = new CheckpointStore(dir);
     await store.#load(warn);
+    await store.#removeStrays(warn);
     return store;
   }
 
@@ -299,6 +300,21 @@ export class CheckpointStore {
       }
       start = nl + 1;
       lineNo++;
+    }
+  }
+
+  // A crash while the state was written leaves its temporary file (as
+  // large as the state): each start removes those of the state file.
+  async #removeStrays(warn: (message: string) => void): Promise<void> {
+    const prefix = `.${CHECKPOINT_STATE_FILE}.tmp-`;
+    try {
+      for await (const entry of Deno.readDir(this.dir)) {
+        if (!entry.isFile || !entry.name.startsWith(prefix)) continue;
+        await Deno.remove(join(this.dir, entry.name));
+        warn(`removed ${entry.name}, left by an interrupted write`);
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
   }
 

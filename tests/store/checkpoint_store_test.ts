@@ -108,3 +108,20 @@ Deno.test("checkpoint store: kept chunks longer than a read, past a written piec
     assertEquals(got, lines);
   });
 });
+
+Deno.test("checkpoint store: a state write's leftover temporary file is removed on open", async () => {
+  await withTempDir(async (dir) => {
+    // What a crash mid-writeState leaves (as large as the state).
+    const stray = join(dir, `.${CHECKPOINT_STATE_FILE}.tmp-1a2b3c4d`);
+    await Deno.writeTextFile(stray, "[".repeat(1000));
+    const other = join(dir, ".genesis.json.tmp-1a2b3c4d");
+    await Deno.writeTextFile(other, "{");
+    const warnings: string[] = [];
+    await CheckpointStore.open(dir, { onWarning: (m) => warnings.push(m) });
+    assertEquals(await Deno.stat(stray).catch(() => undefined), undefined);
+    assert((await Deno.stat(other)).isFile); // not the checkpoint store's
+    assertEquals(warnings, [
+      `removed .${CHECKPOINT_STATE_FILE}.tmp-1a2b3c4d, left by an interrupted write`,
+    ]);
+  });
+});
