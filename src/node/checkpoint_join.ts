@@ -41,7 +41,7 @@ import {
   keptStateSource,
   peerCheckpointSource,
 } from "./checkpoint_sync.ts";
-import type { NodeConfig } from "./config.ts";
+import { advertisedAddress, type NodeConfig } from "./config.ts";
 import { SyncError } from "./errors.ts";
 import type { Ledger } from "./ledger.ts";
 import { peerSyncSource, type StateSync } from "./state_sync.ts";
@@ -96,6 +96,13 @@ export class CheckpointJoiner {
   /** Prepares the joiner of a node; nothing runs until asked. */
   constructor(options: CheckpointJoinerOptions) {
     this.#o = options;
+  }
+
+  // This node, by the address it serves on or the one it names itself by
+  // (peers list the latter).
+  #isSelf(peer: string): boolean {
+    const cfg = this.#o.config;
+    return peer === cfg.node || peer === advertisedAddress(cfg);
   }
 
   /** The backfill under way, if any. */
@@ -179,7 +186,7 @@ export class CheckpointJoiner {
     ) {
       if (asked.has(peer) || asked.size >= MAX_CHECKPOINT_PEERS) continue;
       asked.add(peer);
-      if (peer === cfg.node || this.noService.has(peer)) continue;
+      if (this.#isSelf(peer) || this.noService.has(peer)) continue;
       try {
         const got = await fetchCheckpointState(source, peer, genesis, {
           signal: this.#o.signal,
@@ -224,7 +231,7 @@ export class CheckpointJoiner {
     let known: string[];
     try {
       const res = await this.#o.registry.clients(seed).node.peerDiscover(
-        { Peer: this.#o.config.node },
+        { Peer: advertisedAddress(this.#o.config) },
         {
           signal: AbortSignal.any([this.#o.signal, AbortSignal.timeout(2000)]),
         },
@@ -294,7 +301,7 @@ export class CheckpointJoiner {
           ]),
         ],
       },
-      self: this.#o.config.node,
+      self: advertisedAddress(this.#o.config),
       signal: this.#o.signal,
       log: this.#o.log,
     });
@@ -346,7 +353,7 @@ export class CheckpointJoiner {
    */
   async probe(): Promise<SigCheckpoint | undefined> {
     const seed = this.#o.config.seed;
-    if (seed === undefined || seed === this.#o.config.node) return undefined;
+    if (seed === undefined || this.#isSelf(seed)) return undefined;
     const signal = AbortSignal.any([this.#o.signal, AbortSignal.timeout(2000)]);
     try {
       const source = peerCheckpointSource(this.#o.registry);

@@ -536,7 +536,7 @@ export class Node {
       this.#tasks.push(runCheckpointPoller({
         periodMs: periodOf(cfg),
         peers: syncPeers,
-        self: cfg.node,
+        self: advertisedAddress(cfg),
         source: peerCheckpointSource(this.#registry),
         keeper: checkpoints,
         noService: this.#joiner.noService,
