@@ -129,9 +129,11 @@ export {
   verifyTx,
 } from "./tx.ts";
 export {
+  chunkAccounts,
   decodeStateChunk,
   encodeStateChunk,
   STATE_CHUNK_ACCOUNTS,
+  STATE_CHUNK_BYTES,
   type StateAccount,
   stateAccounts,
   stateChunks,

@@ -6,14 +6,18 @@
  * Accounts are sorted by the byte order of their UTF-8 address (the order
  * of genesis balances, FORMAT.md section 1). Each account is the canonical
  * JSON array `[ADDRESS,BALANCE,NONCE]` (an account without a nonce has
- * nonce 0). The sorted accounts are cut into chunks of
- * {@link STATE_CHUNK_ACCOUNTS} (the last may be shorter, never empty); a
- * chunk's text is the canonical JSON array of its accounts and its hash the
+ * nonce 0). The sorted accounts are cut into chunks, in order: a chunk
+ * takes the next account while it holds fewer than
+ * {@link STATE_CHUNK_ACCOUNTS} and its text would stay within
+ * {@link STATE_CHUNK_BYTES} (its first account it always takes). A chunk's
+ * text is the canonical JSON array of its accounts and its hash the
  * Keccak-256 of that text. The state hash is the Keccak-256 of
  * `{"accounts":COUNT,"chunks":[CHUNK_HASH,...]}`.
  *
  * Chunks let a state travel and be checked in pieces of bounded size,
- * while the hash needs only one 32-byte hash per thousand accounts.
+ * while the hash needs only one 32-byte hash per thousand accounts. The
+ * bound in bytes matters because an address is any string a transaction
+ * named: a few long receivers must not make a chunk too large to travel.
  *
  * @module
  */
@@ -28,8 +32,14 @@ import {
   parseJson,
 } from "./json.ts";
 
-/** Accounts per chunk of the state (the last chunk may hold fewer). */
+/** The most accounts in a chunk of the state. */
 export const STATE_CHUNK_ACCOUNTS = 1000;
+
+/**
+ * The most bytes of UTF-8 text in a chunk of the state, unless the chunk
+ * is one account whose text alone is longer.
+ */
+export const STATE_CHUNK_BYTES = 1024 * 1024;
 
 /** One account of a state. */
 export interface StateAccount {
@@ -83,19 +93,129 @@ export function stateAccounts(state: StateMaps): StateAccount[] {
  * ```
  */
 export function encodeStateChunk(accounts: readonly StateAccount[]): string {
-  return `[${
-    accounts.map((a) =>
-      `[${encodeString(a.address)},${encodeU64(a.balance)},${
-        encodeU64(a.nonce)
-      }]`
-    ).join(",")
+  return `[${accounts.map(encodeAccount).join(",")}]`;
+}
+
+function encodeAccount(a: StateAccount): string {
+  return `[${encodeString(a.address)},${encodeU64(a.balance)},${
+    encodeU64(a.nonce)
   }]`;
+}
+
+/** The length in bytes of `s` encoded as UTF-8 (a lone surrogate: 3). */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    const d = s.charCodeAt(i + 1);
+    if (c >= 0xd800 && c < 0xdc00 && d >= 0xdc00 && d < 0xe000) {
+      n += 2; // a surrogate pair: two UTF-16 units, four bytes
+      i++;
+    } else n += c < 0x800 ? 1 : 2;
+  }
+  return n;
+}
+
+/** The bytes of an account's text. */
+function accountBytes(a: StateAccount): number {
+  return utf8Length(encodeAccount(a));
+}
+
+/**
+ * At least the bytes of an account's text: a UTF-16 unit of the address
+ * takes at most 6 bytes (a `\uXXXX` escape); the brackets, quotes, commas
+ * and two u64 numbers at most 46.
+ */
+function accountBound(a: StateAccount): number {
+  return a.address.length * 6 + 46;
+}
+
+/**
+ * Accounts in canonical order cut into the chunks of the state (see the
+ * module documentation): at most {@link STATE_CHUNK_ACCOUNTS} accounts and
+ * {@link STATE_CHUNK_BYTES} bytes of text each, unless one account alone
+ * is longer.
+ *
+ * @example
+ * ```ts
+ * import { chunkAccounts } from "./state_hash.ts";
+ * const chunks = chunkAccounts([{ address: "a", balance: 1n, nonce: 0n }]);
+ * console.log(chunks.length); // 1
+ * ```
+ */
+export function chunkAccounts(
+  accounts: readonly StateAccount[],
+): StateAccount[][] {
+  const chunks: StateAccount[][] = [];
+  let chunk: StateAccount[] = [];
+  // The chunk's bytes: a bound, cheap to work out, until the bound comes
+  // near STATE_CHUNK_BYTES; exact from then on (so each chunk is encoded
+  // at most once more, and ordinary states never are).
+  let bytes = 0;
+  let exact = false;
+  for (const a of accounts) {
+    let size = exact ? accountBytes(a) : accountBound(a);
+    if (
+      !exact && chunk.length > 0 && bytes + 1 + size > STATE_CHUNK_BYTES
+    ) {
+      bytes = utf8Length(encodeStateChunk(chunk));
+      size = accountBytes(a);
+      exact = true;
+    }
+    if (
+      chunk.length > 0 &&
+      (chunk.length >= STATE_CHUNK_ACCOUNTS ||
+        bytes + 1 + size > STATE_CHUNK_BYTES)
+    ) {
+      chunks.push(chunk);
+      chunk = [];
+      if (exact) size = accountBound(a);
+      exact = false;
+    }
+    // "[" and "]", or a "," before every account but the first.
+    bytes = chunk.length === 0 ? 2 + size : bytes + 1 + size;
+    chunk.push(a);
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/**
+ * How many entries the top-level array of `input` holds, counted up to
+ * `stop + 1` without parsing (commas at depth 1 outside strings): what
+ * bounds the cost of a chunk before it is parsed. Malformed text is left
+ * to the parser.
+ */
+function countEntries(input: string | Uint8Array, stop: number): number {
+  const at = typeof input === "string"
+    ? (i: number) => input.charCodeAt(i)
+    : (i: number) => input[i];
+  let depth = 0;
+  let entries = 0;
+  for (let i = 0; i < input.length; i++) {
+    const c = at(i);
+    if (c === 0x22) { // '"': skip the string, escapes and all
+      for (i++; i < input.length; i++) {
+        const d = at(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b) { // '['
+      if (++depth === 2 && entries === 0) entries = 1;
+    } else if (c === 0x5d) depth--; // ']'
+    else if (c === 0x2c && depth === 1 && ++entries > stop) return entries;
+  }
+  return entries;
 }
 
 /**
  * Decodes a chunk's text; throws a {@link DecodeError} naming the entry
- * that is not `[string, u64, u64]`. Order and size are the caller's to
- * check ({@link StateHasher} does).
+ * that is not `[string, u64, u64]`. Before it parses anything it refuses a
+ * text of more than {@link STATE_CHUNK_ACCOUNTS} accounts, or of more than
+ * {@link STATE_CHUNK_BYTES} bytes in more than one account, so a peer's
+ * chunk costs memory in proportion to what a chunk may be. Order and the
+ * rest of the cut are the caller's to check ({@link StateHasher} does).
  *
  * @example
  * ```ts
@@ -107,6 +227,20 @@ export function decodeStateChunk(
   input: string | Uint8Array,
   path = "chunk",
 ): StateAccount[] {
+  const entries = countEntries(input, STATE_CHUNK_ACCOUNTS);
+  if (entries > STATE_CHUNK_ACCOUNTS) {
+    throw new DecodeError(
+      path,
+      `more than ${STATE_CHUNK_ACCOUNTS} accounts in one chunk`,
+    );
+  }
+  const bytes = typeof input === "string" ? utf8Length(input) : input.length;
+  if (entries > 1 && bytes > STATE_CHUNK_BYTES) {
+    throw new DecodeError(
+      path,
+      `${bytes} bytes in ${entries} accounts, more than ${STATE_CHUNK_BYTES} (only one account may be longer)`,
+    );
+  }
   const v = parseJson(input, path);
   if (!Array.isArray(v)) throw new DecodeError(path, "expected an array");
   return v.map((e, i) => {
@@ -134,17 +268,18 @@ export function decodeStateChunk(
  * ```
  */
 export function* stateChunks(state: StateMaps): Generator<string> {
-  const accounts = stateAccounts(state);
-  for (let i = 0; i < accounts.length; i += STATE_CHUNK_ACCOUNTS) {
-    yield encodeStateChunk(accounts.slice(i, i + STATE_CHUNK_ACCOUNTS));
+  for (const chunk of chunkAccounts(stateAccounts(state))) {
+    yield encodeStateChunk(chunk);
   }
 }
 
 /**
  * Computes a state hash chunk by chunk, checking as it goes that the
- * chunks are a canonical state: every chunk but the last full, none empty,
- * addresses strictly ascending across chunks. Each violation is a one-line
- * Error. Used both to hash a local state and to check a streamed one.
+ * chunks are a canonical state: cut as {@link chunkAccounts} cuts (every
+ * chunk but the last as full as the bounds allow, none empty, none past
+ * them), addresses strictly ascending across chunks. Each violation is a
+ * one-line Error. Used both to hash a local state and to check a streamed
+ * one.
  *
  * @example
  * ```ts
@@ -158,19 +293,23 @@ export class StateHasher {
   readonly #chunks: string[] = [];
   #accounts = 0;
   #last: string | undefined;
-  #short = false;
+  /** The previous chunk's accounts and bytes, when it was not full. */
+  #short: { accounts: number; bytes: number } | undefined;
 
   /** Adds the next chunk's accounts; returns its canonical text. */
   add(accounts: readonly StateAccount[]): string {
     if (accounts.length === 0) throw new Error("empty state chunk");
-    if (this.#short) {
-      throw new Error(
-        `state chunk after a short one (chunks hold ${STATE_CHUNK_ACCOUNTS} accounts but the last)`,
-      );
-    }
     if (accounts.length > STATE_CHUNK_ACCOUNTS) {
       throw new Error(
         `state chunk of ${accounts.length} accounts, more than ${STATE_CHUNK_ACCOUNTS}`,
+      );
+    }
+    if (
+      this.#short &&
+      this.#short.bytes + 1 + accountBytes(accounts[0]) <= STATE_CHUNK_BYTES
+    ) {
+      throw new Error(
+        `state chunk after a short one (${this.#short.accounts} accounts, ${this.#short.bytes} bytes: it had room for the next account)`,
       );
     }
     for (const a of accounts) {
@@ -183,8 +322,19 @@ export class StateHasher {
       }
       this.#last = a.address;
     }
-    if (accounts.length < STATE_CHUNK_ACCOUNTS) this.#short = true;
     const text = encodeStateChunk(accounts);
+    // A UTF-16 unit takes at most 3 bytes of UTF-8: most chunks need no
+    // count.
+    const short = accounts.length < STATE_CHUNK_ACCOUNTS;
+    const bytes = short || text.length * 3 > STATE_CHUNK_BYTES
+      ? utf8Length(text)
+      : 0;
+    if (accounts.length > 1 && bytes > STATE_CHUNK_BYTES) {
+      throw new Error(
+        `state chunk of ${bytes} bytes, more than ${STATE_CHUNK_BYTES} (only one account may be longer)`,
+      );
+    }
+    this.#short = short ? { accounts: accounts.length, bytes } : undefined;
     this.#chunks.push(keccak256Hex(text));
     this.#accounts += accounts.length;
     return text;
@@ -223,9 +373,6 @@ export function stateHash(
   state: StateMaps,
 ): { hash: string; accounts: number } {
   const h = new StateHasher();
-  const accounts = stateAccounts(state);
-  for (let i = 0; i < accounts.length; i += STATE_CHUNK_ACCOUNTS) {
-    h.add(accounts.slice(i, i + STATE_CHUNK_ACCOUNTS));
-  }
+  for (const chunk of chunkAccounts(stateAccounts(state))) h.add(chunk);
   return h.finish();
 }

@@ -32,7 +32,11 @@ import { syncDir, writeFileAtomic } from "../store/atomic_write.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import { messageOf } from "../util/errors.ts";
 import { sleep } from "../util/sleep.ts";
-import type { PeerReader, SyncSource } from "./state_sync.ts";
+import {
+  MAX_HELD_COPIES,
+  type PeerReader,
+  type SyncSource,
+} from "./state_sync.ts";
 import { verifiedBlocks, type VerifyPool } from "./verify/pool.ts";
 import { decodeUtf8, encodeUtf8 } from "../util/utf8.ts";
 
@@ -285,6 +289,10 @@ export class Backfill {
     let group: SigBlock[] = [];
     let groupBytes = 0;
     let groupStart = 0;
+    // Held blocks resent (distinct, and copies): bounded as in a full sync.
+    let repeated = 0n;
+    let repeatedHigh = 0n;
+    let repeats = 0n;
     // One group is written (and flushed to disk) while the next is
     // verified and applied: the disk's flush does not stall the pipeline.
     let writing: Promise<void> = Promise.resolve();
@@ -318,8 +326,20 @@ export class Backfill {
         const next = state.lastNumber + 1n;
         if ("error" in r) throw new Error(`block ${next}: ${r.error}`);
         const block = r.value;
-        // A reference peer resends some held blocks: skipped.
-        if (block.number < next) continue;
+        // A reference peer resends some held blocks: skipped, but not
+        // without end (each costs a verification and moves nothing).
+        if (block.number < next) {
+          if (block.number > repeatedHigh) {
+            repeatedHigh = block.number;
+            repeated++;
+          }
+          if (++repeats > MAX_HELD_COPIES * repeated) {
+            throw new Error(
+              `resent blocks this node holds ${repeats} times (block ${block.number} last), more than ${MAX_HELD_COPIES} copies each`,
+            );
+          }
+          continue;
+        }
         if (block.number !== next) {
           throw new Error(`sent block ${block.number}, expected ${next}`);
         }

@@ -34,6 +34,7 @@ import { decodeStateChunk, StateHasher } from "../chain/state_hash.ts";
 import { Checkpoint as CheckpointService } from "../rpc/gen/checkpoint_pb.ts";
 import type { PeerRegistry } from "../rpc/registry.ts";
 import { describePeerError } from "../rpc/peer_errors.ts";
+import { MAX_MESSAGE_BYTES } from "../rpc/message_limit.ts";
 import { messageOf } from "../util/errors.ts";
 import type { CheckpointKeeper } from "./checkpoints.ts";
 import { sleep } from "../util/sleep.ts";
@@ -185,7 +186,11 @@ export interface CheckpointBounds {
    * full sync).
    */
   maxAccounts?: number;
-  /** The largest message (a block or a chunk), in bytes; 4 MiB by default. */
+  /**
+   * The largest message (a block or a chunk), in bytes; by default the
+   * largest message a node takes (16 MiB): a chunk of one account is as
+   * long as its address, any string a transaction named.
+   */
   maxMessageBytes?: number;
   /** The most bytes the whole answer may carry; 128 MiB by default. */
   maxTotalBytes?: number;
@@ -242,7 +247,7 @@ export async function fetchCheckpointState(
   options: CheckpointBounds & { signal: AbortSignal },
 ): Promise<CheckpointState> {
   const maxAccounts = options.maxAccounts ?? 1_000_000;
-  const maxMessage = options.maxMessageBytes ?? 4 * 1024 * 1024;
+  const maxMessage = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
   const maxTotal = options.maxTotalBytes ?? 128 * 1024 * 1024;
   const timeoutMs = options.timeoutMs ?? 600_000;
   const idleMs = options.idleMs ?? 30_000;

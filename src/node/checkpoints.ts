@@ -19,7 +19,7 @@ import {
 import { genesisHash, type SigGenesis } from "../chain/genesis.ts";
 import type { State } from "../chain/state.ts";
 import {
-  STATE_CHUNK_ACCOUNTS,
+  chunkAccounts,
   stateAccounts,
   StateHasher,
 } from "../chain/state_hash.ts";
@@ -99,6 +99,14 @@ export class CheckpointKeeper {
     this.#genesisHash = genesisHash(options.genesis);
     this.#authority = options.authority;
     this.#log = options.log;
+    const foreign = this.#store.keepChain(this.#genesisHash);
+    if (foreign > 0) {
+      this.#log(
+        `warning: ${foreign} checkpoints held are of another chain than genesis ${
+          this.#genesisHash.slice(0, 7)
+        }: not served`,
+      );
+    }
     const held = this.#store.newest();
     this.#interval = options.interval ??
       (held?.genesis === this.#genesisHash ? held.interval : undefined) ??
@@ -147,9 +155,8 @@ export class CheckpointKeeper {
     if (block.number % this.#interval !== 0n) return;
     const hasher = new StateHasher();
     const chunks: string[] = [];
-    const accounts = stateAccounts(state.confirmed());
-    for (let i = 0; i < accounts.length; i += STATE_CHUNK_ACCOUNTS) {
-      chunks.push(hasher.add(accounts.slice(i, i + STATE_CHUNK_ACCOUNTS)));
+    for (const chunk of chunkAccounts(stateAccounts(state.confirmed()))) {
+      chunks.push(hasher.add(chunk));
     }
     const { hash, accounts: count } = hasher.finish();
     for (const c of this.#computed.values()) c.chunks = undefined;

@@ -5,13 +5,8 @@
  * @module
  */
 import type { Account } from "../chain/account.ts";
-import {
-  blockBytes,
-  blockHash,
-  decodeSigBlock,
-  type SigBlock,
-} from "../chain/block.ts";
-import { State } from "../chain/state.ts";
+import { blockBytes, blockHash, type SigBlock } from "../chain/block.ts";
+import type { State } from "../chain/state.ts";
 import { type SigTx, txBytes } from "../chain/tx.ts";
 import { accountMethods } from "../rpc/account_service.ts";
 import { AddressList } from "../http/address_list.ts";
@@ -28,38 +23,14 @@ import { Node as NodeService } from "../rpc/gen/node_pb.ts";
 import { Tx } from "../rpc/gen/tx_pb.ts";
 import { Checkpoint as CheckpointService } from "../rpc/gen/checkpoint_pb.ts";
 import { checkpointMethods } from "../rpc/checkpoint_service.ts";
-import {
-  CHECKPOINT_STATE_FILE,
-  CheckpointStore,
-} from "../store/checkpoint_store.ts";
-import {
-  decodeSigCheckpoint,
-  DEFAULT_CHECKPOINT_INTERVAL,
-  type SigCheckpoint,
-} from "../chain/checkpoint.ts";
+import { CheckpointStore } from "../store/checkpoint_store.ts";
+import { DEFAULT_CHECKPOINT_INTERVAL } from "../chain/checkpoint.ts";
 import { CheckpointKeeper } from "./checkpoints.ts";
 import {
-  type CheckpointState,
-  describeCheckpointFailure,
-  fetchCheckpointState,
-  isNotFound,
-  isUnimplemented,
-  keptStateSource,
   peerCheckpointSource,
   runCheckpointPoller,
 } from "./checkpoint_sync.ts";
-import {
-  appendHead,
-  Backfill,
-  BACKFILL_FILE,
-  finishBackfill,
-  HEAD_DIR,
-  readBackfillMarker,
-  writeBackfillMarker,
-} from "./backfill.ts";
-import { verifiedBlocks } from "./verify/pool.ts";
-import { SyncError } from "./sync_error.ts";
-import { join } from "node:path";
+import { CheckpointJoiner } from "./checkpoint_join.ts";
 import { ALLOW_KEYS_FLAG, KeyAccess } from "../rpc/key_access.ts";
 import { PasswordThrottle } from "../rpc/password_throttle.ts";
 import { type RpcServer, startServer } from "../rpc/server.ts";
@@ -102,24 +73,6 @@ function hostsOf(addrs: string[]): Set<string> {
     }
   }
   return hosts;
-}
-
-/** The most peers a joining node asks for a checkpoint. */
-const MAX_CHECKPOINT_PEERS = 8;
-
-/** A node that joined from a checkpoint. */
-interface Joined {
-  /** The state at the checkpoint, with the head store's blocks applied. */
-  state: State;
-  /** Where blocks after the checkpoint go until the backfill is done. */
-  head: BlockStore;
-  /** The checkpoint. */
-  checkpoint: SigCheckpoint;
-}
-
-/** The path of the kept checkpoint state in block-store directory `dir`. */
-function checkpointStoreStatePath(dir: string): string {
-  return join(dir, CHECKPOINT_STATE_FILE);
 }
 
 /** Options of {@link Node}. */
@@ -179,9 +132,7 @@ export class Node {
   #pendingStore: PendingStore | undefined;
   #sync: StateSync | undefined;
   #checkpoints: CheckpointKeeper | undefined;
-  #backfill: Backfill | undefined;
-  /** Peers that answered Unimplemented to the Checkpoint service. */
-  readonly #noCheckpointService = new Set<string>();
+  readonly #joiner: CheckpointJoiner;
   #catchingUp: Promise<void> | undefined;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -231,6 +182,14 @@ export class Node {
         origin: advertisedAddress(config),
       }),
     });
+    this.#joiner = new CheckpointJoiner({
+      config,
+      registry: this.#registry,
+      discovery: this.#discovery,
+      pool: this.#pool,
+      signal: this.#controller.signal,
+      log,
+    });
     this.#monitor = new NodeMonitor({
       config,
       events: this.events,
@@ -243,10 +202,12 @@ export class Node {
       ledger: () => this.#ledger,
       peers: () => this.peers(),
       catchingUp: () => this.#catchingUp !== undefined,
-      backfill: () =>
-        this.#backfill
-          ? { held: this.#backfill.held, checkpoint: this.#backfill.target }
-          : undefined,
+      backfill: () => {
+        const backfill = this.#joiner.backfill;
+        return backfill
+          ? { held: backfill.held, checkpoint: backfill.target }
+          : undefined;
+      },
       relays: () => ({
         tx: this.#txRelay.stats(),
         block: this.#blockRelay.stats(),
@@ -391,7 +352,7 @@ export class Node {
     const interval = cfg.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
     // A regular node learns the chain's interval before it applies blocks,
     // from its seed's newest checkpoint (a reference seed has none).
-    const probed = cfg.bootstrap ? undefined : await this.#probeCheckpoint();
+    const probed = cfg.bootstrap ? undefined : await this.#joiner.probe();
     const keeperOf = (state: State): CheckpointKeeper => {
       if (this.#checkpoints) return this.#checkpoints;
       const keeper = this.#checkpoints = new CheckpointKeeper({
@@ -426,10 +387,10 @@ export class Node {
       // A first start waits for its seed (until stopped), not 3 s.
       waitForSeed: true,
     });
-    // A regular node joins from a checkpoint when it can (see backfill.ts).
+    // A regular node joins from a checkpoint when it can (checkpoint_join.ts).
     const joined = cfg.bootstrap
       ? undefined
-      : await this.#join(sync, store, checkpointStore);
+      : await this.#joiner.join(sync, store, checkpointStore);
     const state = joined?.state ?? await sync.syncState();
     signal.throwIfAborted();
     // The authority key is read before serving, so a wrong password stops
@@ -586,10 +547,10 @@ export class Node {
       this.#tasks.push(runCheckpointPoller({
         periodMs: periodOf(cfg),
         peers: syncPeers,
-        self: cfg.node,
+        self: advertisedAddress(cfg),
         source: peerCheckpointSource(this.#registry),
         keeper: checkpoints,
-        noService: this.#noCheckpointService,
+        noService: this.#joiner.noService,
         signal,
       }));
     }
@@ -601,238 +562,16 @@ export class Node {
       }));
     }
     if (joined) {
-      this.#tasks.push(this.#runBackfill(joined, ledger, store));
+      this.#tasks.push(
+        this.#joiner.runBackfill(joined, ledger, store, (e) => {
+          this.#fatal ??= e;
+          void this.stop();
+        }),
+      );
       // The chain may have gone on since the checkpoint.
       this.#catchUp();
     }
     out(`<=> gRPC ${this.#server.addr}`);
-  }
-
-  /**
-   * Joins from a checkpoint: resumes a backfill under way, or (a new node
-   * in `checkpoint` mode) fetches and verifies a bcn peer's newest
-   * checkpoint and its state. Resolves to the state at the checkpoint
-   * (plus the head store replayed on it), or undefined for a full sync:
-   * no bcn peer offered a checkpoint (each refusal is one line), or the
-   * mode is `full`.
-   */
-  async #join(
-    sync: StateSync,
-    store: BlockStore,
-    checkpointStore: CheckpointStore,
-  ): Promise<Joined | undefined> {
-    const cfg = this.config;
-    const dir = cfg.blockStoreDir;
-    let marker: SigCheckpoint | undefined;
-    try {
-      marker = await readBackfillMarker(dir);
-    } catch (e) {
-      this.#log(
-        `warning: ${BACKFILL_FILE} is damaged (${
-          messageOf(e)
-        }): syncing in full from what block.store holds`,
-      );
-      await finishBackfill(dir);
-    }
-    if (marker) {
-      const genesis = await sync.setUpGenesis();
-      try {
-        const kept = await fetchCheckpointState(
-          keptStateSource(checkpointStore, marker),
-          "(this node's kept state)",
-          genesis,
-          { signal: this.signal },
-        );
-        this.#log(
-          `resuming the backfill to checkpoint ${marker.number}: block.store holds ${await store
-            .blocksSize()} bytes`,
-        );
-        return await this.#fromCheckpoint(sync, store, kept, undefined);
-      } catch (e) {
-        this.signal.throwIfAborted();
-        this.#log(
-          `warning: cannot resume from checkpoint ${marker.number}: ${
-            messageOf(e)
-          }; syncing in full from what block.store holds`,
-        );
-        await finishBackfill(dir);
-        return undefined;
-      }
-    }
-    // Leftovers of a backfill that completed (or never started).
-    await Deno.remove(join(dir, HEAD_DIR), { recursive: true }).catch(() => {});
-    const empty = await store.blocksSize() === 0;
-    const mode = cfg.sync ?? (empty ? "checkpoint" : "full");
-    if (mode !== "checkpoint") return undefined;
-    if (!empty) {
-      this.#log(
-        "--sync checkpoint: block.store already holds blocks; syncing in full from them",
-      );
-      return undefined;
-    }
-    const genesis = await sync.setUpGenesis();
-    const source = peerCheckpointSource(this.#registry);
-    const seed = cfg.seed === undefined ? [] : [cfg.seed];
-    const asked = new Set<string>();
-    for await (
-      const peer of this.#checkpointPeers([...seed, ...this.#discovery.peers()])
-    ) {
-      if (asked.has(peer) || asked.size >= MAX_CHECKPOINT_PEERS) continue;
-      asked.add(peer);
-      if (peer === cfg.node || this.#noCheckpointService.has(peer)) continue;
-      try {
-        const got = await fetchCheckpointState(source, peer, genesis, {
-          signal: this.signal,
-        });
-        // The state first, then the checkpoint, then the marker: a crash
-        // before the marker leaves an empty block.store, joined again.
-        await checkpointStore.writeState(
-          got.checkpoint,
-          blockBytes(got.block),
-          got.chunks,
-        );
-        await checkpointStore.append(got.checkpoint);
-        await writeBackfillMarker(dir, got.checkpoint);
-        this.#log(
-          `joined from checkpoint ${got.checkpoint.number} of peer ${peer} (${got.checkpoint.accounts} accounts); backfilling blocks 1 to ${got.checkpoint.number}`,
-        );
-        return await this.#fromCheckpoint(sync, store, got, peer);
-      } catch (e) {
-        this.signal.throwIfAborted();
-        if (isUnimplemented(e)) {
-          // A reference node: asked nothing more.
-          this.#noCheckpointService.add(peer);
-          continue;
-        }
-        if (isNotFound(e)) continue;
-        this.#log(`warning: ${describeCheckpointFailure(peer, e)}`);
-      }
-    }
-    this.#log("no bcn peer offers a checkpoint: syncing in full");
-    return undefined;
-  }
-
-  /**
-   * The peers to ask for a checkpoint: `first`, then (when none of them
-   * gave one) the peers the seed knows, asked once with PeerDiscover as
-   * discovery would (the seed may be a reference node, its peers not).
-   */
-  async *#checkpointPeers(first: string[]): AsyncGenerator<string> {
-    yield* first;
-    const seed = this.config.seed;
-    if (seed === undefined) return;
-    let known: string[];
-    try {
-      const res = await this.#registry.clients(seed).node.peerDiscover(
-        { Peer: advertisedAddress(this.config) },
-        {
-          signal: AbortSignal.any([this.signal, AbortSignal.timeout(2000)]),
-        },
-      );
-      known = res.Peers;
-    } catch {
-      return;
-    }
-    yield* known.slice(0, MAX_CHECKPOINT_PEERS);
-  }
-
-  // The state at a verified checkpoint, with the head store (blocks
-  // confirmed since) replayed on it.
-  async #fromCheckpoint(
-    sync: StateSync,
-    store: BlockStore,
-    got: CheckpointState,
-    peer: string | undefined,
-  ): Promise<Joined> {
-    const genesis = await sync.setUpGenesis();
-    const state = new State(genesis);
-    state.restore(got.state);
-    const head = await BlockStore.open(
-      join(this.config.blockStoreDir, HEAD_DIR),
-      { onWarning: this.#log },
-    );
-    for await (
-      const r of verifiedBlocks(
-        this.#pool,
-        head.blockLines({
-          signal: this.signal,
-        }),
-      )
-    ) {
-      const next = state.lastNumber + 1n;
-      if ("error" in r) {
-        throw new SyncError(`${head.blocksPath}: block ${next}: ${r.error}`);
-      }
-      try {
-        state.applyBlock(r.value);
-      } catch (e) {
-        throw new SyncError(`${head.blocksPath}: ${messageOf(e)}`);
-      }
-    }
-    sync.adopt(state, head);
-    this.#backfill = new Backfill({
-      genesis,
-      checkpoint: got.checkpoint,
-      checkpointPeer: peer,
-      store,
-      pool: this.#pool,
-      source: peerSyncSource(this.#registry),
-      peers: {
-        peers: () => [
-          ...new Set([
-            ...(this.config.seed ? [this.config.seed] : []),
-            ...this.#discovery.peers(),
-          ]),
-        ],
-      },
-      self: this.config.node,
-      signal: this.signal,
-      log: this.#log,
-    });
-    return { state, head, checkpoint: got.checkpoint };
-  }
-
-  // Backfills block.store, then makes it the node's store: the head
-  // store's blocks are appended to it under the ledger's lock, the marker
-  // goes (the moment block.store is complete), then the head store. A
-  // backfill that does not reproduce the checkpoint stops the node: its
-  // state came from that checkpoint. The next start syncs in full from
-  // the blocks block.store holds.
-  async #runBackfill(
-    joined: Joined,
-    ledger: Ledger,
-    store: BlockStore,
-  ): Promise<void> {
-    const backfill = this.#backfill!;
-    const dir = this.config.blockStoreDir;
-    try {
-      await backfill.run();
-      await ledger.switchStore(store, async () => {
-        const size = await store.blocksSize();
-        const last = await store.lineEndingAt(size);
-        const lastNumber = typeof last === "string"
-          ? 0n
-          : decodeSigBlock(last).number;
-        await appendHead(store, joined.head, lastNumber);
-        await finishBackfill(dir);
-      });
-      this.#backfill = undefined;
-      this.#log(
-        `backfill done: block.store holds every block, 1 to ${ledger.state.lastNumber}`,
-      );
-    } catch (e) {
-      if (this.signal.aborted) return;
-      this.#log(`error: ${messageOf(e)}`);
-      if (!/^backfill: /.test(messageOf(e))) return;
-      // The state this node serves came from a checkpoint its chain does
-      // not reproduce: it must not go on serving it.
-      await finishBackfill(dir).catch(() => {});
-      await Deno.remove(checkpointStoreStatePath(dir)).catch(() => {});
-      this.#fatal ??= new SyncError(
-        `${messageOf(e)}; restart to sync in full`,
-      );
-      void this.stop();
-    }
   }
 
   /**
@@ -914,26 +653,6 @@ export class Node {
       Hash: hash,
     }, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
     for await (const res of stream) return res.Block;
-    return undefined;
-  }
-
-  /**
-   * The seed's newest checkpoint record (not verified: the keeper checks
-   * it once the genesis is known), or undefined when it has none, has no
-   * Checkpoint service or does not answer within 2 s.
-   */
-  async #probeCheckpoint(): Promise<SigCheckpoint | undefined> {
-    const seed = this.config.seed;
-    if (seed === undefined || seed === this.config.node) return undefined;
-    const signal = AbortSignal.any([this.signal, AbortSignal.timeout(2000)]);
-    try {
-      const source = peerCheckpointSource(this.#registry);
-      for await (const m of source.checkpoint(seed, 0n, false, signal)) {
-        return decodeSigCheckpoint(m.checkpoint);
-      }
-    } catch (e) {
-      if (isUnimplemented(e)) this.#noCheckpointService.add(seed);
-    }
     return undefined;
   }
 

@@ -14,7 +14,9 @@ export interface WriteFileAtomicOptions {
 }
 
 /**
- * Writes `data` to `path` atomically: to a temporary file in the same
+ * Writes `data` (bytes, or pieces of bytes written in turn, so a large
+ * file need not be whole in memory) to `path` atomically: to a temporary
+ * file in the same
  * directory (created with `mode`), flushed to disk, then renamed over `path`,
  * and the directory is flushed so the rename itself is durable. A crash at any
  * point leaves either the old file or the new one, plus perhaps a stray
@@ -30,7 +32,7 @@ export interface WriteFileAtomicOptions {
  */
 export async function writeFileAtomic(
   path: string,
-  data: Uint8Array,
+  data: Uint8Array | Iterable<Uint8Array>,
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
   const mode = options.mode ?? 0o600;
@@ -40,7 +42,8 @@ export async function writeFileAtomic(
   const file = await Deno.open(tmp, { write: true, createNew: true, mode });
   try {
     try {
-      await writeAll(file, data);
+      if (data instanceof Uint8Array) await writeAll(file, data);
+      else for (const piece of data) await writeAll(file, piece);
       await file.sync();
     } finally {
       file.close();

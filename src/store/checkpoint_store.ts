@@ -93,6 +93,7 @@ export class CheckpointStore {
     const warn = options.onWarning ?? ((m: string) => console.warn(m));
     const store = new CheckpointStore(dir);
     await store.#load(warn);
+    await store.#removeStrays(warn);
     return store;
   }
 
@@ -111,6 +112,37 @@ export class CheckpointStore {
   /** The checkpoint of the highest block held, if any. */
   newest(): SigCheckpoint | undefined {
     return this.#newest;
+  }
+
+  /**
+   * Forgets the checkpoints held of another chain than genesis `genesis`
+   * (a directory that once held another chain): they are never served nor
+   * stand in the way of this chain's. Returns how many were forgotten; the
+   * file keeps them (a later line for the same block wins on open).
+   *
+   * @example
+   * ```ts
+   * import { CheckpointStore } from "./checkpoint_store.ts";
+   * const dir = await Deno.makeTempDir();
+   * const store = await CheckpointStore.open(dir);
+   * console.log(store.keepChain("0".repeat(64))); // 0
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  keepChain(genesis: string): number {
+    let forgotten = 0;
+    for (const [n, c] of this.#byNumber) {
+      if (c.genesis === genesis) continue;
+      this.#byNumber.delete(n);
+      forgotten++;
+    }
+    if (this.#newest && this.#newest.genesis !== genesis) {
+      this.#newest = undefined;
+      for (const c of this.#byNumber.values()) {
+        if (!this.#newest || c.number > this.#newest.number) this.#newest = c;
+      }
+    }
+    return forgotten;
   }
 
   /**
@@ -160,21 +192,33 @@ export class CheckpointStore {
   /**
    * Replaces the kept state with the state at checkpoint `c`: the bytes of
    * its block (a `block.store` line without the newline) and its chunks in
-   * order (canonical text each), atomically.
+   * order (canonical text each), atomically. Written a piece at a time: a
+   * state of a million accounts (55 MiB) is not copied whole first.
    */
   writeState(
     c: SigCheckpoint,
     block: Uint8Array,
     chunks: readonly string[],
   ): Promise<void> {
-    const head = utf8.encode(encodeSigCheckpoint(c) + "\n");
-    const tail = utf8.encode("\n" + chunks.map((t) => t + "\n").join(""));
-    const body = new Uint8Array(head.length + block.length + tail.length);
-    body.set(head);
-    body.set(block, head.length);
-    body.set(tail, head.length + block.length);
+    function* pieces(): Generator<Uint8Array> {
+      yield utf8.encode(encodeSigCheckpoint(c) + "\n");
+      yield block;
+      yield utf8.encode("\n");
+      let group: string[] = [];
+      let length = 0;
+      for (const t of chunks) {
+        group.push(t, "\n");
+        length += t.length + 1;
+        if (length >= 1024 * 1024) {
+          yield utf8.encode(group.join(""));
+          group = [];
+          length = 0;
+        }
+      }
+      if (group.length > 0) yield utf8.encode(group.join(""));
+    }
     return this.#serialise(() =>
-      writeFileAtomic(this.statePath, body, { mode: 0o600 })
+      writeFileAtomic(this.statePath, pieces(), { mode: 0o600 })
     );
   }
 
@@ -259,6 +303,21 @@ export class CheckpointStore {
     }
   }
 
+  // A crash while the state was written leaves its temporary file (as
+  // large as the state): each start removes those of the state file.
+  async #removeStrays(warn: (message: string) => void): Promise<void> {
+    const prefix = `.${CHECKPOINT_STATE_FILE}.tmp-`;
+    try {
+      for await (const entry of Deno.readDir(this.dir)) {
+        if (!entry.isFile || !entry.name.startsWith(prefix)) continue;
+        await Deno.remove(join(this.dir, entry.name));
+        warn(`removed ${entry.name}, left by an interrupted write`);
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+
   #serialise(task: () => Promise<void>): Promise<void> {
     const run = this.#queue.then(task);
     this.#queue = run.catch(() => {});
@@ -266,33 +325,44 @@ export class CheckpointStore {
   }
 }
 
-/** The lines of `file` (without their `\n`), closing it when done. */
+/**
+ * The lines of `file` (without their `\n`), closing it when done. A line
+ * longer than a read is gathered in pieces and joined once, so reading it
+ * costs its length, not its length squared.
+ */
 async function* readLines(
   file: Deno.FsFile,
   signal?: AbortSignal,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   try {
     const buf = new Uint8Array(64 * 1024);
-    let carry = new Uint8Array(0);
+    let pieces: Uint8Array[] = [];
+    let held = 0;
     for (;;) {
       signal?.throwIfAborted();
       const n = await file.read(buf);
       if (n === null) return;
-      let data = buf.subarray(0, n);
-      if (carry.length > 0) {
-        const joined = new Uint8Array(carry.length + n);
-        joined.set(carry);
-        joined.set(data, carry.length);
-        data = joined;
-      }
+      const data = buf.subarray(0, n);
       let start = 0;
       for (;;) {
         const nl = data.indexOf(NL, start);
         if (nl < 0) break;
-        yield data.slice(start, nl);
+        const line = new Uint8Array(held + nl - start);
+        let at = 0;
+        for (const p of pieces) {
+          line.set(p, at);
+          at += p.length;
+        }
+        line.set(data.subarray(start, nl), at);
+        pieces = [];
+        held = 0;
+        yield line;
         start = nl + 1;
       }
-      carry = data.slice(start);
+      if (start < n) {
+        pieces.push(data.slice(start));
+        held += n - start;
+      }
     }
   } finally {
     file.close();

@@ -5,8 +5,11 @@ import { DecodeError } from "../../src/chain/json.ts";
 import { newGenesis } from "../../src/chain/genesis.ts";
 import { State } from "../../src/chain/state.ts";
 import {
+  chunkAccounts,
   decodeStateChunk,
+  encodeStateChunk,
   STATE_CHUNK_ACCOUNTS,
+  STATE_CHUNK_BYTES,
   stateAccounts,
   stateChunks,
   stateHash,
@@ -112,6 +115,114 @@ Deno.test("state hasher: refuses chunks that are not a canonical state", () => {
     (_, i) => a(`x${String(i).padStart(5, "0")}`),
   );
   assertThrows(() => new StateHasher().add(big), Error, "more than 1000");
+});
+
+Deno.test("state hash: a chunk's text stays within STATE_CHUNK_BYTES, but for one account", () => {
+  // Receivers are any strings: a few long ones must not make a chunk
+  // too large to travel in one message.
+  const long = (c: string, n: number) => c + "x".repeat(n);
+  const balances = new Map<string, bigint>([
+    [long("a", 300_000), 1n],
+    [long("b", 300_000), 1n],
+    [long("c", 300_000), 1n],
+    [long("d", 300_000), 1n],
+    [long("e", 2 * STATE_CHUNK_BYTES), 1n],
+    ["f", 1n],
+  ]);
+  const state = { balances, nonces: new Map<string, bigint>() };
+  const chunks = [...stateChunks(state)];
+  assertEquals(chunks.map((c) => decodeStateChunk(c).length), [3, 1, 1, 1]);
+  for (const c of chunks.slice(0, 2)) {
+    assert(new TextEncoder().encode(c).length <= STATE_CHUNK_BYTES);
+  }
+  const h = new StateHasher();
+  for (const c of chunks) h.add(decodeStateChunk(c));
+  assertEquals(h.finish(), stateHash(state));
+  // Multi-byte text counts in bytes: 400,000 "é" is 800,000 bytes.
+  const wide = chunkAccounts([
+    { address: "é".repeat(400_000), balance: 0n, nonce: 0n },
+    { address: "ê".repeat(400_000), balance: 0n, nonce: 0n },
+  ]);
+  assertEquals(wide.map((c) => c.length), [1, 1]);
+});
+
+Deno.test("state hasher: refuses chunks cut short or past the bytes", () => {
+  const a = (address: string) => ({ address, balance: 1n, nonce: 0n });
+  const short = new StateHasher();
+  short.add([a("a".repeat(600_000))]);
+  // The next account would have fitted in 1 MiB: the cut is not canonical.
+  assertThrows(() => short.add([a("b")]), Error, "after a short one");
+  const fits = new StateHasher();
+  fits.add([a("a".repeat(600_000))]);
+  fits.add([a("b".repeat(600_000))]);
+  assertThrows(
+    () =>
+      new StateHasher().add([a("a".repeat(600_000)), a("b".repeat(600_000))]),
+    Error,
+    `more than ${STATE_CHUNK_BYTES}`,
+  );
+});
+
+Deno.test("state chunk: too many accounts or bytes are refused before parsing", () => {
+  // A 16 MiB message of tiny accounts parsed in full took 400 MiB.
+  const many = `[${
+    Array.from({ length: STATE_CHUNK_ACCOUNTS + 1 }, (_, i) => `["a${i}",0,0]`)
+      .join(",")
+  }]`;
+  assertThrows(
+    () => decodeStateChunk(many),
+    DecodeError,
+    "chunk: more than 1000 accounts in one chunk",
+  );
+  assertThrows(
+    () => decodeStateChunk(new TextEncoder().encode(many)),
+    DecodeError,
+    "more than 1000 accounts",
+  );
+  // Commas, brackets and escaped quotes inside an address are not entries.
+  const tricky = String.raw`[["a\"],[,,[",1,0],["b\\",2,0]]`;
+  assertEquals(
+    decodeStateChunk(tricky).map((a) => a.address),
+    ['a"],[,,[', "b\\"],
+  );
+  const wide = `[["${"x".repeat(STATE_CHUNK_BYTES)}",1,0],["y",1,0]]`;
+  assertThrows(() => decodeStateChunk(wide), DecodeError, "in 2 accounts");
+  const one = `[["${"x".repeat(STATE_CHUNK_BYTES)}",1,0]]`;
+  assertEquals(decodeStateChunk(one).length, 1);
+});
+
+Deno.test("state hash: the cut is the greedy one by exact bytes, whatever the addresses", () => {
+  // The cut works with a cheap bound until near the limit: it must agree
+  // with the plain greedy cut by exact bytes.
+  const enc = new TextEncoder();
+  const size = (a: { address: string; balance: bigint; nonce: bigint }) =>
+    enc.encode(encodeStateChunk([a])).length - 2;
+  let seed = 7;
+  const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+  const accounts = Array.from({ length: 600 }, (_, i) => ({
+    address: String(i).padStart(4, "0") +
+      (random() < 0.5 ? "é" : "\u2028<").repeat(Math.floor(random() * 9000)),
+    balance: BigInt(Math.floor(random() * 1e9)),
+    nonce: 0n,
+  }));
+  const expected: number[] = [];
+  let count = 0;
+  let bytes = 0;
+  for (const a of accounts) {
+    const s = size(a);
+    if (
+      count > 0 &&
+      (count >= STATE_CHUNK_ACCOUNTS || bytes + 1 + s > STATE_CHUNK_BYTES)
+    ) {
+      expected.push(count);
+      count = 0;
+    }
+    bytes = count === 0 ? 2 + s : bytes + 1 + s;
+    count++;
+  }
+  expected.push(count);
+  assert(expected.length > 3);
+  assertEquals(chunkAccounts(accounts).map((c) => c.length), expected);
 });
 
 Deno.test("state chunk: decoding names the bad entry", () => {

@@ -132,3 +132,33 @@ Deno.test("every state a crash during the backfill leaves resumes cleanly", asyn
     }
   });
 });
+
+Deno.test("a backfill whose block.store another node synced past its head store syncs in full", async () => {
+  await withBootstrap(async (tmp, bootPort) => {
+    const dir = join(tmp, "reg");
+    await completes(dir, bootPort);
+    const bs = join(dir, "blockstore");
+    const checkpoint = (await Deno.readTextFile(join(bs, CHECKPOINTS_FILE)))
+      .split("\n").find((l) => l.includes('"number":8,'));
+    assert(checkpoint);
+    // Stopped at block 9 mid-backfill; then a reference node ran on the
+    // directory and synced block.store to block 10.
+    await Deno.writeTextFile(join(bs, BACKFILL_FILE), checkpoint + "\n");
+    await Deno.writeTextFile(join(bs, "block.store"), lines.join(""));
+    await Deno.remove(join(bs, "snapshot.json")).catch(() => {});
+    await Deno.mkdir(join(bs, HEAD_DIR), { recursive: true });
+    await Deno.writeTextFile(join(bs, HEAD_DIR, "block.store"), lines[8]);
+    const stderr = await completes(dir, bootPort);
+    assert(
+      stderr.includes(
+        "warning: cannot resume from checkpoint 8: block.store holds blocks up to 10, past block 9",
+      ),
+      stderr,
+    );
+    // Synced in full from block.store: nothing appended twice.
+    assertEquals(
+      await Deno.readTextFile(join(bs, "block.store")),
+      lines.join(""),
+    );
+  });
+});

@@ -115,12 +115,16 @@ const HOSTILE: [string, () => PeerMessage[], string][] = [
     "the state stream ended after 0 of",
   ],
   [
-    "an oversized message",
+    "an oversized chunk",
     () => [
       ...answer(good.signed, good.block, []),
-      { Accounts: enc.encode("[" + " ".repeat(5 * 1024 * 1024) + "]") },
+      {
+        Accounts: enc.encode(
+          `[["${"a".repeat(5 * 1024 * 1024)}",0,0],["b",0,0]]`,
+        ),
+      },
     ],
-    "a message of 5242882 bytes, more than 4194304",
+    "state chunk 1: 5242900 bytes in 2 accounts, more than 1048576",
   ],
   [
     "more accounts than the checkpoint says",

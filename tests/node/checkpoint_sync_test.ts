@@ -125,3 +125,37 @@ Deno.test("fetchCheckpointState: total bytes and accounts are bounded", async ()
   );
   assert(many.message.includes("accounts, more than 1"), many.message);
 });
+
+Deno.test("fetchCheckpointState: a state with long receivers joins with the default bounds", async () => {
+  // Any client can name a 1 MiB receiver in a transfer of 0: five of
+  // them must not put checkpoint sync out of reach for the whole chain,
+  // nor one of 5 MiB (a message holds 16 MiB).
+  const balances = new Map<string, bigint>();
+  for (const c of "abcd") balances.set(c.repeat(1024 * 1024), 0n);
+  balances.set("e".repeat(5 * 1024 * 1024), 0n);
+  const long = { balances, nonces: new Map<string, bigint>() };
+  const h = stateHash(long);
+  const c = chain.authority.signCheckpoint({
+    chain: chain.genesis.chain,
+    genesis: genesisHash(chain.genesis),
+    interval: 4n,
+    number: 4n,
+    block: blockHash(chain.blocks[3]),
+    state: h.hash,
+    accounts: BigInt(h.accounts),
+  });
+  const got = await fetchCheckpointState(
+    source([
+      { ...first, checkpoint: enc.encode(encodeSigCheckpoint(c)) },
+      ...[...stateChunks(long)].map((t) => ({
+        checkpoint: empty,
+        block: empty,
+        accounts: enc.encode(t),
+      })),
+    ]),
+    "p",
+    chain.genesis,
+    { signal: new AbortController().signal },
+  );
+  assertEquals(got.state.balances, balances);
+});

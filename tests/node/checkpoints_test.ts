@@ -146,3 +146,47 @@ Deno.test("checkpoint keeper: a held checkpoint that does not match is not serve
     assert(logs[0].startsWith("error: checkpoint 3 (held) does not match"));
   });
 });
+
+Deno.test("checkpoint keeper: checkpoints of another chain in the directory are not served", async () => {
+  await withTempDir(async (dir) => {
+    // A directory that held another chain once (its genesis replaced).
+    const other = makeChain(3, 1);
+    const store = await CheckpointStore.open(dir);
+    const theirs = other.authority.signCheckpoint({
+      chain: other.genesis.chain,
+      genesis: genesisHash(other.genesis),
+      interval: 3n,
+      number: 3n,
+      block: blockHash(other.blocks[2]),
+      state: "0".repeat(64),
+      accounts: 1n,
+    });
+    await store.append(theirs);
+    const logs: string[] = [];
+    const keeper = new CheckpointKeeper({
+      store,
+      genesis: chain.genesis,
+      authority: chain.authority,
+      interval: 3n,
+      log: (m) => logs.push(m),
+    });
+    assertEquals(keeper.served(), undefined);
+    assertEquals(keeper.get(3n), undefined);
+    assertEquals(logs, [
+      `warning: 1 checkpoints held are of another chain than genesis ${
+        genesisHash(chain.genesis).slice(0, 7)
+      }: not served`,
+    ]);
+    // This chain's checkpoint at the same block is signed and served.
+    const state = new State(chain.genesis);
+    for (const b of chain.blocks.slice(0, 3)) {
+      state.applyBlock(b);
+      keeper.applied(b, state, true);
+    }
+    await keeper.idle();
+    assertEquals(keeper.served()?.genesis, genesisHash(chain.genesis));
+    const reopened = await CheckpointStore.open(dir);
+    assertEquals(reopened.keepChain(genesisHash(chain.genesis)), 0);
+    assertEquals(reopened.get(3n)?.block, blockHash(chain.blocks[2]));
+  });
+});

@@ -90,3 +90,38 @@ Deno.test("checkpoint store: the state is kept for one checkpoint", async () => 
     assert((await Deno.stat(join(dir, CHECKPOINT_STATE_FILE))).isFile);
   });
 });
+
+Deno.test("checkpoint store: kept chunks longer than a read, past a written piece, come back whole", async () => {
+  await withTempDir(async (dir) => {
+    const store = await CheckpointStore.open(dir);
+    const c4 = auth.signCheckpoint(record(4n));
+    // Lines across many 64 KiB reads, ending on and beside their edges.
+    const long = `[["${"x".repeat(200_000)}",1,0]]`;
+    const edge = `[["${"y".repeat(65_536 - 12)}",1,0]]`;
+    // Past 1 MiB in all: written in more than one piece.
+    const lines = [long, '[["z",1,0]]', edge, long, long, long, long, long];
+    await store.writeState(c4, new TextEncoder().encode("{}"), lines);
+    const kept = await store.readState(c4);
+    assert(kept);
+    const got: string[] = [];
+    for await (const c of kept.chunks) got.push(new TextDecoder().decode(c));
+    assertEquals(got, lines);
+  });
+});
+
+Deno.test("checkpoint store: a state write's leftover temporary file is removed on open", async () => {
+  await withTempDir(async (dir) => {
+    // What a crash mid-writeState leaves (as large as the state).
+    const stray = join(dir, `.${CHECKPOINT_STATE_FILE}.tmp-1a2b3c4d`);
+    await Deno.writeTextFile(stray, "[".repeat(1000));
+    const other = join(dir, ".genesis.json.tmp-1a2b3c4d");
+    await Deno.writeTextFile(other, "{");
+    const warnings: string[] = [];
+    await CheckpointStore.open(dir, { onWarning: (m) => warnings.push(m) });
+    assertEquals(await Deno.stat(stray).catch(() => undefined), undefined);
+    assert((await Deno.stat(other)).isFile); // not the checkpoint store's
+    assertEquals(warnings, [
+      `removed .${CHECKPOINT_STATE_FILE}.tmp-1a2b3c4d, left by an interrupted write`,
+    ]);
+  });
+});
