@@ -49,6 +49,12 @@ import { verifiedBlocks, type VerifyPool } from "./verify/pool.ts";
 
 /** The most peers a joining node asks for a checkpoint. */
 const MAX_CHECKPOINT_PEERS = 8;
+/**
+ * How long a join may take over all the peers it asks before the node
+ * syncs in full: one peer's bound, so peers that trickle their answers
+ * cannot hold a new node for MAX_CHECKPOINT_PEERS times as long.
+ */
+export const JOIN_TIMEOUT_MS = 600_000;
 
 /** A node that joined from a checkpoint. */
 export interface Joined {
@@ -74,6 +80,8 @@ export interface CheckpointJoinerOptions {
   signal: AbortSignal;
   /** Where the node tells what happens. */
   log: (message: string) => void;
+  /** The join's bound over all peers; {@link JOIN_TIMEOUT_MS} by default. */
+  joinTimeoutMs?: number;
 }
 
 /**
@@ -178,6 +186,8 @@ export class CheckpointJoiner {
     const source = peerCheckpointSource(this.#o.registry);
     const seed = cfg.seed === undefined ? [] : [cfg.seed];
     const asked = new Set<string>();
+    const deadline = performance.now() +
+      (this.#o.joinTimeoutMs ?? JOIN_TIMEOUT_MS);
     for await (
       const peer of this.#checkpointPeers([
         ...seed,
@@ -187,9 +197,16 @@ export class CheckpointJoiner {
       if (asked.has(peer) || asked.size >= MAX_CHECKPOINT_PEERS) continue;
       asked.add(peer);
       if (this.#isSelf(peer) || this.noService.has(peer)) continue;
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        const bound = (this.#o.joinTimeoutMs ?? JOIN_TIMEOUT_MS) / 1000;
+        this.#o.log(`no checkpoint joined within ${bound}s: syncing in full`);
+        return undefined;
+      }
       try {
         const got = await fetchCheckpointState(source, peer, genesis, {
           signal: this.#o.signal,
+          timeoutMs: Math.ceil(left),
         });
         // The state first, then the checkpoint, then the marker: a crash
         // before the marker leaves an empty block.store, joined again.

@@ -76,3 +76,71 @@ Deno.test("checkpoint join: a node names itself to the seed by its advertised ad
     }
   });
 });
+
+Deno.test("checkpoint join: peers that answer nothing hold a new node for one bound in all", async () => {
+  await withTempDir(async (dir) => {
+    const asked: string[] = [];
+    // Every peer accepts the call and then sends nothing, until aborted.
+    const transport = (peer: string) =>
+      ({
+        stream(_method: unknown, signal: AbortSignal) {
+          asked.push(peer);
+          return new Promise((_, reject) =>
+            signal.addEventListener("abort", () => reject(signal.reason), {
+              once: true,
+            })
+          );
+        },
+      }) as unknown as Transport;
+    const registry = {
+      transport,
+      clients: () => ({
+        node: {
+          peerDiscover: () => Promise.resolve({ Peers: [] }),
+        },
+      }),
+    } as unknown as PeerRegistry;
+    const config = {
+      node: "127.0.0.1:1122",
+      seed: "127.0.0.1:1",
+      bootstrap: false,
+      sync: "checkpoint",
+      blockStoreDir: dir,
+      keyStoreDir: dir,
+      chain: chain.genesis.chain,
+    } as NodeConfig;
+    const pool = new VerifyPool({ workers: 1 });
+    const logs: string[] = [];
+    try {
+      const joiner = new CheckpointJoiner({
+        config,
+        registry,
+        discovery: {
+          peers: () => ["127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:4"],
+        },
+        pool,
+        signal: new AbortController().signal,
+        log: (m) => logs.push(m),
+        joinTimeoutMs: 300,
+      });
+      const sync = {
+        setUpGenesis: () => Promise.resolve(chain.genesis),
+      } as unknown as StateSync;
+      const joined = await joiner.join(
+        sync,
+        await BlockStore.open(dir),
+        await CheckpointStore.open(dir),
+      );
+      assertEquals(joined, undefined);
+      // The first peer used the whole bound; the others were not asked.
+      assertEquals(asked, ["127.0.0.1:1"]);
+      assertEquals(logs.length, 2, logs.join("\n"));
+      assertEquals(
+        logs[1],
+        "no checkpoint joined within 0.3s: syncing in full",
+      );
+    } finally {
+      pool.close();
+    }
+  });
+});
