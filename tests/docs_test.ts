@@ -83,3 +83,22 @@ Deno.test("docs: every relative link resolves to a file and heading", () => {
   assert(checked > 10, `checked ${checked} links`);
   assertEquals(broken, []);
 });
+
+Deno.test("docs: every repository path they name in code spans exists", () => {
+  const missing: string[] = [];
+  let checked = 0;
+  for (const file of markdownFiles()) {
+    const text = Deno.readTextFileSync(new URL(file, ROOT));
+    const re = /`((?:src|tests|bench|contrib|proto|docs)\/[\w./-]*)`/g;
+    for (const m of text.matchAll(re)) {
+      checked++;
+      try {
+        Deno.statSync(new URL(m[1], ROOT));
+      } catch {
+        missing.push(`${file}: ${m[1]}`);
+      }
+    }
+  }
+  assert(checked > 10, `checked ${checked} paths`);
+  assertEquals(missing, []);
+});
