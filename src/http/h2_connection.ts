@@ -38,6 +38,7 @@ import {
   unpad,
 } from "./h2_frames.ts";
 import { concatBytes } from "../util/bytes.ts";
+import { SETTINGS_ENTRIES_PER_POINT } from "./h2_limits.ts";
 
 /** The largest flow-control window (RFC 9113 §6.9.1). */
 export const MAX_WINDOW = 0x7fffffff;
@@ -745,7 +746,11 @@ export class H2Connection {
       }
       return;
     }
-    this.#abuse(1, "SETTINGS frames");
+    const entries = f.payload.length / 6;
+    this.#abuse(
+      1 + Math.floor(entries / SETTINGS_ENTRIES_PER_POINT),
+      "SETTINGS frames",
+    );
     // Checked entry by entry; the window change is applied once, with the
     // last value, so a frame of thousands of entries walks the streams once.
     let initialWindow: number | undefined;

@@ -48,6 +48,13 @@ export const CONNECTION_ABUSE_BUDGET = 1000;
  */
 export const ADDRESS_ABUSE_BUDGET = 3000;
 
+/**
+ * SETTINGS entries that cost one more abuse point: RFC 9113 defines six
+ * settings and peers send fewer than ten, so a frame of thousands (each
+ * checked, and acknowledged) costs in proportion.
+ */
+export const SETTINGS_ENTRIES_PER_POINT = 16;
+
 /** Points each budget regains a second. */
 export const ABUSE_REFILL_PER_SECOND = 100;
 

@@ -29,6 +29,7 @@ import {
   SETTINGS_INITIAL_WINDOW_SIZE,
   SETTINGS_MAX_CONCURRENT_STREAMS,
   SETTINGS_MAX_HEADER_LIST_SIZE,
+  settingsPayload,
   u32,
 } from "../../src/http/h2_frames.ts";
 import {
@@ -665,6 +666,43 @@ Deno.test("h2 attacks: a SETTINGS flood with a stream open ends in ENHANCE_YOUR_
     ));
     await assertCalm(c, "SETTINGS flood");
     assertEquals(await healthz(server.port), "200");
+  });
+});
+
+Deno.test("h2 attacks: SETTINGS frames of thousands of entries cost in proportion", async () => {
+  await withServer({ connectionAbuseBudget: 50 }, async (server, clients) => {
+    const c = await open(server, clients);
+    await c.hold(1, GENESIS);
+    // 2730 entries a frame: 171 points each, past the budget at once,
+    // where 20 frames of a few entries cost 20.
+    const big = settingsPayload(
+      Array.from(
+        { length: 2730 },
+        () => [SETTINGS_INITIAL_WINDOW_SIZE, 65_535] as [number, number],
+      ),
+    );
+    await c.send(concatBytes(
+      Array.from({ length: 20 }, () => frame(Frame.Settings, 0, 0, big)),
+    ));
+    await assertCalm(c, "SETTINGS frames");
+    assertEquals(await healthz(server.port), "200");
+  });
+  await withServer({ connectionAbuseBudget: 50 }, async (server, clients) => {
+    const c = await open(server, clients);
+    await c.hold(1, GENESIS);
+    const usual = settingsPayload([
+      [SETTINGS_INITIAL_WINDOW_SIZE, 65_535],
+      [SETTINGS_MAX_CONCURRENT_STREAMS, 100],
+    ]);
+    await c.send(concatBytes([
+      ...Array.from({ length: 20 }, () => frame(Frame.Settings, 0, 0, usual)),
+      pings(1),
+    ]));
+    assertEquals(
+      await settle(c),
+      "ack",
+      "20 usual SETTINGS frames are no abuse",
+    );
   });
 });
 
