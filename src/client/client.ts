@@ -18,6 +18,7 @@ import {
   type MerkleStep,
 } from "../chain/merkle.ts";
 import { decodeSearchTx, type SearchTx } from "../chain/search_tx.ts";
+import { timeNow } from "../chain/time.ts";
 import { decodeSigTx, encodeSigTx, type SigTx } from "../chain/tx.ts";
 import type { NodeStatus } from "../node/observe/status.ts";
 import { splitHostPort } from "../rpc/peer_address.ts";
@@ -34,9 +35,10 @@ import {
   nodeError,
 } from "./call_errors.ts";
 import {
+  checkPasswordInput,
   checkTransfer,
   type KeySource,
-  signTransfer,
+  openSenderKey,
   type Transfer,
 } from "./sign.ts";
 import { fetchStatus } from "./fetch_status.ts";
@@ -246,6 +248,7 @@ export class Client implements AsyncDisposable {
     password: string,
     options: CallOptions = {},
   ): Promise<string> {
+    checkPasswordInput(password);
     return await this.#call(async () => {
       const res = await this.#rpc.account.accountCreate(
         { Password: password },
@@ -280,9 +283,18 @@ export class Client implements AsyncDisposable {
     key: KeySource,
     options: CallOptions = {},
   ): Promise<SigTx> {
-    const { from } = checkTransfer(transfer);
+    const { from, to } = checkTransfer(transfer);
+    // The key first: a wrong password or key store costs no call (and no
+    // scan of the sender's history for its nonce).
+    const account = await openSenderKey(from, key);
     const nonce = transfer.nonce ?? await this.nextNonce(from, options);
-    return await signTransfer({ ...transfer, nonce }, key);
+    return account.signTx({
+      from: account.address,
+      to,
+      value: transfer.value,
+      nonce,
+      time: transfer.time ?? timeNow(),
+    });
   }
 
   /**
@@ -308,6 +320,7 @@ export class Client implements AsyncDisposable {
     options: CallOptions = {},
   ): Promise<SigTx> {
     const { from, to } = checkTransfer(transfer);
+    checkPasswordInput(password);
     return await this.#call(async () => {
       const res = await this.#rpc.tx.txSign({
         From: from,
@@ -437,7 +450,12 @@ export class Client implements AsyncDisposable {
   /**
    * The next nonce of `account` after its confirmed transactions (1 for an
    * account that has sent none), from a search of the node; transactions
-   * still pending are not counted.
+   * still pending are not counted. Its cost: the node reads its whole
+   * chain (a search has no index) and streams every transaction the
+   * account sent, which this method reads one at a time, holding none; it
+   * fails after `timeoutMs` ({@link SEARCH_TIMEOUT_MS} by default). A
+   * sender with a long history, or one with transactions pending, keeps
+   * its own count and gives `nonce` to {@link Client.sign}.
    *
    * @example
    * ```ts
@@ -569,12 +587,18 @@ export class Client implements AsyncDisposable {
   ): AsyncGenerator<NodeEvent, void, undefined> {
     const types = eventTypes(options.events);
     const signal = options.signal;
+    // Connect's stream iterable has no return(): a consumer that leaves the
+    // loop early would keep the call open until the client closes, so the
+    // call gets an end of its own, taken when this generator finishes.
+    const own = new AbortController();
     let received = 0;
     try {
       for await (
         const res of this.#rpc.node.streamSubscribe(
           { EventTypes: types },
-          { signal },
+          {
+            signal: signal ? AbortSignal.any([signal, own.signal]) : own.signal,
+          },
         )
       ) {
         received++;
@@ -588,6 +612,8 @@ export class Client implements AsyncDisposable {
         throw new NodeError(`lost node ${this.address}: ${lost}`);
       }
       throw nodeError(this.address, e);
+    } finally {
+      own.abort();
     }
     if (!signal?.aborted) {
       throw new NodeError(`node ${this.address} ended the event stream`);
