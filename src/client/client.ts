@@ -42,6 +42,7 @@ import {
   type Transfer,
 } from "./sign.ts";
 import { fetchStatus } from "./fetch_status.ts";
+import { messageOf } from "../util/errors.ts";
 
 /**
  * How long a search may run by default before the client gives up on the
@@ -350,7 +351,13 @@ export class Client implements AsyncDisposable {
    * ```
    */
   async send(tx: SigTx, options: CallOptions = {}): Promise<SendResult> {
-    const body = new TextEncoder().encode(encodeSigTx(tx));
+    let text: string;
+    try {
+      text = encodeSigTx(tx);
+    } catch (e) {
+      throw new InputError(`tx: ${messageOf(e)}`);
+    }
+    const body = new TextEncoder().encode(text);
     let queued = false;
     const hash = await this.#call(async () => {
       const res = await this.#rpc.tx.txSend({ Tx: body }, {
@@ -520,6 +527,16 @@ export class Client implements AsyncDisposable {
     const h = checkHash(hash, "hash");
     const r = checkHash(root, "root");
     if (proof.length === 0) throw new InputError("proof: empty proof");
+    proof.forEach((step, i) => {
+      checkHash(step?.hash, `proof[${i}].hash`);
+      if (step.pos !== 1 && step.pos !== 2) {
+        throw new InputError(
+          `proof[${i}].pos: expected 1 (left) or 2 (right), got ${
+            encodeString(String(step.pos).slice(0, 20))
+          }`,
+        );
+      }
+    });
     const body = new TextEncoder().encode(encodeMerkleProof(proof));
     return await this.#call(async () => {
       const res = await this.#rpc.tx.txVerify({

@@ -117,3 +117,27 @@ Deno.test("passwords and key files are checked before any call", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a transaction or proof that cannot be sent is refused before any call", async () => {
+  await using client = new Client(NODE);
+  await assertRejects(
+    () => client.send({ ...CHAIN.blocks[0].txs[0], to: "\ud800" }),
+    InputError,
+    "tx: cannot encode a string holding a lone surrogate",
+  );
+  await assertRejects(
+    () => client.verify(H64, [{ hash: "zz", pos: 1 }], H64),
+    InputError,
+    'proof[0].hash: invalid hash "zz"',
+  );
+  await assertRejects(
+    () => client.verify(H64, [{ hash: H64, pos: 7 as 1 }], H64),
+    InputError,
+    'proof[0].pos: expected 1 (left) or 2 (right), got "7"',
+  );
+  await assertRejects(
+    () => client.balance(undefined as unknown as string),
+    InputError,
+    "account: invalid address",
+  );
+});
