@@ -185,6 +185,8 @@ export class Client implements AsyncDisposable {
   readonly address: string;
   readonly #transport: PeerTransport;
   readonly #rpc: PeerClients;
+  /** The ends of the streams in flight, taken by close(). */
+  readonly #streams = new Set<() => void>();
 
   /**
    * A client of the node at `address` (`host:port` or `http://host:port`);
@@ -395,7 +397,11 @@ export class Client implements AsyncDisposable {
   ): AsyncGenerator<SearchTx, void, undefined> {
     const request = txRequest(query);
     let n = 0;
-    const scope = streamScope(options);
+    const scope = streamScope(
+      options.signal,
+      options.timeoutMs ?? SEARCH_TIMEOUT_MS,
+      this.#streams,
+    );
     const stream = this.#rpc.tx.txSearch(request, { signal: scope.signal });
     try {
       for await (const res of stream) {
@@ -434,7 +440,11 @@ export class Client implements AsyncDisposable {
     const request = blockRequest(query);
     // The node sends the first match and may keep the stream open: the call
     // is ended once it came, so nothing of it outlives this method.
-    const scope = streamScope(options);
+    const scope = streamScope(
+      options.signal,
+      options.timeoutMs ?? SEARCH_TIMEOUT_MS,
+      this.#streams,
+    );
     return await this.#call(async () => {
       try {
         for await (
@@ -607,15 +617,13 @@ export class Client implements AsyncDisposable {
     // Connect's stream iterable has no return(): a consumer that leaves the
     // loop early would keep the call open until the client closes, so the
     // call gets an end of its own, taken when this generator finishes.
-    const own = new AbortController();
+    const scope = streamScope(signal, undefined, this.#streams);
     let received = 0;
     try {
       for await (
         const res of this.#rpc.node.streamSubscribe(
           { EventTypes: types },
-          {
-            signal: signal ? AbortSignal.any([signal, own.signal]) : own.signal,
-          },
+          { signal: scope.signal },
         )
       ) {
         received++;
@@ -630,7 +638,7 @@ export class Client implements AsyncDisposable {
       }
       throw nodeError(this.address, e);
     } finally {
-      own.abort();
+      scope.end();
     }
     if (!signal?.aborted) {
       throw new NodeError(`node ${this.address} ended the event stream`);
@@ -649,6 +657,9 @@ export class Client implements AsyncDisposable {
    * ```
    */
   close(): void {
+    // A stream its consumer holds but no longer reads would keep its timer
+    // (and the program) alive: every one ends here.
+    for (const end of [...this.#streams]) end();
     this.#transport.close();
   }
 
@@ -681,29 +692,32 @@ export class Client implements AsyncDisposable {
 }
 
 /**
- * The signal of one search: the caller's, a deadline (`timeoutMs`, else
- * {@link SEARCH_TIMEOUT_MS}), and an end of the method's own, called when
- * it returns. Connect's own `timeoutMs` is not used for streams: its timer
- * outlives a stream left before its end and keeps the program alive.
+ * The signal of one stream: the caller's, a deadline (`timeoutMs`; none
+ * when undefined), and an end of the method's own, called when it returns
+ * or the client closes (`open` holds it meanwhile). Connect's own
+ * `timeoutMs` is not used for streams: its timer outlives a stream left
+ * before its end and keeps the program alive.
  */
 function streamScope(
-  options: CallOptions,
+  callerSignal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+  open: Set<() => void>,
 ): { signal: AbortSignal; end(): void } {
   const own = new AbortController();
-  const timer = setTimeout(
+  const timer = timeoutMs === undefined ? undefined : setTimeout(
     () => own.abort(new ConnectError("", Code.DeadlineExceeded)),
-    options.timeoutMs ?? SEARCH_TIMEOUT_MS,
+    timeoutMs,
   );
-  const signal = options.signal
-    ? AbortSignal.any([options.signal, own.signal])
+  const signal = callerSignal
+    ? AbortSignal.any([callerSignal, own.signal])
     : own.signal;
-  return {
-    signal,
-    end: () => {
-      clearTimeout(timer);
-      own.abort();
-    },
+  const end = () => {
+    clearTimeout(timer);
+    own.abort();
+    open.delete(end);
   };
+  open.add(end);
+  return { signal, end };
 }
 
 /** The TxSearch request of a query, checked. */

@@ -12,7 +12,7 @@ import { Node } from "../../src/rpc/gen/node_pb.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
 import { startServer } from "../../src/rpc/server.ts";
 import { CHAIN, H64, NODE, OWNER } from "../cli/harness.ts";
-import { waitFor } from "../support.ts";
+import { sanitizedTest, waitFor } from "../support.ts";
 
 const enc = new TextEncoder();
 
@@ -141,3 +141,23 @@ Deno.test("a transaction or proof that cannot be sent is refused before any call
     "account: invalid address",
   );
 });
+
+sanitizedTest(
+  "close() ends the streams a consumer holds but no longer reads",
+  async () => {
+    await withStreams(async (addr, ended) => {
+      const client = new Client(addr);
+      const search = client.searchTxs({ from: OWNER })[Symbol.asyncIterator]();
+      assertEquals((await search.next()).done, false);
+      const events = client.subscribe()[Symbol.asyncIterator]();
+      assertEquals((await events.next()).done, false);
+      client.close();
+      // No timer of theirs is left (the sanitizer checks) and the node
+      // sees both calls end.
+      assert(
+        await waitFor(() => ended.search === 1 && ended.subscribe === 1, 5000),
+        JSON.stringify(ended),
+      );
+    });
+  },
+);
