@@ -465,7 +465,8 @@ function homeAddBlock(b) {
   if (!blocks || !txs) return renderHome();
   blocks.prepend(blockRow(b, true));
   while (blocks.rows.length > ROWS) blocks.lastElementChild.remove();
-  for (const tx of b.txs) txs.prepend(txRow(tx, b.number, true));
+  // Only the rows that stay: a block of thousands adds no more than ROWS.
+  for (const tx of b.txs.slice(-ROWS)) txs.prepend(txRow(tx, b.number, true));
   while (txs.rows.length > ROWS) txs.lastElementChild.remove();
   document.getElementById("chart")?.replaceChildren(chart(app.recent));
   if (app.status) {
