@@ -7,7 +7,7 @@ import { assert, assertEquals, assertRejects } from "../assert.ts";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { blockEvent, encodeEvent } from "../../src/chain/event.ts";
 import { Client } from "../../src/client/client.ts";
-import { InputError } from "../../src/client/call_errors.ts";
+import { InputError, NodeError } from "../../src/client/call_errors.ts";
 import { Node } from "../../src/rpc/gen/node_pb.ts";
 import { Tx } from "../../src/rpc/gen/tx_pb.ts";
 import { startServer } from "../../src/rpc/server.ts";
@@ -161,3 +161,34 @@ sanitizedTest(
     });
   },
 );
+
+Deno.test("status follows no redirect a node answers with", async () => {
+  let elsewhere = 0;
+  const other = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => {
+      elsewhere++;
+      return new Response("{}");
+    },
+  );
+  const node = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () =>
+      new Response(null, {
+        status: 302,
+        headers: { location: `http://127.0.0.1:${other.addr.port}/secret` },
+      }),
+  );
+  try {
+    await using client = new Client(`127.0.0.1:${node.addr.port}`);
+    await assertRejects(
+      () => client.status(),
+      NodeError,
+      "/status answered 302",
+    );
+    assertEquals(elsewhere, 0);
+  } finally {
+    await node.shutdown();
+    await other.shutdown();
+  }
+});
