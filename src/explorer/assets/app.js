@@ -710,7 +710,7 @@ async function accountPage(address, page, signal) {
         [
           "Address",
           "address",
-          HASH_RE.test(address) ? mono(address) : accountLink(address),
+          HASH_RE.test(address) ? mono(address) : accountLink(address, false),
         ],
         [
           "Balance",
@@ -866,7 +866,9 @@ async function route() {
     else if (kind === "tx") await txPage(arg.toLowerCase(), signal);
     else if (kind === "account") {
       const page = /^[1-9]\d{0,5}$/.test(extra) ? Number(extra) : 1;
-      await accountPage(arg, page, signal);
+      // An address in capitals is the same account; any other name is kept.
+      const account = /^[0-9a-fA-F]{64}$/.test(arg) ? arg.toLowerCase() : arg;
+      await accountPage(account, page, signal);
     } else if (kind === "search") await searchPage(arg, signal);
     else {
       show(
