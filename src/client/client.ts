@@ -252,17 +252,13 @@ export class Client implements AsyncDisposable {
     options: CallOptions = {},
   ): Promise<string> {
     checkPasswordInput(password);
-    return await this.#call(
-      async () => {
-        const res = await this.#rpc.account.accountCreate(
-          { Password: password },
-          options,
-        );
-        return parseHash(res.Address, "Address");
-      },
-      { [Code.ResourceExhausted]: "refused" },
-      password,
-    );
+    return await this.#call(async () => {
+      const res = await this.#rpc.account.accountCreate(
+        { Password: password },
+        options,
+      );
+      return parseHash(res.Address, "Address");
+    }, { [Code.ResourceExhausted]: "refused" });
   }
 
   /**
@@ -339,7 +335,7 @@ export class Client implements AsyncDisposable {
     }, {
       [Code.NotFound]: "unknown account",
       [Code.ResourceExhausted]: "refused",
-    }, password);
+    });
   }
 
   /**
@@ -685,25 +681,12 @@ export class Client implements AsyncDisposable {
     return Promise.resolve();
   }
 
-  /**
-   * Runs one call, turning its failure into a one-line error; a `secret`
-   * sent with the call (a password) is cut out of it, whatever the node
-   * answered, so it never reaches a log or a terminal.
-   */
-  async #call<T>(
-    run: () => Promise<T>,
-    labels: CodeLabels = {},
-    secret?: string,
-  ): Promise<T> {
+  /** Runs one call, turning its failure into a one-line error. */
+  async #call<T>(run: () => Promise<T>, labels: CodeLabels = {}): Promise<T> {
     try {
       return await run();
     } catch (e) {
-      const err = nodeError(this.address, e, labels);
-      if (!secret || !err.message.includes(secret)) throw err;
-      const message = err.message.replaceAll(secret, "<password>");
-      throw err instanceof NodeError
-        ? new NodeError(message, err.code)
-        : new NodeError(message);
+      throw nodeError(this.address, e, labels);
     }
   }
 }
