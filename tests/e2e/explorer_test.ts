@@ -559,6 +559,28 @@ Deno.test({
               page.evaluate((x) => location.hash = `#/account/${x}`, a.address),
           );
           assertEquals((await page.$$(`tr[data-hash="${spoof}"]`)).length, 1);
+          const nonce = await fact(page, "nonce");
+          assert(/^[1-9]\d*$/.test(nonce), nonce);
+          // Past its last page the nonce is counted only when asked.
+          await until(
+            page,
+            "account",
+            () =>
+              page.evaluate(
+                (x) => location.hash = `#/account/${x}/2`,
+                a.address,
+              ),
+          );
+          assert((await fact(page, "nonce")).startsWith("Count"));
+          await page.click("#count-nonce");
+          await page.waitForFunction(
+            () =>
+              /^\d+$/.test(
+                document.querySelector('[data-k="nonce"]')?.textContent ?? "",
+              ),
+            { timeout: PAGE_WAIT_MS },
+          );
+          assertEquals(await fact(page, "nonce"), nonce);
           await until(
             page,
             "account",
