@@ -6,7 +6,11 @@
 import { encodeString, encodeU64 } from "../chain/json.ts";
 import { requireString } from "./args.ts";
 import { clientCommand, type Command } from "./command.ts";
-import { parseAddressFlag, withClient } from "./use_client.ts";
+import {
+  parseAddressFlag,
+  parsePasswordFlag,
+  withClient,
+} from "./use_client.ts";
 
 /**
  * The output line of `bcn account create`.
@@ -74,7 +78,10 @@ Flags:
   --json             machine-readable output
 `,
   async run({ node, flags }, io) {
-    const password = requireString(flags, "ownerpass");
+    const password = parsePasswordFlag(
+      "ownerpass",
+      requireString(flags, "ownerpass"),
+    );
     const address = await withClient(
       node,
       (client) => client.createAccount(password),

@@ -31,7 +31,12 @@ import {
 import { clientCommand, type Command, type Io } from "./command.ts";
 import { formatTx } from "./format.ts";
 import { requireNode } from "./rpc_errors.ts";
-import { asUsage, parseAddressFlag, withClient } from "./use_client.ts";
+import {
+  asUsage,
+  parseAddressFlag,
+  parsePasswordFlag,
+  withClient,
+} from "./use_client.ts";
 
 // -------------------------------------------------------------- formats
 
@@ -298,7 +303,10 @@ Flags:
       const typed = await io.promptSecret?.("password of the sender");
       if (typed) flags.ownerpass = typed;
     }
-    const password = requireString(flags, "ownerpass");
+    const password = parsePasswordFlag(
+      "ownerpass",
+      requireString(flags, "ownerpass"),
+    );
     const nonceFlag = optionalString(flags, "nonce");
     if (keyStore === undefined) {
       if (nonceFlag !== undefined) {

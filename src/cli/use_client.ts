@@ -7,6 +7,7 @@
  */
 import { Client } from "../client/client.ts";
 import { checkAddress, InputError } from "../client/call_errors.ts";
+import { checkPasswordInput } from "../client/sign.ts";
 import { UsageError } from "./args.ts";
 
 /**
@@ -45,6 +46,23 @@ export async function withClient<T>(
  */
 export function parseAddressFlag(name: string, value: string): string {
   return asUsage(() => checkAddress(value, `--${name}`));
+}
+
+/**
+ * A password flag: at least 5 bytes, as a key store needs; a usage error
+ * naming the flag otherwise (`--ownerpass must be at least 5 bytes`), so a
+ * password that can open no key never reaches the node.
+ *
+ * @example
+ * ```ts
+ * import { parsePasswordFlag } from "./use_client.ts";
+ *
+ * parsePasswordFlag("ownerpass", "a good password"); // "a good password"
+ * ```
+ */
+export function parsePasswordFlag(name: string, value: string): string {
+  asUsage(() => checkPasswordInput(value, `--${name}`));
+  return value;
 }
 
 /** Runs a check of the client's, its {@link InputError} as a usage error. */

@@ -79,10 +79,10 @@ const ADDRESS_RE = /^[0-9a-f]{64}$/i;
  * ```
  */
 export function checkAddress(value: string, what = "address"): string {
-  if (!ADDRESS_RE.test(value)) {
+  if (typeof value !== "string" || !ADDRESS_RE.test(value)) {
     throw new InputError(
       `${what}: invalid address ${
-        encodeString(value.slice(0, 100))
+        encodeString(String(value).slice(0, 100))
       }: expected 64 hex characters`,
     );
   }
@@ -102,10 +102,10 @@ export function checkAddress(value: string, what = "address"): string {
  * ```
  */
 export function checkHash(value: string, what = "hash"): string {
-  if (!ADDRESS_RE.test(value)) {
+  if (typeof value !== "string" || !ADDRESS_RE.test(value)) {
     throw new InputError(
       `${what}: invalid hash ${
-        encodeString(value.slice(0, 100))
+        encodeString(String(value).slice(0, 100))
       }: expected 64 hex characters`,
     );
   }

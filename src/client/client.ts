@@ -18,6 +18,7 @@ import {
   type MerkleStep,
 } from "../chain/merkle.ts";
 import { decodeSearchTx, type SearchTx } from "../chain/search_tx.ts";
+import { timeNow } from "../chain/time.ts";
 import { decodeSigTx, encodeSigTx, type SigTx } from "../chain/tx.ts";
 import type { NodeStatus } from "../node/observe/status.ts";
 import { splitHostPort } from "../rpc/peer_address.ts";
@@ -34,12 +35,14 @@ import {
   nodeError,
 } from "./call_errors.ts";
 import {
+  checkPasswordInput,
   checkTransfer,
   type KeySource,
-  signTransfer,
+  openSenderKey,
   type Transfer,
 } from "./sign.ts";
 import { fetchStatus } from "./fetch_status.ts";
+import { messageOf } from "../util/errors.ts";
 
 /**
  * How long a search may run by default before the client gives up on the
@@ -182,6 +185,8 @@ export class Client implements AsyncDisposable {
   readonly address: string;
   readonly #transport: PeerTransport;
   readonly #rpc: PeerClients;
+  /** The ends of the streams in flight, taken by close(). */
+  readonly #streams = new Set<() => void>();
 
   /**
    * A client of the node at `address` (`host:port` or `http://host:port`);
@@ -246,6 +251,7 @@ export class Client implements AsyncDisposable {
     password: string,
     options: CallOptions = {},
   ): Promise<string> {
+    checkPasswordInput(password);
     return await this.#call(async () => {
       const res = await this.#rpc.account.accountCreate(
         { Password: password },
@@ -280,9 +286,18 @@ export class Client implements AsyncDisposable {
     key: KeySource,
     options: CallOptions = {},
   ): Promise<SigTx> {
-    const { from } = checkTransfer(transfer);
+    const { from, to } = checkTransfer(transfer);
+    // The key first: a wrong password or key store costs no call (and no
+    // scan of the sender's history for its nonce).
+    const account = await openSenderKey(from, key);
     const nonce = transfer.nonce ?? await this.nextNonce(from, options);
-    return await signTransfer({ ...transfer, nonce }, key);
+    return account.signTx({
+      from: account.address,
+      to,
+      value: transfer.value,
+      nonce,
+      time: transfer.time ?? timeNow(),
+    });
   }
 
   /**
@@ -308,6 +323,7 @@ export class Client implements AsyncDisposable {
     options: CallOptions = {},
   ): Promise<SigTx> {
     const { from, to } = checkTransfer(transfer);
+    checkPasswordInput(password);
     return await this.#call(async () => {
       const res = await this.#rpc.tx.txSign({
         From: from,
@@ -337,7 +353,13 @@ export class Client implements AsyncDisposable {
    * ```
    */
   async send(tx: SigTx, options: CallOptions = {}): Promise<SendResult> {
-    const body = new TextEncoder().encode(encodeSigTx(tx));
+    let text: string;
+    try {
+      text = encodeSigTx(tx);
+    } catch (e) {
+      throw new InputError(`tx: ${messageOf(e)}`);
+    }
+    const body = new TextEncoder().encode(text);
     let queued = false;
     const hash = await this.#call(async () => {
       const res = await this.#rpc.tx.txSend({ Tx: body }, {
@@ -375,7 +397,11 @@ export class Client implements AsyncDisposable {
   ): AsyncGenerator<SearchTx, void, undefined> {
     const request = txRequest(query);
     let n = 0;
-    const scope = streamScope(options);
+    const scope = streamScope(
+      options.signal,
+      options.timeoutMs ?? SEARCH_TIMEOUT_MS,
+      this.#streams,
+    );
     const stream = this.#rpc.tx.txSearch(request, { signal: scope.signal });
     try {
       for await (const res of stream) {
@@ -414,7 +440,11 @@ export class Client implements AsyncDisposable {
     const request = blockRequest(query);
     // The node sends the first match and may keep the stream open: the call
     // is ended once it came, so nothing of it outlives this method.
-    const scope = streamScope(options);
+    const scope = streamScope(
+      options.signal,
+      options.timeoutMs ?? SEARCH_TIMEOUT_MS,
+      this.#streams,
+    );
     return await this.#call(async () => {
       try {
         for await (
@@ -437,7 +467,12 @@ export class Client implements AsyncDisposable {
   /**
    * The next nonce of `account` after its confirmed transactions (1 for an
    * account that has sent none), from a search of the node; transactions
-   * still pending are not counted.
+   * still pending are not counted. Its cost: the node reads its whole
+   * chain (a search has no index) and streams every transaction the
+   * account sent, which this method reads one at a time, holding none; it
+   * fails after `timeoutMs` ({@link SEARCH_TIMEOUT_MS} by default). A
+   * sender with a long history, or one with transactions pending, keeps
+   * its own count and gives `nonce` to {@link Client.sign}.
    *
    * @example
    * ```ts
@@ -502,6 +537,16 @@ export class Client implements AsyncDisposable {
     const h = checkHash(hash, "hash");
     const r = checkHash(root, "root");
     if (proof.length === 0) throw new InputError("proof: empty proof");
+    proof.forEach((step, i) => {
+      checkHash(step?.hash, `proof[${i}].hash`);
+      if (step.pos !== 1 && step.pos !== 2) {
+        throw new InputError(
+          `proof[${i}].pos: expected 1 (left) or 2 (right), got ${
+            encodeString(String(step.pos).slice(0, 20))
+          }`,
+        );
+      }
+    });
     const body = new TextEncoder().encode(encodeMerkleProof(proof));
     return await this.#call(async () => {
       const res = await this.#rpc.tx.txVerify({
@@ -569,12 +614,16 @@ export class Client implements AsyncDisposable {
   ): AsyncGenerator<NodeEvent, void, undefined> {
     const types = eventTypes(options.events);
     const signal = options.signal;
+    // Connect's stream iterable has no return(): a consumer that leaves the
+    // loop early would keep the call open until the client closes, so the
+    // call gets an end of its own, taken when this generator finishes.
+    const scope = streamScope(signal, undefined, this.#streams);
     let received = 0;
     try {
       for await (
         const res of this.#rpc.node.streamSubscribe(
           { EventTypes: types },
-          { signal },
+          { signal: scope.signal },
         )
       ) {
         received++;
@@ -588,6 +637,8 @@ export class Client implements AsyncDisposable {
         throw new NodeError(`lost node ${this.address}: ${lost}`);
       }
       throw nodeError(this.address, e);
+    } finally {
+      scope.end();
     }
     if (!signal?.aborted) {
       throw new NodeError(`node ${this.address} ended the event stream`);
@@ -606,6 +657,9 @@ export class Client implements AsyncDisposable {
    * ```
    */
   close(): void {
+    // A stream its consumer holds but no longer reads would keep its timer
+    // (and the program) alive: every one ends here.
+    for (const end of [...this.#streams]) end();
     this.#transport.close();
   }
 
@@ -638,29 +692,32 @@ export class Client implements AsyncDisposable {
 }
 
 /**
- * The signal of one search: the caller's, a deadline (`timeoutMs`, else
- * {@link SEARCH_TIMEOUT_MS}), and an end of the method's own, called when
- * it returns. Connect's own `timeoutMs` is not used for streams: its timer
- * outlives a stream left before its end and keeps the program alive.
+ * The signal of one stream: the caller's, a deadline (`timeoutMs`; none
+ * when undefined), and an end of the method's own, called when it returns
+ * or the client closes (`open` holds it meanwhile). Connect's own
+ * `timeoutMs` is not used for streams: its timer outlives a stream left
+ * before its end and keeps the program alive.
  */
 function streamScope(
-  options: CallOptions,
+  callerSignal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+  open: Set<() => void>,
 ): { signal: AbortSignal; end(): void } {
   const own = new AbortController();
-  const timer = setTimeout(
+  const timer = timeoutMs === undefined ? undefined : setTimeout(
     () => own.abort(new ConnectError("", Code.DeadlineExceeded)),
-    options.timeoutMs ?? SEARCH_TIMEOUT_MS,
+    timeoutMs,
   );
-  const signal = options.signal
-    ? AbortSignal.any([options.signal, own.signal])
+  const signal = callerSignal
+    ? AbortSignal.any([callerSignal, own.signal])
     : own.signal;
-  return {
-    signal,
-    end: () => {
-      clearTimeout(timer);
-      own.abort();
-    },
+  const end = () => {
+    clearTimeout(timer);
+    own.abort();
+    open.delete(end);
   };
+  open.add(end);
+  return { signal, end };
 }
 
 /** The TxSearch request of a query, checked. */

@@ -48,7 +48,12 @@ export async function fetchStatus(
     : timeout;
   let res: Response;
   try {
-    res = await fetch(`http://${host}:${port}/status`, { signal });
+    // A redirect is answered as it is: the node does not choose what else
+    // this client fetches.
+    res = await fetch(`http://${host}:${port}/status`, {
+      signal,
+      redirect: "manual",
+    });
   } catch (e) {
     throw new NodeError(
       `cannot reach node ${addr}: ${fetchFailure(e, timeoutMs)}`,

@@ -7,7 +7,12 @@
 import { U64_MAX } from "../chain/json.ts";
 import { type Time, timeNow } from "../chain/time.ts";
 import type { SigTx } from "../chain/tx.ts";
-import { readKey } from "../store/key_store.ts";
+import type { Account } from "../chain/account.ts";
+import {
+  checkPassword as checkStorePassword,
+  KeyStoreError,
+  readKey,
+} from "../store/key_store.ts";
 import { checkAddress, InputError } from "./call_errors.ts";
 
 /** A transfer to sign: who pays whom how much. */
@@ -69,6 +74,64 @@ function checkU64(n: bigint, what: string): void {
 }
 
 /**
+ * A password checked the way a key store checks it (at least 5 bytes), so
+ * one that can open no key is refused before any call or key read; an
+ * {@link InputError} naming `what` otherwise. The message never holds the
+ * password.
+ *
+ * @example
+ * ```ts
+ * import { checkPasswordInput } from "./sign.ts";
+ *
+ * checkPasswordInput("a good password"); // fine
+ * try {
+ *   checkPasswordInput("abc");
+ * } catch (e) {
+ *   console.log(String(e)); // InputError: password must be at least 5 bytes
+ * }
+ * ```
+ */
+export function checkPasswordInput(password: string, what = "password"): void {
+  if (typeof password !== "string") {
+    throw new InputError(`${what}: expected a string`);
+  }
+  try {
+    checkStorePassword(password, what);
+  } catch (e) {
+    if (e instanceof KeyStoreError) throw new InputError(e.message);
+    throw e;
+  }
+}
+
+/**
+ * The sender's key, read from `key.keyStore` and decrypted on this
+ * machine: a {@link signTransfer} without the signing, so a caller can open
+ * the key before it asks a node anything (a wrong password then costs no
+ * call). Throws an {@link InputError} for a short password and a
+ * `KeyStoreError` for a missing key or a wrong password.
+ *
+ * @example
+ * ```ts
+ * import { Account, writeKey } from "@bcn/bcn";
+ * import { openSenderKey } from "./sign.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const alice = Account.create();
+ * await writeKey(dir, alice, "alice's password");
+ * const key = await openSenderKey(alice.address, { keyStore: dir, password: "alice's password" });
+ * console.log(key.address === alice.address); // true
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function openSenderKey(
+  from: string,
+  key: KeySource,
+): Promise<Account> {
+  checkPasswordInput(key.password);
+  return await readKey(key.keyStore, checkAddress(from, "from"), key.password);
+}
+
+/**
  * Signs a transfer with the sender's key, read from `key.keyStore` and
  * decrypted with `key.password` on this machine; no node is involved. The
  * nonce must be given. Throws an {@link InputError} for a bad field and a
@@ -98,7 +161,7 @@ export async function signTransfer(
   if (transfer.nonce === undefined) {
     throw new InputError("nonce: required to sign without a node");
   }
-  const account = await readKey(key.keyStore, from, key.password);
+  const account = await openSenderKey(from, key);
   return account.signTx({
     from: account.address,
     to,

@@ -21,6 +21,9 @@ export const EXPLORER_CSP: string = [
   "base-uri 'none'",
   "form-action 'none'",
   "frame-ancestors 'none'",
+  // The page writes text nodes only: any HTML sink (innerHTML, ...) fails.
+  "require-trusted-types-for 'script'",
+  "trusted-types 'none'",
 ].join("; ");
 
 /** The headers of every explorer answer. */

@@ -63,8 +63,8 @@ Deno.test("account commands against a fake node", async () => {
     );
     await assertRejects(
       () => run("account create", ["--node", node, "--ownerpass", "abc"]),
-      NodeError,
-      `node ${node}: invalid request: password too short`,
+      UsageError,
+      "--ownerpass must be at least 5 bytes",
     );
     assertEquals(
       await run("account balance", ["--node", node, "--account", OWNER]),

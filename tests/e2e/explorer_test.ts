@@ -30,6 +30,7 @@ import {
   withTempDir,
 } from "./helpers.ts";
 import { TEST_ROOT } from "../support.ts";
+import { quoteName } from "../../src/explorer/assets/lib.js";
 
 // The page's globals, as the callbacks run in the browser use them (the
 // tests are type-checked without the DOM library).
@@ -516,7 +517,10 @@ Deno.test({
           "tx",
           () => page.evaluate((h) => location.hash = `#/tx/${h}`, bad),
         );
-        assertEquals(await fact(page, "to"), MARKUP);
+        assertEquals(
+          await fact(page, "to"),
+          `${quoteName(MARKUP)} not an address`,
+        );
         assertEquals(
           await page.evaluate(() => (globalThis as Marked).__xss),
           undefined,
@@ -526,6 +530,68 @@ Deno.test({
           0,
         );
       });
+
+      await t.step(
+        "a receiver that starts with an address is not on its page",
+        async () => {
+          // The node's account search matches prefixes: this transfer goes
+          // to another account than b's, and must not show as b's income.
+          const spoof = await transfer(
+            a.node,
+            via,
+            a.address,
+            `${b.address}x`,
+            1n,
+          );
+          await until(
+            page,
+            "home",
+            () => page.evaluate(() => location.hash = "#/"),
+          );
+          await page.waitForSelector(`#txs tr[data-hash="${spoof}"]`, {
+            timeout: PAGE_WAIT_MS,
+          });
+          // Confirmed: on the page of a, which sent it.
+          await until(
+            page,
+            "account",
+            () =>
+              page.evaluate((x) => location.hash = `#/account/${x}`, a.address),
+          );
+          assertEquals((await page.$$(`tr[data-hash="${spoof}"]`)).length, 1);
+          const nonce = await fact(page, "nonce");
+          assert(/^[1-9]\d*$/.test(nonce), nonce);
+          // Past its last page the nonce is counted only when asked.
+          await until(
+            page,
+            "account",
+            () =>
+              page.evaluate(
+                (x) => location.hash = `#/account/${x}/2`,
+                a.address,
+              ),
+          );
+          assert((await fact(page, "nonce")).startsWith("Count"));
+          await page.click("#count-nonce");
+          await page.waitForFunction(
+            () =>
+              /^\d+$/.test(
+                document.querySelector('[data-k="nonce"]')?.textContent ?? "",
+              ),
+            { timeout: PAGE_WAIT_MS },
+          );
+          assertEquals(await fact(page, "nonce"), nonce);
+          await until(
+            page,
+            "account",
+            () =>
+              page.evaluate((x) => location.hash = `#/account/${x}`, b.address),
+          );
+          assertEquals((await page.$$(`tr[data-hash="${spoof}"]`)).length, 0);
+          // b sent nothing: its nonce is read off its only page.
+          assertEquals(await fact(page, "nonce"), "0");
+        },
+      );
 
       await t.step("readable at 375 px; a dark scheme", async () => {
         await page.setViewport({ width: 375, height: 800 });

@@ -10,9 +10,12 @@ import {
   EnvelopeReader,
   fromBase64,
   HASH_RE,
+  involves,
   merkleVerify,
+  nonceOnLastPage,
   parseJson,
   parseSearch,
+  quoteName,
   readBlock,
   readSearchTx,
   recoverAddress,
@@ -57,12 +60,23 @@ const txHref = (hash) => `#/tx/${encodeURIComponent(hash)}`;
 const accountHref = (a) => `#/account/${encodeURIComponent(a)}`;
 const mono = (text, attrs = {}) => h("span", { class: "mono", ...attrs }, text);
 
-/** An address as a link to its page, or as text when it is no address. */
+/**
+ * An address as a link to its page; any other receiver as a quoted,
+ * escaped name marked as no address (no key can spend what it holds).
+ */
 function accountLink(a, shorten = true) {
-  const text = shorten ? short(a) : a;
-  return HASH_RE.test(a)
-    ? link(accountHref(a), text, { class: "mono", title: a })
-    : mono(text, { title: a });
+  if (HASH_RE.test(a)) {
+    return link(accountHref(a), shorten ? short(a) : a, {
+      class: "mono",
+      title: a,
+    });
+  }
+  return h(
+    "span",
+    { class: "name" },
+    mono(quoteName(a, shorten ? 16 : undefined)),
+    h("span", { class: "muted" }, " not an address"),
+  );
 }
 
 function facts(rows) {
@@ -179,10 +193,11 @@ async function* stream(method, req, signal) {
 }
 
 /**
- * Up to `max` messages of a stream after skipping `skip`; the call is
- * cancelled once they are read (a page of a long list, never all of it).
+ * Up to `max` messages of a stream that `keep` accepts, after skipping
+ * `skip` of them; the call is cancelled once they are read (a page of a
+ * long list, never all of it).
  */
-async function take(method, req, max, signal, skip = 0) {
+async function take(method, req, max, signal, skip = 0, keep = () => true) {
   const ctl = new AbortController();
   const stop = () => ctl.abort();
   signal?.addEventListener("abort", stop, { once: true });
@@ -190,6 +205,7 @@ async function take(method, req, max, signal, skip = 0) {
   let seen = 0;
   try {
     for await (const m of stream(method, req, ctl.signal)) {
+      if (!keep(m)) continue;
       if (seen++ < skip) continue;
       out.push(m);
       if (out.length >= max) break;
@@ -449,7 +465,8 @@ function homeAddBlock(b) {
   if (!blocks || !txs) return renderHome();
   blocks.prepend(blockRow(b, true));
   while (blocks.rows.length > ROWS) blocks.lastElementChild.remove();
-  for (const tx of b.txs) txs.prepend(txRow(tx, b.number, true));
+  // Only the rows that stay: a block of thousands adds no more than ROWS.
+  for (const tx of b.txs.slice(-ROWS)) txs.prepend(txRow(tx, b.number, true));
   while (txs.rows.length > ROWS) txs.lastElementChild.remove();
   document.getElementById("chart")?.replaceChildren(chart(app.recent));
   if (app.status) {
@@ -461,7 +478,7 @@ function homeAddBlock(b) {
 
 async function blockPage(key, signal) {
   if (!/^\d+$/.test(key) && !/^[0-9a-f]{1,64}$/.test(key)) {
-    throw new Error(`not a block number or hash: ${key}`);
+    throw new Error(`not a block number or hash: ${quoteName(key)}`);
   }
   const [b, s] = await Promise.all([
     blockBy(key, signal),
@@ -558,7 +575,7 @@ async function blockPage(key, signal) {
 
 async function txPage(key, signal) {
   if (!/^[0-9a-f]{1,64}$/.test(key)) {
-    throw new Error(`not a transaction hash: ${key}`);
+    throw new Error(`not a transaction hash: ${quoteName(key)}`);
   }
   const tx = await txBy(key, signal);
   if (!tx) {
@@ -661,17 +678,40 @@ async function accountPage(address, page, signal) {
         throw e;
       },
     ),
-    take("Tx/TxSearch", { Account: address }, PAGE + 1, signal, skip),
+    // The node matches prefixes: only this account's own transactions.
+    take(
+      "Tx/TxSearch",
+      { Account: address },
+      PAGE + 1,
+      signal,
+      skip,
+      (m) => involves(parseJson(bytesText(m.Tx)), address),
+    ),
   ]);
   const txs = rows.map((m) => readSearchTx(bytesText(m.Tx)));
   const more = txs.length > PAGE;
-  const nonce = h("span", { class: "muted" }, "counting…");
+  // On the last page the nonce is read off the page; elsewhere counting it
+  // reads every transaction the account sent (the node scans its whole
+  // chain), so it is counted only when asked.
+  const known = more ? undefined : nonceOnLastPage(txs, address, page === 1);
+  const nonce = h("span", {}, known ?? "");
+  const count = h("button", { type: "button", id: "count-nonce" }, "Count");
+  if (known === undefined) {
+    nonce.append(
+      count,
+      h("span", { class: "muted" }, " (reads every transaction it sent)"),
+    );
+  }
   show(
     "Account",
     card(
       "Account",
       facts([
-        ["Address", "address", mono(address)],
+        [
+          "Address",
+          "address",
+          HASH_RE.test(address) ? mono(address) : accountLink(address, false),
+        ],
         [
           "Balance",
           "balance",
@@ -738,28 +778,41 @@ async function accountPage(address, page, signal) {
       ),
     ),
   );
+  count.addEventListener("click", () => countNonce(address, nonce, signal));
   ready("account");
-  // The confirmed nonce is the last one the account sent: counted from a
-  // stream of its transactions, holding none of them.
+}
+
+/**
+ * Counts the confirmed nonce of `address` into `out`: the last one it
+ * sent, from a stream of its transactions, holding none of them and
+ * reading at most NONCE_SCAN.
+ */
+async function countNonce(address, out, signal) {
+  out.replaceChildren(h("span", { class: "muted" }, "counting…"));
   let last = "0";
   let seen = 0;
   try {
     for await (const m of stream("Tx/TxSearch", { From: address }, signal)) {
-      const tx = readSearchTx(bytesText(m.Tx));
-      if (tx.from === address) last = tx.nonce;
-      if (++seen >= NONCE_SCAN) break;
+      const tx = parseJson(bytesText(m.Tx));
+      if (tx?.from === address && typeof tx.nonce === "string") last = tx.nonce;
+      if (++seen >= NONCE_SCAN) {
+        last = `${last} or more (stopped after ${NONCE_SCAN} transactions)`;
+        break;
+      }
     }
-    nonce.replaceChildren(last);
-    nonce.className = "";
+    out.replaceChildren(last);
   } catch (e) {
-    if (!signal.aborted) nonce.replaceChildren(`unknown: ${messageOf(e)}`);
+    if (!signal.aborted) out.replaceChildren(`unknown: ${messageOf(e)}`);
   }
 }
 
 /** Resolves a search to the page it names, or says nothing matched. */
 async function searchPage(input, signal) {
   const q = parseSearch(input);
-  show("Search", h("p", { class: "note" }, `Searching for ${input}…`));
+  show(
+    "Search",
+    h("p", { class: "note" }, `Searching for ${quoteName(input)}…`),
+  );
   if (q.kind === "error") {
     show("Search", h("p", { class: "error", role: "alert" }, q.message));
     return ready("search");
@@ -813,7 +866,9 @@ async function route() {
     else if (kind === "tx") await txPage(arg.toLowerCase(), signal);
     else if (kind === "account") {
       const page = /^[1-9]\d{0,5}$/.test(extra) ? Number(extra) : 1;
-      await accountPage(arg, page, signal);
+      // An address in capitals is the same account; any other name is kept.
+      const account = /^[0-9a-fA-F]{64}$/.test(arg) ? arg.toLowerCase() : arg;
+      await accountPage(account, page, signal);
     } else if (kind === "search") await searchPage(arg, signal);
     else {
       show(

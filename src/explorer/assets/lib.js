@@ -648,6 +648,65 @@ export function connectError(text) {
   return undefined;
 }
 
+/** The most characters of a name that is no address the page shows. */
+export const NAME_MAX = 80;
+
+/**
+ * A receiver that is no address, as the page shows it: quoted, each
+ * character outside printable ASCII escaped as `\u{...}` (and `"`, `\`
+ * as in JSON), and cut after `max` characters with its length said.
+ * A receiver can be any string: this way bidi controls, invisible and
+ * look-alike characters cannot make it pass for an address, and a long
+ * one cannot fill the page.
+ *
+ * @param {string} name
+ * @param {number} [max]
+ */
+export function quoteName(name, max = NAME_MAX) {
+  let out = "";
+  let n = 0;
+  for (const ch of name) {
+    if (n++ >= max) {
+      return `"${out}"… (${name.length} characters)`;
+    }
+    const c = ch.codePointAt(0);
+    if (ch === '"' || ch === "\\") out += `\\${ch}`;
+    else if (c >= 0x20 && c < 0x7f) out += ch;
+    else out += `\\u{${c.toString(16)}}`;
+  }
+  return `"${out}"`;
+}
+
+/**
+ * Whether transaction `tx` (its parsed JSON) was sent by or to exactly
+ * `account`: the node's account search matches prefixes, and a receiver
+ * that merely starts with an address must not show on that address's page.
+ *
+ * @param {unknown} tx
+ * @param {string} account
+ */
+export function involves(tx, account) {
+  return tx !== null && typeof tx === "object" &&
+    (tx.from === account || tx.to === account);
+}
+
+/**
+ * The nonce of `account` read off the last page of its transactions
+ * (oldest first): the nonce of the last one it sent there, else "0" when
+ * that page is the only one, else undefined (it sent its last one on an
+ * earlier page). A sender's nonces go up by one from 1.
+ *
+ * @param {{ from: string, nonce: string }[]} txs
+ * @param {string} account
+ * @param {boolean} onlyPage
+ */
+export function nonceOnLastPage(txs, account, onlyPage) {
+  for (let i = txs.length - 1; i >= 0; i--) {
+    if (txs[i].from === account) return txs[i].nonce;
+  }
+  return onlyPage ? "0" : undefined;
+}
+
 /** A short form of a 64-hex value: its first 10 and last 4 characters. */
 export function short(hex) {
   return hex.length > 16 ? `${hex.slice(0, 10)}…${hex.slice(-4)}` : hex;
