@@ -9,7 +9,7 @@ import {
   encodeSigCheckpoint,
   type SigCheckpoint,
 } from "../chain/checkpoint.ts";
-import { messageOf } from "../util/errors.ts";
+import { messageWithoutPaths } from "../util/errors.ts";
 import type { Checkpoint } from "./gen/checkpoint_pb.ts";
 import { encodeUtf8 } from "../util/utf8.ts";
 
@@ -63,32 +63,27 @@ export function checkpointMethods(
           Code.NotFound,
         );
       }
+      const record = encodeUtf8(encodeSigCheckpoint(c));
       let state;
       try {
         state = await backend.readState(c, ctx.signal);
       } catch (e) {
-        throw new ConnectError(
-          `cannot read the checkpoint state: ${messageOf(e)}`,
-          Code.Internal,
-        );
-      }
-      if (!state && !req.State) {
-        // The record alone: enough for a node checking its own state.
-        yield { Checkpoint: encodeUtf8(encodeSigCheckpoint(c)) };
-        return;
+        throw stateError(e);
       }
       if (!state) {
-        throw new ConnectError(
-          `no state kept for checkpoint ${c.number}`,
-          Code.NotFound,
-        );
+        if (req.State) {
+          throw new ConnectError(
+            `no state kept for checkpoint ${c.number}`,
+            Code.NotFound,
+          );
+        }
+        // The record alone: enough for a node checking its own state.
+        yield { Checkpoint: record };
+        return;
       }
       const iterator = state.chunks[Symbol.asyncIterator]();
       try {
-        yield {
-          Checkpoint: encodeUtf8(encodeSigCheckpoint(c)),
-          Block: state.block,
-        };
+        yield { Checkpoint: record, Block: state.block };
         if (!req.State) return;
         for (;;) {
           const r = await iterator.next();
@@ -97,13 +92,18 @@ export function checkpointMethods(
         }
       } catch (e) {
         if (ctx.signal.aborted) return;
-        throw new ConnectError(
-          `cannot read the checkpoint state: ${messageOf(e)}`,
-          Code.Internal,
-        );
+        throw stateError(e);
       } finally {
         await iterator.return?.();
       }
     },
   };
+}
+
+/** Internal, without the node's paths: the client learns what, not where. */
+function stateError(err: unknown): ConnectError {
+  return new ConnectError(
+    `cannot read the checkpoint state: ${messageWithoutPaths(err)}`,
+    Code.Internal,
+  );
 }
