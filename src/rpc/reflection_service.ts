@@ -57,6 +57,8 @@ export class ReflectionIndex {
   readonly #services: string[];
   readonly #files = new Map<string, DescFile>();
   readonly #symbols = new Map<string, DescFile>();
+  /** The message type names among the symbols. */
+  readonly #messages = new Set<string>();
   /** Extensions by the message they extend, then by number. */
   readonly #extensions = new Map<string, Map<number, DescFile>>();
   readonly #encoded = new Map<DescFile, Uint8Array>();
@@ -121,7 +123,7 @@ export class ReflectionIndex {
    * ```
    */
   fileOfSymbol(name: string): DescFile | undefined {
-    return this.#symbols.get(name.startsWith(".") ? name.slice(1) : name);
+    return this.#symbols.get(trimDot(name));
   }
 
   /**
@@ -153,7 +155,7 @@ export class ReflectionIndex {
    */
   extensionNumbers(type: string): number[] | undefined {
     const name = trimDot(type);
-    if (!this.#isMessage(name)) return undefined;
+    if (!this.#messages.has(name)) return undefined;
     return [...(this.#extensions.get(name)?.keys() ?? [])].sort((a, b) =>
       a - b
     );
@@ -197,12 +199,6 @@ export class ReflectionIndex {
     return bytes;
   }
 
-  #isMessage(name: string): boolean {
-    const file = this.#symbols.get(name);
-    return file !== undefined &&
-      messagesOf(file).some((m) => m.typeName === name);
-  }
-
   #addSymbols(file: DescFile): void {
     const add = (name: string) => {
       if (!this.#symbols.has(name)) this.#symbols.set(name, file);
@@ -217,6 +213,7 @@ export class ReflectionIndex {
     }
     for (const message of messagesOf(file)) {
       add(message.typeName);
+      this.#messages.add(message.typeName);
       for (const field of message.fields) {
         add(`${message.typeName}.${field.name}`);
       }
