@@ -42,8 +42,13 @@ export function blockStoreError(err: unknown): ConnectError {
  */
 export function storeReason(err: unknown): string {
   // The client learns what failed, not where the node keeps its store.
-  return messageWithoutPaths(err).replace(
-    new RegExp(`\\S*[/\\\\](${BLOCKS_FILE}|${GENESIS_FILE})\\b`, "g"),
-    "$1",
-  );
+  return messageWithoutPaths(err).replace(STORE_FILE_PATH, "$1");
 }
+
+/** A path ending in one of the block store's files (names taken literally). */
+const STORE_FILE_PATH = new RegExp(
+  `\\S*[/\\\\](${
+    [BLOCKS_FILE, GENESIS_FILE].map((f) => f.replaceAll(".", "\\.")).join("|")
+  })\\b`,
+  "g",
+);
