@@ -10,7 +10,7 @@ import {
   explorerRoutes,
   explorerSize,
 } from "../../src/explorer/routes.ts";
-import { serveHttpRoute } from "../../src/http/http_routes.ts";
+import { serve } from "./serve.ts";
 
 const ASSETS = new URL("../../src/explorer/assets/", import.meta.url);
 const GENERATED = new URL(
@@ -41,19 +41,7 @@ Deno.test("the explorer routes answer with CSP and nosniff, under 200 KB", () =>
     Object.keys(routes).sort(),
     ASSET_FILES.map((f) => f.path).sort(),
   );
-  let head: Record<string, string | number> = {};
-  let status = 0;
-  let body: Uint8Array = new Uint8Array();
-  const res = {
-    writeHead(s: number, h: Record<string, string | number>) {
-      status = s;
-      head = h;
-    },
-    end(b: Uint8Array) {
-      body = b;
-    },
-  };
-  assert(serveHttpRoute(routes, { method: "GET", url: "/?x=1" }, res));
+  const { status, head, body } = serve("GET", "/?x=1");
   assertEquals(status, 200);
   assertEquals(head["content-type"], "text/html; charset=utf-8");
   assertEquals(head["content-security-policy"], EXPLORER_CSP);

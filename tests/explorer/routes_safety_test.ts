@@ -4,25 +4,8 @@
  * methods other than GET and HEAD refused on its paths.
  */
 import { assert, assertEquals } from "../assert.ts";
-import { EXPLORER_CSP, explorerRoutes } from "../../src/explorer/routes.ts";
-import { serveHttpRoute } from "../../src/http/http_routes.ts";
-
-function serve(method: string, url: string) {
-  let status = 0;
-  let head: Record<string, string | number> = {};
-  let body: Uint8Array = new Uint8Array();
-  const res = {
-    writeHead(s: number, h: Record<string, string | number>) {
-      status = s;
-      head = h;
-    },
-    end(b: Uint8Array) {
-      body = b;
-    },
-  };
-  assert(serveHttpRoute(explorerRoutes(), { method, url }, res));
-  return { status, head, body };
-}
+import { EXPLORER_CSP } from "../../src/explorer/routes.ts";
+import { serve } from "./serve.ts";
 
 Deno.test("the explorer's policy is strict in every directive", () => {
   const directives = new Map(
