@@ -20,18 +20,15 @@ import {
 import { goTool, hasGo } from "./go_tool.ts";
 import { decodeUtf8 } from "../../src/util/utf8.ts";
 
-/** The grpcurl command that is built, at the version `grpcurl/go.mod` pins. */
-export const GRPCURL_MODULE = "github.com/fullstorydev/grpcurl/cmd/grpcurl";
-
 /** How long one grpcurl run may take. */
 const RUN_TIMEOUT_MS = 30_000;
 
-const GRPCURL = goTool("grpcurl", "./grpcurl/", GRPCURL_MODULE);
-
-/** Builds grpcurl (pinned by `grpcurl/go.mod`) once per process. */
-export const buildGrpcurl: () => Promise<string> = GRPCURL.build;
-
-const decode = decodeUtf8;
+/** grpcurl at the version `grpcurl/go.mod` pins, built once per process. */
+const GRPCURL = goTool(
+  "grpcurl",
+  "./grpcurl/",
+  "github.com/fullstorydev/grpcurl/cmd/grpcurl",
+);
 
 /** What one grpcurl run printed, and how it exited. */
 interface GrpcurlRun {
@@ -51,8 +48,8 @@ async function grpcurl(bin: string, args: string[]): Promise<GrpcurlRun> {
   }).output();
   return {
     code: out.code,
-    stdout: decode(out.stdout),
-    stderr: decode(out.stderr),
+    stdout: decodeUtf8(out.stdout),
+    stderr: decodeUtf8(out.stderr),
   };
 }
 
@@ -69,7 +66,7 @@ Deno.test({
   name: "grpcurl lists, describes and calls a node with no proto files",
   ignore: !GO,
   fn: async () => {
-    const bin = await buildGrpcurl();
+    const bin = await GRPCURL.build();
     await withTempDir(async (dir) => {
       const addr = `127.0.0.1:${freePort()}`;
       const node = await startBcn(bootstrapArgs(addr, { dir, balance: 500n }), {
