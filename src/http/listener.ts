@@ -15,7 +15,7 @@ import type {
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
 import { clientAddress } from "./address_list.ts";
-import { firstLine, messageOf } from "../util/errors.ts";
+import { messageOf } from "../util/errors.ts";
 import { sleep } from "../util/sleep.ts";
 import {
   addressKey,
@@ -370,7 +370,7 @@ function failureReporter(
     last = now;
     const more = skipped > 0 ? ` (and ${skipped} more failures)` : "";
     skipped = 0;
-    warn?.(`server: ${what} failed: ${firstLine(messageOf(reason))}${more}`);
+    warn?.(`server: ${what} failed: ${messageOf(reason)}${more}`);
   };
 }
 
@@ -552,7 +552,7 @@ function describeListenError(err: Error & { code?: string }): string {
     case "EADDRNOTAVAIL":
       return "address not available";
     default:
-      return firstLine(err.message);
+      return messageOf(err);
   }
 }
 
