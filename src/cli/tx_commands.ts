@@ -23,7 +23,6 @@ import {
   type Flags,
   oneOf,
   optionalString,
-  parseHexPrefix,
   parseU64Flag,
   requireString,
   UsageError,
@@ -34,6 +33,7 @@ import { requireNode } from "./rpc_errors.ts";
 import {
   asUsage,
   parseAddressFlag,
+  parseHexPrefix,
   parsePasswordFlag,
   withClient,
 } from "./use_client.ts";

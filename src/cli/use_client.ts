@@ -6,7 +6,11 @@
  * @module
  */
 import { Client } from "../client/client.ts";
-import { checkAddress, InputError } from "../client/call_errors.ts";
+import {
+  checkAddress,
+  checkHexPrefix,
+  InputError,
+} from "../client/call_errors.ts";
 import { checkPasswordInput } from "../client/sign.ts";
 import { UsageError } from "./args.ts";
 
@@ -46,6 +50,22 @@ export async function withClient<T>(
  */
 export function parseAddressFlag(name: string, value: string): string {
   return asUsage(() => checkAddress(value, `--${name}`));
+}
+
+/**
+ * A hex prefix flag (such as `--hash abc`), returned lowercase; a usage
+ * error naming the flag when it is empty, longer than 64 characters or not
+ * hex (`--hash: expected a prefix of 1 to 64 hex characters, got "xyz"`).
+ *
+ * @example
+ * ```ts
+ * import { parseHexPrefix } from "./use_client.ts";
+ *
+ * parseHexPrefix("hash", "ABC"); // "abc"
+ * ```
+ */
+export function parseHexPrefix(name: string, value: string): string {
+  return asUsage(() => checkHexPrefix(value, `--${name}`));
 }
 
 /**

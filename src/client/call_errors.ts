@@ -112,6 +112,30 @@ export function checkHash(value: string, what = "hash"): string {
   return value.toLowerCase();
 }
 
+const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/i;
+
+/**
+ * A search prefix checked: 1 to 64 hex characters, returned lowercase; an
+ * {@link InputError} naming `what` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { checkHexPrefix } from "./call_errors.ts";
+ *
+ * checkHexPrefix("AB12", "hash"); // "ab12"
+ * ```
+ */
+export function checkHexPrefix(value: string, what = "prefix"): string {
+  if (typeof value !== "string" || !HEX_PREFIX_RE.test(value)) {
+    throw new InputError(
+      `${what}: expected a prefix of 1 to 64 hex characters, got ${
+        encodeString(String(value).slice(0, 100))
+      }`,
+    );
+  }
+  return value.toLowerCase();
+}
+
 /**
  * Words put before the node's own message, by status code; a call gives
  * its own for the codes it knows the meaning of (such as `tx rejected` for

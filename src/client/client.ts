@@ -28,6 +28,7 @@ import { type PeerProtocol, PeerTransport } from "../rpc/transport.ts";
 import {
   checkAddress,
   checkHash,
+  checkHexPrefix,
   type CodeLabels,
   describeNetworkFailure,
   InputError,
@@ -730,8 +731,8 @@ function txRequest(
       "query: give exactly one of hash, from, to and account",
     );
   }
-  if ("hash" in query) return { Hash: hexPrefix(query.hash, "hash") };
-  if ("from" in query) return { From: hexPrefix(query.from, "from") };
+  if ("hash" in query) return { Hash: checkHexPrefix(query.hash, "hash") };
+  if ("from" in query) return { From: checkHexPrefix(query.from, "from") };
   if ("to" in query) return { To: nonEmpty(query.to, "to") };
   if ("account" in query) {
     return { Account: nonEmpty(query.account, "account") };
@@ -756,20 +757,11 @@ function blockRequest(
     }
     return { Number: n };
   }
-  if ("hash" in query) return { Hash: hexPrefix(query.hash, "hash") };
-  if ("parent" in query) return { Parent: hexPrefix(query.parent, "parent") };
-  throw new InputError("query: give exactly one of number, hash and parent");
-}
-
-function hexPrefix(value: string, what: string): string {
-  if (typeof value !== "string" || !/^[0-9a-fA-F]{1,64}$/.test(value)) {
-    throw new InputError(
-      `${what}: expected a prefix of 1 to 64 hex characters, got ${
-        encodeString(String(value).slice(0, 100))
-      }`,
-    );
+  if ("hash" in query) return { Hash: checkHexPrefix(query.hash, "hash") };
+  if ("parent" in query) {
+    return { Parent: checkHexPrefix(query.parent, "parent") };
   }
-  return value.toLowerCase();
+  throw new InputError("query: give exactly one of number, hash and parent");
 }
 
 function nonEmpty(value: string, what: string): string {
