@@ -31,7 +31,6 @@ import { clientCommand, type Command, type Io } from "./command.ts";
 import { formatTx } from "./format.ts";
 import { requireNode } from "./rpc_errors.ts";
 import {
-  asUsage,
   parseAddressFlag,
   parseHexPrefix,
   parsePasswordFlag,
@@ -331,7 +330,7 @@ Flags:
     }
     const key = { keyStore, password };
     const tx = node === undefined
-      ? await asUsage(() => signTransfer({ from, to, value, nonce }, key))
+      ? await signTransfer({ from, to, value, nonce }, key)
       : await withClient(
         node,
         (client) => client.sign({ from, to, value, nonce }, key),

@@ -86,7 +86,7 @@ export function parsePasswordFlag(name: string, value: string): string {
 }
 
 /** Runs a check of the client's, its {@link InputError} as a usage error. */
-export function asUsage<T>(check: () => T): T {
+function asUsage<T>(check: () => T): T {
   try {
     return check();
   } catch (e) {
