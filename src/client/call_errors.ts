@@ -59,7 +59,19 @@ export class InputError extends Error {
   }
 }
 
-const ADDRESS_RE = /^[0-9a-f]{64}$/i;
+const HEX64_RE = /^[0-9a-f]{64}$/i;
+
+/** `value` as 64 hex characters, lowercased; else an error naming `what`. */
+function hex64(value: string, what: string, kind: string): string {
+  if (typeof value !== "string" || !HEX64_RE.test(value)) {
+    throw new InputError(
+      `${what}: invalid ${kind} ${
+        encodeString(String(value).slice(0, 100))
+      }: expected 64 hex characters`,
+    );
+  }
+  return value.toLowerCase();
+}
 
 /**
  * An account address checked: 64 hex characters, returned lowercase; an
@@ -79,14 +91,7 @@ const ADDRESS_RE = /^[0-9a-f]{64}$/i;
  * ```
  */
 export function checkAddress(value: string, what = "address"): string {
-  if (typeof value !== "string" || !ADDRESS_RE.test(value)) {
-    throw new InputError(
-      `${what}: invalid address ${
-        encodeString(String(value).slice(0, 100))
-      }: expected 64 hex characters`,
-    );
-  }
-  return value.toLowerCase();
+  return hex64(value, what, "address");
 }
 
 /**
@@ -102,14 +107,7 @@ export function checkAddress(value: string, what = "address"): string {
  * ```
  */
 export function checkHash(value: string, what = "hash"): string {
-  if (typeof value !== "string" || !ADDRESS_RE.test(value)) {
-    throw new InputError(
-      `${what}: invalid hash ${
-        encodeString(String(value).slice(0, 100))
-      }: expected 64 hex characters`,
-    );
-  }
-  return value.toLowerCase();
+  return hex64(value, what, "hash");
 }
 
 const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/i;
