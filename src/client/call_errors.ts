@@ -186,7 +186,7 @@ export function describeRpcError(
   err: unknown,
   labels: CodeLabels = {},
 ): string {
-  const network = describeNetworkFailure(err);
+  const network = networkCause(err);
   if (network !== undefined) {
     return `cannot reach node ${addr}: ${withoutAddr(network, addr)}`;
   }
@@ -232,23 +232,4 @@ export function nodeError(
   }
   if (err instanceof Error) return err;
   return new NodeError(describeRpcError(addr, err, labels));
-}
-
-/**
- * What went wrong on the network, when `err` (or an error in its `cause`
- * chain) is a network failure such as a refused or reset connection;
- * `undefined` for an answer from the node or any other error.
- *
- * @example
- * ```ts
- * import { Code, ConnectError } from "@connectrpc/connect";
- * import { describeNetworkFailure } from "./call_errors.ts";
- *
- * const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
- * describeNetworkFailure(ConnectError.from(refused)); // "connection refused"
- * describeNetworkFailure(new ConnectError("no", Code.NotFound)); // undefined
- * ```
- */
-export function describeNetworkFailure(err: unknown): string | undefined {
-  return networkCause(err);
 }

@@ -30,7 +30,6 @@ import {
   checkHash,
   checkHexPrefix,
   type CodeLabels,
-  describeNetworkFailure,
   InputError,
   NodeError,
   nodeError,
@@ -43,7 +42,7 @@ import {
   type Transfer,
 } from "./sign.ts";
 import { fetchStatus } from "./fetch_status.ts";
-import { messageOf } from "../util/errors.ts";
+import { messageOf, networkCause } from "../util/errors.ts";
 
 /**
  * How long a search may run by default before the client gives up on the
@@ -633,7 +632,7 @@ export class Client implements AsyncDisposable {
     } catch (e) {
       if (signal?.aborted) return;
       // Once events came, a network failure means the node went away.
-      const lost = received > 0 ? describeNetworkFailure(e) : undefined;
+      const lost = received > 0 ? networkCause(e) : undefined;
       if (lost !== undefined) {
         throw new NodeError(`lost node ${this.address}: ${lost}`);
       }
