@@ -6,7 +6,6 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { encodeString } from "../chain/json.ts";
 import { closest } from "../util/edit_distance.ts";
 import { messageOf } from "../util/errors.ts";
 
@@ -186,28 +185,6 @@ export function parseDuration(name: string, value: string): number {
     );
   }
   return ms;
-}
-
-/**
- * A hex prefix flag (such as `--hash abc`), lowercased; a usage error when it
- * is empty, longer than 64 characters or not hex.
- *
- * @example
- * ```ts
- * import { parseHexPrefix } from "./args.ts";
- *
- * parseHexPrefix("hash", "ABC"); // "abc"
- * ```
- */
-export function parseHexPrefix(name: string, value: string): string {
-  if (!/^[0-9a-fA-F]{1,64}$/.test(value)) {
-    throw new UsageError(
-      `--${name}: expected a prefix of 1 to 64 hex characters, got ${
-        encodeString(value)
-      }`,
-    );
-  }
-  return value.toLowerCase();
 }
 
 /**

@@ -11,13 +11,12 @@ import {
   type Flags,
   oneOf,
   optionalString,
-  parseHexPrefix,
   parseU64Flag,
   UsageError,
 } from "./args.ts";
 import { clientCommand, type Command } from "./command.ts";
 import { formatTx } from "./format.ts";
-import { withClient } from "./use_client.ts";
+import { parseHexPrefix, withClient } from "./use_client.ts";
 
 /** What `bcn block search` asks for. */
 export interface BlockSearchQuery {

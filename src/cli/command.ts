@@ -14,8 +14,7 @@ import {
   UsageError,
 } from "./args.ts";
 import { promptSecret, readPasswordFiles, STOP_SIGNALS } from "./password.ts";
-import { requireNode, withNode, type WithNodeOptions } from "./rpc_errors.ts";
-import type { PeerClients } from "../rpc/registry.ts";
+import { requireNode } from "./rpc_errors.ts";
 
 /** Where a command writes and reads: stdout, stderr and stdin by default. */
 export interface Io {
@@ -80,14 +79,6 @@ export interface ClientCall {
   readonly node: string;
   /** The parsed flags. */
   readonly flags: Flags;
-  /**
-   * Calls the node: {@link withNode} on `node`, turning failures into
-   * one-line errors naming it.
-   */
-  call<T>(
-    fn: (clients: PeerClients) => Promise<T>,
-    options?: WithNodeOptions,
-  ): Promise<T>;
 }
 
 /**
@@ -100,17 +91,19 @@ export interface ClientCall {
  * @example
  * ```ts
  * import { clientCommand } from "./command.ts";
+ * import { withClient } from "./use_client.ts";
  *
  * const balance = clientCommand({
  *   name: "account balance",
  *   summary: "print an account's balance",
  *   flags: { account: { type: "string" } },
  *   help: "Usage: bcn account balance --node HOST:PORT --account ADDRESS\n",
- *   run: async ({ flags, call }, io) => {
- *     const res = await call(({ account }) =>
- *       account.accountBalance({ Address: String(flags.account) })
+ *   run: async ({ node, flags }, io) => {
+ *     const balance = await withClient(
+ *       node,
+ *       (client) => client.balance(String(flags.account)),
  *     );
- *     io.out(`${res.Balance}`);
+ *     io.out(`${balance}`);
  *   },
  * });
  * ```
@@ -136,11 +129,7 @@ export function clientCommand(
         const typed = await io.promptSecret?.(spec.prompt);
         if (typed) flags[name] = typed;
       }
-      await def.run({
-        node,
-        flags,
-        call: (fn, options) => withNode(node, fn, options),
-      }, io);
+      await def.run({ node, flags }, io);
     },
   };
 }

@@ -36,40 +36,43 @@ export async function readPasswordFile(
   } catch (e) {
     throw new UsageError(`--${flag}: cannot read ${path}: ${ioReason(e)}`);
   }
+  // Zeroed however this ends: it may hold the password, or the start of it.
   const buf = new Uint8Array(MAX_PASSWORD_FILE_LINE + 2);
-  let size = 0;
   try {
-    for (;;) {
-      if (size === buf.length) break;
-      const n = await file.read(buf.subarray(size));
-      if (n === null) break;
-      size += n;
-      if (buf.subarray(0, size).includes(0x0a)) break;
+    let size = 0;
+    try {
+      while (size < buf.length) {
+        const n = await file.read(buf.subarray(size));
+        if (n === null) break;
+        size += n;
+        if (buf.subarray(size - n, size).includes(0x0a)) break;
+      }
+    } catch (e) {
+      throw new UsageError(`--${flag}: cannot read ${path}: ${ioReason(e)}`);
+    } finally {
+      file.close();
     }
-  } catch (e) {
-    throw new UsageError(`--${flag}: cannot read ${path}: ${ioReason(e)}`);
+    const bytes = buf.subarray(0, size);
+    const end = bytes.indexOf(0x0a);
+    let line = end < 0 ? bytes : bytes.subarray(0, end);
+    if (line.at(-1) === 0x0d) line = line.subarray(0, -1);
+    if (line.length > MAX_PASSWORD_FILE_LINE) {
+      throw new UsageError(
+        `--${flag}: the first line of ${path} is longer than ${MAX_PASSWORD_FILE_LINE} bytes`,
+      );
+    }
+    const password = decodeUtf8(line);
+    if (password === "") {
+      throw new UsageError(
+        size === 0
+          ? `--${flag}: ${path} is empty`
+          : `--${flag}: the first line of ${path} is empty`,
+      );
+    }
+    return password;
   } finally {
-    file.close();
+    buf.fill(0);
   }
-  const bytes = buf.subarray(0, size);
-  const end = bytes.indexOf(0x0a);
-  let line = end < 0 ? bytes : bytes.subarray(0, end);
-  if (line.at(-1) === 0x0d) line = line.subarray(0, -1);
-  if (line.length > MAX_PASSWORD_FILE_LINE) {
-    throw new UsageError(
-      `--${flag}: the first line of ${path} is longer than ${MAX_PASSWORD_FILE_LINE} bytes`,
-    );
-  }
-  const password = decodeUtf8(line);
-  buf.fill(0);
-  if (password === "") {
-    throw new UsageError(
-      size === 0
-        ? `--${flag}: ${path} is empty`
-        : `--${flag}: the first line of ${path} is empty`,
-    );
-  }
-  return password;
 }
 
 /** "not found", "permission denied", "is a directory": Deno's words, short. */
@@ -142,31 +145,35 @@ export async function readSecretLine(
           new Uint8Array(bytes),
         );
       }
-      for (const b of chunk) {
-        if (b === 0x0d || b === 0x0a) {
-          return decodeUtf8(new Uint8Array(bytes));
-        }
-        if (b === 0x03) throw new UsageError("password prompt interrupted");
-        if (b === 0x04) {
-          if (bytes.length === 0) return undefined;
-          continue;
-        }
-        if (b === 0x7f || b === 0x08) {
-          // Drop a whole UTF-8 character: its continuation bytes first.
-          while (bytes.length > 0 && (bytes.at(-1)! & 0xc0) === 0x80) {
-            bytes.pop();
+      try {
+        for (const b of chunk) {
+          if (b === 0x0d || b === 0x0a) {
+            return decodeUtf8(new Uint8Array(bytes));
           }
-          bytes.pop();
-          continue;
+          if (b === 0x03) throw new UsageError("password prompt interrupted");
+          if (b === 0x04) {
+            if (bytes.length === 0) return undefined;
+            continue;
+          }
+          if (b === 0x7f || b === 0x08) {
+            // Drop a whole UTF-8 character: its continuation bytes first.
+            while (bytes.length > 0 && (bytes.at(-1)! & 0xc0) === 0x80) {
+              bytes.pop();
+            }
+            bytes.pop();
+            continue;
+          }
+          if (b === 0x15) {
+            bytes.fill(0);
+            bytes.length = 0;
+            continue;
+          }
+          if (bytes.length < MAX_PASSWORD_FILE_LINE) bytes.push(b);
         }
-        if (b === 0x15) {
-          bytes.fill(0);
-          bytes.length = 0;
-          continue;
-        }
-        if (bytes.length < MAX_PASSWORD_FILE_LINE) bytes.push(b);
+      } finally {
+        // Typed-ahead bytes after Enter too.
+        chunk.fill(0);
       }
-      chunk.fill(0);
     }
   } finally {
     bytes.fill(0);

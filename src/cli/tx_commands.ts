@@ -23,7 +23,6 @@ import {
   type Flags,
   oneOf,
   optionalString,
-  parseHexPrefix,
   parseU64Flag,
   requireString,
   UsageError,
@@ -32,8 +31,8 @@ import { clientCommand, type Command, type Io } from "./command.ts";
 import { formatTx } from "./format.ts";
 import { requireNode } from "./rpc_errors.ts";
 import {
-  asUsage,
   parseAddressFlag,
+  parseHexPrefix,
   parsePasswordFlag,
   withClient,
 } from "./use_client.ts";
@@ -331,7 +330,7 @@ Flags:
     }
     const key = { keyStore, password };
     const tx = node === undefined
-      ? await asUsage(() => signTransfer({ from, to, value, nonce }, key))
+      ? await signTransfer({ from, to, value, nonce }, key)
       : await withClient(
         node,
         (client) => client.sign({ from, to, value, nonce }, key),

@@ -6,7 +6,11 @@
  * @module
  */
 import { Client } from "../client/client.ts";
-import { checkAddress, InputError } from "../client/call_errors.ts";
+import {
+  checkAddress,
+  checkHexPrefix,
+  InputError,
+} from "../client/call_errors.ts";
 import { checkPasswordInput } from "../client/sign.ts";
 import { UsageError } from "./args.ts";
 
@@ -49,6 +53,22 @@ export function parseAddressFlag(name: string, value: string): string {
 }
 
 /**
+ * A hex prefix flag (such as `--hash abc`), returned lowercase; a usage
+ * error naming the flag when it is empty, longer than 64 characters or not
+ * hex (`--hash: expected a prefix of 1 to 64 hex characters, got "xyz"`).
+ *
+ * @example
+ * ```ts
+ * import { parseHexPrefix } from "./use_client.ts";
+ *
+ * parseHexPrefix("hash", "ABC"); // "abc"
+ * ```
+ */
+export function parseHexPrefix(name: string, value: string): string {
+  return asUsage(() => checkHexPrefix(value, `--${name}`));
+}
+
+/**
  * A password flag: at least 5 bytes, as a key store needs; a usage error
  * naming the flag otherwise (`--ownerpass must be at least 5 bytes`), so a
  * password that can open no key never reaches the node.
@@ -66,7 +86,7 @@ export function parsePasswordFlag(name: string, value: string): string {
 }
 
 /** Runs a check of the client's, its {@link InputError} as a usage error. */
-export function asUsage<T>(check: () => T): T {
+function asUsage<T>(check: () => T): T {
   try {
     return check();
   } catch (e) {

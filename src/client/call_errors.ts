@@ -59,7 +59,19 @@ export class InputError extends Error {
   }
 }
 
-const ADDRESS_RE = /^[0-9a-f]{64}$/i;
+const HEX64_RE = /^[0-9a-f]{64}$/i;
+
+/** `value` as 64 hex characters, lowercased; else an error naming `what`. */
+function hex64(value: string, what: string, kind: string): string {
+  if (typeof value !== "string" || !HEX64_RE.test(value)) {
+    throw new InputError(
+      `${what}: invalid ${kind} ${
+        encodeString(String(value).slice(0, 100))
+      }: expected 64 hex characters`,
+    );
+  }
+  return value.toLowerCase();
+}
 
 /**
  * An account address checked: 64 hex characters, returned lowercase; an
@@ -79,14 +91,7 @@ const ADDRESS_RE = /^[0-9a-f]{64}$/i;
  * ```
  */
 export function checkAddress(value: string, what = "address"): string {
-  if (typeof value !== "string" || !ADDRESS_RE.test(value)) {
-    throw new InputError(
-      `${what}: invalid address ${
-        encodeString(String(value).slice(0, 100))
-      }: expected 64 hex characters`,
-    );
-  }
-  return value.toLowerCase();
+  return hex64(value, what, "address");
 }
 
 /**
@@ -102,11 +107,28 @@ export function checkAddress(value: string, what = "address"): string {
  * ```
  */
 export function checkHash(value: string, what = "hash"): string {
-  if (typeof value !== "string" || !ADDRESS_RE.test(value)) {
+  return hex64(value, what, "hash");
+}
+
+const HEX_PREFIX_RE = /^[0-9a-f]{1,64}$/i;
+
+/**
+ * A search prefix checked: 1 to 64 hex characters, returned lowercase; an
+ * {@link InputError} naming `what` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { checkHexPrefix } from "./call_errors.ts";
+ *
+ * checkHexPrefix("AB12", "hash"); // "ab12"
+ * ```
+ */
+export function checkHexPrefix(value: string, what = "prefix"): string {
+  if (typeof value !== "string" || !HEX_PREFIX_RE.test(value)) {
     throw new InputError(
-      `${what}: invalid hash ${
+      `${what}: expected a prefix of 1 to 64 hex characters, got ${
         encodeString(String(value).slice(0, 100))
-      }: expected 64 hex characters`,
+      }`,
     );
   }
   return value.toLowerCase();
@@ -164,7 +186,7 @@ export function describeRpcError(
   err: unknown,
   labels: CodeLabels = {},
 ): string {
-  const network = describeNetworkFailure(err);
+  const network = networkCause(err);
   if (network !== undefined) {
     return `cannot reach node ${addr}: ${withoutAddr(network, addr)}`;
   }
@@ -210,23 +232,4 @@ export function nodeError(
   }
   if (err instanceof Error) return err;
   return new NodeError(describeRpcError(addr, err, labels));
-}
-
-/**
- * What went wrong on the network, when `err` (or an error in its `cause`
- * chain) is a network failure such as a refused or reset connection;
- * `undefined` for an answer from the node or any other error.
- *
- * @example
- * ```ts
- * import { Code, ConnectError } from "@connectrpc/connect";
- * import { describeNetworkFailure } from "./call_errors.ts";
- *
- * const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
- * describeNetworkFailure(ConnectError.from(refused)); // "connection refused"
- * describeNetworkFailure(new ConnectError("no", Code.NotFound)); // undefined
- * ```
- */
-export function describeNetworkFailure(err: unknown): string | undefined {
-  return networkCause(err);
 }

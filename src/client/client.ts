@@ -28,8 +28,8 @@ import { type PeerProtocol, PeerTransport } from "../rpc/transport.ts";
 import {
   checkAddress,
   checkHash,
+  checkHexPrefix,
   type CodeLabels,
-  describeNetworkFailure,
   InputError,
   NodeError,
   nodeError,
@@ -42,7 +42,7 @@ import {
   type Transfer,
 } from "./sign.ts";
 import { fetchStatus } from "./fetch_status.ts";
-import { messageOf } from "../util/errors.ts";
+import { messageOf, networkCause } from "../util/errors.ts";
 
 /**
  * How long a search may run by default before the client gives up on the
@@ -632,7 +632,7 @@ export class Client implements AsyncDisposable {
     } catch (e) {
       if (signal?.aborted) return;
       // Once events came, a network failure means the node went away.
-      const lost = received > 0 ? describeNetworkFailure(e) : undefined;
+      const lost = received > 0 ? networkCause(e) : undefined;
       if (lost !== undefined) {
         throw new NodeError(`lost node ${this.address}: ${lost}`);
       }
@@ -730,8 +730,8 @@ function txRequest(
       "query: give exactly one of hash, from, to and account",
     );
   }
-  if ("hash" in query) return { Hash: hexPrefix(query.hash, "hash") };
-  if ("from" in query) return { From: hexPrefix(query.from, "from") };
+  if ("hash" in query) return { Hash: checkHexPrefix(query.hash, "hash") };
+  if ("from" in query) return { From: checkHexPrefix(query.from, "from") };
   if ("to" in query) return { To: nonEmpty(query.to, "to") };
   if ("account" in query) {
     return { Account: nonEmpty(query.account, "account") };
@@ -756,20 +756,11 @@ function blockRequest(
     }
     return { Number: n };
   }
-  if ("hash" in query) return { Hash: hexPrefix(query.hash, "hash") };
-  if ("parent" in query) return { Parent: hexPrefix(query.parent, "parent") };
-  throw new InputError("query: give exactly one of number, hash and parent");
-}
-
-function hexPrefix(value: string, what: string): string {
-  if (typeof value !== "string" || !/^[0-9a-fA-F]{1,64}$/.test(value)) {
-    throw new InputError(
-      `${what}: expected a prefix of 1 to 64 hex characters, got ${
-        encodeString(String(value).slice(0, 100))
-      }`,
-    );
+  if ("hash" in query) return { Hash: checkHexPrefix(query.hash, "hash") };
+  if ("parent" in query) {
+    return { Parent: checkHexPrefix(query.parent, "parent") };
   }
-  return value.toLowerCase();
+  throw new InputError("query: give exactly one of number, hash and parent");
 }
 
 function nonEmpty(value: string, what: string): string {

@@ -6,7 +6,9 @@
  */
 import { decodeStatus, type NodeStatus } from "../node/observe/status.ts";
 import { splitHostPort } from "../rpc/peer_address.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { firstLine, messageOf } from "../util/errors.ts";
+import { decodeUtf8 } from "../util/utf8.ts";
 import { NodeError } from "./call_errors.ts";
 
 /** How long a status request waits for an answer by default. */
@@ -98,13 +100,7 @@ async function readBounded(
       `cannot reach node ${addr}: ${fetchFailure(e, timeoutMs)}`,
     );
   }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return new TextDecoder().decode(all);
+  return decodeUtf8(concatBytes(chunks));
 }
 
 /** One line for a failed fetch (Deno's messages nest their causes). */

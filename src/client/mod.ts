@@ -30,6 +30,7 @@ export {
 export {
   checkAddress,
   checkHash,
+  checkHexPrefix,
   InputError,
   NodeError,
 } from "./call_errors.ts";

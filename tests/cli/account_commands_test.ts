@@ -4,7 +4,7 @@ import {
   formatAccountCreated,
   formatBalance,
 } from "../../src/cli/account_commands.ts";
-import { NodeError } from "../../src/cli/rpc_errors.ts";
+import { NodeError } from "../../src/client/call_errors.ts";
 import { H64, NODE, OWNER, run, withFake } from "./harness.ts";
 
 Deno.test("account commands: required flags", async () => {

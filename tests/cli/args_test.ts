@@ -3,10 +3,10 @@ import {
   oneOf,
   parseDuration,
   parseFlags,
-  parseHexPrefix,
   unknownFlag,
   UsageError,
 } from "../../src/cli/args.ts";
+import { parseHexPrefix } from "../../src/cli/use_client.ts";
 
 const SPEC = {
   ownerpass: { type: "string", env: "BCN_OWNERPASS" },

@@ -18,7 +18,7 @@ import {
   nodeConfigFromFlags,
   parseEventsFlag,
 } from "../../src/cli/node_commands.ts";
-import { NodeError } from "../../src/cli/rpc_errors.ts";
+import { NodeError } from "../../src/client/call_errors.ts";
 import { startServer } from "../../src/rpc/server.ts";
 import { freePort } from "../e2e/helpers.ts";
 import { captureIo, CHAIN, fakeNode, run, TX, withFake } from "./harness.ts";

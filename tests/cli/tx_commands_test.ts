@@ -19,7 +19,7 @@ import { UsageError } from "../../src/cli/args.ts";
 import { runCommand } from "../../src/cli/command.ts";
 import { findCommand } from "../../src/cli/table.ts";
 import { formatTx } from "../../src/cli/format.ts";
-import { NodeError } from "../../src/cli/rpc_errors.ts";
+import { NodeError } from "../../src/client/call_errors.ts";
 import {
   formatSearchTx,
   formatTxSent,
