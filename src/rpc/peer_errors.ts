@@ -1,7 +1,7 @@
 /**
  * Describing a failed call to a peer in one line, as the node's logs do;
- * the CLI words its messages for users on top of these
- * (`cli/rpc_errors.ts`).
+ * the Client words its messages for users on top of these
+ * (`client/call_errors.ts`).
  *
  * @module
  */
