@@ -22,6 +22,7 @@ import {
   type SigCheckpoint,
 } from "../chain/checkpoint.ts";
 import { writeAll } from "../util/write_all.ts";
+import { fileLines } from "../util/file_lines.ts";
 import { messageOf } from "../util/errors.ts";
 import { syncDir, writeFileAtomic } from "./atomic_write.ts";
 
@@ -241,7 +242,7 @@ export class CheckpointStore {
       if (e instanceof Deno.errors.NotFound) return undefined;
       throw e;
     }
-    const lines = readLines(file, signal);
+    const lines = fileLines(file, { signal });
     const first = await lines.next();
     if (
       first.done || text.decode(first.value) !== encodeSigCheckpoint(c)
@@ -322,49 +323,5 @@ export class CheckpointStore {
     const run = this.#queue.then(task);
     this.#queue = run.catch(() => {});
     return run;
-  }
-}
-
-/**
- * The lines of `file` (without their `\n`), closing it when done. A line
- * longer than a read is gathered in pieces and joined once, so reading it
- * costs its length, not its length squared.
- */
-async function* readLines(
-  file: Deno.FsFile,
-  signal?: AbortSignal,
-): AsyncGenerator<Uint8Array, void, undefined> {
-  try {
-    const buf = new Uint8Array(64 * 1024);
-    let pieces: Uint8Array[] = [];
-    let held = 0;
-    for (;;) {
-      signal?.throwIfAborted();
-      const n = await file.read(buf);
-      if (n === null) return;
-      const data = buf.subarray(0, n);
-      let start = 0;
-      for (;;) {
-        const nl = data.indexOf(NL, start);
-        if (nl < 0) break;
-        const line = new Uint8Array(held + nl - start);
-        let at = 0;
-        for (const p of pieces) {
-          line.set(p, at);
-          at += p.length;
-        }
-        line.set(data.subarray(start, nl), at);
-        pieces = [];
-        held = 0;
-        yield line;
-        start = nl + 1;
-      }
-      if (start < n) {
-        pieces.push(data.slice(start));
-        held += n - start;
-      }
-    }
-  } finally {
-    file.close();
   }
 }
