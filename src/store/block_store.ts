@@ -20,7 +20,7 @@ import {
   genesisHash,
   type SigGenesis,
 } from "../chain/genesis.ts";
-import { syncDir, writeFileAtomic } from "./atomic_write.ts";
+import { appendFileDurably, writeFileAtomic } from "./atomic_write.ts";
 import { writeAll } from "../util/write_all.ts";
 import { fileLines } from "../util/file_lines.ts";
 import { encodeUtf8 } from "../util/utf8.ts";
@@ -93,7 +93,6 @@ export class BlockStore {
   /** The path of `block.store`. */
   readonly blocksPath: string;
   #queue: Promise<void> = Promise.resolve();
-  #blocksFileExists = false;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -242,25 +241,7 @@ export class BlockStore {
    */
   appendLines(lines: readonly Uint8Array[]): Promise<void> {
     const line = joinLines(lines);
-    return this.#serialise(async () => {
-      const created = !this.#blocksFileExists &&
-        !(await exists(this.blocksPath));
-      using file = await Deno.open(this.blocksPath, {
-        append: true,
-        create: true,
-        mode: 0o600,
-      });
-      const size = (await file.stat()).size;
-      try {
-        await writeAll(file, line);
-        await file.syncData();
-      } catch (e) {
-        await file.truncate(size).catch(() => {});
-        throw e;
-      }
-      if (created) await syncDir(this.dir);
-      this.#blocksFileExists = true;
-    });
+    return this.#serialise(() => appendFileDurably(this.blocksPath, line));
   }
 
   /**
@@ -434,7 +415,6 @@ export class BlockStore {
       throw e;
     }
     try {
-      this.#blocksFileExists = true;
       const size = (await file.stat()).size;
       if (size === 0) return;
       const last = await readAt(file, size - 1, 1);
@@ -581,14 +561,4 @@ async function readAt(
     off += n;
   }
   return out;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }

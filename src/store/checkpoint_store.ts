@@ -21,10 +21,9 @@ import {
   encodeSigCheckpoint,
   type SigCheckpoint,
 } from "../chain/checkpoint.ts";
-import { writeAll } from "../util/write_all.ts";
 import { fileLines } from "../util/file_lines.ts";
 import { messageOf } from "../util/errors.ts";
-import { syncDir, writeFileAtomic } from "./atomic_write.ts";
+import { appendFileDurably, writeFileAtomic } from "./atomic_write.ts";
 
 /** The checkpoints file's name inside the block-store directory. */
 export const CHECKPOINTS_FILE = "checkpoints.jsonl";
@@ -160,32 +159,7 @@ export class CheckpointStore {
           `${this.path} already holds another checkpoint for block ${c.number}`,
         );
       }
-      let created = false;
-      let file: Deno.FsFile;
-      try {
-        file = await Deno.open(this.path, { append: true });
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-        file = await Deno.open(this.path, {
-          append: true,
-          createNew: true,
-          mode: 0o600,
-        });
-        created = true;
-      }
-      try {
-        const size = (await file.stat()).size;
-        try {
-          await writeAll(file, utf8.encode(line + "\n"));
-          await file.syncData();
-        } catch (e) {
-          await file.truncate(size).catch(() => {});
-          throw e;
-        }
-      } finally {
-        file.close();
-      }
-      if (created) await syncDir(this.dir);
+      await appendFileDurably(this.path, utf8.encode(line + "\n"));
       this.#add(c);
     });
   }
