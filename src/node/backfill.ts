@@ -364,7 +364,7 @@ export class Backfill {
       : ` (from peer ${this.#o.checkpointPeer})`;
     const last = this.#state.lastBlock;
     if (!last || blockHash(last) !== c.block) {
-      throw new Error(
+      throw new BackfillMismatch(
         `backfill: block ${c.number} of the chain is ${
           last ? blockHash(last).slice(0, 7) : "missing"
         }, but checkpoint ${c.number}${from} says ${c.block.slice(0, 7)}`,
@@ -372,12 +372,31 @@ export class Backfill {
     }
     const { hash } = stateHash(this.#state.confirmed());
     if (hash !== c.state) {
-      throw new Error(
+      throw new BackfillMismatch(
         `backfill: blocks 1 to ${c.number} reproduce state ${
           hash.slice(0, 7)
         }, but checkpoint ${c.number}${from} says ${c.state.slice(0, 7)}`,
       );
     }
+  }
+}
+
+/**
+ * Blocks 1..N do not end in the checkpoint's block or state: the state the
+ * node joined from is not its chain's, and it must not go on serving it.
+ *
+ * @example
+ * ```ts
+ * import { BackfillMismatch } from "./backfill.ts";
+ * const e = new BackfillMismatch("backfill: block 4 of the chain is ...");
+ * console.log(e instanceof BackfillMismatch); // true
+ * ```
+ */
+export class BackfillMismatch extends Error {
+  /** Creates the error with its one-line message. */
+  constructor(message: string) {
+    super(message);
+    this.name = "BackfillMismatch";
   }
 }
 
