@@ -32,11 +32,8 @@ import { syncDir, writeFileAtomic } from "../store/atomic_write.ts";
 import type { BlockStore } from "../store/block_store.ts";
 import { messageOf } from "../util/errors.ts";
 import { sleep } from "../util/sleep.ts";
-import {
-  MAX_HELD_COPIES,
-  type PeerReader,
-  type SyncSource,
-} from "./state_sync.ts";
+import { HeldCopies, MAX_HELD_COPIES } from "./held_copies.ts";
+import type { PeerReader, SyncSource } from "./state_sync.ts";
 import { verifiedBlocks, type VerifyPool } from "./verify/pool.ts";
 import { decodeUtf8, encodeUtf8 } from "../util/utf8.ts";
 
@@ -289,10 +286,8 @@ export class Backfill {
     let group: SigBlock[] = [];
     let groupBytes = 0;
     let groupStart = 0;
-    // Held blocks resent (distinct, and copies): bounded as in a full sync.
-    let repeated = 0n;
-    let repeatedHigh = 0n;
-    let repeats = 0n;
+    // Held blocks resent: bounded as in a full sync.
+    const copies = new HeldCopies();
     // One group is written (and flushed to disk) while the next is
     // verified and applied: the disk's flush does not stall the pipeline.
     let writing: Promise<void> = Promise.resolve();
@@ -329,13 +324,9 @@ export class Backfill {
         // A reference peer resends some held blocks: skipped, but not
         // without end (each costs a verification and moves nothing).
         if (block.number < next) {
-          if (block.number > repeatedHigh) {
-            repeatedHigh = block.number;
-            repeated++;
-          }
-          if (++repeats > MAX_HELD_COPIES * repeated) {
+          if (!copies.add(block.number)) {
             throw new Error(
-              `resent blocks this node holds ${repeats} times (block ${block.number} last), more than ${MAX_HELD_COPIES} copies each`,
+              `resent blocks this node holds ${copies.repeats} times (block ${block.number} last), more than ${MAX_HELD_COPIES} copies each`,
             );
           }
           continue;
@@ -373,7 +364,7 @@ export class Backfill {
       : ` (from peer ${this.#o.checkpointPeer})`;
     const last = this.#state.lastBlock;
     if (!last || blockHash(last) !== c.block) {
-      throw new Error(
+      throw new BackfillMismatch(
         `backfill: block ${c.number} of the chain is ${
           last ? blockHash(last).slice(0, 7) : "missing"
         }, but checkpoint ${c.number}${from} says ${c.block.slice(0, 7)}`,
@@ -381,12 +372,31 @@ export class Backfill {
     }
     const { hash } = stateHash(this.#state.confirmed());
     if (hash !== c.state) {
-      throw new Error(
+      throw new BackfillMismatch(
         `backfill: blocks 1 to ${c.number} reproduce state ${
           hash.slice(0, 7)
         }, but checkpoint ${c.number}${from} says ${c.state.slice(0, 7)}`,
       );
     }
+  }
+}
+
+/**
+ * Blocks 1..N do not end in the checkpoint's block or state: the state the
+ * node joined from is not its chain's, and it must not go on serving it.
+ *
+ * @example
+ * ```ts
+ * import { BackfillMismatch } from "./backfill.ts";
+ * const e = new BackfillMismatch("backfill: block 4 of the chain is ...");
+ * console.log(e instanceof BackfillMismatch); // true
+ * ```
+ */
+export class BackfillMismatch extends Error {
+  /** Creates the error with its one-line message. */
+  constructor(message: string) {
+    super(message);
+    this.name = "BackfillMismatch";
   }
 }
 

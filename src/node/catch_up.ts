@@ -10,11 +10,8 @@
  */
 import { blockHash, decodeSigBlock } from "../chain/block.ts";
 import { sleep } from "../util/sleep.ts";
-import {
-  MAX_HELD_COPIES,
-  type PeerReader,
-  type SyncSource,
-} from "./state_sync.ts";
+import { HeldCopies } from "./held_copies.ts";
+import type { PeerReader, SyncSource } from "./state_sync.ts";
 
 /** Default of {@link CatchUpPollerOptions.fanout}. */
 export const DEFAULT_CATCH_UP_FANOUT = 2;
@@ -84,7 +81,7 @@ export interface PeerHasBlockOptions {
  * cancelled. Resolves false when the stream brings no such block;
  * rejects when the peer cannot be asked within `timeoutMs`, answers with
  * something that is not that block, or resends held blocks beyond
- * {@link MAX_HELD_COPIES} copies each.
+ * the {@link HeldCopies} bound of copies each.
  *
  * @example
  * ```ts
@@ -117,11 +114,8 @@ export async function peerHasBlock(
   );
   try {
     const signal = AbortSignal.any([options.signal, done.signal]);
-    // Resent held blocks, and how many different ones (new highs), as
-    // the state sync counts them.
-    let repeats = 0n;
-    let repeatedHigh = 0n;
-    let repeated = 0n;
+    // Resent held blocks, bounded as the state sync bounds them.
+    const copies = new HeldCopies();
     for await (const bytes of source.blocks(peer, number, signal)) {
       const block = decodeSigBlock(bytes);
       if (block.number >= 1n && block.number < number) {
@@ -135,13 +129,9 @@ export async function peerHasBlock(
             }`,
           );
         }
-        if (block.number > repeatedHigh) {
-          repeatedHigh = block.number;
-          repeated++;
-        }
-        if (++repeats > MAX_HELD_COPIES * repeated) {
+        if (!copies.add(block.number)) {
           throw new Error(
-            `peer ${peer} resent blocks this node holds ${repeats} times before block ${number}`,
+            `peer ${peer} resent blocks this node holds ${copies.repeats} times before block ${number}`,
           );
         }
         continue;

@@ -27,6 +27,7 @@ import {
   appendHead,
   Backfill,
   BACKFILL_FILE,
+  BackfillMismatch,
   finishBackfill,
   HEAD_DIR,
   readBackfillMarker,
@@ -354,7 +355,7 @@ export class CheckpointJoiner {
     } catch (e) {
       if (this.#o.signal.aborted) return;
       this.#o.log(`error: ${messageOf(e)}`);
-      if (!/^backfill: /.test(messageOf(e))) return;
+      if (!(e instanceof BackfillMismatch)) return;
       // The state this node serves came from a checkpoint its chain does
       // not reproduce: it must not go on serving it.
       await finishBackfill(dir).catch(() => {});

@@ -106,6 +106,9 @@ export function isNotFound(e: unknown): boolean {
   return e instanceof ConnectError && e.code === Code.NotFound;
 }
 
+/** Bound of one question of the checkpoint poller, in ms. */
+const POLL_TIMEOUT_MS = 5_000;
+
 /** Options of {@link runCheckpointPoller}. */
 export interface CheckpointPollerOptions {
   /** The pause between rounds, in ms. */
@@ -122,8 +125,6 @@ export interface CheckpointPollerOptions {
   noService?: Set<string>;
   /** When the poller stops. */
   signal: AbortSignal;
-  /** Bound of one question, in ms; 5 s by default. */
-  timeoutMs?: number;
 }
 
 /**
@@ -143,7 +144,6 @@ export async function runCheckpointPoller(
 ): Promise<void> {
   const { signal, keeper } = options;
   const noService = options.noService ?? new Set<string>();
-  const timeoutMs = options.timeoutMs ?? 5_000;
   let turn = 0;
   while (await sleep(options.periodMs, signal)) {
     const peers = options.peers.peers().filter((p) =>
@@ -153,7 +153,10 @@ export async function runCheckpointPoller(
     const peer = peers[turn++ % peers.length];
     const wanted = keeper.unchecked();
     for (const number of wanted.length > 0 ? wanted : [0n]) {
-      const ask = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+      const ask = AbortSignal.any([
+        signal,
+        AbortSignal.timeout(POLL_TIMEOUT_MS),
+      ]);
       try {
         for await (
           const m of options.source.checkpoint(peer, number, false, ask)
@@ -186,12 +189,6 @@ export interface CheckpointBounds {
    * full sync).
    */
   maxAccounts?: number;
-  /**
-   * The largest message (a block or a chunk), in bytes; by default the
-   * largest message a node takes (16 MiB): a chunk of one account is as
-   * long as its address, any string a transaction named.
-   */
-  maxMessageBytes?: number;
   /** The most bytes the whole answer may carry; 128 MiB by default. */
   maxTotalBytes?: number;
   /** The longest the whole answer may take, in ms; 10 minutes by default. */
@@ -247,7 +244,9 @@ export async function fetchCheckpointState(
   options: CheckpointBounds & { signal: AbortSignal },
 ): Promise<CheckpointState> {
   const maxAccounts = options.maxAccounts ?? 1_000_000;
-  const maxMessage = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+  // The largest message a node takes: a chunk of one account is as long
+  // as its address, any string a transaction named.
+  const maxMessage = MAX_MESSAGE_BYTES;
   const maxTotal = options.maxTotalBytes ?? 128 * 1024 * 1024;
   const timeoutMs = options.timeoutMs ?? 600_000;
   const idleMs = options.idleMs ?? 30_000;

@@ -26,6 +26,7 @@ import type { NodeConfig } from "./config.ts";
 import { sleep } from "../util/sleep.ts";
 import { waitForSeed } from "./seed_wait.ts";
 import { SyncError } from "./sync_error.ts";
+import { HeldCopies, MAX_HELD_COPIES } from "./held_copies.ts";
 import { Ledger } from "./ledger.ts";
 import { verifiedBlocks, VerifyPool } from "./verify/pool.ts";
 import { readSnapshot, SNAPSHOT_EVERY, SNAPSHOT_FILE } from "./snapshot.ts";
@@ -96,22 +97,7 @@ export function countedSource(
 export { SyncError };
 export type { SyncErrorKind, SyncErrorOptions } from "./sync_error.ts";
 
-/**
- * How many copies of each block a node holds one stream may bring, on
- * average, before the peer is taken for one that repeats itself forever
- * (and refused, naming it). The reference node's store holds a block once
- * per stream that delivered it, and its BlockSync counts lines, so an
- * honest reference peer resends blocks the node holds: a few copies each,
- * about one per peer that relayed it.
- *
- * @example
- * ```ts
- * import { MAX_HELD_COPIES } from "./state_sync.ts";
- * // A stream that resends 3 held blocks may bring this many copies of them.
- * console.log(MAX_HELD_COPIES * 3n);
- * ```
- */
-export const MAX_HELD_COPIES = 64n;
+export { MAX_HELD_COPIES };
 
 /** Options of {@link StateSync.syncBlocks}. */
 export interface SyncBlocksOptions {
@@ -547,12 +533,8 @@ export class StateSync {
       // brought (not the state, which relayed blocks may also move) tells
       // progress from a peer that repeats itself.
       let next = from;
-      // Blocks the node held already, sent again, and how many different
-      // ones (counted as new highs, so a peer cycling through a few is
-      // caught too): at most MAX_HELD_COPIES copies each per stream.
-      let repeats = 0n;
-      let repeatedHigh = 0n;
-      let repeated = 0n;
+      // Blocks the node held already, sent again: bounded per stream.
+      const copies = new HeldCopies();
       // Leaving the stream early (a bad block) stops it at once.
       const stream = new AbortController();
       const signal = AbortSignal.any([this.#signal, stream.signal]);
@@ -571,13 +553,9 @@ export class StateSync {
                 // one held (a reference peer resends some, see
                 // MAX_HELD_COPIES), without counting it as progress.
                 await held.check(block);
-                if (block.number > repeatedHigh) {
-                  repeatedHigh = block.number;
-                  repeated++;
-                }
-                if (++repeats > MAX_HELD_COPIES * repeated) {
+                if (!copies.add(block.number)) {
                   throw new Error(
-                    `resent blocks this node holds ${repeats} times (block ${block.number} last), more than ${MAX_HELD_COPIES} copies each`,
+                    `resent blocks this node holds ${copies.repeats} times (block ${block.number} last), more than ${MAX_HELD_COPIES} copies each`,
                   );
                 }
                 continue;

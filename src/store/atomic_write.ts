@@ -81,3 +81,45 @@ export async function syncDir(dir: string): Promise<void> {
     d.close();
   }
 }
+
+/**
+ * Appends `data` to `path` (created with `mode`, 0o600 by default) and
+ * flushes it before it resolves; a failed write is cut back off, so
+ * nothing half-written stays. `data` may be worked out from the file's
+ * size before the append (0: a new or empty file). A file that was empty
+ * has its directory flushed too, so the new entry survives a crash.
+ *
+ * @example
+ * ```ts
+ * import { appendFileDurably } from "./atomic_write.ts";
+ * import { encodeUtf8 } from "../util/utf8.ts";
+ * const dir = await Deno.makeTempDir();
+ * await appendFileDurably(`${dir}/log`, (size) =>
+ *   encodeUtf8(size === 0 ? "header\nline\n" : "line\n"));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function appendFileDurably(
+  path: string,
+  data: Uint8Array | ((size: number) => Uint8Array),
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  let size: number;
+  {
+    using file = await Deno.open(path, {
+      append: true,
+      create: true,
+      mode: options.mode ?? 0o600,
+    });
+    size = (await file.stat()).size;
+    const bytes = data instanceof Uint8Array ? data : data(size);
+    try {
+      await writeAll(file, bytes);
+      await file.syncData();
+    } catch (e) {
+      await file.truncate(size).catch(() => {});
+      throw e;
+    }
+  }
+  if (size === 0) await syncDir(dirname(path));
+}

@@ -20,8 +20,9 @@ import {
   genesisHash,
   type SigGenesis,
 } from "../chain/genesis.ts";
-import { syncDir, writeFileAtomic } from "./atomic_write.ts";
+import { appendFileDurably, writeFileAtomic } from "./atomic_write.ts";
 import { writeAll } from "../util/write_all.ts";
+import { fileLines } from "../util/file_lines.ts";
 import { encodeUtf8 } from "../util/utf8.ts";
 import { equalBytes, joinLines } from "../util/bytes.ts";
 import { messageOf } from "../util/errors.ts";
@@ -92,7 +93,6 @@ export class BlockStore {
   /** The path of `block.store`. */
   readonly blocksPath: string;
   #queue: Promise<void> = Promise.resolve();
-  #blocksFileExists = false;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -241,25 +241,7 @@ export class BlockStore {
    */
   appendLines(lines: readonly Uint8Array[]): Promise<void> {
     const line = joinLines(lines);
-    return this.#serialise(async () => {
-      const created = !this.#blocksFileExists &&
-        !(await exists(this.blocksPath));
-      using file = await Deno.open(this.blocksPath, {
-        append: true,
-        create: true,
-        mode: 0o600,
-      });
-      const size = (await file.stat()).size;
-      try {
-        await writeAll(file, line);
-        await file.syncData();
-      } catch (e) {
-        await file.truncate(size).catch(() => {});
-        throw e;
-      }
-      if (created) await syncDir(this.dir);
-      this.#blocksFileExists = true;
-    });
+    return this.#serialise(() => appendFileDurably(this.blocksPath, line));
   }
 
   /**
@@ -326,7 +308,6 @@ export class BlockStore {
     const { signal } = options;
     signal?.throwIfAborted();
     const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
-    let skip = lineOfBlock(options.from) - 1;
     let file: Deno.FsFile;
     try {
       file = await Deno.open(this.blocksPath, { read: true });
@@ -338,44 +319,15 @@ export class BlockStore {
       if (options.offset) {
         await file.seek(options.offset, Deno.SeekMode.Start);
       }
-      const buf = new Uint8Array(chunkSize);
-      // Bytes of the current line read so far, from earlier chunks.
-      let parts: Uint8Array[] = [];
-      let partsLen = 0;
-      for (;;) {
-        const n = await file.read(buf);
-        signal?.throwIfAborted();
-        if (n === null) return; // an incomplete last line is left out
-        let start = 0;
-        for (;;) {
-          const nl = buf.subarray(start, n).indexOf(NL);
-          if (nl < 0) break;
-          const end = start + nl;
-          if (skip > 0) {
-            skip--;
-          } else {
-            const line = new Uint8Array(partsLen + end - start);
-            let off = 0;
-            for (const p of parts) {
-              line.set(p, off);
-              off += p.length;
-            }
-            line.set(buf.subarray(start, end), off);
-            yield line;
-            signal?.throwIfAborted();
-          }
-          parts = [];
-          partsLen = 0;
-          start = end + 1;
-        }
-        if (start < n && skip === 0) {
-          parts.push(buf.slice(start, n));
-          partsLen += n - start;
-        }
-      }
-    } finally {
+    } catch (e) {
       file.close();
+      throw e;
     }
+    yield* fileLines(file, {
+      signal,
+      chunkSize,
+      skip: lineOfBlock(options.from) - 1,
+    });
   }
 
   /**
@@ -463,7 +415,6 @@ export class BlockStore {
       throw e;
     }
     try {
-      this.#blocksFileExists = true;
       const size = (await file.stat()).size;
       if (size === 0) return;
       const last = await readAt(file, size - 1, 1);
@@ -610,14 +561,4 @@ async function readAt(
     off += n;
   }
   return out;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }

@@ -21,9 +21,9 @@ import {
   encodeSigCheckpoint,
   type SigCheckpoint,
 } from "../chain/checkpoint.ts";
-import { writeAll } from "../util/write_all.ts";
+import { fileLines } from "../util/file_lines.ts";
 import { messageOf } from "../util/errors.ts";
-import { syncDir, writeFileAtomic } from "./atomic_write.ts";
+import { appendFileDurably, writeFileAtomic } from "./atomic_write.ts";
 
 /** The checkpoints file's name inside the block-store directory. */
 export const CHECKPOINTS_FILE = "checkpoints.jsonl";
@@ -159,32 +159,7 @@ export class CheckpointStore {
           `${this.path} already holds another checkpoint for block ${c.number}`,
         );
       }
-      let created = false;
-      let file: Deno.FsFile;
-      try {
-        file = await Deno.open(this.path, { append: true });
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-        file = await Deno.open(this.path, {
-          append: true,
-          createNew: true,
-          mode: 0o600,
-        });
-        created = true;
-      }
-      try {
-        const size = (await file.stat()).size;
-        try {
-          await writeAll(file, utf8.encode(line + "\n"));
-          await file.syncData();
-        } catch (e) {
-          await file.truncate(size).catch(() => {});
-          throw e;
-        }
-      } finally {
-        file.close();
-      }
-      if (created) await syncDir(this.dir);
+      await appendFileDurably(this.path, utf8.encode(line + "\n"));
       this.#add(c);
     });
   }
@@ -241,7 +216,7 @@ export class CheckpointStore {
       if (e instanceof Deno.errors.NotFound) return undefined;
       throw e;
     }
-    const lines = readLines(file, signal);
+    const lines = fileLines(file, { signal });
     const first = await lines.next();
     if (
       first.done || text.decode(first.value) !== encodeSigCheckpoint(c)
@@ -322,49 +297,5 @@ export class CheckpointStore {
     const run = this.#queue.then(task);
     this.#queue = run.catch(() => {});
     return run;
-  }
-}
-
-/**
- * The lines of `file` (without their `\n`), closing it when done. A line
- * longer than a read is gathered in pieces and joined once, so reading it
- * costs its length, not its length squared.
- */
-async function* readLines(
-  file: Deno.FsFile,
-  signal?: AbortSignal,
-): AsyncGenerator<Uint8Array, void, undefined> {
-  try {
-    const buf = new Uint8Array(64 * 1024);
-    let pieces: Uint8Array[] = [];
-    let held = 0;
-    for (;;) {
-      signal?.throwIfAborted();
-      const n = await file.read(buf);
-      if (n === null) return;
-      const data = buf.subarray(0, n);
-      let start = 0;
-      for (;;) {
-        const nl = data.indexOf(NL, start);
-        if (nl < 0) break;
-        const line = new Uint8Array(held + nl - start);
-        let at = 0;
-        for (const p of pieces) {
-          line.set(p, at);
-          at += p.length;
-        }
-        line.set(data.subarray(start, nl), at);
-        pieces = [];
-        held = 0;
-        yield line;
-        start = nl + 1;
-      }
-      if (start < n) {
-        pieces.push(data.slice(start));
-        held += n - start;
-      }
-    }
-  } finally {
-    file.close();
   }
 }

@@ -11,8 +11,7 @@
 import { join } from "node:path";
 import { encodeString, encodeU64, parseObject } from "../chain/json.ts";
 import { decodeSigTx, type SigTx, txBytes } from "../chain/tx.ts";
-import { syncDir, writeFileAtomic } from "./atomic_write.ts";
-import { writeAll } from "../util/write_all.ts";
+import { appendFileDurably, syncDir, writeFileAtomic } from "./atomic_write.ts";
 import { messageOf } from "../util/errors.ts";
 import { decodeUtf8, encodeUtf8 } from "../util/utf8.ts";
 import { joinLines } from "../util/bytes.ts";
@@ -319,22 +318,10 @@ export class PendingStore {
 
   /** Appends encoded transactions, with the first line if the file is new. */
   async #append(lines: Uint8Array[]): Promise<void> {
-    using file = await Deno.open(this.path, {
-      append: true,
-      create: true,
-      mode: 0o600,
-    });
-    const size = (await file.stat()).size;
-    const body = joinLines(size === 0 ? [this.#header(), ...lines] : lines);
-    try {
-      await writeAll(file, body);
-      await file.syncData();
-    } catch (e) {
-      // Nothing half-written is left behind.
-      await file.truncate(size).catch(() => {});
-      throw e;
-    }
-    if (size === 0) await syncDir(this.#dir);
+    await appendFileDurably(
+      this.path,
+      (size) => joinLines(size === 0 ? [this.#header(), ...lines] : lines),
+    );
   }
 
   /** Writes `current()` over the file atomically, or removes the file. */

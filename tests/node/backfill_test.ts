@@ -1,28 +1,15 @@
 import { assert, assertEquals } from "../assert.ts";
 import { makeChain } from "../fixtures.ts";
-import { blockBytes, blockHash } from "../../src/chain/block.ts";
-import { genesisHash } from "../../src/chain/genesis.ts";
-import { State } from "../../src/chain/state.ts";
-import { stateHash } from "../../src/chain/state_hash.ts";
+import { blockBytes } from "../../src/chain/block.ts";
 import { BlockStore } from "../../src/store/block_store.ts";
 import { Backfill } from "../../src/node/backfill.ts";
 import type { SyncSource } from "../../src/node/state_sync.ts";
 import { VerifyPool } from "../../src/node/verify/pool.ts";
 import { withTempDir } from "../support.ts";
+import { checkpointOfChain } from "./checkpoint_fixture.ts";
 
 const chain = makeChain(4, 1);
-const state = new State(chain.genesis);
-for (const b of chain.blocks) state.applyBlock(b);
-const { hash, accounts } = stateHash(state.confirmed());
-const checkpoint = chain.authority.signCheckpoint({
-  chain: chain.genesis.chain,
-  genesis: genesisHash(chain.genesis),
-  interval: 4n,
-  number: 4n,
-  block: blockHash(chain.blocks[3]),
-  state: hash,
-  accounts: BigInt(accounts),
-});
+const { checkpoint } = checkpointOfChain(chain);
 
 Deno.test("backfill: a peer that resends held blocks without end is refused, and the next one serves", async () => {
   await withTempDir(async (dir) => {

@@ -3,7 +3,6 @@ import { makeChain } from "../fixtures.ts";
 import { blockBytes, blockHash } from "../../src/chain/block.ts";
 import { encodeSigCheckpoint } from "../../src/chain/checkpoint.ts";
 import { genesisHash } from "../../src/chain/genesis.ts";
-import { State } from "../../src/chain/state.ts";
 import { stateChunks, stateHash } from "../../src/chain/state_hash.ts";
 import {
   type CheckpointMessage,
@@ -11,20 +10,10 @@ import {
   type CheckpointSource,
   fetchCheckpointState,
 } from "../../src/node/checkpoint_sync.ts";
+import { checkpointOfChain } from "./checkpoint_fixture.ts";
 
 const chain = makeChain(4, 1);
-const state = new State(chain.genesis);
-for (const b of chain.blocks) state.applyBlock(b);
-const { hash, accounts } = stateHash(state.confirmed());
-const signed = chain.authority.signCheckpoint({
-  chain: chain.genesis.chain,
-  genesis: genesisHash(chain.genesis),
-  interval: 4n,
-  number: 4n,
-  block: blockHash(chain.blocks[3]),
-  state: hash,
-  accounts: BigInt(accounts),
-});
+const { checkpoint: signed, state } = checkpointOfChain(chain);
 const enc = new TextEncoder();
 const empty = new Uint8Array(0);
 const first: CheckpointMessage = {
