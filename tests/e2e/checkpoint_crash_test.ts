@@ -6,31 +6,27 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "../assert.ts";
 import { makeChain } from "../fixtures.ts";
-import { blockBytes } from "../../src/chain/block.ts";
 import { BACKFILL_FILE, HEAD_DIR } from "../../src/node/backfill.ts";
-import { BlockStore } from "../../src/store/block_store.ts";
 import { CHECKPOINTS_FILE } from "../../src/store/checkpoint_store.ts";
-import { writeKey } from "../../src/store/key_store.ts";
-import { freePort, poll, startBcn, withTempDir } from "./helpers.ts";
+import {
+  blockStoreLines,
+  freePort,
+  nodeStartArgs,
+  poll,
+  startBcn,
+  withServingBcn,
+  withTempDir,
+  writeChainDir,
+} from "./helpers.ts";
 
 const PASS = "password";
 const chain = makeChain(10, 2);
-const text = new TextDecoder();
-const lines = chain.blocks.map((b) => text.decode(blockBytes(b)) + "\n");
+const lines = blockStoreLines(chain);
 
 function args(port: number, dir: string, seed?: number): string[] {
   return [
-    "node",
-    "start",
-    "--node",
-    `127.0.0.1:${port}`,
-    ...(seed === undefined
-      ? ["--bootstrap", "--authpass", PASS, "--checkpoint-interval", "4"]
-      : ["--seed", `127.0.0.1:${seed}`]),
-    "--keystore",
-    join(dir, "keystore"),
-    "--blockstore",
-    join(dir, "blockstore"),
+    ...nodeStartArgs(port, dir, seed, PASS),
+    ...(seed === undefined ? ["--checkpoint-interval", "4"] : []),
     "--period",
     "200ms",
   ];
@@ -41,18 +37,13 @@ async function withBootstrap(
 ): Promise<void> {
   await withTempDir(async (tmp) => {
     const boot = join(tmp, "boot");
-    const store = await BlockStore.open(join(boot, "blockstore"));
-    await store.writeGenesis(chain.genesis);
-    await store.appendLines(chain.blocks.map(blockBytes));
-    await writeKey(join(boot, "keystore"), chain.authority, PASS);
+    await writeChainDir(boot, chain, PASS);
     const bootPort = freePort();
-    const bootstrap = await startBcn(args(bootPort, boot));
-    try {
-      await bootstrap.waitFor(`<=> gRPC 127.0.0.1:${bootPort}\n`);
-      await fn(tmp, bootPort);
-    } finally {
-      await bootstrap.stop();
-    }
+    await withServingBcn(
+      args(bootPort, boot),
+      bootPort,
+      () => fn(tmp, bootPort),
+    );
   });
 }
 
