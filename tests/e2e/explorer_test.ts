@@ -23,7 +23,9 @@ import { assert, assertEquals } from "../assert.ts";
 import {
   type BcnProcess,
   bootstrapArgs,
+  exists,
   freePort,
+  freePorts,
   poll,
   runBcn,
   startBcn,
@@ -65,35 +67,6 @@ const READY = " running, a block ";
 /** A receiver that is markup: the page must show it as text. */
 const MARKUP =
   `<script>window.__xss=1</script><img src=x onerror="window.__xss=2">`;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
-/** `n` consecutive free loopback ports. */
-function freePorts(n: number): number {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    const held: Deno.Listener[] = [];
-    try {
-      for (let i = 0; i < n; i++) {
-        held.push(Deno.listen({ hostname: "127.0.0.1", port: base + i }));
-      }
-      return base;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
-    } finally {
-      for (const l of held) l.close();
-    }
-  }
-  throw new Error(`no ${n} consecutive free ports`);
-}
 
 async function status(addr: string): Promise<NodeStatus> {
   const res = await fetch(`http://${addr}/status`, {

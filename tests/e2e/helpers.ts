@@ -220,6 +220,36 @@ export function stablePort(taken: readonly number[]): number {
   return freePort();
 }
 
+/**
+ * The first of `n` consecutive loopback ports that were free a moment ago,
+ * below the ephemeral range as in {@link stablePort}: for a command that
+ * takes one port and uses the next ones too (`bcn dev`).
+ *
+ * @example
+ * ```ts
+ * import { freePorts } from "./helpers.ts";
+ *
+ * const base = freePorts(3); // base, base + 1 and base + 2 are free
+ * ```
+ */
+export function freePorts(n: number): number {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    const held: Deno.Listener[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        held.push(Deno.listen({ hostname: "127.0.0.1", port: base + i }));
+      }
+      return base;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    } finally {
+      for (const l of held) l.close();
+    }
+  }
+  throw new Error(`no ${n} consecutive free ports`);
+}
+
 /** Options of {@link bootstrapArgs}. */
 export interface BootstrapArgsOptions {
   /** The authority's and the owner's password; `"password"` by default. */
