@@ -301,8 +301,9 @@ export function bootstrapArgs(
 }
 
 /**
- * The arguments of `bcn node start` for a node at `127.0.0.1:PORT` whose
- * stores are `DIR/keystore` and `DIR/blockstore`: without `seed`, a
+ * The arguments of `bcn node start` for a node at `node` (a port on
+ * 127.0.0.1, or an address) whose stores are `DIR/keystore` and
+ * `DIR/blockstore`: without `seed`, a
  * bootstrap that unlocks its key with `password` (and creates no owner);
  * with it, a regular node that syncs from `seed` (a port on 127.0.0.1, or
  * an address). Further flags go after them.
@@ -316,19 +317,21 @@ export function bootstrapArgs(
  * ```
  */
 export function nodeStartArgs(
-  port: number,
+  node: number | string,
   dir: string,
   seed?: number | string,
   password = "password",
 ): string[] {
+  const address = (a: number | string) =>
+    typeof a === "number" ? `127.0.0.1:${a}` : a;
   return [
     "node",
     "start",
     "--node",
-    `127.0.0.1:${port}`,
+    address(node),
     ...(seed === undefined
       ? ["--bootstrap", "--authpass", password]
-      : ["--seed", typeof seed === "number" ? `127.0.0.1:${seed}` : seed]),
+      : ["--seed", address(seed)]),
     "--keystore",
     join(dir, "keystore"),
     "--blockstore",
