@@ -72,6 +72,21 @@ async function completes(dir: string, bootPort: number): Promise<string> {
   return node.output().stderr;
 }
 
+// Leaves `bs` as a node stopped mid-backfill to `checkpoint` would: the
+// marker, `stored` in block.store, no snapshot, `head` in the head store.
+async function leaveBackfill(
+  bs: string,
+  checkpoint: string,
+  stored: string,
+  head: string,
+): Promise<void> {
+  await Deno.writeTextFile(join(bs, BACKFILL_FILE), checkpoint + "\n");
+  await Deno.writeTextFile(join(bs, "block.store"), stored);
+  await Deno.remove(join(bs, "snapshot.json")).catch(() => {});
+  await Deno.mkdir(join(bs, HEAD_DIR), { recursive: true });
+  await Deno.writeTextFile(join(bs, HEAD_DIR, "block.store"), head);
+}
+
 Deno.test("a node killed right after it joined from a checkpoint completes at its next start", async () => {
   await withBootstrap(async (tmp, bootPort) => {
     const dir = join(tmp, "reg");
@@ -105,14 +120,7 @@ Deno.test("every state a crash during the backfill leaves resumes cleanly", asyn
       ["mid-completion", lines.join("")],
     ];
     for (const [what, stored] of states) {
-      await Deno.writeTextFile(join(bs, BACKFILL_FILE), checkpoint + "\n");
-      await Deno.writeTextFile(join(bs, "block.store"), stored);
-      await Deno.remove(join(bs, "snapshot.json")).catch(() => {});
-      await Deno.mkdir(join(bs, HEAD_DIR), { recursive: true });
-      await Deno.writeTextFile(
-        join(bs, HEAD_DIR, "block.store"),
-        lines.slice(8).join(""),
-      );
+      await leaveBackfill(bs, checkpoint, stored, lines.slice(8).join(""));
       const stderr = await completes(dir, bootPort);
       assert(
         stderr.includes("resuming the backfill to checkpoint 8"),
@@ -134,11 +142,7 @@ Deno.test("a backfill whose block.store another node synced past its head store 
     assert(checkpoint);
     // Stopped at block 9 mid-backfill; then a reference node ran on the
     // directory and synced block.store to block 10.
-    await Deno.writeTextFile(join(bs, BACKFILL_FILE), checkpoint + "\n");
-    await Deno.writeTextFile(join(bs, "block.store"), lines.join(""));
-    await Deno.remove(join(bs, "snapshot.json")).catch(() => {});
-    await Deno.mkdir(join(bs, HEAD_DIR), { recursive: true });
-    await Deno.writeTextFile(join(bs, HEAD_DIR, "block.store"), lines[8]);
+    await leaveBackfill(bs, checkpoint, lines.join(""), lines[8]);
     const stderr = await completes(dir, bootPort);
     assert(
       stderr.includes(
