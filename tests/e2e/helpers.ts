@@ -303,10 +303,10 @@ export function bootstrapArgs(
 /**
  * The arguments of `bcn node start` for a node at `node` (a port on
  * 127.0.0.1, or an address) whose stores are `DIR/keystore` and
- * `DIR/blockstore`: without `seed`, a
- * bootstrap that unlocks its key with `password` (and creates no owner);
- * with it, a regular node that syncs from `seed` (a port on 127.0.0.1, or
- * an address). Further flags go after them.
+ * `DIR/blockstore`: without `seed`, a bootstrap that unlocks its key with
+ * `password` (and creates no owner); with it, a regular node that syncs
+ * from `seed` (a port on 127.0.0.1, or an address). Further flags go after
+ * them.
  *
  * @example
  * ```ts
