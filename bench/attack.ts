@@ -92,6 +92,7 @@ import {
   startBcn,
   withTempDir,
 } from "../tests/e2e/helpers.ts";
+import { canBind } from "../tests/rpc/harness.ts";
 import { concatBytes } from "../src/util/bytes.ts";
 
 /** The prepared chain: blocks, and transfers in each. */
@@ -1759,15 +1760,6 @@ async function startNode(
     throw e;
   }
   return { bcn, port };
-}
-
-function canBind(address: string): boolean {
-  try {
-    Deno.listen({ hostname: address, port: 0 }).close();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function percentile(sorted: number[], q: number): number {

@@ -23,7 +23,7 @@ function prose(markdown: string): string {
 }
 
 /** GitHub's anchor for a heading's text. */
-export function anchorOf(heading: string): string {
+function anchorOf(heading: string): string {
   return heading.trim().toLowerCase().replace(/`/g, "")
     .replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
 }

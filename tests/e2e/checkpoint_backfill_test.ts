@@ -7,11 +7,19 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "../assert.ts";
 import { makeChain } from "../fixtures.ts";
-import { blockBytes, decodeSigBlock } from "../../src/chain/block.ts";
+import { decodeSigBlock } from "../../src/chain/block.ts";
 import { decodeStatus } from "../../src/node/observe/status.ts";
 import { createPeerClients } from "../../src/rpc/registry.ts";
 import { PeerTransport } from "../../src/rpc/transport.ts";
-import { freePort, poll, runBcn, startBcn, withTempDir } from "./helpers.ts";
+import {
+  blockStoreLines,
+  freePort,
+  nodeStartArgs,
+  poll,
+  runBcn,
+  startBcn,
+  withTempDir,
+} from "./helpers.ts";
 import { answer, honestCheckpoint, startPeer } from "./checkpoint_peer.ts";
 
 const chain = makeChain(8, 2);
@@ -32,16 +40,7 @@ Deno.test("a backfilling node serves, says so, and serves no gap", async () => {
     const addr = `127.0.0.1:${port}`;
     const transport = new PeerTransport(addr, "connect");
     const node = await startBcn([
-      "node",
-      "start",
-      "--node",
-      addr,
-      "--seed",
-      peer.addr,
-      "--keystore",
-      join(dir, "keystore"),
-      "--blockstore",
-      join(dir, "blockstore"),
+      ...nodeStartArgs(port, dir, peer.addr),
       "--period",
       "60s",
     ]);
@@ -107,8 +106,7 @@ Deno.test("a backfilling node serves, says so, and serves no gap", async () => {
       assertEquals(after, chain.blocks.map((b) => b.number));
       assertEquals(
         await Deno.readTextFile(join(dir, "blockstore", "block.store")),
-        chain.blocks.map((b) => new TextDecoder().decode(blockBytes(b)) + "\n")
-          .join(""),
+        blockStoreLines(chain).join(""),
       );
     } finally {
       transport.close();

@@ -6,31 +6,27 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "../assert.ts";
 import { makeChain } from "../fixtures.ts";
-import { blockBytes } from "../../src/chain/block.ts";
 import { BACKFILL_FILE, HEAD_DIR } from "../../src/node/backfill.ts";
-import { BlockStore } from "../../src/store/block_store.ts";
 import { CHECKPOINTS_FILE } from "../../src/store/checkpoint_store.ts";
-import { writeKey } from "../../src/store/key_store.ts";
-import { freePort, poll, startBcn, withTempDir } from "./helpers.ts";
+import {
+  blockStoreLines,
+  freePort,
+  nodeStartArgs,
+  poll,
+  startBcn,
+  withServingBcn,
+  withTempDir,
+  writeChainDir,
+} from "./helpers.ts";
 
 const PASS = "password";
 const chain = makeChain(10, 2);
-const text = new TextDecoder();
-const lines = chain.blocks.map((b) => text.decode(blockBytes(b)) + "\n");
+const lines = blockStoreLines(chain);
 
 function args(port: number, dir: string, seed?: number): string[] {
   return [
-    "node",
-    "start",
-    "--node",
-    `127.0.0.1:${port}`,
-    ...(seed === undefined
-      ? ["--bootstrap", "--authpass", PASS, "--checkpoint-interval", "4"]
-      : ["--seed", `127.0.0.1:${seed}`]),
-    "--keystore",
-    join(dir, "keystore"),
-    "--blockstore",
-    join(dir, "blockstore"),
+    ...nodeStartArgs(port, dir, seed, PASS),
+    ...(seed === undefined ? ["--checkpoint-interval", "4"] : []),
     "--period",
     "200ms",
   ];
@@ -41,18 +37,13 @@ async function withBootstrap(
 ): Promise<void> {
   await withTempDir(async (tmp) => {
     const boot = join(tmp, "boot");
-    const store = await BlockStore.open(join(boot, "blockstore"));
-    await store.writeGenesis(chain.genesis);
-    await store.appendLines(chain.blocks.map(blockBytes));
-    await writeKey(join(boot, "keystore"), chain.authority, PASS);
+    await writeChainDir(boot, chain, PASS);
     const bootPort = freePort();
-    const bootstrap = await startBcn(args(bootPort, boot));
-    try {
-      await bootstrap.waitFor(`<=> gRPC 127.0.0.1:${bootPort}\n`);
-      await fn(tmp, bootPort);
-    } finally {
-      await bootstrap.stop();
-    }
+    await withServingBcn(
+      args(bootPort, boot),
+      bootPort,
+      () => fn(tmp, bootPort),
+    );
   });
 }
 
@@ -79,6 +70,21 @@ async function completes(dir: string, bootPort: number): Promise<string> {
     assertEquals(res.code, 0, res.stderr);
   }
   return node.output().stderr;
+}
+
+// Leaves `bs` as a node stopped mid-backfill to `checkpoint` would: the
+// marker, `stored` in block.store, no snapshot, `head` in the head store.
+async function leaveBackfill(
+  bs: string,
+  checkpoint: string,
+  stored: string,
+  head: string,
+): Promise<void> {
+  await Deno.writeTextFile(join(bs, BACKFILL_FILE), checkpoint + "\n");
+  await Deno.writeTextFile(join(bs, "block.store"), stored);
+  await Deno.remove(join(bs, "snapshot.json")).catch(() => {});
+  await Deno.mkdir(join(bs, HEAD_DIR), { recursive: true });
+  await Deno.writeTextFile(join(bs, HEAD_DIR, "block.store"), head);
 }
 
 Deno.test("a node killed right after it joined from a checkpoint completes at its next start", async () => {
@@ -114,14 +120,7 @@ Deno.test("every state a crash during the backfill leaves resumes cleanly", asyn
       ["mid-completion", lines.join("")],
     ];
     for (const [what, stored] of states) {
-      await Deno.writeTextFile(join(bs, BACKFILL_FILE), checkpoint + "\n");
-      await Deno.writeTextFile(join(bs, "block.store"), stored);
-      await Deno.remove(join(bs, "snapshot.json")).catch(() => {});
-      await Deno.mkdir(join(bs, HEAD_DIR), { recursive: true });
-      await Deno.writeTextFile(
-        join(bs, HEAD_DIR, "block.store"),
-        lines.slice(8).join(""),
-      );
+      await leaveBackfill(bs, checkpoint, stored, lines.slice(8).join(""));
       const stderr = await completes(dir, bootPort);
       assert(
         stderr.includes("resuming the backfill to checkpoint 8"),
@@ -143,11 +142,7 @@ Deno.test("a backfill whose block.store another node synced past its head store 
     assert(checkpoint);
     // Stopped at block 9 mid-backfill; then a reference node ran on the
     // directory and synced block.store to block 10.
-    await Deno.writeTextFile(join(bs, BACKFILL_FILE), checkpoint + "\n");
-    await Deno.writeTextFile(join(bs, "block.store"), lines.join(""));
-    await Deno.remove(join(bs, "snapshot.json")).catch(() => {});
-    await Deno.mkdir(join(bs, HEAD_DIR), { recursive: true });
-    await Deno.writeTextFile(join(bs, HEAD_DIR, "block.store"), lines[8]);
+    await leaveBackfill(bs, checkpoint, lines.join(""), lines[8]);
     const stderr = await completes(dir, bootPort);
     assert(
       stderr.includes(

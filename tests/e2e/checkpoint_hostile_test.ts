@@ -18,7 +18,15 @@ import {
   stateAccounts,
   stateHash,
 } from "../../src/chain/state_hash.ts";
-import { exists, freePort, startBcn, withTempDir } from "./helpers.ts";
+import {
+  blockStoreLines,
+  exists,
+  freePort,
+  nodeStartArgs,
+  poll,
+  startBcn,
+  withTempDir,
+} from "./helpers.ts";
 import {
   answer,
   honestCheckpoint,
@@ -29,22 +37,13 @@ import {
 const chain = makeChain(8, 2);
 const good = honestCheckpoint(chain, 8n, 4n);
 
-function regularArgs(port: number, dir: string, seed: string): string[] {
-  return [
-    "node",
-    "start",
-    "--node",
-    `127.0.0.1:${port}`,
-    "--seed",
-    seed,
-    "--keystore",
-    join(dir, "keystore"),
-    "--blockstore",
-    join(dir, "blockstore"),
-    "--period",
-    "60s",
-  ];
-}
+const regularArgs = (port: number, dir: string, seed: string): string[] => [
+  ...nodeStartArgs(port, dir, seed),
+  "--period",
+  "60s",
+];
+// What block.store holds once the node has the whole chain.
+const chainText = blockStoreLines(chain).join("");
 
 // Starts a new node against `peer` and returns its stderr once it serves
 // (and its block.store, which must be the chain's).
@@ -68,8 +67,7 @@ async function joinAgainst(
     }
     assertEquals(
       await Deno.readTextFile(join(dir, "blockstore", "block.store")),
-      chain.blocks.map((b) => new TextDecoder().decode(blockBytes(b)) + "\n")
-        .join(""),
+      chainText,
     );
     // Nothing of a refused checkpoint was written.
     for (const f of [BACKFILL_FILE, CHECKPOINT_STATE_FILE, HEAD_DIR]) {
@@ -188,10 +186,11 @@ Deno.test("an honest peer's checkpoint is taken, and the result is the same chai
       const node = await startBcn(regularArgs(port, dir, peer.addr));
       try {
         await node.waitFor(`<=> gRPC 127.0.0.1:${port}\n`);
-        for (let i = 0; i < 400; i++) {
-          if (node.output().stderr.includes("backfill done")) break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        await poll(
+          "the backfill ends",
+          () => node.output().stderr.includes("backfill done"),
+          { describe: () => node.output().stderr },
+        );
       } finally {
         const res = await node.stop();
         assert(res.stderr.includes("joined from checkpoint 8"), res.stderr);
@@ -199,8 +198,7 @@ Deno.test("an honest peer's checkpoint is taken, and the result is the same chai
       }
       assertEquals(
         await Deno.readTextFile(join(dir, "blockstore", "block.store")),
-        chain.blocks.map((b) => new TextDecoder().decode(blockBytes(b)) + "\n")
-          .join(""),
+        chainText,
       );
     } finally {
       await peer.close();
@@ -261,8 +259,7 @@ Deno.test("a signed checkpoint the chain does not reproduce stops the node after
       }
       assertEquals(
         await Deno.readTextFile(join(dir, "blockstore", "block.store")),
-        chain.blocks.map((b) => new TextDecoder().decode(blockBytes(b)) + "\n")
-          .join(""),
+        chainText,
       );
     } finally {
       await peer.close();
@@ -289,10 +286,11 @@ Deno.test("a mixed network: the seed has no Checkpoint service, a bcn peer it kn
       const node = await startBcn(regularArgs(port, dir, seed.addr));
       try {
         await node.waitFor(`<=> gRPC 127.0.0.1:${port}\n`);
-        for (let i = 0; i < 400; i++) {
-          if (node.output().stderr.includes("backfill done")) break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        await poll(
+          "the backfill ends",
+          () => node.output().stderr.includes("backfill done"),
+          { describe: () => node.output().stderr },
+        );
       } finally {
         const res = await node.stop();
         assert(
@@ -306,8 +304,7 @@ Deno.test("a mixed network: the seed has no Checkpoint service, a bcn peer it kn
       assert(bcnPeer.calls() >= 1);
       assertEquals(
         await Deno.readTextFile(join(dir, "blockstore", "block.store")),
-        chain.blocks.map((b) => new TextDecoder().decode(blockBytes(b)) + "\n")
-          .join(""),
+        chainText,
       );
     } finally {
       await seed.close();

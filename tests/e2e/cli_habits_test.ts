@@ -15,6 +15,7 @@ import {
   type BcnProcess,
   bootstrapArgs,
   freePort,
+  nodeStartArgs,
   poll,
   runBcn,
   startBcn,
@@ -32,22 +33,11 @@ async function status(addr: string): Promise<NodeStatus | undefined> {
   }
 }
 
-function regularArgs(node: string, seed: string, dir: string): string[] {
-  return [
-    "node",
-    "start",
-    "--node",
-    node,
-    "--seed",
-    seed,
-    "--keystore",
-    join(dir, "keystore"),
-    "--blockstore",
-    join(dir, "blockstore"),
-    "--period",
-    "500ms",
-  ];
-}
+const regularArgs = (node: string, seed: string, dir: string): string[] => [
+  ...nodeStartArgs(node, dir, seed),
+  "--period",
+  "500ms",
+];
 
 Deno.test("a regular node started before its seed waits for it, then syncs; clients use BCN_NODE and password files", async () => {
   await withTempDir(async (tmp) => {

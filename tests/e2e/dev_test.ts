@@ -27,6 +27,7 @@ import {
   CONFIG_PATH,
   DENO,
   exists,
+  freePorts,
   MAIN_PATH,
   runBcn,
   startBcn,
@@ -60,25 +61,6 @@ async function poll<T>(
     await sleep(POLL_MS);
   }
   throw new Error(`timed out: ${what}${last ? `: ${last}` : ""}`);
-}
-
-/** `n` consecutive free loopback ports (below the ephemeral range). */
-function freePorts(n: number): number {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    const held: Deno.Listener[] = [];
-    try {
-      for (let i = 0; i < n; i++) {
-        held.push(Deno.listen({ hostname: "127.0.0.1", port: base + i }));
-      }
-      return base;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
-    } finally {
-      for (const l of held) l.close();
-    }
-  }
-  throw new Error(`no ${n} consecutive free ports`);
 }
 
 /** What `bcn dev` printed. */

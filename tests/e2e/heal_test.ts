@@ -21,6 +21,7 @@ import { PENDING_FILE } from "../../src/store/pending_store.ts";
 import {
   type BcnProcess,
   bootstrapArgs,
+  nodeStartArgs,
   poll,
   runBcn,
   stablePort,
@@ -69,20 +70,7 @@ function regularNode(
     name,
     addr,
     dir,
-    args: [
-      "node",
-      "start",
-      "--node",
-      addr,
-      "--seed",
-      seed.addr,
-      "--keystore",
-      join(dir, "keystore"),
-      "--blockstore",
-      join(dir, "blockstore"),
-      "--period",
-      PERIOD,
-    ],
+    args: [...nodeStartArgs(port, dir, seed.addr), "--period", PERIOD],
     paused: false,
   };
 }

@@ -12,6 +12,10 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TEST_ROOT } from "../support.ts";
+import type { TestChain } from "../fixtures.ts";
+import { blockBytes } from "../../src/chain/block.ts";
+import { BlockStore } from "../../src/store/block_store.ts";
+import { writeKey } from "../../src/store/key_store.ts";
 
 /** The absolute path of the CLI entry point. */
 export const MAIN_PATH: string = fileURLToPath(
@@ -216,6 +220,36 @@ export function stablePort(taken: readonly number[]): number {
   return freePort();
 }
 
+/**
+ * The first of `n` consecutive loopback ports that were free a moment ago,
+ * below the ephemeral range as in {@link stablePort}: for a command that
+ * takes one port and uses the next ones too (`bcn dev`).
+ *
+ * @example
+ * ```ts
+ * import { freePorts } from "./helpers.ts";
+ *
+ * const base = freePorts(3); // base, base + 1 and base + 2 are free
+ * ```
+ */
+export function freePorts(n: number): number {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    const held: Deno.Listener[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        held.push(Deno.listen({ hostname: "127.0.0.1", port: base + i }));
+      }
+      return base;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    } finally {
+      for (const l of held) l.close();
+    }
+  }
+  throw new Error(`no ${n} consecutive free ports`);
+}
+
 /** Options of {@link bootstrapArgs}. */
 export interface BootstrapArgsOptions {
   /** The authority's and the owner's password; `"password"` by default. */
@@ -264,6 +298,67 @@ export function bootstrapArgs(
       join(dir, "blockstore"),
     ]),
   ];
+}
+
+/**
+ * The arguments of `bcn node start` for a node at `node` (a port on
+ * 127.0.0.1, or an address) whose stores are `DIR/keystore` and
+ * `DIR/blockstore`: without `seed`, a bootstrap that unlocks its key with
+ * `password` (and creates no owner); with it, a regular node that syncs
+ * from `seed` (a port on 127.0.0.1, or an address). Further flags go after
+ * them.
+ *
+ * @example
+ * ```ts
+ * import { nodeStartArgs } from "./helpers.ts";
+ *
+ * const boot = [...nodeStartArgs(4000, "/tmp/boot"), "--period", "1s"];
+ * const regular = nodeStartArgs(4001, "/tmp/reg", 4000);
+ * ```
+ */
+export function nodeStartArgs(
+  node: number | string,
+  dir: string,
+  seed?: number | string,
+  password = "password",
+): string[] {
+  const address = (a: number | string) =>
+    typeof a === "number" ? `127.0.0.1:${a}` : a;
+  return [
+    "node",
+    "start",
+    "--node",
+    address(node),
+    ...(seed === undefined
+      ? ["--bootstrap", "--authpass", password]
+      : ["--seed", address(seed)]),
+    "--keystore",
+    join(dir, "keystore"),
+    "--blockstore",
+    join(dir, "blockstore"),
+  ];
+}
+
+/**
+ * Writes `chain` where {@link nodeStartArgs} looks for a bootstrap's
+ * stores: its genesis and blocks in `DIR/blockstore`, its authority's key
+ * (under `password`) in `DIR/keystore`.
+ */
+export async function writeChainDir(
+  dir: string,
+  chain: TestChain,
+  password = "password",
+): Promise<void> {
+  const store = await BlockStore.open(join(dir, "blockstore"));
+  await store.writeGenesis(chain.genesis);
+  await store.appendLines(chain.blocks.map(blockBytes));
+  await writeKey(join(dir, "keystore"), chain.authority, password);
+}
+
+/** The lines of a block.store that holds `chain`'s blocks, in order. */
+export function blockStoreLines(chain: TestChain): string[] {
+  const text = new TextDecoder();
+  return chain.blocks.map((b) => text.decode(blockBytes(b)) + "\n");
 }
 
 /**
@@ -380,6 +475,25 @@ export async function startBcn(
       return await done;
     },
   };
+}
+
+/**
+ * Starts `bcn ARGS`, waits until it serves gRPC on `127.0.0.1:PORT`, runs
+ * `fn` with it, and stops it however `fn` ends.
+ */
+export async function withServingBcn<T>(
+  args: string[],
+  port: number,
+  fn: (bcn: BcnProcess) => Promise<T>,
+  options: BcnOptions = {},
+): Promise<T> {
+  const bcn = await startBcn(args, options);
+  try {
+    await bcn.waitFor(`<=> gRPC 127.0.0.1:${port}\n`);
+    return await fn(bcn);
+  } finally {
+    await bcn.stop();
+  }
 }
 
 /**

@@ -8,7 +8,13 @@
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "../assert.ts";
 import { TEST_ROOT } from "../support.ts";
-import { BCN_PERMISSIONS, CONFIG_PATH, DENO, MAIN_PATH } from "./helpers.ts";
+import {
+  BCN_PERMISSIONS,
+  CONFIG_PATH,
+  DENO,
+  freePorts,
+  MAIN_PATH,
+} from "./helpers.ts";
 
 const SCRIPT = fileURLToPath(
   new URL("../../contrib/release_smoke.sh", import.meta.url),
@@ -48,25 +54,6 @@ async function smoke(
   };
 }
 
-/** Two consecutive free loopback ports (below the ephemeral range). */
-function freePortPair(): number {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    const held: Deno.Listener[] = [];
-    try {
-      for (let i = 0; i < 2; i++) {
-        held.push(Deno.listen({ hostname: "127.0.0.1", port: base + i }));
-      }
-      return base;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
-    } finally {
-      for (const l of held) l.close();
-    }
-  }
-  throw new Error("no two consecutive free ports");
-}
-
 Deno.test("the release smoke check passes on bcn from source", async () => {
   const res = await smoke([
     DENO,
@@ -75,7 +62,7 @@ Deno.test("the release smoke check passes on bcn from source", async () => {
     "--config",
     CONFIG_PATH,
     MAIN_PATH,
-  ], freePortPair());
+  ], freePorts(2));
   assertEquals(res.code, 0, `${res.stderr}\n${res.stdout}`);
   const steps = res.stdout.trimEnd().split("\n");
   assertEquals(steps.length, 5, res.stdout);

@@ -6,50 +6,32 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "../assert.ts";
 import { makeChain } from "../fixtures.ts";
-import { blockBytes } from "../../src/chain/block.ts";
-import { BlockStore } from "../../src/store/block_store.ts";
-import { writeKey } from "../../src/store/key_store.ts";
 import {
   confirmedSection,
   exists,
   freePort,
+  nodeStartArgs,
   startBcn,
+  withServingBcn,
   withTempDir,
+  writeChainDir,
 } from "./helpers.ts";
 
 const PASS = "password";
 
-function args(port: number, dir: string, seed?: number): string[] {
-  return [
-    "node",
-    "start",
-    "--node",
-    `127.0.0.1:${port}`,
-    ...(seed === undefined ? ["--bootstrap", "--authpass", PASS] : [
-      "--seed",
-      `127.0.0.1:${seed}`,
-    ]),
-    "--keystore",
-    join(dir, "keystore"),
-    "--blockstore",
-    join(dir, "blockstore"),
-    "--period",
-    "60s",
-  ];
-}
+const args = (port: number, dir: string, seed?: number): string[] => [
+  ...nodeStartArgs(port, dir, seed, PASS),
+  "--period",
+  "60s",
+];
 
 Deno.test("a node killed while syncing repairs its store at the next start and completes it", async () => {
   const chain = makeChain(400, 2);
   await withTempDir(async (tmp) => {
     const boot = join(tmp, "boot");
-    const store = await BlockStore.open(join(boot, "blockstore"));
-    await store.writeGenesis(chain.genesis);
-    await store.appendLines(chain.blocks.map(blockBytes));
-    await writeKey(join(boot, "keystore"), chain.authority, PASS);
+    await writeChainDir(boot, chain, PASS);
     const bootPort = freePort();
-    const bootstrap = await startBcn(args(bootPort, boot));
-    try {
-      await bootstrap.waitFor(`<=> gRPC 127.0.0.1:${bootPort}\n`);
+    await withServingBcn(args(bootPort, boot), bootPort, async () => {
       const reg = join(tmp, "reg");
       const stored = join(reg, "blockstore", "block.store");
       const first = await startBcn(args(freePort(), reg, bootPort));
@@ -91,8 +73,6 @@ Deno.test("a node killed while syncing repairs its store at the next start and c
         assertEquals(res.code, 0, res.stderr);
         assert(!res.stderr.includes("snapshot"), res.stderr);
       }
-    } finally {
-      await bootstrap.stop();
-    }
+    });
   });
 });

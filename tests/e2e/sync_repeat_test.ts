@@ -18,7 +18,13 @@ import { encodeSigGenesis } from "../../src/chain/genesis.ts";
 import { Block } from "../../src/rpc/gen/block_pb.ts";
 import { PeerRegistry } from "../../src/rpc/registry.ts";
 import { startServer } from "../../src/rpc/server.ts";
-import { freePort, printedState, startBcn, withTempDir } from "./helpers.ts";
+import {
+  freePort,
+  nodeStartArgs,
+  printedState,
+  startBcn,
+  withTempDir,
+} from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -60,18 +66,7 @@ Deno.test("a regular node restarting against a seed that resends a held block st
     await withTempDir(async (tmp) => {
       const port = freePort();
       const addr = `127.0.0.1:${port}`;
-      const args = [
-        "node",
-        "start",
-        "--node",
-        addr,
-        "--seed",
-        seed.addr,
-        "--keystore",
-        join(tmp, "keystore"),
-        "--blockstore",
-        join(tmp, "blockstore"),
-      ];
+      const args = nodeStartArgs(port, tmp, seed.addr);
       const served = `<=> gRPC ${addr}\n`;
 
       // First run: blocks 1 and 2.
